@@ -1,0 +1,47 @@
+/// Names of the chat-completion fields Trellis reads or changes; every other field passes through untouched.
+public enum ChatField {
+    public static let model = "model"
+    public static let messages = "messages"
+    public static let stream = "stream"
+    public static let streamOptions = "stream_options"
+    public static let includeUsage = "include_usage"
+    public static let user = "user"
+    public static let maxTokens = "max_tokens"
+    public static let maxCompletionTokens = "max_completion_tokens"
+    public static let variables = "variables"
+    public static let usage = "usage"
+    public static let choices = "choices"
+    public static let promptTokens = "prompt_tokens"
+    public static let completionTokens = "completion_tokens"
+    public static let totalTokens = "total_tokens"
+}
+
+/// Token counts as an answer reports them.
+public struct TokenUsage: Sendable, Equatable {
+    public var promptTokens: Int
+    public var completionTokens: Int
+
+    public init(promptTokens: Int, completionTokens: Int) {
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+    }
+
+    public var totalTokens: Int { promptTokens + completionTokens }
+
+    /// Reads `{"prompt_tokens","completion_tokens"}`; nil when absent or malformed.
+    public init?(json: JSONValue?) {
+        guard case .object(let usage)? = json,
+            let prompt = usage[ChatField.promptTokens]?.numberValue?.intValue
+        else { return nil }
+        self.promptTokens = prompt
+        self.completionTokens = usage[ChatField.completionTokens]?.numberValue?.intValue ?? 0
+    }
+
+    public var json: JSONValue {
+        [
+            "prompt_tokens": .int(promptTokens),
+            "completion_tokens": .int(completionTokens),
+            "total_tokens": .int(totalTokens),
+        ]
+    }
+}

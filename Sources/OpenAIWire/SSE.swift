@@ -1,0 +1,147 @@
+/// One server-sent event: its `event:` type (nil when absent) and its `data:` lines joined with "\n".
+public struct SSEEvent: Sendable, Equatable {
+    public var event: String?
+    public var data: String
+
+    public init(event: String? = nil, data: String) {
+        self.event = event
+        self.data = data
+    }
+
+    /// OpenAI's end-of-stream sentinel.
+    public var isDone: Bool { data == "[DONE]" }
+}
+
+/// An incremental parser of the `text/event-stream` format (WHATWG HTML §9.2): feed it bytes as they arrive,
+/// in any split, and it returns the events completed so far. Handles LF, CRLF and CR line ends, comments and
+/// multi-line data; `id` and `retry` fields are read and ignored.
+public struct SSEParser: Sendable {
+    private var line: [UInt8] = []
+    private var data: [UInt8] = []
+    private var hasData = false
+    private var eventType: String?
+    private var lastWasCR = false
+    /// The longest line accepted; a longer one is an error rather than unbounded growth.
+    public let maxLineLength: Int
+    /// How many bytes of a leading UTF-8 byte-order mark (EF BB BF) have been seen; 3 once the check is over.
+    private var bomMatched = 0
+
+    public struct LineTooLong: Error, Sendable {}
+
+    public init(maxLineLength: Int = 8 << 20) {
+        self.maxLineLength = maxLineLength
+    }
+
+    public mutating func feed(_ bytes: some Sequence<UInt8>) throws(LineTooLong) -> [SSEEvent] {
+        var events: [SSEEvent] = []
+        for b in bytes {
+            if bomMatched < 3 {
+                let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
+                if b == bom[bomMatched] {
+                    bomMatched += 1
+                    continue
+                }
+                // Not a BOM after all: the bytes held back are ordinary text.
+                let held = bom[0..<bomMatched]
+                bomMatched = 3
+                for h in held { try take(h, into: &events) }
+            }
+            try take(b, into: &events)
+        }
+        return events
+    }
+
+    private mutating func take(_ b: UInt8, into events: inout [SSEEvent]) throws(LineTooLong) {
+            switch b {
+            case 0x0A:
+                if lastWasCR {
+                    lastWasCR = false
+                    return
+                }
+                if let event = endLine() { events.append(event) }
+            case 0x0D:
+                lastWasCR = true
+                if let event = endLine() { events.append(event) }
+            default:
+                lastWasCR = false
+                if line.count >= maxLineLength { throw LineTooLong() }
+                line.append(b)
+            }
+    }
+
+    /// At end of input: an event without its final blank line is discarded, as the specification says.
+    public mutating func finish() {
+        line.removeAll()
+        data.removeAll()
+        hasData = false
+        eventType = nil
+    }
+
+    private mutating func endLine() -> SSEEvent? {
+        defer { line.removeAll(keepingCapacity: true) }
+        if line.isEmpty {
+            guard hasData else {
+                eventType = nil
+                return nil
+            }
+            if data.last == 0x0A { data.removeLast() }
+            let event = SSEEvent(event: eventType, data: String(decoding: data, as: UTF8.self))
+            data.removeAll(keepingCapacity: true)
+            hasData = false
+            eventType = nil
+            return event
+        }
+        if line[0] == UInt8(ascii: ":") { return nil }
+        var field = line[...]
+        var value = line[line.endIndex...]
+        if let colon = line.firstIndex(of: UInt8(ascii: ":")) {
+            field = line[..<colon]
+            var v = line[(colon + 1)...]
+            if v.first == UInt8(ascii: " ") { v = v.dropFirst() }
+            value = v
+        }
+        switch String(decoding: field, as: UTF8.self) {
+        case "data":
+            data.append(contentsOf: value)
+            data.append(0x0A)
+            hasData = true
+        case "event":
+            eventType = String(decoding: value, as: UTF8.self)
+        default:
+            break
+        }
+        return nil
+    }
+}
+
+/// Writes events in the framing OpenAI's API uses: `data: <payload>\n\n`, and `data: [DONE]\n\n` at the end.
+public enum SSEWriter {
+    public static let done: [UInt8] = Array("data: [DONE]\n\n".utf8)
+
+    public static func frame(json: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(json.count + 8)
+        out.append(contentsOf: "data: ".utf8)
+        out.append(contentsOf: json)
+        out.append(0x0A)
+        out.append(0x0A)
+        return out
+    }
+
+    public static func frame(_ value: JSONValue) -> [UInt8] {
+        frame(json: JSONWriter.encode(value))
+    }
+
+    /// A payload with line breaks is split over several `data:` lines, which a reader joins back with "\n".
+    public static func frame(text: String, event: String? = nil) -> [UInt8] {
+        var out: [UInt8] = []
+        if let event { out.append(contentsOf: "event: \(event)\n".utf8) }
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            out.append(contentsOf: "data: ".utf8)
+            out.append(contentsOf: line.utf8)
+            out.append(0x0A)
+        }
+        out.append(0x0A)
+        return out
+    }
+}
