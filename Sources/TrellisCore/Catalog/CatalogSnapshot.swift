@@ -1,0 +1,89 @@
+import Foundation
+
+/// An immutable view of the whole catalog, built once per catalog change and swapped in atomically: the hot
+/// path authenticates and resolves models from it without touching the database.
+public final class CatalogSnapshot: Sendable {
+    public let generation: Int64
+    public let tenants: [String: Tenant]
+    public let tenantIDsByName: [String: String]
+    public let upstreams: [String: Upstream]
+    private let keys: [KeyDigest: TenantKey]
+    private let sharedModels: [String: IndustryModel]
+    private let tenantModels: [String: [String: IndustryModel]]
+
+    public init(generation: Int64, tenants: [Tenant], keys: [(KeyDigest, TenantKey)], upstreams: [Upstream], models: [IndustryModel]) {
+        self.generation = generation
+        var byID: [String: Tenant] = [:]
+        var idsByName: [String: String] = [:]
+        for t in tenants {
+            byID[t.id] = t
+            idsByName[t.name] = t.id
+        }
+        self.tenants = byID
+        self.tenantIDsByName = idsByName
+        var keyMap: [KeyDigest: TenantKey] = [:]
+        for (digest, key) in keys { keyMap[digest] = key }
+        self.keys = keyMap
+        var ups: [String: Upstream] = [:]
+        for u in upstreams { ups[u.name] = u }
+        self.upstreams = ups
+        var shared: [String: IndustryModel] = [:]
+        var perTenant: [String: [String: IndustryModel]] = [:]
+        for m in models {
+            if let tenantID = m.tenantID {
+                perTenant[tenantID, default: [:]][m.name] = m
+            } else {
+                shared[m.name] = m
+            }
+        }
+        self.sharedModels = shared
+        self.tenantModels = perTenant
+    }
+
+    public static let empty = CatalogSnapshot(generation: 0, tenants: [], keys: [], upstreams: [], models: [])
+
+    /// The key whose SHA-256 digest this is. The map lookup finds the candidate; the final comparison runs in
+    /// constant time.
+    public func key(for digest: KeyDigest) -> TenantKey? {
+        guard let index = keys.index(forKey: digest) else { return nil }
+        let (stored, key) = keys[index]
+        return stored.constantTimeEquals(digest) ? key : nil
+    }
+
+    public var keyCount: Int { keys.count }
+
+    /// Resolves a model name for a tenant: the tenant's own model first, then a shared one.
+    public func model(named name: String, tenantID: String?) -> IndustryModel? {
+        if let tenantID, let own = tenantModels[tenantID]?[name] { return own }
+        return sharedModels[name]
+    }
+
+    /// Every model a tenant can call, its own shadowing shared ones of the same name, sorted by name.
+    public func visibleModels(tenantID: String?) -> [IndustryModel] {
+        var byName = sharedModels
+        if let tenantID, let own = tenantModels[tenantID] {
+            for (name, m) in own { byName[name] = m }
+        }
+        return byName.values.sorted { $0.name < $1.name }
+    }
+
+    /// Every model in the catalog (operator view), sorted by tenant then name.
+    public var allModels: [IndustryModel] {
+        var out = Array(sharedModels.values)
+        for (_, models) in tenantModels { out.append(contentsOf: models.values) }
+        return out.sorted { ($0.tenantID ?? "", $0.name) < ($1.tenantID ?? "", $1.name) }
+    }
+
+    public func tenant(named name: String) -> Tenant? {
+        tenantIDsByName[name].flatMap { tenants[$0] }
+    }
+
+    public func sharedModel(named name: String) -> IndustryModel? { sharedModels[name] }
+
+    public func tenantModel(named name: String, tenantID: String) -> IndustryModel? { tenantModels[tenantID]?[name] }
+
+    /// Tenants that have their own model of this name.
+    public func tenantsOwningModel(named name: String) -> [String] {
+        tenantModels.compactMap { $0.value[name] != nil ? $0.key : nil }
+    }
+}

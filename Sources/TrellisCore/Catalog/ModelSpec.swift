@@ -1,0 +1,135 @@
+import OpenAIWire
+
+/// What one version of an industry model is made of. Parsed strictly from the JSON an operator posts: unknown
+/// fields are refused (a typo must not silently publish a different model), and the JSON as given is kept for
+/// display.
+public struct ModelSpec: Sendable, Equatable {
+    /// One place the model is served: an upstream and the model name it knows.
+    public struct Target: Sendable, Equatable, Hashable {
+        public var upstream: String
+        public var model: String
+        public var weight: Int
+
+        public init(upstream: String, model: String, weight: Int = 1) {
+            self.upstream = upstream
+            self.model = model
+            self.weight = weight
+        }
+    }
+
+    /// Where requests go, chosen by weight among the healthy ones.
+    public var deployments: [Target]
+    /// Tried in order when every deployment has failed.
+    public var fallbacks: [Target]
+    /// Defaults for fields the caller leaves out; `max_tokens` is also a ceiling.
+    public var params: JSONObject
+    /// The spec as posted.
+    public var json: JSONValue
+
+    public static let paramsForbidden: Set<String> = ["model", "messages", "stream", "stream_options", "variables", "n"]
+
+    public init(deployments: [Target], fallbacks: [Target] = [], params: JSONObject = JSONObject(), json: JSONValue) {
+        self.deployments = deployments
+        self.fallbacks = fallbacks
+        self.params = params
+        self.json = json
+    }
+
+    /// The upstreams this spec names, for reference checks.
+    public var upstreamNames: Set<String> {
+        Set(deployments.map(\.upstream) + fallbacks.map(\.upstream))
+    }
+
+    public static let knownFields = ["upstream", "model", "deployments", "fallbacks", "params"]
+
+    public static func parse(_ value: JSONValue) throws(TrellisError) -> ModelSpec {
+        guard case .object(let object) = value else {
+            throw .invalidField("spec", "must be an object")
+        }
+        for key in object.keys where !knownFields.contains(key) {
+            throw .invalidRequest(
+                "Unknown field 'spec.\(key.prefix(64))'; a spec has \(knownFields.joined(separator: ", ")).", param: "spec.\(key.prefix(64))")
+        }
+        let baseModel = try optionalString(object, "model", path: "spec.model")
+        var deployments: [Target] = []
+        if let upstream = try optionalString(object, "upstream", path: "spec.upstream") {
+            guard let model = baseModel else { throw .missingField("spec.model") }
+            deployments.append(Target(upstream: upstream, model: model))
+        }
+        if let list = object["deployments"] {
+            if !deployments.isEmpty {
+                throw .invalidRequest("Give either 'spec.upstream' or 'spec.deployments', not both.", param: "spec.deployments")
+            }
+            deployments = try parseTargets(list, path: "spec.deployments", defaultModel: baseModel, weighted: true)
+            if deployments.isEmpty { throw .invalidField("spec.deployments", "must not be empty") }
+        }
+        if deployments.isEmpty {
+            throw .invalidRequest("A spec needs 'upstream' and 'model' (or 'deployments').", param: "spec.upstream", code: "missing_required_parameter")
+        }
+        var fallbacks: [Target] = []
+        if let list = object["fallbacks"] {
+            fallbacks = try parseTargets(list, path: "spec.fallbacks", defaultModel: baseModel, weighted: false)
+        }
+        var params = JSONObject()
+        if let p = object["params"] {
+            guard case .object(let po) = p else { throw .invalidField("spec.params", "must be an object") }
+            try validateParams(po)
+            params = po
+        }
+        return ModelSpec(deployments: deployments, fallbacks: fallbacks, params: params, json: value)
+    }
+
+    static func optionalString(_ object: JSONObject, _ key: String, path: String) throws(TrellisError) -> String? {
+        guard let v = object[key], !v.isNull else { return nil }
+        guard case .string(let s) = v, !s.isEmpty else { throw .invalidField(path, "must be a non-empty string") }
+        guard s.utf8.count <= 256 else { throw .invalidField(path, "must be at most 256 bytes") }
+        return s
+    }
+
+    static func parseTargets(_ value: JSONValue, path: String, defaultModel: String?, weighted: Bool) throws(TrellisError) -> [Target] {
+        guard case .array(let items) = value else { throw .invalidField(path, "must be an array") }
+        guard items.count <= 32 else { throw .invalidField(path, "must have at most 32 entries") }
+        var out: [Target] = []
+        for (i, item) in items.enumerated() {
+            let itemPath = "\(path)[\(i)]"
+            guard case .object(let o) = item else { throw .invalidField(itemPath, "must be an object") }
+            for key in o.keys where !["upstream", "model", "weight"].contains(key) || (!weighted && key == "weight") {
+                throw .invalidRequest("Unknown field '\(itemPath).\(key.prefix(64))'.", param: "\(itemPath).\(key.prefix(64))")
+            }
+            guard let upstream = try optionalString(o, "upstream", path: "\(itemPath).upstream") else {
+                throw .missingField("\(itemPath).upstream")
+            }
+            guard let model = try optionalString(o, "model", path: "\(itemPath).model") ?? defaultModel else {
+                throw .missingField("\(itemPath).model")
+            }
+            var weight = 1
+            if let w = o["weight"] {
+                guard let n = w.numberValue?.intValue, n >= 0, n <= 1_000_000 else {
+                    throw .invalidField("\(itemPath).weight", "must be an integer from 0 to 1000000")
+                }
+                weight = n
+            }
+            out.append(Target(upstream: upstream, model: model, weight: weight))
+        }
+        return out
+    }
+
+    static func validateParams(_ params: JSONObject) throws(TrellisError) {
+        for member in params {
+            let path = "spec.params.\(member.key.prefix(64))"
+            if paramsForbidden.contains(member.key) {
+                throw .invalidRequest("'\(path)' cannot be set in a spec.", param: path)
+            }
+            switch member.key {
+            case "max_tokens", "max_completion_tokens":
+                guard let n = member.value.numberValue?.intValue, n > 0 else { throw .invalidField(path, "must be a positive integer") }
+            case "temperature":
+                guard let d = member.value.numberValue?.doubleValue, d >= 0, d <= 2 else { throw .invalidField(path, "must be a number from 0 to 2") }
+            case "top_p":
+                guard let d = member.value.numberValue?.doubleValue, d >= 0, d <= 1 else { throw .invalidField(path, "must be a number from 0 to 1") }
+            default:
+                break
+            }
+        }
+    }
+}

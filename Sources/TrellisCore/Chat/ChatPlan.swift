@@ -1,0 +1,109 @@
+import OpenAIWire
+
+/// Everything needed to dispatch one chat request: which model version serves it, where it may be sent (in
+/// order of preference), and the body to send.
+public struct ChatPlan: Sendable {
+    public var modelName: String
+    public var model: IndustryModel
+    public var version: Int
+    public var spec: ModelSpec
+    /// Deployments in weighted-random order, then fallbacks; the dispatcher skips unhealthy ones.
+    public var targets: [ModelSpec.Target]
+    /// The body to send, without `model` (set per target).
+    public var body: JSONObject
+    public var stream: Bool
+    public var clientWantsUsage: Bool
+    public var user: String?
+
+    /// The bytes for one target. Streams always ask for usage; the relay strips it when the client did not.
+    public func upstreamBody(for target: ModelSpec.Target) -> [UInt8] {
+        var body = self.body
+        body[ChatField.model] = .string(target.model)
+        if stream {
+            var options = body[ChatField.streamOptions]?.objectValue ?? JSONObject()
+            options[ChatField.includeUsage] = .bool(true)
+            body[ChatField.streamOptions] = .object(options)
+        }
+        var writer = JSONWriter(reservingCapacity: 512)
+        writer.write(.object(body))
+        return writer.bytes
+    }
+}
+
+/// Turns a parsed request into a plan, for one tenant key and one catalog snapshot. Pure: no I/O.
+public enum ChatPlanner {
+    public static func plan(
+        _ request: ChatRequest, key: TenantKey, snapshot: CatalogSnapshot,
+        random: inout some RandomNumberGenerator
+    ) throws(TrellisError) -> ChatPlan {
+        let (model, version) = try resolve(request.modelReference, key: key, snapshot: snapshot, stickyKey: request.user ?? key.id)
+        var body = request.body
+        applyParams(version.spec.params, to: &body)
+        return ChatPlan(
+            modelName: model.name, model: model, version: version.version, spec: version.spec,
+            targets: orderTargets(version.spec, random: &random), body: body, stream: request.stream,
+            clientWantsUsage: request.clientWantsUsage, user: request.user)
+    }
+
+    /// `name` or `name@version`, as the key's tenant sees it. A model that exists but is hidden from this key
+    /// fails exactly like one that does not exist.
+    public static func resolve(
+        _ reference: String, key: TenantKey, snapshot: CatalogSnapshot, stickyKey: String
+    ) throws(TrellisError) -> (IndustryModel, ModelVersion) {
+        let (name, pinned) = VersionSelector.parseReference(reference)
+        guard key.models.allows(name), let model = snapshot.model(named: name, tenantID: key.tenantID) else {
+            throw .modelNotFound(reference)
+        }
+        if let pinned {
+            guard let v = model.version(pinned) else { throw .modelNotFound(reference) }
+            return (model, v)
+        }
+        guard let v = VersionSelector.select(model, stickyKey: stickyKey) else { throw .modelNotFound(reference) }
+        return (model, v)
+    }
+
+    /// Spec params fill what the caller left out; a spec's `max_tokens` is also a ceiling on the caller's
+    /// `max_tokens` and `max_completion_tokens`.
+    public static func applyParams(_ params: JSONObject, to body: inout JSONObject) {
+        for member in params where body[member.key] == nil || body[member.key]?.isNull == true {
+            if member.key == ChatField.maxTokens, body[ChatField.maxCompletionTokens].map({ !$0.isNull }) == true {
+                continue
+            }
+            body[member.key] = member.value
+        }
+        let ceiling = params[ChatField.maxTokens]?.numberValue?.intValue ?? params[ChatField.maxCompletionTokens]?.numberValue?.intValue
+        if let ceiling {
+            for key in [ChatField.maxTokens, ChatField.maxCompletionTokens] {
+                if let asked = body[key]?.numberValue?.intValue, asked > ceiling {
+                    body[key] = .int(ceiling)
+                }
+            }
+        }
+    }
+
+    /// Deployments in a weighted random order (a weight of 0 keeps a deployment for last), then fallbacks.
+    public static func orderTargets(_ spec: ModelSpec, random: inout some RandomNumberGenerator) -> [ModelSpec.Target] {
+        var pool = spec.deployments
+        var ordered: [ModelSpec.Target] = []
+        ordered.reserveCapacity(pool.count + spec.fallbacks.count)
+        while !pool.isEmpty {
+            let total = pool.reduce(0) { $0 + $1.weight }
+            if total == 0 {
+                ordered.append(contentsOf: pool)
+                break
+            }
+            var point = Int.random(in: 0..<total, using: &random)
+            var chosen = pool.count - 1
+            for (i, t) in pool.enumerated() {
+                if point < t.weight {
+                    chosen = i
+                    break
+                }
+                point -= t.weight
+            }
+            ordered.append(pool.remove(at: chosen))
+        }
+        for f in spec.fallbacks where !ordered.contains(f) { ordered.append(f) }
+        return ordered
+    }
+}

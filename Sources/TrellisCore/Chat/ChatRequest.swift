@@ -1,0 +1,85 @@
+import OpenAIWire
+
+/// A chat-completion request as received: the body kept whole, plus the few fields Trellis reads.
+public struct ChatRequest: Sendable {
+    public var body: JSONObject
+    public var modelReference: String
+    public var stream: Bool
+    /// The client asked for a usage chunk at the end of a stream (`stream_options.include_usage`).
+    public var clientWantsUsage: Bool
+    public var user: String?
+    public var variables: [String: String]
+
+    public static let roles: Set<String> = ["system", "developer", "user", "assistant", "tool", "function"]
+
+    public struct Limits: Sendable {
+        public var maxMessages: Int
+        public init(maxMessages: Int = 2048) {
+            self.maxMessages = maxMessages
+        }
+    }
+
+    public static func parse(_ value: JSONValue, limits: Limits = Limits()) throws(TrellisError) -> ChatRequest {
+        guard case .object(var body) = value else {
+            throw .invalidRequest("The request body must be a JSON object.", code: "invalid_json")
+        }
+        guard let modelValue = body[ChatField.model] else { throw .missingField("model") }
+        guard case .string(let model) = modelValue, !model.isEmpty else { throw .invalidField("model", "must be a non-empty string") }
+
+        guard let messagesValue = body[ChatField.messages] else { throw .missingField("messages") }
+        guard case .array(let messages) = messagesValue else { throw .invalidField("messages", "must be an array") }
+        guard !messages.isEmpty else { throw .invalidField("messages", "must contain at least one message") }
+        guard messages.count <= limits.maxMessages else { throw .invalidField("messages", "must have at most \(limits.maxMessages) messages") }
+        for (i, message) in messages.enumerated() {
+            guard case .object(let m) = message else { throw .invalidField("messages[\(i)]", "must be an object") }
+            guard case .string(let role)? = m["role"] else { throw .missingField("messages[\(i)].role") }
+            guard roles.contains(role) else {
+                throw .invalidField("messages[\(i)].role", "must be one of system, developer, user, assistant, tool")
+            }
+            if let content = m["content"] {
+                switch content {
+                case .string, .array, .null: break
+                default: throw .invalidField("messages[\(i)].content", "must be a string or an array of content parts")
+                }
+            }
+        }
+
+        var stream = false
+        if let s = body[ChatField.stream], !s.isNull {
+            guard case .bool(let b) = s else { throw .invalidField("stream", "must be a boolean") }
+            stream = b
+        }
+        var wantsUsage = false
+        if let so = body[ChatField.streamOptions], !so.isNull {
+            guard case .object(let options) = so else { throw .invalidField("stream_options", "must be an object") }
+            if let iu = options[ChatField.includeUsage], !iu.isNull {
+                guard case .bool(let b) = iu else { throw .invalidField("stream_options.include_usage", "must be a boolean") }
+                wantsUsage = b
+            }
+        }
+        var user: String?
+        if let u = body[ChatField.user], !u.isNull {
+            guard case .string(let s) = u else { throw .invalidField("user", "must be a string") }
+            guard s.utf8.count <= 256 else { throw .invalidField("user", "must be at most 256 bytes") }
+            user = s.isEmpty ? nil : s
+        }
+        for key in [ChatField.maxTokens, ChatField.maxCompletionTokens] {
+            if let v = body[key], !v.isNull {
+                guard let n = v.numberValue?.intValue, n > 0 else { throw .invalidField(key, "must be a positive integer") }
+            }
+        }
+        var variables: [String: String] = [:]
+        if let v = body.removeValue(forKey: ChatField.variables), !v.isNull {
+            guard case .object(let vars) = v else { throw .invalidField("variables", "must be an object of strings") }
+            for member in vars {
+                guard case .string(let s) = member.value else {
+                    throw .invalidField("variables.\(member.key.prefix(64))", "must be a string")
+                }
+                variables[member.key] = s
+            }
+        }
+        return ChatRequest(body: body, modelReference: model, stream: stream, clientWantsUsage: stream && wantsUsage, user: user, variables: variables)
+    }
+
+    public var messages: [JSONValue] { body[ChatField.messages]?.arrayValue ?? [] }
+}

@@ -1,0 +1,109 @@
+import OpenAIWire
+
+/// Rewrites an upstream's chat-completion stream for the client, one server-sent event at a time: the
+/// `model` field becomes the name the client called, the usage chunk Trellis asked for is removed when the
+/// client did not ask for it, and the `[DONE]` sentinel is held back so the relay can end the stream itself.
+/// Meanwhile it keeps what usage accounting needs: the reported usage, or enough to estimate it.
+public struct ChatStreamRewriter: Sendable {
+    public let clientModel: String
+    public let clientWantsUsage: Bool
+    /// Added to the first chunk (RAG citations).
+    public var firstChunkExtras: JSONObject
+
+    public private(set) var usage: TokenUsage?
+    public private(set) var sawDone = false
+    public private(set) var finishReason: String?
+    public private(set) var chunks = 0
+    /// Tokens estimated from the content relayed so far (used when the upstream reports no usage).
+    public private(set) var estimatedCompletionTokens = 0
+    /// An error event the upstream sent in the stream.
+    public private(set) var upstreamError: OpenAIError?
+    /// Chunks that carried content; servers that send one token per chunk (llama.cpp) make this exact.
+    public private(set) var contentChunks = 0
+    private var lastID: JSONValue = .null
+    private var lastCreated: JSONValue = .null
+
+    public init(clientModel: String, clientWantsUsage: Bool, firstChunkExtras: JSONObject = JSONObject()) {
+        self.clientModel = clientModel
+        self.clientWantsUsage = clientWantsUsage
+        self.firstChunkExtras = firstChunkExtras
+    }
+
+    /// The bytes to send for one upstream event (possibly none), and whether it carried content.
+    public mutating func process(_ event: SSEEvent) -> (frame: [UInt8], hasContent: Bool) {
+        if event.isDone {
+            sawDone = true
+            return ([], false)
+        }
+        guard case .object(var chunk)? = try? JSONParser.parse(event.data) else {
+            // Not JSON: passed on as it came.
+            return (SSEWriter.frame(text: event.data, event: event.event), false)
+        }
+        if case .object? = chunk["error"] {
+            upstreamError = OpenAIError.parse(upstreamBody: Array(event.data.utf8))
+            return (SSEWriter.frame(.object(chunk)), false)
+        }
+        var hasContent = false
+        if let u = chunk[ChatField.usage], !u.isNull {
+            if let parsed = TokenUsage(json: u) { usage = parsed }
+            if !clientWantsUsage {
+                if case .array(let choices)? = chunk[ChatField.choices], !choices.isEmpty {
+                    chunk.removeValue(forKey: ChatField.usage)
+                } else {
+                    return ([], false)
+                }
+            }
+        } else if !clientWantsUsage, chunk[ChatField.usage] != nil {
+            chunk.removeValue(forKey: ChatField.usage)
+        }
+        if case .array(let choices)? = chunk[ChatField.choices] {
+            for choice in choices {
+                if case .object(let delta)? = choice["delta"] {
+                    if case .string(let text)? = delta["content"], !text.isEmpty {
+                        estimatedCompletionTokens += TokenEstimator.estimate(text: text)
+                        hasContent = true
+                    }
+                    if case .string(let text)? = delta["reasoning_content"], !text.isEmpty {
+                        estimatedCompletionTokens += TokenEstimator.estimate(text: text)
+                        hasContent = true
+                    }
+                    if case .array? = delta["tool_calls"] { hasContent = true }
+                }
+                if case .string(let reason)? = choice["finish_reason"] { finishReason = reason }
+            }
+        }
+        if hasContent { contentChunks += 1 }
+        if chunk[ChatField.model] != nil { chunk[ChatField.model] = .string(clientModel) }
+        if clientWantsUsage, chunk[ChatField.usage] == nil {
+            // OpenAI sends `"usage": null` on every chunk but the last when usage was asked for.
+            chunk[ChatField.usage] = .null
+        }
+        if let id = chunk["id"] { lastID = id }
+        if let created = chunk["created"] { lastCreated = created }
+        if chunks == 0 {
+            for member in firstChunkExtras { chunk[member.key] = member.value }
+        }
+        chunks += 1
+        return (SSEWriter.frame(.object(chunk)), hasContent)
+    }
+
+    /// The usage chunk to send when the client asked for usage and the upstream sent none (llama.cpp's server
+    /// ignores `stream_options`): the counts are Trellis's estimate.
+    public func synthesizedUsageFrame(usage: TokenUsage) -> [UInt8]? {
+        guard clientWantsUsage, self.usage == nil else { return nil }
+        let chunk: JSONValue = [
+            "id": lastID, "object": "chat.completion.chunk", "created": lastCreated, "model": .string(clientModel),
+            "choices": [], "usage": usage.json,
+        ]
+        return SSEWriter.frame(chunk)
+    }
+
+    /// Completion tokens estimated from what was relayed: one per content chunk for servers that stream a
+    /// token per chunk, otherwise the larger of that and the text-based estimate.
+    public func estimatedCompletion(oneTokenPerChunk: Bool) -> Int {
+        oneTokenPerChunk ? contentChunks : max(contentChunks, estimatedCompletionTokens)
+    }
+
+    /// The stream ended properly: a finish reason was seen, or the upstream sent `[DONE]`.
+    public var completed: Bool { sawDone || finishReason != nil }
+}
