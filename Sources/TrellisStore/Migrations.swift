@@ -1,0 +1,105 @@
+import GRDB
+
+/// The schema, as append-only migrations. A migration is never edited once shipped, and none uses application
+/// types: each is the SQL of its day.
+enum Migrations {
+    static func register(in migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v1-catalog-keys-usage") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE meta (
+                        key TEXT PRIMARY KEY NOT NULL,
+                        value INTEGER NOT NULL
+                    ) STRICT;
+                    INSERT INTO meta(key, value) VALUES ('catalog_generation', 1);
+
+                    CREATE TABLE tenants (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        name TEXT NOT NULL UNIQUE,
+                        created_at INTEGER NOT NULL
+                    ) STRICT;
+
+                    CREATE TABLE api_keys (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+                        name TEXT NOT NULL,
+                        prefix TEXT NOT NULL,
+                        digest TEXT NOT NULL UNIQUE,
+                        scopes TEXT NOT NULL,
+                        models TEXT NOT NULL,
+                        rpm INTEGER,
+                        tpm INTEGER,
+                        expires_at INTEGER,
+                        created_at INTEGER NOT NULL,
+                        revoked_at INTEGER
+                    ) STRICT;
+                    CREATE INDEX api_keys_tenant ON api_keys(tenant_id);
+
+                    CREATE TABLE upstreams (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        name TEXT NOT NULL UNIQUE,
+                        base_url TEXT NOT NULL,
+                        kind TEXT NOT NULL,
+                        labels TEXT NOT NULL,
+                        api_key_env TEXT,
+                        timeouts TEXT NOT NULL,
+                        created_at INTEGER NOT NULL
+                    ) STRICT;
+
+                    CREATE TABLE models (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        name TEXT NOT NULL,
+                        tenant_id TEXT REFERENCES tenants(id) ON DELETE CASCADE,
+                        description TEXT,
+                        traffic TEXT NOT NULL,
+                        created_at INTEGER NOT NULL
+                    ) STRICT;
+                    CREATE UNIQUE INDEX models_shared_name ON models(name) WHERE tenant_id IS NULL;
+                    CREATE UNIQUE INDEX models_tenant_name ON models(tenant_id, name) WHERE tenant_id IS NOT NULL;
+
+                    CREATE TABLE model_versions (
+                        model_id TEXT NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+                        version INTEGER NOT NULL,
+                        spec TEXT NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        PRIMARY KEY (model_id, version)
+                    ) STRICT;
+
+                    CREATE TABLE usage (
+                        id INTEGER PRIMARY KEY,
+                        request_id TEXT NOT NULL,
+                        at_ms INTEGER NOT NULL,
+                        endpoint TEXT NOT NULL,
+                        tenant_id TEXT NOT NULL,
+                        key_id TEXT NOT NULL,
+                        end_user TEXT,
+                        model TEXT NOT NULL,
+                        model_version INTEGER,
+                        upstream TEXT,
+                        prompt_tokens INTEGER NOT NULL,
+                        completion_tokens INTEGER NOT NULL,
+                        estimated INTEGER NOT NULL,
+                        latency_ms REAL NOT NULL,
+                        ttft_ms REAL,
+                        status INTEGER NOT NULL,
+                        error_code TEXT,
+                        stream INTEGER NOT NULL
+                    ) STRICT;
+                    CREATE INDEX usage_at ON usage(at_ms);
+                    CREATE INDEX usage_tenant_at ON usage(tenant_id, at_ms);
+                    CREATE INDEX usage_request ON usage(request_id);
+
+                    CREATE TABLE audit_log (
+                        id INTEGER PRIMARY KEY,
+                        at_ms INTEGER NOT NULL,
+                        actor TEXT NOT NULL,
+                        tenant_id TEXT,
+                        action TEXT NOT NULL,
+                        target TEXT NOT NULL,
+                        detail TEXT
+                    ) STRICT;
+                    CREATE INDEX audit_at ON audit_log(at_ms);
+                    """)
+        }
+    }
+}

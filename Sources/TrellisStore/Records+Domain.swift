@@ -1,0 +1,99 @@
+import Foundation
+import OpenAIWire
+import TrellisCore
+
+enum JSONText {
+    static func encode(_ strings: [String]) -> String {
+        JSONWriter.string(.array(strings.map { .string($0) }))
+    }
+
+    static func decodeStrings(_ text: String) -> [String] {
+        guard case .array(let items)? = try? JSONParser.parse(text) else { return [] }
+        return items.compactMap(\.stringValue)
+    }
+
+    static func encode(_ timeouts: UpstreamTimeouts) -> String {
+        JSONWriter.string([
+            "connect_ms": .int(timeouts.connectMs), "first_byte_ms": .int(timeouts.firstByteMs),
+            "idle_ms": .int(timeouts.idleMs), "total_ms": .int(timeouts.totalMs),
+        ])
+    }
+
+    static func decodeTimeouts(_ text: String) -> UpstreamTimeouts {
+        var t = UpstreamTimeouts.default
+        guard case .object(let o)? = try? JSONParser.parse(text) else { return t }
+        if let v = o["connect_ms"]?.numberValue?.intValue { t.connectMs = v }
+        if let v = o["first_byte_ms"]?.numberValue?.intValue { t.firstByteMs = v }
+        if let v = o["idle_ms"]?.numberValue?.intValue { t.idleMs = v }
+        if let v = o["total_ms"]?.numberValue?.intValue { t.totalMs = v }
+        return t
+    }
+
+    static func encode(traffic: [Int: Int]) -> String {
+        JSONWriter.string(.object(JSONObject(traffic.sorted { $0.key < $1.key }.map { .init(key: String($0.key), value: .int($0.value)) })))
+    }
+
+    static func decodeTraffic(_ text: String) -> [Int: Int] {
+        guard case .object(let o)? = try? JSONParser.parse(text) else { return [:] }
+        var out: [Int: Int] = [:]
+        for m in o {
+            if let v = Int(m.key), let w = m.value.numberValue?.intValue { out[v] = w }
+        }
+        return out
+    }
+}
+
+extension Date {
+    init(unixSeconds: Int64) { self.init(timeIntervalSince1970: TimeInterval(unixSeconds)) }
+    init(unixMilliseconds: Int64) { self.init(timeIntervalSince1970: TimeInterval(unixMilliseconds) / 1000) }
+    var unixSeconds: Int64 { Int64(timeIntervalSince1970.rounded(.down)) }
+    var unixMilliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+}
+
+extension TenantRecord {
+    var domain: Tenant { Tenant(id: id, name: name, createdAt: Date(unixSeconds: createdAt)) }
+}
+
+extension APIKeyRecord {
+    var info: APIKeyInfo {
+        APIKeyInfo(
+            id: id, tenantID: tenantID, name: name, prefix: prefix,
+            scopes: JSONText.decodeStrings(scopes).compactMap(Scope.init(rawValue:)), models: JSONText.decodeStrings(models),
+            rpm: rpm, tpm: tpm, expiresAt: expiresAt.map(Date.init(unixSeconds:)), createdAt: Date(unixSeconds: createdAt),
+            revokedAt: revokedAt.map(Date.init(unixSeconds:)))
+    }
+}
+
+extension UpstreamRecord {
+    var domain: Upstream? {
+        guard let kind = UpstreamKind(rawValue: kind) else { return nil }
+        return Upstream(
+            id: id, name: name, baseURL: baseURL, kind: kind,
+            labels: Set(JSONText.decodeStrings(labels).compactMap(UpstreamLabel.init(rawValue:))), apiKeyEnv: apiKeyEnv,
+            timeouts: JSONText.decodeTimeouts(timeouts), createdAt: Date(unixSeconds: createdAt))
+    }
+}
+
+extension UsageRecord {
+    init(_ e: UsageEvent) {
+        self.init(
+            id: nil, requestID: e.requestID, atMs: e.at.unixMilliseconds, endpoint: e.endpoint, tenantID: e.tenantID, keyID: e.keyID,
+            endUser: e.endUser, model: e.model, modelVersion: e.modelVersion, upstream: e.upstream, promptTokens: e.promptTokens,
+            completionTokens: e.completionTokens, estimated: e.estimated, latencyMs: e.latencyMs, ttftMs: e.ttftMs, status: e.status,
+            errorCode: e.errorCode, stream: e.stream)
+    }
+
+    var domain: UsageEvent {
+        UsageEvent(
+            requestID: requestID, at: Date(unixMilliseconds: atMs), endpoint: endpoint, tenantID: tenantID, keyID: keyID,
+            endUser: endUser, model: model, modelVersion: modelVersion, upstream: upstream, promptTokens: promptTokens,
+            completionTokens: completionTokens, estimated: estimated, latencyMs: latencyMs, ttftMs: ttftMs, status: status,
+            errorCode: errorCode, stream: stream)
+    }
+}
+
+extension AuditRecord {
+    var domain: AuditEntry {
+        AuditEntry(id: id ?? 0, at: Date(unixMilliseconds: atMs), actor: actor, tenantID: tenantID, action: action, target: target, detail: detail)
+    }
+}

@@ -1,0 +1,183 @@
+import Foundation
+import GRDB
+
+// One Codable struct per table, with the table's columns; conversions to domain types live in
+// `Records+Domain.swift`.
+
+struct TenantRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
+    static let databaseTableName = "tenants"
+    var id: String
+    var name: String
+    var createdAt: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case id, name
+        case createdAt = "created_at"
+    }
+
+    enum Columns {
+        static let id = Column(CodingKeys.id)
+        static let name = Column(CodingKeys.name)
+    }
+}
+
+struct APIKeyRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
+    static let databaseTableName = "api_keys"
+    var id: String
+    var tenantID: String
+    var name: String
+    var prefix: String
+    var digest: String
+    /// JSON array of scope names.
+    var scopes: String
+    /// JSON array of model patterns.
+    var models: String
+    var rpm: Int?
+    var tpm: Int?
+    var expiresAt: Int64?
+    var createdAt: Int64
+    var revokedAt: Int64?
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, prefix, digest, scopes, models, rpm, tpm
+        case tenantID = "tenant_id"
+        case expiresAt = "expires_at"
+        case createdAt = "created_at"
+        case revokedAt = "revoked_at"
+    }
+
+    enum Columns {
+        static let id = Column(CodingKeys.id)
+        static let tenantID = Column(CodingKeys.tenantID)
+        static let revokedAt = Column(CodingKeys.revokedAt)
+        static let createdAt = Column(CodingKeys.createdAt)
+    }
+}
+
+struct UpstreamRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
+    static let databaseTableName = "upstreams"
+    var id: String
+    var name: String
+    var baseURL: String
+    var kind: String
+    /// JSON array of labels.
+    var labels: String
+    var apiKeyEnv: String?
+    /// JSON object of timeouts in milliseconds.
+    var timeouts: String
+    var createdAt: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, kind, labels, timeouts
+        case baseURL = "base_url"
+        case apiKeyEnv = "api_key_env"
+        case createdAt = "created_at"
+    }
+
+    enum Columns {
+        static let name = Column(CodingKeys.name)
+    }
+}
+
+struct ModelRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
+    static let databaseTableName = "models"
+    var id: String
+    var name: String
+    var tenantID: String?
+    var description: String?
+    /// JSON object: version number (as a string) → weight.
+    var traffic: String
+    var createdAt: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, description, traffic
+        case tenantID = "tenant_id"
+        case createdAt = "created_at"
+    }
+
+    enum Columns {
+        static let id = Column(CodingKeys.id)
+        static let name = Column(CodingKeys.name)
+        static let tenantID = Column(CodingKeys.tenantID)
+    }
+}
+
+struct ModelVersionRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
+    static let databaseTableName = "model_versions"
+    var modelID: String
+    var version: Int
+    var spec: String
+    var createdAt: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case version, spec
+        case modelID = "model_id"
+        case createdAt = "created_at"
+    }
+
+    enum Columns {
+        static let modelID = Column(CodingKeys.modelID)
+        static let version = Column(CodingKeys.version)
+    }
+}
+
+struct UsageRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
+    static let databaseTableName = "usage"
+    var id: Int64?
+    var requestID: String
+    var atMs: Int64
+    var endpoint: String
+    var tenantID: String
+    var keyID: String
+    var endUser: String?
+    var model: String
+    var modelVersion: Int?
+    var upstream: String?
+    var promptTokens: Int
+    var completionTokens: Int
+    var estimated: Bool
+    var latencyMs: Double
+    var ttftMs: Double?
+    var status: Int
+    var errorCode: String?
+    var stream: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case id, endpoint, model, upstream, status, stream, estimated
+        case requestID = "request_id"
+        case atMs = "at_ms"
+        case tenantID = "tenant_id"
+        case keyID = "key_id"
+        case endUser = "end_user"
+        case modelVersion = "model_version"
+        case promptTokens = "prompt_tokens"
+        case completionTokens = "completion_tokens"
+        case latencyMs = "latency_ms"
+        case ttftMs = "ttft_ms"
+        case errorCode = "error_code"
+    }
+}
+
+struct AuditRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
+    static let databaseTableName = "audit_log"
+    var id: Int64?
+    var atMs: Int64
+    var actor: String
+    var tenantID: String?
+    var action: String
+    var target: String
+    var detail: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, actor, action, target, detail
+        case atMs = "at_ms"
+        case tenantID = "tenant_id"
+    }
+
+    enum Columns {
+        static let id = Column(CodingKeys.id)
+        static let atMs = Column(CodingKeys.atMs)
+        static let tenantID = Column(CodingKeys.tenantID)
+        static let action = Column(CodingKeys.action)
+    }
+}
