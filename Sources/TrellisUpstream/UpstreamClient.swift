@@ -1,0 +1,147 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import OpenAIWire
+import TrellisCore
+
+/// Where one call goes and what it carries.
+public struct UpstreamCall: Sendable {
+    public var upstream: Upstream
+    /// Appended to the upstream's base URL, e.g. `/chat/completions`.
+    public var path: String
+    public var body: [UInt8]
+    public var stream: Bool
+    public var requestID: String
+    public var apiKey: String?
+
+    public init(upstream: Upstream, path: String, body: [UInt8], stream: Bool, requestID: String, apiKey: String?) {
+        self.upstream = upstream
+        self.path = path
+        self.body = body
+        self.stream = stream
+        self.requestID = requestID
+        self.apiKey = apiKey
+    }
+
+    public var url: String {
+        var base = upstream.baseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        return base + path
+    }
+}
+
+/// A successful (2xx) answer whose body has not been read yet.
+public struct UpstreamResponse: Sendable {
+    public var status: Int
+    public var contentType: String?
+    public var body: HTTPClientResponse.Body
+
+    /// Reads the whole body, up to `limit` bytes.
+    public func collect(upTo limit: Int, upstream: String) async throws(UpstreamFailure) -> ByteBuffer {
+        do {
+            return try await body.collect(upTo: limit)
+        } catch is CancellationError {
+            throw UpstreamFailure(kind: .cancelled, upstream: upstream)
+        } catch let error as HTTPClientError where error == .readTimeout {
+            throw UpstreamFailure(kind: .timeout, upstream: upstream, phase: "idle")
+        } catch {
+            throw UpstreamFailure(kind: .protocolError, upstream: upstream)
+        }
+    }
+}
+
+/// The OpenAI-compatible client every upstream call goes through: one AsyncHTTPClient with a connection pool
+/// sized for many concurrent streams per model server, no redirects (a redirect could lead outside the
+/// network), no decompression surprises, and errors normalised into ``UpstreamFailure``.
+public final class UpstreamClient: Sendable {
+    public let http: HTTPClient
+    public let maxErrorBodyBytes = 64 * 1024
+
+    public struct Settings: Sendable {
+        public var maxConnectionsPerHost: Int
+        public var connectTimeoutMs: Int
+        public var readTimeoutMs: Int
+        public var idleConnectionSeconds: Int
+
+        public init(maxConnectionsPerHost: Int = 1024, connectTimeoutMs: Int = 5_000, readTimeoutMs: Int = 120_000, idleConnectionSeconds: Int = 60) {
+            self.maxConnectionsPerHost = maxConnectionsPerHost
+            self.connectTimeoutMs = connectTimeoutMs
+            self.readTimeoutMs = readTimeoutMs
+            self.idleConnectionSeconds = idleConnectionSeconds
+        }
+    }
+
+    public init(settings: Settings = Settings(), eventLoopGroup: any EventLoopGroup) {
+        var config = HTTPClient.Configuration()
+        config.connectionPool = .init(
+            idleTimeout: .seconds(Int64(settings.idleConnectionSeconds)),
+            concurrentHTTP1ConnectionsPerHostSoftLimit: settings.maxConnectionsPerHost)
+        config.timeout = .init(connect: .milliseconds(Int64(settings.connectTimeoutMs)), read: .milliseconds(Int64(settings.readTimeoutMs)))
+        config.redirectConfiguration = .disallow
+        config.decompression = .disabled
+        self.http = HTTPClient(eventLoopGroup: eventLoopGroup, configuration: config)
+    }
+
+    public func shutdown() async throws {
+        try await http.shutdown()
+    }
+
+    /// Sends the call and waits for the response head. A non-2xx answer is read (up to 64 KiB) and thrown as
+    /// a failure carrying the upstream's error; the caller reads a 2xx body itself.
+    public func send(_ call: UpstreamCall, logger: Logger) async throws(UpstreamFailure) -> UpstreamResponse {
+        let name = call.upstream.name
+        var request = HTTPClientRequest(url: call.url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Accept", value: call.stream ? "text/event-stream" : "application/json")
+        // Not `X-Request-Id`: some servers (llama-cpp-python) refuse ids that are not UUIDs.
+        request.headers.add(name: "X-Trellis-Request-Id", value: call.requestID)
+        if let apiKey = call.apiKey {
+            request.headers.add(name: "Authorization", value: "Bearer \(apiKey)")
+        }
+        request.body = .bytes(call.body)
+        let deadline = NIODeadline.now() + .milliseconds(Int64(call.upstream.timeouts.firstByteMs))
+        let response: HTTPClientResponse
+        do {
+            response = try await http.execute(request, deadline: deadline, logger: logger)
+        } catch {
+            throw Self.classify(error, upstream: name, phase: "first byte")
+        }
+        let status = Int(response.status.code)
+        if (200..<300).contains(status) {
+            return UpstreamResponse(status: status, contentType: response.headers.first(name: "Content-Type"), body: response.body)
+        }
+        var failure = UpstreamFailure(kind: .status, upstream: name, status: status, retryAfter: response.headers.first(name: "Retry-After"))
+        if let buffer = try? await response.body.collect(upTo: maxErrorBodyBytes) {
+            failure.upstreamError = OpenAIError.parse(upstreamBody: buffer.readableBytesView)
+        }
+        throw failure
+    }
+
+    /// Maps AsyncHTTPClient and NIO errors to failure kinds without keeping their text (which can hold URLs).
+    public static func classify(_ error: any Error, upstream: String, phase: String) -> UpstreamFailure {
+        if error is CancellationError {
+            return UpstreamFailure(kind: .cancelled, upstream: upstream)
+        }
+        if let e = error as? HTTPClientError {
+            if e == .deadlineExceeded || e == .writeTimeout {
+                return UpstreamFailure(kind: .timeout, upstream: upstream, phase: phase)
+            }
+            if e == .readTimeout {
+                return UpstreamFailure(kind: .timeout, upstream: upstream, phase: "idle")
+            }
+            if e == .connectTimeout {
+                return UpstreamFailure(kind: .timeout, upstream: upstream, phase: "connect")
+            }
+            if e == .cancelled {
+                return UpstreamFailure(kind: .cancelled, upstream: upstream)
+            }
+            if e == .remoteConnectionClosed || e == .bodyLengthMismatch || e == .invalidProxyResponse {
+                return UpstreamFailure(kind: .protocolError, upstream: upstream)
+            }
+        }
+        return UpstreamFailure(kind: .connect, upstream: upstream)
+    }
+}
