@@ -1,0 +1,72 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import NIOPosix
+import OpenAIWire
+import ServiceLifecycle
+import TrellisCore
+import TrellisStore
+import TrellisUpstream
+
+/// Builds the whole gateway from a configuration: opens and migrates the store, loads the catalog, and wires
+/// the routes, middleware and background services. `trellis serve` runs what this returns; tests call it too.
+public func buildApplication(
+    config: TrellisConfig, environment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger,
+    onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+) async throws -> (some ApplicationProtocol, Gateway) {
+    let store = try SQLiteStore(path: config.databasePath)
+    let metrics = GatewayMetrics()
+    let usage = UsageRecorder(
+        store: store, capacity: config.usageBufferCapacity, batchSize: config.usageBatchSize,
+        flushInterval: .milliseconds(config.usageFlushIntervalMs), logger: logger)
+    let upstreams = UpstreamClient(
+        settings: .init(
+            maxConnectionsPerHost: config.upstreamMaxConnectionsPerHost, connectTimeoutMs: config.upstreamConnectTimeoutMs,
+            readTimeoutMs: config.upstreamReadTimeoutMs),
+        eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
+    let gateway = Gateway(
+        config: config, store: store, upstreams: upstreams, usage: usage, metrics: metrics, logger: logger, environment: environment)
+    try await gateway.reloadCatalog()
+    if config.adminKey == nil {
+        logger.warning("no operator key is configured (TRELLIS_ADMIN_KEY or admin.key): the administration API refuses every call")
+    }
+
+    let router = Router(context: TrellisRequestContext.self)
+    var routes = RouteTable()
+    let ops = OpsController(gateway: gateway)
+    let openAI = OpenAIController(gateway: gateway)
+    let admin = AdminController(gateway: gateway)
+    // Registered first so the route table is complete before the middleware copies it.
+    var collected = RouteTable()
+    ops.register(on: Router(context: TrellisRequestContext.self), routes: &collected)
+    openAI.register(on: Router(context: TrellisRequestContext.self).group("v1"), routes: &collected)
+    admin.register(on: Router(context: TrellisRequestContext.self).group("admin/v1"), routes: &collected)
+
+    router.add(middleware: GatewayMiddleware(metrics: metrics, routes: collected))
+    ops.register(on: router, routes: &routes)
+    let v1 = router.group("v1").add(middleware: AuthMiddleware(gateway: gateway))
+    openAI.register(on: v1, routes: &routes)
+    let adminGroup = router.group("admin/v1").add(middleware: AuthMiddleware(gateway: gateway))
+    admin.register(on: adminGroup, routes: &routes)
+
+    // Hummingbird's own messages at notice and above only, so that starting logs a single "listening" line.
+    var appLogger = logger
+    appLogger.logLevel = max(logger.logLevel, .notice)
+    var app = Application(
+        router: router,
+        server: .http1(
+            configuration: .init(
+                additionalChannelHandlers: [ConnectionWatcherHandler()], idleTimeout: .seconds(Int64(config.idleTimeoutSeconds)))),
+        configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
+        onServerRunning: onServerRunning,
+        logger: appLogger)
+    // Shut down in reverse order: the HTTP server first (draining requests), then the refresher, then the
+    // upstream client, and last the usage recorder with its final flush.
+    app.addServices(
+        usage,
+        UpstreamClientService(gateway: gateway),
+        CatalogRefresher(gateway: gateway, interval: .milliseconds(config.catalogRefreshIntervalMs), logger: logger))
+    return (app, gateway)
+}

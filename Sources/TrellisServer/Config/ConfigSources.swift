@@ -1,0 +1,135 @@
+import Foundation
+import HTTPTypes
+import OpenAIWire
+import TrellisCore
+import TrellisStore
+import Yams
+
+/// A configuration problem, named by its key and where the value came from.
+public struct ConfigError: Error, Sendable, CustomStringConvertible {
+    public var key: String
+    public var source: String
+    public var problem: String
+
+    public init(key: String, source: String, problem: String) {
+        self.key = key
+        self.source = source
+        self.problem = problem
+    }
+
+    public var description: String {
+        "invalid configuration: \(key)\(source.isEmpty ? "" : " (from \(source))"): \(problem)"
+    }
+}
+
+/// Raw settings as dotted keys (`server.port`) with string values, gathered from the layers in precedence
+/// order: command-line flags over environment variables over the YAML file over defaults. Each value keeps
+/// the name of the layer it came from, for error messages.
+public struct RawSettings: Sendable {
+    public struct Value: Sendable {
+        public var text: String?
+        public var list: [String]?
+        public var source: String
+    }
+
+    public private(set) var values: [String: Value] = [:]
+
+    public init() {}
+
+    public subscript(key: String) -> Value? { values[key] }
+
+    public mutating func set(_ key: String, _ text: String, source: String) {
+        values[key] = Value(text: text, list: nil, source: source)
+    }
+
+    public mutating func set(_ key: String, list: [String], source: String) {
+        values[key] = Value(text: nil, list: list, source: source)
+    }
+
+    /// The environment variable for a key: `server.port` → `TRELLIS_SERVER_PORT`.
+    public static func environmentName(for key: String) -> String {
+        "TRELLIS_" + key.uppercased().replacingOccurrences(of: ".", with: "_")
+    }
+
+    /// Reads a YAML file into dotted keys. Nested mappings become dotted keys; a sequence of scalars is a
+    /// list. Unknown keys are refused, so a misspelt setting never silently does nothing.
+    public mutating func loadYAML(path: String, knownKeys: Set<String>, listKeys: Set<String>) throws {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(key: "--config", source: path, problem: "cannot read the file")
+        }
+        let node: Node?
+        do {
+            node = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            throw ConfigError(key: "--config", source: path, problem: "not valid YAML: \(Self.describe(error))")
+        } catch {
+            throw ConfigError(key: "--config", source: path, problem: "not valid YAML")
+        }
+        guard let node else { return }  // an empty file sets nothing
+        guard case .mapping(let root) = node else {
+            throw ConfigError(key: "--config", source: path, problem: "the top level must be a mapping of settings")
+        }
+        try flatten(root, prefix: "", path: path, knownKeys: knownKeys, listKeys: listKeys)
+    }
+
+    private mutating func flatten(_ mapping: Node.Mapping, prefix: String, path: String, knownKeys: Set<String>, listKeys: Set<String>) throws {
+        for (keyNode, valueNode) in mapping {
+            guard let name = keyNode.string else {
+                throw ConfigError(key: prefix.isEmpty ? "(root)" : prefix, source: path, problem: "keys must be strings")
+            }
+            let key = prefix.isEmpty ? name : "\(prefix).\(name)"
+            switch valueNode {
+            case .mapping(let inner):
+                guard knownKeys.contains(where: { $0.hasPrefix(key + ".") }) else {
+                    throw ConfigError(key: key, source: path, problem: "unknown setting")
+                }
+                try flatten(inner, prefix: key, path: path, knownKeys: knownKeys, listKeys: listKeys)
+            case .sequence(let seq):
+                guard listKeys.contains(key) else {
+                    throw ConfigError(key: key, source: path, problem: knownKeys.contains(key) ? "must be a single value, not a list" : "unknown setting")
+                }
+                var items: [String] = []
+                for item in seq {
+                    guard let s = item.string else { throw ConfigError(key: key, source: path, problem: "list items must be plain values") }
+                    items.append(s)
+                }
+                set(key, list: items, source: path)
+            case .scalar(let scalar):
+                guard knownKeys.contains(key) else { throw ConfigError(key: key, source: path, problem: "unknown setting") }
+                if scalar.tag.description == Tag.Name.null.rawValue || (scalar.string.isEmpty && scalar.style == .plain) || scalar.string == "~"
+                    || scalar.string == "null"
+                {
+                    continue  // an explicit null leaves the default
+                }
+                if listKeys.contains(key) {
+                    set(key, list: scalar.string.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }, source: path)
+                } else {
+                    set(key, scalar.string, source: path)
+                }
+            case .alias:
+                throw ConfigError(key: key, source: path, problem: "YAML aliases are not supported in the configuration")
+            }
+        }
+    }
+
+    /// Environment variables override the file: `TRELLIS_SERVER_PORT=9000`. Lists are comma-separated.
+    public mutating func loadEnvironment(_ environment: [String: String], knownKeys: Set<String>, listKeys: Set<String>) {
+        for key in knownKeys {
+            let name = Self.environmentName(for: key)
+            guard let value = environment[name] else { continue }
+            if listKeys.contains(key) {
+                set(key, list: value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }, source: name)
+            } else {
+                set(key, value, source: name)
+            }
+        }
+    }
+
+    static func describe(_ error: YamlError) -> String {
+        // The library's description quotes the offending line; keep only its first line.
+        String(describing: error).split(separator: "\n").first.map(String.init) ?? "syntax error"
+    }
+}

@@ -1,0 +1,457 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import OpenAIWire
+import TrellisCore
+import TrellisStore
+
+/// The administration API under `/admin/v1`. The operator key may do everything; a tenant key with the
+/// `manage` scope may manage its own tenant's keys and models and read shared ones. Another tenant's objects
+/// answer exactly as missing ones do (404).
+struct AdminController {
+    let gateway: Gateway
+
+    func register(on group: RouterGroup<TrellisRequestContext>, routes: inout RouteTable) {
+        let table: [(HTTPRequest.Method, String, @Sendable (Request, TrellisRequestContext) async throws -> Response)] = [
+            (.post, "tenants", createTenant),
+            (.get, "tenants", listTenants),
+            (.get, "tenants/{tenant}", getTenant),
+            (.post, "tenants/{tenant}/keys", createKey),
+            (.get, "tenants/{tenant}/keys", listKeys),
+            (.delete, "keys/{id}", revokeKey),
+            (.post, "upstreams", createUpstream),
+            (.get, "upstreams", listUpstreams),
+            (.get, "upstreams/{name}", getUpstream),
+            (.post, "models", createModel),
+            (.get, "models", listModels),
+            (.get, "models/{name}", getModel),
+            (.post, "models/{name}/versions", addVersion),
+            (.put, "models/{name}/traffic", setTraffic),
+            (.get, "audit", listAudit),
+        ]
+        for (method, path, handler) in table {
+            group.on(RouterPath(path), method: method, use: handler)
+            routes.add(method, "/admin/v1/" + path)
+        }
+    }
+
+    // MARK: Authorisation
+
+    func requireOperator(_ context: TrellisRequestContext) throws {
+        guard case .operator? = context.principal else {
+            throw TrellisError.permissionDenied("Only the operator key may do this.")
+        }
+    }
+
+    /// The tenant a caller may manage: any for the operator; its own for a `manage` key (any other name is
+    /// answered as missing).
+    func managedTenant(named name: String, _ context: TrellisRequestContext) throws -> Tenant {
+        let snapshot = gateway.snapshot
+        switch context.principal {
+        case .operator?:
+            guard let tenant = snapshot.tenant(named: name) else { throw TrellisError.notFound("The tenant '\(name.prefix(64))'") }
+            return tenant
+        case .tenantKey(let key)?:
+            guard key.tenantName == name, let tenant = snapshot.tenants[key.tenantID] else {
+                throw TrellisError.notFound("The tenant '\(name.prefix(64))'")
+            }
+            guard key.scopes.contains(.manage) else { throw TrellisError.permissionDenied("This key does not have the 'manage' scope.") }
+            return tenant
+        case nil:
+            throw TrellisError.missingKey
+        }
+    }
+
+    func requireManageKey(_ context: TrellisRequestContext) throws -> TenantKey? {
+        switch context.principal {
+        case .operator?: return nil
+        case .tenantKey(let key)?:
+            guard key.scopes.contains(.manage) else { throw TrellisError.permissionDenied("This key does not have the 'manage' scope.") }
+            return key
+        case nil: throw TrellisError.missingKey
+        }
+    }
+
+    // MARK: Tenants
+
+    func tenantJSON(_ t: Tenant) -> JSONValue {
+        ["id": .string(t.id), "object": "tenant", "name": .string(t.name), "created_at": .time(t.createdAt)]
+    }
+
+    @Sendable func createTenant(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        try requireOperator(context)
+        var request = request
+        let body = try BodyReader(try await request.jsonBody(limit: 64 * 1024), allowed: ["name"])
+        let name = try body.requiredString("name", maxBytes: 63)
+        guard Names.isValidTenant(name) else { throw TrellisError.invalidField("name", "must match \(Names.tenantRule)") }
+        let tenant = try await gateway.store.createTenant(name: name, actor: context.principal?.actor ?? "operator")
+        try await gateway.reloadCatalog()
+        return .json(tenantJSON(tenant), status: .created)
+    }
+
+    @Sendable func listTenants(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let snapshot = gateway.snapshot
+        let tenants: [Tenant]
+        if let key = try requireManageKey(context) {
+            tenants = snapshot.tenants[key.tenantID].map { [$0] } ?? []
+        } else {
+            tenants = snapshot.tenants.values.sorted { $0.name < $1.name }
+        }
+        return .json(["object": "list", "data": .array(tenants.map(tenantJSON))])
+    }
+
+    @Sendable func getTenant(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let tenant = try managedTenant(named: context.parameters.get("tenant") ?? "", context)
+        return .json(tenantJSON(tenant))
+    }
+
+    // MARK: Keys
+
+    func keyJSON(_ k: APIKeyInfo, tenantName: String, secret: String? = nil) -> JSONValue {
+        var o = JSONObject()
+        o.appendUnchecked("id", .string(k.id))
+        o.appendUnchecked("object", "api_key")
+        if let secret { o.appendUnchecked("key", .string(secret)) }
+        o.appendUnchecked("prefix", .string(k.prefix))
+        o.appendUnchecked("name", .string(k.name))
+        o.appendUnchecked("tenant", .string(tenantName))
+        o.appendUnchecked("scopes", .array(k.scopes.map { .string($0.rawValue) }))
+        o.appendUnchecked("models", .array(k.models.map { .string($0) }))
+        o.appendUnchecked("rpm", k.rpm.map { .int($0) } ?? .null)
+        o.appendUnchecked("tpm", k.tpm.map { .int($0) } ?? .null)
+        o.appendUnchecked("expires_at", .time(k.expiresAt))
+        o.appendUnchecked("created_at", .time(k.createdAt))
+        o.appendUnchecked("revoked_at", .time(k.revokedAt))
+        o.appendUnchecked("revoked", .bool(k.revokedAt != nil))
+        return .object(o)
+    }
+
+    @Sendable func createKey(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let tenant = try managedTenant(named: context.parameters.get("tenant") ?? "", context)
+        var request = request
+        let body = try BodyReader(
+            try await request.jsonBody(limit: 64 * 1024), allowed: ["name", "scopes", "models", "rpm", "tpm", "expires_at"])
+        let name = try body.string("name", maxBytes: 128) ?? "default"
+        guard !name.isEmpty else { throw TrellisError.invalidField("name", "must not be empty") }
+        var scopes: [Scope] = [.inference]
+        if let given = try body.strings("scopes", maxCount: 8, maxBytes: 32) {
+            scopes = []
+            for (i, s) in given.enumerated() {
+                guard let scope = Scope(rawValue: s) else {
+                    throw TrellisError.invalidField("scopes[\(i)]", "must be one of inference, manage, usage")
+                }
+                if !scopes.contains(scope) { scopes.append(scope) }
+            }
+            guard !scopes.isEmpty else { throw TrellisError.invalidField("scopes", "must not be empty") }
+        }
+        let models = try body.strings("models", maxCount: 256, maxBytes: 129) ?? ["*"]
+        for (i, pattern) in models.enumerated() where !ModelAllowlist.validate(pattern) {
+            throw TrellisError.invalidField("models[\(i)]", "must be '*', a model name, or a name prefix followed by '*'")
+        }
+        guard !models.isEmpty else { throw TrellisError.invalidField("models", "must not be empty; use [\"*\"] for every model") }
+        let rpm = try body.int("rpm", in: 1...100_000_000)
+        let tpm = try body.int("tpm", in: 1...1_000_000_000_000)
+        var expiresAt: Date?
+        if let raw = body.value("expires_at") {
+            guard let date = Timestamps.parse(raw) else {
+                throw TrellisError.invalidField("expires_at", "must be an RFC 3339 time or a Unix time in seconds")
+            }
+            guard date > Date() else { throw TrellisError.invalidField("expires_at", "must be in the future") }
+            expiresAt = date
+        }
+        let (info, secret) = try await gateway.store.createKey(
+            NewKey(tenantID: tenant.id, name: name, scopes: scopes, models: models, rpm: rpm, tpm: tpm, expiresAt: expiresAt),
+            actor: context.principal?.actor ?? "operator")
+        try await gateway.reloadCatalog()
+        var headers = HTTPFields()
+        headers[.cacheControl] = "no-store"
+        return .json(keyJSON(info, tenantName: tenant.name, secret: secret), status: .created, headers: headers)
+    }
+
+    @Sendable func listKeys(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let tenant = try managedTenant(named: context.parameters.get("tenant") ?? "", context)
+        let keys = try await gateway.store.keys(tenantID: tenant.id)
+        return .json(["object": "list", "data": .array(keys.map { keyJSON($0, tenantName: tenant.name) })])
+    }
+
+    @Sendable func revokeKey(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let id = context.parameters.get("id") ?? ""
+        let caller = try requireManageKey(context)
+        guard let info = try await gateway.store.key(id: id), caller == nil || caller?.tenantID == info.tenantID else {
+            throw TrellisError.notFound("The key '\(id.prefix(64))'")
+        }
+        let revoked = try await gateway.store.revokeKey(id: id, actor: context.principal?.actor ?? "operator")
+        try await gateway.reloadCatalog()
+        let tenantName = gateway.snapshot.tenants[revoked.tenantID]?.name ?? ""
+        return .json(keyJSON(revoked, tenantName: tenantName))
+    }
+
+    // MARK: Upstreams
+
+    func upstreamJSON(_ u: Upstream) -> JSONValue {
+        let keyPresent: JSONValue
+        switch gateway.credential(for: u) {
+        case .none: keyPresent = .null
+        case .key: keyPresent = true
+        case .missing: keyPresent = false
+        }
+        return [
+            "id": .string(u.id), "object": "upstream", "name": .string(u.name), "base_url": .string(u.baseURL), "kind": .string(u.kind.rawValue),
+            "labels": .array(u.labels.map(\.rawValue).sorted().map { .string($0) }), "api_key_env": .optionalString(u.apiKeyEnv),
+            "api_key_present": keyPresent,
+            "timeouts": [
+                "connect_ms": .int(u.timeouts.connectMs), "first_byte_ms": .int(u.timeouts.firstByteMs), "idle_ms": .int(u.timeouts.idleMs),
+                "total_ms": .int(u.timeouts.totalMs),
+            ],
+            "created_at": .time(u.createdAt), "health": gateway.health.json(u.name),
+        ]
+    }
+
+    @Sendable func createUpstream(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        try requireOperator(context)
+        var request = request
+        let body = try BodyReader(
+            try await request.jsonBody(limit: 64 * 1024), allowed: ["name", "base_url", "kind", "labels", "api_key_env", "timeouts"])
+        let name = try body.requiredString("name", maxBytes: 128)
+        guard Names.isValidObject(name) else { throw TrellisError.invalidField("name", "must be \(Names.objectRule)") }
+        let baseURL = try UpstreamURL.validate(try body.requiredString("base_url", maxBytes: 2048))
+        let kindText = try body.string("kind", maxBytes: 32) ?? "openai"
+        guard let kind = UpstreamKind(rawValue: kindText) else {
+            throw TrellisError.invalidField("kind", "must be one of openai, vllm, llamacpp, ollama")
+        }
+        var labels: Set<UpstreamLabel> = []
+        for (i, l) in (try body.strings("labels", maxCount: 4, maxBytes: 32) ?? []).enumerated() {
+            guard let label = UpstreamLabel(rawValue: l) else { throw TrellisError.invalidField("labels[\(i)]", "must be 'private' or 'external'") }
+            labels.insert(label)
+        }
+        if labels.contains(.private) && labels.contains(.external) {
+            throw TrellisError.invalidField("labels", "cannot be both private and external")
+        }
+        if labels.isEmpty { labels = [.private] }
+        let apiKeyEnv = try body.string("api_key_env", maxBytes: 128)
+        if let env = apiKeyEnv, !Self.isEnvironmentName(env) {
+            throw TrellisError.invalidField("api_key_env", "must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*); put the key itself in that variable")
+        }
+        var timeouts = UpstreamTimeouts.default
+        if let t = try body.object("timeouts") {
+            let reader = try BodyReader(.object(t), allowed: ["connect_ms", "first_byte_ms", "idle_ms", "total_ms"])
+            func ms(_ key: String) throws -> Int? {
+                do { return try reader.int(key, in: 1...86_400_000) } catch { throw TrellisError.invalidField("timeouts.\(key)", "must be an integer from 1 to 86400000") }
+            }
+            timeouts.connectMs = try ms("connect_ms") ?? timeouts.connectMs
+            timeouts.firstByteMs = try ms("first_byte_ms") ?? timeouts.firstByteMs
+            timeouts.idleMs = try ms("idle_ms") ?? timeouts.idleMs
+            timeouts.totalMs = try ms("total_ms") ?? timeouts.totalMs
+        }
+        let upstream = try await gateway.store.createUpstream(
+            NewUpstream(name: name, baseURL: baseURL, kind: kind, labels: labels, apiKeyEnv: apiKeyEnv, timeouts: timeouts),
+            actor: context.principal?.actor ?? "operator")
+        try await gateway.reloadCatalog()
+        return .json(upstreamJSON(upstream), status: .created)
+    }
+
+    static func isEnvironmentName(_ s: String) -> Bool {
+        guard let first = s.utf8.first, first == 0x5F || (first >= 0x41 && first <= 0x5A) || (first >= 0x61 && first <= 0x7A) else { return false }
+        return s.utf8.allSatisfy { $0 == 0x5F || ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) }
+    }
+
+    @Sendable func listUpstreams(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        try requireOperator(context)
+        let upstreams = gateway.snapshot.upstreams.values.sorted { $0.name < $1.name }
+        return .json(["object": "list", "data": .array(upstreams.map(upstreamJSON))])
+    }
+
+    @Sendable func getUpstream(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        try requireOperator(context)
+        let name = context.parameters.get("name") ?? ""
+        guard let upstream = gateway.snapshot.upstreams[name] else { throw TrellisError.notFound("The upstream '\(name.prefix(64))'") }
+        return .json(upstreamJSON(upstream))
+    }
+
+    // MARK: Models
+
+    func modelJSON(_ m: IndustryModel, snapshot: CatalogSnapshot) -> JSONValue {
+        var traffic = JSONObject()
+        for (version, weight) in m.traffic.sorted(by: { $0.key < $1.key }) { traffic.appendUnchecked(String(version), .int(weight)) }
+        return [
+            "id": .string(m.id), "object": "model", "name": .string(m.name),
+            "tenant": .optionalString(m.tenantID.flatMap { snapshot.tenants[$0]?.name }),
+            "description": .optionalString(m.description), "created_at": .time(m.createdAt),
+            "latest_version": .int(m.latestVersion),
+            "versions": .array(m.versions.map { ["version": .int($0.version), "spec": $0.spec.json, "created_at": .time($0.createdAt)] }),
+            "traffic": .object(traffic),
+        ]
+    }
+
+    /// Finds the model a caller names, following the contract's namespace rules.
+    func resolveModel(_ name: String, request: Request, context: TrellisRequestContext, forWriting: Bool) throws -> IndustryModel {
+        let snapshot = gateway.snapshot
+        switch context.principal {
+        case .operator?:
+            if let tenantName = request.uri.queryParameters.get("tenant") {
+                guard let tenant = snapshot.tenant(named: tenantName), let m = snapshot.tenantModel(named: name, tenantID: tenant.id) else {
+                    throw TrellisError.notFound("The model '\(name.prefix(128))'")
+                }
+                return m
+            }
+            if let shared = snapshot.sharedModel(named: name) { return shared }
+            let owners = snapshot.tenantsOwningModel(named: name)
+            if owners.count == 1, let m = snapshot.tenantModel(named: name, tenantID: owners[0]) { return m }
+            if owners.count > 1 {
+                throw TrellisError.conflict("Several tenants have a model named '\(name.prefix(128))'; add '?tenant=NAME'.")
+            }
+            throw TrellisError.notFound("The model '\(name.prefix(128))'")
+        case .tenantKey(let key)?:
+            guard key.scopes.contains(.manage) else { throw TrellisError.permissionDenied("This key does not have the 'manage' scope.") }
+            if let own = snapshot.tenantModel(named: name, tenantID: key.tenantID) { return own }
+            if let shared = snapshot.sharedModel(named: name) {
+                if forWriting { throw TrellisError.permissionDenied("Shared models are managed by the operator.") }
+                return shared
+            }
+            throw TrellisError.notFound("The model '\(name.prefix(128))'")
+        case nil:
+            throw TrellisError.missingKey
+        }
+    }
+
+    /// Parses a spec and checks what it refers to.
+    func validateSpec(_ value: JSONValue) throws -> ModelSpec {
+        let spec = try ModelSpec.parse(value)
+        let snapshot = gateway.snapshot
+        for (i, target) in (spec.deployments + spec.fallbacks).enumerated() where snapshot.upstreams[target.upstream] == nil {
+            let param = spec.json["upstream"] != nil ? "spec.upstream" : (i < spec.deployments.count ? "spec.deployments[\(i)].upstream" : "spec.fallbacks")
+            throw TrellisError.invalidRequest("'\(target.upstream.prefix(128))' is not a registered upstream.", param: param, code: "invalid_value")
+        }
+        return spec
+    }
+
+    @Sendable func createModel(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let caller = try requireManageKey(context)
+        var request = request
+        let body = try BodyReader(try await request.jsonBody(limit: 1 << 20), allowed: ["name", "tenant", "description", "spec"])
+        let name = try body.requiredString("name", maxBytes: 128)
+        guard Names.isValidObject(name) else { throw TrellisError.invalidField("name", "must be \(Names.objectRule)") }
+        let description = try body.string("description", maxBytes: 4096)
+        var tenant: Tenant?
+        if let tenantName = try body.string("tenant", maxBytes: 63) {
+            tenant = try managedTenant(named: tenantName, context)
+        } else if let caller {
+            tenant = gateway.snapshot.tenants[caller.tenantID]
+        }
+        guard let specValue = body.value("spec") else { throw TrellisError.missingField("spec") }
+        let spec = try validateSpec(specValue)
+        let model = try await gateway.store.createModel(
+            name: name, tenantID: tenant?.id, description: description, spec: spec.json, actor: context.principal?.actor ?? "operator")
+        try await gateway.reloadCatalog()
+        guard case .object(var json) = modelJSON(model, snapshot: gateway.snapshot) else { throw TrellisError.internalError }
+        json["version"] = 1
+        return .json(.object(json), status: .created)
+    }
+
+    @Sendable func listModels(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let caller = try requireManageKey(context)
+        let snapshot = gateway.snapshot
+        var models: [IndustryModel]
+        if let caller {
+            models = snapshot.visibleModels(tenantID: caller.tenantID)
+        } else if let tenantName = request.uri.queryParameters.get("tenant") {
+            guard let tenant = snapshot.tenant(named: tenantName) else { throw TrellisError.notFound("The tenant '\(tenantName.prefix(64))'") }
+            models = snapshot.allModels.filter { $0.tenantID == tenant.id }
+        } else {
+            models = snapshot.allModels
+        }
+        models.sort { ($0.name, $0.tenantID ?? "") < ($1.name, $1.tenantID ?? "") }
+        return .json(["object": "list", "data": .array(models.map { modelJSON($0, snapshot: snapshot) })])
+    }
+
+    @Sendable func getModel(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let model = try resolveModel(context.parameters.get("name") ?? "", request: request, context: context, forWriting: false)
+        return .json(modelJSON(model, snapshot: gateway.snapshot))
+    }
+
+    @Sendable func addVersion(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let model = try resolveModel(context.parameters.get("name") ?? "", request: request, context: context, forWriting: true)
+        var request = request
+        let body = try BodyReader(try await request.jsonBody(limit: 1 << 20), allowed: ["spec"])
+        guard let specValue = body.value("spec") else { throw TrellisError.missingField("spec") }
+        let spec = try validateSpec(specValue)
+        let version = try await gateway.store.addModelVersion(modelID: model.id, spec: spec.json, actor: context.principal?.actor ?? "operator")
+        try await gateway.reloadCatalog()
+        let snapshot = gateway.snapshot
+        let updated = snapshot.allModels.first { $0.id == model.id }
+        return .json(
+            [
+                "object": "model_version", "name": .string(model.name), "version": .int(version), "spec": spec.json,
+                "traffic": updated.map { modelJSON($0, snapshot: snapshot)["traffic"] ?? .null } ?? .null,
+            ], status: .created)
+    }
+
+    @Sendable func setTraffic(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let model = try resolveModel(context.parameters.get("name") ?? "", request: request, context: context, forWriting: true)
+        var request = request
+        let value = try await request.jsonBody(limit: 64 * 1024)
+        guard case .object(let object) = value, !object.isEmpty else {
+            throw TrellisError.invalidRequest("Send the weights as an object of version → weight, e.g. {\"1\": 90, \"2\": 10}.")
+        }
+        var traffic: [Int: Int] = [:]
+        for member in object {
+            guard let version = Int(member.key), model.version(version) != nil else {
+                throw TrellisError.invalidRequest("Version '\(member.key.prefix(16))' does not exist for this model.", param: member.key, code: "invalid_value")
+            }
+            guard let weight = member.value.numberValue?.intValue, weight >= 0, weight <= 1_000_000 else {
+                throw TrellisError.invalidField(member.key, "must be a weight from 0 to 1000000")
+            }
+            traffic[version] = weight
+        }
+        guard traffic.values.reduce(0, +) > 0 else { throw TrellisError.invalidRequest("At least one version needs a positive weight.") }
+        try await gateway.store.setTraffic(modelID: model.id, traffic: traffic, actor: context.principal?.actor ?? "operator")
+        try await gateway.reloadCatalog()
+        guard let updated = gateway.snapshot.allModels.first(where: { $0.id == model.id }) else { throw TrellisError.internalError }
+        return .json(modelJSON(updated, snapshot: gateway.snapshot))
+    }
+
+    // MARK: Audit
+
+    @Sendable func listAudit(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let caller = try requireManageKey(context)
+        let query = request.uri.queryParameters
+        let limit = min(max(Int(query.get("limit") ?? "") ?? 100, 1), 1000)
+        let before = query.get("before").flatMap { Int64($0) }
+        var tenantID = caller?.tenantID
+        if caller == nil, let tenantName = query.get("tenant") {
+            guard let tenant = gateway.snapshot.tenant(named: tenantName) else { throw TrellisError.notFound("The tenant '\(tenantName.prefix(64))'") }
+            tenantID = tenant.id
+        }
+        let entries = try await gateway.store.auditEntries(tenantID: tenantID, limit: limit + 1, beforeID: before)
+        let page = entries.prefix(limit)
+        let snapshot = gateway.snapshot
+        let data: [JSONValue] = page.map { e in
+            [
+                "id": .int(Int(e.id)), "at": .time(e.at), "actor": .string(e.actor),
+                "tenant": .optionalString(e.tenantID.flatMap { snapshot.tenants[$0]?.name }), "action": .string(e.action),
+                "target": .string(e.target), "detail": e.detail.flatMap { try? JSONParser.parse($0) } ?? .null,
+            ]
+        }
+        return .json(["object": "list", "data": .array(data), "has_more": .bool(entries.count > limit)])
+    }
+}
+
+enum UpstreamURL {
+    /// An upstream base URL: http or https, a host, no credentials, query or fragment; trailing slashes dropped.
+    static func validate(_ text: String) throws -> String {
+        guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            let host = components.host, !host.isEmpty
+        else {
+            throw TrellisError.invalidField("base_url", "must be an http or https URL with a host, such as http://10.0.0.5:8000/v1")
+        }
+        if components.user != nil || components.password != nil {
+            throw TrellisError.invalidField("base_url", "must not contain credentials; name an environment variable in 'api_key_env'")
+        }
+        if components.query != nil || components.fragment != nil {
+            throw TrellisError.invalidField("base_url", "must not have a query or fragment")
+        }
+        var url = text
+        while url.hasSuffix("/") { url.removeLast() }
+        return url
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import OpenAIWire
+import TrellisCore
+import TrellisStore
+import TrellisUpstream
+
+/// The OpenAI-compatible API under `/v1`, for tenant keys.
+struct OpenAIController {
+    let gateway: Gateway
+
+    func register(on group: RouterGroup<TrellisRequestContext>, routes: inout RouteTable) {
+        group.get("models", use: listModels)
+        group.get("models/{model}", use: getModel)
+        group.post("chat/completions", use: chatCompletions)
+        group.post("embeddings", use: embeddings)
+        routes.add(.get, "/v1/models")
+        routes.add(.get, "/v1/models/{model}")
+        routes.add(.post, "/v1/chat/completions")
+        routes.add(.post, "/v1/embeddings")
+    }
+
+    func modelJSON(_ model: IndustryModel, snapshot: CatalogSnapshot) -> JSONValue {
+        let owner = model.tenantID.flatMap { snapshot.tenants[$0]?.name } ?? "trellis"
+        return [
+            "id": .string(model.name),
+            "object": "model",
+            "created": .int(Int(model.createdAt.timeIntervalSince1970)),
+            "owned_by": .string(owner),
+        ]
+    }
+
+    @Sendable func listModels(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let key = try context.tenantKey(scope: .inference)
+        let snapshot = gateway.snapshot
+        let models = snapshot.visibleModels(tenantID: key.tenantID).filter { key.models.allows($0.name) }
+        return .json(["object": "list", "data": .array(models.map { modelJSON($0, snapshot: snapshot) })])
+    }
+
+    @Sendable func getModel(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let key = try context.tenantKey(scope: .inference)
+        let name = context.parameters.get("model") ?? ""
+        let snapshot = gateway.snapshot
+        let (base, _) = VersionSelector.parseReference(name)
+        guard key.models.allows(base), let model = snapshot.model(named: base, tenantID: key.tenantID) else {
+            throw TrellisError.modelNotFound(name)
+        }
+        return .json(modelJSON(model, snapshot: snapshot))
+    }
+
+    @Sendable func chatCompletions(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let key = try context.tenantKey(scope: .inference)
+        var request = request
+        let body = try await request.jsonBody(limit: gateway.config.maxBodyBytes)
+        let chat = try ChatRequest.parse(body, limits: .init(maxMessages: gateway.config.maxMessages))
+        return try await ChatPipeline(gateway: gateway).respond(to: chat, key: key, context: context)
+    }
+
+    @Sendable func embeddings(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let key = try context.tenantKey(scope: .inference)
+        var request = request
+        let value = try await request.jsonBody(limit: gateway.config.maxBodyBytes)
+        guard case .object(let body) = value else { throw TrellisError.invalidRequest("The request body must be a JSON object.") }
+        guard case .string(let reference)? = body["model"], !reference.isEmpty else {
+            throw body["model"] == nil ? TrellisError.missingField("model") : TrellisError.invalidField("model", "must be a non-empty string")
+        }
+        guard let input = body["input"] else { throw TrellisError.missingField("input") }
+        switch input {
+        case .string: break
+        case .array(let items) where !items.isEmpty: break
+        default: throw TrellisError.invalidField("input", "must be a string or a non-empty array")
+        }
+        let user = body["user"]?.stringValue
+        let started = ContinuousClock.now
+        let startedAt = Date()
+        let (model, version) = try ChatPlanner.resolve(reference, key: key, snapshot: gateway.snapshot, stickyKey: user ?? key.id)
+        var random = SystemRandomNumberGenerator()
+        let targets = ChatPlanner.orderTargets(version.spec, random: &random)
+        var upstreamName: String?
+        func record(status: Int, usage: TokenUsage?, errorCode: String?) {
+            let latency = ContinuousClock.now - started
+            let estimate = usage == nil && status < 400 ? Self.estimateInput(input) : 0
+            let event = UsageEvent(
+                requestID: context.requestID, at: startedAt, endpoint: "embeddings", tenantID: key.tenantID, keyID: key.id,
+                endUser: user, model: model.name, modelVersion: version.version, upstream: upstreamName,
+                promptTokens: usage?.promptTokens ?? estimate, completionTokens: 0, estimated: usage == nil && estimate > 0,
+                latencyMs: latency.milliseconds, ttftMs: nil, status: status, errorCode: errorCode, stream: false)
+            if !gateway.usage.record(event) { gateway.metrics.usageDropped() }
+            gateway.metrics.modelRequest(
+                tenant: key.tenantName, model: model.name, version: version.version, status: status, seconds: latency.seconds, ttft: nil,
+                promptTokens: event.promptTokens, completionTokens: 0)
+        }
+        do {
+            let base = body
+            let dispatcher = Dispatcher(gateway: gateway)
+            let requestID = context.requestID
+            let logger = context.logger
+            let answered = try await ClientDisconnect.cancelling(on: context.channel) {
+                try await dispatcher.send(
+                    targets: targets, path: "/embeddings", stream: false, requestID: requestID, logger: logger,
+                    body: { target in
+                        var body = base
+                        body["model"] = .string(target.model)
+                        return JSONWriter.encode(.object(body))
+                    }
+                ) { response, upstream throws(UpstreamFailure) in
+                    let buffer = try await response.collect(upTo: ChatPipeline.maxResponseBytes, upstream: upstream.name)
+                    guard case .object(let object)? = try? JSONParser.parse(buffer.readableBytesView) else {
+                        throw UpstreamFailure(kind: .protocolError, upstream: upstream.name)
+                    }
+                    return object
+                }
+            }
+            upstreamName = answered.upstream.name
+            var object = answered.value
+            object["model"] = .string(reference)
+            record(status: 200, usage: TokenUsage(json: object["usage"]), errorCode: nil)
+            var headers = HTTPFields()
+            headers[.modelVersion] = String(version.version)
+            return .json(.object(object), headers: headers)
+        } catch let error as TrellisError {
+            record(status: error.status, usage: nil, errorCode: error.code)
+            throw error
+        }
+    }
+
+    static func estimateInput(_ input: JSONValue) -> Int {
+        switch input {
+        case .string(let s): return TokenEstimator.estimate(text: s)
+        case .array(let items):
+            return items.reduce(0) { total, item in
+                switch item {
+                case .string(let s): total + TokenEstimator.estimate(text: s)
+                case .array(let tokens): total + tokens.count
+                case .number: total + 1
+                default: total
+                }
+            }
+        default: return 0
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+import OpenAIWire
+import TrellisCore
+import TrellisStore
+
+/// The outermost middleware: gives every request its id (in the `x-request-id` header of every response,
+/// errors included), turns every error into an OpenAI-shaped JSON body with the right status, answers 405 for
+/// known paths with the wrong method, and counts requests by route and status.
+struct GatewayMiddleware: RouterMiddleware {
+    typealias Context = TrellisRequestContext
+    let metrics: GatewayMetrics
+    let routes: RouteTable
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        let requestID = RequestIDs.make()
+        context.requestID = requestID
+        context.logger[metadataKey: "request_id"] = .string(requestID)
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            response = Response.error(translate(error, request: request, context: context))
+        }
+        response.headers[.requestID] = requestID
+        metrics.httpRequest(route: context.endpointPath ?? "unmatched", status: Int(response.status.code))
+        return response
+    }
+
+    func translate(_ error: any Error, request: Request, context: Context) -> TrellisError {
+        switch error {
+        case let e as TrellisError:
+            return e
+        case let e as HTTPError:
+            switch e.status {
+            case .notFound:
+                let allowed = routes.methods(for: request.uri.path)
+                if !allowed.isEmpty {
+                    return .methodNotAllowed(request.method.rawValue, allowed: allowed.map(\.rawValue))
+                }
+                return .routeNotFound(request.method.rawValue, request.uri.path)
+            case .contentTooLarge:
+                return .tooLarge(limit: 0)
+            default:
+                let status = Int(e.status.code)
+                if status >= 500 {
+                    context.logger.error("request failed", metadata: ["status": "\(status)"])
+                    return .internalError
+                }
+                return TrellisError(status: status, type: "invalid_request_error", code: nil, message: e.status.reasonPhrase)
+            }
+        default:
+            context.logger.error("unexpected error", metadata: ["error_type": "\(type(of: error))"])
+            return .internalError
+        }
+    }
+}
+
+/// Resolves the bearer token to a principal. Missing or unknown tokens are refused here (401), so handlers
+/// behind it always have a caller.
+struct AuthMiddleware: RouterMiddleware {
+    typealias Context = TrellisRequestContext
+    let gateway: Gateway
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let header = request.headers[.authorization] else { throw TrellisError.missingKey }
+        let token: Substring
+        if header.count > 7, header.prefix(7).lowercased() == "bearer " {
+            token = header.dropFirst(7).drop(while: { $0 == " " })
+        } else {
+            throw TrellisError.missingKey
+        }
+        guard !token.isEmpty, token.utf8.count <= 1024, let principal = gateway.authenticate(token: String(token)) else {
+            throw TrellisError.invalidKey
+        }
+        var context = context
+        context.principal = principal
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,226 @@
+import AsyncAlgorithms
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import OpenAIWire
+import TrellisCore
+import TrellisStore
+import TrellisUpstream
+
+/// `POST /v1/chat/completions` from a parsed request to a response: plan, dispatch (with fallbacks), relay —
+/// whole or as a stream — and record usage however the request ends. The upstream work runs in a task that
+/// is cancelled the moment the client goes away, which cancels the upstream call with it.
+struct ChatPipeline {
+    let gateway: Gateway
+    static let maxResponseBytes = 64 << 20
+
+    func respond(to chat: ChatRequest, key: TenantKey, context: TrellisRequestContext) async throws -> Response {
+        let started = ContinuousClock.now
+        let startedAt = Date()
+        var random = SystemRandomNumberGenerator()
+        let plan = try ChatPlanner.plan(chat, key: key, snapshot: gateway.snapshot, random: &random)
+        let accounting = Accounting(
+            gateway: gateway, requestID: context.requestID, startedAt: startedAt, started: started, key: key, plan: plan,
+            promptEstimate: TokenEstimator.estimate(messages: plan.body[ChatField.messages]?.arrayValue ?? []))
+        var headers = HTTPFields()
+        headers[.modelVersion] = String(plan.version)
+        let dispatcher = Dispatcher(gateway: gateway)
+        let logger = context.logger
+        let requestID = context.requestID
+        let clientModel = chat.modelReference
+
+        if !plan.stream {
+            let bytes = try await ClientDisconnect.cancelling(on: context.channel) {
+                var accounting = accounting
+                do {
+                    let answered = try await dispatcher.send(
+                        targets: plan.targets, path: "/chat/completions", stream: false, requestID: requestID, logger: logger,
+                        body: plan.upstreamBody(for:)
+                    ) { response, upstream throws(UpstreamFailure) in
+                        let buffer = try await response.collect(upTo: Self.maxResponseBytes, upstream: upstream.name)
+                        guard case .object(let object)? = try? JSONParser.parse(buffer.readableBytesView) else {
+                            throw UpstreamFailure(kind: .protocolError, upstream: upstream.name)
+                        }
+                        return object
+                    }
+                    var object = answered.value
+                    object[ChatField.model] = .string(clientModel)
+                    accounting.upstream = answered.upstream.name
+                    if let reported = TokenUsage(json: object[ChatField.usage]) {
+                        accounting.finish(status: 200, usage: reported)
+                    } else {
+                        var completion = 0
+                        for choice in object[ChatField.choices]?.arrayValue ?? [] {
+                            if case .string(let text)? = choice["message"]?["content"] { completion += TokenEstimator.estimate(text: text) }
+                        }
+                        accounting.finish(status: 200, estimatedCompletion: completion)
+                    }
+                    return JSONWriter.encode(.object(object))
+                } catch {
+                    accounting.fail(error)
+                    throw error
+                }
+            }
+            return Response.json(bytes: bytes, headers: headers)
+        }
+
+        // Streaming: the relay task first waits for the upstream's first event, so that a server failing before
+        // its first chunk can be replaced by the next one and a refusal still reaches the client as an HTTP
+        // error. Then it relays the rest through a back-pressured channel that the response body drains.
+        let relay = StreamRelay()
+        let task = Task {
+            await relay.run(
+                dispatcher: dispatcher, plan: plan, clientModel: clientModel, requestID: requestID, logger: logger, accounting: accounting)
+        }
+        let watcher = context.channel.flatMap(ConnectionWatcher.watcher(for:))
+        if let watcher, !watcher.observe({ task.cancel() }) {
+            task.cancel()
+        }
+        let primed = await withTaskCancellationHandler {
+            await relay.waitUntilPrimed()
+        } onCancel: {
+            task.cancel()
+        }
+        if case .failure(let error) = primed {
+            watcher?.clear()
+            throw error
+        }
+        headers[.contentType] = "text/event-stream; charset=utf-8"
+        headers[.cacheControl] = "no-cache"
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody { writer in
+                defer {
+                    watcher?.clear()
+                    task.cancel()
+                }
+                for try await buffer in relay.frames {
+                    try await writer.write(buffer)
+                }
+                try await writer.finish(nil)
+            })
+    }
+}
+
+/// The streaming half of a chat request, run in its own task: dispatch, prime, relay into `frames`.
+final class StreamRelay: Sendable {
+    let frames = AsyncThrowingChannel<ByteBuffer, any Error>()
+    private let primedStream: AsyncStream<Result<Void, TrellisError>>
+    private let primedContinuation: AsyncStream<Result<Void, TrellisError>>.Continuation
+
+    init() {
+        (primedStream, primedContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    func waitUntilPrimed() async -> Result<Void, TrellisError> {
+        for await result in primedStream { return result }
+        return .failure(TrellisError(status: 499, type: "invalid_request_error", code: "client_closed_request", message: "The request was cancelled."))
+    }
+
+    private func signalPrimed(_ result: Result<Void, TrellisError>) {
+        primedContinuation.yield(result)
+        primedContinuation.finish()
+    }
+
+    func run(
+        dispatcher: Dispatcher, plan: ChatPlan, clientModel: String, requestID: String, logger: Logger, accounting: Accounting
+    ) async {
+        var accounting = accounting
+        let session: StreamSession
+        do {
+            let answered = try await dispatcher.send(
+                targets: plan.targets, path: "/chat/completions", stream: true, requestID: requestID, logger: logger,
+                body: plan.upstreamBody(for:)
+            ) { response, upstream throws(UpstreamFailure) in
+                let session = StreamSession(
+                    response: response, upstream: upstream,
+                    rewriter: ChatStreamRewriter(clientModel: clientModel, clientWantsUsage: plan.clientWantsUsage))
+                try await session.prime()
+                return session
+            }
+            session = answered.value
+            accounting.upstream = answered.upstream.name
+        } catch {
+            accounting.fail(error)
+            signalPrimed(.failure(error))
+            frames.finish()
+            return
+        }
+        signalPrimed(.success(()))
+        do {
+            try await session.relay(accounting: &accounting) { buffer in
+                await self.frames.send(buffer)
+                try Task.checkCancellation()
+            }
+            frames.finish()
+        } catch {
+            session.recordEnd(&accounting, status: 499, errorCode: "client_closed_request")
+            frames.fail(error)
+        }
+    }
+}
+
+/// Usage accounting for one request, filled in as it goes and recorded exactly once.
+struct Accounting: Sendable {
+    let gateway: Gateway
+    let requestID: String
+    let startedAt: Date
+    let started: ContinuousClock.Instant
+    let key: TenantKey
+    let plan: ChatPlan
+    let promptEstimate: Int
+    var upstream: String?
+    var firstTokenAt: ContinuousClock.Instant?
+    private var recorded = false
+
+    init(gateway: Gateway, requestID: String, startedAt: Date, started: ContinuousClock.Instant, key: TenantKey, plan: ChatPlan, promptEstimate: Int) {
+        self.gateway = gateway
+        self.requestID = requestID
+        self.startedAt = startedAt
+        self.started = started
+        self.key = key
+        self.plan = plan
+        self.promptEstimate = promptEstimate
+    }
+
+    mutating func finish(status: Int, usage: TokenUsage? = nil, estimatedCompletion: Int = 0, errorCode: String? = nil) {
+        guard !recorded else { return }
+        recorded = true
+        let now = ContinuousClock.now
+        let latency = now - started
+        let ttft = firstTokenAt.map { $0 - started }
+        // A request refused before generating anything is recorded without tokens.
+        let prompt = usage?.promptTokens ?? (status < 400 || estimatedCompletion > 0 ? promptEstimate : 0)
+        let completion = usage?.completionTokens ?? estimatedCompletion
+        let event = UsageEvent(
+            requestID: requestID, at: startedAt, endpoint: "chat", tenantID: key.tenantID, keyID: key.id, endUser: plan.user,
+            model: plan.modelName, modelVersion: plan.version, upstream: upstream, promptTokens: prompt, completionTokens: completion,
+            estimated: usage == nil && (prompt > 0 || completion > 0), latencyMs: latency.milliseconds, ttftMs: ttft?.milliseconds,
+            status: status, errorCode: errorCode, stream: plan.stream)
+        if !gateway.usage.record(event) { gateway.metrics.usageDropped() }
+        gateway.metrics.modelRequest(
+            tenant: key.tenantName, model: plan.modelName, version: plan.version, status: status, seconds: latency.seconds,
+            ttft: ttft?.seconds, promptTokens: prompt, completionTokens: completion)
+    }
+
+    mutating func fail(_ error: any Error) {
+        if let e = error as? TrellisError {
+            finish(status: e.status, errorCode: e.code)
+        } else if error is CancellationError {
+            finish(status: 499, errorCode: "client_closed_request")
+        } else {
+            finish(status: 500, errorCode: "internal_error")
+        }
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        let (s, attoseconds) = components
+        return Double(s) + Double(attoseconds) / 1e18
+    }
+
+    var milliseconds: Double { seconds * 1000 }
+}

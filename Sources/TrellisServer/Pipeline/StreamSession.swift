@@ -1,0 +1,130 @@
+import AsyncHTTPClient
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import OpenAIWire
+import TrellisCore
+import TrellisStore
+import TrellisUpstream
+
+/// One upstream stream being relayed: the body iterator, the SSE parser and the rewriter, plus frames read
+/// ahead of the response (the first events, read before the response head is committed).
+///
+/// `@unchecked Sendable`: a session is created, primed and relayed by one task only (the request's relay task
+/// in ``StreamRelay/run``); it crosses an isolation boundary solely as the return value of the dispatcher's read
+/// step, inside that same task. Nothing touches it concurrently, which is what its mutable state requires.
+final class StreamSession: @unchecked Sendable {
+    private var iterator: HTTPClientResponse.Body.AsyncIterator
+    private var parser = SSEParser()
+    private(set) var rewriter: ChatStreamRewriter
+    private var pending: [UInt8] = []
+    private var upstreamEnded = false
+    private var sawContent = false
+    let upstream: String
+    let oneTokenPerChunk: Bool
+
+    init(response: UpstreamResponse, upstream: Upstream, rewriter: ChatStreamRewriter) {
+        self.iterator = response.body.makeAsyncIterator()
+        self.upstream = upstream.name
+        self.oneTokenPerChunk = upstream.kind == .llamacpp
+        self.rewriter = rewriter
+    }
+
+    /// Reads until at least one frame is ready for the client, or the upstream ends.
+    func prime() async throws(UpstreamFailure) {
+        while pending.isEmpty && !upstreamEnded && !rewriter.sawDone {
+            try await readMore()
+        }
+        if pending.isEmpty && !rewriter.completed {
+            // Ended before sending anything usable.
+            throw UpstreamFailure(kind: .protocolError, upstream: upstream)
+        }
+    }
+
+    /// Reads one buffer from the upstream and appends the frames it completes to `pending`.
+    private func readMore() async throws(UpstreamFailure) {
+        let buffer: ByteBuffer?
+        do {
+            buffer = try await iterator.next()
+        } catch {
+            throw UpstreamClient.classify(error, upstream: upstream, phase: "idle")
+        }
+        guard let buffer else {
+            upstreamEnded = true
+            return
+        }
+        let events: [SSEEvent]
+        do {
+            events = try parser.feed(buffer.readableBytesView)
+        } catch {
+            throw UpstreamFailure(kind: .protocolError, upstream: upstream)
+        }
+        for event in events {
+            let (frame, hasContent) = rewriter.process(event)
+            if hasContent { sawContent = true }
+            pending.append(contentsOf: frame)
+            if rewriter.sawDone { break }
+        }
+    }
+
+    /// Relays everything to the client: pending frames, then the rest as it arrives, then `[DONE]`. A stream
+    /// the upstream breaks ends with an error event and `[DONE]`, and is recorded as an error.
+    func relay(accounting: inout Accounting, send: (ByteBuffer) async throws -> Void) async throws {
+        var failure: UpstreamFailure?
+        while true {
+            if !pending.isEmpty {
+                if sawContent && accounting.firstTokenAt == nil { accounting.firstTokenAt = .now }
+                try await send(ByteBuffer(bytes: pending))
+                pending.removeAll(keepingCapacity: true)
+            }
+            if upstreamEnded || rewriter.sawDone { break }
+            do {
+                try await readMore()
+            } catch {
+                if error.kind == .cancelled { throw CancellationError() }
+                failure = error
+                break
+            }
+        }
+        if let failure {
+            let error = failure.kind == .timeout
+                ? TrellisError.upstreamTimeout("The model server stopped sending in the middle of the answer.")
+                : TrellisError.upstream("The model server ended the stream early.", code: "upstream_stream_broken")
+            var tail = SSEWriter.frame(error.openAI.json)
+            tail.append(contentsOf: SSEWriter.done)
+            try await send(ByteBuffer(bytes: tail))
+            recordEnd(&accounting, status: error.status, errorCode: error.code)
+            return
+        }
+        if !rewriter.completed {
+            let error = TrellisError.upstream("The model server ended the stream without finishing the answer.", code: "upstream_stream_broken")
+            var tail = SSEWriter.frame(error.openAI.json)
+            tail.append(contentsOf: SSEWriter.done)
+            try await send(ByteBuffer(bytes: tail))
+            recordEnd(&accounting, status: error.status, errorCode: error.code)
+            return
+        }
+        var tail: [UInt8] = []
+        if let usageFrame = rewriter.synthesizedUsageFrame(usage: estimatedUsage(accounting)) {
+            tail.append(contentsOf: usageFrame)
+        }
+        tail.append(contentsOf: SSEWriter.done)
+        try await send(ByteBuffer(bytes: tail))
+        if let upstreamError = rewriter.upstreamError {
+            recordEnd(&accounting, status: 502, errorCode: upstreamError.code ?? "upstream_error")
+        } else {
+            recordEnd(&accounting, status: 200, errorCode: nil)
+        }
+    }
+
+    func recordEnd(_ accounting: inout Accounting, status: Int, errorCode: String?) {
+        if sawContent && accounting.firstTokenAt == nil { accounting.firstTokenAt = .now }
+        accounting.finish(
+            status: status, usage: rewriter.usage, estimatedCompletion: rewriter.estimatedCompletion(oneTokenPerChunk: oneTokenPerChunk),
+            errorCode: errorCode)
+    }
+
+    func estimatedUsage(_ accounting: Accounting) -> TokenUsage {
+        TokenUsage(promptTokens: accounting.promptEstimate, completionTokens: rewriter.estimatedCompletion(oneTokenPerChunk: oneTokenPerChunk))
+    }
+}

@@ -1,0 +1,111 @@
+import CoreMetrics
+import Foundation
+import HTTPTypes
+import Metrics
+import OpenAIWire
+import Prometheus
+import Synchronization
+import TrellisCore
+import TrellisStore
+
+/// The gateway's metrics, through swift-metrics onto a Prometheus registry owned by this application instance
+/// (not the process-wide bootstrap, so several gateways can run in one test process). Labels are bounded:
+/// catalog model names (never raw names from requests), tenant names, status classes.
+public final class GatewayMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    let factory: PrometheusMetricsFactory
+    private let counters = Mutex<[String: CoreMetrics.Counter]>([:])
+    private let timers = Mutex<[String: Metrics.Timer]>([:])
+
+    public init() {
+        self.registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [
+            .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+            .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(30), .seconds(60),
+        ]
+        self.factory = factory
+    }
+
+    /// Prometheus text exposition.
+    public func render() -> [UInt8] {
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(8 * 1024)
+        registry.emit(into: &buffer)
+        return buffer
+    }
+
+    func increment(_ label: String, _ dimensions: [(String, String)], by amount: Int64 = 1) {
+        let cacheKey = Self.cacheKey(label, dimensions)
+        let counter = counters.withLock { cache in
+            if let c = cache[cacheKey] { return c }
+            let c = CoreMetrics.Counter(label: label, dimensions: dimensions, factory: factory)
+            cache[cacheKey] = c
+            return c
+        }
+        counter.increment(by: amount)
+    }
+
+    func record(_ label: String, _ dimensions: [(String, String)], seconds: Double) {
+        let cacheKey = Self.cacheKey(label, dimensions)
+        let timer = timers.withLock { cache in
+            if let t = cache[cacheKey] { return t }
+            let t = Metrics.Timer(label: label, dimensions: dimensions, factory: factory)
+            cache[cacheKey] = t
+            return t
+        }
+        timer.recordNanoseconds(Int64(seconds * 1e9))
+    }
+
+    static func cacheKey(_ label: String, _ dimensions: [(String, String)]) -> String {
+        var key = label
+        for (k, v) in dimensions {
+            key += "\u{1}"
+            key += k
+            key += "="
+            key += v
+        }
+        return key
+    }
+
+    // MARK: What the gateway counts
+
+    func httpRequest(route: String, status: Int) {
+        increment("trellis_http_requests_total", [("route", route), ("status", Self.statusClass(status))])
+    }
+
+    func modelRequest(tenant: String, model: String, version: Int?, status: Int, seconds: Double, ttft: Double?, promptTokens: Int, completionTokens: Int) {
+        let dims = [("tenant", tenant), ("model", model), ("version", version.map(String.init) ?? "none")]
+        increment("trellis_model_requests_total", dims + [("status", Self.statusClass(status))])
+        record("trellis_model_request_duration_seconds", dims, seconds: seconds)
+        if let ttft { record("trellis_model_time_to_first_token_seconds", dims, seconds: ttft) }
+        if promptTokens > 0 { increment("trellis_model_tokens_total", dims + [("kind", "prompt")], by: Int64(promptTokens)) }
+        if completionTokens > 0 { increment("trellis_model_tokens_total", dims + [("kind", "completion")], by: Int64(completionTokens)) }
+    }
+
+    func upstreamFailure(upstream: String, reason: String) {
+        increment("trellis_upstream_failures_total", [("upstream", upstream), ("reason", reason)])
+    }
+
+    func usageDropped() {
+        increment("trellis_usage_rows_dropped_total", [])
+    }
+
+    static func statusClass(_ status: Int) -> String {
+        switch status {
+        case 200..<300: "2xx"
+        case 400: "400"
+        case 401: "401"
+        case 403: "403"
+        case 404: "404"
+        case 413: "413"
+        case 429: "429"
+        case 499: "499"
+        case 400..<500: "4xx"
+        case 502: "502"
+        case 503: "503"
+        case 504: "504"
+        default: "5xx"
+        }
+    }
+}

@@ -1,0 +1,128 @@
+import HTTPTypes
+import Logging
+import OpenAIWire
+import ServiceLifecycle
+import Synchronization
+import TrellisCore
+import TrellisStore
+
+/// Buffers usage rows in memory and writes them to the store in batches, so no request waits for SQLite.
+/// The buffer is bounded: when the store cannot keep up, new rows are dropped and counted rather than letting
+/// memory grow without limit. On graceful shutdown the service returns only after a final flush; by then the
+/// HTTP server (shut down first) has finished its requests.
+///
+/// What a crash can lose: rows recorded in the last `flushInterval` (and at most `capacity` rows).
+public final class UsageRecorder: Service, Sendable {
+    struct State {
+        var buffer: [UsageEvent] = []
+        var dropped = 0
+        var written = 0
+    }
+
+    private let state = Mutex(State())
+    private let store: SQLiteStore
+    private let capacity: Int
+    private let batchSize: Int
+    private let flushInterval: Duration
+    private let logger: Logger
+    private let wake: AsyncStream<Void>.Continuation
+    private let wakeups: AsyncStream<Void>
+
+    public init(store: SQLiteStore, capacity: Int, batchSize: Int, flushInterval: Duration, logger: Logger) {
+        self.store = store
+        self.capacity = capacity
+        self.batchSize = batchSize
+        self.flushInterval = flushInterval
+        self.logger = logger
+        (self.wakeups, self.wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Adds a row; never blocks. Returns false when the buffer is full and the row was dropped.
+    @discardableResult
+    public func record(_ event: UsageEvent) -> Bool {
+        let (accepted, full) = state.withLock { s -> (Bool, Bool) in
+            guard s.buffer.count < capacity else {
+                s.dropped += 1
+                return (false, true)
+            }
+            s.buffer.append(event)
+            return (true, s.buffer.count >= batchSize)
+        }
+        if full { wake.yield() }
+        return accepted
+    }
+
+    public var pendingCount: Int { state.withLock { $0.buffer.count } }
+    public var droppedCount: Int { state.withLock { $0.dropped } }
+    public var writtenCount: Int { state.withLock { $0.written } }
+
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                // The ticker: wakes the flusher every interval; ends when the flusher does.
+                group.addTask { [wake, flushInterval] in
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: flushInterval)
+                        wake.yield()
+                    }
+                }
+                for await _ in wakeups {
+                    await flush()
+                    if Task.isShuttingDownGracefully { break }
+                }
+                group.cancelAll()
+            }
+        } onGracefulShutdown: { [wake] in
+            wake.yield()
+        }
+        // Final flush: rows recorded while the server drained. Written synchronously, so that it happens even
+        // when the task has been cancelled.
+        flushNow()
+        if droppedCount > 0 {
+            logger.warning("usage rows dropped because the buffer was full", metadata: ["dropped": "\(droppedCount)"])
+        }
+    }
+
+    /// Writes everything buffered, blocking the calling thread: for shutdown only.
+    public func flushNow() {
+        let all: [UsageEvent] = state.withLock { s in
+            let all = s.buffer
+            s.buffer.removeAll()
+            return all
+        }
+        guard !all.isEmpty else { return }
+        do {
+            try store.insertUsageNow(all)
+            state.withLock { $0.written += all.count }
+        } catch {
+            state.withLock { $0.dropped += all.count }
+            logger.error("final usage write failed", metadata: ["rows": "\(all.count)", "error": "\(type(of: error))"])
+        }
+    }
+
+    /// Writes everything buffered, in batches. A failed batch is put back at the front and retried on the
+    /// next flush.
+    public func flush() async {
+        while true {
+            let batch: [UsageEvent] = state.withLock { s in
+                let n = min(batchSize, s.buffer.count)
+                let batch = Array(s.buffer.prefix(n))
+                s.buffer.removeFirst(n)
+                return batch
+            }
+            if batch.isEmpty { return }
+            do {
+                try await store.insertUsage(batch)
+                state.withLock { $0.written += batch.count }
+            } catch {
+                state.withLock { s in
+                    let room = max(0, capacity - s.buffer.count)
+                    s.buffer.insert(contentsOf: batch.prefix(room), at: 0)
+                    s.dropped += batch.count - min(room, batch.count)
+                }
+                logger.error("usage batch write failed; will retry", metadata: ["rows": "\(batch.count)", "error": "\(type(of: error))"])
+                return
+            }
+        }
+    }
+}
