@@ -1,0 +1,220 @@
+import ArgumentParser
+import Foundation
+import NIOHTTP1
+import OpenAIWire
+
+struct Tenants: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create and list tenants.", subcommands: [Create.self, List.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a tenant.")
+        @OptionGroup var admin: AdminOptions
+        @Argument(help: "Tenant name: [a-z0-9][a-z0-9-]*.") var name: String
+
+        func run() async throws {
+            let answer = try await AdminClient.call(admin, .POST, "tenants", body: ["name": .string(name)])
+            AdminClient.show(answer, options: admin, columns: ["id", "name", "created_at"])
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List tenants.")
+        @OptionGroup var admin: AdminOptions
+
+        func run() async throws {
+            AdminClient.show(try await AdminClient.call(admin, .GET, "tenants"), options: admin, columns: ["id", "name", "created_at"])
+        }
+    }
+}
+
+struct Keys: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Issue, list and revoke tenant API keys.", subcommands: [Issue.self, List.self, Revoke.self])
+
+    struct Issue: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Issue a key; it is printed once and never shown again.")
+        @OptionGroup var admin: AdminOptions
+        @Argument(help: "Tenant name.") var tenant: String
+        @Option(help: "A name for the key.") var name = "default"
+        @Option(help: "Comma-separated scopes: inference, manage, usage.") var scopes = "inference"
+        @Option(help: "Comma-separated model names or prefixes ending in '*'.") var models = "*"
+        @Option(help: "Requests per minute.") var rpm: Int?
+        @Option(help: "Tokens per minute.") var tpm: Int?
+        @Option(help: "Expiry, RFC 3339 (2027-01-01T00:00:00Z).") var expiresAt: String?
+
+        func run() async throws {
+            var body: JSONObject = [
+                "name": .string(name),
+                "scopes": .array(scopes.split(separator: ",").map { .string($0.trimmingCharacters(in: .whitespaces)) }),
+                "models": .array(models.split(separator: ",").map { .string($0.trimmingCharacters(in: .whitespaces)) }),
+            ]
+            if let rpm { body["rpm"] = .int(rpm) }
+            if let tpm { body["tpm"] = .int(tpm) }
+            if let expiresAt { body["expires_at"] = .string(expiresAt) }
+            let answer = try await AdminClient.call(admin, .POST, "tenants/\(tenant)/keys", body: .object(body))
+            AdminClient.show(answer, options: admin, columns: ["id", "prefix", "scopes", "models", "key"])
+            if !admin.json { print("\nStore the key now: it is not shown again.") }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List a tenant's keys (never the secrets).")
+        @OptionGroup var admin: AdminOptions
+        @Argument(help: "Tenant name.") var tenant: String
+
+        func run() async throws {
+            let answer = try await AdminClient.call(admin, .GET, "tenants/\(tenant)/keys")
+            AdminClient.show(answer, options: admin, columns: ["id", "prefix", "name", "scopes", "models", "expires_at", "revoked"])
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a key; it stops working at once.")
+        @OptionGroup var admin: AdminOptions
+        @Argument(help: "Key id (key_…).") var id: String
+
+        func run() async throws {
+            let answer = try await AdminClient.call(admin, .DELETE, "keys/\(id)")
+            AdminClient.show(answer, options: admin, columns: ["id", "prefix", "revoked_at"])
+        }
+    }
+}
+
+struct Upstreams: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Register and list model servers.", subcommands: [Add.self, List.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register an OpenAI-compatible model server.")
+        @OptionGroup var admin: AdminOptions
+        @Argument(help: "Upstream name.") var name: String
+        @Option(help: "API root, e.g. http://10.0.0.5:8000/v1.") var baseURL: String
+        @Option(help: "openai, vllm, llamacpp or ollama.") var kind = "openai"
+        @Option(help: "private or external.") var label = "private"
+        @Option(help: "Environment variable holding the server's API key.") var apiKeyEnv: String?
+
+        func run() async throws {
+            var body: JSONObject = [
+                "name": .string(name), "base_url": .string(baseURL), "kind": .string(kind), "labels": [.string(label)],
+            ]
+            if let apiKeyEnv { body["api_key_env"] = .string(apiKeyEnv) }
+            let answer = try await AdminClient.call(admin, .POST, "upstreams", body: .object(body))
+            AdminClient.show(answer, options: admin, columns: ["name", "base_url", "kind", "labels", "api_key_present"])
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List model servers with their health.")
+        @OptionGroup var admin: AdminOptions
+
+        func run() async throws {
+            let answer = try await AdminClient.call(admin, .GET, "upstreams")
+            AdminClient.show(answer, options: admin, columns: ["name", "base_url", "kind", "labels", "health"])
+        }
+    }
+}
+
+struct Models: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Publish and inspect industry models.", subcommands: [Create.self, List.self, Show.self, AddVersion.self, Traffic.self])
+
+    struct SpecOptions: ParsableArguments {
+        @Option(help: "Upstream name.") var upstream: String?
+        @Option(help: "Model name on the upstream.") var model: String?
+        @Option(help: "The whole spec as JSON (instead of --upstream/--model/--param).") var spec: String?
+        @Option(help: "A default parameter, key=value (JSON value); repeatable.") var param: [String] = []
+
+        func build() throws -> JSONValue {
+            if let spec {
+                do { return try JSONParser.parse(spec) } catch { throw ValidationError("--spec is not valid JSON: \(error)") }
+            }
+            guard let upstream, let model else { throw ValidationError("Give --upstream and --model, or --spec.") }
+            var object: JSONObject = ["upstream": .string(upstream), "model": .string(model)]
+            if !param.isEmpty {
+                var params = JSONObject()
+                for p in param {
+                    guard let eq = p.firstIndex(of: "=") else { throw ValidationError("--param takes key=value, got '\(p)'.") }
+                    let key = String(p[..<eq])
+                    let raw = String(p[p.index(after: eq)...])
+                    params[key] = (try? JSONParser.parse(raw)) ?? .string(raw)
+                }
+                object["params"] = .object(params)
+            }
+            return .object(object)
+        }
+    }
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Publish a model (version 1).")
+        @OptionGroup var admin: AdminOptions
+        @Argument(help: "Model name.") var name: String
+        @Option(help: "Owning tenant (default: shared with every tenant).") var tenant: String?
+        @Option(help: "Description.") var description: String?
+        @OptionGroup var spec: SpecOptions
+
+        func run() async throws {
+            var body: JSONObject = ["name": .string(name), "spec": try spec.build()]
+            if let tenant { body["tenant"] = .string(tenant) }
+            if let description { body["description"] = .string(description) }
+            let answer = try await AdminClient.call(admin, .POST, "models", body: .object(body))
+            AdminClient.show(answer, options: admin, columns: ["name", "tenant", "version", "traffic"])
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List models.")
+        @OptionGroup var admin: AdminOptions
+
+        func run() async throws {
+            let answer = try await AdminClient.call(admin, .GET, "models")
+            AdminClient.show(answer, options: admin, columns: ["name", "tenant", "latest_version", "traffic", "description"])
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a model's versions and traffic (JSON).")
+        @OptionGroup var admin: AdminOptions
+        @Argument(help: "Model name.") var name: String
+        @Option(help: "Owning tenant, when several have this name.") var tenant: String?
+
+        func run() async throws {
+            let path = "models/\(name)" + (tenant.map { "?tenant=\($0)" } ?? "")
+            print(JSONWriter.string(try await AdminClient.call(admin, .GET, path)))
+        }
+    }
+
+    struct AddVersion: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "add-version", abstract: "Add an immutable version; traffic is unchanged.")
+        @OptionGroup var admin: AdminOptions
+        @Argument(help: "Model name.") var name: String
+        @Option(help: "Owning tenant, when several have this name.") var tenant: String?
+        @OptionGroup var spec: SpecOptions
+
+        func run() async throws {
+            let path = "models/\(name)/versions" + (tenant.map { "?tenant=\($0)" } ?? "")
+            let answer = try await AdminClient.call(admin, .POST, path, body: ["spec": try spec.build()])
+            AdminClient.show(answer, options: admin, columns: ["name", "version", "traffic"])
+        }
+    }
+
+    struct Traffic: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Set the traffic split, e.g. 1=90 2=10.")
+        @OptionGroup var admin: AdminOptions
+        @Argument(help: "Model name.") var name: String
+        @Argument(help: "version=weight pairs.") var weights: [String]
+        @Option(help: "Owning tenant, when several have this name.") var tenant: String?
+
+        func run() async throws {
+            var body = JSONObject()
+            for w in weights {
+                let parts = w.split(separator: "=")
+                guard parts.count == 2, let weight = Int(parts[1]) else { throw ValidationError("Weights look like 1=90, got '\(w)'.") }
+                body[String(parts[0])] = .int(weight)
+            }
+            let path = "models/\(name)/traffic" + (tenant.map { "?tenant=\($0)" } ?? "")
+            let answer = try await AdminClient.call(admin, .PUT, path, body: .object(body))
+            AdminClient.show(answer, options: admin, columns: ["name", "tenant", "traffic"])
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import Logging
+import NIOCore
+import ServiceLifecycle
+import TrellisServer
+import UnixSignals
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the gateway.",
+        discussion: """
+            Settings come from flags, then TRELLIS_* environment variables, then the YAML file, then defaults.
+            The operator key is read from TRELLIS_ADMIN_KEY (or admin.key / admin.key_file in the file).
+
+            Settings and their environment variables:
+            \(TrellisConfig.settingsHelp)
+            """)
+
+    @OptionGroup var options: ConfigOptions
+
+    @Option(name: .long, help: "Address to listen on (server.host, default 127.0.0.1).")
+    var host: String?
+
+    @Option(name: .long, help: "Port to listen on (server.port, default 8080; 0 picks a free port).")
+    var port: Int?
+
+    func run() async throws {
+        var overrides: [String: String] = [:]
+        if let host { overrides["server.host"] = host }
+        if let port { overrides["server.port"] = String(port) }
+        let config: TrellisConfig
+        do {
+            config = try options.load(extra: overrides)
+        } catch let error as ConfigError {
+            exitWithConfigError(error)
+        }
+        bootstrapLogging(level: config.logLevel)
+        let logger = {
+            var logger = Logger(label: "trellis")
+            logger.logLevel = config.logLevel
+            return logger
+        }()
+
+        let (app, _) = try await buildApplication(config: config, logger: logger) { channel in
+            let address = channel.localAddress
+            let host = address?.ipAddress ?? config.host
+            let port = address?.port ?? config.port
+            let shown = host.contains(":") ? "[\(host)]" : host
+            logger.notice("listening", metadata: ["address": "http://\(shown):\(port)", "version": "\(TrellisVersion.string)"])
+        }
+        var groupConfig = ServiceGroupConfiguration(
+            services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        groupConfig.maximumGracefulShutdownDuration = .seconds(config.shutdownGraceSeconds)
+        let group = ServiceGroup(configuration: groupConfig)
+        do {
+            try await group.run()
+        } catch {
+            // A shutdown that ran past its grace period still ends here after the final usage flush.
+            logger.warning("shutdown ended early", metadata: ["error_type": "\(type(of: error))"])
+        }
+        logger.notice("stopped")
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create or upgrade the database and exit (works offline).")
+
+    @OptionGroup var options: ConfigOptions
+
+    func run() async throws {
+        let config: TrellisConfig
+        do {
+            config = try options.load()
+        } catch let error as ConfigError {
+            exitWithConfigError(error)
+        }
+        let result = try DatabaseMaintenance.migrate(path: config.databasePath)
+        print("database: \(config.databasePath)")
+        print("journal mode: \(result.journalMode)")
+        for name in result.applied { print("migration applied: \(name)") }
+    }
+}
+
+enum TrellisVersion {
+    static let string = "0.1.0"
+}

@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+import Logging
+import TrellisServer
+
+@main
+struct Trellis: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trellis",
+        abstract: "A self-hosted, OpenAI-compatible gateway for industry models.",
+        version: TrellisVersion.string,
+        subcommands: [Serve.self, Migrate.self, Tenants.self, Keys.self, Upstreams.self, Models.self]
+    )
+}
+
+/// Options shared by the commands that read the deployment configuration.
+struct ConfigOptions: ParsableArguments {
+    @Option(name: .long, help: "YAML configuration file (default: $TRELLIS_CONFIG, else built-in defaults).")
+    var config: String?
+
+    @Option(name: .long, help: "Directory of the SQLite database (data.dir).")
+    var dataDir: String?
+
+    func load(extra: [String: String] = [:]) throws -> TrellisConfig {
+        let environment = ProcessInfo.processInfo.environment
+        var overrides = extra
+        if let dataDir { overrides["data.dir"] = dataDir }
+        let file = config ?? environment["TRELLIS_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+        return try TrellisConfig.load(file: file, environment: environment, overrides: overrides)
+    }
+}
+
+/// Prints a configuration error the way a shell user expects and exits with status 2.
+func exitWithConfigError(_ error: ConfigError) -> Never {
+    FileHandle.standardError.write(Data("trellis: \(error.description)\n".utf8))
+    Foundation.exit(2)
+}
+
+func bootstrapLogging(level: Logger.Level) {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = level
+        return handler
+    }
+}
