@@ -1,0 +1,323 @@
+"""End-to-end fixtures: a real llama.cpp model server, the real gateway binary, and a
+catalog of tenants, keys, an upstream and models set up through the admin API.
+
+Run with scripts/e2e.sh (or `.venv/bin/python -m pytest -q Tests/e2e`).
+
+Environment:
+  TRELLIS_BIN                 gateway executable (default <repo>/.build/debug/trellis)
+  TRELLIS_E2E_MODEL_URL       API root of a model server that is already running, e.g.
+                              http://127.0.0.1:8081/v1 (it must serve `smollm2` and
+                              `smollm2-embed`); otherwise scripts/model-server.sh starts
+                              one on a free port for the session and stops it afterwards
+  TRELLIS_E2E_READY_TIMEOUT   seconds to wait for the gateway's GET /readyz (default 60)
+  TRELLIS_E2E_KEEP            1: print where the gateway's data dir and log are kept
+
+The gateway runs with a clean environment as far as TRELLIS_* goes (only
+TRELLIS_ADMIN_KEY is set, plus TRELLIS_LOG* if present), in an empty working directory,
+so a developer's shell or config/ cannot change what the suite sees.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import openai
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Everything here talks to 127.0.0.1; never through a proxy from the developer's shell.
+for _var in ("NO_PROXY", "no_proxy"):
+    os.environ[_var] = ",".join(v for v in (os.environ.get(_var), "127.0.0.1", "localhost") if v)
+
+MODEL_SERVER_SCRIPT = REPO / "scripts" / "model-server.sh"
+
+# Upstream model names served by scripts/model-server.sh.
+UPSTREAM_CHAT_MODEL = "smollm2"
+UPSTREAM_EMBED_MODEL = "smollm2-embed"
+
+# Small generations keep the suite fast on SmolLM2-135M with one thread.
+MAX_TOKENS = 24
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tail(path: Path, lines: int = 60) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError as e:
+        return f"<no log: {e}>"
+
+
+# --------------------------------------------------------------------------- model server
+
+
+@pytest.fixture(scope="session")
+def model_base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """API root (".../v1") of a running llama.cpp server."""
+    existing = os.environ.get("TRELLIS_E2E_MODEL_URL")
+    if existing:
+        yield existing.rstrip("/")
+        return
+
+    port = free_port()
+    state_dir = tmp_path_factory.mktemp("model-server")
+    env = dict(os.environ, TRELLIS_STATE_DIR=str(state_dir))
+    env.pop("TRELLIS_MODEL_PORT", None)
+    started = time.monotonic()
+    proc = subprocess.run(
+        [str(MODEL_SERVER_SCRIPT), "--background", "--port", str(port)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if proc.returncode != 0:
+        pytest.fail(
+            f"scripts/model-server.sh --background failed (exit {proc.returncode}):\n"
+            f"{proc.stderr}{proc.stdout}",
+            pytrace=False,
+        )
+    print(f"\nmodel server on port {port} ready in {time.monotonic() - started:.1f}s")
+    try:
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        subprocess.run(
+            [str(MODEL_SERVER_SCRIPT), "--stop", "--port", str(port)],
+            env=env,
+            capture_output=True,
+            timeout=60,
+        )
+
+
+# --------------------------------------------------------------------------- gateway
+
+
+@dataclass
+class Gateway:
+    url: str  # http://127.0.0.1:PORT (no /v1)
+    admin_key: str
+    data_dir: Path
+    log_path: Path
+    proc: subprocess.Popen
+
+    @property
+    def api_url(self) -> str:
+        return self.url + "/v1"
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "trellis.sqlite"
+
+    def log_tail(self, lines: int = 60) -> str:
+        return tail(self.log_path, lines)
+
+
+def _gateway_env(admin_key: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("TRELLIS_") or k.startswith("TRELLIS_LOG")
+    }
+    env["TRELLIS_ADMIN_KEY"] = admin_key
+    return env
+
+
+@pytest.fixture(scope="session")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    binary = Path(os.environ.get("TRELLIS_BIN", REPO / ".build" / "debug" / "trellis"))
+    if not binary.is_absolute():
+        binary = REPO / binary
+    if not os.access(binary, os.X_OK):
+        pytest.fail(
+            f"gateway binary not found at {binary}: build it (swift build) or set TRELLIS_BIN",
+            pytrace=False,
+        )
+
+    root = tmp_path_factory.mktemp("gateway")
+    data_dir = root / "data"
+    work_dir = root / "cwd"
+    data_dir.mkdir()
+    work_dir.mkdir()
+    log_path = root / "trellis.log"
+    admin_key = "op-" + secrets.token_urlsafe(24)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+
+    log_file = open(log_path, "wb")
+    proc = subprocess.Popen(
+        [str(binary), "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir)],
+        env=_gateway_env(admin_key),
+        cwd=work_dir,
+        stdin=subprocess.DEVNULL,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    gw = Gateway(url=url, admin_key=admin_key, data_dir=data_dir, log_path=log_path, proc=proc)
+
+    timeout = float(os.environ.get("TRELLIS_E2E_READY_TIMEOUT", "60"))
+    started = time.monotonic()
+    deadline = started + timeout
+    last = "no answer"
+    while True:
+        if proc.poll() is not None:
+            log_file.close()
+            pytest.fail(
+                f"trellis serve exited with {proc.returncode} before /readyz answered:\n{gw.log_tail()}",
+                pytrace=False,
+            )
+        try:
+            r = requests.get(url + "/readyz", timeout=2)
+            if r.status_code == 200:
+                break
+            last = f"{r.status_code} {r.text[:200]}"
+        except requests.RequestException as e:
+            last = type(e).__name__
+        if time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            log_file.close()
+            pytest.fail(
+                f"GET /readyz not 200 within {timeout:.0f}s (last: {last}):\n{gw.log_tail()}",
+                pytrace=False,
+            )
+        time.sleep(0.1)
+    print(f"\ngateway on port {port} ready in {time.monotonic() - started:.1f}s")
+    if os.environ.get("TRELLIS_E2E_KEEP") == "1":
+        print(f"gateway data dir: {data_dir}\ngateway log: {log_path}")
+
+    try:
+        yield gw
+    finally:
+        code: int | None
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                code = proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                code = None
+        else:
+            code = proc.returncode
+        log_file.close()
+        assert code == 0, (
+            "trellis serve did not exit 0 within 15 s of SIGTERM "
+            f"(exit {code}; None means it was killed):\n{gw.log_tail()}"
+        )
+
+
+# --------------------------------------------------------------------------- admin API
+
+
+class Admin:
+    """Thin client for /admin/v1 with the operator key."""
+
+    def __init__(self, gateway_url: str, key: str) -> None:
+        self.base = gateway_url + "/admin/v1"
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {key}"
+
+    def call(self, method: str, path: str, *, expect: tuple[int, ...], **kwargs: Any) -> requests.Response:
+        r = self.session.request(method, self.base + path, timeout=30, **kwargs)
+        assert r.status_code in expect, f"{method} /admin/v1{path} -> {r.status_code} (wanted {expect}): {r.text}"
+        return r
+
+    def post(self, path: str, body: dict, expect: tuple[int, ...] = (201,)) -> dict:
+        r = self.call("POST", path, json=body, expect=expect)
+        return r.json() if r.content else {}
+
+    def get(self, path: str, expect: tuple[int, ...] = (200,)) -> Any:
+        return self.call("GET", path, expect=expect).json()
+
+    def delete(self, path: str, expect: tuple[int, ...] = (200, 204)) -> requests.Response:
+        return self.call("DELETE", path, expect=expect)
+
+    def create_key(self, tenant: str, name: str, scopes: list[str]) -> dict:
+        """POST /tenants/{tenant}/keys → {"id","key","prefix",...}."""
+        body = self.post(f"/tenants/{tenant}/keys", {"name": name, "scopes": scopes})
+        assert body.get("key") and body.get("id") is not None, body
+        return body
+
+
+@dataclass
+class World:
+    gateway: Gateway
+    admin: Admin
+    model_base_url: str
+    tenants: dict[str, dict] = field(default_factory=dict)  # name -> POST /tenants answer
+    keys: dict[str, dict] = field(default_factory=dict)  # tenant -> POST /tenants/{t}/keys answer
+
+    def key(self, tenant: str) -> str:
+        return self.keys[tenant]["key"]
+
+    def client(self, tenant: str | None = None, *, api_key: str | None = None) -> openai.OpenAI:
+        return make_client(self.gateway, api_key if api_key is not None else self.key(tenant or "acme"))
+
+
+def make_client(gateway: Gateway, api_key: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=gateway.api_url, api_key=api_key, max_retries=0, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def world(gateway: Gateway, model_base_url: str) -> World:
+    admin = Admin(gateway.url, gateway.admin_key)
+    w = World(gateway=gateway, admin=admin, model_base_url=model_base_url)
+
+    for name in ("acme", "globex"):
+        t = admin.post("/tenants", {"name": name})
+        assert t.get("name") == name and t.get("id") is not None, t
+        w.tenants[name] = t
+
+    admin.post(
+        "/upstreams",
+        {"name": "local", "base_url": model_base_url, "kind": "llamacpp", "labels": ["private"]},
+    )
+
+    created = admin.post(
+        "/models",
+        {"name": "assistant", "spec": {"upstream": "local", "model": UPSTREAM_CHAT_MODEL, "params": {"temperature": 0}}},
+    )
+    assert created.get("name") == "assistant" and created.get("version") == 1, created
+    admin.post("/models", {"name": "embedder", "spec": {"upstream": "local", "model": UPSTREAM_EMBED_MODEL}})
+    admin.post(
+        "/models",
+        {
+            "name": "private-bot",
+            "tenant": "acme",
+            "description": "acme only",
+            "spec": {
+                "upstream": "local",
+                "model": UPSTREAM_CHAT_MODEL,
+                "params": {"temperature": 0, "max_tokens": MAX_TOKENS},
+            },
+        },
+    )
+
+    for name in ("acme", "globex"):
+        w.keys[name] = admin.create_key(name, "e2e", ["inference"])
+    return w
+
+
+@pytest.fixture(scope="session")
+def client(world: World) -> openai.OpenAI:
+    """acme's inference key."""
+    return world.client("acme")
+
+
+@pytest.fixture(scope="session")
+def globex_client(world: World) -> openai.OpenAI:
+    return world.client("globex")

