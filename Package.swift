@@ -6,11 +6,16 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+let testSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny")
+]
+
 let package = Package(
     name: "trellis",
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "trellis", targets: ["trellis"]),
+        .executable(name: "trellis-bench-upstream", targets: ["BenchUpstream"]),
         .library(name: "TrellisServer", targets: ["TrellisServer"]),
     ],
     dependencies: [
@@ -96,9 +101,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "OpenAIWireTests", dependencies: ["OpenAIWire"], swiftSettings: swiftSettings),
-        .testTarget(name: "TrellisCoreTests", dependencies: ["TrellisCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "TrellisStoreTests", dependencies: ["TrellisStore"], swiftSettings: swiftSettings),
+        // A canned, cheap OpenAI-compatible upstream for bench/run.sh (SwiftNIO only, no Hummingbird).
+        .executableTarget(
+            name: "BenchUpstream",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "OpenAIWireTests", dependencies: ["OpenAIWire"], swiftSettings: testSettings),
+        .testTarget(name: "TrellisCoreTests", dependencies: ["TrellisCore"], swiftSettings: testSettings),
+        .testTarget(name: "TrellisStoreTests", dependencies: ["TrellisStore"], swiftSettings: testSettings),
         .testTarget(
             name: "TrellisUpstreamTests",
             dependencies: [
@@ -106,17 +121,22 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: testSettings
         ),
         .testTarget(
             name: "TrellisServerTests",
             dependencies: [
                 "TrellisServer",
+                "TrellisCore",
+                "TrellisStore",
+                "OpenAIWire",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: testSettings
         ),
     ]
 )

@@ -315,6 +315,13 @@ public final class SQLiteStore: Sendable {
         }
     }
 
+    /// Counts usage rows matching an SQL condition; for tests and diagnostics.
+    public func countUsage(where condition: String? = nil) throws -> Int {
+        try pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM usage" + (condition.map { " WHERE " + $0 } ?? "")) ?? 0
+        }
+    }
+
     public func usageCount() async throws -> Int {
         try await pool.read { db in try UsageRecord.fetchCount(db) }
     }

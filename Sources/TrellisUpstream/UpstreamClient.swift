@@ -78,6 +78,9 @@ public final class UpstreamClient: Sendable {
         config.connectionPool = .init(
             idleTimeout: .seconds(Int64(settings.idleConnectionSeconds)),
             concurrentHTTP1ConnectionsPerHostSoftLimit: settings.maxConnectionsPerHost)
+        // Fail fast when a server refuses connections: the dispatcher moves on to the next deployment itself,
+        // instead of AsyncHTTPClient retrying the same host until the connect timeout.
+        config.connectionPool.retryConnectionEstablishment = false
         config.timeout = .init(connect: .milliseconds(Int64(settings.connectTimeoutMs)), read: .milliseconds(Int64(settings.readTimeoutMs)))
         config.redirectConfiguration = .disallow
         config.decompression = .disabled

@@ -65,8 +65,13 @@ public enum ChatPlanner {
     /// Spec params fill what the caller left out; a spec's `max_tokens` is also a ceiling on the caller's
     /// `max_tokens` and `max_completion_tokens`.
     public static func applyParams(_ params: JSONObject, to body: inout JSONObject) {
+        // `max_tokens` and `max_completion_tokens` are one limit under two names: a caller who gave either has
+        // not left the limit out, so neither default is added (upstreams prefer `max_completion_tokens`, which
+        // would otherwise override the caller's own `max_tokens`).
+        let callerGaveLimit =
+            body[ChatField.maxTokens].map({ !$0.isNull }) == true || body[ChatField.maxCompletionTokens].map({ !$0.isNull }) == true
         for member in params where body[member.key] == nil || body[member.key]?.isNull == true {
-            if member.key == ChatField.maxTokens, body[ChatField.maxCompletionTokens].map({ !$0.isNull }) == true {
+            if member.key == ChatField.maxTokens || member.key == ChatField.maxCompletionTokens, callerGaveLimit {
                 continue
             }
             body[member.key] = member.value

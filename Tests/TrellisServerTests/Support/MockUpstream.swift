@@ -1,0 +1,228 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import OpenAIWire
+import Synchronization
+
+/// A small OpenAI-compatible model server for the integration tests, on 127.0.0.1 port 0. What it does is
+/// chosen by the `model` field of each request, so one server can echo, stream, stall and fail on purpose:
+///
+/// - `echo`: answers; the content is "echo:<last user message>"; reports usage.
+/// - `no-usage`: as `echo`, without usage (non-stream) or usage chunk (stream).
+/// - `fail-500`: 500 with an error message holding a fake file path.
+/// - `fail-400`: 400 with an OpenAI-shaped error (code `context_length_exceeded`).
+/// - `vllm-400`: 400 in vLLM's shape (`{"object":"error","message","type","code": 400}`).
+/// - `fail-401`: 401 (a wrong upstream credential).
+/// - `hang`: never answers until the caller goes away; records the cancellation.
+/// - `slow-stream`: streams a chunk every 50 ms (`max_tokens` chunks, else 200); records when the writer fails.
+/// - `break-stream`: streams two chunks, then drops the connection.
+/// - `empty-stream`: answers 200 as an event stream and closes without any event.
+///
+/// Streams send `n` content chunks ("tok0", "tok1", …) where `n` is the request's `max_tokens` (default 3).
+final class MockUpstream: Sendable {
+    struct Received: Sendable {
+        var path: String
+        var headers: HTTPFields
+        var body: JSONValue
+    }
+
+    private let received = Mutex<[Received]>([])
+    private let events = Mutex<[String]>([])
+    private let eventStream: AsyncStream<String>
+    private let eventContinuation: AsyncStream<String>.Continuation
+    private let state = Mutex<(port: Int, task: Task<Void, any Error>?)>((0, nil))
+
+    init() {
+        (eventStream, eventContinuation) = AsyncStream.makeStream()
+    }
+
+    var port: Int { state.withLock { $0.port } }
+
+    var requests: [Received] { received.withLock { $0 } }
+    var lastBody: JSONValue? { requests.last?.body }
+
+    private func note(_ event: String) {
+        events.withLock { $0.append(event) }
+        eventContinuation.yield(event)
+    }
+
+    /// Waits (bounded) until the server has noted `event`.
+    func waitFor(_ event: String, timeout: Duration = .seconds(10)) async -> Bool {
+        if events.withLock({ $0.contains(event) }) { return true }
+        return await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                for await e in self.eventStream where e == event { return true }
+                return false
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first || self.events.withLock { $0.contains(event) }
+        }
+    }
+
+    func start() async throws -> Int {
+        let router = Router()
+        router.post("v1/chat/completions") { request, context in try await self.chat(request, context) }
+        router.post("v1/embeddings") { request, context in try await self.embeddings(request, context) }
+        router.get("v1/models") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"object":"list","data":[]}"#)))
+        }
+        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
+        var logger = Logger(label: "mock-upstream")
+        logger.logLevel = .critical
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in
+                portContinuation.yield(channel.localAddress?.port ?? 0)
+                portContinuation.finish()
+            }, logger: logger)
+        let task = Task { try await app.run() }
+        var port = 0
+        for await p in ports { port = p }
+        state.withLock { $0 = (port, task) }
+        return port
+    }
+
+    func stop() async {
+        let task = state.withLock { $0.task }
+        task?.cancel()
+        _ = try? await task?.value
+    }
+
+    var baseURL: String { "http://127.0.0.1:\(port)/v1" }
+
+    private func record(_ request: Request, body: JSONValue) {
+        received.withLock { $0.append(Received(path: request.uri.path, headers: request.headers, body: body)) }
+    }
+
+    private static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+        Response(
+            status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.encode(value))))
+    }
+
+    private func chat(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        var request = request
+        let buffer = try await request.collectBody(upTo: 16 << 20)
+        let body = (try? JSONParser.parse(buffer.readableBytesView)) ?? .null
+        record(request, body: body)
+        let model = body["model"]?.stringValue ?? ""
+        let stream = body["stream"]?.boolValue ?? false
+        let lastUser = body["messages"]?.arrayValue?.last(where: { $0["role"]?.stringValue == "user" })?["content"]?.stringValue ?? ""
+        let maxTokens = body["max_tokens"]?.numberValue?.intValue ?? 3
+        note("received:\(model)")
+        switch model {
+        case "fail-500":
+            return Self.json(
+                ["error": ["message": "Traceback: /srv/secret/model.py line 12", "type": "internal_server_error", "code": .null]],
+                status: .internalServerError)
+        case "fail-400":
+            return Self.json(
+                ["error": ["message": "This model's maximum context length is 2048 tokens.", "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"]],
+                status: .badRequest)
+        case "vllm-400":
+            return Self.json(["object": "error", "message": "temperature must be non-negative", "type": "BadRequestError", "param": .null, "code": 400], status: .badRequest)
+        case "fail-401":
+            return Self.json(["error": ["message": "Incorrect API key provided: sk-abc***", "type": "invalid_request_error", "code": "invalid_api_key"]], status: .unauthorized)
+        case "hang":
+            return try await request.body.consumeWithCancellationOnInboundClose { _ in
+                self.note("hanging")
+                do {
+                    try await Task.sleep(for: .seconds(120))
+                } catch {
+                    self.note("cancelled:hang")
+                    throw error
+                }
+                return Self.json(["never": true])
+            }
+        default:
+            break
+        }
+        let usage: JSONValue = ["prompt_tokens": 7, "completion_tokens": .int(maxTokens), "total_tokens": .int(7 + maxTokens)]
+        if !stream {
+            var completion: JSONObject = [
+                "id": "chatcmpl-mock", "object": "chat.completion", "created": 1_700_000_000, "model": .string(model),
+                "choices": [["index": 0, "message": ["role": "assistant", "content": .string("echo:" + lastUser)], "finish_reason": "stop"]],
+                "system_fingerprint": "mock-fp",
+            ]
+            if model != "no-usage" { completion["usage"] = usage }
+            return Self.json(.object(completion))
+        }
+        let includeUsage = body["stream_options"]?["include_usage"]?.boolValue ?? false
+        @Sendable func chunk(_ delta: JSONValue, finish: JSONValue = .null) -> ByteBuffer {
+            let c: JSONValue = [
+                "id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": .string(model),
+                "choices": [["index": 0, "delta": delta, "finish_reason": finish]],
+            ]
+            return ByteBuffer(bytes: SSEWriter.frame(c))
+        }
+        let headers: HTTPFields = [.contentType: "text/event-stream"]
+        switch model {
+        case "empty-stream":
+            return Response(status: .ok, headers: headers, body: .init { writer in try await writer.finish(nil) })
+        case "break-stream":
+            return Response(
+                status: .ok, headers: headers,
+                body: .init { writer in
+                    try await writer.write(chunk(["role": "assistant"]))
+                    try await writer.write(chunk(["content": "partial"]))
+                    throw CancellationError()  // the server closes the connection mid-stream
+                })
+        case "slow-stream":
+            return Response(
+                status: .ok, headers: headers,
+                body: .init { writer in
+                    do {
+                        try await writer.write(chunk(["role": "assistant"]))
+                        self.note("slow-stream:started")
+                        for i in 0..<min(maxTokens == 3 ? 200 : maxTokens, 200) {
+                            try await Task.sleep(for: .milliseconds(50))
+                            try await writer.write(chunk(["content": .string("tok\(i) ")]))
+                        }
+                        try await writer.write(chunk([:], finish: "stop"))
+                        try await writer.write(ByteBuffer(bytes: SSEWriter.done))
+                        try await writer.finish(nil)
+                    } catch {
+                        self.note("cancelled:slow-stream")
+                        throw error
+                    }
+                })
+        default:
+            return Response(
+                status: .ok, headers: headers,
+                body: .init { writer in
+                    try await writer.write(chunk(["role": "assistant", "content": ""]))
+                    for i in 0..<maxTokens {
+                        try await writer.write(chunk(["content": .string("tok\(i)")]))
+                    }
+                    try await writer.write(chunk([:], finish: "stop"))
+                    if includeUsage && model != "no-usage" {
+                        let u: JSONValue = [
+                            "id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": .string(model),
+                            "choices": [], "usage": usage,
+                        ]
+                        try await writer.write(ByteBuffer(bytes: SSEWriter.frame(u)))
+                    }
+                    try await writer.write(ByteBuffer(bytes: SSEWriter.done))
+                    try await writer.finish(nil)
+                })
+        }
+    }
+
+    private func embeddings(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        var request = request
+        let buffer = try await request.collectBody(upTo: 16 << 20)
+        let body = (try? JSONParser.parse(buffer.readableBytesView)) ?? .null
+        record(request, body: body)
+        let inputs: [JSONValue] = body["input"]?.arrayValue ?? [body["input"] ?? .null]
+        let data: [JSONValue] = inputs.enumerated().map { i, _ in
+            ["object": "embedding", "index": .int(i), "embedding": [0.1, 0.2, .double(Double(i))]]
+        }
+        return Self.json(
+            ["object": "list", "data": .array(data), "model": body["model"] ?? .null, "usage": ["prompt_tokens": .int(inputs.count * 2), "total_tokens": .int(inputs.count * 2)]])
+    }
+}
