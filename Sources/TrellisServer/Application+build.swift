@@ -44,7 +44,7 @@ public func buildApplication(
     openAI.register(on: Router(context: TrellisRequestContext.self).group("v1"), routes: &collected)
     admin.register(on: Router(context: TrellisRequestContext.self).group("admin/v1"), routes: &collected)
 
-    router.add(middleware: GatewayMiddleware(metrics: metrics, routes: collected))
+    router.add(middleware: GatewayMiddleware(metrics: metrics, routes: collected, maxBodyBytes: config.maxBodyBytes))
     ops.register(on: router, routes: &routes)
     let v1 = router.group("v1").add(middleware: AuthMiddleware(gateway: gateway))
     openAI.register(on: v1, routes: &routes)

@@ -48,7 +48,8 @@ public struct ModelSpec: Sendable, Equatable {
         }
         for key in object.keys where !knownFields.contains(key) {
             throw .invalidRequest(
-                "Unknown field 'spec.\(key.prefix(64))'; a spec has \(knownFields.joined(separator: ", ")).", param: "spec.\(key.prefix(64))")
+                "Unknown field 'spec.\(key.prefix(64))'; a spec has \(knownFields.joined(separator: ", ")).", param: "spec.\(key.prefix(64))",
+                code: "unknown_parameter")
         }
         let baseModel = try optionalString(object, "model", path: "spec.model")
         var deployments: [Target] = []
@@ -94,7 +95,7 @@ public struct ModelSpec: Sendable, Equatable {
             let itemPath = "\(path)[\(i)]"
             guard case .object(let o) = item else { throw .invalidField(itemPath, "must be an object") }
             for key in o.keys where !["upstream", "model", "weight"].contains(key) || (!weighted && key == "weight") {
-                throw .invalidRequest("Unknown field '\(itemPath).\(key.prefix(64))'.", param: "\(itemPath).\(key.prefix(64))")
+                throw .invalidRequest("Unknown field '\(itemPath).\(key.prefix(64))'.", param: "\(itemPath).\(key.prefix(64))", code: "unknown_parameter")
             }
             guard let upstream = try optionalString(o, "upstream", path: "\(itemPath).upstream") else {
                 throw .missingField("\(itemPath).upstream")

@@ -7,7 +7,7 @@ public struct ChatPlan: Sendable {
     public var model: IndustryModel
     public var version: Int
     public var spec: ModelSpec
-    /// Deployments in weighted-random order, then fallbacks; the dispatcher skips unhealthy ones.
+    /// Deployments in weighted-random order, then fallbacks, tried in this order.
     public var targets: [ModelSpec.Target]
     /// The body to send, without `model` (set per target).
     public var body: JSONObject

@@ -36,13 +36,9 @@ public struct ChatRequest: Sendable {
             guard roles.contains(role) else {
                 throw .invalidField("messages[\(i)].role", "must be one of system, developer, user, assistant, tool")
             }
-            if let content = m["content"] {
-                switch content {
-                case .string, .array, .null: break
-                default: throw .invalidField("messages[\(i)].content", "must be a string or an array of content parts")
-                }
-            }
+            try validateContent(m, role: role, path: "messages[\(i)]")
         }
+        try validateSamplingFields(body)
 
         var stream = false
         if let s = body[ChatField.stream], !s.isNull {
@@ -82,4 +78,70 @@ public struct ChatRequest: Sendable {
     }
 
     public var messages: [JSONValue] { body[ChatField.messages]?.arrayValue ?? [] }
+
+    /// The message rules OpenAI's API applies, checked here so a malformed message is a clear 400 rather than
+    /// whatever the model server makes of it (llama.cpp's server answers 500).
+    static func validateContent(_ m: JSONObject, role: String, path: String) throws(TrellisError) {
+        let content = m["content"]
+        switch content {
+        case nil, .null?:
+            // An assistant turn may be empty (tool calls, a refusal, or a turn the client kept as null).
+            if role != "assistant" {
+                throw .invalidRequest("'\(path).content' is required for a \(role) message.", param: "\(path).content", code: "missing_required_parameter")
+            }
+        case .string?:
+            break
+        case .array(let parts)?:
+            for (j, part) in parts.enumerated() {
+                guard case .object(let p) = part, case .string(let type)? = p["type"] else {
+                    throw .invalidField("\(path).content[\(j)]", "must be an object with a 'type'")
+                }
+                if type == "text", p["text"]?.stringValue == nil {
+                    throw .invalidField("\(path).content[\(j)].text", "must be a string")
+                }
+            }
+        default:
+            throw .invalidField("\(path).content", "must be a string or an array of content parts")
+        }
+        if role == "tool", m["tool_call_id"]?.stringValue == nil {
+            throw .invalidRequest("'\(path).tool_call_id' is required for a tool message.", param: "\(path).tool_call_id", code: "missing_required_parameter")
+        }
+    }
+
+    /// Types of the common sampling fields (ranges differ between model servers and are left to them).
+    static func validateSamplingFields(_ body: JSONObject) throws(TrellisError) {
+        for key in ["temperature", "top_p", "presence_penalty", "frequency_penalty"] {
+            if let v = body[key], !v.isNull, v.numberValue?.doubleValue?.isFinite != true {
+                throw .invalidField(key, "must be a number")
+            }
+        }
+        for key in ["n", "top_logprobs"] {
+            if let v = body[key], !v.isNull, v.numberValue?.intValue == nil {
+                throw .invalidField(key, "must be an integer")
+            }
+        }
+        // Any whole number, however large: the literal passes through exactly.
+        if let v = body["seed"], !v.isNull {
+            let literal = v.numberValue?.literal ?? ""
+            let digits = literal.hasPrefix("-") ? literal.dropFirst() : Substring(literal)
+            if digits.isEmpty || !digits.allSatisfy({ $0.isASCII && $0.isNumber }) {
+                throw .invalidField("seed", "must be an integer")
+            }
+        }
+        if let n = body["n"]?.numberValue?.intValue, n < 1 || n > 128 {
+            throw .invalidField("n", "must be from 1 to 128")
+        }
+        if let stop = body["stop"] {
+            switch stop {
+            case .null, .string: break
+            case .array(let items) where items.allSatisfy({ $0.stringValue != nil }): break
+            default: throw .invalidField("stop", "must be a string or an array of strings")
+            }
+        }
+        for (key, kind) in [("tools", "an array"), ("response_format", "an object"), ("logit_bias", "an object")] {
+            guard let v = body[key], !v.isNull else { continue }
+            let ok = kind == "an array" ? v.arrayValue != nil : v.objectValue != nil
+            if !ok { throw .invalidField(key, "must be \(kind)") }
+        }
+    }
 }

@@ -101,7 +101,7 @@ struct AdminController {
     }
 
     @Sendable func getTenant(_ request: Request, context: TrellisRequestContext) async throws -> Response {
-        let tenant = try managedTenant(named: context.parameters.get("tenant") ?? "", context)
+        let tenant = try managedTenant(named: context.parameters.decoded("tenant"), context)
         return .json(tenantJSON(tenant))
     }
 
@@ -127,7 +127,7 @@ struct AdminController {
     }
 
     @Sendable func createKey(_ request: Request, context: TrellisRequestContext) async throws -> Response {
-        let tenant = try managedTenant(named: context.parameters.get("tenant") ?? "", context)
+        let tenant = try managedTenant(named: context.parameters.decoded("tenant"), context)
         var request = request
         let body = try BodyReader(
             try await request.jsonBody(limit: 64 * 1024), allowed: ["name", "scopes", "models", "rpm", "tpm", "expires_at"])
@@ -169,13 +169,13 @@ struct AdminController {
     }
 
     @Sendable func listKeys(_ request: Request, context: TrellisRequestContext) async throws -> Response {
-        let tenant = try managedTenant(named: context.parameters.get("tenant") ?? "", context)
+        let tenant = try managedTenant(named: context.parameters.decoded("tenant"), context)
         let keys = try await gateway.store.keys(tenantID: tenant.id)
         return .json(["object": "list", "data": .array(keys.map { keyJSON($0, tenantName: tenant.name) })])
     }
 
     @Sendable func revokeKey(_ request: Request, context: TrellisRequestContext) async throws -> Response {
-        let id = context.parameters.get("id") ?? ""
+        let id = context.parameters.decoded("id")
         let caller = try requireManageKey(context)
         guard let info = try await gateway.store.key(id: id), caller == nil || caller?.tenantID == info.tenantID else {
             throw TrellisError.notFound("The key '\(id.prefix(64))'")
@@ -234,7 +234,7 @@ struct AdminController {
         }
         var timeouts = UpstreamTimeouts.default
         if let t = try body.object("timeouts") {
-            let reader = try BodyReader(.object(t), allowed: ["connect_ms", "first_byte_ms", "idle_ms", "total_ms"])
+            let reader = try BodyReader(.object(t), allowed: ["connect_ms", "first_byte_ms", "idle_ms", "total_ms"], path: "timeouts")
             func ms(_ key: String) throws -> Int? {
                 do { return try reader.int(key, in: 1...86_400_000) } catch { throw TrellisError.invalidField("timeouts.\(key)", "must be an integer from 1 to 86400000") }
             }
@@ -263,7 +263,7 @@ struct AdminController {
 
     @Sendable func getUpstream(_ request: Request, context: TrellisRequestContext) async throws -> Response {
         try requireOperator(context)
-        let name = context.parameters.get("name") ?? ""
+        let name = context.parameters.decoded("name")
         guard let upstream = gateway.snapshot.upstreams[name] else { throw TrellisError.notFound("The upstream '\(name.prefix(64))'") }
         return .json(upstreamJSON(upstream))
     }
@@ -365,12 +365,12 @@ struct AdminController {
     }
 
     @Sendable func getModel(_ request: Request, context: TrellisRequestContext) async throws -> Response {
-        let model = try resolveModel(context.parameters.get("name") ?? "", request: request, context: context, forWriting: false)
+        let model = try resolveModel(context.parameters.decoded("name"), request: request, context: context, forWriting: false)
         return .json(modelJSON(model, snapshot: gateway.snapshot))
     }
 
     @Sendable func addVersion(_ request: Request, context: TrellisRequestContext) async throws -> Response {
-        let model = try resolveModel(context.parameters.get("name") ?? "", request: request, context: context, forWriting: true)
+        let model = try resolveModel(context.parameters.decoded("name"), request: request, context: context, forWriting: true)
         var request = request
         let body = try BodyReader(try await request.jsonBody(limit: 1 << 20), allowed: ["spec"])
         guard let specValue = body.value("spec") else { throw TrellisError.missingField("spec") }
@@ -387,7 +387,7 @@ struct AdminController {
     }
 
     @Sendable func setTraffic(_ request: Request, context: TrellisRequestContext) async throws -> Response {
-        let model = try resolveModel(context.parameters.get("name") ?? "", request: request, context: context, forWriting: true)
+        let model = try resolveModel(context.parameters.decoded("name"), request: request, context: context, forWriting: true)
         var request = request
         let value = try await request.jsonBody(limit: 64 * 1024)
         guard case .object(let object) = value, !object.isEmpty else {
@@ -415,8 +415,16 @@ struct AdminController {
     @Sendable func listAudit(_ request: Request, context: TrellisRequestContext) async throws -> Response {
         let caller = try requireManageKey(context)
         let query = request.uri.queryParameters
-        let limit = min(max(Int(query.get("limit") ?? "") ?? 100, 1), 1000)
-        let before = query.get("before").flatMap { Int64($0) }
+        var limit = 100
+        if let text = query.get("limit") {
+            guard let n = Int(text), (1...1000).contains(n) else { throw TrellisError.invalidField("limit", "must be an integer from 1 to 1000") }
+            limit = n
+        }
+        var before: Int64?
+        if let text = query.get("before") {
+            guard let n = Int64(text), n > 0 else { throw TrellisError.invalidField("before", "must be a positive audit entry id") }
+            before = n
+        }
         var tenantID = caller?.tenantID
         if caller == nil, let tenantName = query.get("tenant") {
             guard let tenant = gateway.snapshot.tenant(named: tenantName) else { throw TrellisError.notFound("The tenant '\(tenantName.prefix(64))'") }

@@ -41,10 +41,12 @@ struct OpenAIController {
 
     @Sendable func getModel(_ request: Request, context: TrellisRequestContext) async throws -> Response {
         let key = try context.tenantKey(scope: .inference)
-        let name = context.parameters.get("model") ?? ""
+        let name = context.parameters.decoded("model")
         let snapshot = gateway.snapshot
-        let (base, _) = VersionSelector.parseReference(name)
-        guard key.models.allows(base), let model = snapshot.model(named: base, tenantID: key.tenantID) else {
+        let (base, pinned) = VersionSelector.parseReference(name)
+        guard key.models.allows(base), let model = snapshot.model(named: base, tenantID: key.tenantID),
+            pinned.map({ model.version($0) != nil }) ?? true
+        else {
             throw TrellisError.modelNotFound(name)
         }
         return .json(modelJSON(model, snapshot: snapshot))
@@ -67,11 +69,7 @@ struct OpenAIController {
             throw body["model"] == nil ? TrellisError.missingField("model") : TrellisError.invalidField("model", "must be a non-empty string")
         }
         guard let input = body["input"] else { throw TrellisError.missingField("input") }
-        switch input {
-        case .string: break
-        case .array(let items) where !items.isEmpty: break
-        default: throw TrellisError.invalidField("input", "must be a string or a non-empty array")
-        }
+        try Self.validateEmbeddingInput(input)
         let user = body["user"]?.stringValue
         let started = ContinuousClock.now
         let startedAt = Date()
@@ -123,6 +121,25 @@ struct OpenAIController {
         } catch let error as TrellisError {
             record(status: error.status, usage: nil, errorCode: error.code)
             throw error
+        }
+    }
+
+    /// OpenAI's accepted shapes: a string, an array of strings, an array of token ids, or an array of
+    /// token-id arrays; nothing empty.
+    static func validateEmbeddingInput(_ input: JSONValue) throws {
+        let problem = "must be a string, an array of strings, an array of token ids, or an array of token-id arrays"
+        switch input {
+        case .string(let s):
+            guard !s.isEmpty else { throw TrellisError.invalidField("input", "must not be empty") }
+        case .array(let items):
+            guard !items.isEmpty, items.count <= 2048 else { throw TrellisError.invalidField("input", "must have 1 to 2048 entries") }
+            let isToken: (JSONValue) -> Bool = { $0.numberValue?.intValue.map { $0 >= 0 } ?? false }
+            let allStrings = items.allSatisfy { $0.stringValue.map { !$0.isEmpty } ?? false }
+            let allTokens = items.allSatisfy(isToken)
+            let allTokenArrays = items.allSatisfy { $0.arrayValue.map { !$0.isEmpty && $0.allSatisfy(isToken) } ?? false }
+            guard allStrings || allTokens || allTokenArrays else { throw TrellisError.invalidField("input", problem) }
+        default:
+            throw TrellisError.invalidField("input", problem)
         }
     }
 

@@ -12,6 +12,7 @@ struct GatewayMiddleware: RouterMiddleware {
     typealias Context = TrellisRequestContext
     let metrics: GatewayMetrics
     let routes: RouteTable
+    let maxBodyBytes: Int
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
@@ -42,7 +43,7 @@ struct GatewayMiddleware: RouterMiddleware {
                 }
                 return .routeNotFound(request.method.rawValue, request.uri.path)
             case .contentTooLarge:
-                return .tooLarge(limit: 0)
+                return .tooLarge(limit: maxBodyBytes)
             default:
                 let status = Int(e.status.code)
                 if status >= 500 {

@@ -8,12 +8,16 @@ import TrellisStore
 struct BodyReader {
     let object: JSONObject
 
-    init(_ value: JSONValue, allowed: [String]) throws(TrellisError) {
-        guard case .object(let object) = value else { throw .invalidRequest("The request body must be a JSON object.") }
+    /// `path` names a nested object in errors (`timeouts.connect_ms`).
+    init(_ value: JSONValue, allowed: [String], path: String? = nil) throws(TrellisError) {
+        let prefix = path.map { $0 + "." } ?? ""
+        guard case .object(let object) = value else {
+            throw path.map { .invalidField($0, "must be an object") } ?? .invalidRequest("The request body must be a JSON object.")
+        }
         for key in object.keys where !allowed.contains(key) {
             throw .invalidRequest(
-                "Unknown field '\(key.prefix(64))'; allowed fields are \(allowed.joined(separator: ", ")).", param: String(key.prefix(64)),
-                code: "unknown_parameter")
+                "Unknown field '\(prefix)\(key.prefix(64))'; allowed fields are \(allowed.joined(separator: ", ")).",
+                param: prefix + String(key.prefix(64)), code: "unknown_parameter")
         }
         self.object = object
     }

@@ -40,6 +40,9 @@ extension Request {
             return try await collectBody(upTo: limit)
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw TrellisError.tooLarge(limit: limit)
+        } catch is NIOTooManyBytesError {
+            // A chunked body (no Content-Length) that grows past the limit.
+            throw TrellisError.tooLarge(limit: limit)
         }
     }
 
@@ -102,6 +105,14 @@ enum RequestIDs {
         for shift in stride(from: 60, through: 0, by: -4) { out.append(digits[Int((a >> UInt64(shift)) & 0xF)]) }
         for shift in stride(from: 28, through: 0, by: -4) { out.append(digits[Int((b >> UInt32(shift)) & 0xF)]) }
         return String(decoding: out, as: UTF8.self)
+    }
+}
+
+extension Parameters {
+    /// A path segment as the client meant it: percent-decoded (`bot%402` is `bot@2`).
+    func decoded(_ name: String) -> String {
+        let raw = get(name) ?? ""
+        return raw.removingPercentEncoding ?? raw
     }
 }
 
