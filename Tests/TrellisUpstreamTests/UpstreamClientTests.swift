@@ -1,0 +1,153 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOPosix
+import OpenAIWire
+import Testing
+import TrellisCore
+@testable import TrellisUpstream
+
+@Suite struct UpstreamFailureTests {
+    func failure(_ status: Int, _ error: OpenAIError? = nil) -> UpstreamFailure {
+        UpstreamFailure(kind: .status, upstream: "u", status: status, upstreamError: error)
+    }
+
+    @Test func retryableFailuresAreTheUpstreamsNotTheRequests() {
+        #expect(UpstreamFailure(kind: .connect, upstream: "u").isRetryable)
+        #expect(UpstreamFailure(kind: .timeout, upstream: "u").isRetryable)
+        #expect(failure(500).isRetryable && failure(503).isRetryable && failure(429).isRetryable)
+        #expect(!failure(400).isRetryable && !failure(404).isRetryable && !failure(422).isRetryable)
+        #expect(!UpstreamFailure(kind: .cancelled, upstream: "u").isRetryable)
+    }
+
+    @Test func clientErrorsKeepRequestProblemsAndHideTheRest() {
+        let context = failure(400, OpenAIError(message: "too long", type: "invalid_request_error", param: "messages", code: "context_length_exceeded"))
+        #expect(context.clientError.status == 400)
+        #expect(context.clientError.message == "too long")
+        #expect(context.clientError.code == "context_length_exceeded")
+        #expect(context.clientError.param == "messages")
+
+        let crash = failure(500, OpenAIError(message: "Traceback /srv/app.py", type: "server_error"))
+        #expect(crash.clientError.status == 502)
+        #expect(!crash.clientError.message.contains("/srv"))
+
+        let auth = failure(401, OpenAIError(message: "Incorrect API key provided: sk-12***", type: "x"))
+        #expect(auth.clientError.status == 502 && !auth.clientError.message.contains("sk-"))
+
+        var limited = failure(429)
+        limited.retryAfter = "7"
+        #expect(limited.clientError.status == 429)
+        #expect(limited.clientError.headers.contains { $0.0 == "Retry-After" && $0.1 == "7" })
+
+        #expect(UpstreamFailure(kind: .timeout, upstream: "u", phase: "first byte").clientError.status == 504)
+        #expect(UpstreamFailure(kind: .connect, upstream: "u").clientError.status == 502)
+        #expect(failure(503).label == "status_503")
+    }
+
+    @Test func callURLJoinsTheBaseAndPath() {
+        let upstream = Upstream(
+            id: "u", name: "u", baseURL: "http://10.0.0.5:8000/v1/", kind: .vllm, labels: [.private], apiKeyEnv: nil, timeouts: .default,
+            createdAt: Date())
+        let call = UpstreamCall(upstream: upstream, path: "/chat/completions", body: [], stream: false, requestID: "r", apiKey: nil)
+        #expect(call.url == "http://10.0.0.5:8000/v1/chat/completions")
+    }
+
+    @Test func classifyMapsClientErrorsWithoutKeepingTheirText() {
+        #expect(UpstreamClient.classify(HTTPClientError.deadlineExceeded, upstream: "u", phase: "first byte").kind == .timeout)
+        #expect(UpstreamClient.classify(HTTPClientError.readTimeout, upstream: "u", phase: "x").phase == "idle")
+        #expect(UpstreamClient.classify(HTTPClientError.connectTimeout, upstream: "u", phase: "x").phase == "connect")
+        #expect(UpstreamClient.classify(CancellationError(), upstream: "u", phase: "x").kind == .cancelled)
+        #expect(UpstreamClient.classify(HTTPClientError.remoteConnectionClosed, upstream: "u", phase: "x").kind == .protocolError)
+        #expect(UpstreamClient.classify(ChannelError.ioOnClosedChannel, upstream: "u", phase: "x").kind == .connect)
+    }
+}
+
+/// The client against small live servers on 127.0.0.1 port 0.
+@Suite struct UpstreamClientLiveTests {
+    func upstream(port: Int, firstByteMs: Int = 60_000) -> Upstream {
+        Upstream(
+            id: "u", name: "live", baseURL: "http://127.0.0.1:\(port)/v1", kind: .openai, labels: [.private], apiKeyEnv: nil,
+            timeouts: UpstreamTimeouts(connectMs: 1000, firstByteMs: firstByteMs, idleMs: 1000, totalMs: 10_000), createdAt: Date())
+    }
+
+    func withServer(_ router: Router<BasicRequestContext>, _ body: (Int) async throws -> Void) async throws {
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        var logger = Logger(label: "upstream-test")
+        logger.logLevel = .critical
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in
+                continuation.yield(channel.localAddress?.port ?? 0)
+                continuation.finish()
+            }, logger: logger)
+        let task = Task { try await app.run() }
+        var port = 0
+        for await p in ports { port = p }
+        defer { task.cancel() }
+        try await body(port)
+    }
+
+    @Test func successReturnsTheBodyAndErrorsCarryTheUpstreamsMessage() async throws {
+        let router = Router()
+        router.post("v1/chat/completions") { request, _ -> Response in
+            let auth = request.headers[.authorization] ?? ""
+            if auth != "Bearer secret" {
+                return Response(
+                    status: .badRequest, headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(string: #"{"object":"error","message":"bad things","type":"BadRequestError","code":400}"#)))
+            }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"ok":true}"#)))
+        }
+        try await withServer(router) { port in
+            let client = UpstreamClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
+            let logger = Logger(label: "t")
+            let ok = try await client.send(
+                UpstreamCall(upstream: upstream(port: port), path: "/chat/completions", body: Array("{}".utf8), stream: false, requestID: "r1", apiKey: "secret"),
+                logger: logger)
+            let body = try await ok.collect(upTo: 1024, upstream: "live")
+            #expect(String(buffer: body) == #"{"ok":true}"#)
+            await #expect {
+                try await client.send(
+                    UpstreamCall(upstream: upstream(port: port), path: "/chat/completions", body: [], stream: false, requestID: "r2", apiKey: nil), logger: logger)
+            } throws: { error in
+                guard let f = error as? UpstreamFailure else { return false }
+                return f.kind == .status && f.status == 400 && f.upstreamError?.message == "bad things" && f.upstreamError?.code == "400"
+            }
+            try await client.shutdown()
+        }
+    }
+
+    @Test func firstByteTimeoutAndRefusedConnectionsFailFast() async throws {
+        let router = Router()
+        router.post("v1/chat/completions") { _, _ -> Response in
+            try await Task.sleep(for: .seconds(30))
+            return Response(status: .ok)
+        }
+        try await withServer(router) { port in
+            let client = UpstreamClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
+            let logger = Logger(label: "t")
+            let started = ContinuousClock.now
+            await #expect {
+                try await client.send(
+                    UpstreamCall(upstream: upstream(port: port, firstByteMs: 200), path: "/chat/completions", body: [], stream: false, requestID: "r", apiKey: nil),
+                    logger: logger)
+            } throws: { error in
+                (error as? UpstreamFailure)?.kind == .timeout
+            }
+            #expect(ContinuousClock.now - started < .seconds(10), "the first-byte deadline ended the wait, not the server")
+
+            // Port 9 (discard) is closed on the test machine: refused at once, no retry loop.
+            let refusedStart = ContinuousClock.now
+            await #expect {
+                try await client.send(
+                    UpstreamCall(upstream: upstream(port: 9), path: "/chat/completions", body: [], stream: false, requestID: "r", apiKey: nil), logger: logger)
+            } throws: { error in
+                (error as? UpstreamFailure)?.kind == .connect
+            }
+            #expect(ContinuousClock.now - refusedStart < .seconds(3))
+            try await client.shutdown()
+        }
+    }
+}
