@@ -113,7 +113,12 @@ let package = Package(
         ),
         .testTarget(name: "OpenAIWireTests", dependencies: ["OpenAIWire"], swiftSettings: testSettings),
         .testTarget(name: "TrellisCoreTests", dependencies: ["TrellisCore"], swiftSettings: testSettings),
-        .testTarget(name: "TrellisStoreTests", dependencies: ["TrellisStore"], swiftSettings: testSettings),
+        .testTarget(
+            name: "TrellisStoreTests",
+            // GRDB: the tests reopen the database file to check what the store wrote.
+            dependencies: ["TrellisStore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: testSettings
+        ),
         .testTarget(
             name: "TrellisUpstreamTests",
             dependencies: [

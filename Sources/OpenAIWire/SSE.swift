@@ -136,7 +136,9 @@ public enum SSEWriter {
     public static func frame(text: String, event: String? = nil) -> [UInt8] {
         var out: [UInt8] = []
         if let event { out.append(contentsOf: "event: \(event)\n".utf8) }
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // Any line break (LF, CR, CRLF) inside the payload starts a new data line, so the framing holds.
+        // ("\r\n" is one Character in Swift.)
+        for line in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) {
             out.append(contentsOf: "data: ".utf8)
             out.append(contentsOf: line.utf8)
             out.append(0x0A)

@@ -34,7 +34,7 @@ public struct ChatRequest: Sendable {
             guard case .object(let m) = message else { throw .invalidField("messages[\(i)]", "must be an object") }
             guard case .string(let role)? = m["role"] else { throw .missingField("messages[\(i)].role") }
             guard roles.contains(role) else {
-                throw .invalidField("messages[\(i)].role", "must be one of system, developer, user, assistant, tool")
+                throw .invalidField("messages[\(i)].role", "must be one of system, developer, user, assistant, tool, function")
             }
             try validateContent(m, role: role, path: "messages[\(i)]")
         }
