@@ -17,6 +17,12 @@ public func buildApplication(
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
 ) async throws -> (some ApplicationProtocol, Gateway) {
     let store = try SQLiteStore(path: config.databasePath)
+    // The declarative catalog first: a bad file stops the start before anything else is running.
+    if let directory = config.catalogDir {
+        let report = try await CatalogApplier(store: store).apply(directory: directory)
+        logger.notice("catalog applied", metadata: ["directory": "\(directory)", "changes": "\(report.changes.count)", "unchanged": "\(report.unchanged)"])
+        for change in report.changes { logger.info("catalog change", metadata: ["change": "\(change)"]) }
+    }
     let metrics = GatewayMetrics()
     let usage = UsageRecorder(
         store: store, capacity: config.usageBufferCapacity, batchSize: config.usageBatchSize,
@@ -28,7 +34,13 @@ public func buildApplication(
         eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
     let gateway = Gateway(
         config: config, store: store, upstreams: upstreams, usage: usage, metrics: metrics, logger: logger, environment: environment)
-    try await gateway.reloadCatalog()
+    do {
+        try await gateway.reloadCatalog()
+    } catch {
+        // The HTTP client must be shut down before it is released.
+        try? await upstreams.shutdown()
+        throw error
+    }
     if config.adminKey == nil {
         logger.warning("no operator key is configured (TRELLIS_ADMIN_KEY or admin.key): the administration API refuses every call")
     }

@@ -7,6 +7,12 @@ public enum DatabaseMaintenance {
         public var journalMode: String
     }
 
+    /// Applies a catalog directory to the database at `databasePath`.
+    public static func applyCatalog(directory: String, databasePath: String) async throws -> CatalogApplier.Report {
+        let store = try SQLiteStore(path: databasePath)
+        return try await CatalogApplier(store: store, actor: "cli:catalog").apply(directory: directory)
+    }
+
     /// Creates the database if needed and applies every pending migration.
     public static func migrate(path: String) throws -> MigrationResult {
         let store = try SQLiteStore(path: path)

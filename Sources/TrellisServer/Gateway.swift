@@ -17,6 +17,7 @@ public final class Gateway: Sendable {
     public let metrics: GatewayMetrics
     let catalog: CatalogHolder
     let health: UpstreamHealth
+    let adapterLoader = AdapterLoader()
     let adminKeyDigest: KeyDigest?
     let logger: Logger
     let environment: [String: String]

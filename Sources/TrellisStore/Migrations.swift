@@ -101,5 +101,47 @@ enum Migrations {
                     CREATE INDEX audit_at ON audit_log(at_ms);
                     """)
         }
+        migrator.registerMigration("v2-prompts-adapters") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE prompts (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        name TEXT NOT NULL,
+                        tenant_id TEXT REFERENCES tenants(id) ON DELETE CASCADE,
+                        description TEXT,
+                        labels TEXT NOT NULL,
+                        created_at INTEGER NOT NULL
+                    ) STRICT;
+                    CREATE UNIQUE INDEX prompts_shared_name ON prompts(name) WHERE tenant_id IS NULL;
+                    CREATE UNIQUE INDEX prompts_tenant_name ON prompts(tenant_id, name) WHERE tenant_id IS NOT NULL;
+
+                    CREATE TABLE prompt_versions (
+                        prompt_id TEXT NOT NULL REFERENCES prompts(id) ON DELETE CASCADE,
+                        version INTEGER NOT NULL,
+                        definition TEXT NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        PRIMARY KEY (prompt_id, version)
+                    ) STRICT;
+
+                    CREATE TABLE adapters (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        name TEXT NOT NULL,
+                        tenant_id TEXT REFERENCES tenants(id) ON DELETE CASCADE,
+                        upstream TEXT NOT NULL,
+                        base_model TEXT NOT NULL,
+                        served_model TEXT,
+                        lora_id INTEGER,
+                        lora_scale REAL,
+                        path TEXT,
+                        method TEXT NOT NULL,
+                        dataset TEXT,
+                        evaluation TEXT,
+                        description TEXT,
+                        created_at INTEGER NOT NULL
+                    ) STRICT;
+                    CREATE UNIQUE INDEX adapters_shared_name ON adapters(name) WHERE tenant_id IS NULL;
+                    CREATE UNIQUE INDEX adapters_tenant_name ON adapters(tenant_id, name) WHERE tenant_id IS NOT NULL;
+                    """)
+        }
     }
 }

@@ -97,3 +97,55 @@ extension AuditRecord {
         AuditEntry(id: id ?? 0, at: Date(unixMilliseconds: atMs), actor: actor, tenantID: tenantID, action: action, target: target, detail: detail)
     }
 }
+
+extension JSONText {
+    static func encode(labels: [String: Int]) -> String {
+        JSONWriter.string(.object(JSONObject(labels.sorted { $0.key < $1.key }.map { .init(key: $0.key, value: .int($0.value)) })))
+    }
+
+    static func decodeLabels(_ text: String) -> [String: Int] {
+        guard case .object(let o)? = try? JSONParser.parse(text) else { return [:] }
+        var out: [String: Int] = [:]
+        for m in o {
+            if let v = m.value.numberValue?.intValue { out[m.key] = v }
+        }
+        return out
+    }
+}
+
+extension AdapterRecord {
+    var domain: Adapter? {
+        let serving: AdapterServing
+        if let servedModel {
+            serving = .servedModel(servedModel)
+        } else if let loraID {
+            serving = .loraID(loraID, scale: loraScale ?? 1.0)
+        } else if let path {
+            serving = .path(path)
+        } else {
+            return nil
+        }
+        return Adapter(
+            id: id, name: name, tenantID: tenantID, upstream: upstream, baseModel: baseModel, serving: serving,
+            method: AdapterMethod(rawValue: method) ?? .lora, dataset: dataset, evaluation: evaluation, description: description,
+            createdAt: Date(unixSeconds: createdAt))
+    }
+
+    init(_ a: Adapter) {
+        var served: String?
+        var loraID: Int?
+        var scale: Double?
+        var path: String?
+        switch a.serving {
+        case .servedModel(let m): served = m
+        case .loraID(let id, let s):
+            loraID = id
+            scale = s
+        case .path(let p): path = p
+        }
+        self.init(
+            id: a.id, name: a.name, tenantID: a.tenantID, upstream: a.upstream, baseModel: a.baseModel, servedModel: served, loraID: loraID,
+            loraScale: scale, path: path, method: a.method.rawValue, dataset: a.dataset, evaluation: a.evaluation, description: a.description,
+            createdAt: a.createdAt.unixSeconds)
+    }
+}

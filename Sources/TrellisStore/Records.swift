@@ -181,3 +181,78 @@ struct AuditRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
         static let action = Column(CodingKeys.action)
     }
 }
+
+struct PromptRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
+    static let databaseTableName = "prompts"
+    var id: String
+    var name: String
+    var tenantID: String?
+    var description: String?
+    /// JSON object: label → version.
+    var labels: String
+    var createdAt: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, description, labels
+        case tenantID = "tenant_id"
+        case createdAt = "created_at"
+    }
+
+    enum Columns {
+        static let name = Column(CodingKeys.name)
+        static let tenantID = Column(CodingKeys.tenantID)
+    }
+}
+
+struct PromptVersionRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
+    static let databaseTableName = "prompt_versions"
+    var promptID: String
+    var version: Int
+    /// JSON: {"messages": [...], "variables": {...}}.
+    var definition: String
+    var createdAt: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case version, definition
+        case promptID = "prompt_id"
+        case createdAt = "created_at"
+    }
+
+    enum Columns {
+        static let promptID = Column(CodingKeys.promptID)
+        static let version = Column(CodingKeys.version)
+    }
+}
+
+struct AdapterRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
+    static let databaseTableName = "adapters"
+    var id: String
+    var name: String
+    var tenantID: String?
+    var upstream: String
+    var baseModel: String
+    var servedModel: String?
+    var loraID: Int?
+    var loraScale: Double?
+    var path: String?
+    var method: String
+    var dataset: String?
+    var evaluation: String?
+    var description: String?
+    var createdAt: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, upstream, path, method, dataset, evaluation, description
+        case tenantID = "tenant_id"
+        case baseModel = "base_model"
+        case servedModel = "served_model"
+        case loraID = "lora_id"
+        case loraScale = "lora_scale"
+        case createdAt = "created_at"
+    }
+
+    enum Columns {
+        static let name = Column(CodingKeys.name)
+        static let tenantID = Column(CodingKeys.tenantID)
+    }
+}

@@ -94,7 +94,10 @@ public final class SQLiteStore: Sendable {
             }
             let upstreams = try UpstreamRecord.fetchAll(db).compactMap(\.domain)
             let models = try Self.fetchModels(db)
-            return CatalogSnapshot(generation: generation, tenants: tenants, keys: keys, upstreams: upstreams, models: models)
+            let prompts = try Self.fetchPrompts(db)
+            let adapters = try AdapterRecord.fetchAll(db).compactMap(\.domain)
+            return CatalogSnapshot(
+                generation: generation, tenants: tenants, keys: keys, upstreams: upstreams, models: models, prompts: prompts, adapters: adapters)
         }
     }
 
@@ -113,6 +116,36 @@ public final class SQLiteStore: Sendable {
                 id: row.id, name: row.name, tenantID: row.tenantID, description: row.description,
                 createdAt: Date(unixSeconds: row.createdAt), versions: versionsByModel[row.id] ?? [],
                 traffic: JSONText.decodeTraffic(row.traffic))
+        }
+    }
+
+    static func fetchPrompts(_ db: Database) throws -> [Prompt] {
+        let rows = try PromptRecord.fetchAll(db)
+        let versionRows = try PromptVersionRecord.order(PromptVersionRecord.Columns.version).fetchAll(db)
+        var versions: [String: [Prompt.Version]] = [:]
+        for row in versionRows {
+            guard case .object(let o)? = try? JSONParser.parse(row.definition),
+                let definition = try? PromptDefinition.parse(messages: o["messages"], variables: o["variables"])
+            else { continue }
+            versions[row.promptID, default: []].append(Prompt.Version(version: row.version, definition: definition, createdAt: Date(unixSeconds: row.createdAt)))
+        }
+        return rows.map { row in
+            Prompt(
+                id: row.id, name: row.name, tenantID: row.tenantID, description: row.description, createdAt: Date(unixSeconds: row.createdAt),
+                versions: versions[row.id] ?? [], labels: JSONText.decodeLabels(row.labels))
+        }
+    }
+
+    /// The name rules of the contract, for any namespaced table: a tenant's names are unique within it; shared
+    /// names are unique among shared objects and cannot be taken by a tenant.
+    static func checkName(_ db: Database, table: String, kind: String, name: String, tenantID: String?) throws {
+        let shared = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table) WHERE name = ? AND tenant_id IS NULL", arguments: [name]) ?? 0
+        if let tenantID {
+            let own = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table) WHERE name = ? AND tenant_id = ?", arguments: [name, tenantID]) ?? 0
+            if own > 0 { throw TrellisError.conflict("This tenant already has a \(kind) named '\(name)'.") }
+            if shared > 0 { throw TrellisError.conflict("'\(name)' is the name of a shared \(kind); shared names are public and cannot be reused.") }
+        } else if shared > 0 {
+            throw TrellisError.conflict("A shared \(kind) named '\(name)' already exists.")
         }
     }
 
@@ -232,16 +265,7 @@ public final class SQLiteStore: Sendable {
         name: String, tenantID: String?, description: String?, spec: JSONValue, actor: String, now: Date = Date()
     ) async throws -> IndustryModel {
         try await pool.write { db in
-            if let tenantID {
-                if try ModelRecord.filter(ModelRecord.Columns.name == name && ModelRecord.Columns.tenantID == tenantID).fetchCount(db) > 0 {
-                    throw TrellisError.conflict("This tenant already has a model named '\(name)'.")
-                }
-                if try ModelRecord.filter(ModelRecord.Columns.name == name && ModelRecord.Columns.tenantID == nil).fetchCount(db) > 0 {
-                    throw TrellisError.conflict("'\(name)' is the name of a shared model; shared names are public and cannot be reused.")
-                }
-            } else if try ModelRecord.filter(ModelRecord.Columns.name == name && ModelRecord.Columns.tenantID == nil).fetchCount(db) > 0 {
-                throw TrellisError.conflict("A shared model named '\(name)' already exists.")
-            }
+            try Self.checkName(db, table: "models", kind: "model", name: name, tenantID: tenantID)
             let record = ModelRecord(
                 id: APIKeys.identifier("mdl"), name: name, tenantID: tenantID, description: description,
                 traffic: JSONText.encode(traffic: [1: 100]), createdAt: now.unixSeconds)
@@ -282,6 +306,139 @@ public final class SQLiteStore: Sendable {
             try Self.audit(
                 db, actor: actor, tenantID: model.tenantID, action: "model.traffic.set", target: "model:\(model.name)",
                 detail: ["before": (try? JSONParser.parse(before)) ?? .null, "after": (try? JSONParser.parse(model.traffic)) ?? .null], now: now)
+        }
+    }
+
+    // MARK: Prompts
+
+    public struct PromptWrite: Sendable {
+        public var prompt: Prompt
+        public var version: Int
+        /// False when the posted definition equals the latest version's, which is then returned unchanged.
+        public var created: Bool
+    }
+
+    /// Creates a prompt (version 1) or adds the next version to an existing one. Posting the same definition
+    /// as the latest version adds nothing. `labels` are pointed at the resulting version.
+    public func writePrompt(
+        name: String, tenantID: String?, description: String?, definition: JSONValue, labels: [String], actor: String, now: Date = Date()
+    ) async throws -> PromptWrite {
+        let text = JSONWriter.string(definition)
+        return try await pool.write { db in
+            let existing = try PromptRecord.filter(PromptRecord.Columns.name == name && (tenantID == nil ? PromptRecord.Columns.tenantID == nil : PromptRecord.Columns.tenantID == tenantID)).fetchOne(db)
+            var record: PromptRecord
+            var version: Int
+            var created = true
+            if var found = existing {
+                let latest = try PromptVersionRecord.filter(PromptVersionRecord.Columns.promptID == found.id).order(PromptVersionRecord.Columns.version.desc).fetchOne(db)
+                if let latest, latest.definition == text {
+                    version = latest.version
+                    created = false
+                } else {
+                    version = (latest?.version ?? 0) + 1
+                    try PromptVersionRecord(promptID: found.id, version: version, definition: text, createdAt: now.unixSeconds).insert(db)
+                }
+                if let description, description != found.description {
+                    found.description = description
+                    try found.update(db)
+                }
+                record = found
+            } else {
+                try Self.checkName(db, table: "prompts", kind: "prompt", name: name, tenantID: tenantID)
+                record = PromptRecord(
+                    id: APIKeys.identifier("prm"), name: name, tenantID: tenantID, description: description, labels: "{}", createdAt: now.unixSeconds)
+                try record.insert(db)
+                version = 1
+                try PromptVersionRecord(promptID: record.id, version: 1, definition: text, createdAt: now.unixSeconds).insert(db)
+            }
+            var currentLabels = JSONText.decodeLabels(record.labels)
+            var labelsChanged = false
+            for label in labels where currentLabels[label] != version {
+                currentLabels[label] = version
+                labelsChanged = true
+            }
+            if labelsChanged {
+                record.labels = JSONText.encode(labels: currentLabels)
+                try record.update(db)
+            }
+            if created || labelsChanged {
+                try Self.bumpGeneration(db)
+                try Self.audit(
+                    db, actor: actor, tenantID: tenantID, action: created ? "prompt.version.create" : "prompt.labels.set", target: "prompt:\(name)",
+                    detail: ["version": .int(version), "labels": .array(labels.map { .string($0) })], now: now)
+            }
+            guard let prompt = try Self.fetchPrompts(db).first(where: { $0.id == record.id }) else { throw TrellisError.internalError }
+            return PromptWrite(prompt: prompt, version: version, created: created)
+        }
+    }
+
+    /// Points labels at versions (`nil` removes a label).
+    public func setPromptLabels(promptID: String, labels: [String: Int?], actor: String, now: Date = Date()) async throws -> Prompt {
+        try await pool.write { db in
+            guard var record = try PromptRecord.fetchOne(db, key: promptID) else { throw TrellisError.notFound("The prompt") }
+            let before = record.labels
+            var current = JSONText.decodeLabels(record.labels)
+            for (label, version) in labels {
+                current[label] = version
+            }
+            record.labels = JSONText.encode(labels: current)
+            if record.labels != before {
+                try record.update(db)
+                try Self.bumpGeneration(db)
+                try Self.audit(
+                    db, actor: actor, tenantID: record.tenantID, action: "prompt.labels.set", target: "prompt:\(record.name)",
+                    detail: ["before": (try? JSONParser.parse(before)) ?? .null, "after": (try? JSONParser.parse(record.labels)) ?? .null], now: now)
+            }
+            guard let prompt = try Self.fetchPrompts(db).first(where: { $0.id == record.id }) else { throw TrellisError.internalError }
+            return prompt
+        }
+    }
+
+    // MARK: Adapters
+
+    public func createAdapter(_ adapter: Adapter, actor: String, now: Date = Date()) async throws -> Adapter {
+        try await pool.write { db in
+            try Self.checkName(db, table: "adapters", kind: "adapter", name: adapter.name, tenantID: adapter.tenantID)
+            var a = adapter
+            a.id = APIKeys.identifier("adp")
+            a.createdAt = Date(unixSeconds: now.unixSeconds)
+            try AdapterRecord(a).insert(db)
+            try Self.bumpGeneration(db)
+            try Self.audit(
+                db, actor: actor, tenantID: a.tenantID, action: "adapter.create", target: "adapter:\(a.name)",
+                detail: ["upstream": .string(a.upstream), "base_model": .string(a.baseModel), "method": .string(a.method.rawValue)], now: now)
+            return a
+        }
+    }
+
+    /// Replaces an adapter's fields (the declarative catalog changed it); the id and creation time stay.
+    public func updateAdapter(_ adapter: Adapter, actor: String, now: Date = Date()) async throws {
+        try await pool.write { db in
+            guard let existing = try AdapterRecord.fetchOne(db, key: adapter.id) else { throw TrellisError.notFound("The adapter") }
+            var record = AdapterRecord(adapter)
+            record.createdAt = existing.createdAt
+            try record.update(db)
+            try Self.bumpGeneration(db)
+            try Self.audit(db, actor: actor, tenantID: adapter.tenantID, action: "adapter.update", target: "adapter:\(adapter.name)", now: now)
+        }
+    }
+
+    /// Replaces an upstream's settings (the declarative catalog changed them).
+    public func updateUpstream(name: String, _ new: NewUpstream, actor: String, now: Date = Date()) async throws {
+        try await pool.write { db in
+            guard var record = try UpstreamRecord.filter(UpstreamRecord.Columns.name == name).fetchOne(db) else {
+                throw TrellisError.notFound("The upstream")
+            }
+            record.baseURL = new.baseURL
+            record.kind = new.kind.rawValue
+            record.labels = JSONText.encode(new.labels.map(\.rawValue).sorted())
+            record.apiKeyEnv = new.apiKeyEnv
+            record.timeouts = JSONText.encode(new.timeouts)
+            try record.update(db)
+            try Self.bumpGeneration(db)
+            try Self.audit(
+                db, actor: actor, tenantID: nil, action: "upstream.update", target: "upstream:\(name)",
+                detail: ["base_url": .string(new.baseURL), "kind": .string(new.kind.rawValue)], now: now)
         }
     }
 

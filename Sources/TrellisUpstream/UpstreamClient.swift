@@ -148,3 +148,23 @@ public final class UpstreamClient: Sendable {
         return UpstreamFailure(kind: .connect, upstream: upstream)
     }
 }
+
+extension UpstreamClient {
+    /// Loads a LoRA adapter into a vLLM server (`POST /v1/load_lora_adapter`). A server that says it already
+    /// has the adapter counts as success.
+    public func loadLoRAAdapter(
+        upstream: Upstream, name: String, path: String, apiKey: String?, logger: Logger
+    ) async throws(UpstreamFailure) {
+        let body: JSONValue = ["lora_name": .string(name), "lora_path": .string(path)]
+        let call = UpstreamCall(upstream: upstream, path: "/load_lora_adapter", body: JSONWriter.encode(body), stream: false, requestID: "adapter-load", apiKey: apiKey)
+        do {
+            let response = try await send(call, logger: logger)
+            _ = try? await response.body.collect(upTo: maxErrorBodyBytes)
+        } catch {
+            if error.kind == .status, error.status == 400, error.upstreamError?.message.lowercased().contains("already") == true {
+                return
+            }
+            throw error
+        }
+    }
+}

@@ -218,3 +218,105 @@ struct Models: AsyncParsableCommand {
         }
     }
 }
+
+struct Prompts: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The prompt library: versions and labels.", subcommands: [Create.self, List.self, Show.self, Label.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a prompt, or add a version to it, from a JSON or YAML file with messages and variables.")
+        @OptionGroup var admin: AdminOptions
+        @Argument(help: "Prompt name.") var name: String
+        @Option(help: "File with {\"messages\": [...], \"variables\": {...}} (JSON).") var file: String
+        @Option(help: "Owning tenant (default: shared).") var tenant: String?
+        @Option(help: "Labels to point at the new version, comma-separated (e.g. staging).") var labels: String?
+
+        func run() async throws {
+            guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("Cannot read \(file).") }
+            guard case .object(var body) = try JSONParser.parse(Array(data)) else { throw ValidationError("\(file) must hold a JSON object.") }
+            body["name"] = .string(name)
+            if let tenant { body["tenant"] = .string(tenant) }
+            if let labels { body["labels"] = .array(labels.split(separator: ",").map { .string(String($0)) }) }
+            let answer = try await AdminClient.call(admin, .POST, "prompts", body: .object(body))
+            AdminClient.show(answer, options: admin, columns: ["name", "tenant", "version", "created", "labels"])
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List prompts.")
+        @OptionGroup var admin: AdminOptions
+
+        func run() async throws {
+            AdminClient.show(try await AdminClient.call(admin, .GET, "prompts"), options: admin, columns: ["name", "tenant", "latest_version", "labels"])
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a prompt's versions and labels (JSON).")
+        @OptionGroup var admin: AdminOptions
+        @Argument(help: "Prompt name.") var name: String
+
+        func run() async throws {
+            print(JSONWriter.string(try await AdminClient.call(admin, .GET, "prompts/\(name)")))
+        }
+    }
+
+    struct Label: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Point labels at versions, e.g. production=3 (or production= to remove).")
+        @OptionGroup var admin: AdminOptions
+        @Argument(help: "Prompt name.") var name: String
+        @Argument(help: "label=version pairs.") var labels: [String]
+
+        func run() async throws {
+            var body = JSONObject()
+            for pair in labels {
+                let parts = pair.split(separator: "=", omittingEmptySubsequences: false)
+                guard parts.count == 2 else { throw ValidationError("Labels look like production=3, got '\(pair)'.") }
+                body[String(parts[0])] = parts[1].isEmpty ? .null : Int(parts[1]).map { .int($0) } ?? .string(String(parts[1]))
+            }
+            let answer = try await AdminClient.call(admin, .PUT, "prompts/\(name)/labels", body: .object(body))
+            AdminClient.show(answer, options: admin, columns: ["name", "latest_version", "labels"])
+        }
+    }
+}
+
+struct Adapters: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Register and list fine-tuned adapters.", subcommands: [Add.self, List.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register an adapter and how its upstream serves it.")
+        @OptionGroup var admin: AdminOptions
+        @Argument(help: "Adapter name.") var name: String
+        @Option(help: "Upstream that serves it.") var upstream: String
+        @Option(help: "The base model it was trained on.") var baseModel: String
+        @Option(help: "Its own model name on the upstream.") var servedModel: String?
+        @Option(help: "llama.cpp adapter id (upstream kind llamacpp).") var loraID: Int?
+        @Option(help: "Adapter path for vLLM's dynamic loading (upstream kind vllm).") var path: String?
+        @Option(help: "lora, qlora, adapter or full.") var method = "lora"
+        @Option(help: "Training dataset reference.") var dataset: String?
+        @Option(help: "Evaluation notes.") var evaluation: String?
+        @Option(help: "Owning tenant (default: shared).") var tenant: String?
+
+        func run() async throws {
+            var body: JSONObject = ["name": .string(name), "upstream": .string(upstream), "base_model": .string(baseModel), "method": .string(method)]
+            if let servedModel { body["served_model"] = .string(servedModel) }
+            if let loraID { body["lora_id"] = .int(loraID) }
+            if let path { body["path"] = .string(path) }
+            if let dataset { body["dataset"] = .string(dataset) }
+            if let evaluation { body["evaluation"] = .string(evaluation) }
+            if let tenant { body["tenant"] = .string(tenant) }
+            let answer = try await AdminClient.call(admin, .POST, "adapters", body: .object(body))
+            AdminClient.show(answer, options: admin, columns: ["name", "tenant", "upstream", "base_model", "method"])
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List adapters.")
+        @OptionGroup var admin: AdminOptions
+
+        func run() async throws {
+            AdminClient.show(try await AdminClient.call(admin, .GET, "adapters"), options: admin, columns: ["name", "tenant", "upstream", "base_model", "method", "dataset"])
+        }
+    }
+}

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import NIOCore
+import Hummingbird
 import ServiceLifecycle
 import TrellisServer
 import UnixSignals
@@ -42,6 +43,15 @@ struct Serve: AsyncParsableCommand {
             return logger
         }()
 
+        do {
+            try await serve(config: config, logger: logger)
+        } catch let error as CatalogError {
+            FileHandle.standardError.write(Data("trellis: \(error.description)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+
+    func serve(config: TrellisConfig, logger: Logger) async throws {
         let (app, _) = try await buildApplication(config: config, logger: logger) { channel in
             let address = channel.localAddress
             let host = address?.ipAddress ?? config.host
@@ -60,6 +70,34 @@ struct Serve: AsyncParsableCommand {
             logger.warning("shutdown ended early", metadata: ["error_type": "\(type(of: error))"])
         }
         logger.notice("stopped")
+    }
+}
+
+struct Catalog: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Apply declarative catalog files to the database (works offline; a running gateway picks the change up).",
+        subcommands: [Apply.self])
+
+    struct Apply: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Apply a directory of catalog YAML files; applying twice changes nothing.")
+        @OptionGroup var options: ConfigOptions
+        @Argument(help: "Directory of *.yaml files (tenants, upstreams, prompts, adapters, models).") var directory: String
+
+        func run() async throws {
+            let config: TrellisConfig
+            do {
+                config = try options.load()
+            } catch let error as ConfigError {
+                exitWithConfigError(error)
+            }
+            do {
+                let report = try await DatabaseMaintenance.applyCatalog(directory: directory, databasePath: config.databasePath)
+                print(report.description)
+            } catch let error as CatalogError {
+                FileHandle.standardError.write(Data("trellis: \(error.description)\n".utf8))
+                throw ExitCode(2)
+            }
+        }
     }
 }
 

@@ -9,7 +9,9 @@ struct Trellis: AsyncParsableCommand {
         commandName: "trellis",
         abstract: "A self-hosted, OpenAI-compatible gateway for industry models.",
         version: TrellisVersion.string,
-        subcommands: [Serve.self, Migrate.self, Health.self, Tenants.self, Keys.self, Upstreams.self, Models.self]
+        subcommands: [
+            Serve.self, Migrate.self, Catalog.self, Health.self, Tenants.self, Keys.self, Upstreams.self, Models.self, Prompts.self, Adapters.self,
+        ]
     )
 }
 

@@ -261,9 +261,10 @@ struct OrderTargetsTests {
 
 @Suite("ChatPlanner.plan and upstreamBody")
 struct PlanTests {
-    func plan(_ body: String, params: String? = nil, fallbacks: Bool = false) throws -> ChatPlan {
+    func plan(_ body: String, params: String? = nil, fallbacks: Bool = false, prompt: String? = nil) throws -> ChatPlan {
         var specJSON: JSONObject = ["upstream": "local", "model": "smollm2"]
         if let params { specJSON["params"] = try JSONParser.parse(params) }
+        if let prompt { specJSON["prompt"] = try JSONParser.parse(prompt) }
         if fallbacks { specJSON["fallbacks"] = [["upstream": "cloud", "model": "gpt"]] }
         let model = try Fixtures.model("assistant", spec: Fixtures.spec(.object(specJSON)))
         let snapshot = CatalogSnapshot(generation: 1, tenants: [Fixtures.tenant("acme")], keys: [], upstreams: [], models: [model])
@@ -325,10 +326,23 @@ struct PlanTests {
         #expect(try sent(p)["stream_options"] == ["include_usage": false])
     }
 
-    @Test("the upstream body never carries the client's variables")
+    @Test("the upstream body never carries the client's variables; they fill the prompt")
     func noVariables() throws {
-        let p = try plan(#"{"model":"assistant","messages":[{"role":"user","content":"hi"}],"variables":{"a":"b"}}"#)
+        let p = try plan(
+            #"{"model":"assistant","messages":[{"role":"user","content":"hi"}],"variables":{"a":"b"}}"#,
+            prompt: #"{"messages":[{"role":"system","content":"a is {{a}}"}],"variables":{"a":{}}}"#)
         #expect(try sent(p)["variables"] == nil)
+        #expect(try sent(p)["messages"]?.arrayValue?.first?["content"] == "a is b")
+    }
+
+    @Test("variables for a model without a prompt are refused, naming the variable")
+    func variablesWithoutPrompt() throws {
+        do {
+            _ = try plan(#"{"model":"assistant","messages":[{"role":"user","content":"hi"}],"variables":{"a":"b"}}"#)
+            Issue.record("expected a 400")
+        } catch let error as TrellisError {
+            #expect(error.status == 400 && error.param == "variables.a")
+        }
     }
 
     @Test("spec params reach the upstream body, with the ceiling applied")

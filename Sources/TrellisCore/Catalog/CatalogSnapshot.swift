@@ -10,8 +10,15 @@ public final class CatalogSnapshot: Sendable {
     private let keys: [KeyDigest: TenantKey]
     private let sharedModels: [String: IndustryModel]
     private let tenantModels: [String: [String: IndustryModel]]
+    private let prompts: Namespaced<Prompt>
+    private let adapters: Namespaced<Adapter>
 
-    public init(generation: Int64, tenants: [Tenant], keys: [(KeyDigest, TenantKey)], upstreams: [Upstream], models: [IndustryModel]) {
+    public init(
+        generation: Int64, tenants: [Tenant], keys: [(KeyDigest, TenantKey)], upstreams: [Upstream], models: [IndustryModel],
+        prompts: [Prompt] = [], adapters: [Adapter] = []
+    ) {
+        self.prompts = Namespaced(prompts, name: \.name, tenant: \.tenantID)
+        self.adapters = Namespaced(adapters, name: \.name, tenant: \.tenantID)
         self.generation = generation
         var byID: [String: Tenant] = [:]
         var idsByName: [String: String] = [:]
@@ -82,8 +89,63 @@ public final class CatalogSnapshot: Sendable {
 
     public func tenantModel(named name: String, tenantID: String) -> IndustryModel? { tenantModels[tenantID]?[name] }
 
+    /// A prompt as seen from a tenant's namespace: the tenant's own first, then a shared one. With a nil
+    /// tenant, shared prompts only.
+    public func prompt(named name: String, tenantID: String?) -> Prompt? { prompts.resolve(name, tenantID: tenantID) }
+    public func sharedPrompt(named name: String) -> Prompt? { prompts.shared[name] }
+    public func tenantPrompt(named name: String, tenantID: String) -> Prompt? { prompts.owned[tenantID]?[name] }
+    public func tenantsOwningPrompt(named name: String) -> [String] { prompts.owners(of: name) }
+    public func visiblePrompts(tenantID: String?) -> [Prompt] { prompts.visible(tenantID: tenantID) }
+    public var allPrompts: [Prompt] { prompts.all }
+
+    public func adapter(named name: String, tenantID: String?) -> Adapter? { adapters.resolve(name, tenantID: tenantID) }
+    public func sharedAdapter(named name: String) -> Adapter? { adapters.shared[name] }
+    public func tenantAdapter(named name: String, tenantID: String) -> Adapter? { adapters.owned[tenantID]?[name] }
+    public func tenantsOwningAdapter(named name: String) -> [String] { adapters.owners(of: name) }
+    public func visibleAdapters(tenantID: String?) -> [Adapter] { adapters.visible(tenantID: tenantID) }
+    public var allAdapters: [Adapter] { adapters.all }
+
     /// Tenants that have their own model of this name.
     public func tenantsOwningModel(named name: String) -> [String] {
         tenantModels.compactMap { $0.value[name] != nil ? $0.key : nil }
+    }
+}
+
+/// Objects named in the contract's namespaces: shared ones (no tenant) and each tenant's own.
+struct Namespaced<Object: Sendable>: Sendable {
+    let shared: [String: Object]
+    let owned: [String: [String: Object]]
+    let all: [Object]
+
+    init(_ objects: [Object], name: KeyPath<Object, String>, tenant: KeyPath<Object, String?>) {
+        var shared: [String: Object] = [:]
+        var owned: [String: [String: Object]] = [:]
+        for o in objects {
+            if let t = o[keyPath: tenant] {
+                owned[t, default: [:]][o[keyPath: name]] = o
+            } else {
+                shared[o[keyPath: name]] = o
+            }
+        }
+        self.shared = shared
+        self.owned = owned
+        self.all = objects.sorted { ($0[keyPath: name], $0[keyPath: tenant] ?? "") < ($1[keyPath: name], $1[keyPath: tenant] ?? "") }
+    }
+
+    func resolve(_ name: String, tenantID: String?) -> Object? {
+        if let tenantID, let own = owned[tenantID]?[name] { return own }
+        return shared[name]
+    }
+
+    func owners(of name: String) -> [String] {
+        owned.compactMap { $0.value[name] != nil ? $0.key : nil }.sorted()
+    }
+
+    func visible(tenantID: String?) -> [Object] {
+        var byName = shared
+        if let tenantID, let own = owned[tenantID] {
+            for (n, o) in own { byName[n] = o }
+        }
+        return byName.sorted { $0.key < $1.key }.map(\.value)
     }
 }

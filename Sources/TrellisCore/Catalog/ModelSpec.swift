@@ -4,21 +4,47 @@ import OpenAIWire
 /// fields are refused (a typo must not silently publish a different model), and the JSON as given is kept for
 /// display.
 public struct ModelSpec: Sendable, Equatable {
-    /// One place the model is served: an upstream and the model name it knows.
-    public struct Target: Sendable, Equatable, Hashable {
+    /// One place the model is served: an upstream and the model name it knows, plus, for adapters, fields
+    /// added to the request (llama.cpp's `lora`) or a vLLM adapter to load before use.
+    public struct Target: Sendable, Equatable {
         public var upstream: String
         public var model: String
         public var weight: Int
+        public var extraBody: JSONObject
+        public var loadAdapter: AdapterLoad?
 
-        public init(upstream: String, model: String, weight: Int = 1) {
+        public init(upstream: String, model: String, weight: Int = 1, extraBody: JSONObject = JSONObject(), loadAdapter: AdapterLoad? = nil) {
             self.upstream = upstream
             self.model = model
             self.weight = weight
+            self.extraBody = extraBody
+            self.loadAdapter = loadAdapter
         }
     }
 
-    /// Where requests go, chosen by weight among the healthy ones.
+    /// A vLLM LoRA adapter to load (`POST /v1/load_lora_adapter`) before the first call that uses it.
+    public struct AdapterLoad: Sendable, Equatable, Hashable {
+        public var name: String
+        public var path: String
+
+        public init(name: String, path: String) {
+            self.name = name
+            self.path = path
+        }
+    }
+
+    /// Where the prompt comes from: the library (a pinned version, a label to follow, or the latest
+    /// version), or written inline in the spec.
+    public enum PromptRef: Sendable, Equatable {
+        case named(name: String, version: Int?, label: String?)
+        case inline(PromptDefinition)
+    }
+
+    /// Where requests go, chosen by weight. Empty when `adapter` names the serving instead.
     public var deployments: [Target]
+    /// A registered adapter whose serving replaces `upstream`/`model`.
+    public var adapter: String?
+    public var prompt: PromptRef?
     /// Tried in order when every deployment has failed.
     public var fallbacks: [Target]
     /// Defaults for fields the caller leaves out; `max_tokens` is also a ceiling.
@@ -28,8 +54,13 @@ public struct ModelSpec: Sendable, Equatable {
 
     public static let paramsForbidden: Set<String> = ["model", "messages", "stream", "stream_options", "variables", "n"]
 
-    public init(deployments: [Target], fallbacks: [Target] = [], params: JSONObject = JSONObject(), json: JSONValue) {
+    public init(
+        deployments: [Target], adapter: String? = nil, prompt: PromptRef? = nil, fallbacks: [Target] = [], params: JSONObject = JSONObject(),
+        json: JSONValue
+    ) {
         self.deployments = deployments
+        self.adapter = adapter
+        self.prompt = prompt
         self.fallbacks = fallbacks
         self.params = params
         self.json = json
@@ -40,7 +71,7 @@ public struct ModelSpec: Sendable, Equatable {
         Set(deployments.map(\.upstream) + fallbacks.map(\.upstream))
     }
 
-    public static let knownFields = ["upstream", "model", "deployments", "fallbacks", "params"]
+    public static let knownFields = ["upstream", "model", "deployments", "adapter", "prompt", "fallbacks", "params"]
 
     public static func parse(_ value: JSONValue) throws(TrellisError) -> ModelSpec {
         guard case .object(let object) = value else {
@@ -64,8 +95,18 @@ public struct ModelSpec: Sendable, Equatable {
             deployments = try parseTargets(list, path: "spec.deployments", defaultModel: baseModel, weighted: true)
             if deployments.isEmpty { throw .invalidField("spec.deployments", "must not be empty") }
         }
-        if deployments.isEmpty {
-            throw .invalidRequest("A spec needs 'upstream' and 'model' (or 'deployments').", param: "spec.upstream", code: "missing_required_parameter")
+        let adapter = try optionalString(object, "adapter", path: "spec.adapter")
+        if adapter != nil, !deployments.isEmpty || baseModel != nil {
+            throw .invalidRequest(
+                "'spec.adapter' names where the model is served; leave out 'upstream', 'model' and 'deployments'.", param: "spec.adapter")
+        }
+        if deployments.isEmpty && adapter == nil {
+            throw .invalidRequest(
+                "A spec needs 'upstream' and 'model' (or 'deployments', or 'adapter').", param: "spec.upstream", code: "missing_required_parameter")
+        }
+        var prompt: PromptRef?
+        if let p = object["prompt"], !p.isNull {
+            prompt = try parsePrompt(p)
         }
         var fallbacks: [Target] = []
         if let list = object["fallbacks"] {
@@ -77,7 +118,33 @@ public struct ModelSpec: Sendable, Equatable {
             try validateParams(po)
             params = po
         }
-        return ModelSpec(deployments: deployments, fallbacks: fallbacks, params: params, json: value)
+        return ModelSpec(deployments: deployments, adapter: adapter, prompt: prompt, fallbacks: fallbacks, params: params, json: value)
+    }
+
+    static func parsePrompt(_ value: JSONValue) throws(TrellisError) -> PromptRef {
+        guard case .object(let o) = value else {
+            throw .invalidField("spec.prompt", "must be an object: {\"name\", \"version\" or \"label\"}, or {\"messages\", \"variables\"}")
+        }
+        if o["messages"] != nil {
+            for key in o.keys where key != "messages" && key != "variables" {
+                throw .invalidRequest("Unknown field 'spec.prompt.\(key.prefix(64))' in an inline prompt.", param: "spec.prompt.\(key.prefix(64))", code: "unknown_parameter")
+            }
+            return .inline(try PromptDefinition.parse(messages: o["messages"], variables: o["variables"], path: "spec.prompt"))
+        }
+        for key in o.keys where !["name", "version", "label"].contains(key) {
+            throw .invalidRequest("Unknown field 'spec.prompt.\(key.prefix(64))'.", param: "spec.prompt.\(key.prefix(64))", code: "unknown_parameter")
+        }
+        guard let name = try optionalString(o, "name", path: "spec.prompt.name") else { throw .missingField("spec.prompt.name") }
+        var version: Int?
+        if let v = o["version"], !v.isNull {
+            guard let n = v.numberValue?.intValue, n > 0 else { throw .invalidField("spec.prompt.version", "must be a positive integer") }
+            version = n
+        }
+        let label = try optionalString(o, "label", path: "spec.prompt.label")
+        if version != nil && label != nil {
+            throw .invalidRequest("Give 'spec.prompt.version' or 'spec.prompt.label', not both.", param: "spec.prompt.label")
+        }
+        return .named(name: name, version: version, label: label)
     }
 
     static func optionalString(_ object: JSONObject, _ key: String, path: String) throws(TrellisError) -> String? {

@@ -14,11 +14,15 @@ public struct ChatPlan: Sendable {
     public var stream: Bool
     public var clientWantsUsage: Bool
     public var user: String?
+    /// The library prompt applied, when there is one.
+    public var promptName: String?
+    public var promptVersion: Int?
 
     /// The bytes for one target. Streams always ask for usage; the relay strips it when the client did not.
     public func upstreamBody(for target: ModelSpec.Target) -> [UInt8] {
         var body = self.body
         body[ChatField.model] = .string(target.model)
+        for member in target.extraBody { body[member.key] = member.value }
         if stream {
             var options = body[ChatField.streamOptions]?.objectValue ?? JSONObject()
             options[ChatField.includeUsage] = .bool(true)
@@ -38,11 +42,74 @@ public enum ChatPlanner {
     ) throws(TrellisError) -> ChatPlan {
         let (model, version) = try resolve(request.modelReference, key: key, snapshot: snapshot, stickyKey: request.user ?? key.id)
         var body = request.body
+        var promptName: String?
+        var promptVersion: Int?
+        if let (definition, name, number) = try resolvePrompt(version.spec.prompt, model: model, snapshot: snapshot) {
+            body[ChatField.messages] = .array(try definition.apply(to: request.messages, variables: request.variables))
+            promptName = name
+            promptVersion = number
+        } else if let name = request.variables.keys.sorted().first {
+            throw .invalidRequest(
+                "Unknown variable '\(name.prefix(64))'; this model has no prompt template, so it takes no variables.",
+                param: "variables.\(name.prefix(64))", code: "unknown_variable")
+        }
         applyParams(version.spec.params, to: &body)
+        let adapter = try resolveAdapter(version.spec, model: model, snapshot: snapshot)
         return ChatPlan(
             modelName: model.name, model: model, version: version.version, spec: version.spec,
-            targets: orderTargets(version.spec, random: &random), body: body, stream: request.stream,
-            clientWantsUsage: request.clientWantsUsage, user: request.user)
+            targets: orderTargets(version.spec, adapter: adapter, random: &random), body: body, stream: request.stream,
+            clientWantsUsage: request.clientWantsUsage, user: request.user, promptName: promptName, promptVersion: promptVersion)
+    }
+
+    /// The prompt a model version uses, resolved in the model's namespace (a tenant's model sees its tenant's
+    /// prompts, then shared ones; a shared model sees shared ones only): a pinned version, the version a
+    /// label points at now, or the latest.
+    public static func resolvePrompt(
+        _ ref: ModelSpec.PromptRef?, model: IndustryModel, snapshot: CatalogSnapshot
+    ) throws(TrellisError) -> (PromptDefinition, String?, Int?)? {
+        switch ref {
+        case nil:
+            return nil
+        case .inline(let definition)?:
+            return (definition, nil, nil)
+        case .named(let name, let version, let label)?:
+            guard let prompt = snapshot.prompt(named: name, tenantID: model.tenantID) else { throw misconfigured(model, "its prompt '\(name)' is missing") }
+            let number: Int?
+            if let version {
+                number = version
+            } else if let label {
+                number = prompt.labels[label]
+            } else {
+                number = prompt.latest?.version
+            }
+            guard let number, let v = prompt.version(number) else { throw misconfigured(model, "its prompt '\(name)' has no such version or label") }
+            return (v.definition, name, number)
+        }
+    }
+
+    /// The adapter a spec names, in the model's namespace.
+    public static func resolveAdapter(_ spec: ModelSpec, model: IndustryModel, snapshot: CatalogSnapshot) throws(TrellisError) -> Adapter? {
+        guard let name = spec.adapter else { return nil }
+        guard let adapter = snapshot.adapter(named: name, tenantID: model.tenantID) else { throw misconfigured(model, "its adapter '\(name)' is missing") }
+        return adapter
+    }
+
+    static func misconfigured(_ model: IndustryModel, _ detail: String) -> TrellisError {
+        TrellisError(status: 500, type: "server_error", code: "model_misconfigured", message: "The model '\(model.name)' cannot be served: \(detail).")
+    }
+
+    /// Where an adapter is called, and what the request carries for it.
+    public static func target(for adapter: Adapter) -> ModelSpec.Target {
+        switch adapter.serving {
+        case .servedModel(let served):
+            return ModelSpec.Target(upstream: adapter.upstream, model: served)
+        case .loraID(let id, let scale):
+            let lora: JSONValue = [["id": .int(id), "scale": .double(scale)]]
+            return ModelSpec.Target(upstream: adapter.upstream, model: adapter.baseModel, extraBody: ["lora": lora])
+        case .path(let path):
+            return ModelSpec.Target(
+                upstream: adapter.upstream, model: adapter.name, loadAdapter: ModelSpec.AdapterLoad(name: adapter.name, path: path))
+        }
     }
 
     /// `name` or `name@version`, as the key's tenant sees it. A model that exists but is hidden from this key
@@ -86,9 +153,12 @@ public enum ChatPlanner {
         }
     }
 
-    /// Deployments in a weighted random order (a weight of 0 keeps a deployment for last), then fallbacks.
-    public static func orderTargets(_ spec: ModelSpec, random: inout some RandomNumberGenerator) -> [ModelSpec.Target] {
-        var pool = spec.deployments
+    /// Deployments in a weighted random order (a weight of 0 keeps a deployment for last), or the adapter's
+    /// serving, then fallbacks.
+    public static func orderTargets(
+        _ spec: ModelSpec, adapter: Adapter? = nil, random: inout some RandomNumberGenerator
+    ) -> [ModelSpec.Target] {
+        var pool = adapter.map { [target(for: $0)] } ?? spec.deployments
         var ordered: [ModelSpec.Target] = []
         ordered.reserveCapacity(pool.count + spec.fallbacks.count)
         while !pool.isEmpty {

@@ -24,6 +24,8 @@ public struct TrellisConfig: Sendable {
     public var usageBatchSize = 512
     public var usageBufferCapacity = 100_000
     public var catalogRefreshIntervalMs = 2_000
+    /// A directory of declarative catalog files applied at start; nil for none.
+    public var catalogDir: String?
     public var upstreamMaxConnectionsPerHost = 1_024
     public var upstreamConnectTimeoutMs = 5_000
     public var upstreamReadTimeoutMs = 120_000
@@ -77,6 +79,17 @@ public struct TrellisConfig: Sendable {
         int("usage.flush_interval_ms", "how often buffered usage rows are written", 10...60_000) { $0.usageFlushIntervalMs = $1 },
         int("usage.batch_size", "usage rows per write transaction", 1...100_000) { $0.usageBatchSize = $1 },
         int("usage.buffer_capacity", "usage rows held in memory at most", 100...10_000_000) { $0.usageBufferCapacity = $1 },
+        string("catalog.dir", "directory of declarative catalog YAML files applied at start") { c, v throws(ConfigProblem) in
+            guard !v.isEmpty else {
+                c.catalogDir = nil
+                return
+            }
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: v, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ConfigProblem(message: "'\(v)' is not a directory")
+            }
+            c.catalogDir = v
+        },
         int("catalog.refresh_interval_ms", "how often another process's catalog changes are picked up", 100...3_600_000) {
             $0.catalogRefreshIntervalMs = $1
         },

@@ -27,6 +27,13 @@ struct AdminController {
             (.get, "models/{name}", getModel),
             (.post, "models/{name}/versions", addVersion),
             (.put, "models/{name}/traffic", setTraffic),
+            (.post, "prompts", createPrompt),
+            (.get, "prompts", listPrompts),
+            (.get, "prompts/{name}", getPrompt),
+            (.put, "prompts/{name}/labels", setPromptLabels),
+            (.post, "adapters", createAdapter),
+            (.get, "adapters", listAdapters),
+            (.get, "adapters/{name}", getAdapter),
             (.get, "audit", listAudit),
         ]
         for (method, path, handler) in table {
@@ -211,7 +218,17 @@ struct AdminController {
         try requireOperator(context)
         var request = request
         let body = try BodyReader(
-            try await request.jsonBody(limit: 64 * 1024), allowed: ["name", "base_url", "kind", "labels", "api_key_env", "timeouts"])
+            try await request.jsonBody(limit: 64 * 1024), allowed: Self.upstreamFields)
+        let new = try Self.parseUpstream(body)
+        let upstream = try await gateway.store.createUpstream(new, actor: context.principal?.actor ?? "operator")
+        try await gateway.reloadCatalog()
+        return .json(upstreamJSON(upstream), status: .created)
+    }
+
+    static let upstreamFields = ["name", "base_url", "kind", "labels", "api_key_env", "timeouts"]
+
+    /// Reads an upstream registration (the API's body or a catalog entry).
+    static func parseUpstream(_ body: BodyReader) throws -> NewUpstream {
         let name = try body.requiredString("name", maxBytes: 128)
         guard Names.isValidObject(name) else { throw TrellisError.invalidField("name", "must be \(Names.objectRule)") }
         let baseURL = try UpstreamURL.validate(try body.requiredString("base_url", maxBytes: 2048))
@@ -243,11 +260,7 @@ struct AdminController {
             timeouts.idleMs = try ms("idle_ms") ?? timeouts.idleMs
             timeouts.totalMs = try ms("total_ms") ?? timeouts.totalMs
         }
-        let upstream = try await gateway.store.createUpstream(
-            NewUpstream(name: name, baseURL: baseURL, kind: kind, labels: labels, apiKeyEnv: apiKeyEnv, timeouts: timeouts),
-            actor: context.principal?.actor ?? "operator")
-        try await gateway.reloadCatalog()
-        return .json(upstreamJSON(upstream), status: .created)
+        return NewUpstream(name: name, baseURL: baseURL, kind: kind, labels: labels, apiKeyEnv: apiKeyEnv, timeouts: timeouts)
     }
 
     static func isEnvironmentName(_ s: String) -> Bool {
@@ -278,7 +291,10 @@ struct AdminController {
             "tenant": .optionalString(m.tenantID.flatMap { snapshot.tenants[$0]?.name }),
             "description": .optionalString(m.description), "created_at": .time(m.createdAt),
             "latest_version": .int(m.latestVersion),
-            "versions": .array(m.versions.map { ["version": .int($0.version), "spec": $0.spec.json, "created_at": .time($0.createdAt)] }),
+            "versions": .array(
+                m.versions.map {
+                    ["version": .int($0.version), "spec": $0.spec.json, "resolved": resolvedJSON($0.spec, model: m, snapshot: snapshot), "created_at": .time($0.createdAt)]
+                }),
             "traffic": .object(traffic),
         ]
     }
@@ -314,13 +330,32 @@ struct AdminController {
         }
     }
 
-    /// Parses a spec and checks what it refers to.
-    func validateSpec(_ value: JSONValue) throws -> ModelSpec {
+    /// Parses a spec and checks what it refers to, in the namespace of the model's tenant (nil: shared).
+    func validateSpec(_ value: JSONValue, tenantID: String?) throws -> ModelSpec {
+        try Self.validateSpec(value, tenantID: tenantID, snapshot: gateway.snapshot)
+    }
+
+    static func validateSpec(_ value: JSONValue, tenantID: String?, snapshot: CatalogSnapshot) throws -> ModelSpec {
         let spec = try ModelSpec.parse(value)
-        let snapshot = gateway.snapshot
         for (i, target) in (spec.deployments + spec.fallbacks).enumerated() where snapshot.upstreams[target.upstream] == nil {
-            let param = spec.json["upstream"] != nil ? "spec.upstream" : (i < spec.deployments.count ? "spec.deployments[\(i)].upstream" : "spec.fallbacks")
+            let param =
+                spec.json["upstream"] != nil && i == 0
+                ? "spec.upstream" : (i < spec.deployments.count ? "spec.deployments[\(i)].upstream" : "spec.fallbacks[\(i - spec.deployments.count)].upstream")
             throw TrellisError.invalidRequest("'\(target.upstream.prefix(128))' is not a registered upstream.", param: param, code: "invalid_value")
+        }
+        if let name = spec.adapter, snapshot.adapter(named: name, tenantID: tenantID) == nil {
+            throw TrellisError.invalidRequest("'\(name.prefix(128))' is not a registered adapter.", param: "spec.adapter", code: "invalid_value")
+        }
+        if case .named(let name, let version, let label)? = spec.prompt {
+            guard let prompt = snapshot.prompt(named: name, tenantID: tenantID) else {
+                throw TrellisError.invalidRequest("'\(name.prefix(128))' is not a prompt in the library.", param: "spec.prompt.name", code: "invalid_value")
+            }
+            if let version, prompt.version(version) == nil {
+                throw TrellisError.invalidRequest("The prompt '\(name)' has no version \(version).", param: "spec.prompt.version", code: "invalid_value")
+            }
+            if let label, prompt.labels[label] == nil {
+                throw TrellisError.invalidRequest("The prompt '\(name)' has no label '\(label.prefix(64))'.", param: "spec.prompt.label", code: "invalid_value")
+            }
         }
         return spec
     }
@@ -339,7 +374,7 @@ struct AdminController {
             tenant = gateway.snapshot.tenants[caller.tenantID]
         }
         guard let specValue = body.value("spec") else { throw TrellisError.missingField("spec") }
-        let spec = try validateSpec(specValue)
+        let spec = try validateSpec(specValue, tenantID: tenant?.id)
         let model = try await gateway.store.createModel(
             name: name, tenantID: tenant?.id, description: description, spec: spec.json, actor: context.principal?.actor ?? "operator")
         try await gateway.reloadCatalog()
@@ -374,7 +409,7 @@ struct AdminController {
         var request = request
         let body = try BodyReader(try await request.jsonBody(limit: 1 << 20), allowed: ["spec"])
         guard let specValue = body.value("spec") else { throw TrellisError.missingField("spec") }
-        let spec = try validateSpec(specValue)
+        let spec = try validateSpec(specValue, tenantID: model.tenantID)
         let version = try await gateway.store.addModelVersion(modelID: model.id, spec: spec.json, actor: context.principal?.actor ?? "operator")
         try await gateway.reloadCatalog()
         let snapshot = gateway.snapshot

@@ -75,7 +75,8 @@ struct OpenAIController {
         let startedAt = Date()
         let (model, version) = try ChatPlanner.resolve(reference, key: key, snapshot: gateway.snapshot, stickyKey: user ?? key.id)
         var random = SystemRandomNumberGenerator()
-        let targets = ChatPlanner.orderTargets(version.spec, random: &random)
+        let adapter = try ChatPlanner.resolveAdapter(version.spec, model: model, snapshot: gateway.snapshot)
+        let targets = ChatPlanner.orderTargets(version.spec, adapter: adapter, random: &random)
         var upstreamName: String?
         func record(status: Int, usage: TokenUsage?, errorCode: String?) {
             let latency = ContinuousClock.now - started
@@ -101,6 +102,7 @@ struct OpenAIController {
                     body: { target in
                         var body = base
                         body["model"] = .string(target.model)
+                        for member in target.extraBody { body[member.key] = member.value }
                         return JSONWriter.encode(.object(body))
                     }
                 ) { response, upstream throws(UpstreamFailure) in

@@ -41,7 +41,7 @@ struct Dispatcher {
             }
             let call = UpstreamCall(upstream: upstream, path: path, body: body(target), stream: stream, requestID: requestID, apiKey: apiKey)
             do {
-                let response = try await gateway.upstreams.send(call, logger: logger)
+                let response = try await sendLoadingAdapter(call, target: target, upstream: upstream, apiKey: apiKey, logger: logger)
                 let value = try await read(response, upstream)
                 gateway.health.success(upstream.name)
                 return Answered(value: value, upstream: upstream, target: target)
@@ -57,5 +57,22 @@ struct Dispatcher {
             }
         }
         throw lastFailure?.clientError ?? .upstream("No model server is configured for this model.", code: "upstream_unavailable")
+    }
+
+    /// Sends a call, first loading the target's vLLM adapter when it needs one. A 404 for a loaded adapter
+    /// means the server forgot it (a restart): it is loaded again and the call repeated, once.
+    func sendLoadingAdapter(
+        _ call: UpstreamCall, target: ModelSpec.Target, upstream: Upstream, apiKey: String?, logger: Logger
+    ) async throws(UpstreamFailure) -> UpstreamResponse {
+        guard let load = target.loadAdapter else { return try await gateway.upstreams.send(call, logger: logger) }
+        let loader = gateway.adapterLoader
+        try await loader.ensureLoaded(load, upstream: upstream, apiKey: apiKey, client: gateway.upstreams, logger: logger)
+        do {
+            return try await gateway.upstreams.send(call, logger: logger)
+        } catch where error.kind == .status && error.status == 404 {
+            loader.forget(load, upstream: upstream.name)
+            try await loader.ensureLoaded(load, upstream: upstream, apiKey: apiKey, client: gateway.upstreams, logger: logger)
+            return try await gateway.upstreams.send(call, logger: logger)
+        }
     }
 }

@@ -19,6 +19,9 @@ import Synchronization
 /// - `break-stream`: streams two chunks, then drops the connection.
 /// - `empty-stream`: answers 200 as an event stream and closes without any event.
 ///
+/// - a model named `lora-…`: a vLLM-style dynamic adapter; 404 (vLLM's "does not exist") until
+///   `POST /v1/load_lora_adapter` has loaded it; `forgetAdapters()` simulates a restart.
+///
 /// Streams send `n` content chunks ("tok0", "tok1", …) where `n` is the request's `max_tokens` (default 3).
 final class MockUpstream: Sendable {
     struct Received: Sendable {
@@ -32,6 +35,16 @@ final class MockUpstream: Sendable {
     private let eventStream: AsyncStream<String>
     private let eventContinuation: AsyncStream<String>.Continuation
     private let state = Mutex<(port: Int, task: Task<Void, any Error>?)>((0, nil))
+    private let loadedAdapters = Mutex<Set<String>>([])
+    private let adapterLoads = Mutex<[String]>([])
+
+    /// The adapter names `load_lora_adapter` was called with, in order.
+    var loads: [String] { adapterLoads.withLock { $0 } }
+
+    /// Forgets every loaded adapter, as a restarted vLLM server would.
+    func forgetAdapters() {
+        loadedAdapters.withLock { $0.removeAll() }
+    }
 
     init() {
         (eventStream, eventContinuation) = AsyncStream.makeStream()
@@ -69,6 +82,17 @@ final class MockUpstream: Sendable {
         let router = Router()
         router.post("v1/chat/completions") { request, context in try await self.chat(request, context) }
         router.post("v1/embeddings") { request, context in try await self.embeddings(request, context) }
+        router.post("v1/load_lora_adapter") { request, _ in
+            var request = request
+            let buffer = try await request.collectBody(upTo: 1 << 20)
+            let body = (try? JSONParser.parse(buffer.readableBytesView)) ?? .null
+            guard let name = body["lora_name"]?.stringValue, body["lora_path"]?.stringValue != nil else {
+                return Self.json(["object": "error", "message": "lora_name and lora_path are required", "code": 400], status: .badRequest)
+            }
+            self.adapterLoads.withLock { $0.append(name) }
+            self.loadedAdapters.withLock { _ = $0.insert(name) }
+            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "Success: LoRA adapter '\(name)' added successfully.")))
+        }
         router.get("v1/models") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"object":"list","data":[]}"#)))
         }
@@ -115,6 +139,9 @@ final class MockUpstream: Sendable {
         let lastUser = body["messages"]?.arrayValue?.last(where: { $0["role"]?.stringValue == "user" })?["content"]?.stringValue ?? ""
         let maxTokens = body["max_tokens"]?.numberValue?.intValue ?? 3
         note("received:\(model)")
+        if model.hasPrefix("lora-"), !loadedAdapters.withLock({ $0.contains(model) }) {
+            return Self.json(["object": "error", "message": .string("The model `\(model)` does not exist."), "type": "NotFoundError", "code": 404], status: .notFound)
+        }
         switch model {
         case "fail-500":
             return Self.json(

@@ -1,0 +1,210 @@
+import Foundation
+import Logging
+import OpenAIWire
+import TrellisCore
+import TrellisStore
+
+/// A problem in a catalog file, named by file and entry.
+public struct CatalogError: Error, Sendable, CustomStringConvertible {
+    public var file: String
+    public var entry: String
+    public var problem: String
+
+    public var description: String {
+        "catalog \(file): \(entry)\(entry.isEmpty ? "" : ": ")\(problem)"
+    }
+}
+
+/// Applies the declarative catalog (`catalog.dir`: YAML files of tenants, upstreams, prompts, adapters and
+/// models, never secrets) through the same validation as the administration API. Idempotent: applying the
+/// same files twice changes nothing. Versioned objects are never edited: a changed prompt or model spec adds
+/// a version. A model's `traffic` in a file is applied as given (`latest` names the newest version); without
+/// it a new version gets no traffic, as through the API. Upstreams and adapters are updated in place.
+public struct CatalogApplier: Sendable {
+    public struct Report: Sendable, CustomStringConvertible {
+        public var changes: [String] = []
+        public var unchanged = 0
+
+        public var description: String {
+            changes.isEmpty ? "catalog: \(unchanged) entries, nothing to change" : "catalog: \(changes.count) changes (\(changes.joined(separator: "; ")))"
+        }
+    }
+
+    let store: SQLiteStore
+    let actor: String
+
+    public init(store: SQLiteStore, actor: String = "catalog") {
+        self.store = store
+        self.actor = actor
+    }
+
+    static let kinds = ["tenants", "upstreams", "prompts", "adapters", "models"]
+
+    struct Entry {
+        var file: String
+        var label: String
+        var body: JSONValue
+    }
+
+    /// Reads every `*.yaml`/`*.yml` file of `directory` (in name order) and applies them.
+    public func apply(directory: String) async throws -> Report {
+        let files: [String]
+        do {
+            files = try FileManager.default.contentsOfDirectory(atPath: directory)
+                .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
+        } catch {
+            throw CatalogError(file: directory, entry: "", problem: "cannot read the directory")
+        }
+        var entries: [String: [Entry]] = [:]
+        for file in files {
+            let path = (directory as NSString).appendingPathComponent(file)
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw CatalogError(file: file, entry: "", problem: "cannot read the file")
+            }
+            let document: JSONValue
+            do {
+                document = try YAMLJSON.parse(text)
+            } catch {
+                throw CatalogError(file: file, entry: "", problem: "\(error)")
+            }
+            guard case .object(let root) = document else {
+                throw CatalogError(file: file, entry: "", problem: "the top level must be a mapping of \(Self.kinds.joined(separator: ", "))")
+            }
+            for member in root {
+                guard Self.kinds.contains(member.key) else {
+                    throw CatalogError(file: file, entry: member.key, problem: "unknown section; a catalog file has \(Self.kinds.joined(separator: ", "))")
+                }
+                guard case .array(let items) = member.value else {
+                    if member.value.isNull { continue }
+                    throw CatalogError(file: file, entry: member.key, problem: "must be a list")
+                }
+                for (i, item) in items.enumerated() {
+                    let name = item["name"]?.stringValue.map { " (\($0))" } ?? ""
+                    entries[member.key, default: []].append(Entry(file: file, label: "\(member.key)[\(i)]\(name)", body: item))
+                }
+            }
+        }
+        var report = Report()
+        for kind in Self.kinds {
+            for entry in entries[kind] ?? [] {
+                let snapshot = try await store.loadSnapshot()
+                do {
+                    if let change = try await apply(kind: kind, entry.body, snapshot: snapshot) {
+                        report.changes.append("\(kind.dropLast()) \(entry.body["name"]?.stringValue ?? "?"): \(change)")
+                    } else {
+                        report.unchanged += 1
+                    }
+                } catch let error as TrellisError {
+                    throw CatalogError(file: entry.file, entry: entry.label, problem: (error.param.map { "\($0): " } ?? "") + error.message)
+                }
+            }
+        }
+        return report
+    }
+
+    func tenantID(_ body: BodyReader, snapshot: CatalogSnapshot) throws -> String? {
+        guard let name = try body.string("tenant", maxBytes: 63) else { return nil }
+        guard let tenant = snapshot.tenant(named: name) else {
+            throw TrellisError.invalidRequest("The tenant '\(name)' does not exist; declare it under 'tenants'.", param: "tenant", code: "invalid_value")
+        }
+        return tenant.id
+    }
+
+    /// Applies one entry; returns what changed, or nil when nothing did.
+    func apply(kind: String, _ value: JSONValue, snapshot: CatalogSnapshot) async throws -> String? {
+        switch kind {
+        case "tenants":
+            let body = try BodyReader(value, allowed: ["name"])
+            let name = try body.requiredString("name", maxBytes: 63)
+            guard Names.isValidTenant(name) else { throw TrellisError.invalidField("name", "must match \(Names.tenantRule)") }
+            if snapshot.tenant(named: name) != nil { return nil }
+            _ = try await store.createTenant(name: name, actor: actor)
+            return "created"
+
+        case "upstreams":
+            let new = try AdminController.parseUpstream(try BodyReader(value, allowed: AdminController.upstreamFields))
+            guard let existing = snapshot.upstreams[new.name] else {
+                _ = try await store.createUpstream(new, actor: actor)
+                return "created"
+            }
+            if existing.baseURL == new.baseURL && existing.kind == new.kind && existing.labels == new.labels && existing.apiKeyEnv == new.apiKeyEnv
+                && existing.timeouts == new.timeouts
+            {
+                return nil
+            }
+            try await store.updateUpstream(name: new.name, new, actor: actor)
+            return "updated"
+
+        case "prompts":
+            let body = try BodyReader(value, allowed: ["name", "tenant", "description", "messages", "variables", "labels"])
+            let tenant = try tenantID(body, snapshot: snapshot)
+            let input = try AdminController.parsePrompt(body)
+            let write = try await store.writePrompt(
+                name: input.name, tenantID: tenant, description: input.description, definition: input.definition.json, labels: input.labels,
+                actor: actor)
+            if write.created { return "version \(write.version)" }
+            let existing = tenant.map { snapshot.tenantPrompt(named: input.name, tenantID: $0) } ?? snapshot.sharedPrompt(named: input.name)
+            return existing?.labels == write.prompt.labels ? nil : "labels"
+
+        case "adapters":
+            let body = try BodyReader(value, allowed: AdminController.adapterFields)
+            let tenant = try tenantID(body, snapshot: snapshot)
+            var adapter = try AdminController.parseAdapter(body, tenantID: tenant, snapshot: snapshot)
+            let existing = tenant.map { snapshot.tenantAdapter(named: adapter.name, tenantID: $0) } ?? snapshot.sharedAdapter(named: adapter.name)
+            guard let existing else {
+                _ = try await store.createAdapter(adapter, actor: actor)
+                return "created"
+            }
+            adapter.id = existing.id
+            adapter.createdAt = existing.createdAt
+            if adapter == existing { return nil }
+            try await store.updateAdapter(adapter, actor: actor)
+            return "updated"
+
+        case "models":
+            let body = try BodyReader(value, allowed: ["name", "tenant", "description", "spec", "traffic"])
+            let name = try body.requiredString("name", maxBytes: 128)
+            guard Names.isValidObject(name) else { throw TrellisError.invalidField("name", "must be \(Names.objectRule)") }
+            let tenant = try tenantID(body, snapshot: snapshot)
+            guard let specValue = body.value("spec") else { throw TrellisError.missingField("spec") }
+            let spec = try AdminController.validateSpec(specValue, tenantID: tenant, snapshot: snapshot)
+            let existing = tenant.map { snapshot.tenantModel(named: name, tenantID: $0) } ?? snapshot.sharedModel(named: name)
+            var changes: [String] = []
+            var model: IndustryModel
+            if let existing {
+                model = existing
+                if existing.versions.last.map({ JSONWriter.string($0.spec.json) }) != JSONWriter.string(spec.json) {
+                    let version = try await store.addModelVersion(modelID: existing.id, spec: spec.json, actor: actor)
+                    changes.append("version \(version)")
+                    model.versions.append(ModelVersion(version: version, spec: spec, createdAt: Date()))
+                }
+            } else {
+                model = try await store.createModel(
+                    name: name, tenantID: tenant, description: try body.string("description", maxBytes: 4096), spec: spec.json, actor: actor)
+                changes.append("created")
+            }
+            if let traffic = try body.object("traffic") {
+                var weights: [Int: Int] = [:]
+                for member in traffic {
+                    let version = member.key == "latest" ? model.latestVersion : Int(member.key)
+                    guard let version, model.version(version) != nil else {
+                        throw TrellisError.invalidRequest("traffic: version '\(member.key)' does not exist.", param: "traffic.\(member.key)", code: "invalid_value")
+                    }
+                    guard let weight = member.value.numberValue?.intValue, weight >= 0 else {
+                        throw TrellisError.invalidField("traffic.\(member.key)", "must be a non-negative weight")
+                    }
+                    weights[version, default: 0] += weight
+                }
+                guard weights.values.reduce(0, +) > 0 else { throw TrellisError.invalidField("traffic", "needs a positive weight") }
+                if weights != model.traffic {
+                    try await store.setTraffic(modelID: model.id, traffic: weights, actor: actor)
+                    changes.append("traffic")
+                }
+            }
+            return changes.isEmpty ? nil : changes.joined(separator: ", ")
+
+        default:
+            return nil
+        }
+    }
+}

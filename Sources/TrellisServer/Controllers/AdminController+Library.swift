@@ -1,0 +1,299 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import OpenAIWire
+import TrellisCore
+import TrellisStore
+
+// Prompts, adapters, and what a model version resolves to.
+extension AdminController {
+    // MARK: Namespaces
+
+    /// The tenant an object being created belongs to: the body's `tenant` (which a manage key may only set to
+    /// its own), else the manage key's tenant, else shared (operator).
+    func owningTenant(_ body: BodyReader, _ context: TrellisRequestContext) throws -> Tenant? {
+        let caller = try requireManageKey(context)
+        if let tenantName = try body.string("tenant", maxBytes: 63) {
+            return try managedTenant(named: tenantName, context)
+        }
+        if let caller { return gateway.snapshot.tenants[caller.tenantID] }
+        return nil
+    }
+
+    /// Finds a namespaced object the way the contract says: for a tenant key its own first, then shared
+    /// (read-only); for the operator `?tenant=NAME`, else a shared one, else the only tenant's that has it.
+    func resolveNamed<T>(
+        _ name: String, kind: String, request: Request, context: TrellisRequestContext, forWriting: Bool,
+        shared: (String) -> T?, owned: (String, String) -> T?, owners: (String) -> [String]
+    ) throws -> T {
+        let snapshot = gateway.snapshot
+        let missing = TrellisError.notFound("The \(kind) '\(name.prefix(128))'")
+        switch context.principal {
+        case .operator?:
+            if let tenantName = request.uri.queryParameters.get("tenant") {
+                guard let tenant = snapshot.tenant(named: tenantName), let found = owned(name, tenant.id) else { throw missing }
+                return found
+            }
+            if let found = shared(name) { return found }
+            let who = owners(name)
+            if who.count == 1, let found = owned(name, who[0]) { return found }
+            if who.count > 1 { throw TrellisError.conflict("Several tenants have a \(kind) named '\(name.prefix(128))'; add '?tenant=NAME'.") }
+            throw missing
+        case .tenantKey(let key)?:
+            guard key.scopes.contains(.manage) else { throw TrellisError.permissionDenied("This key does not have the 'manage' scope.") }
+            if let own = owned(name, key.tenantID) { return own }
+            if let found = shared(name) {
+                if forWriting { throw TrellisError.permissionDenied("Shared \(kind)s are managed by the operator.") }
+                return found
+            }
+            throw missing
+        case nil:
+            throw TrellisError.missingKey
+        }
+    }
+
+    func tenantName(_ id: String?) -> JSONValue {
+        .optionalString(id.flatMap { gateway.snapshot.tenants[$0]?.name })
+    }
+
+    // MARK: Prompts
+
+    func promptJSON(_ p: Prompt) -> JSONValue {
+        var labels = JSONObject()
+        for (label, version) in p.labels.sorted(by: { $0.key < $1.key }) { labels.appendUnchecked(label, .int(version)) }
+        return [
+            "id": .string(p.id), "object": "prompt", "name": .string(p.name), "tenant": tenantName(p.tenantID),
+            "description": .optionalString(p.description), "created_at": .time(p.createdAt), "latest_version": .int(p.latest?.version ?? 0),
+            "labels": .object(labels),
+            "versions": .array(
+                p.versions.map { v in
+                    [
+                        "version": .int(v.version), "messages": v.definition.json["messages"] ?? .null,
+                        "variables": v.definition.json["variables"] ?? .object(JSONObject()), "created_at": .time(v.createdAt),
+                    ]
+                }),
+        ]
+    }
+
+    struct PromptInput {
+        var name: String
+        var description: String?
+        var definition: PromptDefinition
+        var labels: [String]
+    }
+
+    static func parsePrompt(_ body: BodyReader) throws -> PromptInput {
+        let name = try body.requiredString("name", maxBytes: 128)
+        guard Names.isValidObject(name) else { throw TrellisError.invalidField("name", "must be \(Names.objectRule)") }
+        let definition = try PromptDefinition.parse(messages: body.value("messages"), variables: body.value("variables"))
+        let labels = try body.strings("labels", maxCount: 16, maxBytes: 64) ?? []
+        for (i, label) in labels.enumerated() where !Prompt.isValidLabel(label) {
+            throw TrellisError.invalidField("labels[\(i)]", "must be letters, digits, '-', '_' or '.', and not a number")
+        }
+        return PromptInput(name: name, description: try body.string("description", maxBytes: 4096), definition: definition, labels: labels)
+    }
+
+    @Sendable func createPrompt(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        var request = request
+        let body = try BodyReader(
+            try await request.jsonBody(limit: 1 << 20), allowed: ["name", "tenant", "description", "messages", "variables", "labels"])
+        let tenant = try owningTenant(body, context)
+        let input = try Self.parsePrompt(body)
+        let write = try await gateway.store.writePrompt(
+            name: input.name, tenantID: tenant?.id, description: input.description, definition: input.definition.json, labels: input.labels,
+            actor: context.principal?.actor ?? "operator")
+        try await gateway.reloadCatalog()
+        guard case .object(var json) = promptJSON(write.prompt) else { throw TrellisError.internalError }
+        json["version"] = .int(write.version)
+        json["created"] = .bool(write.created)
+        return .json(.object(json), status: write.created ? .created : .ok)
+    }
+
+    @Sendable func listPrompts(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let caller = try requireManageKey(context)
+        let snapshot = gateway.snapshot
+        let prompts = caller.map { snapshot.visiblePrompts(tenantID: $0.tenantID) } ?? snapshot.allPrompts
+        return .json(["object": "list", "data": .array(prompts.map(promptJSON))])
+    }
+
+    func resolvePromptNamed(_ request: Request, _ context: TrellisRequestContext, forWriting: Bool) throws -> Prompt {
+        let snapshot = gateway.snapshot
+        return try resolveNamed(
+            context.parameters.decoded("name"), kind: "prompt", request: request, context: context, forWriting: forWriting,
+            shared: snapshot.sharedPrompt(named:), owned: snapshot.tenantPrompt(named:tenantID:), owners: snapshot.tenantsOwningPrompt(named:))
+    }
+
+    @Sendable func getPrompt(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        .json(promptJSON(try resolvePromptNamed(request, context, forWriting: false)))
+    }
+
+    /// `PUT /prompts/{name}/labels` with `{"production": 3, "staging": null}`: moves or removes labels.
+    @Sendable func setPromptLabels(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let prompt = try resolvePromptNamed(request, context, forWriting: true)
+        var request = request
+        guard case .object(let object) = try await request.jsonBody(limit: 64 * 1024), !object.isEmpty else {
+            throw TrellisError.invalidRequest("Send the labels as an object of label → version, e.g. {\"production\": 3}; null removes a label.")
+        }
+        var labels: [String: Int?] = [:]
+        for member in object {
+            guard Prompt.isValidLabel(member.key) else {
+                throw TrellisError.invalidField(String(member.key.prefix(64)), "is not a valid label (letters, digits, '-', '_', '.'; not a number)")
+            }
+            if member.value.isNull {
+                labels[member.key] = .some(nil)
+                continue
+            }
+            guard let v = member.value.numberValue?.intValue, prompt.version(v) != nil else {
+                throw TrellisError.invalidRequest("Version '\(member.value.numberValue?.literal ?? "?")' does not exist for this prompt.", param: member.key, code: "invalid_value")
+            }
+            labels[member.key] = v
+        }
+        // A label a model follows cannot be removed from under it.
+        for (label, version) in labels where version == nil {
+            for model in gateway.snapshot.allModels {
+                for v in model.versions {
+                    if case .named(let name, nil, label?)? = v.spec.prompt, name == prompt.name,
+                        gateway.snapshot.prompt(named: name, tenantID: model.tenantID)?.id == prompt.id
+                    {
+                        throw TrellisError.conflict("Model '\(model.name)' version \(v.version) follows the label '\(label)'; point it elsewhere instead of removing it.")
+                    }
+                }
+            }
+        }
+        let updated = try await gateway.store.setPromptLabels(promptID: prompt.id, labels: labels, actor: context.principal?.actor ?? "operator")
+        try await gateway.reloadCatalog()
+        return .json(promptJSON(updated))
+    }
+
+    // MARK: Adapters
+
+    func adapterJSON(_ a: Adapter) -> JSONValue {
+        var serving: JSONObject = [:]
+        switch a.serving {
+        case .servedModel(let m): serving = ["mode": "served_model", "served_model": .string(m)]
+        case .loraID(let id, let scale): serving = ["mode": "lora_id", "lora_id": .int(id), "lora_scale": .double(scale)]
+        case .path(let path): serving = ["mode": "path", "path": .string(path)]
+        }
+        return [
+            "id": .string(a.id), "object": "adapter", "name": .string(a.name), "tenant": tenantName(a.tenantID), "upstream": .string(a.upstream),
+            "base_model": .string(a.baseModel), "serving": .object(serving), "method": .string(a.method.rawValue),
+            "dataset": .optionalString(a.dataset), "evaluation": .optionalString(a.evaluation), "description": .optionalString(a.description),
+            "created_at": .time(a.createdAt),
+        ]
+    }
+
+    static let adapterFields = [
+        "name", "tenant", "upstream", "base_model", "served_model", "lora_id", "lora_scale", "path", "method", "dataset", "evaluation", "description",
+    ]
+
+    /// Reads an adapter registration and checks it against the upstream it names.
+    static func parseAdapter(_ body: BodyReader, tenantID: String?, snapshot: CatalogSnapshot) throws -> Adapter {
+        let name = try body.requiredString("name", maxBytes: 128)
+        guard Names.isValidObject(name) else { throw TrellisError.invalidField("name", "must be \(Names.objectRule)") }
+        let upstreamName = try body.requiredString("upstream", maxBytes: 128)
+        guard let upstream = snapshot.upstreams[upstreamName] else {
+            throw TrellisError.invalidRequest("'\(upstreamName.prefix(128))' is not a registered upstream.", param: "upstream", code: "invalid_value")
+        }
+        let baseModel = try body.requiredString("base_model", maxBytes: 256)
+        let served = try body.string("served_model", maxBytes: 256)
+        let loraID = try body.int("lora_id", in: 0...1_000_000)
+        let path = try body.string("path", maxBytes: 4096)
+        let modes = [served != nil, loraID != nil, path != nil].filter { $0 }.count
+        guard modes == 1 else {
+            throw TrellisError.invalidRequest(
+                "Say how the upstream serves the adapter with exactly one of 'served_model', 'lora_id' (llama.cpp) or 'path' (vLLM).",
+                param: "served_model", code: "invalid_value")
+        }
+        let serving: AdapterServing
+        if let served {
+            guard !served.isEmpty else { throw TrellisError.invalidField("served_model", "must not be empty") }
+            serving = .servedModel(served)
+        } else if let loraID {
+            guard upstream.kind == .llamacpp else {
+                throw TrellisError.invalidRequest("'lora_id' needs an upstream of kind llamacpp (llama.cpp's server takes a per-request lora).", param: "lora_id", code: "invalid_value")
+            }
+            var scale = 1.0
+            if let s = body.value("lora_scale") {
+                guard let d = s.numberValue?.doubleValue, d.isFinite, d >= 0, d <= 10 else { throw TrellisError.invalidField("lora_scale", "must be a number from 0 to 10") }
+                scale = d
+            }
+            serving = .loraID(loraID, scale: scale)
+        } else if let path {
+            guard upstream.kind == .vllm else {
+                throw TrellisError.invalidRequest("'path' needs an upstream of kind vllm (loaded with /v1/load_lora_adapter).", param: "path", code: "invalid_value")
+            }
+            guard !path.isEmpty else { throw TrellisError.invalidField("path", "must not be empty") }
+            serving = .path(path)
+        } else {
+            throw TrellisError.internalError
+        }
+        if body.has("lora_scale"), loraID == nil { throw TrellisError.invalidField("lora_scale", "applies only with 'lora_id'") }
+        let methodText = try body.string("method", maxBytes: 16) ?? "lora"
+        guard let method = AdapterMethod(rawValue: methodText) else { throw TrellisError.invalidField("method", "must be one of lora, qlora, adapter, full") }
+        return Adapter(
+            id: "", name: name, tenantID: tenantID, upstream: upstreamName, baseModel: baseModel, serving: serving, method: method,
+            dataset: try body.string("dataset", maxBytes: 2048), evaluation: try body.string("evaluation", maxBytes: 8192),
+            description: try body.string("description", maxBytes: 4096), createdAt: Date())
+    }
+
+    @Sendable func createAdapter(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        var request = request
+        let body = try BodyReader(try await request.jsonBody(limit: 64 * 1024), allowed: Self.adapterFields)
+        let tenant = try owningTenant(body, context)
+        let adapter = try Self.parseAdapter(body, tenantID: tenant?.id, snapshot: gateway.snapshot)
+        let created = try await gateway.store.createAdapter(adapter, actor: context.principal?.actor ?? "operator")
+        try await gateway.reloadCatalog()
+        return .json(adapterJSON(created), status: .created)
+    }
+
+    @Sendable func listAdapters(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let caller = try requireManageKey(context)
+        let snapshot = gateway.snapshot
+        let adapters = caller.map { snapshot.visibleAdapters(tenantID: $0.tenantID) } ?? snapshot.allAdapters
+        return .json(["object": "list", "data": .array(adapters.map(adapterJSON))])
+    }
+
+    @Sendable func getAdapter(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let snapshot = gateway.snapshot
+        let adapter = try resolveNamed(
+            context.parameters.decoded("name"), kind: "adapter", request: request, context: context, forWriting: false,
+            shared: snapshot.sharedAdapter(named:), owned: snapshot.tenantAdapter(named:tenantID:), owners: snapshot.tenantsOwningAdapter(named:))
+        return .json(adapterJSON(adapter))
+    }
+
+    // MARK: What a version resolves to
+
+    /// Where a version's requests go and with what: base or adapter, prompt version, parameters.
+    func resolvedJSON(_ spec: ModelSpec, model: IndustryModel, snapshot: CatalogSnapshot) -> JSONValue {
+        var out = JSONObject()
+        if let name = spec.adapter {
+            if let adapter = snapshot.adapter(named: name, tenantID: model.tenantID) {
+                let target = ChatPlanner.target(for: adapter)
+                out["adapter"] = ["name": .string(name), "base_model": .string(adapter.baseModel), "method": .string(adapter.method.rawValue)]
+                out["targets"] = [["upstream": .string(target.upstream), "model": .string(target.model)]]
+            } else {
+                out["adapter"] = ["name": .string(name), "missing": true]
+            }
+        } else {
+            out["targets"] = .array(spec.deployments.map { ["upstream": .string($0.upstream), "model": .string($0.model), "weight": .int($0.weight)] })
+        }
+        if !spec.fallbacks.isEmpty {
+            out["fallbacks"] = .array(spec.fallbacks.map { ["upstream": .string($0.upstream), "model": .string($0.model)] })
+        }
+        switch spec.prompt {
+        case nil:
+            out["prompt"] = .null
+        case .inline?:
+            out["prompt"] = ["inline": true]
+        case .named(let name, let version, let label)?:
+            let prompt = snapshot.prompt(named: name, tenantID: model.tenantID)
+            let current = version ?? label.flatMap { prompt?.labels[$0] } ?? prompt?.latest?.version
+            var p: JSONObject = ["name": .string(name), "version": current.map { .int($0) } ?? .null]
+            if let label { p["label"] = .string(label) }
+            if version == nil && label == nil { p["follows"] = "latest" }
+            out["prompt"] = .object(p)
+        }
+        out["params"] = .object(spec.params)
+        return .object(out)
+    }
+}
