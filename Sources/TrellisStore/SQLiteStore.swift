@@ -324,14 +324,18 @@ public final class SQLiteStore: Sendable {
         name: String, tenantID: String?, description: String?, definition: JSONValue, labels: [String], actor: String, now: Date = Date()
     ) async throws -> PromptWrite {
         let text = JSONWriter.string(definition)
+        let canonical = JSONWriter.string(definition.canonical)
         return try await pool.write { db in
             let existing = try PromptRecord.filter(PromptRecord.Columns.name == name && (tenantID == nil ? PromptRecord.Columns.tenantID == nil : PromptRecord.Columns.tenantID == tenantID)).fetchOne(db)
             var record: PromptRecord
             var version: Int
             var created = true
+            var described = false
             if var found = existing {
                 let latest = try PromptVersionRecord.filter(PromptVersionRecord.Columns.promptID == found.id).order(PromptVersionRecord.Columns.version.desc).fetchOne(db)
-                if let latest, latest.definition == text {
+                if let latest, latest.definition == text
+                    || (try? JSONParser.parse(latest.definition)).map({ JSONWriter.string($0.canonical) }) == canonical
+                {
                     version = latest.version
                     created = false
                 } else {
@@ -341,6 +345,7 @@ public final class SQLiteStore: Sendable {
                 if let description, description != found.description {
                     found.description = description
                     try found.update(db)
+                    described = true
                 }
                 record = found
             } else {
@@ -361,10 +366,11 @@ public final class SQLiteStore: Sendable {
                 record.labels = JSONText.encode(labels: currentLabels)
                 try record.update(db)
             }
-            if created || labelsChanged {
+            if created || labelsChanged || described {
                 try Self.bumpGeneration(db)
                 try Self.audit(
-                    db, actor: actor, tenantID: tenantID, action: created ? "prompt.version.create" : "prompt.labels.set", target: "prompt:\(name)",
+                    db, actor: actor, tenantID: tenantID,
+                    action: created ? "prompt.version.create" : labelsChanged ? "prompt.labels.set" : "prompt.update", target: "prompt:\(name)",
                     detail: ["version": .int(version), "labels": .array(labels.map { .string($0) })], now: now)
             }
             guard let prompt = try Self.fetchPrompts(db).first(where: { $0.id == record.id }) else { throw TrellisError.internalError }

@@ -94,6 +94,39 @@ import Testing
         }
     }
 
+    @Test func repostsCompareContentNotFormatting() async throws {
+        try await withMockUpstream { upstream in
+            try await TestGateway.run { gw in
+                let key = try await gw.standardSetup(upstream: upstream)
+                let first: JSONValue = [
+                    "name": "p", "variables": ["a": ["default": "1"], "b": ["default": "2"]],
+                    "messages": [["role": "system", "content": "{{a}}{{b}}"], ["role": "user", "name": "example_user", "content": "hi"], ["role": "assistant", "content": "hello"]],
+                ]
+                #expect(try await gw.admin(.POST, "/prompts", first).status == 201)
+                let reordered: JSONValue = [
+                    "name": "p", "messages": first["messages"] ?? .null, "variables": ["b": ["default": "2"], "a": ["default": "1"]],
+                ]
+                let same = try await gw.admin(.POST, "/prompts", reordered)
+                #expect(same.status == 200 && same.json["version"]?.numberValue?.intValue == 1, "key order is not a new version")
+                let generation = gw.gateway.snapshot.generation
+                var described = reordered.objectValue ?? [:]
+                described["description"] = "now with a description"
+                #expect(try await gw.admin(.POST, "/prompts", .object(described)).status == 200)
+                #expect(gw.gateway.snapshot.generation > generation, "a description change is a catalog change other replicas must see")
+                try await gw.createModel("named", spec: ["upstream": "mock", "model": "echo", "prompt": ["name": "p"]])
+                _ = try await chat(gw, key: key, ["model": "named"])
+                let sent = try #require(upstream.lastBody?["messages"]?.arrayValue)
+                #expect(sent[1]["name"]?.stringValue == "example_user", "a few-shot speaker's name is kept")
+                // Only the operator may have a vLLM server load an adapter from a path.
+                try await gw.createUpstream("vllm", baseURL: upstream.baseURL, kind: "vllm")
+                let manager = try await gw.issueKey(tenant: "acme", ["scopes": ["manage"]])
+                let byTenant = try await gw.request(
+                    .POST, "/admin/v1/adapters", key: manager.key, json: ["name": "x", "upstream": "vllm", "base_model": "b", "path": "/etc/passwd"])
+                #expect(byTenant.status == 403)
+            }
+        }
+    }
+
     @Test func modelsFollowPromptLabelsAndPinnedVersionsStay() async throws {
         try await withMockUpstream { upstream in
             try await TestGateway.run { gw in

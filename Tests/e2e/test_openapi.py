@@ -280,10 +280,25 @@ def oa(world: World) -> OAWorld:
     w.keys["manage"] = admin.create_key("oa-one", "oa-manage", ["manage"])["key"]
     w.keys["manage2"] = admin.create_key("oa-two", "oa-manage", ["manage"])["key"]
     w.ids["revoke"] = admin.create_key("oa-one", "oa-to-revoke", ["inference"])["id"]
-    spec = {"upstream": "local", "model": UPSTREAM_CHAT_MODEL, "params": {"max_tokens": 4, "temperature": 0}}
+    spec = {"upstream": "local", "model": UPSTREAM_CHAT_MODEL, "params": PARAMS}
     admin.post("/models", {"name": "oa-bot", "tenant": "oa-one", "spec": spec})
     for tenant in ("oa-one", "oa-two"):
         admin.post("/models", {"name": "oa-dup", "tenant": tenant, "spec": spec})
+    # The library: prompts and adapters of each kind of namespace (oa-one's, both tenants', shared).
+    admin.post("/upstreams", {"name": "oa-vllm", "base_url": "http://127.0.0.1:9/v1", "kind": "vllm"})
+    admin.post("/prompts", {"name": "oa-greet", "tenant": "oa-one", **GREET, "labels": ["production"]})
+    admin.post("/prompts", {"name": "oa-shared-p", **PLAIN_PROMPT})
+    admin.post("/adapters", {"name": "oa-lora", "tenant": "oa-one", **ADAPTER})
+    admin.post("/adapters", {"name": "oa-shared-a", **ADAPTER})
+    for tenant in ("oa-one", "oa-two"):
+        admin.post("/prompts", {"name": "oa-dup-p", "tenant": tenant, **PLAIN_PROMPT})
+        admin.post("/adapters", {"name": "oa-dup-a", "tenant": tenant, **ADAPTER})
+    # Models that use them: a library prompt followed by label, an inline prompt, an adapter with a pinned prompt.
+    admin.post("/models", {"name": "oa-prompted", "tenant": "oa-one",
+                           "spec": {**spec, "prompt": {"name": "oa-greet", "label": "production"}}})
+    admin.post("/models", {"name": "oa-inline", "tenant": "oa-one", "spec": {**spec, "prompt": INLINE_PROMPT}})
+    admin.post("/models", {"name": "oa-adapted", "tenant": "oa-one",
+                           "spec": {"adapter": "oa-lora", "prompt": {"name": "oa-greet", "version": 1}, "params": PARAMS}})
     return w
 
 
@@ -303,7 +318,21 @@ class Case:
 
 
 SPEC_OK = {"upstream": "local", "model": UPSTREAM_CHAT_MODEL}
+PARAMS = {"max_tokens": 4, "temperature": 0}
 CHAT = {"model": "assistant", "messages": MESSAGES, "max_tokens": 4}
+# oa-greet's version 1: a declared variable with a default, one without, and the {{input}} template.
+GREET = {
+    "messages": [
+        {"role": "system", "content": "You greet {{who}} in {{ lang }}."},
+        {"role": "user", "content": "Reply briefly to: {{input}}"},
+    ],
+    "variables": {"who": {}, "lang": {"default": "English"}},
+}
+PLAIN_PROMPT = {"messages": [{"role": "system", "content": "Be brief."}]}
+INLINE_PROMPT = {"messages": [{"role": "system", "content": "Answer in {{lang}}."}],
+                 "variables": {"lang": {"description": "a language"}}}
+ADAPTER = {"upstream": "local", "base_model": UPSTREAM_CHAT_MODEL, "served_model": UPSTREAM_CHAT_MODEL}
+BIG_PROMPT = json.dumps({"name": "oa-x", "messages": [{"role": "system", "content": "a" * (1 << 20)}]}).encode()
 BIG_V1 = b" " * ((8 << 20) + 1)  # over the default server.max_body_bytes
 BIG_ADMIN = json.dumps({"name": "a" * 70_000}).encode()  # over the administration limit (64 KiB)
 
@@ -327,7 +356,26 @@ CASES = [
     # /v1/chat/completions
     Case("chat", "POST", "/v1/chat/completions", 200, "infer", body=CHAT),
     Case("chat-own-model-pinned", "POST", "/v1/chat/completions", 200, "infer",
-         body={"model": "oa-bot@1", "messages": MESSAGES, "user": "u1", "variables": {"x": "y"}}),
+         body={"model": "oa-bot@1", "messages": MESSAGES, "user": "u1", "variables": None}),
+    Case("chat-prompted", "POST", "/v1/chat/completions", 200, "infer",
+         body={"model": "oa-prompted", "messages": MESSAGES, "variables": {"who": "Ada"}}),
+    Case("chat-prompted-stream", "POST", "/v1/chat/completions", 200, "infer",
+         body={"model": "oa-prompted", "messages": MESSAGES, "variables": {"who": "Ada", "lang": "French"}, "stream": True}),
+    Case("chat-inline-prompt", "POST", "/v1/chat/completions", 200, "infer",
+         body={"model": "oa-inline", "messages": MESSAGES, "variables": {"lang": "French"}}),
+    Case("chat-adapter", "POST", "/v1/chat/completions", 200, "infer",
+         body={"model": "oa-adapted", "messages": MESSAGES, "variables": {"who": "Ada"}}),
+    Case("chat-missing-variable", "POST", "/v1/chat/completions", 400, "infer",
+         body={"model": "oa-prompted", "messages": MESSAGES}, code="missing_variable"),
+    Case("chat-inline-missing-variable", "POST", "/v1/chat/completions", 400, "infer",
+         body={"model": "oa-inline", "messages": MESSAGES, "variables": {}}, code="missing_variable"),
+    Case("chat-unknown-variable", "POST", "/v1/chat/completions", 400, "infer",
+         body={"model": "oa-inline", "messages": MESSAGES, "variables": {"lang": "French", "mood": "calm"}},
+         code="unknown_variable"),
+    Case("chat-variables-without-prompt", "POST", "/v1/chat/completions", 400, "infer",
+         body={"model": "oa-bot", "messages": MESSAGES, "variables": {"x": "y"}}, code="unknown_variable"),
+    Case("chat-prompt-without-user-turn", "POST", "/v1/chat/completions", 400, "infer",
+         body={"model": "oa-prompted", "messages": [{"role": "system", "content": "Hi."}], "variables": {"who": "Ada"}}),
     Case("chat-stream", "POST", "/v1/chat/completions", 200, "infer",
          body={**CHAT, "stream": True, "stream_options": {"include_usage": True}}),
     Case("chat-stream-no-usage", "POST", "/v1/chat/completions", 200, "infer", body={**CHAT, "stream": True}),
@@ -446,6 +494,35 @@ CASES = [
          body={"name": "oa-x", "tenant": "oa-one", "spec": {**SPEC_OK, "adapter": "a"}}),
     Case("model-create-missing-spec", "POST", "/admin/v1/models", 400, "op", body={"name": "oa-x"},
          code="missing_required_parameter"),
+    Case("model-create-inline-prompt", "POST", "/admin/v1/models", 201, "op",
+         body={"name": f"oa-mi-{RUN}", "tenant": "oa-two", "spec": {**SPEC_OK, "prompt": INLINE_PROMPT}}),
+    Case("model-create-shared-prompt", "POST", "/admin/v1/models", 201, "manage2",
+         body={"name": f"oa-ms-{RUN}", "spec": {**SPEC_OK, "prompt": {"name": "oa-shared-p"}}}),
+    Case("model-create-adapter", "POST", "/admin/v1/models", 201, "manage",
+         body={"name": f"oa-ma-{RUN}", "spec": {"adapter": "oa-lora", "prompt": {"name": "oa-greet", "label": "production"},
+                                                 "fallbacks": [{"upstream": "local", "model": UPSTREAM_CHAT_MODEL}]}}),
+    Case("model-create-unknown-adapter", "POST", "/admin/v1/models", 400, "op",
+         body={"name": "oa-x", "tenant": "oa-one", "spec": {"adapter": "no-such"}}, code="invalid_value"),
+    Case("model-create-foreign-adapter", "POST", "/admin/v1/models", 400, "manage2",
+         body={"name": "oa-x", "spec": {"adapter": "oa-lora"}}, code="invalid_value"),
+    Case("model-create-unknown-prompt", "POST", "/admin/v1/models", 400, "op",
+         body={"name": "oa-x", "tenant": "oa-one", "spec": {**SPEC_OK, "prompt": {"name": "no-such"}}}, code="invalid_value"),
+    Case("model-create-missing-prompt-version", "POST", "/admin/v1/models", 400, "op",
+         body={"name": "oa-x", "tenant": "oa-one", "spec": {**SPEC_OK, "prompt": {"name": "oa-greet", "version": 99}}}),
+    Case("model-create-missing-prompt-label", "POST", "/admin/v1/models", 400, "op",
+         body={"name": "oa-x", "tenant": "oa-one", "spec": {**SPEC_OK, "prompt": {"name": "oa-greet", "label": "nope"}}}),
+    Case("model-create-prompt-version-and-label", "POST", "/admin/v1/models", 400, "op",
+         body={"name": "oa-x", "tenant": "oa-one",
+               "spec": {**SPEC_OK, "prompt": {"name": "oa-greet", "version": 1, "label": "production"}}}),
+    Case("model-create-prompt-unknown-field", "POST", "/admin/v1/models", 400, "op",
+         body={"name": "oa-x", "tenant": "oa-one", "spec": {**SPEC_OK, "prompt": {"name": "oa-greet", "tag": "x"}}},
+         code="unknown_parameter"),
+    Case("model-create-inline-undeclared", "POST", "/admin/v1/models", 400, "op",
+         body={"name": "oa-x", "tenant": "oa-one",
+               "spec": {**SPEC_OK, "prompt": {"messages": [{"role": "system", "content": "Hi {{who}}."}]}}},
+         code="undeclared_variable"),
+    Case("model-create-adapter-and-model", "POST", "/admin/v1/models", 400, "op",
+         body={"name": "oa-x", "tenant": "oa-one", "spec": {"adapter": "oa-lora", "model": UPSTREAM_CHAT_MODEL}}),
     Case("model-create-foreign-tenant", "POST", "/admin/v1/models", 404, "manage2",
          body={"name": "oa-x", "tenant": "oa-one", "spec": SPEC_OK}),
     Case("model-create-inference-key", "POST", "/admin/v1/models", 403, "infer", body={"name": "oa-x", "spec": SPEC_OK}),
@@ -465,6 +542,8 @@ CASES = [
          body={"spec": {**SPEC_OK, "params": {"max_tokens": 2}}}),
     Case("version-create-own", "POST", "/admin/v1/models/{name}/versions", 201, "manage", {"name": "oa-bot"},
          body={"spec": SPEC_OK}),
+    Case("version-create-library", "POST", "/admin/v1/models/{name}/versions", 201, "manage", {"name": "oa-prompted"},
+         body={"spec": {"adapter": "oa-lora", "prompt": {"name": "oa-greet"}}}),
     Case("version-create-shared-by-manage", "POST", "/admin/v1/models/{name}/versions", 403, "manage",
          {"name": "assistant"}, body={"spec": SPEC_OK}),
     Case("version-create-foreign", "POST", "/admin/v1/models/{name}/versions", 404, "manage2", {"name": "oa-bot"},
@@ -487,6 +566,118 @@ CASES = [
     Case("traffic-set-ambiguous", "PUT", "/admin/v1/models/{name}/traffic", 409, "op", {"name": "oa-dup"}, body={"1": 1}),
     Case("traffic-set-form", "PUT", "/admin/v1/models/{name}/traffic", 415, "op", {"name": "oa-bot"}, raw=b"1=1",
          content_type="application/x-www-form-urlencoded"),
+    # prompts
+    Case("prompt-create", "POST", "/admin/v1/prompts", 201, "op",
+         body={"name": f"oa-p-{RUN}", "tenant": "oa-two", "description": "d", **GREET, "labels": ["production", "v1.0"]}),
+    Case("prompt-create-own", "POST", "/admin/v1/prompts", 201, "manage", body={"name": f"oa-own-p-{RUN}", **PLAIN_PROMPT}),
+    Case("prompt-create-unchanged", "POST", "/admin/v1/prompts", 200, "op", body={"name": "oa-greet", "tenant": "oa-one", **GREET}),
+    Case("prompt-create-unchanged-own", "POST", "/admin/v1/prompts", 200, "manage2", body={"name": "oa-dup-p", **PLAIN_PROMPT}),
+    Case("prompt-create-undeclared", "POST", "/admin/v1/prompts", 400, "op",
+         body={"name": "oa-x", "messages": [{"role": "system", "content": "Hi {{who}}."}]}, code="undeclared_variable"),
+    Case("prompt-create-input-not-last", "POST", "/admin/v1/prompts", 400, "op",
+         body={"name": "oa-x", "messages": [{"role": "system", "content": "{{input}}"}, {"role": "user", "content": "x"}]}),
+    Case("prompt-create-declares-input", "POST", "/admin/v1/prompts", 400, "op",
+         body={"name": "oa-x", **PLAIN_PROMPT, "variables": {"input": {}}}, code="invalid_value"),
+    Case("prompt-create-bad-role", "POST", "/admin/v1/prompts", 400, "op",
+         body={"name": "oa-x", "messages": [{"role": "tool", "content": "x"}]}, code="invalid_value"),
+    Case("prompt-create-bad-label", "POST", "/admin/v1/prompts", 400, "op",
+         body={"name": "oa-x", **PLAIN_PROMPT, "labels": ["7"]}, code="invalid_value"),
+    Case("prompt-create-missing-messages", "POST", "/admin/v1/prompts", 400, "op", body={"name": "oa-x"},
+         code="missing_required_parameter"),
+    Case("prompt-create-unknown-field", "POST", "/admin/v1/prompts", 400, "op",
+         body={"name": "oa-x", **PLAIN_PROMPT, "version": 2}, code="unknown_parameter"),
+    Case("prompt-create-shared-name", "POST", "/admin/v1/prompts", 409, "manage",
+         body={"name": "oa-shared-p", **PLAIN_PROMPT}, code="conflict"),
+    Case("prompt-create-foreign-tenant", "POST", "/admin/v1/prompts", 404, "manage2",
+         body={"name": "oa-x", "tenant": "oa-one", **PLAIN_PROMPT}),
+    Case("prompt-create-missing-tenant", "POST", "/admin/v1/prompts", 404, "op",
+         body={"name": "oa-x", "tenant": "no-such", **PLAIN_PROMPT}),
+    Case("prompt-create-inference-key", "POST", "/admin/v1/prompts", 403, "infer", body={"name": "oa-x", **PLAIN_PROMPT}),
+    Case("prompt-create-no-key", "POST", "/admin/v1/prompts", 401, body={"name": "oa-x", **PLAIN_PROMPT}),
+    Case("prompt-create-too-large", "POST", "/admin/v1/prompts", 413, "op", raw=BIG_PROMPT, content_type="application/json"),
+    Case("prompt-create-form", "POST", "/admin/v1/prompts", 415, "op", raw=b"name=x",
+         content_type="application/x-www-form-urlencoded"),
+    Case("prompts-list", "GET", "/admin/v1/prompts", 200, "op"),
+    Case("prompts-list-manage", "GET", "/admin/v1/prompts", 200, "manage"),
+    Case("prompts-list-inference-key", "GET", "/admin/v1/prompts", 403, "infer"),
+    Case("prompts-list-no-key", "GET", "/admin/v1/prompts", 401),
+    Case("prompt-get", "GET", "/admin/v1/prompts/{name}", 200, "op", {"name": "oa-greet"}),
+    Case("prompt-get-own", "GET", "/admin/v1/prompts/{name}", 200, "manage", {"name": "oa-dup-p"}),
+    Case("prompt-get-shared-by-manage", "GET", "/admin/v1/prompts/{name}", 200, "manage", {"name": "oa-shared-p"}),
+    Case("prompt-get-ambiguous", "GET", "/admin/v1/prompts/{name}", 409, "op", {"name": "oa-dup-p"}, code="conflict"),
+    Case("prompt-get-with-tenant", "GET", "/admin/v1/prompts/{name}", 200, "op", {"name": "oa-dup-p"},
+         query={"tenant": "oa-two"}),
+    Case("prompt-get-foreign", "GET", "/admin/v1/prompts/{name}", 404, "manage2", {"name": "oa-greet"}, code="not_found"),
+    Case("prompt-get-missing", "GET", "/admin/v1/prompts/{name}", 404, "op", {"name": "no-such"}),
+    Case("prompt-get-inference-key", "GET", "/admin/v1/prompts/{name}", 403, "infer", {"name": "oa-greet"}),
+    Case("prompt-labels-set", "PUT", "/admin/v1/prompts/{name}/labels", 200, "op", {"name": "oa-greet"},
+         query={"tenant": "oa-one"}, body={"staging": 1, "canary": 1}),
+    Case("prompt-labels-remove", "PUT", "/admin/v1/prompts/{name}/labels", 200, "manage", {"name": "oa-greet"},
+         body={"staging": None}),
+    Case("prompt-labels-missing-version", "PUT", "/admin/v1/prompts/{name}/labels", 400, "op", {"name": "oa-greet"},
+         body={"production": 99}, code="invalid_value"),
+    Case("prompt-labels-bad-label", "PUT", "/admin/v1/prompts/{name}/labels", 400, "op", {"name": "oa-greet"},
+         body={"12": 1}, code="invalid_value"),
+    Case("prompt-labels-empty", "PUT", "/admin/v1/prompts/{name}/labels", 400, "op", {"name": "oa-greet"}, body={}),
+    Case("prompt-labels-followed", "PUT", "/admin/v1/prompts/{name}/labels", 409, "op", {"name": "oa-greet"},
+         body={"production": None}, code="conflict"),
+    Case("prompt-labels-shared-by-manage", "PUT", "/admin/v1/prompts/{name}/labels", 403, "manage",
+         {"name": "oa-shared-p"}, body={"x": 1}),
+    Case("prompt-labels-foreign", "PUT", "/admin/v1/prompts/{name}/labels", 404, "manage2", {"name": "oa-greet"},
+         body={"x": 1}),
+    Case("prompt-labels-ambiguous", "PUT", "/admin/v1/prompts/{name}/labels", 409, "op", {"name": "oa-dup-p"},
+         body={"x": 1}),
+    Case("prompt-labels-inference-key", "PUT", "/admin/v1/prompts/{name}/labels", 403, "infer", {"name": "oa-greet"},
+         body={"x": 1}),
+    Case("prompt-labels-form", "PUT", "/admin/v1/prompts/{name}/labels", 415, "op", {"name": "oa-greet"}, raw=b"x=1",
+         content_type="application/x-www-form-urlencoded"),
+    # adapters
+    Case("adapter-create", "POST", "/admin/v1/adapters", 201, "op",
+         body={"name": f"oa-a-{RUN}", "tenant": "oa-two", **ADAPTER, "method": "qlora", "dataset": "claims-2025",
+               "evaluation": "accuracy 0.9", "description": "d"}),
+    Case("adapter-create-lora-id", "POST", "/admin/v1/adapters", 201, "manage",
+         body={"name": f"oa-al-{RUN}", "upstream": "local", "base_model": UPSTREAM_CHAT_MODEL, "lora_id": 0, "lora_scale": 0.5}),
+    Case("adapter-create-path", "POST", "/admin/v1/adapters", 201, "op",
+         body={"name": f"oa-ap-{RUN}", "tenant": "oa-one", "upstream": "oa-vllm", "base_model": "base", "path": "/adapters/x"}),
+    Case("adapter-create-path-wrong-kind", "POST", "/admin/v1/adapters", 400, "op",
+         body={"name": "oa-x", "upstream": "local", "base_model": UPSTREAM_CHAT_MODEL, "path": "/adapters/x"}),
+    Case("adapter-create-lora-id-wrong-kind", "POST", "/admin/v1/adapters", 400, "op",
+         body={"name": "oa-x", "upstream": "oa-vllm", "base_model": "base", "lora_id": 1}),
+    Case("adapter-create-two-modes", "POST", "/admin/v1/adapters", 400, "op",
+         body={"name": "oa-x", **ADAPTER, "lora_id": 0}),
+    Case("adapter-create-no-mode", "POST", "/admin/v1/adapters", 400, "op",
+         body={"name": "oa-x", "upstream": "local", "base_model": UPSTREAM_CHAT_MODEL}),
+    Case("adapter-create-scale-without-lora-id", "POST", "/admin/v1/adapters", 400, "op",
+         body={"name": "oa-x", **ADAPTER, "lora_scale": 1}),
+    Case("adapter-create-unknown-upstream", "POST", "/admin/v1/adapters", 400, "op",
+         body={"name": "oa-x", **ADAPTER, "upstream": "no-such"}, code="invalid_value"),
+    Case("adapter-create-bad-method", "POST", "/admin/v1/adapters", 400, "op",
+         body={"name": "oa-x", **ADAPTER, "method": "magic"}, code="invalid_value"),
+    Case("adapter-create-missing-base", "POST", "/admin/v1/adapters", 400, "op",
+         body={"name": "oa-x", "upstream": "local", "served_model": "m"}, code="missing_required_parameter"),
+    Case("adapter-create-unknown-field", "POST", "/admin/v1/adapters", 400, "op",
+         body={"name": "oa-x", **ADAPTER, "rank": 8}, code="unknown_parameter"),
+    Case("adapter-create-taken", "POST", "/admin/v1/adapters", 409, "op",
+         body={"name": "oa-lora", "tenant": "oa-one", **ADAPTER}, code="conflict"),
+    Case("adapter-create-shared-name", "POST", "/admin/v1/adapters", 409, "manage", body={"name": "oa-shared-a", **ADAPTER}),
+    Case("adapter-create-foreign-tenant", "POST", "/admin/v1/adapters", 404, "manage2",
+         body={"name": "oa-x", "tenant": "oa-one", **ADAPTER}),
+    Case("adapter-create-inference-key", "POST", "/admin/v1/adapters", 403, "infer", body={"name": "oa-x", **ADAPTER}),
+    Case("adapter-create-no-key", "POST", "/admin/v1/adapters", 401, body={"name": "oa-x", **ADAPTER}),
+    Case("adapter-create-too-large", "POST", "/admin/v1/adapters", 413, "op", raw=BIG_ADMIN, content_type="application/json"),
+    Case("adapter-create-form", "POST", "/admin/v1/adapters", 415, "op", raw=b"name=x",
+         content_type="application/x-www-form-urlencoded"),
+    Case("adapters-list", "GET", "/admin/v1/adapters", 200, "op"),
+    Case("adapters-list-manage", "GET", "/admin/v1/adapters", 200, "manage"),
+    Case("adapters-list-inference-key", "GET", "/admin/v1/adapters", 403, "infer"),
+    Case("adapter-get", "GET", "/admin/v1/adapters/{name}", 200, "op", {"name": "oa-lora"}),
+    Case("adapter-get-shared-by-manage", "GET", "/admin/v1/adapters/{name}", 200, "manage", {"name": "oa-shared-a"}),
+    Case("adapter-get-ambiguous", "GET", "/admin/v1/adapters/{name}", 409, "op", {"name": "oa-dup-a"}, code="conflict"),
+    Case("adapter-get-with-tenant", "GET", "/admin/v1/adapters/{name}", 200, "op", {"name": "oa-dup-a"},
+         query={"tenant": "oa-one"}),
+    Case("adapter-get-foreign", "GET", "/admin/v1/adapters/{name}", 404, "manage2", {"name": "oa-lora"}),
+    Case("adapter-get-missing", "GET", "/admin/v1/adapters/{name}", 404, "op", {"name": "no-such"}),
+    Case("adapter-get-inference-key", "GET", "/admin/v1/adapters/{name}", 403, "infer", {"name": "oa-lora"}),
     # audit
     Case("audit", "GET", "/admin/v1/audit", 200, "op"),
     Case("audit-page", "GET", "/admin/v1/audit", 200, "op", query={"limit": "2", "before": "1000000"}),
@@ -537,6 +728,55 @@ def test_every_operation_has_a_case(contract: Contract):
         assert successes <= tried, f"{method} {template}: no case expects {sorted(successes - tried)}"
 
 
+def _request_schema(contract: Contract, method: str, template: str) -> dict:
+    body = contract.resolve(contract.operation(method, template)["requestBody"])
+    return body["content"]["application/json"]["schema"]
+
+
+def test_accepted_bodies_match_the_request_schemas(contract: Contract):
+    """Every body that a case expects to succeed is valid against the operation's documented request schema."""
+    for case in CASES:
+        expected = case.expect if isinstance(case.expect, tuple) else (case.expect,)
+        if case.body is None or not all(200 <= e < 300 for e in expected):
+            continue
+        contract.validate(
+            _request_schema(contract, case.method, case.template), case.body, f"{case.id}: request body"
+        )
+
+
+# Bodies the server refuses (400) for reasons the request schemas can express: the schemas must refuse them too.
+REFUSED_BODIES = [
+    ("POST", "/admin/v1/models", {"name": "m", "spec": {"adapter": "a", "model": "m"}}),
+    ("POST", "/admin/v1/models", {"name": "m", "spec": {"adapter": "a", "deployments": [{"upstream": "u", "model": "m"}]}}),
+    ("POST", "/admin/v1/models", {"name": "m", "spec": {**SPEC_OK, "prompt": {"name": "p", "version": 1, "label": "x"}}}),
+    ("POST", "/admin/v1/models", {"name": "m", "spec": {**SPEC_OK, "prompt": {"name": "p", "tag": "x"}}}),
+    ("POST", "/admin/v1/models", {"name": "m", "spec": {**SPEC_OK, "prompt": {**PLAIN_PROMPT, "name": "p"}}}),
+    ("POST", "/admin/v1/models", {"name": "m", "spec": {**SPEC_OK, "prompt": {"messages": []}}}),
+    ("POST", "/admin/v1/prompts", {"name": "p", **PLAIN_PROMPT, "variables": {"input": {}}}),
+    ("POST", "/admin/v1/prompts", {"name": "p", **PLAIN_PROMPT, "variables": {"1x": {}}}),
+    ("POST", "/admin/v1/prompts", {"name": "p", **PLAIN_PROMPT, "variables": {"x": {"dflt": "a"}}}),
+    ("POST", "/admin/v1/prompts", {"name": "p", "messages": [{"role": "tool", "content": "x"}]}),
+    ("POST", "/admin/v1/prompts", {"name": "p", "messages": [{"role": "user", "content": "x", "weight": 1}]}),
+    ("POST", "/admin/v1/prompts", {"name": "p", **PLAIN_PROMPT, "labels": ["7"]}),
+    ("POST", "/admin/v1/prompts", {"name": "p", **PLAIN_PROMPT, "version": 2}),
+    ("PUT", "/admin/v1/prompts/{name}/labels", {}),
+    ("PUT", "/admin/v1/prompts/{name}/labels", {"12": 1}),
+    ("PUT", "/admin/v1/prompts/{name}/labels", {"x": 0}),
+    ("POST", "/admin/v1/adapters", {"name": "a", **ADAPTER, "lora_id": 0}),
+    ("POST", "/admin/v1/adapters", {"name": "a", "upstream": "u", "base_model": "b"}),
+    ("POST", "/admin/v1/adapters", {"name": "a", **ADAPTER, "lora_scale": 1}),
+    ("POST", "/admin/v1/adapters", {"name": "a", **ADAPTER, "method": "magic"}),
+    ("POST", "/admin/v1/adapters", {"name": "a", **ADAPTER, "rank": 8}),
+]
+
+
+@pytest.mark.parametrize("method,template,body", REFUSED_BODIES, ids=[f"{m} {t} #{i}" for i, (m, t, _) in enumerate(REFUSED_BODIES)])
+def test_refused_bodies_do_not_match_the_request_schemas(contract: Contract, method: str, template: str, body: Any):
+    schema = _request_schema(contract, method, template)
+    with pytest.raises(AssertionError):
+        contract.validate(schema, body, "request body")
+
+
 def test_tenant_scoped_answers(oa: OAWorld, contract: Contract):
     """What a manage key sees is its own tenant only, and a created key shows its secret once."""
     r = oa.send("GET", "/admin/v1/tenants", "manage")
@@ -550,6 +790,84 @@ def test_tenant_scoped_answers(oa: OAWorld, contract: Contract):
     r = oa.send("GET", "/admin/v1/audit", "op", params={"limit": "1"})
     contract.check("GET", "/admin/v1/audit", r)
     assert len(r.json()["data"]) == 1 and r.json()["has_more"] is True, r.text
+
+
+def test_prompt_repost_adds_a_version_only_when_it_changed(oa: OAWorld, contract: Contract):
+    """201 with a new version when the definition changed; 200 `created: false` with the latest when it did not
+    (labels in the body still move); a label can then be pointed at an older version."""
+    name = f"oa-rp-{RUN}"
+    body = {"name": name, "tenant": "oa-two", **GREET}
+
+    def post(b: dict) -> dict:
+        r = oa.send("POST", "/admin/v1/prompts", "op", json_body=b)
+        contract.check("POST", "/admin/v1/prompts", r)
+        return {"status": r.status_code, **r.json()}
+
+    first = post(body)
+    assert (first["status"], first["created"], first["version"], first["tenant"]) == (201, True, 1, "oa-two"), first
+    again = post(body)
+    assert (again["status"], again["created"], again["version"], again["latest_version"]) == (200, False, 1, 1), again
+    assert again["id"] == first["id"] and len(again["versions"]) == 1, again
+    changed = post({**body, "messages": GREET["messages"][:1], "labels": ["production"]})
+    assert (changed["status"], changed["created"], changed["version"], changed["latest_version"]) == (201, True, 2, 2), changed
+    assert changed["labels"] == {"production": 2}, changed
+    assert [v["version"] for v in changed["versions"]] == [1, 2], changed
+    relabelled = post({**body, "messages": GREET["messages"][:1], "labels": ["stable"]})
+    assert (relabelled["status"], relabelled["created"], relabelled["version"]) == (200, False, 2), relabelled
+    assert relabelled["labels"] == {"production": 2, "stable": 2}, relabelled
+
+    r = oa.send("PUT", f"/admin/v1/prompts/{name}/labels", "op", json_body={"production": 1, "stable": None})
+    contract.check("PUT", "/admin/v1/prompts/{name}/labels", r)
+    assert r.status_code == 200 and r.json()["labels"] == {"production": 1}, r.text
+    r = oa.send("GET", f"/admin/v1/prompts/{name}", "manage2")
+    contract.check("GET", "/admin/v1/prompts/{name}", r)
+    assert r.status_code == 200 and r.json()["labels"] == {"production": 1}, r.text
+    assert r.json()["versions"][0]["variables"] == GREET["variables"], r.text
+
+
+def test_manage_keys_see_their_tenants_library_only(oa: OAWorld, contract: Contract):
+    for path, names in (("/admin/v1/prompts", {"oa-greet", "oa-shared-p", "oa-dup-p"}),
+                        ("/admin/v1/adapters", {"oa-lora", "oa-shared-a", "oa-dup-a"})):
+        r = oa.send("GET", path, "manage")
+        contract.check("GET", path, r)
+        data = r.json()["data"]
+        seen = {o["name"] for o in data}
+        assert names <= seen, (path, seen)
+        assert all(o["tenant"] in ("oa-one", None) for o in data), (path, data)
+        r = oa.send("GET", path, "manage2")
+        contract.check("GET", path, r)
+        assert "oa-greet" not in {o["name"] for o in r.json()["data"]}, r.text
+        assert "oa-lora" not in {o["name"] for o in r.json()["data"]}, r.text
+
+
+def test_model_versions_show_what_they_resolve_to(oa: OAWorld, contract: Contract):
+    def resolved(model: str, version: int = 1) -> dict:
+        r = oa.send("GET", f"/admin/v1/models/{model}", "op", params={"tenant": "oa-one"})
+        contract.check("GET", "/admin/v1/models/{name}", r)
+        assert r.status_code == 200, r.text
+        return next(v for v in r.json()["versions"] if v["version"] == version)["resolved"]
+
+    base_target = [{"upstream": "local", "model": UPSTREAM_CHAT_MODEL, "weight": 1}]
+    assert resolved("oa-bot") == {"targets": base_target, "prompt": None, "params": PARAMS}
+    assert resolved("oa-prompted") == {
+        "targets": base_target, "prompt": {"name": "oa-greet", "version": 1, "label": "production"}, "params": PARAMS}
+    assert resolved("oa-inline") == {"targets": base_target, "prompt": {"inline": True}, "params": PARAMS}
+    assert resolved("oa-adapted") == {
+        "adapter": {"name": "oa-lora", "base_model": UPSTREAM_CHAT_MODEL, "method": "lora"},
+        "targets": [{"upstream": "local", "model": UPSTREAM_CHAT_MODEL}],
+        "prompt": {"name": "oa-greet", "version": 1},
+        "params": PARAMS,
+    }
+
+    # A version that follows the latest prompt version, with fallbacks.
+    r = oa.send("POST", "/admin/v1/models/oa-adapted/versions", "op", params={"tenant": "oa-one"},
+                json_body={"spec": {"adapter": "oa-lora", "prompt": {"name": "oa-greet"},
+                                    "fallbacks": [{"upstream": "local", "model": UPSTREAM_CHAT_MODEL}]}})
+    contract.check("POST", "/admin/v1/models/{name}/versions", r)
+    assert r.status_code == 201, r.text
+    latest = resolved("oa-adapted", r.json()["version"])
+    assert latest["prompt"] == {"name": "oa-greet", "version": 1, "follows": "latest"}, latest
+    assert latest["fallbacks"] == [{"upstream": "local", "model": UPSTREAM_CHAT_MODEL}], latest
 
 
 def test_streamed_chat_usage_chunk(oa: OAWorld, contract: Contract):
@@ -639,18 +957,19 @@ def test_every_documented_route_is_served(oa: OAWorld, contract: Contract):
 UNDOCUMENTED = [
     ("POST", "/v1/feedback"),  # api.md
     ("POST", "/v1/knowledge-bases/kb/search"),  # api.md
-    ("POST", "/admin/v1/prompts"),  # api.md
     ("POST", "/admin/v1/knowledge-bases"),  # api.md
     ("POST", "/admin/v1/knowledge-bases/kb/documents"),  # api.md
     ("GET", "/admin/v1/knowledge-bases/kb/documents"),  # api.md
     ("DELETE", "/admin/v1/knowledge-bases/kb/documents/doc"),  # api.md
-    ("POST", "/admin/v1/adapters"),  # api.md
     ("GET", "/admin/v1/usage"),  # api.md
     ("GET", "/admin/v1/datasets/export"),  # api.md
     ("POST", "/v1/completions"),
     ("POST", "/v1/responses"),
     ("GET", "/v2/models"),
     ("GET", "/admin/v1/keys"),
+    ("GET", "/admin/v1/prompts/oa-greet/versions"),
+    ("GET", "/admin/v1/prompts/oa-greet/labels/production"),
+    ("GET", "/admin/v1/adapters/oa-lora/models"),
     ("GET", "/admin/v1/tenants/oa-one/keys/extra"),
     ("GET", "/v1/models/a/b"),
     ("GET", "/admin"),

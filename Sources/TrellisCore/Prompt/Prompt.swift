@@ -46,7 +46,7 @@ public struct Prompt: Sendable, Equatable {
     public static func isValidLabel(_ label: String) -> Bool {
         !label.isEmpty && label.utf8.count <= 64
             && label.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2D || $0 == 0x5F || $0 == 0x2E }
-            && Int(label) == nil
+            && !label.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
     }
 }
 

@@ -76,6 +76,8 @@ public struct PromptDefinition: Sendable, Equatable {
     public struct Message: Sendable, Equatable {
         public var role: String
         public var template: PromptTemplate
+        /// The optional participant name OpenAI messages carry (few-shot speakers).
+        public var name: String?
     }
 
     public struct Variable: Sendable, Equatable {
@@ -120,7 +122,8 @@ public struct PromptDefinition: Sendable, Equatable {
                 case .null: break
                 case .object(let spec):
                     for key in spec.keys where key != "default" && key != "description" {
-                        throw .invalidRequest("Unknown field '\(p)variables.\(name).\(key.prefix(64))'.", param: "\(p)variables.\(name).\(key.prefix(64))")
+                        throw .invalidRequest(
+                            "Unknown field '\(p)variables.\(name).\(key.prefix(64))'.", param: "\(p)variables.\(name).\(key.prefix(64))", code: "unknown_parameter")
                     }
                     if let d = spec["default"], !d.isNull {
                         guard case .string(let s) = d else { throw .invalidField("\(p)variables.\(name).default", "must be a string") }
@@ -139,13 +142,18 @@ public struct PromptDefinition: Sendable, Equatable {
             let mp = "\(p)messages[\(i)]"
             guard case .object(let m) = item else { throw .invalidField(mp, "must be an object with role and content") }
             for key in m.keys where key != "role" && key != "content" && key != "name" {
-                throw .invalidRequest("Unknown field '\(mp).\(key.prefix(64))'.", param: "\(mp).\(key.prefix(64))")
+                throw .invalidRequest("Unknown field '\(mp).\(key.prefix(64))'.", param: "\(mp).\(key.prefix(64))", code: "unknown_parameter")
             }
             guard case .string(let role)? = m["role"], roles.contains(role) else {
                 throw .invalidField("\(mp).role", "must be one of system, developer, user, assistant")
             }
             guard case .string(let content)? = m["content"] else { throw .invalidField("\(mp).content", "must be a string") }
             guard content.utf8.count <= 100_000 else { throw .invalidField("\(mp).content", "must be at most 100000 bytes") }
+            var speaker: String?
+            if let n = m["name"], !n.isNull {
+                guard case .string(let s) = n, !s.isEmpty, s.utf8.count <= 64 else { throw .invalidField("\(mp).name", "must be a string of 1 to 64 bytes") }
+                speaker = s
+            }
             let template = PromptTemplate(content)
             let usesInput = template.placeholders.contains(input)
             if usesInput {
@@ -156,7 +164,7 @@ public struct PromptDefinition: Sendable, Equatable {
                 }
                 inputTemplate = template
             } else {
-                messages.append(Message(role: role, template: template))
+                messages.append(Message(role: role, template: template, name: speaker))
             }
             for name in template.placeholders where name != input && !declared.contains(name) {
                 throw .invalidRequest("'{{\(name)}}' is used in \(mp) but not declared in 'variables'.", param: "\(p)variables", code: "undeclared_variable")
@@ -195,15 +203,17 @@ public struct PromptDefinition: Sendable, Equatable {
     /// template when there is one.
     public func apply(to callerMessages: [JSONValue], variables given: [String: String]) throws(TrellisError) -> [JSONValue] {
         var values = try resolveVariables(given)
-        func message(_ role: String, _ content: String) -> JSONValue {
-            .object(JSONObject([.init(key: "role", value: .string(role)), .init(key: "content", value: .string(content))]))
+        func message(_ m: Message) -> JSONValue {
+            var o = JSONObject([.init(key: "role", value: .string(m.role)), .init(key: "content", value: .string(m.template.render(values)))])
+            if let name = m.name { o.appendUnchecked("name", .string(name)) }
+            return .object(o)
         }
         let isSystem: (String?) -> Bool = { $0 == "system" || $0 == "developer" }
         var out: [JSONValue] = []
         out.reserveCapacity(messages.count + callerMessages.count)
-        for m in messages where isSystem(m.role) { out.append(message(m.role, m.template.render(values))) }
+        for m in messages where isSystem(m.role) { out.append(message(m)) }
         for m in callerMessages where isSystem(m["role"]?.stringValue) { out.append(m) }
-        for m in messages where !isSystem(m.role) { out.append(message(m.role, m.template.render(values))) }
+        for m in messages where !isSystem(m.role) { out.append(message(m)) }
         var conversation = callerMessages.filter { !isSystem($0["role"]?.stringValue) }
         if let inputTemplate {
             guard let last = conversation.lastIndex(where: { $0["role"]?.stringValue == "user" }) else {

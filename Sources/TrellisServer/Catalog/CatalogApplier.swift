@@ -173,7 +173,7 @@ public struct CatalogApplier: Sendable {
             var model: IndustryModel
             if let existing {
                 model = existing
-                if existing.versions.last.map({ JSONWriter.string($0.spec.json) }) != JSONWriter.string(spec.json) {
+                if existing.versions.last.map({ JSONWriter.string($0.spec.json.canonical) }) != JSONWriter.string(spec.json.canonical) {
                     let version = try await store.addModelVersion(modelID: existing.id, spec: spec.json, actor: actor)
                     changes.append("version \(version)")
                     model.versions.append(ModelVersion(version: version, spec: spec, createdAt: Date()))

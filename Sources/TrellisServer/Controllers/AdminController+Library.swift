@@ -112,7 +112,11 @@ extension AdminController {
     @Sendable func listPrompts(_ request: Request, context: TrellisRequestContext) async throws -> Response {
         let caller = try requireManageKey(context)
         let snapshot = gateway.snapshot
-        let prompts = caller.map { snapshot.visiblePrompts(tenantID: $0.tenantID) } ?? snapshot.allPrompts
+        var prompts = caller.map { snapshot.visiblePrompts(tenantID: $0.tenantID) } ?? snapshot.allPrompts
+        if caller == nil, let tenantName = request.uri.queryParameters.get("tenant") {
+            guard let tenant = snapshot.tenant(named: tenantName) else { throw TrellisError.notFound("The tenant '\(tenantName.prefix(64))'") }
+            prompts = prompts.filter { $0.tenantID == tenant.id }
+        }
         return .json(["object": "list", "data": .array(prompts.map(promptJSON))])
     }
 
@@ -241,6 +245,10 @@ extension AdminController {
         let body = try BodyReader(try await request.jsonBody(limit: 64 * 1024), allowed: Self.adapterFields)
         let tenant = try owningTenant(body, context)
         let adapter = try Self.parseAdapter(body, tenantID: tenant?.id, snapshot: gateway.snapshot)
+        if case .path = adapter.serving, case .tenantKey? = context.principal {
+            // Loading makes the model server read a file of its own: that is the operator's decision.
+            throw TrellisError.permissionDenied("Only the operator key may register adapters that a vLLM server loads from a path.")
+        }
         let created = try await gateway.store.createAdapter(adapter, actor: context.principal?.actor ?? "operator")
         try await gateway.reloadCatalog()
         return .json(adapterJSON(created), status: .created)
@@ -287,8 +295,9 @@ extension AdminController {
             out["prompt"] = ["inline": true]
         case .named(let name, let version, let label)?:
             let prompt = snapshot.prompt(named: name, tenantID: model.tenantID)
-            let current = version ?? label.flatMap { prompt?.labels[$0] } ?? prompt?.latest?.version
+            let current: Int? = version ?? (label != nil ? label.flatMap { prompt?.labels[$0] } : prompt?.latest?.version)
             var p: JSONObject = ["name": .string(name), "version": current.map { .int($0) } ?? .null]
+            if prompt == nil || current.flatMap({ prompt?.version($0) }) == nil { p["missing"] = true }
             if let label { p["label"] = .string(label) }
             if version == nil && label == nil { p["follows"] = "latest" }
             out["prompt"] = .object(p)
