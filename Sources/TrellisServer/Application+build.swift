@@ -19,7 +19,7 @@ public func buildApplication(
     let store = try SQLiteStore(path: config.databasePath)
     // The declarative catalog first: a bad file stops the start before anything else is running.
     if let directory = config.catalogDir {
-        let report = try await CatalogApplier(store: store).apply(directory: directory)
+        let report = try await CatalogApplier(store: store, environment: environment).apply(directory: directory)
         logger.notice("catalog applied", metadata: ["directory": "\(directory)", "changes": "\(report.changes.count)", "unchanged": "\(report.unchanged)"])
         for change in report.changes { logger.info("catalog change", metadata: ["change": "\(change)"]) }
     }

@@ -296,6 +296,16 @@ public final class SQLiteStore: Sendable {
         }
     }
 
+    public func setModelDescription(modelID: String, description: String?, actor: String, now: Date = Date()) async throws {
+        try await pool.write { db in
+            guard var model = try ModelRecord.fetchOne(db, key: modelID) else { throw TrellisError.notFound("The model") }
+            model.description = description
+            try model.update(db)
+            try Self.bumpGeneration(db)
+            try Self.audit(db, actor: actor, tenantID: model.tenantID, action: "model.update", target: "model:\(model.name)", now: now)
+        }
+    }
+
     public func setTraffic(modelID: String, traffic: [Int: Int], actor: String, now: Date = Date()) async throws {
         try await pool.write { db in
             guard var model = try ModelRecord.fetchOne(db, key: modelID) else { throw TrellisError.notFound("The model") }

@@ -6,9 +6,11 @@ Run with scripts/e2e.sh (or `.venv/bin/python -m pytest -q Tests/e2e`).
 Environment:
   TRELLIS_BIN                 gateway executable (default <repo>/.build/debug/trellis)
   TRELLIS_E2E_MODEL_URL       API root of a model server that is already running, e.g.
-                              http://127.0.0.1:8081/v1 (it must serve `smollm2` and
-                              `smollm2-embed`); otherwise scripts/model-server.sh starts
-                              one on a free port for the session and stops it afterwards
+                              http://127.0.0.1:8081/v1 (it must serve `smollm2`,
+                              `smollm2-embed` and `smollm2-claims-lora`); otherwise
+                              scripts/model-server.sh starts one on a free port for the
+                              session (after scripts/make-lora.py has built the adapter)
+                              and stops it afterwards
   TRELLIS_E2E_READY_TIMEOUT   seconds to wait for the gateway's GET /readyz (default 60)
   TRELLIS_E2E_KEEP            1: print where the gateway's data dir and log are kept
 
@@ -24,6 +26,7 @@ import secrets
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,10 +43,12 @@ for _var in ("NO_PROXY", "no_proxy"):
     os.environ[_var] = ",".join(v for v in (os.environ.get(_var), "127.0.0.1", "localhost") if v)
 
 MODEL_SERVER_SCRIPT = REPO / "scripts" / "model-server.sh"
+MAKE_LORA_SCRIPT = REPO / "scripts" / "make-lora.py"
 
 # Upstream model names served by scripts/model-server.sh.
 UPSTREAM_CHAT_MODEL = "smollm2"
 UPSTREAM_EMBED_MODEL = "smollm2-embed"
+UPSTREAM_LORA_MODEL = "smollm2-claims-lora"  # smollm2 + the LoRA from scripts/make-lora.py
 
 # Small generations keep the suite fast on SmolLM2-135M with one thread.
 MAX_TOKENS = 24
@@ -78,6 +83,11 @@ def model_base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env = dict(os.environ, TRELLIS_STATE_DIR=str(state_dir))
     env.pop("TRELLIS_MODEL_PORT", None)
     started = time.monotonic()
+    # The adapter the server offers as smollm2-claims-lora (scripts/model-env.sh builds it too;
+    # this is a no-op when it is up to date).
+    lora = subprocess.run([sys.executable, str(MAKE_LORA_SCRIPT)], env=env, capture_output=True, text=True, timeout=300)
+    if lora.returncode != 0:
+        pytest.fail(f"scripts/make-lora.py failed (exit {lora.returncode}):\n{lora.stderr}{lora.stdout}", pytrace=False)
     proc = subprocess.run(
         [str(MODEL_SERVER_SCRIPT), "--background", "--port", str(port)],
         env=env,
@@ -103,6 +113,21 @@ def model_base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
 
 
+def fresh_upstream_state(model_base_url: str, alias: str) -> None:
+    """Makes the next request for `alias` evaluate its whole prompt from position 0.
+
+    llama-cpp-python keeps the previous prompt's tokens and evaluates only what differs; the batch layout
+    changes the floating-point results slightly, and with SmolLM2 that is enough to change a greedy
+    (temperature 0) answer when two tokens are nearly tied: the same messages sent twice in a row can
+    answer differently the second time. A one-token completion whose prompt shares no first token with a
+    chat prompt resets that (and loads `alias` if another model is loaded), so answers compared across
+    calls are computed the same way."""
+    r = requests.post(
+        model_base_url + "/completions", json={"model": alias, "prompt": "0", "max_tokens": 1}, timeout=120
+    )
+    r.raise_for_status()
+
+
 # --------------------------------------------------------------------------- gateway
 
 
@@ -126,18 +151,18 @@ class Gateway:
         return tail(self.log_path, lines)
 
 
-def _gateway_env(admin_key: str) -> dict[str, str]:
+def _gateway_env(admin_key: str, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith("TRELLIS_") or k.startswith("TRELLIS_LOG")
     }
     env["TRELLIS_ADMIN_KEY"] = admin_key
+    env.update(extra or {})
     return env
 
 
-@pytest.fixture(scope="session")
-def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+def gateway_binary() -> Path:
     binary = Path(os.environ.get("TRELLIS_BIN", REPO / ".build" / "debug" / "trellis"))
     if not binary.is_absolute():
         binary = REPO / binary
@@ -146,26 +171,39 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
             f"gateway binary not found at {binary}: build it (swift build) or set TRELLIS_BIN",
             pytrace=False,
         )
+    return binary
 
-    root = tmp_path_factory.mktemp("gateway")
+
+def start_gateway(
+    root: Path,
+    *,
+    admin_key: str | None = None,
+    extra_env: dict[str, str] | None = None,
+    log_name: str = "trellis.log",
+) -> Gateway:
+    """Starts `trellis serve` on a free port with its data in <root>/data (kept across restarts: call
+    again with the same root and admin key) and waits for GET /readyz. `extra_env` adds TRELLIS_*
+    settings (the environment is otherwise clean of them)."""
+    binary = gateway_binary()
     data_dir = root / "data"
     work_dir = root / "cwd"
-    data_dir.mkdir()
-    work_dir.mkdir()
-    log_path = root / "trellis.log"
-    admin_key = "op-" + secrets.token_urlsafe(24)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    log_path = root / log_name
+    admin_key = admin_key or "op-" + secrets.token_urlsafe(24)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
 
     log_file = open(log_path, "wb")
     proc = subprocess.Popen(
         [str(binary), "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir)],
-        env=_gateway_env(admin_key),
+        env=_gateway_env(admin_key, extra_env),
         cwd=work_dir,
         stdin=subprocess.DEVNULL,
         stdout=log_file,
         stderr=subprocess.STDOUT,
     )
+    log_file.close()  # the child has its own descriptor
     gw = Gateway(url=url, admin_key=admin_key, data_dir=data_dir, log_path=log_path, proc=proc)
 
     timeout = float(os.environ.get("TRELLIS_E2E_READY_TIMEOUT", "60"))
@@ -174,7 +212,6 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     last = "no answer"
     while True:
         if proc.poll() is not None:
-            log_file.close()
             pytest.fail(
                 f"trellis serve exited with {proc.returncode} before /readyz answered:\n{gw.log_tail()}",
                 pytrace=False,
@@ -189,7 +226,6 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
         if time.monotonic() > deadline:
             proc.kill()
             proc.wait()
-            log_file.close()
             pytest.fail(
                 f"GET /readyz not 200 within {timeout:.0f}s (last: {last}):\n{gw.log_tail()}",
                 pytrace=False,
@@ -198,26 +234,37 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     print(f"\ngateway on port {port} ready in {time.monotonic() - started:.1f}s")
     if os.environ.get("TRELLIS_E2E_KEEP") == "1":
         print(f"gateway data dir: {data_dir}\ngateway log: {log_path}")
+    return gw
 
+
+def stop_gateway(gw: Gateway) -> int | None:
+    """SIGTERM, then the exit status (None: still alive after 15 s, so it was killed)."""
+    proc = gw.proc
+    if proc.poll() is not None:
+        return proc.returncode
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return None
+
+
+def assert_clean_exit(gw: Gateway, code: int | None) -> None:
+    assert code == 0, (
+        "trellis serve did not exit 0 within 15 s of SIGTERM "
+        f"(exit {code}; None means it was killed):\n{gw.log_tail()}"
+    )
+
+
+@pytest.fixture(scope="session")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    gw = start_gateway(tmp_path_factory.mktemp("gateway"))
     try:
         yield gw
     finally:
-        code: int | None
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                code = proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                code = None
-        else:
-            code = proc.returncode
-        log_file.close()
-        assert code == 0, (
-            "trellis serve did not exit 0 within 15 s of SIGTERM "
-            f"(exit {code}; None means it was killed):\n{gw.log_tail()}"
-        )
+        assert_clean_exit(gw, stop_gateway(gw))
 
 
 # --------------------------------------------------------------------------- admin API

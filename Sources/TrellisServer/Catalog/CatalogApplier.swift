@@ -32,10 +32,12 @@ public struct CatalogApplier: Sendable {
 
     let store: SQLiteStore
     let actor: String
+    let environment: [String: String]
 
-    public init(store: SQLiteStore, actor: String = "catalog") {
+    public init(store: SQLiteStore, actor: String = "catalog", environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.store = store
         self.actor = actor
+        self.environment = environment
     }
 
     static let kinds = ["tenants", "upstreams", "prompts", "adapters", "models"]
@@ -63,7 +65,7 @@ public struct CatalogApplier: Sendable {
             }
             let document: JSONValue
             do {
-                document = try YAMLJSON.parse(text)
+                document = try YAMLJSON.parse(text, environment: environment)
             } catch {
                 throw CatalogError(file: file, entry: "", problem: "\(error)")
             }
@@ -173,6 +175,10 @@ public struct CatalogApplier: Sendable {
             var model: IndustryModel
             if let existing {
                 model = existing
+                if let description = try body.string("description", maxBytes: 4096), description != existing.description {
+                    try await store.setModelDescription(modelID: existing.id, description: description, actor: actor)
+                    changes.append("description")
+                }
                 if existing.versions.last.map({ JSONWriter.string($0.spec.json.canonical) }) != JSONWriter.string(spec.json.canonical) {
                     let version = try await store.addModelVersion(modelID: existing.id, spec: spec.json, actor: actor)
                     changes.append("version \(version)")

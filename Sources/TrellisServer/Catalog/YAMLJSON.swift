@@ -1,3 +1,4 @@
+import Foundation
 import OpenAIWire
 import Yams
 
@@ -8,7 +9,10 @@ enum YAMLJSON {
         let description: String
     }
 
-    static func parse(_ text: String) throws -> JSONValue {
+    /// `environment` fills `${TRELLIS_CATALOG_NAME}` and `${TRELLIS_CATALOG_NAME:-default}` in string values
+    /// (only variables with that prefix, so a catalog can never pull a secret out of the environment into
+    /// the database).
+    static func parse(_ text: String, environment: [String: String] = [:]) throws -> JSONValue {
         let node: Node?
         do {
             node = try Yams.compose(yaml: text)
@@ -16,10 +20,43 @@ enum YAMLJSON {
             throw Failure(description: "not valid YAML: " + (String(describing: error).split(separator: "\n").first.map(String.init) ?? "syntax error"))
         }
         guard let node else { return .object(JSONObject()) }
-        return try convert(node, depth: 0)
+        return try convert(node, depth: 0, environment: environment)
     }
 
-    static func convert(_ node: Node, depth: Int) throws -> JSONValue {
+    static let variablePrefix = "TRELLIS_CATALOG_"
+
+    static func expand(_ s: String, environment: [String: String]) throws -> String {
+        guard s.contains("${") else { return s }
+        var out = ""
+        var rest = s[...]
+        while let start = rest.range(of: "${") {
+            out += rest[..<start.lowerBound]
+            guard let end = rest[start.upperBound...].firstIndex(of: "}") else {
+                out += rest[start.lowerBound...]
+                return out
+            }
+            let inner = rest[start.upperBound..<end]
+            let (name, fallback): (Substring, Substring?) = {
+                if let sep = inner.range(of: ":-") { return (inner[..<sep.lowerBound], inner[sep.upperBound...]) }
+                return (inner, nil)
+            }()
+            guard name.hasPrefix(variablePrefix), name.allSatisfy({ $0.isASCII && ($0.isUppercase || $0.isNumber || $0 == "_") }) else {
+                throw Failure(description: "'${\(inner)}': only variables named \(variablePrefix)… can be used in a catalog")
+            }
+            if let value = environment[String(name)], !value.isEmpty {
+                out += value
+            } else if let fallback {
+                out += fallback
+            } else {
+                throw Failure(description: "'${\(name)}' is not set and has no default (write ${\(name):-default})")
+            }
+            rest = rest[rest.index(after: end)...]
+        }
+        out += rest
+        return out
+    }
+
+    static func convert(_ node: Node, depth: Int, environment: [String: String]) throws -> JSONValue {
         guard depth < 64 else { throw Failure(description: "nested too deeply") }
         switch node {
         case .scalar(let scalar):
@@ -35,16 +72,16 @@ enum YAMLJSON {
                 if let d = node.float, d.isFinite { return .double(d) }
                 return .string(scalar.string)
             default:
-                return .string(scalar.string)
+                return .string(try expand(scalar.string, environment: environment))
             }
         case .sequence(let seq):
-            return .array(try seq.map { try convert($0, depth: depth + 1) })
+            return .array(try seq.map { try convert($0, depth: depth + 1, environment: environment) })
         case .mapping(let mapping):
             var object = JSONObject()
             for (key, value) in mapping {
                 guard let name = key.string else { throw Failure(description: "mapping keys must be strings") }
                 if object[name] != nil { throw Failure(description: "duplicate key '\(name)'") }
-                object.appendUnchecked(name, try convert(value, depth: depth + 1))
+                object.appendUnchecked(name, try convert(value, depth: depth + 1, environment: environment))
             }
             return .object(object)
         case .alias:
