@@ -36,6 +36,7 @@ public func buildApplication(
         config: config, store: store, upstreams: upstreams, usage: usage, metrics: metrics, logger: logger, environment: environment)
     do {
         try await gateway.reloadCatalog()
+        try await gateway.knowledge.loadIndexes(gateway.snapshot.allKnowledgeBases)
     } catch {
         // The HTTP client must be shut down before it is released.
         try? await upstreams.shutdown()
@@ -50,11 +51,14 @@ public func buildApplication(
     let ops = OpsController(gateway: gateway)
     let openAI = OpenAIController(gateway: gateway)
     let admin = AdminController(gateway: gateway)
+    let knowledge = KnowledgeController(gateway: gateway)
     // Registered first so the route table is complete before the middleware copies it.
     var collected = RouteTable()
     ops.register(on: Router(context: TrellisRequestContext.self), routes: &collected)
     openAI.register(on: Router(context: TrellisRequestContext.self).group("v1"), routes: &collected)
     admin.register(on: Router(context: TrellisRequestContext.self).group("admin/v1"), routes: &collected)
+    knowledge.registerAdmin(on: Router(context: TrellisRequestContext.self).group("admin/v1"), routes: &collected)
+    knowledge.registerV1(on: Router(context: TrellisRequestContext.self).group("v1"), routes: &collected)
 
     router.add(middleware: GatewayMiddleware(metrics: metrics, routes: collected, maxBodyBytes: config.maxBodyBytes))
     ops.register(on: router, routes: &routes)
@@ -62,6 +66,8 @@ public func buildApplication(
     openAI.register(on: v1, routes: &routes)
     let adminGroup = router.group("admin/v1").add(middleware: AuthMiddleware(gateway: gateway))
     admin.register(on: adminGroup, routes: &routes)
+    knowledge.registerAdmin(on: adminGroup, routes: &routes)
+    knowledge.registerV1(on: v1, routes: &routes)
 
     // Hummingbird's own messages at notice and above only, so that starting logs a single "listening" line.
     var appLogger = logger

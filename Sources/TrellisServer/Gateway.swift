@@ -18,6 +18,7 @@ public final class Gateway: Sendable {
     let catalog: CatalogHolder
     let health: UpstreamHealth
     let adapterLoader = AdapterLoader()
+    let knowledge: KnowledgeService
     let adminKeyDigest: KeyDigest?
     let logger: Logger
     let environment: [String: String]
@@ -32,6 +33,7 @@ public final class Gateway: Sendable {
         self.usage = usage
         self.metrics = metrics
         self.catalog = CatalogHolder()
+        self.knowledge = KnowledgeService(store: store, upstreams: upstreams)
         self.health = UpstreamHealth()
         self.adminKeyDigest = config.adminKey.map { KeyDigest(of: $0) }
         self.logger = logger

@@ -143,5 +143,55 @@ enum Migrations {
                     CREATE UNIQUE INDEX adapters_tenant_name ON adapters(tenant_id, name) WHERE tenant_id IS NOT NULL;
                     """)
         }
+        migrator.registerMigration("v3-knowledge") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE knowledge_bases (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        name TEXT NOT NULL,
+                        tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+                        description TEXT,
+                        embedding_upstream TEXT,
+                        embedding_model TEXT,
+                        chunk_size INTEGER NOT NULL,
+                        chunk_overlap INTEGER NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        UNIQUE (tenant_id, name)
+                    ) STRICT;
+
+                    CREATE TABLE documents (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        kb_id TEXT NOT NULL REFERENCES knowledge_bases(id) ON DELETE CASCADE,
+                        title TEXT NOT NULL,
+                        content_type TEXT NOT NULL,
+                        sha256 TEXT NOT NULL,
+                        bytes INTEGER NOT NULL,
+                        metadata TEXT,
+                        chunk_count INTEGER NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        UNIQUE (kb_id, sha256)
+                    ) STRICT;
+
+                    CREATE TABLE chunks (
+                        id INTEGER PRIMARY KEY,
+                        kb_id TEXT NOT NULL REFERENCES knowledge_bases(id) ON DELETE CASCADE,
+                        document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+                        position INTEGER NOT NULL,
+                        heading TEXT NOT NULL,
+                        text TEXT NOT NULL,
+                        embedding BLOB
+                    ) STRICT;
+                    CREATE INDEX chunks_document ON chunks(document_id);
+                    CREATE INDEX chunks_kb ON chunks(kb_id);
+
+                    -- Keyword index: rowid = chunks.id; `kb` holds one token naming the knowledge base (so a
+                    -- search is an index intersection, not a scan), `terms` the pre-tokenised text (CJK
+                    -- bigrams and unigrams, lower-cased words; see SearchTokenizer).
+                    CREATE VIRTUAL TABLE chunks_fts USING fts5(kb, terms, tokenize = 'unicode61 remove_diacritics 0');
+
+                    ALTER TABLE usage ADD COLUMN retrieval_ms REAL;
+                    INSERT INTO meta(key, value) VALUES ('knowledge_generation', 1);
+                    """)
+        }
     }
 }

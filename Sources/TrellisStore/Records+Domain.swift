@@ -80,7 +80,7 @@ extension UsageRecord {
             id: nil, requestID: e.requestID, atMs: e.at.unixMilliseconds, endpoint: e.endpoint, tenantID: e.tenantID, keyID: e.keyID,
             endUser: e.endUser, model: e.model, modelVersion: e.modelVersion, upstream: e.upstream, promptTokens: e.promptTokens,
             completionTokens: e.completionTokens, estimated: e.estimated, latencyMs: e.latencyMs, ttftMs: e.ttftMs, status: e.status,
-            errorCode: e.errorCode, stream: e.stream)
+            errorCode: e.errorCode, stream: e.stream, retrievalMs: e.retrievalMs)
     }
 
     var domain: UsageEvent {
@@ -88,7 +88,7 @@ extension UsageRecord {
             requestID: requestID, at: Date(unixMilliseconds: atMs), endpoint: endpoint, tenantID: tenantID, keyID: keyID,
             endUser: endUser, model: model, modelVersion: modelVersion, upstream: upstream, promptTokens: promptTokens,
             completionTokens: completionTokens, estimated: estimated, latencyMs: latencyMs, ttftMs: ttftMs, status: status,
-            errorCode: errorCode, stream: stream)
+            errorCode: errorCode, stream: stream, retrievalMs: retrievalMs)
     }
 }
 
@@ -147,5 +147,23 @@ extension AdapterRecord {
             id: a.id, name: a.name, tenantID: a.tenantID, upstream: a.upstream, baseModel: a.baseModel, servedModel: served, loraID: loraID,
             loraScale: scale, path: path, method: a.method.rawValue, dataset: a.dataset, evaluation: a.evaluation, description: a.description,
             createdAt: a.createdAt.unixSeconds)
+    }
+}
+
+extension KnowledgeBaseRecord {
+    var domain: KnowledgeBase {
+        var embedding: KnowledgeBase.Embedding?
+        if let embeddingUpstream, let embeddingModel { embedding = .init(upstream: embeddingUpstream, model: embeddingModel) }
+        return KnowledgeBase(
+            id: id, name: name, tenantID: tenantID, description: description, embedding: embedding, chunkSize: chunkSize,
+            chunkOverlap: chunkOverlap, createdAt: Date(unixSeconds: createdAt))
+    }
+}
+
+extension DocumentRecord {
+    var domain: DocumentInfo {
+        DocumentInfo(
+            id: id, knowledgeBaseID: kbID, title: title, contentType: contentType, sha256: sha256, bytes: bytes, metadata: metadata,
+            chunkCount: chunkCount, createdAt: Date(unixSeconds: createdAt))
     }
 }

@@ -141,9 +141,11 @@ struct UsageRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
     var status: Int
     var errorCode: String?
     var stream: Bool
+    var retrievalMs: Double?
 
     enum CodingKeys: String, CodingKey {
         case id, endpoint, model, upstream, status, stream, estimated
+        case retrievalMs = "retrieval_ms"
         case requestID = "request_id"
         case atMs = "at_ms"
         case tenantID = "tenant_id"
@@ -254,5 +256,70 @@ struct AdapterRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
     enum Columns {
         static let name = Column(CodingKeys.name)
         static let tenantID = Column(CodingKeys.tenantID)
+    }
+}
+
+struct KnowledgeBaseRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
+    static let databaseTableName = "knowledge_bases"
+    var id: String
+    var name: String
+    var tenantID: String
+    var description: String?
+    var embeddingUpstream: String?
+    var embeddingModel: String?
+    var chunkSize: Int
+    var chunkOverlap: Int
+    var createdAt: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, description
+        case tenantID = "tenant_id"
+        case embeddingUpstream = "embedding_upstream"
+        case embeddingModel = "embedding_model"
+        case chunkSize = "chunk_size"
+        case chunkOverlap = "chunk_overlap"
+        case createdAt = "created_at"
+    }
+}
+
+struct DocumentRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
+    static let databaseTableName = "documents"
+    var id: String
+    var kbID: String
+    var title: String
+    var contentType: String
+    var sha256: String
+    var bytes: Int
+    var metadata: String?
+    var chunkCount: Int
+    var createdAt: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case id, title, sha256, bytes, metadata
+        case kbID = "kb_id"
+        case contentType = "content_type"
+        case chunkCount = "chunk_count"
+        case createdAt = "created_at"
+    }
+}
+
+struct ChunkRecord: Codable, FetchableRecord, MutablePersistableRecord, Sendable {
+    static let databaseTableName = "chunks"
+    var id: Int64?
+    var kbID: String
+    var documentID: String
+    var position: Int
+    var heading: String
+    var text: String
+    var embedding: Data?
+
+    enum CodingKeys: String, CodingKey {
+        case id, position, heading, text, embedding
+        case kbID = "kb_id"
+        case documentID = "document_id"
+    }
+
+    mutating func didInsert(_ inserted: InsertionSuccess) {
+        id = inserted.rowID
     }
 }

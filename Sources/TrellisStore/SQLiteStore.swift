@@ -96,8 +96,10 @@ public final class SQLiteStore: Sendable {
             let models = try Self.fetchModels(db)
             let prompts = try Self.fetchPrompts(db)
             let adapters = try AdapterRecord.fetchAll(db).compactMap(\.domain)
+            let knowledgeBases = try Self.fetchKnowledgeBases(db)
             return CatalogSnapshot(
-                generation: generation, tenants: tenants, keys: keys, upstreams: upstreams, models: models, prompts: prompts, adapters: adapters)
+                generation: generation, tenants: tenants, keys: keys, upstreams: upstreams, models: models, prompts: prompts, adapters: adapters,
+                knowledgeBases: knowledgeBases)
         }
     }
 

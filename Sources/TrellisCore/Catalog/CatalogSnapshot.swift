@@ -11,12 +11,19 @@ public final class CatalogSnapshot: Sendable {
     private let sharedModels: [String: IndustryModel]
     private let tenantModels: [String: [String: IndustryModel]]
     private let prompts: Namespaced<Prompt>
+    /// Knowledge bases by tenant, then name: every knowledge base belongs to exactly one tenant.
+    private let knowledgeBases: [String: [String: KnowledgeBase]]
+    public let knowledgeBasesByID: [String: KnowledgeBase]
     private let adapters: Namespaced<Adapter>
 
     public init(
         generation: Int64, tenants: [Tenant], keys: [(KeyDigest, TenantKey)], upstreams: [Upstream], models: [IndustryModel],
-        prompts: [Prompt] = [], adapters: [Adapter] = []
+        prompts: [Prompt] = [], adapters: [Adapter] = [], knowledgeBases: [KnowledgeBase] = []
     ) {
+        var kbs: [String: [String: KnowledgeBase]] = [:]
+        for kb in knowledgeBases { kbs[kb.tenantID, default: [:]][kb.name] = kb }
+        self.knowledgeBases = kbs
+        self.knowledgeBasesByID = Dictionary(uniqueKeysWithValues: knowledgeBases.map { ($0.id, $0) })
         self.prompts = Namespaced(prompts, name: \.name, tenant: \.tenantID)
         self.adapters = Namespaced(adapters, name: \.name, tenant: \.tenantID)
         self.generation = generation
@@ -104,6 +111,14 @@ public final class CatalogSnapshot: Sendable {
     public func tenantsOwningAdapter(named name: String) -> [String] { adapters.owners(of: name) }
     public func visibleAdapters(tenantID: String?) -> [Adapter] { adapters.visible(tenantID: tenantID) }
     public var allAdapters: [Adapter] { adapters.all }
+
+    public func knowledgeBase(named name: String, tenantID: String) -> KnowledgeBase? { knowledgeBases[tenantID]?[name] }
+
+    public func knowledgeBases(tenantID: String) -> [KnowledgeBase] {
+        (knowledgeBases[tenantID] ?? [:]).values.sorted { $0.name < $1.name }
+    }
+
+    public var allKnowledgeBases: [KnowledgeBase] { knowledgeBasesByID.values.sorted { ($0.name, $0.tenantID) < ($1.name, $1.tenantID) } }
 
     /// Tenants that have their own model of this name.
     public func tenantsOwningModel(named name: String) -> [String] {

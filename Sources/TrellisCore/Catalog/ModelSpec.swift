@@ -45,6 +45,27 @@ public struct ModelSpec: Sendable, Equatable {
     /// A registered adapter whose serving replaces `upstream`/`model`.
     public var adapter: String?
     public var prompt: PromptRef?
+    /// Retrieval over the tenant's knowledge bases, injected as numbered context.
+    public var knowledge: KnowledgeRef?
+
+    public struct KnowledgeRef: Sendable, Equatable {
+        public var bases: [String]
+        public var topK: Int
+        public var mode: SearchMode
+        /// Chunks scoring below this are left out (the scale depends on the mode: BM25 for keyword, cosine
+        /// similarity for vector, reciprocal-rank fusion for hybrid).
+        public var minScore: Double?
+        /// The system message that carries the context; `{{context}}` marks where the passages go.
+        public var template: String?
+
+        public init(bases: [String], topK: Int = 4, mode: SearchMode = .hybrid, minScore: Double? = nil, template: String? = nil) {
+            self.bases = bases
+            self.topK = topK
+            self.mode = mode
+            self.minScore = minScore
+            self.template = template
+        }
+    }
     /// Tried in order when every deployment has failed.
     public var fallbacks: [Target]
     /// Defaults for fields the caller leaves out; `max_tokens` is also a ceiling.
@@ -71,7 +92,7 @@ public struct ModelSpec: Sendable, Equatable {
         Set(deployments.map(\.upstream) + fallbacks.map(\.upstream))
     }
 
-    public static let knownFields = ["upstream", "model", "deployments", "adapter", "prompt", "fallbacks", "params"]
+    public static let knownFields = ["upstream", "model", "deployments", "adapter", "prompt", "knowledge", "fallbacks", "params"]
 
     public static func parse(_ value: JSONValue) throws(TrellisError) -> ModelSpec {
         guard case .object(let object) = value else {
@@ -108,6 +129,10 @@ public struct ModelSpec: Sendable, Equatable {
         if let p = object["prompt"], !p.isNull {
             prompt = try parsePrompt(p)
         }
+        var knowledge: KnowledgeRef?
+        if let k = object["knowledge"], !k.isNull {
+            knowledge = try parseKnowledge(k)
+        }
         var fallbacks: [Target] = []
         if let list = object["fallbacks"] {
             fallbacks = try parseTargets(list, path: "spec.fallbacks", defaultModel: baseModel, weighted: false)
@@ -118,7 +143,46 @@ public struct ModelSpec: Sendable, Equatable {
             try validateParams(po)
             params = po
         }
-        return ModelSpec(deployments: deployments, adapter: adapter, prompt: prompt, fallbacks: fallbacks, params: params, json: value)
+        var spec = ModelSpec(deployments: deployments, adapter: adapter, prompt: prompt, fallbacks: fallbacks, params: params, json: value)
+        spec.knowledge = knowledge
+        return spec
+    }
+
+    static func parseKnowledge(_ value: JSONValue) throws(TrellisError) -> KnowledgeRef {
+        guard case .object(let o) = value else { throw .invalidField("spec.knowledge", "must be an object: {\"bases\": [...], \"top_k\", \"mode\"}") }
+        for key in o.keys where !["bases", "top_k", "mode", "min_score", "template"].contains(key) {
+            throw .invalidRequest("Unknown field 'spec.knowledge.\(key.prefix(64))'.", param: "spec.knowledge.\(key.prefix(64))", code: "unknown_parameter")
+        }
+        guard case .array(let items)? = o["bases"], !items.isEmpty, items.count <= 16 else {
+            throw .invalidField("spec.knowledge.bases", "must be an array of 1 to 16 knowledge base names")
+        }
+        var bases: [String] = []
+        for (i, item) in items.enumerated() {
+            guard case .string(let name) = item, !name.isEmpty else { throw .invalidField("spec.knowledge.bases[\(i)]", "must be a name") }
+            if !bases.contains(name) { bases.append(name) }
+        }
+        var ref = KnowledgeRef(bases: bases)
+        if let k = o["top_k"], !k.isNull {
+            guard let n = k.numberValue?.intValue, (1...50).contains(n) else { throw .invalidField("spec.knowledge.top_k", "must be an integer from 1 to 50") }
+            ref.topK = n
+        }
+        if let m = o["mode"], !m.isNull {
+            guard case .string(let text) = m, let mode = SearchMode(rawValue: text) else {
+                throw .invalidField("spec.knowledge.mode", "must be keyword, vector or hybrid")
+            }
+            ref.mode = mode
+        }
+        if let m = o["min_score"], !m.isNull {
+            guard let d = m.numberValue?.doubleValue, d.isFinite else { throw .invalidField("spec.knowledge.min_score", "must be a number") }
+            ref.minScore = d
+        }
+        if let t = o["template"], !t.isNull {
+            guard case .string(let text) = t, text.contains("{{context}}"), text.utf8.count <= 20_000 else {
+                throw .invalidField("spec.knowledge.template", "must be a string containing {{context}}")
+            }
+            ref.template = text
+        }
+        return ref
     }
 
     static func parsePrompt(_ value: JSONValue) throws(TrellisError) -> PromptRef {

@@ -20,12 +20,15 @@ public struct UsageEvent: Sendable, Equatable {
     public var status: Int
     public var errorCode: String?
     public var stream: Bool
+    /// Time spent searching knowledge bases, separately from the model's time.
+    public var retrievalMs: Double?
 
     public init(
         requestID: String, at: Date, endpoint: String, tenantID: String, keyID: String, endUser: String?, model: String,
         modelVersion: Int?, upstream: String?, promptTokens: Int, completionTokens: Int, estimated: Bool, latencyMs: Double,
-        ttftMs: Double?, status: Int, errorCode: String?, stream: Bool
+        ttftMs: Double?, status: Int, errorCode: String?, stream: Bool, retrievalMs: Double? = nil
     ) {
+        self.retrievalMs = retrievalMs
         self.requestID = requestID
         self.at = at
         self.endpoint = endpoint

@@ -30,6 +30,8 @@ public struct TrellisConfig: Sendable {
     public var upstreamConnectTimeoutMs = 5_000
     public var upstreamReadTimeoutMs = 120_000
     public var maxMessages = 2_048
+    /// The largest document a knowledge base accepts (413 beyond).
+    public var maxDocumentBytes = 16 << 20
 
     public init() {}
 
@@ -56,6 +58,7 @@ public struct TrellisConfig: Sendable {
         int("server.max_body_bytes", "largest request body accepted", 1_024...1_073_741_824) { $0.maxBodyBytes = $1 },
         int("server.idle_timeout_seconds", "idle connection timeout", 1...86_400) { $0.idleTimeoutSeconds = $1 },
         int("server.shutdown_grace_seconds", "how long shutdown waits for in-flight requests", 0...3_600) { $0.shutdownGraceSeconds = $1 },
+        int("knowledge.max_document_bytes", "largest document accepted for a knowledge base", 1_024...1_073_741_824) { $0.maxDocumentBytes = $1 },
         int("server.max_messages", "most messages in one chat request", 1...100_000) { $0.maxMessages = $1 },
         string("data.dir", "directory of the SQLite database") { c, v throws(ConfigProblem) in
             guard !v.isEmpty else { throw ConfigProblem(message: "must not be empty") }

@@ -346,6 +346,16 @@ struct AdminController {
         if let name = spec.adapter, snapshot.adapter(named: name, tenantID: tenantID) == nil {
             throw TrellisError.invalidRequest("'\(name.prefix(128))' is not a registered adapter.", param: "spec.adapter", code: "invalid_value")
         }
+        if let knowledge = spec.knowledge {
+            guard let tenantID else {
+                throw TrellisError.invalidRequest(
+                    "Knowledge bases belong to a tenant: a model that uses them must belong to that tenant too.", param: "spec.knowledge", code: "invalid_value")
+            }
+            for (i, name) in knowledge.bases.enumerated() where snapshot.knowledgeBase(named: name, tenantID: tenantID) == nil {
+                throw TrellisError.invalidRequest(
+                    "'\(name.prefix(128))' is not one of this tenant's knowledge bases.", param: "spec.knowledge.bases[\(i)]", code: "invalid_value")
+            }
+        }
         if case .named(let name, let version, let label)? = spec.prompt {
             guard let prompt = snapshot.prompt(named: name, tenantID: tenantID) else {
                 throw TrellisError.invalidRequest("'\(name.prefix(128))' is not a prompt in the library.", param: "spec.prompt.name", code: "invalid_value")

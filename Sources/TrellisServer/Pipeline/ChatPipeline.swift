@@ -20,10 +20,31 @@ struct ChatPipeline {
         let started = ContinuousClock.now
         let startedAt = Date()
         var random = SystemRandomNumberGenerator()
-        let plan = try ChatPlanner.plan(chat, key: key, snapshot: gateway.snapshot, random: &random)
-        let accounting = Accounting(
+        let snapshot = gateway.snapshot
+        var plan = try ChatPlanner.plan(chat, key: key, snapshot: snapshot, random: &random)
+        // Retrieval: search the model's knowledge bases with the caller's last user message and inject the
+        // passages as numbered context.
+        var citations: JSONValue?
+        var retrievalMs: Double?
+        if let knowledge = plan.spec.knowledge, let tenantID = plan.model.tenantID {
+            let retrievalStarted = ContinuousClock.now
+            let query = KnowledgeContext.query(from: chat.messages) ?? ""
+            let chunks =
+                query.isEmpty ? [] : try await gateway.knowledge.retrieve(knowledge, tenantID: tenantID, query: query, snapshot: snapshot, logger: context.logger)
+            let system = KnowledgeContext.systemMessage(chunks, query: query, template: knowledge.template)
+            plan.body[ChatField.messages] = .array(KnowledgeContext.insert(system, into: plan.body[ChatField.messages]?.arrayValue ?? []))
+            citations = KnowledgeContext.citations(chunks)
+            let elapsed = ContinuousClock.now - retrievalStarted
+            retrievalMs = elapsed.milliseconds
+            gateway.metrics.retrieval(seconds: elapsed.seconds, knowledgeBase: knowledge.bases.joined(separator: "+"))
+        }
+        var accounting = Accounting(
             gateway: gateway, requestID: context.requestID, startedAt: startedAt, started: started, key: key, plan: plan,
             promptEstimate: TokenEstimator.estimate(messages: plan.body[ChatField.messages]?.arrayValue ?? []))
+        accounting.retrievalMs = retrievalMs
+        let finalPlan = plan
+        let finalAccounting = accounting
+        let finalCitations = citations
         var headers = HTTPFields()
         headers[.modelVersion] = String(plan.version)
         let dispatcher = Dispatcher(gateway: gateway)
@@ -31,13 +52,13 @@ struct ChatPipeline {
         let requestID = context.requestID
         let clientModel = chat.modelReference
 
-        if !plan.stream {
+        if !finalPlan.stream {
             let bytes = try await ClientDisconnect.cancelling(on: context.channel) {
-                var accounting = accounting
+                var accounting = finalAccounting
                 do {
                     let answered = try await dispatcher.send(
-                        targets: plan.targets, path: "/chat/completions", stream: false, requestID: requestID, logger: logger,
-                        body: plan.upstreamBody(for:)
+                        targets: finalPlan.targets, path: "/chat/completions", stream: false, requestID: requestID, logger: logger,
+                        body: finalPlan.upstreamBody(for:)
                     ) { response, upstream throws(UpstreamFailure) in
                         let buffer = try await response.collect(upTo: Self.maxResponseBytes, upstream: upstream.name)
                         guard case .object(let object)? = try? JSONParser.parse(buffer.readableBytesView) else {
@@ -47,6 +68,7 @@ struct ChatPipeline {
                     }
                     var object = answered.value
                     object[ChatField.model] = .string(clientModel)
+                    if let finalCitations { object["citations"] = finalCitations }
                     accounting.upstream = answered.upstream.name
                     if let reported = TokenUsage(json: object[ChatField.usage]) {
                         accounting.finish(status: 200, usage: reported)
@@ -72,7 +94,8 @@ struct ChatPipeline {
         let relay = StreamRelay()
         let task = Task {
             await relay.run(
-                dispatcher: dispatcher, plan: plan, clientModel: clientModel, requestID: requestID, logger: logger, accounting: accounting)
+                dispatcher: dispatcher, plan: finalPlan, clientModel: clientModel, requestID: requestID, logger: logger, accounting: finalAccounting,
+                firstChunkExtras: finalCitations.map { ["citations": $0] } ?? JSONObject())
         }
         let watcher = context.channel.flatMap(ConnectionWatcher.watcher(for:))
         if let watcher, !watcher.observe({ task.cancel() }) {
@@ -125,7 +148,8 @@ final class StreamRelay: Sendable {
     }
 
     func run(
-        dispatcher: Dispatcher, plan: ChatPlan, clientModel: String, requestID: String, logger: Logger, accounting: Accounting
+        dispatcher: Dispatcher, plan: ChatPlan, clientModel: String, requestID: String, logger: Logger, accounting: Accounting,
+        firstChunkExtras: JSONObject = JSONObject()
     ) async {
         var accounting = accounting
         let session: StreamSession
@@ -136,7 +160,8 @@ final class StreamRelay: Sendable {
             ) { response, upstream throws(UpstreamFailure) in
                 let session = StreamSession(
                     response: response, upstream: upstream,
-                    rewriter: ChatStreamRewriter(clientModel: clientModel, clientWantsUsage: plan.clientWantsUsage))
+                    rewriter: ChatStreamRewriter(
+                        clientModel: clientModel, clientWantsUsage: plan.clientWantsUsage, firstChunkExtras: firstChunkExtras))
                 try await session.prime()
                 return session
             }
@@ -173,6 +198,7 @@ struct Accounting: Sendable {
     let promptEstimate: Int
     var upstream: String?
     var firstTokenAt: ContinuousClock.Instant?
+    var retrievalMs: Double?
     private var recorded = false
 
     init(gateway: Gateway, requestID: String, startedAt: Date, started: ContinuousClock.Instant, key: TenantKey, plan: ChatPlan, promptEstimate: Int) {
@@ -198,7 +224,7 @@ struct Accounting: Sendable {
             requestID: requestID, at: startedAt, endpoint: "chat", tenantID: key.tenantID, keyID: key.id, endUser: plan.user,
             model: plan.modelName, modelVersion: plan.version, upstream: upstream, promptTokens: prompt, completionTokens: completion,
             estimated: usage == nil && (prompt > 0 || completion > 0), latencyMs: latency.milliseconds, ttftMs: ttft?.milliseconds,
-            status: status, errorCode: errorCode, stream: plan.stream)
+            status: status, errorCode: errorCode, stream: plan.stream, retrievalMs: retrievalMs)
         if !gateway.usage.record(event) { gateway.metrics.usageDropped() }
         gateway.metrics.modelRequest(
             tenant: key.tenantName, model: plan.modelName, version: plan.version, status: status, seconds: latency.seconds,

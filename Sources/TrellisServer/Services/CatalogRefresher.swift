@@ -27,6 +27,7 @@ struct CatalogRefresher: Service {
                         try await gateway.reloadCatalog()
                         logger.info("catalog reloaded", metadata: ["generation": "\(stored)"])
                     }
+                    try await gateway.knowledge.refreshIfChanged(gateway.snapshot.allKnowledgeBases)
                 } catch {
                     logger.error("catalog refresh failed", metadata: ["error_type": "\(type(of: error))"])
                 }

@@ -83,6 +83,10 @@ public final class GatewayMetrics: Sendable {
         if completionTokens > 0 { increment("trellis_model_tokens_total", dims + [("kind", "completion")], by: Int64(completionTokens)) }
     }
 
+    func retrieval(seconds: Double, knowledgeBase: String) {
+        record("trellis_retrieval_duration_seconds", [("knowledge_base", knowledgeBase)], seconds: seconds)
+    }
+
     func upstreamFailure(upstream: String, reason: String) {
         increment("trellis_upstream_failures_total", [("upstream", upstream), ("reason", reason)])
     }

@@ -1,0 +1,291 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import OpenAIWire
+import TrellisCore
+import TrellisStore
+
+/// Knowledge bases and their documents under `/admin/v1`, and search under `/v1`. A knowledge base belongs to
+/// exactly one tenant; nobody else can list, search, upload to, or learn of it: a foreign one answers 404.
+struct KnowledgeController {
+    let gateway: Gateway
+    var knowledge: KnowledgeService { gateway.knowledge }
+
+    func registerAdmin(on group: RouterGroup<TrellisRequestContext>, routes: inout RouteTable) {
+        let table: [(HTTPRequest.Method, String, @Sendable (Request, TrellisRequestContext) async throws -> Response)] = [
+            (.post, "knowledge-bases", createKnowledgeBase),
+            (.get, "knowledge-bases", listKnowledgeBases),
+            (.get, "knowledge-bases/{kb}", getKnowledgeBase),
+            (.post, "knowledge-bases/{kb}/documents", uploadDocument),
+            (.get, "knowledge-bases/{kb}/documents", listDocuments),
+            (.delete, "knowledge-bases/{kb}/documents/{id}", deleteDocument),
+        ]
+        for (method, path, handler) in table {
+            group.on(RouterPath(path), method: method, use: handler)
+            routes.add(method, "/admin/v1/" + path)
+        }
+    }
+
+    func registerV1(on group: RouterGroup<TrellisRequestContext>, routes: inout RouteTable) {
+        group.post("knowledge-bases/{kb}/search", use: search)
+        routes.add(.post, "/v1/knowledge-bases/{kb}/search")
+    }
+
+    var admin: AdminController { AdminController(gateway: gateway) }
+
+    // MARK: Resolution
+
+    /// A knowledge base by name, for the caller: a tenant key sees only its tenant's; the operator names the
+    /// tenant with `?tenant=` unless exactly one tenant has the name.
+    func resolve(_ request: Request, _ context: TrellisRequestContext, scopes: Set<Scope>) throws -> KnowledgeBase {
+        let name = context.parameters.decoded("kb")
+        let snapshot = gateway.snapshot
+        let missing = TrellisError.notFound("The knowledge base '\(name.prefix(128))'")
+        switch context.principal {
+        case .tenantKey(let key)?:
+            guard let kb = snapshot.knowledgeBase(named: name, tenantID: key.tenantID) else { throw missing }
+            guard !key.scopes.isDisjoint(with: scopes) else {
+                throw TrellisError.permissionDenied("This key needs one of the scopes: \(scopes.map(\.rawValue).sorted().joined(separator: ", ")).")
+            }
+            return kb
+        case .operator?:
+            if let tenantName = request.uri.queryParameters.get("tenant") {
+                guard let tenant = snapshot.tenant(named: tenantName), let kb = snapshot.knowledgeBase(named: name, tenantID: tenant.id) else { throw missing }
+                return kb
+            }
+            let matches = snapshot.allKnowledgeBases.filter { $0.name == name }
+            if matches.count == 1 { return matches[0] }
+            if matches.count > 1 { throw TrellisError.conflict("Several tenants have a knowledge base named '\(name.prefix(128))'; add '?tenant=NAME'.") }
+            throw missing
+        case nil:
+            throw TrellisError.missingKey
+        }
+    }
+
+    func kbJSON(_ kb: KnowledgeBase, documents: Int? = nil, chunks: Int? = nil) -> JSONValue {
+        var o: JSONObject = [
+            "id": .string(kb.id), "object": "knowledge_base", "name": .string(kb.name),
+            "tenant": .optionalString(gateway.snapshot.tenants[kb.tenantID]?.name), "description": .optionalString(kb.description),
+            "embedding": kb.embedding.map { ["upstream": .string($0.upstream), "model": .string($0.model)] } ?? .null,
+            "chunk_size": .int(kb.chunkSize), "chunk_overlap": .int(kb.chunkOverlap), "created_at": .time(kb.createdAt),
+        ]
+        if let documents { o["documents"] = .int(documents) }
+        if let chunks {
+            o["chunks"] = .int(chunks)
+            o["vectors"] = .int(knowledge.vectorCount(kb))
+        }
+        return .object(o)
+    }
+
+    func documentJSON(_ d: DocumentInfo) -> JSONValue {
+        [
+            "id": .string(d.id), "object": "document", "title": .string(d.title), "content_type": .string(d.contentType),
+            "sha256": .string(d.sha256), "bytes": .int(d.bytes), "chunks": .int(d.chunkCount),
+            "metadata": d.metadata.flatMap { try? JSONParser.parse($0) } ?? .null, "created_at": .time(d.createdAt),
+        ]
+    }
+
+    // MARK: Knowledge bases
+
+    @Sendable func createKnowledgeBase(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        var request = request
+        let body = try BodyReader(
+            try await request.jsonBody(limit: 64 * 1024), allowed: ["name", "tenant", "description", "embedding", "chunk_size", "chunk_overlap"])
+        let name = try body.requiredString("name", maxBytes: 128)
+        guard Names.isValidObject(name) else { throw TrellisError.invalidField("name", "must be \(Names.objectRule)") }
+        let tenant: Tenant
+        if let t = try admin.owningTenant(body, context) {
+            tenant = t
+        } else {
+            throw TrellisError.missingField("tenant")
+        }
+        var embedding: KnowledgeBase.Embedding?
+        if let e = try body.object("embedding") {
+            let reader = try BodyReader(.object(e), allowed: ["upstream", "model"], path: "embedding")
+            let upstream = try reader.requiredString("upstream", maxBytes: 128)
+            let model = try reader.requiredString("model", maxBytes: 256)
+            guard gateway.snapshot.upstreams[upstream] != nil else {
+                throw TrellisError.invalidRequest("'\(upstream.prefix(128))' is not a registered upstream.", param: "embedding.upstream", code: "invalid_value")
+            }
+            embedding = .init(upstream: upstream, model: model)
+        }
+        let size = try body.int("chunk_size", in: 32...8192) ?? Chunker.defaultSize
+        let overlap = try body.int("chunk_overlap", in: 0...4096) ?? min(Chunker.defaultOverlap, size / 4)
+        guard overlap <= size / 2 else { throw TrellisError.invalidField("chunk_overlap", "must be at most half of chunk_size") }
+        let kb = try await gateway.store.createKnowledgeBase(
+            name: name, tenantID: tenant.id, description: try body.string("description", maxBytes: 4096), embedding: embedding, chunkSize: size,
+            chunkOverlap: overlap, actor: context.principal?.actor ?? "operator")
+        try await gateway.reloadCatalog()
+        return .json(kbJSON(kb, documents: 0, chunks: 0), status: .created)
+    }
+
+    @Sendable func listKnowledgeBases(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let caller = try admin.requireManageKey(context)
+        let snapshot = gateway.snapshot
+        var list: [KnowledgeBase]
+        if let caller {
+            list = snapshot.knowledgeBases(tenantID: caller.tenantID)
+        } else if let tenantName = request.uri.queryParameters.get("tenant") {
+            guard let tenant = snapshot.tenant(named: tenantName) else { throw TrellisError.notFound("The tenant '\(tenantName.prefix(64))'") }
+            list = snapshot.knowledgeBases(tenantID: tenant.id)
+        } else {
+            list = snapshot.allKnowledgeBases
+        }
+        return .json(["object": "list", "data": .array(list.map { kbJSON($0) })])
+    }
+
+    @Sendable func getKnowledgeBase(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let kb = try resolve(request, context, scopes: [.manage])
+        let documents = try await gateway.store.documents(knowledgeBaseID: kb.id, limit: 1_000_000).count
+        return .json(kbJSON(kb, documents: documents, chunks: try await gateway.store.chunkCount(knowledgeBaseID: kb.id)))
+    }
+
+    // MARK: Documents
+
+    static let textTypes: [String: String] = [
+        "text/plain": "text/plain", "text/markdown": "text/markdown", "text/x-markdown": "text/markdown", "text/html": "text/html",
+        "application/xhtml+xml": "text/html", "application/pdf": "application/pdf",
+    ]
+
+    /// JSON `{"title","text","metadata"}`, or a raw body with its content type (plain text, Markdown, HTML, or
+    /// PDF when `pdftotext` is installed) and the title in `?title=`.
+    @Sendable func uploadDocument(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let kb = try resolve(request, context, scopes: [.manage])
+        var request = request
+        let limit = gateway.config.maxDocumentBytes
+        let contentType = request.headers[.contentType].map { $0.split(separator: ";")[0].trimmingCharacters(in: .whitespaces).lowercased() } ?? "application/json"
+        var title: String
+        var text: String
+        var metadata: String?
+        var storedType: String
+        var raw: [UInt8]
+        if contentType == "application/json" {
+            let body = try BodyReader(try await request.jsonBody(limit: limit), allowed: ["title", "text", "metadata", "content_type"])
+            title = try body.requiredString("title", maxBytes: 1024)
+            let content = try body.requiredString("text", maxBytes: limit)
+            storedType = try body.string("content_type", maxBytes: 64) ?? "text/plain"
+            guard storedType == "text/plain" || storedType == "text/markdown" || storedType == "text/html" else {
+                throw TrellisError.invalidField("content_type", "must be text/plain, text/markdown or text/html")
+            }
+            if let m = body.value("metadata") {
+                guard case .object = m else { throw TrellisError.invalidField("metadata", "must be an object") }
+                metadata = JSONWriter.string(m)
+            }
+            raw = Array(content.utf8)
+            text = storedType == "text/html" ? TextExtraction.fromHTML(content) : content
+        } else if let kind = Self.textTypes[contentType] {
+            let buffer = try await request.collectBytes(limit: limit)
+            raw = Array(buffer.readableBytesView)
+            storedType = kind
+            title = request.uri.queryParameters.get("title").map { String($0) } ?? ""
+            guard !title.isEmpty else { throw TrellisError.missingField("title") }
+            switch kind {
+            case "application/pdf":
+                text = try await PDFText.extract(raw)
+            default:
+                guard let decoded = String(validating: raw, as: UTF8.self) else {
+                    throw TrellisError.invalidRequest("The document is not valid UTF-8 text.", code: "invalid_encoding")
+                }
+                text = kind == "text/html" ? TextExtraction.fromHTML(decoded) : decoded
+            }
+        } else {
+            throw TrellisError.unsupportedMediaType(
+                "Upload JSON {\"title\",\"text\"}, or a raw body of type text/plain, text/markdown, text/html or application/pdf with ?title=.")
+        }
+        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw TrellisError.invalidRequest("The document has no text.", param: "text", code: "empty_document")
+        }
+        let write = try await knowledge.ingest(
+            kb: kb, title: title, text: text, contentType: storedType, raw: raw, metadata: metadata, snapshot: gateway.snapshot,
+            actor: context.principal?.actor ?? "operator", logger: context.logger)
+        guard case .object(var json) = documentJSON(write.document) else { throw TrellisError.internalError }
+        json["created"] = .bool(write.created)
+        return .json(.object(json), status: write.created ? .created : .ok)
+    }
+
+    @Sendable func listDocuments(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let kb = try resolve(request, context, scopes: [.manage])
+        let query = request.uri.queryParameters
+        var limit = 100
+        if let text = query.get("limit") {
+            guard let n = Int(text), (1...1000).contains(n) else { throw TrellisError.invalidField("limit", "must be an integer from 1 to 1000") }
+            limit = n
+        }
+        let docs = try await gateway.store.documents(knowledgeBaseID: kb.id, limit: limit + 1, afterID: query.get("after").map { String($0) })
+        return .json(["object": "list", "data": .array(docs.prefix(limit).map(documentJSON)), "has_more": .bool(docs.count > limit)])
+    }
+
+    @Sendable func deleteDocument(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let kb = try resolve(request, context, scopes: [.manage])
+        let id = context.parameters.decoded("id")
+        try await knowledge.delete(kb: kb, documentID: id, actor: context.principal?.actor ?? "operator")
+        return .json(["id": .string(id), "object": "document", "deleted": true])
+    }
+
+    // MARK: Search
+
+    @Sendable func search(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        guard case .tenantKey? = context.principal else {
+            throw TrellisError.permissionDenied("Search acts for a tenant: use a tenant key with the 'inference' or 'manage' scope.")
+        }
+        let kb = try resolve(request, context, scopes: [.inference, .manage])
+        var request = request
+        let body = try BodyReader(try await request.jsonBody(limit: 64 * 1024), allowed: ["query", "top_k", "mode"])
+        let query = try body.requiredString("query", maxBytes: 8192)
+        let topK = try body.int("top_k", in: 1...50) ?? 5
+        var mode: SearchMode = kb.embedding == nil ? .keyword : .hybrid
+        if let m = try body.string("mode", maxBytes: 16) {
+            guard let parsed = SearchMode(rawValue: m) else { throw TrellisError.invalidField("mode", "must be keyword, vector or hybrid") }
+            mode = parsed
+        }
+        let started = ContinuousClock.now
+        let hits = try await knowledge.search(kb: kb, query: query, mode: mode, topK: topK, snapshot: gateway.snapshot, logger: context.logger)
+        gateway.metrics.retrieval(seconds: (ContinuousClock.now - started).seconds, knowledgeBase: kb.name)
+        let effective = kb.embedding == nil ? SearchMode.keyword : mode
+        return .json(
+            [
+                "object": "list", "mode": .string(effective.rawValue),
+                "data": .array(
+                    hits.map {
+                        [
+                            "document_id": .string($0.documentID), "title": .string($0.title), "chunk_id": .int(Int($0.chunkID)), "heading": .string($0.heading),
+                            "text": .string($0.text), "score": .double(($0.score * 1e6).rounded() / 1e6),
+                        ]
+                    }),
+            ])
+    }
+}
+
+/// PDF text through poppler's `pdftotext`, when it is installed.
+enum PDFText {
+    static let candidates = ["/usr/bin/pdftotext", "/usr/local/bin/pdftotext"]
+
+    static var tool: String? { candidates.first { FileManager.default.isExecutableFile(atPath: $0) } }
+
+    static func extract(_ bytes: [UInt8]) async throws -> String {
+        guard let tool else {
+            throw TrellisError.unsupportedMediaType("PDF needs pdftotext (Debian: apt-get install poppler-utils) on the gateway's machine; upload text instead.")
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("trellis-pdf-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let input = directory.appendingPathComponent("in.pdf")
+        let output = directory.appendingPathComponent("out.txt")
+        try Data(bytes).write(to: input)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = ["-enc", "UTF-8", "-q", input.path, output.path]
+        try process.run()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                process.waitUntilExit()
+                continuation.resume()
+            }
+        }
+        guard process.terminationStatus == 0, let data = FileManager.default.contents(atPath: output.path) else {
+            throw TrellisError.invalidRequest("The PDF could not be read.", code: "invalid_document")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,221 @@
+import Crypto
+import Foundation
+import Logging
+import NIOCore
+import OpenAIWire
+import Synchronization
+import TrellisCore
+import TrellisStore
+import TrellisUpstream
+
+/// Knowledge bases at run time: ingestion (extract, chunk, tokenise, embed in batches, store), the in-memory
+/// vector index per knowledge base, and search (keyword, vector, or both fused by reciprocal rank).
+final class KnowledgeService: Sendable {
+    let store: SQLiteStore
+    let upstreams: UpstreamClient
+    private let indexes = Mutex<[String: VectorIndex]>([:])
+    private let loadedGeneration = Mutex<Int64>(-1)
+    static let embeddingBatch = 32
+    static let maxChunksPerDocument = 20_000
+
+    init(store: SQLiteStore, upstreams: UpstreamClient) {
+        self.store = store
+        self.upstreams = upstreams
+    }
+
+    // MARK: Vector indexes
+
+    /// Builds every knowledge base's vector index from the stored embeddings (at start, and when another
+    /// process has added or deleted documents).
+    func loadIndexes(_ knowledgeBases: [KnowledgeBase]) async throws {
+        let generation = try await store.knowledgeGeneration()
+        var built: [String: VectorIndex] = [:]
+        for kb in knowledgeBases where kb.embedding != nil {
+            let vectors = try await store.embeddings(knowledgeBaseID: kb.id)
+            guard let dims = vectors.first?.vector.count else { continue }
+            var index = VectorIndex(dimensions: dims)
+            for (id, v) in vectors { index.add(id: id, vector: v) }
+            built[kb.id] = index
+        }
+        indexes.withLock { $0 = built }
+        loadedGeneration.withLock { $0 = generation }
+    }
+
+    /// Reloads the indexes when the stored knowledge generation moved past what this process has seen.
+    func refreshIfChanged(_ knowledgeBases: [KnowledgeBase]) async throws {
+        let generation = try await store.knowledgeGeneration()
+        if generation != loadedGeneration.withLock({ $0 }) {
+            try await loadIndexes(knowledgeBases)
+        }
+    }
+
+    func vectorCount(_ kb: KnowledgeBase) -> Int {
+        indexes.withLock { $0[kb.id]?.count ?? 0 }
+    }
+
+    // MARK: Ingestion
+
+    struct Ingested: Sendable {
+        var write: SQLiteStore.DocumentWrite
+    }
+
+    func ingest(
+        kb: KnowledgeBase, title: String, text: String, contentType: String, raw: [UInt8], metadata: String?, snapshot: CatalogSnapshot,
+        actor: String, logger: Logger
+    ) async throws -> SQLiteStore.DocumentWrite {
+        let sha = SHA256.hash(data: raw).map { String(format: "%02x", $0) }.joined()
+        if let existing = try await store.document(sha256: sha, knowledgeBaseID: kb.id) {
+            return SQLiteStore.DocumentWrite(document: existing, created: false, chunkIDs: [])
+        }
+        let pieces = Chunker(size: kb.chunkSize, overlap: kb.chunkOverlap).chunk(text)
+        guard pieces.count <= Self.maxChunksPerDocument else {
+            throw TrellisError(status: 413, type: "invalid_request_error", code: "document_too_large", message: "The document makes more than \(Self.maxChunksPerDocument) chunks.")
+        }
+        var embeddings: [[Float]?] = Array(repeating: nil, count: pieces.count)
+        if let embedding = kb.embedding {
+            var start = 0
+            while start < pieces.count {
+                let end = min(start + Self.embeddingBatch, pieces.count)
+                let inputs = pieces[start..<end].map { p in p.headings.isEmpty ? p.text : p.headingPath + "\n" + p.text }
+                let vectors = try await embed(Array(inputs), embedding: embedding, snapshot: snapshot, logger: logger)
+                for (offset, v) in vectors.enumerated() { embeddings[start + offset] = v }
+                start = end
+            }
+        }
+        let chunks = pieces.enumerated().map { i, p in
+            NewChunk(
+                position: p.position, heading: p.headingPath, text: p.text,
+                terms: SearchTokenizer.indexTerms(title + "\n" + p.headingPath + "\n" + p.text), embedding: embeddings[i])
+        }
+        let write = try await store.insertDocument(
+            knowledgeBase: kb, title: title, contentType: contentType, sha256: sha, bytes: raw.count, metadata: metadata, chunks: chunks, actor: actor)
+        if write.created, kb.embedding != nil {
+            indexes.withLock { all in
+                var index = all[kb.id] ?? VectorIndex(dimensions: embeddings.first(where: { $0 != nil })??.count ?? 0)
+                for (id, vector) in zip(write.chunkIDs, embeddings) {
+                    if let vector { index.add(id: id, vector: vector) }
+                }
+                all[kb.id] = index
+            }
+        }
+        return write
+    }
+
+    func delete(kb: KnowledgeBase, documentID: String, actor: String) async throws {
+        let removed = try await store.deleteDocument(id: documentID, knowledgeBase: kb, actor: actor)
+        indexes.withLock { all in
+            all[kb.id]?.remove(ids: Set(removed))
+        }
+    }
+
+    /// Embeddings from the knowledge base's embedding model (any OpenAI-compatible `/v1/embeddings`).
+    func embed(_ inputs: [String], embedding: KnowledgeBase.Embedding, snapshot: CatalogSnapshot, logger: Logger) async throws -> [[Float]] {
+        guard let upstream = snapshot.upstreams[embedding.upstream] else {
+            throw TrellisError.upstream("The knowledge base's embedding upstream '\(embedding.upstream)' is not registered.", code: "embedding_unavailable")
+        }
+        var apiKey: String?
+        if let name = upstream.apiKeyEnv { apiKey = ProcessInfo.processInfo.environment[name] }
+        let body: JSONValue = ["model": .string(embedding.model), "input": .array(inputs.map { .string($0) }), "encoding_format": "float"]
+        let call = UpstreamCall(upstream: upstream, path: "/embeddings", body: JSONWriter.encode(body), stream: false, requestID: "embed", apiKey: apiKey)
+        let object: JSONObject
+        do {
+            let response = try await upstreams.send(call, logger: logger)
+            let buffer = try await response.collect(upTo: 256 << 20, upstream: upstream.name)
+            guard case .object(let o)? = try? JSONParser.parse(buffer.readableBytesView) else {
+                throw UpstreamFailure(kind: .protocolError, upstream: upstream.name)
+            }
+            object = o
+        } catch let failure as UpstreamFailure {
+            logger.warning("embedding call failed", metadata: ["upstream": "\(upstream.name)", "reason": "\(failure.label)"])
+            throw TrellisError.upstream("The embedding model failed (\(failure.label)).", code: "embedding_failed")
+        }
+        guard case .array(let data)? = object["data"], data.count == inputs.count else {
+            throw TrellisError.upstream("The embedding model returned \(object["data"]?.arrayValue?.count ?? 0) vectors for \(inputs.count) inputs.", code: "embedding_failed")
+        }
+        var vectors = Array(repeating: [Float](), count: inputs.count)
+        for (position, item) in data.enumerated() {
+            let index = item["index"]?.numberValue?.intValue ?? position
+            guard (0..<inputs.count).contains(index), case .array(let values)? = item["embedding"] else {
+                throw TrellisError.upstream("The embedding model returned an unexpected answer.", code: "embedding_failed")
+            }
+            vectors[index] = values.map { Float($0.numberValue?.doubleValue ?? 0) }
+        }
+        return vectors
+    }
+
+    // MARK: Search
+
+    /// The best `topK` chunks for `query` in one knowledge base.
+    func search(kb: KnowledgeBase, query: String, mode: SearchMode, topK: Int, snapshot: CatalogSnapshot, logger: Logger) async throws -> [RetrievedChunk] {
+        let depth = max(topK * 4, 20)
+        var effective = mode
+        if kb.embedding == nil {
+            if mode == .vector {
+                throw TrellisError.invalidRequest(
+                    "The knowledge base '\(kb.name)' has no embedding model, so it can only be searched by keyword.", param: "mode", code: "invalid_value")
+            }
+            effective = .keyword
+        }
+        switch effective {
+        case .keyword:
+            let hits = try await store.keywordSearch(knowledgeBase: kb, terms: SearchTokenizer.queryTerms(query), limit: topK)
+            return try await materialize(hits.map { ($0.id, $0.score) })
+        case .vector:
+            let hits = try await vectorSearch(kb: kb, query: query, limit: topK, snapshot: snapshot, logger: logger)
+            return try await materialize(hits)
+        case .hybrid:
+            async let keyword = store.keywordSearch(knowledgeBase: kb, terms: SearchTokenizer.queryTerms(query), limit: depth)
+            let vector: [(Int64, Double)]
+            do {
+                vector = try await vectorSearch(kb: kb, query: query, limit: depth, snapshot: snapshot, logger: logger)
+            } catch let error as TrellisError where error.type == "upstream_error" {
+                // The embedding model is down: keyword results still answer.
+                logger.warning("vector search unavailable; keyword only", metadata: ["knowledge_base": "\(kb.name)"])
+                vector = []
+            }
+            let fused = RankFusion.reciprocalRank([try await keyword.map(\.id), vector.map(\.0)])
+            return try await materialize(fused.prefix(topK).map { ($0.id, $0.score) })
+        }
+    }
+
+    func vectorSearch(kb: KnowledgeBase, query: String, limit: Int, snapshot: CatalogSnapshot, logger: Logger) async throws -> [(Int64, Double)] {
+        guard let embedding = kb.embedding else { return [] }
+        let vector = try await embed([query], embedding: embedding, snapshot: snapshot, logger: logger)[0]
+        let index = indexes.withLock { $0[kb.id] }
+        return (index?.search(vector, k: limit) ?? []).map { ($0.id, Double($0.score)) }
+    }
+
+    func materialize(_ hits: [(Int64, Double)]) async throws -> [RetrievedChunk] {
+        let chunks = try await store.chunks(ids: hits.map(\.0))
+        let scores = Dictionary(hits, uniquingKeysWith: { a, _ in a })
+        return chunks.map { c in
+            var c = c
+            c.score = scores[c.chunkID] ?? 0
+            return c
+        }
+    }
+
+    /// A RAG model's retrieval: every named base searched, the lists fused when there are several, the best
+    /// `topK` above the minimum score.
+    func retrieve(_ ref: ModelSpec.KnowledgeRef, tenantID: String, query: String, snapshot: CatalogSnapshot, logger: Logger) async throws -> [RetrievedChunk] {
+        var lists: [[RetrievedChunk]] = []
+        for name in ref.bases {
+            guard let kb = snapshot.knowledgeBase(named: name, tenantID: tenantID) else {
+                throw TrellisError(status: 500, type: "server_error", code: "model_misconfigured", message: "The model's knowledge base '\(name)' is missing.")
+            }
+            let mode = kb.embedding == nil && ref.mode == .vector ? .keyword : ref.mode
+            lists.append(try await search(kb: kb, query: query, mode: mode, topK: ref.topK, snapshot: snapshot, logger: logger))
+        }
+        var merged: [RetrievedChunk]
+        if lists.count == 1 {
+            merged = lists[0]
+        } else {
+            let byID = Dictionary(lists.joined().map { ($0.chunkID, $0) }, uniquingKeysWith: { a, _ in a })
+            merged = RankFusion.reciprocalRank(lists.map { $0.map(\.chunkID) }).compactMap { fused in
+                byID[fused.id].map { var c = $0; c.score = fused.score; return c }
+            }
+        }
+        if let minimum = ref.minScore { merged = merged.filter { $0.score >= minimum } }
+        return Array(merged.prefix(ref.topK))
+    }
+}

@@ -1,0 +1,181 @@
+import Foundation
+import GRDB
+import OpenAIWire
+import TrellisCore
+
+extension SQLiteStore {
+    public func createKnowledgeBase(
+        name: String, tenantID: String, description: String?, embedding: KnowledgeBase.Embedding?, chunkSize: Int, chunkOverlap: Int,
+        actor: String, now: Date = Date()
+    ) async throws -> KnowledgeBase {
+        try await pool.write { db in
+            if try KnowledgeBaseRecord.filter(Column("tenant_id") == tenantID && Column("name") == name).fetchCount(db) > 0 {
+                throw TrellisError.conflict("This tenant already has a knowledge base named '\(name)'.")
+            }
+            let record = KnowledgeBaseRecord(
+                id: APIKeys.identifier("kb"), name: name, tenantID: tenantID, description: description, embeddingUpstream: embedding?.upstream,
+                embeddingModel: embedding?.model, chunkSize: chunkSize, chunkOverlap: chunkOverlap, createdAt: now.unixSeconds)
+            try record.insert(db)
+            try Self.bumpGeneration(db)
+            try Self.audit(db, actor: actor, tenantID: tenantID, action: "knowledge_base.create", target: "knowledge_base:\(name)", now: now)
+            return record.domain
+        }
+    }
+
+    static func bumpKnowledgeGeneration(_ db: Database) throws {
+        try db.execute(sql: "UPDATE meta SET value = value + 1 WHERE key = 'knowledge_generation'")
+    }
+
+    /// Moves whenever a document is added or deleted, so replicas know to rebuild their vector indexes.
+    public func knowledgeGeneration() async throws -> Int64 {
+        try await pool.read { db in try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'knowledge_generation'") ?? 0 }
+    }
+
+    static func fetchKnowledgeBases(_ db: Database) throws -> [KnowledgeBase] {
+        try KnowledgeBaseRecord.order(Column("name")).fetchAll(db).map(\.domain)
+    }
+
+    public struct DocumentWrite: Sendable {
+        public var document: DocumentInfo
+        /// False when the same content (by SHA-256) was already in the knowledge base.
+        public var created: Bool
+        public var chunkIDs: [Int64]
+
+        public init(document: DocumentInfo, created: Bool, chunkIDs: [Int64]) {
+            self.document = document
+            self.created = created
+            self.chunkIDs = chunkIDs
+        }
+    }
+
+    /// The document with this content in a knowledge base, if any.
+    public func document(sha256: String, knowledgeBaseID: String) async throws -> DocumentInfo? {
+        try await pool.read { db in
+            try DocumentRecord.filter(Column("kb_id") == knowledgeBaseID && Column("sha256") == sha256).fetchOne(db)?.domain
+        }
+    }
+
+    /// Stores a document and its chunks (text, keyword terms, optional embeddings) in one transaction. The same
+    /// content uploaded again is a no-op that returns the existing document.
+    public func insertDocument(
+        knowledgeBase: KnowledgeBase, title: String, contentType: String, sha256: String, bytes: Int, metadata: String?, chunks: [NewChunk],
+        actor: String, now: Date = Date()
+    ) async throws -> DocumentWrite {
+        try await pool.write { db in
+            if let existing = try DocumentRecord.filter(Column("kb_id") == knowledgeBase.id && Column("sha256") == sha256).fetchOne(db) {
+                return DocumentWrite(document: existing.domain, created: false, chunkIDs: [])
+            }
+            let document = DocumentRecord(
+                id: APIKeys.identifier("doc"), kbID: knowledgeBase.id, title: title, contentType: contentType, sha256: sha256, bytes: bytes,
+                metadata: metadata, chunkCount: chunks.count, createdAt: now.unixSeconds)
+            try document.insert(db)
+            var ids: [Int64] = []
+            ids.reserveCapacity(chunks.count)
+            let token = knowledgeBase.indexToken
+            let fts = try db.cachedStatement(sql: "INSERT INTO chunks_fts(rowid, kb, terms) VALUES (?, ?, ?)")
+            for chunk in chunks {
+                var record = ChunkRecord(
+                    id: nil, kbID: knowledgeBase.id, documentID: document.id, position: chunk.position, heading: chunk.heading, text: chunk.text,
+                    embedding: chunk.embedding.map { Data(VectorIndex.encode($0)) })
+                try record.insert(db)
+                guard let id = record.id else { throw TrellisError.internalError }
+                ids.append(id)
+                try fts.execute(arguments: [id, token, chunk.terms.joined(separator: " ")])
+            }
+            try Self.bumpKnowledgeGeneration(db)
+            try Self.audit(
+                db, actor: actor, tenantID: knowledgeBase.tenantID, action: "document.create", target: "document:\(document.id)",
+                detail: ["knowledge_base": .string(knowledgeBase.name), "title": .string(String(title.prefix(200))), "chunks": .int(chunks.count)],
+                now: now)
+            return DocumentWrite(document: document.domain, created: true, chunkIDs: ids)
+        }
+    }
+
+    public func documents(knowledgeBaseID: String, limit: Int = 100, afterID: String? = nil) async throws -> [DocumentInfo] {
+        try await pool.read { db in
+            var request = DocumentRecord.filter(Column("kb_id") == knowledgeBaseID).order(Column("id")).limit(limit)
+            if let afterID { request = request.filter(Column("id") > afterID) }
+            return try request.fetchAll(db).map(\.domain)
+        }
+    }
+
+    public func document(id: String, knowledgeBaseID: String) async throws -> DocumentInfo? {
+        try await pool.read { db in
+            try DocumentRecord.filter(Column("id") == id && Column("kb_id") == knowledgeBaseID).fetchOne(db)?.domain
+        }
+    }
+
+    /// Deletes a document with its chunks from every index; returns the chunk ids removed.
+    public func deleteDocument(id: String, knowledgeBase: KnowledgeBase, actor: String, now: Date = Date()) async throws -> [Int64] {
+        try await pool.write { db in
+            guard let document = try DocumentRecord.filter(Column("id") == id && Column("kb_id") == knowledgeBase.id).fetchOne(db) else {
+                throw TrellisError.notFound("The document '\(id.prefix(64))'")
+            }
+            let ids = try Int64.fetchAll(db, sql: "SELECT id FROM chunks WHERE document_id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE document_id = ?)", arguments: [id])
+            try db.execute(sql: "DELETE FROM chunks WHERE document_id = ?", arguments: [id])
+            try document.delete(db)
+            try Self.bumpKnowledgeGeneration(db)
+            try Self.audit(
+                db, actor: actor, tenantID: knowledgeBase.tenantID, action: "document.delete", target: "document:\(id)",
+                detail: ["knowledge_base": .string(knowledgeBase.name), "title": .string(String(document.title.prefix(200)))], now: now)
+            return ids
+        }
+    }
+
+    /// BM25 over the keyword index, within one knowledge base: the best `limit` chunk ids and scores (higher is
+    /// better). Terms are matched with OR, so a chunk matching more (and rarer) terms ranks higher.
+    public func keywordSearch(knowledgeBase: KnowledgeBase, terms: [String], limit: Int) async throws -> [(id: Int64, score: Double)] {
+        var unique: [String] = []
+        for t in terms where !unique.contains(t) && !t.isEmpty {
+            unique.append(t)
+            if unique.count == 64 { break }
+        }
+        guard !unique.isEmpty else { return [] }
+        let quoted = unique.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+        let match = "kb : \"\(knowledgeBase.indexToken)\" AND terms : (\(quoted.joined(separator: " OR ")))"
+        return try await pool.read { db in
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT rowid, bm25(chunks_fts, 0.0, 1.0) AS rank FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?",
+                arguments: [match, limit])
+            return rows.map { (id: $0["rowid"], score: -($0["rank"] as Double)) }
+        }
+    }
+
+    /// The chunks with these ids, with their documents' titles, in the order given.
+    public func chunks(ids: [Int64]) async throws -> [RetrievedChunk] {
+        guard !ids.isEmpty else { return [] }
+        return try await pool.read { db in
+            let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ",")
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT c.id, c.document_id, c.heading, c.text, d.title FROM chunks c JOIN documents d ON d.id = c.document_id
+                    WHERE c.id IN (\(placeholders))
+                    """, arguments: StatementArguments(ids))
+            var byID: [Int64: RetrievedChunk] = [:]
+            for row in rows {
+                let id: Int64 = row["id"]
+                byID[id] = RetrievedChunk(chunkID: id, documentID: row["document_id"], title: row["title"], heading: row["heading"], text: row["text"], score: 0)
+            }
+            return ids.compactMap { byID[$0] }
+        }
+    }
+
+    /// Every stored embedding of a knowledge base, for building its in-memory vector index.
+    public func embeddings(knowledgeBaseID: String) async throws -> [(id: Int64, vector: [Float])] {
+        try await pool.read { db in
+            let rows = try Row.fetchCursor(db, sql: "SELECT id, embedding FROM chunks WHERE kb_id = ? AND embedding IS NOT NULL ORDER BY id", arguments: [knowledgeBaseID])
+            var out: [(id: Int64, vector: [Float])] = []
+            while let row = try rows.next() {
+                let data: Data = row["embedding"]
+                out.append((row["id"], VectorIndex.decode(Array(data))))
+            }
+            return out
+        }
+    }
+
+    public func chunkCount(knowledgeBaseID: String) async throws -> Int {
+        try await pool.read { db in try ChunkRecord.filter(Column("kb_id") == knowledgeBaseID).fetchCount(db) }
+    }
+}
