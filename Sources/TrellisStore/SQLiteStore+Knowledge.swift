@@ -22,6 +22,16 @@ extension SQLiteStore {
         }
     }
 
+    public func setKnowledgeBaseDescription(id: String, description: String?, actor: String, now: Date = Date()) async throws {
+        try await pool.write { db in
+            guard var kb = try KnowledgeBaseRecord.fetchOne(db, key: id) else { throw TrellisError.notFound("The knowledge base") }
+            kb.description = description
+            try kb.update(db)
+            try Self.bumpGeneration(db)
+            try Self.audit(db, actor: actor, tenantID: kb.tenantID, action: "knowledge_base.update", target: "knowledge_base:\(kb.name)", now: now)
+        }
+    }
+
     static func bumpKnowledgeGeneration(_ db: Database) throws {
         try db.execute(sql: "UPDATE meta SET value = value + 1 WHERE key = 'knowledge_generation'")
     }

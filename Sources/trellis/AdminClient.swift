@@ -10,7 +10,7 @@ struct AdminOptions: ParsableArguments {
     @Option(name: .long, help: "Gateway URL (default: $TRELLIS_URL, else http://127.0.0.1:8080).")
     var url: String?
 
-    @Option(name: .long, help: "Print the raw JSON answer instead of a table.")
+    @Flag(name: .long, help: "Print the raw JSON answer instead of a table.")
     var json = false
 
     var baseURL: String {

@@ -40,7 +40,7 @@ public struct CatalogApplier: Sendable {
         self.environment = environment
     }
 
-    static let kinds = ["tenants", "upstreams", "prompts", "adapters", "models"]
+    static let kinds = ["tenants", "upstreams", "prompts", "adapters", "knowledge_bases", "models"]
 
     struct Entry {
         var file: String
@@ -162,6 +162,39 @@ public struct CatalogApplier: Sendable {
             if adapter == existing { return nil }
             try await store.updateAdapter(adapter, actor: actor)
             return "updated"
+
+        case "knowledge_bases":
+            let body = try BodyReader(value, allowed: ["name", "tenant", "description", "embedding", "chunk_size", "chunk_overlap"])
+            let name = try body.requiredString("name", maxBytes: 128)
+            guard Names.isValidObject(name) else { throw TrellisError.invalidField("name", "must be \(Names.objectRule)") }
+            guard let tenant = try tenantID(body, snapshot: snapshot) else { throw TrellisError.missingField("tenant") }
+            var embedding: KnowledgeBase.Embedding?
+            if let e = try body.object("embedding") {
+                let reader = try BodyReader(.object(e), allowed: ["upstream", "model"], path: "embedding")
+                let upstream = try reader.requiredString("upstream", maxBytes: 128)
+                guard snapshot.upstreams[upstream] != nil else {
+                    throw TrellisError.invalidRequest("'\(upstream)' is not a registered upstream.", param: "embedding.upstream", code: "invalid_value")
+                }
+                embedding = .init(upstream: upstream, model: try reader.requiredString("model", maxBytes: 256))
+            }
+            let size = try body.int("chunk_size", in: 32...8192) ?? Chunker.defaultSize
+            let overlap = try body.int("chunk_overlap", in: 0...4096) ?? min(Chunker.defaultOverlap, size / 4)
+            let description = try body.string("description", maxBytes: 4096)
+            guard let existing = snapshot.knowledgeBase(named: name, tenantID: tenant) else {
+                _ = try await store.createKnowledgeBase(
+                    name: name, tenantID: tenant, description: description, embedding: embedding, chunkSize: size, chunkOverlap: overlap, actor: actor)
+                return "created"
+            }
+            if existing.embedding != embedding || existing.chunkSize != size || existing.chunkOverlap != overlap {
+                throw TrellisError.invalidRequest(
+                    "The embedding model and chunking of an existing knowledge base cannot change (its documents would have to be indexed again); create a new knowledge base.",
+                    param: "embedding", code: "invalid_value")
+            }
+            if let description, description != existing.description {
+                try await store.setKnowledgeBaseDescription(id: existing.id, description: description, actor: actor)
+                return "description"
+            }
+            return nil
 
         case "models":
             let body = try BodyReader(value, allowed: ["name", "tenant", "description", "spec", "traffic"])
