@@ -37,6 +37,10 @@ public func buildApplication(
     do {
         try await gateway.reloadCatalog()
         try await gateway.knowledge.loadIndexes(gateway.snapshot.allKnowledgeBases)
+        try await store.rebuildRollupsIfNeeded()
+        // Monthly quotas continue from stored usage, so a restart does not reset them.
+        let month = RateLimiter.month(of: Date())
+        gateway.limiter.seedMonth(month, used: try await store.tokensThisMonth(month))
     } catch {
         // The HTTP client must be shut down before it is released.
         try? await upstreams.shutdown()
@@ -85,6 +89,7 @@ public func buildApplication(
     app.addServices(
         usage,
         UpstreamClientService(gateway: gateway),
-        CatalogRefresher(gateway: gateway, interval: .milliseconds(config.catalogRefreshIntervalMs), logger: logger))
+        CatalogRefresher(gateway: gateway, interval: .milliseconds(config.catalogRefreshIntervalMs), logger: logger),
+        MaintenanceService(gateway: gateway, interval: .seconds(config.capturePurgeIntervalSeconds), logger: logger))
     return (app, gateway)
 }

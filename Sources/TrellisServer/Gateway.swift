@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Logging
+import Synchronization
 import OpenAIWire
 import TrellisCore
 import TrellisStore
@@ -19,14 +20,19 @@ public final class Gateway: Sendable {
     let health: UpstreamHealth
     let adapterLoader = AdapterLoader()
     let knowledge: KnowledgeService
+    public let limiter = RateLimiter()
+    /// Seconds on a monotonic clock, for the rate limiter.
+    let clock: @Sendable () -> Double
     let adminKeyDigest: KeyDigest?
     let logger: Logger
     let environment: [String: String]
 
     init(
         config: TrellisConfig, store: SQLiteStore, upstreams: UpstreamClient, usage: UsageRecorder, metrics: GatewayMetrics,
-        logger: Logger, environment: [String: String]
+        logger: Logger, environment: [String: String], clock: (@Sendable () -> Double)? = nil
     ) {
+        let origin = ContinuousClock.now
+        self.clock = clock ?? { (ContinuousClock.now - origin).seconds }
         self.config = config
         self.store = store
         self.upstreams = upstreams
@@ -71,5 +77,68 @@ public final class Gateway: Sendable {
         guard let name = upstream.apiKeyEnv else { return .none }
         guard let value = environment[name], !value.isEmpty else { return .missing(name) }
         return .key(value)
+    }
+}
+
+extension Gateway {
+    /// The limits that apply to a key and its tenant: their own settings, else the deployment's defaults.
+    func limits(for key: TenantKey) -> (key: Limits, tenant: Limits, quota: Int?) {
+        let tenant = catalog.current.tenants[key.tenantID]?.settings ?? TenantSettings()
+        let d = config.defaultKeyLimits
+        let t = config.defaultTenantLimits
+        return (
+            Limits(
+                requestsPerMinute: key.rpm ?? d.requestsPerMinute, tokensPerMinute: key.tpm ?? d.tokensPerMinute,
+                concurrency: key.concurrency ?? d.concurrency),
+            Limits(
+                requestsPerMinute: tenant.limits.requestsPerMinute ?? t.requestsPerMinute,
+                tokensPerMinute: tenant.limits.tokensPerMinute ?? t.tokensPerMinute, concurrency: tenant.limits.concurrency ?? t.concurrency),
+            tenant.monthlyTokenQuota ?? config.defaultMonthlyTokenQuota
+        )
+    }
+
+    /// Admits a request that may use `estimatedTokens`, or throws the 429 that says which limit refused it.
+    /// The ticket settles the reservation once, on actual use, or with nothing used if the request is
+    /// dropped on any path that did not settle it (its `deinit`), so no concurrency slot can leak.
+    func admit(_ key: TenantKey, estimatedTokens: Int) throws -> AdmissionTicket {
+        let (keyLimits, tenantLimits, quota) = limits(for: key)
+        switch limiter.admit(
+            keyID: key.id, keyLimits: keyLimits, tenantID: key.tenantID, tenantLimits: tenantLimits, monthlyQuota: quota,
+            estimatedTokens: estimatedTokens, now: clock(), month: RateLimiter.month(of: Date()))
+        {
+        case .success(let admission):
+            return AdmissionTicket(admission: admission, gateway: self)
+        case .failure(let refusal):
+            metrics.limitRefused(tenant: key.tenantName, limit: refusal.which)
+            throw refusal.error
+        }
+    }
+
+}
+
+final class AdmissionTicket: Sendable {
+    let admission: RateLimiter.Admission
+    private let limiter: RateLimiter
+    private let clock: @Sendable () -> Double
+    private let settled = Mutex(false)
+
+    init(admission: RateLimiter.Admission, gateway: Gateway) {
+        self.admission = admission
+        self.limiter = gateway.limiter
+        self.clock = gateway.clock
+    }
+
+    var headers: [(String, String)] { admission.headers }
+
+    func settle(actualTokens: Int) {
+        let first = settled.withLock { done -> Bool in
+            defer { done = true }
+            return !done
+        }
+        if first { limiter.settle(admission, actualTokens: actualTokens, now: clock(), month: RateLimiter.month(of: Date())) }
+    }
+
+    deinit {
+        settle(actualTokens: 0)
     }
 }

@@ -193,5 +193,79 @@ enum Migrations {
                     INSERT INTO meta(key, value) VALUES ('knowledge_generation', 1);
                     """)
         }
+        migrator.registerMigration("v4-governance") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE tenants ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
+                    ALTER TABLE api_keys ADD COLUMN concurrency INTEGER;
+                    ALTER TABLE upstreams ADD COLUMN pricing TEXT;
+                    ALTER TABLE usage ADD COLUMN cost_micros INTEGER NOT NULL DEFAULT 0;
+
+                    CREATE TABLE feedback (
+                        id INTEGER PRIMARY KEY,
+                        request_id TEXT NOT NULL,
+                        tenant_id TEXT NOT NULL,
+                        key_id TEXT NOT NULL,
+                        model TEXT NOT NULL,
+                        model_version INTEGER,
+                        rating INTEGER NOT NULL,
+                        comment TEXT,
+                        correction TEXT,
+                        at_ms INTEGER NOT NULL
+                    ) STRICT;
+                    CREATE INDEX feedback_request ON feedback(request_id);
+                    CREATE INDEX feedback_tenant_model ON feedback(tenant_id, model);
+
+                    CREATE TABLE interactions (
+                        request_id TEXT PRIMARY KEY NOT NULL,
+                        tenant_id TEXT NOT NULL,
+                        model TEXT NOT NULL,
+                        model_version INTEGER,
+                        at_ms INTEGER NOT NULL,
+                        messages TEXT NOT NULL,
+                        answer TEXT NOT NULL,
+                        expires_at_ms INTEGER NOT NULL
+                    ) STRICT;
+                    CREATE INDEX interactions_expiry ON interactions(expires_at_ms);
+                    CREATE INDEX interactions_model ON interactions(tenant_id, model);
+
+                    -- Daily roll-ups of usage, kept up to date as rows are written, so analytics over a month
+                    -- read thousands of rows instead of millions. model_version -1 stands for none.
+                    CREATE TABLE usage_daily (
+                        day TEXT NOT NULL,
+                        tenant_id TEXT NOT NULL,
+                        model TEXT NOT NULL,
+                        model_version INTEGER NOT NULL,
+                        key_id TEXT NOT NULL,
+                        requests INTEGER NOT NULL,
+                        errors INTEGER NOT NULL,
+                        prompt_tokens INTEGER NOT NULL,
+                        completion_tokens INTEGER NOT NULL,
+                        cost_micros INTEGER NOT NULL,
+                        positive INTEGER NOT NULL,
+                        negative INTEGER NOT NULL,
+                        latency_hist BLOB NOT NULL,
+                        ttft_hist BLOB NOT NULL,
+                        PRIMARY KEY (day, tenant_id, model, model_version, key_id)
+                    ) STRICT, WITHOUT ROWID;
+
+                    CREATE TABLE usage_daily_users (
+                        day TEXT NOT NULL,
+                        tenant_id TEXT NOT NULL,
+                        model TEXT NOT NULL,
+                        model_version INTEGER NOT NULL,
+                        key_id TEXT NOT NULL,
+                        end_user TEXT NOT NULL,
+                        requests INTEGER NOT NULL,
+                        errors INTEGER NOT NULL,
+                        prompt_tokens INTEGER NOT NULL,
+                        completion_tokens INTEGER NOT NULL,
+                        cost_micros INTEGER NOT NULL,
+                        positive INTEGER NOT NULL,
+                        negative INTEGER NOT NULL,
+                        PRIMARY KEY (day, tenant_id, model, model_version, key_id, end_user)
+                    ) STRICT, WITHOUT ROWID;
+                    """)
+        }
     }
 }

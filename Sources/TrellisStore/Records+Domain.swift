@@ -51,7 +51,11 @@ extension Date {
 }
 
 extension TenantRecord {
-    var domain: Tenant { Tenant(id: id, name: name, createdAt: Date(unixSeconds: createdAt)) }
+    var domain: Tenant {
+        var settings = TenantSettings()
+        if case .object(let o)? = try? JSONParser.parse(self.settings), let parsed = try? TenantSettings.parse(o) { settings = parsed }
+        return Tenant(id: id, name: name, createdAt: Date(unixSeconds: createdAt), settings: settings)
+    }
 }
 
 extension APIKeyRecord {
@@ -60,7 +64,7 @@ extension APIKeyRecord {
             id: id, tenantID: tenantID, name: name, prefix: prefix,
             scopes: JSONText.decodeStrings(scopes).compactMap(Scope.init(rawValue:)), models: JSONText.decodeStrings(models),
             rpm: rpm, tpm: tpm, expiresAt: expiresAt.map(Date.init(unixSeconds:)), createdAt: Date(unixSeconds: createdAt),
-            revokedAt: revokedAt.map(Date.init(unixSeconds:)))
+            revokedAt: revokedAt.map(Date.init(unixSeconds:)), concurrency: concurrency)
     }
 }
 
@@ -70,7 +74,8 @@ extension UpstreamRecord {
         return Upstream(
             id: id, name: name, baseURL: baseURL, kind: kind,
             labels: Set(JSONText.decodeStrings(labels).compactMap(UpstreamLabel.init(rawValue:))), apiKeyEnv: apiKeyEnv,
-            timeouts: JSONText.decodeTimeouts(timeouts), createdAt: Date(unixSeconds: createdAt))
+            timeouts: JSONText.decodeTimeouts(timeouts), createdAt: Date(unixSeconds: createdAt),
+            pricing: pricing.flatMap { try? JSONParser.parse($0) }.flatMap { try? Pricing.parse($0) })
     }
 }
 
@@ -80,15 +85,17 @@ extension UsageRecord {
             id: nil, requestID: e.requestID, atMs: e.at.unixMilliseconds, endpoint: e.endpoint, tenantID: e.tenantID, keyID: e.keyID,
             endUser: e.endUser, model: e.model, modelVersion: e.modelVersion, upstream: e.upstream, promptTokens: e.promptTokens,
             completionTokens: e.completionTokens, estimated: e.estimated, latencyMs: e.latencyMs, ttftMs: e.ttftMs, status: e.status,
-            errorCode: e.errorCode, stream: e.stream, retrievalMs: e.retrievalMs)
+            errorCode: e.errorCode, stream: e.stream, retrievalMs: e.retrievalMs, costMicros: e.costMicros)
     }
 
     var domain: UsageEvent {
-        UsageEvent(
+        var event = UsageEvent(
             requestID: requestID, at: Date(unixMilliseconds: atMs), endpoint: endpoint, tenantID: tenantID, keyID: keyID,
             endUser: endUser, model: model, modelVersion: modelVersion, upstream: upstream, promptTokens: promptTokens,
             completionTokens: completionTokens, estimated: estimated, latencyMs: latencyMs, ttftMs: ttftMs, status: status,
             errorCode: errorCode, stream: stream, retrievalMs: retrievalMs)
+        event.costMicros = costMicros
+        return event
     }
 }
 

@@ -9,9 +9,11 @@ struct TenantRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
     var id: String
     var name: String
     var createdAt: Int64
+    /// JSON: limits, quota, capture.
+    var settings: String = "{}"
 
     enum CodingKeys: String, CodingKey {
-        case id, name
+        case id, name, settings
         case createdAt = "created_at"
     }
 
@@ -37,9 +39,10 @@ struct APIKeyRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
     var expiresAt: Int64?
     var createdAt: Int64
     var revokedAt: Int64?
+    var concurrency: Int?
 
     enum CodingKeys: String, CodingKey {
-        case id, name, prefix, digest, scopes, models, rpm, tpm
+        case id, name, prefix, digest, scopes, models, rpm, tpm, concurrency
         case tenantID = "tenant_id"
         case expiresAt = "expires_at"
         case createdAt = "created_at"
@@ -66,9 +69,11 @@ struct UpstreamRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
     /// JSON object of timeouts in milliseconds.
     var timeouts: String
     var createdAt: Int64
+    /// JSON pricing, when set.
+    var pricing: String?
 
     enum CodingKeys: String, CodingKey {
-        case id, name, kind, labels, timeouts
+        case id, name, kind, labels, timeouts, pricing
         case baseURL = "base_url"
         case apiKeyEnv = "api_key_env"
         case createdAt = "created_at"
@@ -142,10 +147,12 @@ struct UsageRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
     var errorCode: String?
     var stream: Bool
     var retrievalMs: Double?
+    var costMicros: Int = 0
 
     enum CodingKeys: String, CodingKey {
         case id, endpoint, model, upstream, status, stream, estimated
         case retrievalMs = "retrieval_ms"
+        case costMicros = "cost_micros"
         case requestID = "request_id"
         case atMs = "at_ms"
         case tenantID = "tenant_id"

@@ -89,7 +89,7 @@ public final class SQLiteStore: Sendable {
                         TenantKey(
                             id: row.id, name: row.name, prefix: row.prefix, tenantID: row.tenantID, tenantName: tenantName,
                             scopes: Set(info.scopes), models: ModelAllowlist(info.models), rpm: row.rpm, tpm: row.tpm,
-                            expiresAt: info.expiresAt)
+                            expiresAt: info.expiresAt, concurrency: row.concurrency)
                     ))
             }
             let upstreams = try UpstreamRecord.fetchAll(db).compactMap(\.domain)
@@ -162,26 +162,62 @@ public final class SQLiteStore: Sendable {
         try record.insert(db)
     }
 
-    public func auditEntries(tenantID: String? = nil, limit: Int = 100, beforeID: Int64? = nil) async throws -> [AuditEntry] {
+    public struct AuditFilter: Sendable {
+        public var action: String?
+        public var actor: String?
+        public var target: String?
+        public var from: Date?
+        public var to: Date?
+
+        public init() {}
+    }
+
+    public func auditEntries(tenantID: String? = nil, limit: Int = 100, beforeID: Int64? = nil, filter: AuditFilter = AuditFilter()) async throws -> [AuditEntry] {
         try await pool.read { db in
             var request = AuditRecord.order(AuditRecord.Columns.id.desc).limit(limit)
             if let tenantID { request = request.filter(AuditRecord.Columns.tenantID == tenantID) }
             if let beforeID { request = request.filter(AuditRecord.Columns.id < beforeID) }
+            if let action = filter.action {
+                // An exact action, or a family with a trailing '*': 'model.*'.
+                request = action.hasSuffix("*")
+                    ? request.filter(AuditRecord.Columns.action.like(String(action.dropLast()) + "%"))
+                    : request.filter(AuditRecord.Columns.action == action)
+            }
+            if let actor = filter.actor { request = request.filter(Column("actor") == actor) }
+            if let target = filter.target { request = request.filter(Column("target") == target) }
+            if let from = filter.from { request = request.filter(AuditRecord.Columns.atMs >= from.unixMilliseconds) }
+            if let to = filter.to { request = request.filter(AuditRecord.Columns.atMs < to.unixMilliseconds) }
             return try request.fetchAll(db).map(\.domain)
         }
     }
 
     // MARK: Tenants
 
-    public func createTenant(name: String, actor: String, now: Date = Date()) async throws -> Tenant {
+    public func createTenant(name: String, settings: TenantSettings = TenantSettings(), actor: String, now: Date = Date()) async throws -> Tenant {
         try await pool.write { db in
             if try TenantRecord.filter(TenantRecord.Columns.name == name).fetchCount(db) > 0 {
                 throw TrellisError.conflict("A tenant named '\(name)' already exists.")
             }
-            let record = TenantRecord(id: APIKeys.identifier("tnt"), name: name, createdAt: now.unixSeconds)
+            let record = TenantRecord(id: APIKeys.identifier("tnt"), name: name, createdAt: now.unixSeconds, settings: JSONWriter.string(settings.json))
             try record.insert(db)
             try Self.bumpGeneration(db)
             try Self.audit(db, actor: actor, tenantID: record.id, action: "tenant.create", target: "tenant:\(name)", now: now)
+            return record.domain
+        }
+    }
+
+    public func setTenantSettings(id: String, settings: TenantSettings, actor: String, now: Date = Date()) async throws -> Tenant {
+        try await pool.write { db in
+            guard var record = try TenantRecord.fetchOne(db, key: id) else { throw TrellisError.notFound("The tenant") }
+            let before = record.settings
+            record.settings = JSONWriter.string(settings.json)
+            if record.settings != before {
+                try record.update(db)
+                try Self.bumpGeneration(db)
+                try Self.audit(
+                    db, actor: actor, tenantID: id, action: "tenant.update", target: "tenant:\(record.name)",
+                    detail: ["before": (try? JSONParser.parse(before)) ?? .null, "after": settings.json], now: now)
+            }
             return record.domain
         }
     }
@@ -200,7 +236,7 @@ public final class SQLiteStore: Sendable {
             let record = APIKeyRecord(
                 id: APIKeys.identifier("key"), tenantID: new.tenantID, name: new.name, prefix: issued.prefix, digest: issued.digest.hex,
                 scopes: JSONText.encode(new.scopes.map(\.rawValue)), models: JSONText.encode(new.models), rpm: new.rpm, tpm: new.tpm,
-                expiresAt: new.expiresAt?.unixSeconds, createdAt: now.unixSeconds, revokedAt: nil)
+                expiresAt: new.expiresAt?.unixSeconds, createdAt: now.unixSeconds, revokedAt: nil, concurrency: new.concurrency)
             try record.insert(db)
             try Self.bumpGeneration(db)
             try Self.audit(
@@ -248,7 +284,7 @@ public final class SQLiteStore: Sendable {
             let record = UpstreamRecord(
                 id: APIKeys.identifier("ups"), name: new.name, baseURL: new.baseURL, kind: new.kind.rawValue,
                 labels: JSONText.encode(new.labels.map(\.rawValue).sorted()), apiKeyEnv: new.apiKeyEnv,
-                timeouts: JSONText.encode(new.timeouts), createdAt: now.unixSeconds)
+                timeouts: JSONText.encode(new.timeouts), createdAt: now.unixSeconds, pricing: new.pricing.map { JSONWriter.string($0.json) })
             try record.insert(db)
             try Self.bumpGeneration(db)
             try Self.audit(
@@ -452,6 +488,7 @@ public final class SQLiteStore: Sendable {
             record.labels = JSONText.encode(new.labels.map(\.rawValue).sorted())
             record.apiKeyEnv = new.apiKeyEnv
             record.timeouts = JSONText.encode(new.timeouts)
+            record.pricing = new.pricing.map { JSONWriter.string($0.json) }
             try record.update(db)
             try Self.bumpGeneration(db)
             try Self.audit(
@@ -465,21 +502,28 @@ public final class SQLiteStore: Sendable {
     /// Appends usage rows in one transaction.
     public func insertUsage(_ events: [UsageEvent]) async throws {
         guard !events.isEmpty else { return }
-        try await pool.write { db in
-            for event in events {
-                try UsageRecord(event).insert(db)
-            }
+        try await pool.write { db in try Self.writeUsage(db, events) }
+    }
+
+    /// Rows and their roll-ups, in the caller's transaction.
+    static func writeUsage(_ db: Database, _ events: [UsageEvent]) throws {
+        var records: [UsageRecord] = []
+        records.reserveCapacity(events.count)
+        for event in events {
+            let record = UsageRecord(event)
+            try record.insert(db)
+            records.append(record)
         }
+        var daily: [RollupKey: RollupDelta] = [:]
+        var users: [RollupKey: RollupDelta] = [:]
+        accumulate(records, into: &daily, users: &users)
+        try applyRollups(db, daily: daily, users: users)
     }
 
     /// The same, blocking the calling thread; for a final flush when no task may be awaited.
     public func insertUsageNow(_ events: [UsageEvent]) throws {
         guard !events.isEmpty else { return }
-        try pool.write { db in
-            for event in events {
-                try UsageRecord(event).insert(db)
-            }
-        }
+        try pool.write { db in try Self.writeUsage(db, events) }
     }
 
     public func usageEvents(tenantID: String? = nil, limit: Int = 1000) async throws -> [UsageEvent] {

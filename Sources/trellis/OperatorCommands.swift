@@ -1,5 +1,7 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Foundation
+import NIOCore
 import NIOHTTP1
 import OpenAIWire
 
@@ -317,6 +319,79 @@ struct Adapters: AsyncParsableCommand {
 
         func run() async throws {
             AdminClient.show(try await AdminClient.call(admin, .GET, "adapters"), options: admin, columns: ["name", "tenant", "upstream", "base_model", "method", "dataset"])
+        }
+    }
+}
+
+struct Usage: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Usage, cost and feedback as a table (GET /admin/v1/usage).")
+    @OptionGroup var admin: AdminOptions
+    @Option(help: "Comma-separated: tenant, model, version, key, user, day.") var groupBy = "model"
+    @Option(help: "First day (2026-11-01); default 30 days ago.") var from: String?
+    @Option(help: "Last day, inclusive; default today.") var to: String?
+    @Option(help: "Only this tenant.") var tenant: String?
+    @Option(help: "Only this model.") var model: String?
+
+    func run() async throws {
+        var items = [URLQueryItem(name: "group_by", value: groupBy)]
+        if let from { items.append(URLQueryItem(name: "from", value: from)) }
+        if let to { items.append(URLQueryItem(name: "to", value: to)) }
+        if let tenant { items.append(URLQueryItem(name: "tenant", value: tenant)) }
+        if let model { items.append(URLQueryItem(name: "model", value: model)) }
+        var components = URLComponents()
+        components.queryItems = items
+        let answer = try await AdminClient.call(admin, .GET, "usage?" + (components.percentEncodedQuery ?? ""))
+        let dims = groupBy.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.map { $0 == "end_user" ? "user" : $0 }
+        AdminClient.show(
+            answer, options: admin,
+            columns: dims + ["requests", "users", "errors", "prompt_tokens", "completion_tokens", "cost", "p50_ms", "p95_ms", "ttft_p50_ms", "positive", "negative"])
+    }
+}
+
+struct Export: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a fine-tuning dataset (JSON Lines) from captured, rated and corrected interactions.")
+    @OptionGroup var admin: AdminOptions
+    @Option(help: "Only this model.") var model: String?
+    @Option(help: "openai-sft or openai-dpo.") var format = "openai-sft"
+    @Option(name: .shortAndLong, help: "Output file.") var output: String
+
+    func run() async throws {
+        var items = [URLQueryItem(name: "format", value: format)]
+        if let model { items.append(URLQueryItem(name: "model", value: model)) }
+        var components = URLComponents()
+        components.queryItems = items
+        let key = try admin.adminKey
+        var request = HTTPClientRequest(url: admin.baseURL + "/admin/v1/datasets/export?" + (components.percentEncodedQuery ?? ""))
+        request.headers.add(name: "Authorization", value: "Bearer \(key)")
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        do {
+            let response = try await client.execute(request, timeout: .seconds(3600))
+            guard response.status.code == 200 else {
+                let body = try await response.body.collect(upTo: 1 << 20)
+                try await client.shutdown()
+                let message = (try? JSONParser.parse(body.readableBytesView))?["error"]?["message"]?.stringValue ?? "HTTP \(response.status.code)"
+                throw AdminCallError(description: message)
+            }
+            guard FileManager.default.createFile(atPath: output, contents: nil), let handle = FileHandle(forWritingAtPath: output) else {
+                try await client.shutdown()
+                throw ValidationError("Cannot write \(output).")
+            }
+            var lines = 0
+            for try await buffer in response.body {
+                lines += buffer.readableBytesView.filter { $0 == 0x0A }.count
+                handle.write(Data(buffer.readableBytesView))
+            }
+            try handle.close()
+            try await client.shutdown()
+            print("\(lines) lines written to \(output) (\(format))")
+        } catch let error as AdminCallError {
+            throw error
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            try? await client.shutdown()
+            throw AdminCallError(description: "cannot reach the gateway at \(admin.baseURL)")
         }
     }
 }

@@ -11,7 +11,7 @@ struct Trellis: AsyncParsableCommand {
         version: TrellisVersion.string,
         subcommands: [
             Serve.self, Migrate.self, Catalog.self, Health.self, Tenants.self, Keys.self, Upstreams.self, Models.self, Prompts.self, Adapters.self,
-            KnowledgeBases.self,
+            KnowledgeBases.self, Usage.self, Export.self,
         ]
     )
 }

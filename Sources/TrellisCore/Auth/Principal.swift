@@ -32,12 +32,14 @@ public struct TenantKey: Sendable, Equatable {
     public var models: ModelAllowlist
     public var rpm: Int?
     public var tpm: Int?
+    public var concurrency: Int?
     public var expiresAt: Date?
 
     public init(
         id: String, name: String, prefix: String, tenantID: String, tenantName: String, scopes: Set<Scope>,
-        models: ModelAllowlist, rpm: Int?, tpm: Int?, expiresAt: Date?
+        models: ModelAllowlist, rpm: Int?, tpm: Int?, expiresAt: Date?, concurrency: Int? = nil
     ) {
+        self.concurrency = concurrency
         self.id = id
         self.name = name
         self.prefix = prefix

@@ -10,14 +10,16 @@ public struct APIKeyInfo: Sendable, Equatable {
     public var models: [String]
     public var rpm: Int?
     public var tpm: Int?
+    public var concurrency: Int?
     public var expiresAt: Date?
     public var createdAt: Date
     public var revokedAt: Date?
 
     public init(
         id: String, tenantID: String, name: String, prefix: String, scopes: [Scope], models: [String], rpm: Int?, tpm: Int?,
-        expiresAt: Date?, createdAt: Date, revokedAt: Date?
+        expiresAt: Date?, createdAt: Date, revokedAt: Date?, concurrency: Int? = nil
     ) {
+        self.concurrency = concurrency
         self.id = id
         self.tenantID = tenantID
         self.name = name
@@ -61,9 +63,13 @@ public struct NewKey: Sendable {
     public var models: [String]
     public var rpm: Int?
     public var tpm: Int?
+    public var concurrency: Int?
     public var expiresAt: Date?
 
-    public init(tenantID: String, name: String, scopes: [Scope], models: [String], rpm: Int?, tpm: Int?, expiresAt: Date?) {
+    public init(
+        tenantID: String, name: String, scopes: [Scope], models: [String], rpm: Int?, tpm: Int?, expiresAt: Date?, concurrency: Int? = nil
+    ) {
+        self.concurrency = concurrency
         self.tenantID = tenantID
         self.name = name
         self.scopes = scopes
@@ -82,8 +88,13 @@ public struct NewUpstream: Sendable {
     public var labels: Set<UpstreamLabel>
     public var apiKeyEnv: String?
     public var timeouts: UpstreamTimeouts
+    public var pricing: Pricing?
 
-    public init(name: String, baseURL: String, kind: UpstreamKind, labels: Set<UpstreamLabel>, apiKeyEnv: String?, timeouts: UpstreamTimeouts) {
+    public init(
+        name: String, baseURL: String, kind: UpstreamKind, labels: Set<UpstreamLabel>, apiKeyEnv: String?, timeouts: UpstreamTimeouts,
+        pricing: Pricing? = nil
+    ) {
+        self.pricing = pricing
         self.name = name
         self.baseURL = baseURL
         self.kind = kind

@@ -4,11 +4,13 @@ public struct Tenant: Sendable, Equatable {
     public var id: String
     public var name: String
     public var createdAt: Date
+    public var settings: TenantSettings
 
-    public init(id: String, name: String, createdAt: Date) {
+    public init(id: String, name: String, createdAt: Date, settings: TenantSettings = TenantSettings()) {
         self.id = id
         self.name = name
         self.createdAt = createdAt
+        self.settings = settings
     }
 }
 
@@ -48,11 +50,13 @@ public struct Upstream: Sendable, Equatable {
     public var apiKeyEnv: String?
     public var timeouts: UpstreamTimeouts
     public var createdAt: Date
+    public var pricing: Pricing?
 
     public init(
         id: String, name: String, baseURL: String, kind: UpstreamKind, labels: Set<UpstreamLabel>, apiKeyEnv: String?,
-        timeouts: UpstreamTimeouts, createdAt: Date
+        timeouts: UpstreamTimeouts, createdAt: Date, pricing: Pricing? = nil
     ) {
+        self.pricing = pricing
         self.id = id
         self.name = name
         self.baseURL = baseURL

@@ -47,6 +47,8 @@ public struct ModelSpec: Sendable, Equatable {
     public var prompt: PromptRef?
     /// Retrieval over the tenant's knowledge bases, injected as numbered context.
     public var knowledge: KnowledgeRef?
+    /// Interaction capture for this model (overrides the tenant's setting).
+    public var capture: CaptureSettings?
 
     public struct KnowledgeRef: Sendable, Equatable {
         public var bases: [String]
@@ -92,7 +94,7 @@ public struct ModelSpec: Sendable, Equatable {
         Set(deployments.map(\.upstream) + fallbacks.map(\.upstream))
     }
 
-    public static let knownFields = ["upstream", "model", "deployments", "adapter", "prompt", "knowledge", "fallbacks", "params"]
+    public static let knownFields = ["upstream", "model", "deployments", "adapter", "prompt", "knowledge", "capture", "fallbacks", "params"]
 
     public static func parse(_ value: JSONValue) throws(TrellisError) -> ModelSpec {
         guard case .object(let object) = value else {
@@ -145,6 +147,9 @@ public struct ModelSpec: Sendable, Equatable {
         }
         var spec = ModelSpec(deployments: deployments, adapter: adapter, prompt: prompt, fallbacks: fallbacks, params: params, json: value)
         spec.knowledge = knowledge
+        if let c = object["capture"], !c.isNull {
+            spec.capture = try CaptureSettings.parse(c, path: "spec.capture")
+        }
         return spec
     }
 

@@ -23,10 +23,15 @@ public struct ChatStreamRewriter: Sendable {
     private var lastID: JSONValue = .null
     private var lastCreated: JSONValue = .null
 
-    public init(clientModel: String, clientWantsUsage: Bool, firstChunkExtras: JSONObject = JSONObject()) {
+    /// Keep the answer's text (for interaction capture), up to 1 MiB.
+    public let keepText: Bool
+    public private(set) var text = ""
+
+    public init(clientModel: String, clientWantsUsage: Bool, firstChunkExtras: JSONObject = JSONObject(), keepText: Bool = false) {
         self.clientModel = clientModel
         self.clientWantsUsage = clientWantsUsage
         self.firstChunkExtras = firstChunkExtras
+        self.keepText = keepText
     }
 
     /// The bytes to send for one upstream event (possibly none), and whether it carried content.
@@ -59,9 +64,10 @@ public struct ChatStreamRewriter: Sendable {
         if case .array(let choices)? = chunk[ChatField.choices] {
             for choice in choices {
                 if case .object(let delta)? = choice["delta"] {
-                    if case .string(let text)? = delta["content"], !text.isEmpty {
-                        estimatedCompletionTokens += TokenEstimator.estimate(text: text)
+                    if case .string(let piece)? = delta["content"], !piece.isEmpty {
+                        estimatedCompletionTokens += TokenEstimator.estimate(text: piece)
                         hasContent = true
+                        if keepText, text.utf8.count < 1 << 20 { text += piece }
                     }
                     if case .string(let text)? = delta["reasoning_content"], !text.isEmpty {
                         estimatedCompletionTokens += TokenEstimator.estimate(text: text)

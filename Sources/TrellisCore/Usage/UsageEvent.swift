@@ -22,6 +22,8 @@ public struct UsageEvent: Sendable, Equatable {
     public var stream: Bool
     /// Time spent searching knowledge bases, separately from the model's time.
     public var retrievalMs: Double?
+    /// Estimated cost in millionths of the currency unit (from the upstream's pricing).
+    public var costMicros: Int = 0
 
     public init(
         requestID: String, at: Date, endpoint: String, tenantID: String, keyID: String, endUser: String?, model: String,

@@ -116,11 +116,16 @@ public struct CatalogApplier: Sendable {
     func apply(kind: String, _ value: JSONValue, snapshot: CatalogSnapshot) async throws -> String? {
         switch kind {
         case "tenants":
-            let body = try BodyReader(value, allowed: ["name"])
+            let body = try BodyReader(value, allowed: ["name"] + TenantSettings.fields)
             let name = try body.requiredString("name", maxBytes: 63)
             guard Names.isValidTenant(name) else { throw TrellisError.invalidField("name", "must match \(Names.tenantRule)") }
-            if snapshot.tenant(named: name) != nil { return nil }
-            _ = try await store.createTenant(name: name, actor: actor)
+            if let existing = snapshot.tenant(named: name) {
+                let settings = try TenantSettings.parse(body.object, base: existing.settings)
+                if settings == existing.settings { return nil }
+                _ = try await store.setTenantSettings(id: existing.id, settings: settings, actor: actor)
+                return "settings"
+            }
+            _ = try await store.createTenant(name: name, settings: try TenantSettings.parse(body.object), actor: actor)
             return "created"
 
         case "upstreams":

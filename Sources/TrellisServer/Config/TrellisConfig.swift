@@ -32,6 +32,14 @@ public struct TrellisConfig: Sendable {
     public var maxMessages = 2_048
     /// The largest document a knowledge base accepts (413 beyond).
     public var maxDocumentBytes = 16 << 20
+    /// Deployment defaults for keys and tenants that set no limit of their own (nil: not limited).
+    public var defaultKeyLimits = Limits(concurrency: 512)
+    public var defaultTenantLimits = Limits()
+    public var defaultMonthlyTokenQuota: Int?
+    /// Tokens reserved for the answer when a request gives no max_tokens and its model no ceiling.
+    public var defaultCompletionReservation = 1_024
+    /// How often expired captured interactions are deleted.
+    public var capturePurgeIntervalSeconds = 3_600
 
     public init() {}
 
@@ -59,6 +67,19 @@ public struct TrellisConfig: Sendable {
         int("server.idle_timeout_seconds", "idle connection timeout", 1...86_400) { $0.idleTimeoutSeconds = $1 },
         int("server.shutdown_grace_seconds", "how long shutdown waits for in-flight requests", 0...3_600) { $0.shutdownGraceSeconds = $1 },
         int("knowledge.max_document_bytes", "largest document accepted for a knowledge base", 1_024...1_073_741_824) { $0.maxDocumentBytes = $1 },
+        optionalInt("limits.key_rpm", "requests per minute for keys that set none", 1...100_000_000) { $0.defaultKeyLimits.requestsPerMinute = $1 },
+        optionalInt("limits.key_tpm", "tokens per minute for keys that set none", 1...1_000_000_000_000) { $0.defaultKeyLimits.tokensPerMinute = $1 },
+        optionalInt("limits.key_concurrency", "concurrent requests per key (default 512)", 1...1_000_000) { $0.defaultKeyLimits.concurrency = $1 },
+        optionalInt("limits.tenant_rpm", "requests per minute for tenants that set none", 1...100_000_000) { $0.defaultTenantLimits.requestsPerMinute = $1 },
+        optionalInt("limits.tenant_tpm", "tokens per minute for tenants that set none", 1...1_000_000_000_000) { $0.defaultTenantLimits.tokensPerMinute = $1 },
+        optionalInt("limits.tenant_concurrency", "concurrent requests per tenant", 1...1_000_000) { $0.defaultTenantLimits.concurrency = $1 },
+        optionalInt("limits.tenant_monthly_token_quota", "tokens per calendar month for tenants that set none", 1...1_000_000_000_000_000) {
+            $0.defaultMonthlyTokenQuota = $1
+        },
+        int("limits.default_completion_reservation", "tokens reserved for an answer without max_tokens", 1...1_000_000) {
+            $0.defaultCompletionReservation = $1
+        },
+        int("capture.purge_interval_seconds", "how often expired captured interactions are deleted", 60...86_400) { $0.capturePurgeIntervalSeconds = $1 },
         int("server.max_messages", "most messages in one chat request", 1...100_000) { $0.maxMessages = $1 },
         string("data.dir", "directory of the SQLite database") { c, v throws(ConfigProblem) in
             guard !v.isEmpty else { throw ConfigProblem(message: "must not be empty") }
@@ -123,6 +144,23 @@ public struct TrellisConfig: Sendable {
             let text = (value.text ?? "").trimmingCharacters(in: .whitespaces)
             guard let n = Int(text), range.contains(n) else {
                 throw ConfigProblem(message: "must be an integer from \(range.lowerBound) to \(range.upperBound), got '\(text.prefix(40))'")
+            }
+            set(&config, n)
+        }
+    }
+
+    /// An integer, or `none`/`0`/empty for no limit.
+    static func optionalInt(
+        _ key: String, _ help: String, _ range: ClosedRange<Int>, _ set: @escaping @Sendable (inout TrellisConfig, Int?) -> Void
+    ) -> Setting {
+        Setting(key: key, help: help, isList: false) { config, value throws(ConfigProblem) in
+            let text = (value.text ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+            if text.isEmpty || text == "none" || text == "0" {
+                set(&config, nil)
+                return
+            }
+            guard let n = Int(text), range.contains(n) else {
+                throw ConfigProblem(message: "must be an integer from \(range.lowerBound) to \(range.upperBound), or none, got '\(text.prefix(40))'")
             }
             set(&config, n)
         }

@@ -16,6 +16,7 @@ struct AdminController {
             (.post, "tenants", createTenant),
             (.get, "tenants", listTenants),
             (.get, "tenants/{tenant}", getTenant),
+            (.patch, "tenants/{tenant}", updateTenant),
             (.post, "tenants/{tenant}/keys", createKey),
             (.get, "tenants/{tenant}/keys", listKeys),
             (.delete, "keys/{id}", revokeKey),
@@ -35,6 +36,8 @@ struct AdminController {
             (.get, "adapters", listAdapters),
             (.get, "adapters/{name}", getAdapter),
             (.get, "audit", listAudit),
+            (.get, "usage", usageReport),
+            (.get, "datasets/export", exportDataset),
         ]
         for (method, path, handler) in table {
             group.on(RouterPath(path), method: method, use: handler)
@@ -82,16 +85,21 @@ struct AdminController {
     // MARK: Tenants
 
     func tenantJSON(_ t: Tenant) -> JSONValue {
-        ["id": .string(t.id), "object": "tenant", "name": .string(t.name), "created_at": .time(t.createdAt)]
+        var o: JSONObject = ["id": .string(t.id), "object": "tenant", "name": .string(t.name), "created_at": .time(t.createdAt)]
+        if case .object(let settings) = t.settings.json {
+            for m in settings { o[m.key] = m.value }
+        }
+        return .object(o)
     }
 
     @Sendable func createTenant(_ request: Request, context: TrellisRequestContext) async throws -> Response {
         try requireOperator(context)
         var request = request
-        let body = try BodyReader(try await request.jsonBody(limit: 64 * 1024), allowed: ["name"])
+        let body = try BodyReader(try await request.jsonBody(limit: 64 * 1024), allowed: ["name"] + TenantSettings.fields)
         let name = try body.requiredString("name", maxBytes: 63)
         guard Names.isValidTenant(name) else { throw TrellisError.invalidField("name", "must match \(Names.tenantRule)") }
-        let tenant = try await gateway.store.createTenant(name: name, actor: context.principal?.actor ?? "operator")
+        let settings = try TenantSettings.parse(body.object)
+        let tenant = try await gateway.store.createTenant(name: name, settings: settings, actor: context.principal?.actor ?? "operator")
         try await gateway.reloadCatalog()
         return .json(tenantJSON(tenant), status: .created)
     }
@@ -112,6 +120,19 @@ struct AdminController {
         return .json(tenantJSON(tenant))
     }
 
+    /// `PATCH /tenants/{tenant}`: limits, monthly quota and capture; fields left out keep their values, null
+    /// clears one. Operator only: a tenant does not set its own limits.
+    @Sendable func updateTenant(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        try requireOperator(context)
+        let tenant = try managedTenant(named: context.parameters.decoded("tenant"), context)
+        var request = request
+        let body = try BodyReader(try await request.jsonBody(limit: 64 * 1024), allowed: TenantSettings.fields)
+        let settings = try TenantSettings.parse(body.object, base: tenant.settings)
+        let updated = try await gateway.store.setTenantSettings(id: tenant.id, settings: settings, actor: context.principal?.actor ?? "operator")
+        try await gateway.reloadCatalog()
+        return .json(tenantJSON(updated))
+    }
+
     // MARK: Keys
 
     func keyJSON(_ k: APIKeyInfo, tenantName: String, secret: String? = nil) -> JSONValue {
@@ -126,6 +147,7 @@ struct AdminController {
         o.appendUnchecked("models", .array(k.models.map { .string($0) }))
         o.appendUnchecked("rpm", k.rpm.map { .int($0) } ?? .null)
         o.appendUnchecked("tpm", k.tpm.map { .int($0) } ?? .null)
+        o.appendUnchecked("concurrency", k.concurrency.map { .int($0) } ?? .null)
         o.appendUnchecked("expires_at", .time(k.expiresAt))
         o.appendUnchecked("created_at", .time(k.createdAt))
         o.appendUnchecked("revoked_at", .time(k.revokedAt))
@@ -137,7 +159,7 @@ struct AdminController {
         let tenant = try managedTenant(named: context.parameters.decoded("tenant"), context)
         var request = request
         let body = try BodyReader(
-            try await request.jsonBody(limit: 64 * 1024), allowed: ["name", "scopes", "models", "rpm", "tpm", "expires_at"])
+            try await request.jsonBody(limit: 64 * 1024), allowed: ["name", "scopes", "models", "rpm", "tpm", "concurrency", "expires_at"])
         let name = try body.string("name", maxBytes: 128) ?? "default"
         guard !name.isEmpty else { throw TrellisError.invalidField("name", "must not be empty") }
         var scopes: [Scope] = [.inference]
@@ -158,6 +180,7 @@ struct AdminController {
         guard !models.isEmpty else { throw TrellisError.invalidField("models", "must not be empty; use [\"*\"] for every model") }
         let rpm = try body.int("rpm", in: 1...100_000_000)
         let tpm = try body.int("tpm", in: 1...1_000_000_000_000)
+        let concurrency = try body.int("concurrency", in: 1...1_000_000)
         var expiresAt: Date?
         if let raw = body.value("expires_at") {
             guard let date = Timestamps.parse(raw) else {
@@ -167,7 +190,7 @@ struct AdminController {
             expiresAt = date
         }
         let (info, secret) = try await gateway.store.createKey(
-            NewKey(tenantID: tenant.id, name: name, scopes: scopes, models: models, rpm: rpm, tpm: tpm, expiresAt: expiresAt),
+            NewKey(tenantID: tenant.id, name: name, scopes: scopes, models: models, rpm: rpm, tpm: tpm, expiresAt: expiresAt, concurrency: concurrency),
             actor: context.principal?.actor ?? "operator")
         try await gateway.reloadCatalog()
         var headers = HTTPFields()
@@ -210,7 +233,7 @@ struct AdminController {
                 "connect_ms": .int(u.timeouts.connectMs), "first_byte_ms": .int(u.timeouts.firstByteMs), "idle_ms": .int(u.timeouts.idleMs),
                 "total_ms": .int(u.timeouts.totalMs),
             ],
-            "created_at": .time(u.createdAt), "health": gateway.health.json(u.name),
+            "created_at": .time(u.createdAt), "health": gateway.health.json(u.name), "pricing": u.pricing?.json ?? .null,
         ]
     }
 
@@ -225,7 +248,7 @@ struct AdminController {
         return .json(upstreamJSON(upstream), status: .created)
     }
 
-    static let upstreamFields = ["name", "base_url", "kind", "labels", "api_key_env", "timeouts"]
+    static let upstreamFields = ["name", "base_url", "kind", "labels", "api_key_env", "timeouts", "pricing"]
 
     /// Reads an upstream registration (the API's body or a catalog entry).
     static func parseUpstream(_ body: BodyReader) throws -> NewUpstream {
@@ -260,7 +283,9 @@ struct AdminController {
             timeouts.idleMs = try ms("idle_ms") ?? timeouts.idleMs
             timeouts.totalMs = try ms("total_ms") ?? timeouts.totalMs
         }
-        return NewUpstream(name: name, baseURL: baseURL, kind: kind, labels: labels, apiKeyEnv: apiKeyEnv, timeouts: timeouts)
+        var pricing: Pricing?
+        if let p = body.value("pricing") { pricing = try Pricing.parse(p) }
+        return NewUpstream(name: name, baseURL: baseURL, kind: kind, labels: labels, apiKeyEnv: apiKeyEnv, timeouts: timeouts, pricing: pricing)
     }
 
     static func isEnvironmentName(_ s: String) -> Bool {
@@ -475,7 +500,19 @@ struct AdminController {
             guard let tenant = gateway.snapshot.tenant(named: tenantName) else { throw TrellisError.notFound("The tenant '\(tenantName.prefix(64))'") }
             tenantID = tenant.id
         }
-        let entries = try await gateway.store.auditEntries(tenantID: tenantID, limit: limit + 1, beforeID: before)
+        var filter = SQLiteStore.AuditFilter()
+        filter.action = query.get("action").map { String($0) }
+        filter.actor = query.get("actor").map { String($0) }
+        filter.target = query.get("target").map { String($0) }
+        if let from = query.get("from") {
+            guard let date = Timestamps.parse(.string(String(from))) else { throw TrellisError.invalidField("from", "must be an RFC 3339 time") }
+            filter.from = date
+        }
+        if let to = query.get("to") {
+            guard let date = Timestamps.parse(.string(String(to))) else { throw TrellisError.invalidField("to", "must be an RFC 3339 time") }
+            filter.to = date
+        }
+        let entries = try await gateway.store.auditEntries(tenantID: tenantID, limit: limit + 1, beforeID: before, filter: filter)
         let page = entries.prefix(limit)
         let snapshot = gateway.snapshot
         let data: [JSONValue] = page.map { e in

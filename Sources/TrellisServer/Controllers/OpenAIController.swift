@@ -16,10 +16,12 @@ struct OpenAIController {
         group.get("models/{model}", use: getModel)
         group.post("chat/completions", use: chatCompletions)
         group.post("embeddings", use: embeddings)
+        group.post("feedback", use: feedback)
         routes.add(.get, "/v1/models")
         routes.add(.get, "/v1/models/{model}")
         routes.add(.post, "/v1/chat/completions")
         routes.add(.post, "/v1/embeddings")
+        routes.add(.post, "/v1/feedback")
     }
 
     func modelJSON(_ model: IndustryModel, snapshot: CatalogSnapshot) -> JSONValue {
@@ -78,6 +80,12 @@ struct OpenAIController {
         let adapter = try ChatPlanner.resolveAdapter(version.spec, model: model, snapshot: gateway.snapshot)
         let targets = ChatPlanner.orderTargets(version.spec, adapter: adapter, random: &random)
         var upstreamName: String?
+        let admission = try gateway.admit(key, estimatedTokens: Self.estimateInput(input))
+        var headers = HTTPFields()
+        headers[.modelVersion] = String(version.version)
+        for (name, value) in admission.headers {
+            if let field = HTTPField.Name(name) { headers[field] = value }
+        }
         func record(status: Int, usage: TokenUsage?, errorCode: String?) {
             let latency = ContinuousClock.now - started
             let estimate = usage == nil && status < 400 ? Self.estimateInput(input) : 0
@@ -87,6 +95,7 @@ struct OpenAIController {
                 promptTokens: usage?.promptTokens ?? estimate, completionTokens: 0, estimated: usage == nil && estimate > 0,
                 latencyMs: latency.milliseconds, ttftMs: nil, status: status, errorCode: errorCode, stream: false)
             if !gateway.usage.record(event) { gateway.metrics.usageDropped() }
+            admission.settle(actualTokens: event.promptTokens)
             gateway.metrics.modelRequest(
                 tenant: key.tenantName, model: model.name, version: version.version, status: status, seconds: latency.seconds, ttft: nil,
                 promptTokens: event.promptTokens, completionTokens: 0)
@@ -117,13 +126,47 @@ struct OpenAIController {
             var object = answered.value
             object["model"] = .string(reference)
             record(status: 200, usage: TokenUsage(json: object["usage"]), errorCode: nil)
-            var headers = HTTPFields()
-            headers[.modelVersion] = String(version.version)
             return .json(.object(object), headers: headers)
         } catch let error as TrellisError {
             record(status: error.status, usage: nil, errorCode: error.code)
             throw error
+        } catch {
+            record(status: 499, usage: nil, errorCode: "client_closed_request")
+            throw error
         }
+    }
+
+    /// `POST /v1/feedback`: a rating of one of the caller's tenant's answers (by its `x-request-id`), with an
+    /// optional comment and expert correction. Another tenant's request answers exactly like an unknown one.
+    @Sendable func feedback(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        guard case .tenantKey(let key)? = context.principal else {
+            throw TrellisError.permissionDenied("Feedback is given for a tenant's answers: use a tenant key.")
+        }
+        guard !key.scopes.isDisjoint(with: [.inference, .usage]) else {
+            throw TrellisError.permissionDenied("This key needs the 'inference' or 'usage' scope.")
+        }
+        var request = request
+        let body = try BodyReader(try await request.jsonBody(limit: 1 << 20), allowed: ["request_id", "rating", "comment", "correction"])
+        let requestID = try body.requiredString("request_id", maxBytes: 64)
+        guard let rating = try body.int("rating", in: -1...1), rating != 0 else {
+            throw body.has("rating") ? TrellisError.invalidField("rating", "must be 1 or -1") : TrellisError.missingField("rating")
+        }
+        let comment = try body.string("comment", maxBytes: 8192)
+        let correction = try body.string("correction", maxBytes: 200_000)
+        var owner = try await gateway.store.usageOwner(requestID: requestID)
+        if owner == nil {
+            // The answer may still be in the usage buffer.
+            await gateway.usage.flush()
+            owner = try await gateway.store.usageOwner(requestID: requestID)
+        }
+        guard let owner, owner.tenantID == key.tenantID else { throw TrellisError.notFound("The request '\(requestID.prefix(64))'") }
+        let id = try await gateway.store.insertFeedback(
+            requestID: requestID, owner: owner, keyID: key.id, rating: rating, comment: comment, correction: correction)
+        return .json(
+            [
+                "id": .int(Int(id)), "object": "feedback", "request_id": .string(requestID), "rating": .int(rating), "comment": .optionalString(comment),
+                "correction": .optionalString(correction), "model": .string(owner.model), "model_version": owner.modelVersion.map { .int($0) } ?? .null,
+            ], status: .created)
     }
 
     /// OpenAI's accepted shapes: a string, an array of strings, an array of token ids, or an array of

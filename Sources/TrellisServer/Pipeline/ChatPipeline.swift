@@ -22,6 +22,8 @@ struct ChatPipeline {
         var random = SystemRandomNumberGenerator()
         let snapshot = gateway.snapshot
         var plan = try ChatPlanner.plan(chat, key: key, snapshot: snapshot, random: &random)
+        var headers = HTTPFields()
+        headers[.modelVersion] = String(plan.version)
         // Retrieval: search the model's knowledge bases with the caller's last user message and inject the
         // passages as numbered context.
         var citations: JSONValue?
@@ -38,15 +40,27 @@ struct ChatPipeline {
             retrievalMs = elapsed.milliseconds
             gateway.metrics.retrieval(seconds: elapsed.seconds, knowledgeBase: knowledge.bases.joined(separator: "+"))
         }
+        let promptEstimate = TokenEstimator.estimate(messages: plan.body[ChatField.messages]?.arrayValue ?? [])
+        // Admission reserves the prompt estimate plus the most the answer may use.
+        let completionBudget =
+            plan.body[ChatField.maxTokens]?.numberValue?.intValue ?? plan.body[ChatField.maxCompletionTokens]?.numberValue?.intValue
+            ?? gateway.config.defaultCompletionReservation
+        let admission = try gateway.admit(key, estimatedTokens: promptEstimate + max(0, completionBudget))
+        for (name, value) in admission.headers {
+            if let field = HTTPField.Name(name) { headers[field] = value }
+        }
         var accounting = Accounting(
             gateway: gateway, requestID: context.requestID, startedAt: startedAt, started: started, key: key, plan: plan,
-            promptEstimate: TokenEstimator.estimate(messages: plan.body[ChatField.messages]?.arrayValue ?? []))
+            promptEstimate: promptEstimate)
         accounting.retrievalMs = retrievalMs
+        accounting.admission = admission
+        let tenantCapture = snapshot.tenants[key.tenantID]?.settings.capture
+        if let capture = plan.spec.capture ?? tenantCapture, capture.enabled {
+            accounting.capture = capture
+        }
         let finalPlan = plan
         let finalAccounting = accounting
         let finalCitations = citations
-        var headers = HTTPFields()
-        headers[.modelVersion] = String(plan.version)
         let dispatcher = Dispatcher(gateway: gateway)
         let logger = context.logger
         let requestID = context.requestID
@@ -70,14 +84,16 @@ struct ChatPipeline {
                     object[ChatField.model] = .string(clientModel)
                     if let finalCitations { object["citations"] = finalCitations }
                     accounting.upstream = answered.upstream.name
+                    accounting.upstreamModel = answered.target.model
+                    let answer = object[ChatField.choices]?.arrayValue?.first?["message"]?["content"]?.stringValue
                     if let reported = TokenUsage(json: object[ChatField.usage]) {
-                        accounting.finish(status: 200, usage: reported)
+                        accounting.finish(status: 200, usage: reported, answer: answer)
                     } else {
                         var completion = 0
                         for choice in object[ChatField.choices]?.arrayValue ?? [] {
                             if case .string(let text)? = choice["message"]?["content"] { completion += TokenEstimator.estimate(text: text) }
                         }
-                        accounting.finish(status: 200, estimatedCompletion: completion)
+                        accounting.finish(status: 200, estimatedCompletion: completion, answer: answer)
                     }
                     return JSONWriter.encode(.object(object))
                 } catch {
@@ -161,12 +177,14 @@ final class StreamRelay: Sendable {
                 let session = StreamSession(
                     response: response, upstream: upstream,
                     rewriter: ChatStreamRewriter(
-                        clientModel: clientModel, clientWantsUsage: plan.clientWantsUsage, firstChunkExtras: firstChunkExtras))
+                        clientModel: clientModel, clientWantsUsage: plan.clientWantsUsage, firstChunkExtras: firstChunkExtras,
+                        keepText: accounting.capture != nil))
                 try await session.prime()
                 return session
             }
             session = answered.value
             accounting.upstream = answered.upstream.name
+            accounting.upstreamModel = answered.target.model
         } catch {
             accounting.fail(error)
             signalPrimed(.failure(error))
@@ -197,8 +215,12 @@ struct Accounting: Sendable {
     let plan: ChatPlan
     let promptEstimate: Int
     var upstream: String?
+    var upstreamModel: String?
     var firstTokenAt: ContinuousClock.Instant?
     var retrievalMs: Double?
+    var admission: AdmissionTicket?
+    /// Set when the interaction is to be kept for the data flywheel.
+    var capture: CaptureSettings?
     private var recorded = false
 
     init(gateway: Gateway, requestID: String, startedAt: Date, started: ContinuousClock.Instant, key: TenantKey, plan: ChatPlan, promptEstimate: Int) {
@@ -211,7 +233,7 @@ struct Accounting: Sendable {
         self.promptEstimate = promptEstimate
     }
 
-    mutating func finish(status: Int, usage: TokenUsage? = nil, estimatedCompletion: Int = 0, errorCode: String? = nil) {
+    mutating func finish(status: Int, usage: TokenUsage? = nil, estimatedCompletion: Int = 0, errorCode: String? = nil, answer: String? = nil) {
         guard !recorded else { return }
         recorded = true
         let now = ContinuousClock.now
@@ -220,12 +242,22 @@ struct Accounting: Sendable {
         // A request refused before generating anything is recorded without tokens.
         let prompt = usage?.promptTokens ?? (status < 400 || estimatedCompletion > 0 ? promptEstimate : 0)
         let completion = usage?.completionTokens ?? estimatedCompletion
-        let event = UsageEvent(
+        var event = UsageEvent(
             requestID: requestID, at: startedAt, endpoint: "chat", tenantID: key.tenantID, keyID: key.id, endUser: plan.user,
             model: plan.modelName, modelVersion: plan.version, upstream: upstream, promptTokens: prompt, completionTokens: completion,
             estimated: usage == nil && (prompt > 0 || completion > 0), latencyMs: latency.milliseconds, ttftMs: ttft?.milliseconds,
             status: status, errorCode: errorCode, stream: plan.stream, retrievalMs: retrievalMs)
+        if let upstream, let pricing = gateway.snapshot.upstreams[upstream]?.pricing {
+            event.costMicros = pricing.costMicros(model: upstreamModel ?? "", promptTokens: prompt, completionTokens: completion)
+        }
         if !gateway.usage.record(event) { gateway.metrics.usageDropped() }
+        admission?.settle(actualTokens: prompt + completion)
+        if let capture, status < 400, let answer {
+            gateway.usage.capture(
+                CapturedInteraction(
+                    requestID: requestID, tenantID: key.tenantID, model: plan.modelName, modelVersion: plan.version,
+                    messages: plan.body[ChatField.messages] ?? .array([]), answer: answer, retentionDays: capture.retentionDays))
+        }
         gateway.metrics.modelRequest(
             tenant: key.tenantName, model: plan.modelName, version: plan.version, status: status, seconds: latency.seconds,
             ttft: ttft?.seconds, promptTokens: prompt, completionTokens: completion)

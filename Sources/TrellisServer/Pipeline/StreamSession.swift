@@ -92,16 +92,17 @@ final class StreamSession: @unchecked Sendable {
                 : TrellisError.upstream("The model server ended the stream early.", code: "upstream_stream_broken")
             var tail = SSEWriter.frame(error.openAI.json)
             tail.append(contentsOf: SSEWriter.done)
-            try await send(ByteBuffer(bytes: tail))
+            // Recorded before the last frame goes out, so the row exists once the client has the whole stream.
             recordEnd(&accounting, status: error.status, errorCode: error.code)
+            try await send(ByteBuffer(bytes: tail))
             return
         }
         if !rewriter.completed {
             let error = TrellisError.upstream("The model server ended the stream without finishing the answer.", code: "upstream_stream_broken")
             var tail = SSEWriter.frame(error.openAI.json)
             tail.append(contentsOf: SSEWriter.done)
-            try await send(ByteBuffer(bytes: tail))
             recordEnd(&accounting, status: error.status, errorCode: error.code)
+            try await send(ByteBuffer(bytes: tail))
             return
         }
         var tail: [UInt8] = []
@@ -109,19 +110,19 @@ final class StreamSession: @unchecked Sendable {
             tail.append(contentsOf: usageFrame)
         }
         tail.append(contentsOf: SSEWriter.done)
-        try await send(ByteBuffer(bytes: tail))
         if let upstreamError = rewriter.upstreamError {
             recordEnd(&accounting, status: 502, errorCode: upstreamError.code ?? "upstream_error")
         } else {
             recordEnd(&accounting, status: 200, errorCode: nil)
         }
+        try await send(ByteBuffer(bytes: tail))
     }
 
     func recordEnd(_ accounting: inout Accounting, status: Int, errorCode: String?) {
         if sawContent && accounting.firstTokenAt == nil { accounting.firstTokenAt = .now }
         accounting.finish(
             status: status, usage: rewriter.usage, estimatedCompletion: rewriter.estimatedCompletion(oneTokenPerChunk: oneTokenPerChunk),
-            errorCode: errorCode)
+            errorCode: errorCode, answer: rewriter.keepText ? rewriter.text : nil)
     }
 
     func estimatedUsage(_ accounting: Accounting) -> TokenUsage {

@@ -45,3 +45,28 @@ struct UpstreamClientService: Service {
         try await gateway.upstreams.shutdown()
     }
 }
+
+/// Periodic housekeeping: deletes captured interactions past their retention.
+struct MaintenanceService: Service {
+    let gateway: Gateway
+    let interval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    let purged = try await gateway.store.purgeInteractions()
+                    if purged > 0 { logger.info("expired interactions purged", metadata: ["count": "\(purged)"]) }
+                } catch {
+                    logger.error("interaction purge failed", metadata: ["error_type": "\(type(of: error))"])
+                }
+                do {
+                    try await Task.sleep(for: interval)
+                } catch {
+                    return
+                }
+            }
+        }
+    }
+}

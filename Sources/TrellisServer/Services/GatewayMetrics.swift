@@ -6,6 +6,7 @@ import OpenAIWire
 import Prometheus
 import Synchronization
 import TrellisCore
+import TrellisCore
 import TrellisStore
 
 /// The gateway's metrics, through swift-metrics onto a Prometheus registry owned by this application instance
@@ -81,6 +82,20 @@ public final class GatewayMetrics: Sendable {
         if let ttft { record("trellis_model_time_to_first_token_seconds", dims, seconds: ttft) }
         if promptTokens > 0 { increment("trellis_model_tokens_total", dims + [("kind", "prompt")], by: Int64(promptTokens)) }
         if completionTokens > 0 { increment("trellis_model_tokens_total", dims + [("kind", "completion")], by: Int64(completionTokens)) }
+    }
+
+    func limitRefused(tenant: String, limit: LimitRefusal.Which) {
+        let name: String
+        switch limit {
+        case .keyRequests: name = "key_rpm"
+        case .keyTokens: name = "key_tpm"
+        case .keyConcurrency: name = "key_concurrency"
+        case .tenantRequests: name = "tenant_rpm"
+        case .tenantTokens: name = "tenant_tpm"
+        case .tenantConcurrency: name = "tenant_concurrency"
+        case .monthlyQuota: name = "monthly_quota"
+        }
+        increment("trellis_limit_refusals_total", [("tenant", tenant), ("limit", name)])
     }
 
     func retrieval(seconds: Double, knowledgeBase: String) {

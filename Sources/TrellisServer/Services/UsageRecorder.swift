@@ -5,6 +5,7 @@ import ServiceLifecycle
 import Synchronization
 import TrellisCore
 import TrellisStore
+import OpenAIWire
 
 /// Buffers usage rows in memory and writes them to the store in batches, so no request waits for SQLite.
 /// The buffer is bounded: when the store cannot keep up, new rows are dropped and counted rather than letting
@@ -15,6 +16,7 @@ import TrellisStore
 public final class UsageRecorder: Service, Sendable {
     struct State {
         var buffer: [UsageEvent] = []
+        var captures: [CapturedInteraction] = []
         var dropped = 0
         var written = 0
     }
@@ -50,6 +52,20 @@ public final class UsageRecorder: Service, Sendable {
         }
         if full { wake.yield() }
         return accepted
+    }
+
+    /// Keeps an interaction for the flywheel; written with the next flush. Dropped (and counted) when the
+    /// buffer is full.
+    func capture(_ interaction: CapturedInteraction) {
+        let accepted = state.withLock { s -> Bool in
+            guard s.captures.count < capacity else {
+                s.dropped += 1
+                return false
+            }
+            s.captures.append(interaction)
+            return true
+        }
+        _ = accepted
     }
 
     public var pendingCount: Int { state.withLock { $0.buffer.count } }
@@ -103,6 +119,19 @@ public final class UsageRecorder: Service, Sendable {
     /// Writes everything buffered, in batches. A failed batch is put back at the front and retried on the
     /// next flush.
     public func flush() async {
+        let captures: [CapturedInteraction] = state.withLock { s in
+            defer { s.captures.removeAll() }
+            return s.captures
+        }
+        for c in captures {
+            do {
+                try await store.insertInteraction(
+                    requestID: c.requestID, tenantID: c.tenantID, model: c.model, modelVersion: c.modelVersion, messages: c.messages, answer: c.answer,
+                    retentionDays: c.retentionDays)
+            } catch {
+                logger.error("interaction capture write failed", metadata: ["error": "\(type(of: error))"])
+            }
+        }
         while true {
             let batch: [UsageEvent] = state.withLock { s in
                 let n = min(batchSize, s.buffer.count)
@@ -125,4 +154,15 @@ public final class UsageRecorder: Service, Sendable {
             }
         }
     }
+}
+
+/// An interaction kept for the data flywheel: the final messages sent upstream and the answer.
+struct CapturedInteraction: Sendable {
+    var requestID: String
+    var tenantID: String
+    var model: String
+    var modelVersion: Int?
+    var messages: JSONValue
+    var answer: String
+    var retentionDays: Int
 }

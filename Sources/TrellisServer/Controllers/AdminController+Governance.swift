@@ -1,0 +1,154 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import OpenAIWire
+import TrellisCore
+import TrellisStore
+
+// Usage analytics and dataset export.
+extension AdminController {
+    /// The caller's view of usage: the operator's of everything (or `?tenant=`), a tenant key's (scope
+    /// `usage` or `manage`) of its own tenant only.
+    func usageTenant(_ request: Request, _ context: TrellisRequestContext) throws -> String? {
+        switch context.principal {
+        case .operator?:
+            guard let name = request.uri.queryParameters.get("tenant") else { return nil }
+            guard let tenant = gateway.snapshot.tenant(named: String(name)) else { throw TrellisError.notFound("The tenant '\(name.prefix(64))'") }
+            return tenant.id
+        case .tenantKey(let key)?:
+            guard !key.scopes.isDisjoint(with: [.usage, .manage]) else {
+                throw TrellisError.permissionDenied("This key needs the 'usage' scope to read usage.")
+            }
+            if let name = request.uri.queryParameters.get("tenant"), name != key.tenantName {
+                throw TrellisError.notFound("The tenant '\(name.prefix(64))'")
+            }
+            return key.tenantID
+        case nil:
+            throw TrellisError.missingKey
+        }
+    }
+
+    /// A day from `2026-11-29` or an RFC 3339 time (its UTC day).
+    static func day(_ text: some StringProtocol, param: String) throws -> String {
+        let s = String(text)
+        if s.count == 10, s.split(separator: "-").count == 3, Timestamps.parse(.string(s + "T00:00:00Z")) != nil { return s }
+        guard let date = Timestamps.parse(.string(s)) else { throw TrellisError.invalidField(param, "must be a date (2026-11-29) or an RFC 3339 time") }
+        return SQLiteStore.day(ms: Int64(date.timeIntervalSince1970 * 1000))
+    }
+
+    /// `GET /usage?tenant=&model=&group_by=model,version,tenant,key,user,day&from=&to=`: requests, distinct end
+    /// users, errors, tokens, cost, latency and time-to-first-token percentiles and feedback per group, over
+    /// whole UTC days (`from` and `to` inclusive; default the last 30 days).
+    @Sendable func usageReport(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let tenantID = try usageTenant(request, context)
+        let query = request.uri.queryParameters
+        var groupBy: [SQLiteStore.UsageDimension] = []
+        if let text = query.get("group_by"), !text.isEmpty {
+            for part in text.split(separator: ",") {
+                let name = part.trimmingCharacters(in: .whitespaces)
+                guard let d = SQLiteStore.UsageDimension(rawValue: name == "end_user" ? "user" : name) else {
+                    throw TrellisError.invalidField("group_by", "takes tenant, model, version, key, user and day, comma-separated")
+                }
+                if !groupBy.contains(d) { groupBy.append(d) }
+            }
+        }
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let from = try query.get("from").map { try Self.day($0, param: "from") } ?? SQLiteStore.day(ms: now - 29 * 86_400_000)
+        let to = try query.get("to").map { try Self.day($0, param: "to") } ?? SQLiteStore.day(ms: now)
+        guard from <= to else { throw TrellisError.invalidRequest("'from' is after 'to'.", param: "from", code: "invalid_value") }
+        let model = query.get("model").map { String($0) }
+        let started = ContinuousClock.now
+        let rows = try await gateway.store.usageReport(
+            .init(tenantID: tenantID, model: model, fromDay: from, toDay: to, groupBy: groupBy))
+        let snapshot = gateway.snapshot
+        let data: [JSONValue] = rows.map { r in
+            var o = JSONObject()
+            for d in groupBy {
+                let raw = r.group[d] ?? ""
+                switch d {
+                case .tenant: o["tenant"] = .string(snapshot.tenants[raw]?.name ?? raw)
+                case .version: o["version"] = Int(raw).map { $0 < 0 ? JSONValue.null : .int($0) } ?? .null
+                case .key: o["key"] = .string(raw)
+                case .user: o["user"] = .string(raw)
+                case .model: o["model"] = .string(raw)
+                case .day: o["day"] = .string(raw)
+                }
+            }
+            func ms(_ v: Double?) -> JSONValue { v.map { .double(($0 * 10).rounded() / 10) } ?? .null }
+            o["requests"] = .int(r.requests)
+            o["users"] = .int(r.users)
+            o["errors"] = .int(r.errors)
+            o["prompt_tokens"] = .int(r.promptTokens)
+            o["completion_tokens"] = .int(r.completionTokens)
+            o["p50_ms"] = ms(r.latency.quantile(0.5))
+            o["p95_ms"] = ms(r.latency.quantile(0.95))
+            o["ttft_p50_ms"] = ms(r.ttft.quantile(0.5))
+            o["ttft_p95_ms"] = ms(r.ttft.quantile(0.95))
+            o["positive"] = .int(r.positive)
+            o["negative"] = .int(r.negative)
+            o["cost"] = .double(Double(r.costMicros) / 1_000_000)
+            return .object(o)
+        }
+        var headers = HTTPFields()
+        headers[HTTPField.Name.literal("x-trellis-query-ms")] = String(format: "%.1f", (ContinuousClock.now - started).milliseconds)
+        return .json(
+            ["object": "list", "from": .string(from), "to": .string(to), "group_by": .array(groupBy.map { .string($0.rawValue) }), "data": .array(data)],
+            headers: headers)
+    }
+
+    /// `GET /datasets/export?model=&format=openai-sft|openai-dpo`: JSON Lines, streamed, from captured
+    /// interactions. SFT: well-rated answers, and corrections as the assistant turn. DPO: corrected answers,
+    /// the correction preferred over the original.
+    @Sendable func exportDataset(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let tenantID = try usageTenant(request, context)
+        let query = request.uri.queryParameters
+        let format = query.get("format").map { String($0) } ?? "openai-sft"
+        guard format == "openai-sft" || format == "openai-dpo" else { throw TrellisError.invalidField("format", "must be openai-sft or openai-dpo") }
+        let model = query.get("model").map { String($0) }
+        let store = gateway.store
+        var headers = HTTPFields()
+        headers[.contentType] = "application/x-ndjson; charset=utf-8"
+        headers[.contentDisposition] = "attachment; filename=\"\(model ?? "all")-\(format).jsonl\""
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody { writer in
+                var after: String?
+                while true {
+                    let page = try await store.ratedInteractions(tenantID: tenantID, model: model, afterRequestID: after, limit: 500)
+                    if page.isEmpty { break }
+                    var out: [UInt8] = []
+                    for item in page {
+                        for line in Self.datasetLines(item, format: format) {
+                            out.append(contentsOf: JSONWriter.encode(line))
+                            out.append(0x0A)
+                        }
+                    }
+                    if !out.isEmpty { try await writer.write(ByteBuffer(bytes: out)) }
+                    after = page.last?.requestID
+                }
+                try await writer.finish(nil)
+            })
+    }
+
+    static func datasetLines(_ item: SQLiteStore.RatedInteraction, format: String) -> [JSONValue] {
+        let messages = item.messages.arrayValue ?? []
+        func assistant(_ text: String) -> JSONValue { ["role": "assistant", "content": .string(text)] }
+        if format == "openai-dpo" {
+            guard let correction = item.correction, !correction.isEmpty else { return [] }
+            return [
+                [
+                    "input": ["messages": .array(messages)], "preferred_output": [assistant(correction)],
+                    "non_preferred_output": [assistant(item.answer)],
+                ]
+            ]
+        }
+        if let correction = item.correction, !correction.isEmpty {
+            return [["messages": .array(messages + [assistant(correction)])]]
+        }
+        if item.rating > 0 {
+            return [["messages": .array(messages + [assistant(item.answer)])]]
+        }
+        return []
+    }
+}

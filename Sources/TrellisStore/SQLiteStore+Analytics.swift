@@ -1,0 +1,427 @@
+import Foundation
+import GRDB
+import OpenAIWire
+import TrellisCore
+
+/// Usage roll-ups, analytics, feedback and captured interactions.
+extension SQLiteStore {
+    // MARK: Roll-ups
+
+    struct RollupKey: Hashable {
+        var day: String
+        var tenantID: String
+        var model: String
+        var version: Int
+        var keyID: String
+        var endUser: String?
+    }
+
+    struct RollupDelta {
+        var requests = 0
+        var errors = 0
+        var promptTokens = 0
+        var completionTokens = 0
+        var costMicros = 0
+        var positive = 0
+        var negative = 0
+        var latency = Histogram()
+        var ttft = Histogram()
+    }
+
+    static let dayFormatter: DateFormatter = {
+        let f = DateFormatter()
+        f.calendar = Calendar(identifier: .gregorian)
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyy-MM-dd"
+        return f
+    }()
+
+    /// The UTC day of a time, `yyyy-MM-dd`, computed without a formatter (days since the epoch).
+    public static func day(ms: Int64) -> String {
+        let days = Int(floor(Double(ms) / 86_400_000))
+        // Civil-from-days (Howard Hinnant's algorithm).
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
+        return String(format: "%04d-%02d-%02d", y, m, d)
+    }
+
+    static func accumulate(_ events: [UsageRecord], into daily: inout [RollupKey: RollupDelta], users: inout [RollupKey: RollupDelta]) {
+        for e in events {
+            let base = RollupKey(day: day(ms: e.atMs), tenantID: e.tenantID, model: e.model, version: e.modelVersion ?? -1, keyID: e.keyID, endUser: nil)
+            var d = daily[base] ?? RollupDelta()
+            d.requests += 1
+            if e.status >= 400 { d.errors += 1 }
+            d.promptTokens += e.promptTokens
+            d.completionTokens += e.completionTokens
+            d.costMicros += e.costMicros
+            if e.status < 400 {
+                d.latency.add(e.latencyMs)
+                if let t = e.ttftMs { d.ttft.add(t) }
+            }
+            daily[base] = d
+            if let user = e.endUser, !user.isEmpty {
+                var key = base
+                key.endUser = user
+                var u = users[key] ?? RollupDelta()
+                u.requests += 1
+                if e.status >= 400 { u.errors += 1 }
+                u.promptTokens += e.promptTokens
+                u.completionTokens += e.completionTokens
+                u.costMicros += e.costMicros
+                users[key] = u
+            }
+        }
+    }
+
+    static func applyRollups(_ db: Database, daily: [RollupKey: RollupDelta], users: [RollupKey: RollupDelta]) throws {
+        let select = try db.cachedStatement(
+            sql: "SELECT latency_hist, ttft_hist FROM usage_daily WHERE day = ? AND tenant_id = ? AND model = ? AND model_version = ? AND key_id = ?")
+        let upsert = try db.cachedStatement(
+            sql: """
+                INSERT INTO usage_daily(day, tenant_id, model, model_version, key_id, requests, errors, prompt_tokens, completion_tokens, cost_micros,
+                    positive, negative, latency_hist, ttft_hist)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(day, tenant_id, model, model_version, key_id) DO UPDATE SET
+                    requests = requests + excluded.requests, errors = errors + excluded.errors,
+                    prompt_tokens = prompt_tokens + excluded.prompt_tokens, completion_tokens = completion_tokens + excluded.completion_tokens,
+                    cost_micros = cost_micros + excluded.cost_micros, positive = positive + excluded.positive, negative = negative + excluded.negative,
+                    latency_hist = excluded.latency_hist, ttft_hist = excluded.ttft_hist
+                """)
+        for (k, d) in daily {
+            var latency = d.latency
+            var ttft = d.ttft
+            if let row = try Row.fetchOne(select, arguments: [k.day, k.tenantID, k.model, k.version, k.keyID]) {
+                latency.merge(Histogram(encoded: Array(row["latency_hist"] as Data)))
+                ttft.merge(Histogram(encoded: Array(row["ttft_hist"] as Data)))
+            }
+            try upsert.execute(arguments: [
+                k.day, k.tenantID, k.model, k.version, k.keyID, d.requests, d.errors, d.promptTokens, d.completionTokens, d.costMicros, d.positive,
+                d.negative, Data(latency.encoded), Data(ttft.encoded),
+            ])
+        }
+        let upsertUser = try db.cachedStatement(
+            sql: """
+                INSERT INTO usage_daily_users(day, tenant_id, model, model_version, key_id, end_user, requests, errors, prompt_tokens,
+                    completion_tokens, cost_micros, positive, negative)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(day, tenant_id, model, model_version, key_id, end_user) DO UPDATE SET
+                    requests = requests + excluded.requests, errors = errors + excluded.errors,
+                    prompt_tokens = prompt_tokens + excluded.prompt_tokens, completion_tokens = completion_tokens + excluded.completion_tokens,
+                    cost_micros = cost_micros + excluded.cost_micros, positive = positive + excluded.positive, negative = negative + excluded.negative
+                """)
+        for (k, d) in users {
+            try upsertUser.execute(arguments: [
+                k.day, k.tenantID, k.model, k.version, k.keyID, k.endUser ?? "", d.requests, d.errors, d.promptTokens, d.completionTokens, d.costMicros,
+                d.positive, d.negative,
+            ])
+        }
+    }
+
+    /// Builds the roll-ups from the usage table when they are missing (a database from before they existed).
+    public func rebuildRollupsIfNeeded() async throws {
+        try await pool.write { db in
+            let rollups = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM usage_daily") ?? 0
+            let usage = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM usage") ?? 0
+            guard rollups == 0, usage > 0 else { return }
+            var daily: [RollupKey: RollupDelta] = [:]
+            var users: [RollupKey: RollupDelta] = [:]
+            let cursor = try UsageRecord.fetchCursor(db)
+            var batch: [UsageRecord] = []
+            while let row = try cursor.next() {
+                batch.append(row)
+                if batch.count == 10_000 {
+                    Self.accumulate(batch, into: &daily, users: &users)
+                    batch.removeAll(keepingCapacity: true)
+                }
+            }
+            Self.accumulate(batch, into: &daily, users: &users)
+            try Self.applyRollups(db, daily: daily, users: users)
+        }
+    }
+
+    /// Tokens each tenant used since the start of `month` (`"2026-11"`), from the roll-ups.
+    public func tokensThisMonth(_ month: String) async throws -> [String: Int] {
+        try await pool.read { db in
+            var out: [String: Int] = [:]
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT tenant_id, SUM(prompt_tokens + completion_tokens) AS t FROM usage_daily WHERE day >= ? GROUP BY tenant_id",
+                arguments: [month + "-01"])
+            for row in rows { out[row["tenant_id"]] = row["t"] }
+            return out
+        }
+    }
+
+    // MARK: Analytics
+
+    public enum UsageDimension: String, Sendable, CaseIterable {
+        case tenant, model, version, key, user, day
+
+        var column: String {
+            switch self {
+            case .tenant: "tenant_id"
+            case .model: "model"
+            case .version: "model_version"
+            case .key: "key_id"
+            case .user: "end_user"
+            case .day: "day"
+            }
+        }
+    }
+
+    public struct UsageQuery: Sendable {
+        public var tenantID: String?
+        public var model: String?
+        public var fromDay: String?
+        public var toDay: String?
+        public var groupBy: [UsageDimension]
+
+        public init(tenantID: String? = nil, model: String? = nil, fromDay: String? = nil, toDay: String? = nil, groupBy: [UsageDimension] = []) {
+            self.tenantID = tenantID
+            self.model = model
+            self.fromDay = fromDay
+            self.toDay = toDay
+            self.groupBy = groupBy
+        }
+    }
+
+    public struct UsageRow: Sendable {
+        public var group: [UsageDimension: String]
+        public var requests = 0
+        public var users = 0
+        public var errors = 0
+        public var promptTokens = 0
+        public var completionTokens = 0
+        public var costMicros = 0
+        public var positive = 0
+        public var negative = 0
+        public var latency = Histogram()
+        public var ttft = Histogram()
+        /// Percentiles computed exactly from raw rows (grouping by end user), else from the histograms.
+        public var exactLatency: [Double]?
+    }
+
+    /// The usage report: sums, distinct end users, errors, tokens, cost, latency and time-to-first-token
+    /// percentiles and feedback, for any grouping of tenant, model, version, key, end user and day, over
+    /// whole UTC days. Reads the daily roll-ups, so a month is thousands of rows, not millions.
+    public func usageReport(_ query: UsageQuery) async throws -> [UsageRow] {
+        try await pool.read { db in
+            var conditions: [String] = []
+            var arguments: [any DatabaseValueConvertible] = []
+            if let t = query.tenantID {
+                conditions.append("tenant_id = ?")
+                arguments.append(t)
+            }
+            if let m = query.model {
+                conditions.append("model = ?")
+                arguments.append(m)
+            }
+            if let f = query.fromDay {
+                conditions.append("day >= ?")
+                arguments.append(f)
+            }
+            if let t = query.toDay {
+                conditions.append("day <= ?")
+                arguments.append(t)
+            }
+            let whereClause = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+            let dims = query.groupBy
+            let groupColumns = dims.map(\.column)
+            let select = groupColumns.isEmpty ? "" : groupColumns.joined(separator: ", ") + ", "
+            let groupClause = groupColumns.isEmpty ? "" : " GROUP BY " + groupColumns.joined(separator: ", ")
+            func groupOf(_ row: Row) -> [UsageDimension: String] {
+                var g: [UsageDimension: String] = [:]
+                for d in dims {
+                    let value: DatabaseValue = row[d.column]
+                    g[d] = value.isNull ? "" : (String.fromDatabaseValue(value) ?? Int.fromDatabaseValue(value).map(String.init) ?? "")
+                }
+                return g
+            }
+            var rows: [[UsageDimension: String]: UsageRow] = [:]
+            var order: [[UsageDimension: String]] = []
+            if dims.contains(.user) {
+                let sql = """
+                    SELECT \(select) SUM(requests) r, SUM(errors) e, SUM(prompt_tokens) p, SUM(completion_tokens) c, SUM(cost_micros) m,
+                        SUM(positive) pos, SUM(negative) neg, COUNT(DISTINCT end_user) u
+                    FROM usage_daily_users\(whereClause)\(groupClause)
+                    """
+                for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)) {
+                    let g = groupOf(row)
+                    rows[g] = UsageRow(
+                        group: g, requests: row["r"], users: row["u"], errors: row["e"], promptTokens: row["p"], completionTokens: row["c"],
+                        costMicros: row["m"], positive: row["pos"], negative: row["neg"])
+                    order.append(g)
+                }
+                return order.compactMap { rows[$0] }
+            }
+            let sql = """
+                SELECT \(select) requests, errors, prompt_tokens, completion_tokens, cost_micros, positive, negative, latency_hist, ttft_hist
+                FROM usage_daily\(whereClause)
+                """
+            for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)) {
+                let g = groupOf(row)
+                var r = rows[g] ?? UsageRow(group: g)
+                if rows[g] == nil { order.append(g) }
+                r.requests += row["requests"] as Int
+                r.errors += row["errors"] as Int
+                r.promptTokens += row["prompt_tokens"] as Int
+                r.completionTokens += row["completion_tokens"] as Int
+                r.costMicros += row["cost_micros"] as Int
+                r.positive += row["positive"] as Int
+                r.negative += row["negative"] as Int
+                r.latency.merge(Histogram(encoded: Array(row["latency_hist"] as Data)))
+                r.ttft.merge(Histogram(encoded: Array(row["ttft_hist"] as Data)))
+                rows[g] = r
+            }
+            // Distinct end users per group.
+            let userSQL = "SELECT \(select) COUNT(DISTINCT end_user) u FROM usage_daily_users\(whereClause)\(groupClause)"
+            for row in try Row.fetchAll(db, sql: userSQL, arguments: StatementArguments(arguments)) {
+                let g = groupOf(row)
+                rows[g]?.users = row["u"]
+            }
+            _ = groupClause
+            return order.sorted { a, b in
+                for d in dims where a[d] != b[d] { return (a[d] ?? "") < (b[d] ?? "") }
+                return false
+            }.compactMap { rows[$0] }
+        }
+    }
+
+    // MARK: Feedback
+
+    public struct UsageOwner: Sendable {
+        public var tenantID: String
+        public var keyID: String
+        public var model: String
+        public var modelVersion: Int?
+        public var endUser: String?
+        public var atMs: Int64
+    }
+
+    /// Who a request belonged to, from its usage row.
+    public func usageOwner(requestID: String) async throws -> UsageOwner? {
+        try await pool.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT tenant_id, key_id, model, model_version, end_user, at_ms FROM usage WHERE request_id = ? LIMIT 1", arguments: [requestID]
+            ).map { UsageOwner(tenantID: $0["tenant_id"], keyID: $0["key_id"], model: $0["model"], modelVersion: $0["model_version"], endUser: $0["end_user"], atMs: $0["at_ms"]) }
+        }
+    }
+
+    /// Records a rating (and an optional comment and expert correction). A later rating of the same request
+    /// replaces the earlier one in the counts.
+    public func insertFeedback(
+        requestID: String, owner: UsageOwner, keyID: String, rating: Int, comment: String?, correction: String?, now: Date = Date()
+    ) async throws -> Int64 {
+        try await pool.write { db in
+            let previous = try Int.fetchOne(db, sql: "SELECT rating FROM feedback WHERE request_id = ? ORDER BY id DESC LIMIT 1", arguments: [requestID])
+            try db.execute(
+                sql: """
+                    INSERT INTO feedback(request_id, tenant_id, key_id, model, model_version, rating, comment, correction, at_ms)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [requestID, owner.tenantID, keyID, owner.model, owner.modelVersion, rating, comment, correction, now.unixMilliseconds])
+            let id = db.lastInsertedRowID
+            let day = Self.day(ms: owner.atMs)
+            var pos = rating > 0 ? 1 : 0
+            var neg = rating < 0 ? 1 : 0
+            if let previous {
+                if previous > 0 { pos -= 1 }
+                if previous < 0 { neg -= 1 }
+            }
+            if pos != 0 || neg != 0 {
+                try db.execute(
+                    sql: """
+                        UPDATE usage_daily SET positive = positive + ?, negative = negative + ?
+                        WHERE day = ? AND tenant_id = ? AND model = ? AND model_version = ? AND key_id = ?
+                        """, arguments: [pos, neg, day, owner.tenantID, owner.model, owner.modelVersion ?? -1, owner.keyID])
+                if let user = owner.endUser, !user.isEmpty {
+                    try db.execute(
+                        sql: """
+                            UPDATE usage_daily_users SET positive = positive + ?, negative = negative + ?
+                            WHERE day = ? AND tenant_id = ? AND model = ? AND model_version = ? AND key_id = ? AND end_user = ?
+                            """, arguments: [pos, neg, day, owner.tenantID, owner.model, owner.modelVersion ?? -1, owner.keyID, user])
+                }
+            }
+            return id
+        }
+    }
+
+    // MARK: Interactions (the flywheel)
+
+    public func insertInteraction(
+        requestID: String, tenantID: String, model: String, modelVersion: Int?, messages: JSONValue, answer: String, retentionDays: Int,
+        now: Date = Date()
+    ) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO interactions(request_id, tenant_id, model, model_version, at_ms, messages, answer, expires_at_ms)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    requestID, tenantID, model, modelVersion, now.unixMilliseconds, JSONWriter.string(messages), answer,
+                    now.unixMilliseconds + Int64(retentionDays) * 86_400_000,
+                ])
+        }
+    }
+
+    /// Deletes captured interactions past their retention; returns how many.
+    public func purgeInteractions(now: Date = Date()) async throws -> Int {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM interactions WHERE expires_at_ms < ?", arguments: [now.unixMilliseconds])
+            return db.changesCount
+        }
+    }
+
+    public func interactionCount() async throws -> Int {
+        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM interactions") ?? 0 }
+    }
+
+    public struct RatedInteraction: Sendable {
+        public var requestID: String
+        public var model: String
+        public var messages: JSONValue
+        public var answer: String
+        public var rating: Int
+        public var correction: String?
+    }
+
+    /// Captured interactions with their latest feedback, for dataset export.
+    public func ratedInteractions(tenantID: String?, model: String?, afterRequestID: String? = nil, limit: Int = 1000) async throws -> [RatedInteraction] {
+        try await pool.read { db in
+            var conditions = ["f.id = (SELECT MAX(id) FROM feedback WHERE request_id = i.request_id)"]
+            var arguments: [any DatabaseValueConvertible] = []
+            if let tenantID {
+                conditions.append("i.tenant_id = ?")
+                arguments.append(tenantID)
+            }
+            if let model {
+                conditions.append("i.model = ?")
+                arguments.append(model)
+            }
+            if let afterRequestID {
+                conditions.append("i.request_id > ?")
+                arguments.append(afterRequestID)
+            }
+            arguments.append(limit)
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT i.request_id, i.model, i.messages, i.answer, f.rating, f.correction
+                    FROM interactions i JOIN feedback f ON f.request_id = i.request_id
+                    WHERE \(conditions.joined(separator: " AND ")) ORDER BY i.request_id LIMIT ?
+                    """, arguments: StatementArguments(arguments))
+            return rows.map { row in
+                RatedInteraction(
+                    requestID: row["request_id"], model: row["model"], messages: (try? JSONParser.parse(row["messages"] as String)) ?? .array([]),
+                    answer: row["answer"], rating: row["rating"], correction: row["correction"])
+            }
+        }
+    }
+}
