@@ -27,15 +27,12 @@ enum BenchUpstream {
         let options: Options
         do {
             options = try Options.parse(Array(CommandLine.arguments.dropFirst()))
-        } catch let error as Options.UsageError {
+        } catch {
             if error.message.isEmpty {
                 print(Options.usage)
                 exit(0)
             }
             printError("trellis-bench-upstream: \(error.message)\n\n\(Options.usage)")
-            exit(2)
-        } catch {
-            printError("trellis-bench-upstream: \(error)")
             exit(2)
         }
 
@@ -60,7 +57,7 @@ enum BenchUpstream {
             print(
                 "trellis-bench-upstream listening on http://\(options.host):\(port) "
                     + "(threads: \(options.threads), chunks: \(options.chunks))")
-            fflush(stdout)
+            fflush(nil)  // stdout is a pipe in bench/run.sh: push the line out now
             try channel.closeFuture.wait()
         } catch {
             printError("trellis-bench-upstream: \(error)")
@@ -71,7 +68,8 @@ enum BenchUpstream {
     }
 
     static func printError(_ message: String) {
-        fputs(message + "\n", stderr)
+        let bytes = Array((message + "\n").utf8)
+        _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
     }
 }
 
