@@ -28,21 +28,26 @@ public struct Chunker: Sendable {
 
     /// Estimated tokens in a piece of text.
     public static func weight(_ text: Substring) -> Int {
-        var ascii = 0
-        var other = 0
-        for scalar in text.unicodeScalars {
-            if scalar.isASCII { ascii += 1 } else if scalar.properties.generalCategory != .nonspacingMark { other += 1 }
-        }
-        return (ascii + 3) / 4 + other
+        let (ascii, other) = counts(text.unicodeScalars)
+        return weight(ascii: ascii, other: other)
     }
 
-    static func weight(_ c: Character) -> Int {
-        guard let first = c.unicodeScalars.first else { return 0 }
-        return first.isASCII ? 1 : 4
+    static func weight(ascii: Int, other: Int) -> Int { (ascii + 3) / 4 + other }
+
+    /// ASCII scalars, and other scalars that are not nonspacing marks: what `weight` is made of.
+    static func counts(_ scalars: some Sequence<Unicode.Scalar>) -> (ascii: Int, other: Int) {
+        var ascii = 0
+        var other = 0
+        for scalar in scalars {
+            if scalar.isASCII { ascii += 1 } else if scalar.properties.generalCategory != .nonspacingMark { other += 1 }
+        }
+        return (ascii, other)
     }
 
     /// Chunks of `text`, which may be Markdown (headings `#`…`######` set the heading path).
     public func chunk(_ text: String) -> [Chunk] {
+        // "\r\n" is one Character, so CRLF (or CR) text would otherwise be a single line without structure.
+        let text = text.utf8.contains(13) ? text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n") : text
         var chunks: [Chunk] = []
         var headings: [(level: Int, title: String)] = []
         var paragraph: [Substring] = []
@@ -63,9 +68,15 @@ public struct Chunker: Sendable {
             section.removeAll()
         }
 
+        var fence: String?  // the marker of the fenced code block the line is in: its `# …` lines are code
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
-            if let (level, title) = Self.heading(trimmed) {
+            let marker = trimmed.hasPrefix("```") ? "```" : trimmed.hasPrefix("~~~") ? "~~~" : nil
+            if let open = fence {
+                if marker == open { fence = nil }
+            } else if let marker {
+                fence = marker
+            } else if let (level, title) = Self.heading(trimmed) {
                 flushSection()
                 while let last = headings.last, last.level >= level { headings.removeLast() }
                 headings.append((level, title))
@@ -112,35 +123,43 @@ public struct Chunker: Sendable {
         }
         var out: [String] = []
         var current: [(text: String, paragraphStart: Bool)] = []
-        var currentWeight = 0
+        var currentCounts = (ascii: 0, other: 0)  // of `render(current)`, separators included
         var carried = 0  // units at the start of `current` that repeat the previous chunk
+        func separator(_ before: String, _ u: (text: String, paragraphStart: Bool)) -> String {
+            u.paragraphStart ? "\n\n" : Self.joiner(before, u.text)
+        }
         func render(_ units: [(text: String, paragraphStart: Bool)]) -> String {
             var s = ""
             for (i, u) in units.enumerated() {
-                if i > 0 { s += u.paragraphStart ? "\n\n" : Self.joiner(s, u.text) }
+                if i > 0 { s += separator(s, u) }
                 s += u.text
             }
             return s
         }
+        func weight(_ units: [(text: String, paragraphStart: Bool)]) -> Int { Self.weight(render(units)[...]) }
         for unit in units {
-            let w = Self.weight(unit.text[...])
-            if !current.isEmpty && currentWeight + w > size && current.count > carried {
+            let unitCounts = Self.counts(unit.text.unicodeScalars)
+            // The separator's own characters count too: the bound is on the chunk as rendered.
+            let gap = current.last.map { separator($0.text, unit).utf8.count } ?? 0
+            let joined = Self.weight(ascii: currentCounts.ascii + gap + unitCounts.ascii, other: currentCounts.other + unitCounts.other)
+            if !current.isEmpty && joined > size && current.count > carried {
                 out.append(render(current))
-                // Overlap: the last sentences of the chunk just closed, up to `overlap` tokens.
+                // Overlap: the last sentences of the chunk just closed, up to `overlap` tokens, as long as the
+                // next chunk (overlap and this unit) still fits in `size`.
                 var tail: [(text: String, paragraphStart: Bool)] = []
-                var tailWeight = 0
                 for u in current.reversed() {
-                    let uw = Self.weight(u.text[...])
-                    if tailWeight + uw > overlap || uw + w > size { break }
-                    tail.insert(u, at: 0)
-                    tailWeight += uw
+                    let longer = [u] + tail
+                    if weight(longer) > overlap || weight(longer + [unit]) > size { break }
+                    tail = longer
                 }
                 current = tail
-                currentWeight = tailWeight
+                currentCounts = Self.counts(render(tail).unicodeScalars)
                 carried = tail.count
             }
+            currentCounts.ascii += current.last.map { separator($0.text, unit).utf8.count } ?? 0
+            currentCounts.ascii += unitCounts.ascii
+            currentCounts.other += unitCounts.other
             current.append(unit)
-            currentWeight += w
         }
         if current.count > carried || out.isEmpty, !current.isEmpty { out.append(render(current)) }
         return out
@@ -187,14 +206,12 @@ public struct Chunker: Sendable {
         if Self.weight(sentence[...]) <= size { return [sentence] }
         var out: [String] = []
         var current = ""
-        var asciiRun = 0
-        var other = 0
+        var counts = (ascii: 0, other: 0)  // of `current`, as `weight` counts (a ZWJ emoji family weighs 7)
         var lastSpace: String.Index?
         for c in sentence {
-            current.append(c)
-            if c.unicodeScalars.first?.isASCII == true { asciiRun += 1 } else { other += 1 }
-            if c == " " { lastSpace = current.index(before: current.endIndex) }
-            if (asciiRun + 3) / 4 + other >= size {
+            let added = Self.counts(c.unicodeScalars)
+            // Cut before the Character that would take the piece past `size`.
+            while !current.isEmpty && Self.weight(ascii: counts.ascii + added.ascii, other: counts.other + added.other) > size {
                 if let cut = lastSpace, cut > current.startIndex {
                     out.append(String(current[..<cut]).trimmingCharacters(in: .whitespaces))
                     current = String(current[current.index(after: cut)...])
@@ -202,10 +219,13 @@ public struct Chunker: Sendable {
                     out.append(current)
                     current = ""
                 }
-                asciiRun = current.unicodeScalars.filter(\.isASCII).count
-                other = current.count - asciiRun
+                counts = Self.counts(current.unicodeScalars)
                 lastSpace = nil
             }
+            current.append(c)
+            counts.ascii += added.ascii
+            counts.other += added.other
+            if c == " " { lastSpace = current.index(before: current.endIndex) }
         }
         if !current.trimmingCharacters(in: .whitespaces).isEmpty { out.append(current.trimmingCharacters(in: .whitespaces)) }
         return out.filter { !$0.isEmpty }

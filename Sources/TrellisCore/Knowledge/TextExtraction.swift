@@ -9,6 +9,7 @@ public enum TextExtraction {
         out.reserveCapacity(html.utf8.count / 2)
         var i = html.startIndex
         var skipUntil: String?  // closing tag of a script/style/head-like element being skipped
+        var inHeading = false  // a heading's text stays on its "# " line
         func lowercasedTagName(_ tag: Substring) -> String {
             var name = tag.drop(while: { $0 == "/" })
             name = name.prefix(while: { $0.isLetter || $0.isNumber })
@@ -32,7 +33,8 @@ public enum TextExtraction {
                 let closing = tag.hasPrefix("/")
                 i = html.index(after: close)
                 if let skipping = skipUntil {
-                    if closing && name == skipping { skipUntil = nil }
+                    // </head> may be left out: the body starts at <body> all the same.
+                    if closing && name == skipping || skipping == "head" && !closing && name == "body" { skipUntil = nil }
                     continue
                 }
                 switch name {
@@ -41,8 +43,9 @@ public enum TextExtraction {
                 case "h1", "h2", "h3", "h4", "h5", "h6":
                     let level = Int(String(name.dropFirst())) ?? 1
                     out += closing ? "\n\n" : "\n\n" + String(repeating: "#", count: level) + " "
+                    inHeading = !closing
                 case "br":
-                    out += "\n"
+                    out += inHeading ? " " : "\n"
                 case "li":
                     if !closing { out += "\n- " }
                 case "p", "div", "section", "article", "ul", "ol", "table", "tr", "blockquote", "pre", "header", "footer", "main", "nav", "aside",
@@ -67,7 +70,7 @@ public enum TextExtraction {
                     continue
                 }
             }
-            out.append(c)
+            out.append(inHeading && c.isNewline ? " " : c)
             i = html.index(after: i)
         }
         return tidy(out)

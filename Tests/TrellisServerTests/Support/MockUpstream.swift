@@ -23,6 +23,11 @@ import Synchronization
 ///   `POST /v1/load_lora_adapter` has loaded it; `forgetAdapters()` simulates a restart.
 ///
 /// Streams send `n` content chunks ("tok0", "tok1", …) where `n` is the request's `max_tokens` (default 3).
+///
+/// Embeddings: a model named `embed…` answers with `semanticVector` of each input (a 256-dimension hashed bag
+/// of character bigrams, so texts that share words or Chinese bigrams are close), listed in reverse order with
+/// their `index` (as the OpenAI format allows); any other model with a fixed 3-dimension vector. Every
+/// embeddings call is recorded with its number of inputs (`embeddingCalls`).
 final class MockUpstream: Sendable {
     struct Received: Sendable {
         var path: String
@@ -37,6 +42,42 @@ final class MockUpstream: Sendable {
     private let state = Mutex<(port: Int, task: Task<Void, any Error>?)>((0, nil))
     private let loadedAdapters = Mutex<Set<String>>([])
     private let adapterLoads = Mutex<[String]>([])
+    private let embeddingLog = Mutex<[EmbeddingCall]>([])
+
+    struct EmbeddingCall: Sendable, Equatable {
+        var model: String
+        var inputs: Int
+    }
+
+    /// Every `/v1/embeddings` call, in order: the model asked for and how many inputs it carried.
+    var embeddingCalls: [EmbeddingCall] { embeddingLog.withLock { $0 } }
+
+    static let embeddingDimensions = 256
+
+    /// A deterministic "meaning" for `text`: lower-cased runs of letters and digits, each run's character
+    /// bigrams (a one-character run: the character) hashed with FNV-1a into signed buckets (256: few collisions).
+    static func semanticVector(_ text: String) -> [Double] {
+        var vector = [Double](repeating: 0, count: embeddingDimensions)
+        func add(_ feature: String) {
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for byte in feature.utf8 {
+                hash ^= UInt64(byte)
+                hash = hash &* 0x0000_0100_0000_01B3
+            }
+            vector[Int(hash % UInt64(embeddingDimensions))] += (hash >> 32) & 1 == 0 ? 1 : -1
+        }
+        var run: [Character] = []
+        func flush() {
+            if run.count == 1 { add(String(run[0])) }
+            if run.count >= 2 { for i in 0..<(run.count - 1) { add(String(run[i]) + String(run[i + 1])) } }
+            run.removeAll()
+        }
+        for c in text.lowercased() {
+            if c.isLetter || c.isNumber { run.append(c) } else { flush() }
+        }
+        flush()
+        return vector
+    }
 
     /// The adapter names `load_lora_adapter` was called with, in order.
     var loads: [String] { adapterLoads.withLock { $0 } }
@@ -246,8 +287,15 @@ final class MockUpstream: Sendable {
         let body = (try? JSONParser.parse(buffer.readableBytesView)) ?? .null
         record(request, body: body)
         let inputs: [JSONValue] = body["input"]?.arrayValue ?? [body["input"] ?? .null]
-        let data: [JSONValue] = inputs.enumerated().map { i, _ in
+        let model = body["model"]?.stringValue ?? ""
+        embeddingLog.withLock { $0.append(EmbeddingCall(model: model, inputs: inputs.count)) }
+        var data: [JSONValue] = inputs.enumerated().map { i, _ in
             ["object": "embedding", "index": .int(i), "embedding": [0.1, 0.2, .double(Double(i))]]
+        }
+        if model.hasPrefix("embed") {
+            data = inputs.enumerated().reversed().map { i, input in
+                ["object": "embedding", "index": .int(i), "embedding": .array(Self.semanticVector(input.stringValue ?? "").map { .double($0) })]
+            }
         }
         return Self.json(
             ["object": "list", "data": .array(data), "model": body["model"] ?? .null, "usage": ["prompt_tokens": .int(inputs.count * 2), "total_tokens": .int(inputs.count * 2)]])
