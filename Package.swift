@@ -16,6 +16,7 @@ let package = Package(
     products: [
         .executable(name: "trellis", targets: ["trellis"]),
         .executable(name: "trellis-bench-upstream", targets: ["BenchUpstream"]),
+        .executable(name: "trellis-usage-bench", targets: ["UsageBench"]),
         .library(name: "TrellisServer", targets: ["TrellisServer"]),
     ],
     dependencies: [
@@ -108,6 +109,16 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The usage report at a million rows, written through the store (bench/usage/run.sh, docs/benchmarks.md).
+        .executableTarget(
+            name: "UsageBench",
+            dependencies: [
+                "TrellisCore",
+                "TrellisStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -14,7 +14,8 @@ import TrellisUpstream
 /// the routes, middleware and background services. `trellis serve` runs what this returns; tests call it too.
 public func buildApplication(
     config: TrellisConfig, environment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger,
-    onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in },
+    clock: (@Sendable () -> Double)? = nil
 ) async throws -> (some ApplicationProtocol, Gateway) {
     let store = try SQLiteStore(path: config.databasePath)
     // The declarative catalog first: a bad file stops the start before anything else is running.
@@ -33,7 +34,7 @@ public func buildApplication(
             readTimeoutMs: config.upstreamReadTimeoutMs),
         eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
     let gateway = Gateway(
-        config: config, store: store, upstreams: upstreams, usage: usage, metrics: metrics, logger: logger, environment: environment)
+        config: config, store: store, upstreams: upstreams, usage: usage, metrics: metrics, logger: logger, environment: environment, clock: clock)
     do {
         try await gateway.reloadCatalog()
         try await gateway.knowledge.loadIndexes(gateway.snapshot.allKnowledgeBases)

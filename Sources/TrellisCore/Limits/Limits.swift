@@ -52,6 +52,18 @@ public struct LimitRefusal: Error, Sendable, Equatable {
 
     public var which: Which
     public var retryAfter: Double
+    /// The `x-ratelimit-*` headers at the moment of refusal (the tighter of the key's and tenant's buckets).
+    public var rateLimitHeaders: [(String, String)]
+
+    public init(which: Which, retryAfter: Double, rateLimitHeaders: [(String, String)] = []) {
+        self.which = which
+        self.retryAfter = retryAfter
+        self.rateLimitHeaders = rateLimitHeaders
+    }
+
+    public static func == (lhs: LimitRefusal, rhs: LimitRefusal) -> Bool {
+        lhs.which == rhs.which && lhs.retryAfter == rhs.retryAfter && lhs.rateLimitHeaders.elementsEqual(rhs.rateLimitHeaders, by: { $0 == $1 })
+    }
 
     public var error: TrellisError {
         let seconds = max(1, Int(retryAfter.isFinite ? retryAfter.rounded(.up) : 60))
@@ -59,7 +71,7 @@ public struct LimitRefusal: Error, Sendable, Equatable {
             return TrellisError(
                 status: 429, type: "insufficient_quota", code: "insufficient_quota",
                 message: "The tenant has used its monthly token quota. It renews at the start of next month (UTC).",
-                headers: [("Retry-After", String(seconds))])
+                headers: [("Retry-After", String(seconds))] + rateLimitHeaders)
         }
         let tooBig = !retryAfter.isFinite
         return TrellisError(
@@ -67,6 +79,6 @@ public struct LimitRefusal: Error, Sendable, Equatable {
             message: tooBig
                 ? "The request needs more tokens than the \(which.rawValue) limit allows at once; lower max_tokens."
                 : "Rate limit reached: \(which.rawValue). Try again in \(seconds) s.",
-            headers: [("Retry-After", String(seconds))])
+            headers: [("Retry-After", String(seconds))] + rateLimitHeaders)
     }
 }

@@ -35,6 +35,8 @@ public final class RateLimiter: Sendable {
         public let tenantID: String
         public let reservedTokens: Int
         public let countsConcurrency: Bool
+        /// The month (`"2026-11"`) whose quota count holds the reservation.
+        public let month: String
         /// The most restrictive limits and what remains, for the `x-ratelimit-*` headers.
         public let headers: [(String, String)]
     }
@@ -61,14 +63,21 @@ public final class RateLimiter: Sendable {
             var tenant = Self.configured(s.tenants[tenantID], tenantLimits, now: now)
             let tokens = Double(max(0, estimatedTokens))
 
+            // A refusal still tells the client where it stands (the x-ratelimit-* headers), and takes nothing.
+            func refuse(_ which: LimitRefusal.Which, retryAfter: Double) -> Result<Admission, LimitRefusal> {
+                let headers = Self.headers(key: &key, tenant: &tenant, now: now)
+                s.keys[keyID] = key
+                s.tenants[tenantID] = tenant
+                return .failure(LimitRefusal(which: which, retryAfter: retryAfter, rateLimitHeaders: headers))
+            }
             if let quota = monthlyQuota, (s.monthUsed[tenantID] ?? 0) + estimatedTokens > quota {
-                return .failure(LimitRefusal(which: .monthlyQuota, retryAfter: Self.secondsToNextMonth(month: month)))
+                return refuse(.monthlyQuota, retryAfter: Self.secondsToNextMonth(month: month))
             }
             if let cap = keyLimits.concurrency, key.inFlight >= cap {
-                return .failure(LimitRefusal(which: .keyConcurrency, retryAfter: 1))
+                return refuse(.keyConcurrency, retryAfter: 1)
             }
             if let cap = tenantLimits.concurrency, tenant.inFlight >= cap {
-                return .failure(LimitRefusal(which: .tenantConcurrency, retryAfter: 1))
+                return refuse(.tenantConcurrency, retryAfter: 1)
             }
             // Check every bucket before taking from any, so a refusal takes nothing.
             let checks: [(LimitRefusal.Which, Double, Double)] = [
@@ -78,9 +87,7 @@ public final class RateLimiter: Sendable {
                 (.tenantTokens, tokens, tenant.tokens.map { var b = $0; return b.wait(for: tokens, now: now) } ?? 0),
             ]
             if let refused = checks.first(where: { $0.2 > 0 }) {
-                s.keys[keyID] = key
-                s.tenants[tenantID] = tenant
-                return .failure(LimitRefusal(which: refused.0, retryAfter: refused.2))
+                return refuse(refused.0, retryAfter: refused.2)
             }
             _ = key.requests?.take(1, now: now)
             _ = key.tokens?.take(tokens, now: now)
@@ -93,13 +100,20 @@ public final class RateLimiter: Sendable {
             s.keys[keyID] = key
             s.tenants[tenantID] = tenant
             return .success(
-                Admission(keyID: keyID, tenantID: tenantID, reservedTokens: estimatedTokens, countsConcurrency: true, headers: headers))
+                Admission(
+                    keyID: keyID, tenantID: tenantID, reservedTokens: estimatedTokens, countsConcurrency: true, month: month, headers: headers))
         }
     }
 
-    /// Settles a request on what it actually used (0 when it failed before generating anything).
+    /// Settles a request on what it actually used (0 when it failed before generating anything). `month` is
+    /// the current month: a request admitted in an earlier one settles nothing against the new month's count,
+    /// which never held its reservation.
     public func settle(_ admission: Admission, actualTokens: Int, now: Double, month: String) {
         state.withLock { s in
+            if month > s.month {
+                s.month = month
+                s.monthUsed = [:]
+            }
             let delta = Double(actualTokens - admission.reservedTokens)
             if var key = s.keys[admission.keyID] {
                 key.tokens?.settle(delta, now: now)
@@ -111,7 +125,7 @@ public final class RateLimiter: Sendable {
                 tenant.inFlight = max(0, tenant.inFlight - 1)
                 s.tenants[admission.tenantID] = tenant
             }
-            if s.month == month {
+            if admission.month == s.month {
                 s.monthUsed[admission.tenantID] = max(0, (s.monthUsed[admission.tenantID] ?? 0) + actualTokens - admission.reservedTokens)
             }
         }

@@ -24,7 +24,7 @@ struct TestGateway {
 
     static func run<T>(
         dataDir: String? = nil, configure: (inout TrellisConfig) -> Void = { _ in }, environment: [String: String] = [:],
-        _ body: (TestGateway) async throws -> T
+        clock: (@Sendable () -> Double)? = nil, _ body: (TestGateway) async throws -> T
     ) async throws -> T {
         let dataDir = dataDir ?? FileManager.default.temporaryDirectory.appendingPathComponent("trellis-test-\(UUID().uuidString)").path
         let ownsDirectory = dataDir.contains("/trellis-test-")
@@ -39,10 +39,12 @@ struct TestGateway {
         var logger = Logger(label: "trellis-test")
         logger.logLevel = .critical
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
-        let (app, gateway) = try await buildApplication(config: config, environment: environment, logger: logger) { channel in
-            portContinuation.yield(channel.localAddress?.port ?? 0)
-            portContinuation.finish()
-        }
+        let (app, gateway) = try await buildApplication(
+            config: config, environment: environment, logger: logger,
+            onServerRunning: { channel in
+                portContinuation.yield(channel.localAddress?.port ?? 0)
+                portContinuation.finish()
+            }, clock: clock)
         let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
         let runTask = Task { try await group.run() }
         var port = 0
