@@ -32,8 +32,11 @@ extension SQLiteStore {
         }
     }
 
-    static func bumpKnowledgeGeneration(_ db: Database) throws {
+    /// Moves the knowledge generation on, inside the caller's write transaction; returns the new value.
+    @discardableResult
+    static func bumpKnowledgeGeneration(_ db: Database) throws -> Int64 {
         try db.execute(sql: "UPDATE meta SET value = value + 1 WHERE key = 'knowledge_generation'")
+        return try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'knowledge_generation'") ?? 0
     }
 
     /// Moves whenever a document is added or deleted, so replicas know to rebuild their vector indexes.
@@ -50,10 +53,13 @@ extension SQLiteStore {
         /// False when the same content (by SHA-256) was already in the knowledge base.
         public var created: Bool
         public var chunkIDs: [Int64]
+        /// The knowledge generation this write committed (nil when nothing was written).
+        public var generation: Int64?
 
-        public init(document: DocumentInfo, created: Bool, chunkIDs: [Int64]) {
+        public init(document: DocumentInfo, created: Bool, chunkIDs: [Int64], generation: Int64? = nil) {
             self.document = document
             self.created = created
+            self.generation = generation
             self.chunkIDs = chunkIDs
         }
     }
@@ -92,12 +98,12 @@ extension SQLiteStore {
                 ids.append(id)
                 try fts.execute(arguments: [id, token, chunk.terms.joined(separator: " ")])
             }
-            try Self.bumpKnowledgeGeneration(db)
+            let generation = try Self.bumpKnowledgeGeneration(db)
             try Self.audit(
                 db, actor: actor, tenantID: knowledgeBase.tenantID, action: "document.create", target: "document:\(document.id)",
                 detail: ["knowledge_base": .string(knowledgeBase.name), "title": .string(String(title.prefix(200))), "chunks": .int(chunks.count)],
                 now: now)
-            return DocumentWrite(document: document.domain, created: true, chunkIDs: ids)
+            return DocumentWrite(document: document.domain, created: true, chunkIDs: ids, generation: generation)
         }
     }
 
@@ -115,8 +121,11 @@ extension SQLiteStore {
         }
     }
 
-    /// Deletes a document with its chunks from every index; returns the chunk ids removed.
-    public func deleteDocument(id: String, knowledgeBase: KnowledgeBase, actor: String, now: Date = Date()) async throws -> [Int64] {
+    /// Deletes a document with its chunks from every index; returns the chunk ids removed and the knowledge
+    /// generation the deletion committed.
+    public func deleteDocument(
+        id: String, knowledgeBase: KnowledgeBase, actor: String, now: Date = Date()
+    ) async throws -> (chunkIDs: [Int64], generation: Int64) {
         try await pool.write { db in
             guard let document = try DocumentRecord.filter(Column("id") == id && Column("kb_id") == knowledgeBase.id).fetchOne(db) else {
                 throw TrellisError.notFound("The document '\(id.prefix(64))'")
@@ -125,11 +134,11 @@ extension SQLiteStore {
             try db.execute(sql: "DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE document_id = ?)", arguments: [id])
             try db.execute(sql: "DELETE FROM chunks WHERE document_id = ?", arguments: [id])
             try document.delete(db)
-            try Self.bumpKnowledgeGeneration(db)
+            let generation = try Self.bumpKnowledgeGeneration(db)
             try Self.audit(
                 db, actor: actor, tenantID: knowledgeBase.tenantID, action: "document.delete", target: "document:\(id)",
                 detail: ["knowledge_base": .string(knowledgeBase.name), "title": .string(String(document.title.prefix(200)))], now: now)
-            return ids
+            return (ids, generation)
         }
     }
 
@@ -174,15 +183,28 @@ extension SQLiteStore {
 
     /// Every stored embedding of a knowledge base, for building its in-memory vector index.
     public func embeddings(knowledgeBaseID: String) async throws -> [(id: Int64, vector: [Float])] {
+        try await pool.read { db in try Self.fetchEmbeddings(db, knowledgeBaseID: knowledgeBaseID) }
+    }
+
+    /// Every stored embedding of these knowledge bases and the knowledge generation they belong to, read in
+    /// one transaction (one consistent snapshot of the WAL database).
+    public func embeddingsSnapshot(knowledgeBaseIDs: [String]) async throws -> (generation: Int64, vectors: [String: [(id: Int64, vector: [Float])]]) {
         try await pool.read { db in
-            let rows = try Row.fetchCursor(db, sql: "SELECT id, embedding FROM chunks WHERE kb_id = ? AND embedding IS NOT NULL ORDER BY id", arguments: [knowledgeBaseID])
-            var out: [(id: Int64, vector: [Float])] = []
-            while let row = try rows.next() {
-                let data: Data = row["embedding"]
-                out.append((row["id"], VectorIndex.decode(Array(data))))
-            }
-            return out
+            let generation = try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'knowledge_generation'") ?? 0
+            var vectors: [String: [(id: Int64, vector: [Float])]] = [:]
+            for id in knowledgeBaseIDs { vectors[id] = try Self.fetchEmbeddings(db, knowledgeBaseID: id) }
+            return (generation, vectors)
         }
+    }
+
+    static func fetchEmbeddings(_ db: Database, knowledgeBaseID: String) throws -> [(id: Int64, vector: [Float])] {
+        let rows = try Row.fetchCursor(db, sql: "SELECT id, embedding FROM chunks WHERE kb_id = ? AND embedding IS NOT NULL ORDER BY id", arguments: [knowledgeBaseID])
+        var out: [(id: Int64, vector: [Float])] = []
+        while let row = try rows.next() {
+            let data: Data = row["embedding"]
+            out.append((row["id"], VectorIndex.decode(Array(data))))
+        }
+        return out
     }
 
     public func chunkCount(knowledgeBaseID: String) async throws -> Int {

@@ -423,6 +423,45 @@ import Testing
         }
     }
 
+    @Test func concurrentUploadsAndDeletesRacingTheRefresherKeepOneVectorPerChunk() async throws {
+        try await withMockUpstream { upstream in
+            // The refresher at its fastest, so full reloads interleave with the uploads' own index changes.
+            try await TestGateway.run(configure: { $0.catalogRefreshIntervalMs = 100 }) { gw in
+                let keys = try await setUp(gw, upstream)
+                try await createKB(gw, "policies")
+                let ids = try await withThrowingTaskGroup(of: String.self) { group in
+                    for i in 0..<24 {
+                        group.addTask {
+                            let reply = try await uploadRaw(
+                                gw, kb: "policies", key: keys.manage, title: "Note \(i)", type: "text/plain",
+                                "Note number \(i) about claim handling step \(i * 7).")
+                            try #require(reply.status == 201, "\(reply.text)")
+                            return reply.json["id"]?.stringValue ?? ""
+                        }
+                    }
+                    var ids: [String] = []
+                    for try await id in group { ids.append(id) }
+                    return ids
+                }
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for id in ids.prefix(8) {
+                        group.addTask {
+                            let reply = try await gw.request(.DELETE, "/admin/v1/knowledge-bases/policies/documents/\(id)", key: keys.manage)
+                            #expect(reply.status == 200, "\(reply.text)")
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                let info = try await kbInfo(gw, "policies", key: keys.manage)
+                #expect(int(info["documents"]) == 16 && int(info["chunks"]) == 16)
+                #expect(int(info["vectors"]) == 16, "no vector twice, none lost")
+                let all = try await search(gw, kb: "policies", key: keys.inference, "claim handling", mode: "vector", topK: 50)
+                #expect(hits(all).count == 16)
+                #expect(Set(chunkIDs(all)).count == 16, "each chunk once")
+            }
+        }
+    }
+
     @Test func theVectorIndexIsRebuiltFromTheStoreAfterARestart() async throws {
         let directory = TestGateway.makeDataDirectory()
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

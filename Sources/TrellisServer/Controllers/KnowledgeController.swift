@@ -219,7 +219,7 @@ struct KnowledgeController {
     @Sendable func deleteDocument(_ request: Request, context: TrellisRequestContext) async throws -> Response {
         let kb = try resolve(request, context, scopes: [.manage])
         let id = context.parameters.decoded("id")
-        try await knowledge.delete(kb: kb, documentID: id, actor: context.principal?.actor ?? "operator")
+        try await knowledge.delete(kb: kb, documentID: id, actor: context.principal?.actor ?? "operator", knowledgeBases: gateway.snapshot.allKnowledgeBases)
         return .json(["id": .string(id), "object": "document", "deleted": true])
     }
 

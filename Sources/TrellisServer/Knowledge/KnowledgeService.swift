@@ -13,8 +13,15 @@ import TrellisUpstream
 final class KnowledgeService: Sendable {
     let store: SQLiteStore
     let upstreams: UpstreamClient
-    private let indexes = Mutex<[String: VectorIndex]>([:])
-    private let loadedGeneration = Mutex<Int64>(-1)
+    /// The vector indexes and the knowledge generation they reflect, changed together under one lock. The
+    /// generation is the store's counter, moved by every committed document write; an incremental change is
+    /// applied only on top of the generation just before it, and a full load only moves forward, so an
+    /// upload racing a reload can neither add its vectors twice nor lose them.
+    private struct Indexes {
+        var byKnowledgeBase: [String: VectorIndex] = [:]
+        var generation: Int64 = -1
+    }
+    private let indexes = Mutex(Indexes())
     static let embeddingBatch = 32
     static let maxChunksPerDocument = 20_000
 
@@ -28,29 +35,46 @@ final class KnowledgeService: Sendable {
     /// Builds every knowledge base's vector index from the stored embeddings (at start, and when another
     /// process has added or deleted documents).
     func loadIndexes(_ knowledgeBases: [KnowledgeBase]) async throws {
-        let generation = try await store.knowledgeGeneration()
+        let withEmbedding = knowledgeBases.filter { $0.embedding != nil }
+        let (generation, stored) = try await store.embeddingsSnapshot(knowledgeBaseIDs: withEmbedding.map(\.id))
         var built: [String: VectorIndex] = [:]
-        for kb in knowledgeBases where kb.embedding != nil {
-            let vectors = try await store.embeddings(knowledgeBaseID: kb.id)
-            guard let dims = vectors.first?.vector.count else { continue }
+        for kb in withEmbedding {
+            guard let vectors = stored[kb.id], let dims = vectors.first?.vector.count else { continue }
             var index = VectorIndex(dimensions: dims)
             for (id, v) in vectors { index.add(id: id, vector: v) }
             built[kb.id] = index
         }
-        indexes.withLock { $0 = built }
-        loadedGeneration.withLock { $0 = generation }
+        indexes.withLock { state in
+            // A load that read an older snapshot than what is installed would go backwards: keep the newer.
+            guard generation >= state.generation else { return }
+            state = Indexes(byKnowledgeBase: built, generation: generation)
+        }
     }
 
     /// Reloads the indexes when the stored knowledge generation moved past what this process has seen.
     func refreshIfChanged(_ knowledgeBases: [KnowledgeBase]) async throws {
         let generation = try await store.knowledgeGeneration()
-        if generation != loadedGeneration.withLock({ $0 }) {
+        if generation != indexes.withLock({ $0.generation }) {
             try await loadIndexes(knowledgeBases)
         }
     }
 
+    /// Applies this process's own committed write to the index when it directly follows what is loaded;
+    /// otherwise another writer came in between (or a load already includes it) and a full load settles it.
+    private func apply(generation: Int64?, knowledgeBases: [KnowledgeBase], _ change: (inout [String: VectorIndex]) -> Void) async throws {
+        guard let generation else { return }
+        let applied = indexes.withLock { state -> Bool in
+            if state.generation >= generation { return true }  // a load already read this write
+            guard state.generation == generation - 1 else { return false }
+            change(&state.byKnowledgeBase)
+            state.generation = generation
+            return true
+        }
+        if !applied { try await loadIndexes(knowledgeBases) }
+    }
+
     func vectorCount(_ kb: KnowledgeBase) -> Int {
-        indexes.withLock { $0[kb.id]?.count ?? 0 }
+        indexes.withLock { $0.byKnowledgeBase[kb.id]?.count ?? 0 }
     }
 
     // MARK: Ingestion
@@ -89,9 +113,10 @@ final class KnowledgeService: Sendable {
         }
         let write = try await store.insertDocument(
             knowledgeBase: kb, title: title, contentType: contentType, sha256: sha, bytes: raw.count, metadata: metadata, chunks: chunks, actor: actor)
-        if write.created, kb.embedding != nil {
-            indexes.withLock { all in
-                var index = all[kb.id] ?? VectorIndex(dimensions: embeddings.first(where: { $0 != nil })??.count ?? 0)
+        if write.created {
+            try await apply(generation: write.generation, knowledgeBases: snapshot.allKnowledgeBases) { all in
+                guard kb.embedding != nil, let dims = embeddings.first(where: { $0 != nil })??.count else { return }
+                var index = all[kb.id] ?? VectorIndex(dimensions: dims)
                 for (id, vector) in zip(write.chunkIDs, embeddings) {
                     if let vector { index.add(id: id, vector: vector) }
                 }
@@ -101,10 +126,10 @@ final class KnowledgeService: Sendable {
         return write
     }
 
-    func delete(kb: KnowledgeBase, documentID: String, actor: String) async throws {
+    func delete(kb: KnowledgeBase, documentID: String, actor: String, knowledgeBases: [KnowledgeBase]) async throws {
         let removed = try await store.deleteDocument(id: documentID, knowledgeBase: kb, actor: actor)
-        indexes.withLock { all in
-            all[kb.id]?.remove(ids: Set(removed))
+        try await apply(generation: removed.generation, knowledgeBases: knowledgeBases) { all in
+            all[kb.id]?.remove(ids: Set(removed.chunkIDs))
         }
     }
 
@@ -181,7 +206,7 @@ final class KnowledgeService: Sendable {
     func vectorSearch(kb: KnowledgeBase, query: String, limit: Int, snapshot: CatalogSnapshot, logger: Logger) async throws -> [(Int64, Double)] {
         guard let embedding = kb.embedding else { return [] }
         let vector = try await embed([query], embedding: embedding, snapshot: snapshot, logger: logger)[0]
-        let index = indexes.withLock { $0[kb.id] }
+        let index = indexes.withLock { $0.byKnowledgeBase[kb.id] }
         return (index?.search(vector, k: limit) ?? []).map { ($0.id, Double($0.score)) }
     }
 

@@ -34,6 +34,10 @@ struct GatewayMiddleware: RouterMiddleware {
         switch error {
         case let e as TrellisError:
             return e
+        case is CancellationError:
+            // The client went away (or the server is stopping): nobody reads this answer, and it is not a fault.
+            context.logger.debug("request cancelled")
+            return TrellisError(status: 499, type: "invalid_request_error", code: "client_closed_request", message: "The request was cancelled.")
         case let e as HTTPError:
             switch e.status {
             case .notFound:
