@@ -34,39 +34,81 @@ public struct SSEParser: Sendable {
 
     public mutating func feed(_ bytes: some Sequence<UInt8>) throws(LineTooLong) -> [SSEEvent] {
         var events: [SSEEvent] = []
-        for b in bytes {
-            if bomMatched < 3 {
-                let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
-                if b == bom[bomMatched] {
-                    bomMatched += 1
-                    continue
-                }
-                // Not a BOM after all: the bytes held back are ordinary text.
-                let held = bom[0..<bomMatched]
-                bomMatched = 3
-                for h in held { try take(h, into: &events) }
+        var failure: LineTooLong?
+        // One call through the sequence's witness for the whole buffer (NIO's ByteBufferView, arrays), then a
+        // scan over raw bytes: byte-at-a-time iteration through an unspecialised generic costs several
+        // witness calls per byte.
+        let scanned: Void? = bytes.withContiguousStorageIfAvailable { stored in
+            do {
+                try scan(UnsafeRawBufferPointer(stored), into: &events)
+            } catch {
+                failure = (error as? LineTooLong) ?? LineTooLong()
             }
-            try take(b, into: &events)
         }
+        if scanned == nil {
+            let copy = Array(bytes)
+            copy.withUnsafeBytes { raw in
+                do {
+                    try scan(raw, into: &events)
+                } catch {
+                    failure = (error as? LineTooLong) ?? LineTooLong()
+                }
+            }
+        }
+        if let failure { throw failure }
         return events
     }
 
-    private mutating func take(_ b: UInt8, into events: inout [SSEEvent]) throws(LineTooLong) {
-            switch b {
-            case 0x0A:
-                if lastWasCR {
-                    lastWasCR = false
-                    return
+    private mutating func scan(_ buffer: UnsafeRawBufferPointer, into events: inout [SSEEvent]) throws(LineTooLong) {
+        var i = 0
+        let n = buffer.count
+        while i < n {
+            let b = buffer[i]
+            if bomMatched < 3 {
+                let bom: (UInt8, UInt8, UInt8) = (0xEF, 0xBB, 0xBF)
+                let expected = bomMatched == 0 ? bom.0 : bomMatched == 1 ? bom.1 : bom.2
+                if b == expected {
+                    bomMatched += 1
+                    i += 1
+                    continue
                 }
-                if let event = endLine() { events.append(event) }
-            case 0x0D:
-                lastWasCR = true
-                if let event = endLine() { events.append(event) }
-            default:
-                lastWasCR = false
-                if line.count >= maxLineLength { throw LineTooLong() }
-                line.append(b)
+                // Not a BOM after all: the bytes held back are ordinary text.
+                let held = bomMatched
+                bomMatched = 3
+                for h in [bom.0, bom.1, bom.2].prefix(held) { try take(h, into: &events) }
             }
+            switch b {
+            case 0x0A, 0x0D:
+                try take(b, into: &events)
+                i += 1
+            default:
+                // The rest of the line in one piece.
+                lastWasCR = false
+                var end = i + 1
+                while end < n, buffer[end] != 0x0A, buffer[end] != 0x0D { end += 1 }
+                if line.count + (end - i) > maxLineLength { throw LineTooLong() }
+                line.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[i..<end]))
+                i = end
+            }
+        }
+    }
+
+    private mutating func take(_ b: UInt8, into events: inout [SSEEvent]) throws(LineTooLong) {
+        switch b {
+        case 0x0A:
+            if lastWasCR {
+                lastWasCR = false
+                return
+            }
+            if let event = endLine() { events.append(event) }
+        case 0x0D:
+            lastWasCR = true
+            if let event = endLine() { events.append(event) }
+        default:
+            lastWasCR = false
+            if line.count >= maxLineLength { throw LineTooLong() }
+            line.append(b)
+        }
     }
 
     /// At end of input: an event without its final blank line is discarded, as the specification says.
@@ -100,15 +142,12 @@ public struct SSEParser: Sendable {
             if v.first == UInt8(ascii: " ") { v = v.dropFirst() }
             value = v
         }
-        switch String(decoding: field, as: UTF8.self) {
-        case "data":
+        if field.elementsEqual("data".utf8) {
             data.append(contentsOf: value)
             data.append(0x0A)
             hasData = true
-        case "event":
+        } else if field.elementsEqual("event".utf8) {
             eventType = String(decoding: value, as: UTF8.self)
-        default:
-            break
         }
         return nil
     }

@@ -509,10 +509,22 @@ public final class SQLiteStore: Sendable {
     static func writeUsage(_ db: Database, _ events: [UsageEvent]) throws {
         var records: [UsageRecord] = []
         records.reserveCapacity(events.count)
+        // One prepared statement for the batch, arguments bound positionally (a Codable record insert per row
+        // costs several times more: encoding through a container, building the SQL).
+        let insert = try db.cachedStatement(
+            sql: """
+                INSERT INTO usage (request_id, at_ms, endpoint, tenant_id, key_id, end_user, model, model_version, upstream,
+                    prompt_tokens, completion_tokens, estimated, latency_ms, ttft_ms, status, error_code, stream, retrieval_ms, cost_micros)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
         for event in events {
-            let record = UsageRecord(event)
-            try record.insert(db)
-            records.append(record)
+            let r = UsageRecord(event)
+            try insert.execute(arguments: [
+                r.requestID, r.atMs, r.endpoint, r.tenantID, r.keyID, r.endUser, r.model, r.modelVersion, r.upstream,
+                r.promptTokens, r.completionTokens, r.estimated, r.latencyMs, r.ttftMs, r.status, r.errorCode, r.stream, r.retrievalMs,
+                r.costMicros,
+            ])
+            records.append(r)
         }
         var daily: [RollupKey: RollupDelta] = [:]
         var users: [RollupKey: RollupDelta] = [:]

@@ -93,6 +93,8 @@ public final class UpstreamClient: Sendable {
 
     /// Sends the call and waits for the response head. A non-2xx answer is read (up to 64 KiB) and thrown as
     /// a failure carrying the upstream's error; the caller reads a 2xx body itself.
+    static let quietLogger = Logger(label: "trellis.upstream", factory: { _ in SwiftLogNoOpLogHandler() })
+
     public func send(_ call: UpstreamCall, logger: Logger) async throws(UpstreamFailure) -> UpstreamResponse {
         let name = call.upstream.name
         var request = HTTPClientRequest(url: call.url)
@@ -108,7 +110,10 @@ public final class UpstreamClient: Sendable {
         let deadline = NIODeadline.now() + .milliseconds(Int64(call.upstream.timeouts.firstByteMs))
         let response: HTTPClientResponse
         do {
-            response = try await http.execute(request, deadline: deadline, logger: logger)
+            // AsyncHTTPClient logs only at debug and trace, yet sets its per-request metadata on whatever logger it
+            // is given (each setter copies the handler): below debug it gets the no-op logger instead.
+            let clientLogger = logger.logLevel <= .debug ? logger : Self.quietLogger
+            response = try await http.execute(request, deadline: deadline, logger: clientLogger)
         } catch {
             throw Self.classify(error, upstream: name, phase: "first byte")
         }

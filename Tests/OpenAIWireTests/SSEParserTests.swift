@@ -59,6 +59,15 @@ struct SSEParserTests {
         #expect(sampleEvents.first?.isDone == false)
     }
 
+    @Test("a sequence without contiguous storage parses the same as an array")
+    func nonContiguousSequence() throws {
+        var parser = SSEParser()
+        let lazy = Array(sampleStream.utf8).lazy.map { $0 }  // no withContiguousStorageIfAvailable
+        #expect(try parser.feed(lazy) == sampleEvents)
+        var limited = SSEParser(maxLineLength: 8)
+        #expect(throws: SSEParser.LineTooLong.self) { try limited.feed(Array("data: 123456789\n\n".utf8).lazy.map { $0 }) }
+    }
+
     @Test("split in two at every byte boundary, the events are the same", arguments: ["\n", "\r\n", "\r"])
     func everySplit(lineEnd: String) throws {
         let bytes = Array(sampleStream.replacingOccurrences(of: "\n", with: lineEnd).utf8)
