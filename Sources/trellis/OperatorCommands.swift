@@ -7,7 +7,7 @@ import OpenAIWire
 
 struct Tenants: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Create and list tenants.", subcommands: [Create.self, List.self])
+        abstract: "Create, list and limit tenants.", subcommands: [Create.self, List.self, Update.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a tenant.")
@@ -28,6 +28,53 @@ struct Tenants: AsyncParsableCommand {
             AdminClient.show(try await AdminClient.call(admin, .GET, "tenants"), options: admin, columns: ["id", "name", "created_at"])
         }
     }
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set a tenant's limits, monthly token quota and interaction capture.",
+            discussion: "Options left out keep their values; 'none' removes a limit.")
+        @OptionGroup var admin: AdminOptions
+        @Argument(help: "Tenant name.") var name: String
+        @Option(help: "Requests per minute, or none.") var rpm: String?
+        @Option(help: "Tokens per minute, or none.") var tpm: String?
+        @Option(help: "Requests in flight at once, or none.") var concurrency: String?
+        @Option(help: "Tokens per calendar month (UTC), or none.") var monthlyTokenQuota: String?
+        @Option(help: "Capture interactions: on or off.") var capture: String?
+        @Option(help: "Days captured interactions are kept (with --capture on).") var retentionDays: Int?
+
+        func run() async throws {
+            var body: JSONObject = [:]
+            func limit(_ key: String, _ value: String?) throws {
+                guard let value else { return }
+                if value == "none" {
+                    body[key] = .null
+                } else if let n = Int(value) {
+                    body[key] = .int(n)
+                } else {
+                    throw ValidationError("--\(key.replacingOccurrences(of: "_", with: "-")) takes a whole number or none.")
+                }
+            }
+            try limit("rpm", rpm)
+            try limit("tpm", tpm)
+            try limit("concurrency", concurrency)
+            try limit("monthly_token_quota", monthlyTokenQuota)
+            switch capture {
+            case nil:
+                if retentionDays != nil { throw ValidationError("--retention-days goes with --capture on.") }
+            case "on":
+                var c: JSONObject = ["enabled": true]
+                if let retentionDays { c["retention_days"] = .int(retentionDays) }
+                body["capture"] = .object(c)
+            case "off":
+                body["capture"] = ["enabled": false]
+            default:
+                throw ValidationError("--capture takes on or off.")
+            }
+            if body.isEmpty { throw ValidationError("Nothing to change: give at least one option.") }
+            let answer = try await AdminClient.call(admin, .PATCH, "tenants/\(name)", body: .object(body))
+            AdminClient.show(answer, options: admin, columns: ["name", "rpm", "tpm", "concurrency", "monthly_token_quota", "capture"])
+        }
+    }
 }
 
 struct Keys: AsyncParsableCommand {
@@ -43,6 +90,7 @@ struct Keys: AsyncParsableCommand {
         @Option(help: "Comma-separated model names or prefixes ending in '*'.") var models = "*"
         @Option(help: "Requests per minute.") var rpm: Int?
         @Option(help: "Tokens per minute.") var tpm: Int?
+        @Option(help: "Requests in flight at once.") var concurrency: Int?
         @Option(help: "Expiry, RFC 3339 (2027-01-01T00:00:00Z).") var expiresAt: String?
 
         func run() async throws {
@@ -53,6 +101,7 @@ struct Keys: AsyncParsableCommand {
             ]
             if let rpm { body["rpm"] = .int(rpm) }
             if let tpm { body["tpm"] = .int(tpm) }
+            if let concurrency { body["concurrency"] = .int(concurrency) }
             if let expiresAt { body["expires_at"] = .string(expiresAt) }
             let answer = try await AdminClient.call(admin, .POST, "tenants/\(tenant)/keys", body: .object(body))
             AdminClient.show(answer, options: admin, columns: ["id", "prefix", "scopes", "models", "key"])
