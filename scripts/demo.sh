@@ -2,13 +2,15 @@
 # Runs Trellis on its embedded defaults (SQLite in ./data, 127.0.0.1:8080) in front of a real local
 # model (SmolLM2-135M-Instruct on llama.cpp, plus a demonstration LoRA adapter), with the declarative
 # catalog in config/catalog applied at start (tenants demo and claims-dept, the upstream, the prompt
-# library, the adapter and the models), a key for each of the two tenants, and prints curl lines that
-# work. Ctrl-C stops both.
+# library, the adapter, the knowledge base `handbook` and the models), uploads the handbook's documents
+# (config/knowledge/handbook, with `trellis kb ingest`), issues a key for each of the two tenants, and
+# prints curl lines that work. Ctrl-C stops both.
 #
 #   scripts/demo.sh
 #
 # The first run installs llama-cpp-python into .venv and compiles llama.cpp (about 10 minutes on two
-# cores); later runs reuse pip's cache and start in seconds.
+# cores); later runs reuse pip's cache and start in seconds. The first run also embeds the handbook's
+# documents with SmolLM2 on one thread (about a minute); later runs find them already there.
 #
 # Environment: TRELLIS_PORT (8080), TRELLIS_MODEL_PORT (8081), TRELLIS_DATA_DIR (./data).
 # config/catalog's upstream `local` is ${TRELLIS_CATALOG_LOCAL_URL}, which the demo sets to the model port.
@@ -87,6 +89,13 @@ tenant_key() { # tenant
   printf '%s' "$key"
 }
 
+# The knowledge base is declared in config/catalog/50-knowledge.yaml; its documents are uploaded here (content
+# already in the knowledge base is skipped, so this is quick after the first run).
+say "ingesting config/knowledge/handbook into the knowledge base handbook (embedding with SmolLM2; the first run takes a minute)"
+if ! TRELLIS_URL="$BASE" TRELLIS_ADMIN_KEY="$ADMIN_KEY" .build/release/trellis kb ingest handbook "$REPO/config/knowledge/handbook" --tenant demo >&2; then
+  say "trellis kb ingest failed"; exit 1
+fi
+
 say "issuing (or reusing) a key for the tenants demo and claims-dept"
 KEY="$(tenant_key demo)"
 CLAIMS_KEY="$(tenant_key claims-dept)"
@@ -95,7 +104,8 @@ cat <<MSG
 
   Trellis is running on $BASE with the local SmolLM2 model and the catalog in ${CATALOG#"$REPO"/}.
 
-  Try it. The tenant demo has assistant, customer-service (a library prompt with variables) and embedder:
+  Try it. The tenant demo has assistant, customer-service (a library prompt with variables), embedder
+  and handbook-assistant (RAG over the knowledge base handbook):
 
     curl $BASE/v1/chat/completions \\
       -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" \\
@@ -104,6 +114,17 @@ cat <<MSG
     curl $BASE/v1/chat/completions \\
       -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" \\
       -d '{"model":"customer-service","messages":[{"role":"user","content":"Can I change my address?"}],"variables":{"company":"Acme Mutual"}}'
+
+  handbook-assistant answers from the knowledge base handbook (config/knowledge/handbook) and returns the
+  passages it was given as "citations" (index, document_id, title, chunk_id, score, snippet):
+
+    curl $BASE/v1/chat/completions \\
+      -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" \\
+      -d '{"model":"handbook-assistant","messages":[{"role":"user","content":"航班延误4小时能赔多少钱？"}]}'
+
+    curl $BASE/v1/knowledge-bases/handbook/search \\
+      -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" \\
+      -d '{"query":"How long is the grace period?","top_k":3}'
 
   The tenant claims-dept has claims-assistant (few-shot prompt, variable policy_type) and
   claims-assistant-ft (the same with the LoRA adapter):
