@@ -3,14 +3,16 @@
 1. The document is a valid OpenAPI 3.1 description, every 4xx/5xx answer uses the shared error schema, and every
    response declares `x-request-id` (chat and embeddings successes also `x-trellis-model-version`).
 2. A representative call of every operation, successes and error cases alike (401, 403, 404, 400, 409, 413,
-   415, ...), is sent to the gateway; the status must be documented for that operation, the documented headers
-   present, and the body valid against the documented schema (streams: every event).
+   415, 429, ...), is sent to the gateway; the status must be documented for that operation, the documented
+   headers present, and the body valid against the documented schema (streams: every event; JSON Lines: every
+   line).
 3. Route coverage both ways: every documented path answers its documented methods (401 without a key proves
    the route is there) and 405 with `Allow` = exactly the documented methods for the others; a list of
    undocumented paths (including routes api.md plans but the server does not have yet) answers 404.
 
 Schemas are checked with jsonschema's Draft 2020-12 validator (OpenAPI 3.1's dialect), `$ref`s resolved inside
-the document. This module makes its own tenants (`oa-one`, `oa-two`) so the rest of the suite is unaffected.
+the document. This module makes its own tenants (`oa-one`, `oa-two`, and `oa-quota` with a spent monthly quota),
+knowledge bases and keys (some with limits), so the rest of the suite is unaffected.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,7 +30,7 @@ import requests
 import yaml
 from jsonschema import Draft202012Validator, FormatChecker
 
-from conftest import REPO, UPSTREAM_CHAT_MODEL, World
+from conftest import REPO, UPSTREAM_CHAT_MODEL, UPSTREAM_EMBED_MODEL, World
 
 SPEC_PATH = REPO / "docs" / "openapi.yaml"
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "options", "head", "trace")
@@ -133,6 +136,17 @@ class Contract:
             self.check_event_stream(media, r.text, what)
         else:
             self.validate(media.get("schema", {}), r.text, what)
+            if "x-ndjson-line-schema" in media:
+                self.check_json_lines(media["x-ndjson-line-schema"], r.text, what)
+
+    def check_json_lines(self, schema: dict, text: str, what: str) -> None:
+        assert text == "" or text.endswith("\n"), f"{what}: JSON Lines must end with a newline: {text[-200:]!r}"
+        for i, line in enumerate(text.splitlines()):
+            try:
+                value = json.loads(line)
+            except ValueError:
+                raise AssertionError(f"{what}: line {i} is not JSON: {line[:300]}") from None
+            self.validate(schema, value, f"{what}: line {i}")
 
     def check_event_stream(self, media: dict, text: str, what: str) -> None:
         events: list[str] = []
@@ -299,6 +313,30 @@ def oa(world: World) -> OAWorld:
     admin.post("/models", {"name": "oa-inline", "tenant": "oa-one", "spec": {**spec, "prompt": INLINE_PROMPT}})
     admin.post("/models", {"name": "oa-adapted", "tenant": "oa-one",
                            "spec": {"adapter": "oa-lora", "prompt": {"name": "oa-greet", "version": 1}, "params": PARAMS}})
+    # Governance: keys of other scopes and with limits, and a tenant whose monthly quota cannot fit a request.
+    w.keys["infer2"] = admin.create_key("oa-two", "oa-infer", ["inference"])["key"]
+    w.keys["usage"] = admin.create_key("oa-one", "oa-usage", ["usage"])["key"]
+    w.keys["limited"] = admin.post("/tenants/oa-one/keys", {"name": "oa-limited", "tpm": 1})["key"]
+    w.keys["metered"] = admin.post("/tenants/oa-one/keys", {"name": "oa-metered", "rpm": 100000, "tpm": 100000000})["key"]
+    admin.post("/tenants", {"name": "oa-quota", "monthly_token_quota": 1})
+    w.keys["quota"] = admin.create_key("oa-quota", "oa-quota", ["inference"])["key"]
+    # Answers to rate: one of each tenant's.
+    for role, name in (("infer", "req"), ("infer2", "req2")):
+        r = w.send("POST", "/v1/chat/completions", role, json_body=CHAT)
+        assert r.status_code == 200, r.text
+        w.ids[name] = r.headers["x-request-id"]
+    # Knowledge bases: oa-one's keyword-only `oa-kb` and embedded `oa-kb-vec`, and oa-two's own `oa-kb`.
+    admin.post("/knowledge-bases", {"name": "oa-kb", "tenant": "oa-one"})
+    admin.post("/knowledge-bases", {"name": "oa-kb", "tenant": "oa-two"})
+    admin.post("/knowledge-bases", {"name": "oa-kb-vec", "tenant": "oa-one",
+                                    "embedding": {"upstream": "local", "model": UPSTREAM_EMBED_MODEL}})
+    w.ids["doc"] = admin.post("/knowledge-bases/oa-kb/documents?tenant=oa-one", GRACE_DOC)["id"]
+    w.ids["doc-del"] = admin.post("/knowledge-bases/oa-kb/documents?tenant=oa-one",
+                                  {"title": "Scratch", "text": "A document that a case deletes."})["id"]
+    admin.post("/knowledge-bases/oa-kb/documents?tenant=oa-two", {"title": "Other", "text": "oa-two's own text."})
+    w.ids["doc-vec"] = admin.post("/knowledge-bases/oa-kb-vec/documents", GRACE_DOC)["id"]
+    admin.post("/models", {"name": "oa-rag", "tenant": "oa-one",
+                           "spec": {**spec, "knowledge": {"bases": ["oa-kb"], "top_k": 2, "mode": "keyword"}}})
     return w
 
 
@@ -335,6 +373,15 @@ ADAPTER = {"upstream": "local", "base_model": UPSTREAM_CHAT_MODEL, "served_model
 BIG_PROMPT = json.dumps({"name": "oa-x", "messages": [{"role": "system", "content": "a" * (1 << 20)}]}).encode()
 BIG_V1 = b" " * ((8 << 20) + 1)  # over the default server.max_body_bytes
 BIG_ADMIN = json.dumps({"name": "a" * 70_000}).encode()  # over the administration limit (64 KiB)
+BIG_DOC = b"a" * ((16 << 20) + 1)  # over the default knowledge.max_document_bytes
+GRACE_DOC = {
+    "title": "Premium due dates and grace period",
+    "text": "# Premium due dates\n\n## Grace period\nIf a premium is not paid by the due date, you have a grace period "
+    "of 30 days during which your cover continues.\n\n## Lapse\nIf the premium is still unpaid, the policy lapses.",
+    "content_type": "text/markdown",
+    "metadata": {"source": "handbook"},
+}
+RAG_CHAT = {"model": "oa-rag", "messages": [{"role": "user", "content": "How long is the grace period?"}], "max_tokens": 4}
 
 CASES = [
     # operations
@@ -401,6 +448,11 @@ CASES = [
          code="request_too_large"),
     Case("chat-form-body", "POST", "/v1/chat/completions", 415, "infer", raw=b"a=b",
          content_type="application/x-www-form-urlencoded", code="unsupported_media_type"),
+    Case("chat-rag", "POST", "/v1/chat/completions", 200, "infer", body=RAG_CHAT),
+    Case("chat-rag-stream", "POST", "/v1/chat/completions", 200, "infer", body={**RAG_CHAT, "stream": True}),
+    Case("chat-metered", "POST", "/v1/chat/completions", 200, "metered", body=CHAT),
+    Case("chat-over-tpm", "POST", "/v1/chat/completions", 429, "limited", body=CHAT, code="rate_limit_exceeded"),
+    Case("chat-over-quota", "POST", "/v1/chat/completions", 429, "quota", body=CHAT, code="insufficient_quota"),
     # /v1/embeddings
     Case("embeddings", "POST", "/v1/embeddings", 200, "infer", body={"model": "embedder", "input": "hello"}),
     Case("embeddings-list", "POST", "/v1/embeddings", 200, "infer", body={"model": "embedder", "input": ["a", "b"]}),
@@ -414,6 +466,65 @@ CASES = [
          content_type="application/x-www-form-urlencoded"),
     # A chat-only model asked for embeddings: llama.cpp answers 500, relayed as 502 (400 if it ever says 4xx).
     Case("embeddings-chat-model", "POST", "/v1/embeddings", (400, 502), "infer", body={"model": "assistant", "input": "x"}),
+    Case("embeddings-metered", "POST", "/v1/embeddings", 200, "metered", body={"model": "embedder", "input": "hello"}),
+    Case("embeddings-over-tpm", "POST", "/v1/embeddings", 429, "limited",
+         body={"model": "embedder", "input": "a sentence of several tokens"}, code="rate_limit_exceeded"),
+    Case("embeddings-over-quota", "POST", "/v1/embeddings", 429, "quota",
+         body={"model": "embedder", "input": "a sentence of several tokens"}, code="insufficient_quota"),
+    # /v1/feedback
+    Case("feedback", "POST", "/v1/feedback", 201, "infer", body={"request_id": "<req>", "rating": 1, "comment": "good"}),
+    Case("feedback-correction", "POST", "/v1/feedback", 201, "usage",
+         body={"request_id": "<req>", "rating": -1, "comment": None, "correction": "Hi!"}),
+    Case("feedback-zero", "POST", "/v1/feedback", 400, "infer", body={"request_id": "<req>", "rating": 0}, code="invalid_value"),
+    Case("feedback-bad-rating", "POST", "/v1/feedback", 400, "infer", body={"request_id": "<req>", "rating": 5}),
+    Case("feedback-missing-request", "POST", "/v1/feedback", 400, "infer", body={"rating": 1},
+         code="missing_required_parameter"),
+    Case("feedback-missing-rating", "POST", "/v1/feedback", 400, "infer", body={"request_id": "<req>"},
+         code="missing_required_parameter"),
+    Case("feedback-unknown-field", "POST", "/v1/feedback", 400, "infer", body={"request_id": "<req>", "rating": 1, "stars": 5},
+         code="unknown_parameter"),
+    Case("feedback-unknown-request", "POST", "/v1/feedback", 404, "infer",
+         body={"request_id": "req_000000000000000000000000", "rating": 1}, code="not_found"),
+    Case("feedback-foreign-request", "POST", "/v1/feedback", 404, "infer", body={"request_id": "<req2>", "rating": 1},
+         code="not_found"),
+    Case("feedback-no-key", "POST", "/v1/feedback", 401, body={"request_id": "<req>", "rating": 1}),
+    Case("feedback-operator", "POST", "/v1/feedback", 403, "op", body={"request_id": "<req>", "rating": 1},
+         code="permission_denied"),
+    Case("feedback-manage-key", "POST", "/v1/feedback", 403, "manage", body={"request_id": "<req>", "rating": 1}),
+    Case("feedback-too-large", "POST", "/v1/feedback", 413, "infer", raw=BIG_PROMPT, content_type="application/json"),
+    Case("feedback-form", "POST", "/v1/feedback", 415, "infer", raw=b"rating=1",
+         content_type="application/x-www-form-urlencoded"),
+    # /v1/knowledge-bases/{kb}/search
+    Case("search", "POST", "/v1/knowledge-bases/{kb}/search", 200, "infer", {"kb": "oa-kb"}, body={"query": "grace period"}),
+    Case("search-manage", "POST", "/v1/knowledge-bases/{kb}/search", 200, "manage", {"kb": "oa-kb"},
+         body={"query": "lapse", "top_k": 1, "mode": "keyword"}),
+    Case("search-keyword-only-kb", "POST", "/v1/knowledge-bases/{kb}/search", 200, "infer", {"kb": "oa-kb"},
+         body={"query": "grace", "mode": "hybrid"}),
+    Case("search-vector", "POST", "/v1/knowledge-bases/{kb}/search", 200, "infer", {"kb": "oa-kb-vec"},
+         body={"query": "unpaid premium", "mode": "vector", "top_k": 2}),
+    Case("search-hybrid", "POST", "/v1/knowledge-bases/{kb}/search", 200, "infer", {"kb": "oa-kb-vec"},
+         body={"query": "grace period"}),
+    Case("search-vector-without-embedding", "POST", "/v1/knowledge-bases/{kb}/search", 400, "infer", {"kb": "oa-kb"},
+         body={"query": "grace", "mode": "vector"}, code="invalid_value"),
+    Case("search-bad-mode", "POST", "/v1/knowledge-bases/{kb}/search", 400, "infer", {"kb": "oa-kb"},
+         body={"query": "grace", "mode": "semantic"}, code="invalid_value"),
+    Case("search-bad-top-k", "POST", "/v1/knowledge-bases/{kb}/search", 400, "infer", {"kb": "oa-kb"},
+         body={"query": "grace", "top_k": 51}, code="invalid_value"),
+    Case("search-missing-query", "POST", "/v1/knowledge-bases/{kb}/search", 400, "infer", {"kb": "oa-kb"}, body={},
+         code="missing_required_parameter"),
+    Case("search-unknown-field", "POST", "/v1/knowledge-bases/{kb}/search", 400, "infer", {"kb": "oa-kb"},
+         body={"query": "grace", "k": 1}, code="unknown_parameter"),
+    Case("search-foreign", "POST", "/v1/knowledge-bases/{kb}/search", 404, "infer2", {"kb": "oa-kb-vec"},
+         body={"query": "grace"}, code="not_found"),
+    Case("search-missing", "POST", "/v1/knowledge-bases/{kb}/search", 404, "infer", {"kb": "no-such"}, body={"query": "x"}),
+    Case("search-no-key", "POST", "/v1/knowledge-bases/{kb}/search", 401, None, {"kb": "oa-kb"}, body={"query": "x"}),
+    Case("search-operator", "POST", "/v1/knowledge-bases/{kb}/search", 403, "op", {"kb": "oa-kb"}, body={"query": "x"}),
+    Case("search-usage-key", "POST", "/v1/knowledge-bases/{kb}/search", 403, "usage", {"kb": "oa-kb"}, body={"query": "x"},
+         code="permission_denied"),
+    Case("search-too-large", "POST", "/v1/knowledge-bases/{kb}/search", 413, "infer", {"kb": "oa-kb"}, raw=BIG_ADMIN,
+         content_type="application/json"),
+    Case("search-form", "POST", "/v1/knowledge-bases/{kb}/search", 415, "infer", {"kb": "oa-kb"}, raw=b"query=x",
+         content_type="application/x-www-form-urlencoded"),
     # /admin/v1/tenants
     Case("tenant-create", "POST", "/admin/v1/tenants", 201, "op", body={"name": f"oa-new-{RUN}"}),
     Case("tenant-create-taken", "POST", "/admin/v1/tenants", 409, "op", body={"name": "oa-one"}, code="conflict"),
@@ -437,11 +548,44 @@ CASES = [
     Case("tenant-get-foreign", "GET", "/admin/v1/tenants/{tenant}", 404, "manage2", {"tenant": "oa-one"}, code="not_found"),
     Case("tenant-get-missing", "GET", "/admin/v1/tenants/{tenant}", 404, "op", {"tenant": "no-such-tenant"}),
     Case("tenant-get-inference-key", "GET", "/admin/v1/tenants/{tenant}", 403, "infer", {"tenant": "oa-one"}),
+    Case("tenant-create-with-settings", "POST", "/admin/v1/tenants", 201, "op",
+         body={"name": f"oa-lim-{RUN}", "rpm": 600, "tpm": None, "concurrency": 8, "monthly_token_quota": 1000000,
+               "capture": {"enabled": True}}),
+    Case("tenant-create-bad-setting", "POST", "/admin/v1/tenants", 400, "op", body={"name": "oa-x", "rpm": 0},
+         code="invalid_value"),
+    Case("tenant-patch", "PATCH", "/admin/v1/tenants/{tenant}", 200, "op", {"tenant": "oa-two"},
+         body={"rpm": 100000, "tpm": None, "concurrency": 64, "monthly_token_quota": None,
+               "capture": {"enabled": True, "retention_days": 7}}),
+    Case("tenant-patch-nothing", "PATCH", "/admin/v1/tenants/{tenant}", 200, "op", {"tenant": "oa-one"}, body={}),
+    Case("tenant-patch-clear", "PATCH", "/admin/v1/tenants/{tenant}", 200, "op", {"tenant": "oa-one"},
+         body={"rpm": None, "capture": None}),
+    Case("tenant-patch-bad-limit", "PATCH", "/admin/v1/tenants/{tenant}", 400, "op", {"tenant": "oa-one"},
+         body={"tpm": 0}, code="invalid_value"),
+    Case("tenant-patch-bad-capture", "PATCH", "/admin/v1/tenants/{tenant}", 400, "op", {"tenant": "oa-one"},
+         body={"capture": {"enabled": "yes"}}, code="invalid_value"),
+    Case("tenant-patch-capture-field", "PATCH", "/admin/v1/tenants/{tenant}", 400, "op", {"tenant": "oa-one"},
+         body={"capture": {"enabled": True, "days": 3}}, code="unknown_parameter"),
+    Case("tenant-patch-name", "PATCH", "/admin/v1/tenants/{tenant}", 400, "op", {"tenant": "oa-one"},
+         body={"name": "oa-renamed"}, code="unknown_parameter"),
+    Case("tenant-patch-not-json", "PATCH", "/admin/v1/tenants/{tenant}", 400, "op", {"tenant": "oa-one"}, raw=b"{",
+         content_type="application/json", code="invalid_json"),
+    Case("tenant-patch-missing", "PATCH", "/admin/v1/tenants/{tenant}", 404, "op", {"tenant": "no-such"}, body={}),
+    Case("tenant-patch-manage-key", "PATCH", "/admin/v1/tenants/{tenant}", 403, "manage", {"tenant": "oa-one"},
+         body={"rpm": 1}, code="permission_denied"),
+    Case("tenant-patch-no-key", "PATCH", "/admin/v1/tenants/{tenant}", 401, None, {"tenant": "oa-one"}, body={}),
+    Case("tenant-patch-too-large", "PATCH", "/admin/v1/tenants/{tenant}", 413, "op", {"tenant": "oa-one"}, raw=BIG_ADMIN,
+         content_type="application/json"),
+    Case("tenant-patch-form", "PATCH", "/admin/v1/tenants/{tenant}", 415, "op", {"tenant": "oa-one"}, raw=b"rpm=1",
+         content_type="application/x-www-form-urlencoded"),
     # keys
     Case("key-create", "POST", "/admin/v1/tenants/{tenant}/keys", 201, "op", {"tenant": "oa-one"},
          body={"name": "k", "scopes": ["inference", "usage"], "models": ["oa-*"], "rpm": 60, "tpm": 1000,
                "expires_at": "2099-01-01T00:00:00Z"}),
     Case("key-create-defaults", "POST", "/admin/v1/tenants/{tenant}/keys", 201, "manage", {"tenant": "oa-one"}, body={}),
+    Case("key-create-concurrency", "POST", "/admin/v1/tenants/{tenant}/keys", 201, "op", {"tenant": "oa-two"},
+         body={"name": "k", "concurrency": 4}),
+    Case("key-create-bad-concurrency", "POST", "/admin/v1/tenants/{tenant}/keys", 400, "op", {"tenant": "oa-one"},
+         body={"concurrency": 0}, code="invalid_value"),
     Case("key-create-foreign", "POST", "/admin/v1/tenants/{tenant}/keys", 404, "manage2", {"tenant": "oa-one"}, body={}),
     Case("key-create-missing-tenant", "POST", "/admin/v1/tenants/{tenant}/keys", 404, "op", {"tenant": "no-such"}, body={}),
     Case("key-create-bad-scope", "POST", "/admin/v1/tenants/{tenant}/keys", 400, "op", {"tenant": "oa-one"},
@@ -466,6 +610,15 @@ CASES = [
     Case("upstream-create", "POST", "/admin/v1/upstreams", 201, "op",
          body={"name": f"oa-up-{RUN}", "base_url": "https://models.invalid/v1", "kind": "openai", "labels": ["external"],
                "api_key_env": "OA_NOT_SET", "timeouts": {"connect_ms": 1000}}),
+    Case("upstream-create-priced", "POST", "/admin/v1/upstreams", 201, "op",
+         body={"name": f"oa-up-p-{RUN}", "base_url": "http://127.0.0.1:9/v1", "kind": "vllm",
+               "pricing": {"models": {"*": {"input_per_1k": 0.5, "output_per_1k": 1.5}}}}),
+    Case("upstream-create-gpu-priced", "POST", "/admin/v1/upstreams", 201, "op",
+         body={"name": f"oa-up-g-{RUN}", "base_url": "http://127.0.0.1:9/v1", "pricing": {"gpu_hour": 2.5, "tokens_per_gpu_hour": 1e6}}),
+    Case("upstream-create-half-gpu-price", "POST", "/admin/v1/upstreams", 400, "op",
+         body={"name": "oa-u", "base_url": "http://x", "pricing": {"gpu_hour": 2.5}}, code="invalid_value"),
+    Case("upstream-create-bad-pricing", "POST", "/admin/v1/upstreams", 400, "op",
+         body={"name": "oa-u", "base_url": "http://x", "pricing": {"per_token": 1}}, code="unknown_parameter"),
     Case("upstream-create-taken", "POST", "/admin/v1/upstreams", 409, "op",
          body={"name": "local", "base_url": "http://127.0.0.1:9/v1"}),
     Case("upstream-create-bad-url", "POST", "/admin/v1/upstreams", 400, "op", body={"name": "oa-u", "base_url": "ftp://x"}),
@@ -494,6 +647,17 @@ CASES = [
          body={"name": "oa-x", "tenant": "oa-one", "spec": {**SPEC_OK, "adapter": "a"}}),
     Case("model-create-missing-spec", "POST", "/admin/v1/models", 400, "op", body={"name": "oa-x"},
          code="missing_required_parameter"),
+    Case("model-create-rag", "POST", "/admin/v1/models", 201, "manage",
+         body={"name": f"oa-mr-{RUN}", "spec": {**SPEC_OK, "knowledge": {"bases": ["oa-kb", "oa-kb-vec"], "top_k": 3, "mode": "hybrid",
+                                                                           "min_score": 0, "template": "Use:\n{{context}}"},
+                                                 "capture": {"enabled": True, "retention_days": 30}}}),
+    Case("model-create-rag-shared", "POST", "/admin/v1/models", 400, "op",
+         body={"name": "oa-x", "spec": {**SPEC_OK, "knowledge": {"bases": ["oa-kb"]}}}, code="invalid_value"),
+    Case("model-create-rag-foreign-kb", "POST", "/admin/v1/models", 400, "manage2",
+         body={"name": "oa-x", "spec": {**SPEC_OK, "knowledge": {"bases": ["oa-kb-vec"]}}}, code="invalid_value"),
+    Case("model-create-rag-bad-template", "POST", "/admin/v1/models", 400, "manage",
+         body={"name": "oa-x", "spec": {**SPEC_OK, "knowledge": {"bases": ["oa-kb"], "template": "no placeholder"}}},
+         code="invalid_value"),
     Case("model-create-inline-prompt", "POST", "/admin/v1/models", 201, "op",
          body={"name": f"oa-mi-{RUN}", "tenant": "oa-two", "spec": {**SPEC_OK, "prompt": INLINE_PROMPT}}),
     Case("model-create-shared-prompt", "POST", "/admin/v1/models", 201, "manage2",
@@ -678,24 +842,189 @@ CASES = [
     Case("adapter-get-foreign", "GET", "/admin/v1/adapters/{name}", 404, "manage2", {"name": "oa-lora"}),
     Case("adapter-get-missing", "GET", "/admin/v1/adapters/{name}", 404, "op", {"name": "no-such"}),
     Case("adapter-get-inference-key", "GET", "/admin/v1/adapters/{name}", 403, "infer", {"name": "oa-lora"}),
+    # knowledge bases
+    Case("kb-create", "POST", "/admin/v1/knowledge-bases", 201, "op",
+         body={"name": f"oa-kb-{RUN}", "tenant": "oa-two", "description": "d", "chunk_size": 128, "chunk_overlap": 16}),
+    Case("kb-create-own", "POST", "/admin/v1/knowledge-bases", 201, "manage", body={"name": f"oa-kb-own-{RUN}"}),
+    Case("kb-create-embedded", "POST", "/admin/v1/knowledge-bases", 201, "manage2",
+         body={"name": f"oa-kb-e-{RUN}", "embedding": {"upstream": "local", "model": UPSTREAM_EMBED_MODEL}}),
+    Case("kb-create-no-tenant", "POST", "/admin/v1/knowledge-bases", 400, "op", body={"name": "oa-x"},
+         code="missing_required_parameter"),
+    Case("kb-create-unknown-upstream", "POST", "/admin/v1/knowledge-bases", 400, "op",
+         body={"name": "oa-x", "tenant": "oa-one", "embedding": {"upstream": "no-such", "model": "m"}}, code="invalid_value"),
+    Case("kb-create-half-embedding", "POST", "/admin/v1/knowledge-bases", 400, "op",
+         body={"name": "oa-x", "tenant": "oa-one", "embedding": {"upstream": "local"}}, code="missing_required_parameter"),
+    Case("kb-create-big-overlap", "POST", "/admin/v1/knowledge-bases", 400, "op",
+         body={"name": "oa-x", "tenant": "oa-one", "chunk_size": 64, "chunk_overlap": 40}, code="invalid_value"),
+    Case("kb-create-small-chunks", "POST", "/admin/v1/knowledge-bases", 400, "op",
+         body={"name": "oa-x", "tenant": "oa-one", "chunk_size": 16}, code="invalid_value"),
+    Case("kb-create-bad-name", "POST", "/admin/v1/knowledge-bases", 400, "op", body={"name": "-x", "tenant": "oa-one"},
+         code="invalid_value"),
+    Case("kb-create-unknown-field", "POST", "/admin/v1/knowledge-bases", 400, "op",
+         body={"name": "oa-x", "tenant": "oa-one", "model": "m"}, code="unknown_parameter"),
+    Case("kb-create-taken", "POST", "/admin/v1/knowledge-bases", 409, "op", body={"name": "oa-kb", "tenant": "oa-one"},
+         code="conflict"),
+    Case("kb-create-taken-own", "POST", "/admin/v1/knowledge-bases", 409, "manage2", body={"name": "oa-kb"}),
+    Case("kb-create-foreign-tenant", "POST", "/admin/v1/knowledge-bases", 404, "manage2",
+         body={"name": "oa-x", "tenant": "oa-one"}, code="not_found"),
+    Case("kb-create-missing-tenant", "POST", "/admin/v1/knowledge-bases", 404, "op", body={"name": "oa-x", "tenant": "no-such"}),
+    Case("kb-create-inference-key", "POST", "/admin/v1/knowledge-bases", 403, "infer", body={"name": "oa-x"}),
+    Case("kb-create-no-key", "POST", "/admin/v1/knowledge-bases", 401, body={"name": "oa-x"}),
+    Case("kb-create-too-large", "POST", "/admin/v1/knowledge-bases", 413, "op", raw=BIG_ADMIN, content_type="application/json"),
+    Case("kb-create-form", "POST", "/admin/v1/knowledge-bases", 415, "op", raw=b"name=x",
+         content_type="application/x-www-form-urlencoded"),
+    Case("kbs-list", "GET", "/admin/v1/knowledge-bases", 200, "op"),
+    Case("kbs-list-tenant", "GET", "/admin/v1/knowledge-bases", 200, "op", query={"tenant": "oa-one"}),
+    Case("kbs-list-manage", "GET", "/admin/v1/knowledge-bases", 200, "manage"),
+    Case("kbs-list-missing-tenant", "GET", "/admin/v1/knowledge-bases", 404, "op", query={"tenant": "no-such"}),
+    Case("kbs-list-inference-key", "GET", "/admin/v1/knowledge-bases", 403, "infer"),
+    Case("kbs-list-no-key", "GET", "/admin/v1/knowledge-bases", 401),
+    Case("kb-get", "GET", "/admin/v1/knowledge-bases/{kb}", 200, "op", {"kb": "oa-kb-vec"}),
+    Case("kb-get-with-tenant", "GET", "/admin/v1/knowledge-bases/{kb}", 200, "op", {"kb": "oa-kb"}, query={"tenant": "oa-two"}),
+    Case("kb-get-own", "GET", "/admin/v1/knowledge-bases/{kb}", 200, "manage", {"kb": "oa-kb"}),
+    Case("kb-get-ambiguous", "GET", "/admin/v1/knowledge-bases/{kb}", 409, "op", {"kb": "oa-kb"}, code="conflict"),
+    Case("kb-get-foreign", "GET", "/admin/v1/knowledge-bases/{kb}", 404, "manage2", {"kb": "oa-kb-vec"}, code="not_found"),
+    Case("kb-get-missing", "GET", "/admin/v1/knowledge-bases/{kb}", 404, "op", {"kb": "no-such"}),
+    Case("kb-get-missing-in-tenant", "GET", "/admin/v1/knowledge-bases/{kb}", 404, "op", {"kb": "oa-kb-vec"},
+         query={"tenant": "oa-two"}),
+    Case("kb-get-inference-key", "GET", "/admin/v1/knowledge-bases/{kb}", 403, "infer", {"kb": "oa-kb"}),
+    Case("kb-get-no-key", "GET", "/admin/v1/knowledge-bases/{kb}", 401, None, {"kb": "oa-kb"}),
+    # documents
+    Case("doc-upload", "POST", "/admin/v1/knowledge-bases/{kb}/documents", 201, "op", {"kb": "oa-kb"},
+         query={"tenant": "oa-one"},
+         body={"title": f"Claims {RUN}", "text": f"# Claims\n\nReport a claim within 14 days ({RUN}).",
+               "content_type": "text/markdown", "metadata": {"run": RUN}}),
+    Case("doc-upload-same-bytes", "POST", "/admin/v1/knowledge-bases/{kb}/documents", 200, "manage", {"kb": "oa-kb"},
+         body={"title": "Another title", "text": GRACE_DOC["text"]}),
+    Case("doc-upload-html", "POST", "/admin/v1/knowledge-bases/{kb}/documents", 201, "manage", {"kb": "oa-kb"},
+         body={"title": f"Html {RUN}", "text": f"<html><body><h1>Pets</h1><p>Cats and dogs {RUN}.</p></body></html>",
+               "content_type": "text/html"}),
+    Case("doc-upload-embedded", "POST", "/admin/v1/knowledge-bases/{kb}/documents", 201, "manage", {"kb": "oa-kb-vec"},
+         body={"title": f"Rental {RUN}", "text": f"A rental car is paid for up to 30 days ({RUN})."}),
+    Case("doc-upload-raw-text", "POST", "/admin/v1/knowledge-bases/{kb}/documents", 201, "manage", {"kb": "oa-kb"},
+         query={"title": "Plain"}, raw=f"Plain text upload {RUN}.".encode(), content_type="text/plain; charset=utf-8"),
+    Case("doc-upload-raw-markdown", "POST", "/admin/v1/knowledge-bases/{kb}/documents", 201, "op", {"kb": "oa-kb"},
+         query={"tenant": "oa-one", "title": "Markdown"}, raw=f"# Heading\n\nMarkdown {RUN}.".encode(),
+         content_type="text/x-markdown"),
+    Case("doc-upload-raw-html", "POST", "/admin/v1/knowledge-bases/{kb}/documents", 201, "manage", {"kb": "oa-kb"},
+         query={"title": "Page"}, raw=f"<p>An HTML page {RUN}.</p>".encode(), content_type="application/xhtml+xml"),
+    Case("doc-upload-raw-no-title", "POST", "/admin/v1/knowledge-bases/{kb}/documents", 400, "manage", {"kb": "oa-kb"},
+         raw=b"Some text.", content_type="text/plain", code="missing_required_parameter"),
+    Case("doc-upload-not-utf8", "POST", "/admin/v1/knowledge-bases/{kb}/documents", 400, "manage", {"kb": "oa-kb"},
+         query={"title": "Bytes"}, raw=b"\xff\xfe\x00a", content_type="text/plain", code="invalid_encoding"),
+    Case("doc-upload-blank", "POST", "/admin/v1/knowledge-bases/{kb}/documents", 400, "manage", {"kb": "oa-kb"},
+         body={"title": "Blank", "text": " \n "}, code="empty_document"),
+    Case("doc-upload-missing-text", "POST", "/admin/v1/knowledge-bases/{kb}/documents", 400, "manage", {"kb": "oa-kb"},
+         body={"title": "No text"}, code="missing_required_parameter"),
+    Case("doc-upload-bad-content-type", "POST", "/admin/v1/knowledge-bases/{kb}/documents", 400, "manage", {"kb": "oa-kb"},
+         body={"title": "T", "text": "x", "content_type": "application/pdf"}, code="invalid_value"),
+    Case("doc-upload-bad-metadata", "POST", "/admin/v1/knowledge-bases/{kb}/documents", 400, "manage", {"kb": "oa-kb"},
+         body={"title": "T", "text": "x", "metadata": "m"}, code="invalid_value"),
+    Case("doc-upload-unknown-field", "POST", "/admin/v1/knowledge-bases/{kb}/documents", 400, "manage", {"kb": "oa-kb"},
+         body={"title": "T", "text": "x", "author": "a"}, code="unknown_parameter"),
+    Case("doc-upload-not-json", "POST", "/admin/v1/knowledge-bases/{kb}/documents", 400, "manage", {"kb": "oa-kb"},
+         raw=b"{", content_type="application/json", code="invalid_json"),
+    Case("doc-upload-ambiguous", "POST", "/admin/v1/knowledge-bases/{kb}/documents", 409, "op", {"kb": "oa-kb"},
+         body={"title": "T", "text": "x"}, code="conflict"),
+    Case("doc-upload-foreign", "POST", "/admin/v1/knowledge-bases/{kb}/documents", 404, "manage2", {"kb": "oa-kb-vec"},
+         body={"title": "T", "text": "x"}, code="not_found"),
+    Case("doc-upload-missing-kb", "POST", "/admin/v1/knowledge-bases/{kb}/documents", 404, "op", {"kb": "no-such"},
+         body={"title": "T", "text": "x"}),
+    Case("doc-upload-inference-key", "POST", "/admin/v1/knowledge-bases/{kb}/documents", 403, "infer", {"kb": "oa-kb"},
+         body={"title": "T", "text": "x"}),
+    Case("doc-upload-no-key", "POST", "/admin/v1/knowledge-bases/{kb}/documents", 401, None, {"kb": "oa-kb"},
+         body={"title": "T", "text": "x"}),
+    Case("doc-upload-too-large", "POST", "/admin/v1/knowledge-bases/{kb}/documents", 413, "manage", {"kb": "oa-kb"},
+         query={"title": "Big"}, raw=BIG_DOC, content_type="text/plain", code="request_too_large"),
+    # Without poppler's pdftotext on the gateway's machine a PDF is 415; with it, this one cannot be read (400).
+    Case("doc-upload-pdf", "POST", "/admin/v1/knowledge-bases/{kb}/documents", (400, 415), "manage", {"kb": "oa-kb"},
+         query={"title": "Scan"}, raw=b"%PDF-1.4\n%not really\n", content_type="application/pdf"),
+    Case("doc-upload-multipart", "POST", "/admin/v1/knowledge-bases/{kb}/documents", 415, "manage", {"kb": "oa-kb"},
+         raw=b"--b\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nx\r\n--b--\r\n",
+         content_type="multipart/form-data; boundary=b", code="unsupported_media_type"),
+    Case("doc-upload-form", "POST", "/admin/v1/knowledge-bases/{kb}/documents", 415, "manage", {"kb": "oa-kb"},
+         raw=b"title=x", content_type="application/x-www-form-urlencoded"),
+    Case("docs-list", "GET", "/admin/v1/knowledge-bases/{kb}/documents", 200, "op", {"kb": "oa-kb-vec"}),
+    Case("docs-list-page", "GET", "/admin/v1/knowledge-bases/{kb}/documents", 200, "manage", {"kb": "oa-kb"},
+         query={"limit": "1", "after": "doc_0000000000000000"}),
+    Case("docs-list-with-tenant", "GET", "/admin/v1/knowledge-bases/{kb}/documents", 200, "op", {"kb": "oa-kb"},
+         query={"tenant": "oa-two"}),
+    Case("docs-list-bad-limit", "GET", "/admin/v1/knowledge-bases/{kb}/documents", 400, "manage", {"kb": "oa-kb"},
+         query={"limit": "0"}, code="invalid_value"),
+    Case("docs-list-ambiguous", "GET", "/admin/v1/knowledge-bases/{kb}/documents", 409, "op", {"kb": "oa-kb"}),
+    Case("docs-list-foreign", "GET", "/admin/v1/knowledge-bases/{kb}/documents", 404, "manage2", {"kb": "oa-kb-vec"}),
+    Case("docs-list-inference-key", "GET", "/admin/v1/knowledge-bases/{kb}/documents", 403, "infer", {"kb": "oa-kb"}),
+    Case("docs-list-no-key", "GET", "/admin/v1/knowledge-bases/{kb}/documents", 401, None, {"kb": "oa-kb"}),
+    Case("doc-delete", "DELETE", "/admin/v1/knowledge-bases/{kb}/documents/{id}", 200, "manage",
+         {"kb": "oa-kb", "id": "<doc-del>"}),
+    Case("doc-delete-again", "DELETE", "/admin/v1/knowledge-bases/{kb}/documents/{id}", 404, "manage",
+         {"kb": "oa-kb", "id": "<doc-del>"}, code="not_found"),
+    Case("doc-delete-other-kb", "DELETE", "/admin/v1/knowledge-bases/{kb}/documents/{id}", 404, "manage",
+         {"kb": "oa-kb-vec", "id": "<doc>"}),
+    Case("doc-delete-foreign", "DELETE", "/admin/v1/knowledge-bases/{kb}/documents/{id}", 404, "manage2",
+         {"kb": "oa-kb-vec", "id": "<doc-vec>"}),
+    Case("doc-delete-ambiguous", "DELETE", "/admin/v1/knowledge-bases/{kb}/documents/{id}", 409, "op",
+         {"kb": "oa-kb", "id": "<doc>"}),
+    Case("doc-delete-inference-key", "DELETE", "/admin/v1/knowledge-bases/{kb}/documents/{id}", 403, "infer",
+         {"kb": "oa-kb", "id": "<doc>"}),
+    Case("doc-delete-no-key", "DELETE", "/admin/v1/knowledge-bases/{kb}/documents/{id}", 401, None,
+         {"kb": "oa-kb", "id": "<doc>"}),
     # audit
     Case("audit", "GET", "/admin/v1/audit", 200, "op"),
+    Case("audit-filtered", "GET", "/admin/v1/audit", 200, "op",
+         query={"action": "tenant.*", "actor": "operator", "target": "tenant:oa-one", "from": "2000-01-01T00:00:00Z",
+                "to": "2100-01-01T00:00:00.5Z"}),
+    Case("audit-bad-limit", "GET", "/admin/v1/audit", 400, "op", query={"limit": "0"}, code="invalid_value"),
+    Case("audit-bad-before", "GET", "/admin/v1/audit", 400, "op", query={"before": "x"}, code="invalid_value"),
+    Case("audit-bad-from", "GET", "/admin/v1/audit", 400, "manage", query={"from": "yesterday"}, code="invalid_value"),
     Case("audit-page", "GET", "/admin/v1/audit", 200, "op", query={"limit": "2", "before": "1000000"}),
     Case("audit-tenant", "GET", "/admin/v1/audit", 200, "op", query={"tenant": "oa-one"}),
     Case("audit-missing-tenant", "GET", "/admin/v1/audit", 404, "op", query={"tenant": "no-such"}),
     Case("audit-manage", "GET", "/admin/v1/audit", 200, "manage"),
     Case("audit-inference-key", "GET", "/admin/v1/audit", 403, "infer"),
     Case("audit-no-key", "GET", "/admin/v1/audit", 401),
+    # usage
+    Case("usage", "GET", "/admin/v1/usage", 200, "op"),
+    Case("usage-grouped", "GET", "/admin/v1/usage", 200, "op",
+         query={"group_by": "tenant,model,version,key,day", "from": "2020-01-01", "to": "2100-12-31T23:00:00Z"}),
+    Case("usage-by-user", "GET", "/admin/v1/usage", 200, "op", query={"group_by": "end_user,model", "tenant": "oa-one"}),
+    Case("usage-model", "GET", "/admin/v1/usage", 200, "manage", query={"model": "assistant", "group_by": "day"}),
+    Case("usage-usage-key", "GET", "/admin/v1/usage", 200, "usage", query={"tenant": "oa-one", "group_by": "model"}),
+    Case("usage-bad-group", "GET", "/admin/v1/usage", 400, "op", query={"group_by": "model,colour"}, code="invalid_value"),
+    Case("usage-bad-from", "GET", "/admin/v1/usage", 400, "op", query={"from": "last week"}, code="invalid_value"),
+    Case("usage-from-after-to", "GET", "/admin/v1/usage", 400, "op", query={"from": "2026-02-01", "to": "2026-01-31"},
+         code="invalid_value"),
+    Case("usage-missing-tenant", "GET", "/admin/v1/usage", 404, "op", query={"tenant": "no-such"}, code="not_found"),
+    Case("usage-foreign-tenant", "GET", "/admin/v1/usage", 404, "usage", query={"tenant": "oa-two"}),
+    Case("usage-inference-key", "GET", "/admin/v1/usage", 403, "infer", code="permission_denied"),
+    Case("usage-no-key", "GET", "/admin/v1/usage", 401),
+    # dataset export
+    Case("export", "GET", "/admin/v1/datasets/export", 200, "op"),
+    Case("export-dpo", "GET", "/admin/v1/datasets/export", 200, "manage2", query={"format": "openai-dpo"}),
+    Case("export-model", "GET", "/admin/v1/datasets/export", 200, "usage", query={"model": "assistant", "format": "openai-sft"}),
+    Case("export-bad-format", "GET", "/admin/v1/datasets/export", 400, "op", query={"format": "csv"}, code="invalid_value"),
+    Case("export-missing-tenant", "GET", "/admin/v1/datasets/export", 404, "op", query={"tenant": "no-such"}),
+    Case("export-foreign-tenant", "GET", "/admin/v1/datasets/export", 404, "manage", query={"tenant": "oa-two"}),
+    Case("export-inference-key", "GET", "/admin/v1/datasets/export", 403, "infer"),
+    Case("export-no-key", "GET", "/admin/v1/datasets/export", 401),
 ]
 
 
+def _fill(oa: OAWorld, value: Any) -> Any:
+    """`<name>` stands for oa.ids[name] (an id made by the fixture), in path parameters, the query and the body's
+    top-level string values."""
+    if isinstance(value, str) and value.startswith("<") and value.endswith(">"):
+        return oa.ids.get(value[1:-1], value)
+    return value
+
+
 def _send_case(oa: OAWorld, case: Case) -> requests.Response:
-    params = {k: oa.ids.get(v[1:-1], v) if v.startswith("<") else v for k, v in case.params.items()}
+    params = {k: _fill(oa, v) for k, v in case.params.items()}
     path = case.template.format(**params)
+    query = {k: _fill(oa, v) for k, v in case.query.items()} if case.query is not None else None
+    body = {k: _fill(oa, v) for k, v in case.body.items()} if isinstance(case.body, dict) else case.body
     headers = {"Content-Type": case.content_type} if case.content_type else None
-    return oa.send(
-        case.method, path, case.auth, json_body=case.body, data=case.raw, headers=headers, params=case.query
-    )
+    return oa.send(case.method, path, case.auth, json_body=body, data=case.raw, headers=headers, params=query)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
@@ -767,6 +1096,34 @@ REFUSED_BODIES = [
     ("POST", "/admin/v1/adapters", {"name": "a", **ADAPTER, "lora_scale": 1}),
     ("POST", "/admin/v1/adapters", {"name": "a", **ADAPTER, "method": "magic"}),
     ("POST", "/admin/v1/adapters", {"name": "a", **ADAPTER, "rank": 8}),
+    ("POST", "/admin/v1/models", {"name": "m", "spec": {**SPEC_OK, "knowledge": {"bases": []}}}),
+    ("POST", "/admin/v1/models", {"name": "m", "spec": {**SPEC_OK, "knowledge": {"bases": ["k"], "template": "x"}}}),
+    ("POST", "/admin/v1/models", {"name": "m", "spec": {**SPEC_OK, "knowledge": {"bases": ["k"], "depth": 2}}}),
+    ("POST", "/admin/v1/models", {"name": "m", "spec": {**SPEC_OK, "capture": {"retention_days": 3}}}),
+    ("POST", "/admin/v1/tenants", {"name": "t", "rpm": 0}),
+    ("POST", "/admin/v1/tenants/{tenant}/keys", {"concurrency": 0}),
+    ("PATCH", "/admin/v1/tenants/{tenant}", {"tpm": 0}),
+    ("PATCH", "/admin/v1/tenants/{tenant}", {"capture": {"enabled": "yes"}}),
+    ("PATCH", "/admin/v1/tenants/{tenant}", {"capture": {"enabled": True, "days": 3}}),
+    ("PATCH", "/admin/v1/tenants/{tenant}", {"name": "t"}),
+    ("POST", "/admin/v1/upstreams", {"name": "u", "base_url": "http://x", "pricing": {"gpu_hour": 2.5}}),
+    ("POST", "/admin/v1/upstreams", {"name": "u", "base_url": "http://x", "pricing": {"per_token": 1}}),
+    ("POST", "/v1/feedback", {"request_id": "r", "rating": 0}),
+    ("POST", "/v1/feedback", {"request_id": "r", "rating": 5}),
+    ("POST", "/v1/feedback", {"rating": 1}),
+    ("POST", "/v1/feedback", {"request_id": "r", "rating": 1, "stars": 5}),
+    ("POST", "/v1/knowledge-bases/{kb}/search", {}),
+    ("POST", "/v1/knowledge-bases/{kb}/search", {"query": "q", "mode": "semantic"}),
+    ("POST", "/v1/knowledge-bases/{kb}/search", {"query": "q", "top_k": 51}),
+    ("POST", "/v1/knowledge-bases/{kb}/search", {"query": "q", "k": 1}),
+    ("POST", "/admin/v1/knowledge-bases", {"name": "k", "tenant": "t", "embedding": {"upstream": "u"}}),
+    ("POST", "/admin/v1/knowledge-bases", {"name": "k", "tenant": "t", "chunk_size": 16}),
+    ("POST", "/admin/v1/knowledge-bases", {"name": "-k", "tenant": "t"}),
+    ("POST", "/admin/v1/knowledge-bases", {"name": "k", "tenant": "t", "model": "m"}),
+    ("POST", "/admin/v1/knowledge-bases/{kb}/documents", {"title": "t"}),
+    ("POST", "/admin/v1/knowledge-bases/{kb}/documents", {"title": "t", "text": "x", "content_type": "application/pdf"}),
+    ("POST", "/admin/v1/knowledge-bases/{kb}/documents", {"title": "t", "text": "x", "metadata": "m"}),
+    ("POST", "/admin/v1/knowledge-bases/{kb}/documents", {"title": "t", "text": "x", "author": "a"}),
 ]
 
 
@@ -912,6 +1269,142 @@ def test_chunked_body_over_the_limit_is_413(oa: OAWorld, contract: Contract):
     assert r.status_code == 413, r.text
 
 
+def test_rag_answers_cite_their_passages(oa: OAWorld, contract: Contract):
+    """A RAG model's completion carries `citations` whose passages come from its knowledge base; a stream carries
+    them on its first chunk only."""
+    r = oa.send("POST", "/v1/chat/completions", "infer", json_body=RAG_CHAT)
+    contract.check("POST", "/v1/chat/completions", r)
+    assert r.status_code == 200, r.text
+    citations = r.json()["citations"]
+    assert citations and [c["index"] for c in citations] == list(range(1, len(citations) + 1)), citations
+    assert oa.ids["doc"] in {c["document_id"] for c in citations}, citations
+
+    r = oa.send("POST", "/v1/chat/completions", "infer", json_body={**RAG_CHAT, "stream": True})
+    contract.check("POST", "/v1/chat/completions", r)
+    chunks = [json.loads(line[5:]) for line in r.text.splitlines() if line.startswith("data:") and "[DONE]" not in line]
+    assert chunks[0]["citations"] == citations, chunks[0]
+    assert all("citations" not in c for c in chunks[1:]), chunks
+
+    r = oa.send("POST", "/v1/chat/completions", "infer", json_body=CHAT)
+    assert r.status_code == 200 and "citations" not in r.json(), r.text
+
+
+def test_limits_answer_429_with_retry_after_and_ratelimit_headers(oa: OAWorld, contract: Contract):
+    r = oa.send("POST", "/v1/chat/completions", "metered", json_body=CHAT)
+    contract.check("POST", "/v1/chat/completions", r)
+    assert r.status_code == 200, r.text
+    assert r.headers["x-ratelimit-limit-requests"] == "100000", r.headers
+    assert r.headers["x-ratelimit-limit-tokens"] == "100000000", r.headers
+    for name in ("remaining-requests", "reset-requests", "remaining-tokens", "reset-tokens"):
+        assert f"x-ratelimit-{name}" in r.headers, (name, r.headers)
+
+    r = oa.send("POST", "/v1/chat/completions", "infer", json_body=CHAT)
+    assert not any(h.startswith("x-ratelimit-") for h in r.headers), r.headers  # no limit, no headers
+
+    r = oa.send("POST", "/v1/chat/completions", "limited", json_body=CHAT)
+    contract.check("POST", "/v1/chat/completions", r)
+    assert r.status_code == 429 and r.json()["error"]["type"] == "rate_limit_error", r.text
+    assert r.headers["retry-after"] == "60" and r.headers["x-ratelimit-limit-tokens"] == "1", r.headers
+
+    r = oa.send("POST", "/v1/embeddings", "quota", json_body={"model": "embedder", "input": "a few words here"})
+    contract.check("POST", "/v1/embeddings", r)
+    assert r.status_code == 429, r.text
+    assert r.json()["error"]["type"] == r.json()["error"]["code"] == "insufficient_quota", r.text
+    assert int(r.headers["retry-after"]) >= 1, r.headers
+
+
+def test_tenant_settings_round_trip(oa: OAWorld, contract: Contract):
+    name = f"oa-set-{RUN}"
+    r = oa.send("POST", "/admin/v1/tenants", "op", json_body={"name": name, "tpm": 5000})
+    contract.check("POST", "/admin/v1/tenants", r)
+    assert r.status_code == 201 and r.json()["tpm"] == 5000 and r.json()["rpm"] is None, r.text
+    r = oa.send("PATCH", f"/admin/v1/tenants/{name}", "op",
+                json_body={"rpm": 60, "capture": {"enabled": True}, "monthly_token_quota": 10})
+    contract.check("PATCH", "/admin/v1/tenants/{tenant}", r)
+    t = r.json()
+    assert (t["rpm"], t["tpm"], t["monthly_token_quota"], t["capture"]) == (60, 5000, 10, {"enabled": True, "retention_days": 30}), t
+    r = oa.send("PATCH", f"/admin/v1/tenants/{name}", "op", json_body={"tpm": None, "capture": None})
+    contract.check("PATCH", "/admin/v1/tenants/{tenant}", r)
+    r = oa.send("GET", f"/admin/v1/tenants/{name}", "op")
+    contract.check("GET", "/admin/v1/tenants/{tenant}", r)
+    t = r.json()
+    assert (t["rpm"], t["tpm"], t["monthly_token_quota"], t["capture"]) == (60, None, 10, None), t
+    r = oa.send("GET", "/admin/v1/audit", "op", params={"action": "tenant.update", "target": f"tenant:{name}"})
+    contract.check("GET", "/admin/v1/audit", r)
+    assert [e["action"] for e in r.json()["data"]] == ["tenant.update", "tenant.update"], r.text
+
+
+def test_knowledge_base_documents_are_searchable_and_deletable(oa: OAWorld, contract: Contract):
+    kb = f"oa-life-{RUN}"
+    r = oa.send("POST", "/admin/v1/knowledge-bases", "manage", json_body={"name": kb, "chunk_size": 64})
+    contract.check("POST", "/admin/v1/knowledge-bases", r)
+    assert r.status_code == 201 and r.json()["tenant"] == "oa-one" and r.json()["documents"] == 0, r.text
+    r = oa.send("POST", f"/admin/v1/knowledge-bases/{kb}/documents", "manage", params={"title": "Fleet"},
+                data=b"# Fleet cover\n\nVans used for deliveries are covered under the fleet policy.",
+                headers={"Content-Type": "text/markdown"})
+    contract.check("POST", "/admin/v1/knowledge-bases/{kb}/documents", r)
+    doc = r.json()
+    assert r.status_code == 201 and doc["created"] is True and doc["content_type"] == "text/markdown", doc
+
+    def search() -> list[dict]:
+        r = oa.send("POST", f"/v1/knowledge-bases/{kb}/search", "infer", json_body={"query": "delivery vans"})
+        contract.check("POST", "/v1/knowledge-bases/{kb}/search", r)
+        assert r.status_code == 200 and r.json()["mode"] == "keyword", r.text
+        return r.json()["data"]
+
+    hits = search()
+    assert hits and hits[0]["document_id"] == doc["id"] and hits[0]["title"] == "Fleet", hits
+    r = oa.send("GET", f"/admin/v1/knowledge-bases/{kb}", "manage")
+    contract.check("GET", "/admin/v1/knowledge-bases/{kb}", r)
+    assert (r.json()["documents"], r.json()["chunks"]) == (1, doc["chunks"]), r.text
+    r = oa.send("DELETE", f"/admin/v1/knowledge-bases/{kb}/documents/{doc['id']}", "manage")
+    contract.check("DELETE", "/admin/v1/knowledge-bases/{kb}/documents/{id}", r)
+    assert r.json() == {"id": doc["id"], "object": "document", "deleted": True}, r.text
+    assert search() == []
+    r = oa.send("GET", f"/admin/v1/knowledge-bases/{kb}/documents", "manage")
+    contract.check("GET", "/admin/v1/knowledge-bases/{kb}/documents", r)
+    assert r.json() == {"object": "list", "data": [], "has_more": False}, r.text
+
+
+def test_feedback_reaches_the_usage_report_and_the_dataset_export(oa: OAWorld, contract: Contract):
+    """oa-two captures interactions: a rated, corrected answer shows in the usage report's `negative` and in both
+    export formats."""
+    r = oa.send("PATCH", "/admin/v1/tenants/oa-two", "op", json_body={"capture": {"enabled": True}})
+    assert r.status_code == 200, r.text
+    question = f"Which colour is the sky? ({RUN})"
+    r = oa.send("POST", "/v1/chat/completions", "infer2",
+                json_body={"model": "assistant", "messages": [{"role": "user", "content": question}], "max_tokens": 4})
+    assert r.status_code == 200, r.text
+    request_id = r.headers["x-request-id"]
+    r = oa.send("POST", "/v1/feedback", "infer2", json_body={"request_id": request_id, "rating": -1, "correction": "Blue."})
+    contract.check("POST", "/v1/feedback", r)
+    fb = r.json()
+    assert r.status_code == 201 and (fb["model"], fb["model_version"], fb["rating"]) == ("assistant", 1, -1), fb
+
+    def lines(fmt: str) -> list[dict]:
+        r = oa.send("GET", "/admin/v1/datasets/export", "manage2", params={"format": fmt, "model": "assistant"})
+        contract.check("GET", "/admin/v1/datasets/export", r)
+        assert r.status_code == 200, r.text
+        assert r.headers["content-disposition"] == f'attachment; filename="assistant-{fmt}.jsonl"', r.headers
+        return [json.loads(line) for line in r.text.splitlines()]
+
+    deadline = time.monotonic() + 10
+    while True:
+        sft = [l for l in lines("openai-sft") if any(m.get("content") == question for m in l["messages"])]
+        if sft or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert len(sft) == 1 and sft[0]["messages"][-1] == {"role": "assistant", "content": "Blue."}, sft
+    dpo = [l for l in lines("openai-dpo") if any(m.get("content") == question for m in l["input"]["messages"])]
+    assert len(dpo) == 1 and dpo[0]["preferred_output"] == [{"role": "assistant", "content": "Blue."}], dpo
+
+    r = oa.send("GET", "/admin/v1/usage", "manage2", params={"group_by": "model", "model": "assistant"})
+    contract.check("GET", "/admin/v1/usage", r)
+    rows = r.json()["data"]
+    assert len(rows) == 1 and rows[0]["model"] == "assistant" and rows[0]["negative"] >= 1 and rows[0]["requests"] >= 2, rows
+    assert r.json()["group_by"] == ["model"] and "x-trellis-query-ms" in r.headers, r.headers
+
+
 # --------------------------------------------------------------------------- route coverage
 
 
@@ -952,17 +1445,16 @@ def test_every_documented_route_is_served(oa: OAWorld, contract: Contract):
     assert not problems, "\n".join(problems)
 
 
-# Paths the server must not answer. The api.md routes here are planned but not implemented: when one starts
-# answering, document it in docs/openapi.yaml and move it out of this list.
+# Paths the server must not answer. Should one start answering, document it in docs/openapi.yaml and move it
+# out of this list.
 UNDOCUMENTED = [
-    ("POST", "/v1/feedback"),  # api.md
-    ("POST", "/v1/knowledge-bases/kb/search"),  # api.md
-    ("POST", "/admin/v1/knowledge-bases"),  # api.md
-    ("POST", "/admin/v1/knowledge-bases/kb/documents"),  # api.md
-    ("GET", "/admin/v1/knowledge-bases/kb/documents"),  # api.md
-    ("DELETE", "/admin/v1/knowledge-bases/kb/documents/doc"),  # api.md
-    ("GET", "/admin/v1/usage"),  # api.md
-    ("GET", "/admin/v1/datasets/export"),  # api.md
+    ("GET", "/v1/knowledge-bases"),
+    ("GET", "/v1/knowledge-bases/oa-kb"),
+    ("GET", "/v1/feedback/req_000000000000000000000000"),
+    ("GET", "/admin/v1/feedback"),
+    ("GET", "/admin/v1/datasets"),
+    ("GET", "/admin/v1/usage/daily"),
+    ("GET", "/admin/v1/knowledge-bases/oa-kb/documents/doc/chunks"),
     ("POST", "/v1/completions"),
     ("POST", "/v1/responses"),
     ("GET", "/v2/models"),
