@@ -91,6 +91,7 @@ let package = Package(
             name: "trellis",
             dependencies: [
                 "TrellisServer",
+                "TrellisStore",
                 "OpenAIWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

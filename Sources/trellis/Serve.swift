@@ -5,6 +5,7 @@ import NIOCore
 import Hummingbird
 import ServiceLifecycle
 import TrellisServer
+import TrellisStore
 import UnixSignals
 
 struct Serve: AsyncParsableCommand {
@@ -123,4 +124,57 @@ struct Migrate: AsyncParsableCommand {
 
 enum TrellisVersion {
     static let string = "0.1.0"
+}
+
+struct Backup: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write an online backup of the database to a new file.",
+        discussion: """
+            Safe while the gateway runs: the copy is one consistent snapshot (SQLite's VACUUM INTO), then checked \
+            with PRAGMA integrity_check. Restore it with `trellis restore FILE` while the gateway is stopped.
+            """)
+
+    @OptionGroup var options: ConfigOptions
+    @Argument(help: "The backup file to create (it must not exist).") var file: String
+
+    func run() async throws {
+        let config: TrellisConfig
+        do {
+            config = try options.load()
+        } catch let error as ConfigError {
+            exitWithConfigError(error)
+        }
+        let check = try DatabaseMaintenance.backup(databasePath: config.databasePath, to: file)
+        printCheck(check, title: "backup")
+        if check.integrity != "ok" { throw ExitCode(1) }
+    }
+}
+
+struct Restore: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Replace the database with a backup (stop the gateway first).",
+        discussion: "The backup is checked first; the database it replaces is kept beside it as <file>.before-restore-<time>.")
+
+    @OptionGroup var options: ConfigOptions
+    @Argument(help: "A file written by `trellis backup`.") var file: String
+
+    func run() async throws {
+        let config: TrellisConfig
+        do {
+            config = try options.load()
+        } catch let error as ConfigError {
+            exitWithConfigError(error)
+        }
+        let (check, previous) = try DatabaseMaintenance.restore(from: file, databasePath: config.databasePath)
+        printCheck(check, title: "restored from")
+        print("database: \(config.databasePath)")
+        if let previous { print("previous database kept as: \(previous)") }
+    }
+}
+
+func printCheck(_ check: DatabaseMaintenance.FileCheck, title: String) {
+    print("\(title): \(check.path) (\(check.bytes) bytes)")
+    print("integrity: \(check.integrity)")
+    print("migrations: \(check.migrations.joined(separator: ", "))")
+    print("rows: " + check.tables.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
 }
