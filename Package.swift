@@ -33,6 +33,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
+        .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.1"),
     ],
     targets: [
         .target(
@@ -70,6 +71,7 @@ let package = Package(
         .target(
             name: "TrellisServer",
             dependencies: [
+                .product(name: "MultipartKit", package: "multipart-kit"),
                 "TrellisCore",
                 "TrellisStore",
                 "TrellisUpstream",

@@ -39,7 +39,7 @@ public final class Gateway: Sendable {
         self.usage = usage
         self.metrics = metrics
         self.catalog = CatalogHolder()
-        self.knowledge = KnowledgeService(store: store, upstreams: upstreams)
+        self.knowledge = KnowledgeService(store: store, upstreams: upstreams, environment: environment)
         self.health = UpstreamHealth()
         self.adminKeyDigest = config.adminKey.map { KeyDigest(of: $0) }
         self.logger = logger

@@ -155,7 +155,7 @@ final class FakeClock: Sendable {
                 request.method = .POST
                 request.headers.add(name: "Authorization", value: "Bearer \(issued.key)")
                 request.headers.add(name: "Content-Type", value: "application/json")
-                request.body = .bytes(JSONWriter.encode(Self.chat("slow-stream", maxTokens: 150, stream: true)))
+                request.body = .bytes(JSONWriter.encode(Self.chat("slower-stream", maxTokens: 150, stream: true)))
                 let response = try await client.execute(request, timeout: .seconds(30))
                 #expect(response.status == .ok)
                 #expect(response.headers.first(name: "x-ratelimit-remaining-tokens") == "43")
@@ -164,11 +164,11 @@ final class FakeClock: Sendable {
                 while let buffer = try await iterator.next() {
                     if String(buffer: buffer).contains("tok") { break }
                 }
-                #expect(await upstream.waitFor("slow-stream:started"))
+                #expect(await upstream.waitFor("slower-stream:started"))
                 // While it runs, its reservation holds: 57 do not fit.
                 #expect(try await Self.send(gw, key: issued.key, Self.chat("echo", maxTokens: 50)).status == 429)
                 try await client.shutdown()
-                #expect(await upstream.waitFor("cancelled:slow-stream"))
+                #expect(await upstream.waitFor("cancelled:slower-stream"))
                 try await waitUntil { gw.gateway.limiter.inFlight(keyID: issued.id) == 0 }
                 await gw.flushUsage()
                 let row = try #require(try await gw.gateway.store.usageEvents().first { $0.status == 499 })
@@ -303,7 +303,7 @@ final class FakeClock: Sendable {
                 #expect(failed["p50_ms"] == .null, "latency percentiles are of answered requests")
 
                 // By model and version.
-                let byVersion = try await gw.admin(.GET, "/usage?group_by=model,version&model=claims")
+                let byVersion = try await gw.admin(.GET, "/usage?group_by=model,+version&model=claims")  // + is a form space
                 let versions = Self.rows(byVersion)
                 #expect(versions.count == 2)
                 #expect(versions.first { $0["version"] == 1 }?["requests"] == 2)
@@ -508,6 +508,9 @@ final class FakeClock: Sendable {
                 let sft = try await gw.admin(.GET, "/datasets/export?model=echo&format=openai-sft")
                 #expect(sft.status == 200)
                 #expect(sft.headers.first(name: "content-type")?.hasPrefix("application/x-ndjson") == true)
+                #expect(sft.headers.first(name: "content-disposition") == #"attachment; filename="echo-openai-sft.jsonl""#)
+                let odd = try await gw.admin(.GET, "/datasets/export?model=a%22b%0D%0Ac&format=openai-sft")
+                #expect(odd.headers.first(name: "content-disposition") == #"attachment; filename="a_b__c-openai-sft.jsonl""#)
                 let lines = Self.exportLines(sft)
                 #expect(lines.count == 3, "well rated, corrected, streamed; not the disliked or the unrated: \(sft.text)")
                 func sftLine(asking question: String) -> [JSONValue]? {

@@ -244,6 +244,76 @@ import Testing
         }
     }
 
+    static func form(boundary: String, _ parts: [(headers: String, body: String)]) -> [UInt8] {
+        var out = ""
+        for part in parts { out += "--\(boundary)\r\n\(part.headers)\r\n\r\n\(part.body)\r\n" }
+        out += "--\(boundary)--\r\n"
+        return Array(out.utf8)
+    }
+
+    @Test func multipartFormUploadsAndPlusJSON() async throws {
+        try await withMockUpstream { upstream in
+            try await TestGateway.run(configure: Self.noRefresh) { gw in
+                let keys = try await setUp(gw, upstream)
+                try await createKB(gw, "policies", embedding: false)
+                let b = "----trellis-test-7d3"
+                let type = "multipart/form-data; boundary=\(b)"
+                // The file part with its own type, a title field and metadata.
+                let withTitle = try await uploadRaw(
+                    gw, kb: "policies", key: keys.manage, title: nil, type: type,
+                    Self.form(boundary: b, [
+                        ("Content-Disposition: form-data; name=\"title\"", "宠物保险 FAQ"),
+                        ("Content-Disposition: form-data; name=\"metadata\"", "{\"source\":\"intranet\"}"),
+                        ("Content-Disposition: form-data; name=\"file\"; filename=\"pets.md\"\r\nContent-Type: text/markdown", "# 宠物保险\n\n猫和狗可以投保，按 70% 赔付。"),
+                    ]))
+                #expect(withTitle.status == 201, "\(withTitle.text)")
+                #expect(withTitle.json["title"]?.stringValue == "宠物保险 FAQ")
+                #expect(withTitle.json["content_type"]?.stringValue == "text/markdown")
+                let petID = withTitle.json["id"]?.stringValue ?? "?"
+                #expect(documents(try await search(gw, kb: "policies", key: keys.inference, "宠物", mode: "keyword")) == [petID])
+                // No title field: the file name is the title; the kind comes from the extension when the part's
+                // type says nothing useful (curl sends application/octet-stream).
+                let byName = try await uploadRaw(
+                    gw, kb: "policies", key: keys.manage, title: nil, type: "multipart/form-data; boundary=\"\(b)\"",
+                    Self.form(boundary: b, [
+                        ("Content-Disposition: form-data; name=\"file\"; filename=\"grace-period.txt\"\r\nContent-Type: application/octet-stream",
+                         "The grace period for premiums is 30 days."),
+                    ]))
+                #expect(byName.status == 201, "\(byName.text)")
+                #expect(byName.json["title"]?.stringValue == "grace-period.txt")
+                #expect(byName.json["content_type"]?.stringValue == "text/plain")
+                // Refusals: no file part, a file of another kind, no boundary, a broken body, bad metadata.
+                let noFile = try await uploadRaw(
+                    gw, kb: "policies", key: keys.manage, title: nil, type: type, Self.form(boundary: b, [("Content-Disposition: form-data; name=\"title\"", "x")]))
+                #expect(noFile.status == 400 && noFile.json["error"]?["param"]?.stringValue == "file", "\(noFile.text)")
+                let exe = try await uploadRaw(
+                    gw, kb: "policies", key: keys.manage, title: nil, type: type,
+                    Self.form(boundary: b, [("Content-Disposition: form-data; name=\"file\"; filename=\"tool.exe\"\r\nContent-Type: application/octet-stream", "MZ")]))
+                #expect(exe.status == 415, "\(exe.text)")
+                let noBoundary = try await uploadRaw(gw, kb: "policies", key: keys.manage, title: nil, type: "multipart/form-data", Array("x".utf8))
+                #expect(noBoundary.status == 400 && noBoundary.json["error"]?["code"]?.stringValue == "invalid_multipart")
+                let broken = try await uploadRaw(gw, kb: "policies", key: keys.manage, title: nil, type: type, Array("--\(b)\r\nContent-Disposition: form-da".utf8))
+                #expect(broken.status == 400 && broken.json["error"]?["code"]?.stringValue == "invalid_multipart", "\(broken.text)")
+                let badMetadata = try await uploadRaw(
+                    gw, kb: "policies", key: keys.manage, title: nil, type: type,
+                    Self.form(boundary: b, [
+                        ("Content-Disposition: form-data; name=\"metadata\"", "[1,2]"),
+                        ("Content-Disposition: form-data; name=\"file\"; filename=\"a.md\"", "# A\n\ntext"),
+                    ]))
+                #expect(badMetadata.status == 400 && badMetadata.json["error"]?["param"]?.stringValue == "metadata", "\(badMetadata.text)")
+                // A +json media type is JSON, as on every other route.
+                let plusJSON = try await uploadRaw(
+                    gw, kb: "policies", key: keys.manage, title: nil, type: "application/vnd.trellis+json",
+                    Array(#"{"title":"Rental car","text":"The courtesy car limit is 40 dollars a day."}"#.utf8))
+                #expect(plusJSON.status == 201, "\(plusJSON.text)")
+                #expect(int(try await kbInfo(gw, "policies", key: keys.manage)["documents"]) == 3)
+                // A nested field's error names it in full.
+                let noModel = try await gw.admin(.POST, "/knowledge-bases", ["name": "half", "tenant": "acme", "embedding": ["upstream": "mock"]])
+                #expect(noModel.status == 400 && noModel.json["error"]?["param"]?.stringValue == "embedding.model", "\(noModel.text)")
+            }
+        }
+    }
+
     @Test func uploadingTheSameContentAgainChangesNothing() async throws {
         try await withMockUpstream { upstream in
             try await TestGateway.run(configure: Self.noRefresh) { gw in
@@ -325,6 +395,17 @@ import Testing
                 #expect(try await search(gw, kb: "policies", key: TestGateway.adminKey, "门诊").status == 403)
                 let badMode = try await search(gw, kb: "policies", key: keys.inference, "x", mode: "semantic")
                 #expect(badMode.status == 400)
+
+                // The embedding model down: hybrid answers from the keyword index and says so, with keyword
+                // scores; vector alone is a 502.
+                let fallback = try await search(gw, kb: "policies", key: keys.inference, "lost luggage FAIL-EMBED", mode: "hybrid", topK: 5)
+                #expect(fallback.status == 200, "\(fallback.text)")
+                #expect(fallback.json["mode"]?.stringValue == "keyword")
+                #expect(documents(fallback).first == docs.travel)
+                #expect(score(hits(fallback).first ?? .null) > 2.0 / 61, "a keyword (BM25) score, not a fused one")
+                let vectorDown = try await search(gw, kb: "policies", key: keys.inference, "lost luggage FAIL-EMBED", mode: "vector")
+                #expect(vectorDown.status == 502, "\(vectorDown.text)")
+                #expect(vectorDown.json["error"]?["code"]?.stringValue == "embedding_failed")
             }
         }
     }
@@ -615,6 +696,27 @@ import Testing
             last = marker.upperBound
         }
         #expect(system.range(of: "[\(citations.count + 1)] ") == nil, "no more passages than citations", sourceLocation: sourceLocation)
+    }
+
+    @Test func aRefusedRequestCostsNoRetrieval() async throws {
+        try await withMockUpstream { upstream in
+            try await TestGateway.run(configure: Self.noRefresh) { gw in
+                let keys = try await setUp(gw, upstream)
+                try await createKB(gw, "policies")
+                _ = try await uploadCorpus(gw, kb: "policies", key: keys.manage)
+                try await gw.createModel(
+                    "policy-bot", tenant: "acme", spec: ["upstream": "mock", "model": "echo", "knowledge": ["bases": ["policies"], "top_k": 3, "mode": "hybrid"]])
+                let limited = try await gw.issueKey(tenant: "acme", ["rpm": 1]).key
+                let body: JSONValue = ["model": "policy-bot", "messages": [["role": "user", "content": "lost luggage"]]]
+                let callsBefore = upstream.embeddingCalls.count
+                let first = try await gw.request(.POST, "/v1/chat/completions", key: limited, json: body)
+                #expect(first.status == 200, "\(first.text)")
+                #expect(upstream.embeddingCalls.count == callsBefore + 1, "the admitted request embedded its query")
+                let second = try await gw.request(.POST, "/v1/chat/completions", key: limited, json: body)
+                #expect(second.status == 429, "\(second.text)")
+                #expect(upstream.embeddingCalls.count == callsBefore + 1, "the refused one called no embedding model")
+            }
+        }
     }
 
     @Test func ragModelsInjectNumberedContextAndCite() async throws {

@@ -45,8 +45,9 @@ extension AdminController {
         let query = request.uri.queryParameters
         var groupBy: [SQLiteStore.UsageDimension] = []
         if let text = query.get("group_by"), !text.isEmpty {
+            // A form-encoded space ("model,+day") is a space too.
             for part in text.split(separator: ",") {
-                let name = part.trimmingCharacters(in: .whitespaces)
+                let name = part.replacingOccurrences(of: "+", with: " ").trimmingCharacters(in: .whitespaces)
                 guard let d = SQLiteStore.UsageDimension(rawValue: name == "end_user" ? "user" : name) else {
                     throw TrellisError.invalidField("group_by", "takes tenant, model, version, key, user and day, comma-separated")
                 }
@@ -109,7 +110,11 @@ extension AdminController {
         let store = gateway.store
         var headers = HTTPFields()
         headers[.contentType] = "application/x-ndjson; charset=utf-8"
-        headers[.contentDisposition] = "attachment; filename=\"\(model ?? "all")-\(format).jsonl\""
+        // The file name from the model name, reduced to characters that need no quoting or escaping.
+        let safeModel = String((model ?? "all").unicodeScalars.map { c in
+            (c.properties.isAlphabetic && c.isASCII) || ("0"..."9").contains(c) || c == "-" || c == "_" || c == "." ? Character(c) : "_"
+        })
+        headers[.contentDisposition] = "attachment; filename=\"\(safeModel.prefix(100))-\(format).jsonl\""
         return Response(
             status: .ok, headers: headers,
             body: ResponseBody { writer in

@@ -148,7 +148,19 @@ struct KnowledgeController {
         "application/xhtml+xml": "text/html", "application/pdf": "application/pdf",
     ]
 
-    /// JSON `{"title","text","metadata"}`, or a raw body with its content type (plain text, Markdown, HTML, or
+    static func extractText(_ raw: [UInt8], kind: String) async throws -> String {
+        switch kind {
+        case "application/pdf":
+            return try await PDFText.extract(raw)
+        default:
+            guard let decoded = String(validating: raw, as: UTF8.self) else {
+                throw TrellisError.invalidRequest("The document is not valid UTF-8 text.", code: "invalid_encoding")
+            }
+            return kind == "text/html" ? TextExtraction.fromHTML(decoded) : decoded
+        }
+    }
+
+    /// JSON `{"title","text","metadata"}`, a multipart form, or a raw body with its content type (plain text, Markdown, HTML, or
     /// PDF when `pdftotext` is installed) and the title in `?title=`.
     @Sendable func uploadDocument(_ request: Request, context: TrellisRequestContext) async throws -> Response {
         let kb = try resolve(request, context, scopes: [.manage])
@@ -160,7 +172,7 @@ struct KnowledgeController {
         var metadata: String?
         var storedType: String
         var raw: [UInt8]
-        if contentType == "application/json" {
+        if contentType == "application/json" || (contentType.hasPrefix("application/") && contentType.hasSuffix("+json")) {
             let body = try BodyReader(try await request.jsonBody(limit: limit), allowed: ["title", "text", "metadata", "content_type"])
             title = try body.requiredString("title", maxBytes: 1024)
             let content = try body.requiredString("text", maxBytes: limit)
@@ -180,18 +192,36 @@ struct KnowledgeController {
             storedType = kind
             title = request.uri.queryParameters.get("title").map { String($0) } ?? ""
             guard !title.isEmpty else { throw TrellisError.missingField("title") }
-            switch kind {
-            case "application/pdf":
-                text = try await PDFText.extract(raw)
-            default:
-                guard let decoded = String(validating: raw, as: UTF8.self) else {
-                    throw TrellisError.invalidRequest("The document is not valid UTF-8 text.", code: "invalid_encoding")
-                }
-                text = kind == "text/html" ? TextExtraction.fromHTML(decoded) : decoded
+            text = try await Self.extractText(raw, kind: kind)
+        } else if contentType == "multipart/form-data" {
+            // A form upload (`curl -F file=@handbook.md`): the part named `file` (or the first with a file
+            // name), an optional `title` (else the file name) and `metadata` (a JSON object).
+            guard let boundary = MultipartUpload.boundary(request.headers[.contentType] ?? "") else {
+                throw TrellisError.invalidRequest("A multipart upload needs a boundary in its Content-Type.", code: "invalid_multipart")
             }
+            let buffer = try await request.collectBytes(limit: limit + 64 * 1024)
+            let form = try MultipartUpload.parse(buffer, boundary: boundary)
+            guard let file = form.file else {
+                throw TrellisError.invalidRequest("The form has no file: send it as the part named 'file'.", param: "file", code: "missing_field")
+            }
+            guard file.body.count <= limit else { throw TrellisError.tooLarge(limit: limit) }
+            guard let kind = Self.textTypes[file.contentType ?? ""] ?? MultipartUpload.kind(ofFileName: file.fileName) else {
+                throw TrellisError.unsupportedMediaType(
+                    "The file must be text/plain, text/markdown, text/html or application/pdf (or named .txt, .md, .html, .pdf).")
+            }
+            raw = file.body
+            storedType = kind
+            title = form.fields["title"] ?? request.uri.queryParameters.get("title").map { String($0) } ?? file.fileName ?? ""
+            guard !title.isEmpty else { throw TrellisError.missingField("title") }
+            guard title.utf8.count <= 1024 else { throw TrellisError.invalidField("title", "must be at most 1024 bytes") }
+            if let m = form.fields["metadata"] {
+                guard case .object? = try? JSONParser.parse(Array(m.utf8)) else { throw TrellisError.invalidField("metadata", "must be a JSON object") }
+                metadata = m
+            }
+            text = try await Self.extractText(raw, kind: kind)
         } else {
             throw TrellisError.unsupportedMediaType(
-                "Upload JSON {\"title\",\"text\"}, or a raw body of type text/plain, text/markdown, text/html or application/pdf with ?title=.")
+                "Upload JSON {\"title\",\"text\"}, a multipart form with a file, or a raw body of type text/plain, text/markdown, text/html or application/pdf with ?title=.")
         }
         guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw TrellisError.invalidRequest("The document has no text.", param: "text", code: "empty_document")
@@ -240,9 +270,9 @@ struct KnowledgeController {
             mode = parsed
         }
         let started = ContinuousClock.now
-        let hits = try await knowledge.search(kb: kb, query: query, mode: mode, topK: topK, snapshot: gateway.snapshot, logger: context.logger)
+        let (hits, effective) = try await knowledge.searchReportingMode(
+            kb: kb, query: query, mode: mode, topK: topK, snapshot: gateway.snapshot, logger: context.logger)
         gateway.metrics.retrieval(seconds: (ContinuousClock.now - started).seconds, knowledgeBase: kb.name)
-        let effective = kb.embedding == nil ? SearchMode.keyword : mode
         return .json(
             [
                 "object": "list", "mode": .string(effective.rawValue),

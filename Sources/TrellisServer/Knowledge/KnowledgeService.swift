@@ -25,9 +25,13 @@ final class KnowledgeService: Sendable {
     static let embeddingBatch = 32
     static let maxChunksPerDocument = 20_000
 
-    init(store: SQLiteStore, upstreams: UpstreamClient) {
+    /// The process environment (or a test's): upstream API keys are read from the variables upstreams name.
+    let environment: [String: String]
+
+    init(store: SQLiteStore, upstreams: UpstreamClient, environment: [String: String]) {
         self.store = store
         self.upstreams = upstreams
+        self.environment = environment
     }
 
     // MARK: Vector indexes
@@ -139,7 +143,14 @@ final class KnowledgeService: Sendable {
             throw TrellisError.upstream("The knowledge base's embedding upstream '\(embedding.upstream)' is not registered.", code: "embedding_unavailable")
         }
         var apiKey: String?
-        if let name = upstream.apiKeyEnv { apiKey = ProcessInfo.processInfo.environment[name] }
+        if let name = upstream.apiKeyEnv {
+            // As for chat: an upstream whose key variable is not set is not called without it.
+            guard let value = environment[name], !value.isEmpty else {
+                logger.warning("embedding upstream skipped: its API key variable is not set", metadata: ["upstream": "\(upstream.name)", "variable": "\(name)"])
+                throw TrellisError.upstream("The knowledge base's embedding upstream '\(upstream.name)' has no API key configured.", code: "embedding_unavailable")
+            }
+            apiKey = value
+        }
         let body: JSONValue = ["model": .string(embedding.model), "input": .array(inputs.map { .string($0) }), "encoding_format": "float"]
         let call = UpstreamCall(upstream: upstream, path: "/embeddings", body: JSONWriter.encode(body), stream: false, requestID: "embed", apiKey: apiKey)
         let object: JSONObject
@@ -172,6 +183,14 @@ final class KnowledgeService: Sendable {
 
     /// The best `topK` chunks for `query` in one knowledge base.
     func search(kb: KnowledgeBase, query: String, mode: SearchMode, topK: Int, snapshot: CatalogSnapshot, logger: Logger) async throws -> [RetrievedChunk] {
+        try await searchReportingMode(kb: kb, query: query, mode: mode, topK: topK, snapshot: snapshot, logger: logger).chunks
+    }
+
+    /// The same, with the mode that actually answered: keyword when the knowledge base has no embedding model,
+    /// or when hybrid search found the embedding model down (the scores are then keyword scores).
+    func searchReportingMode(
+        kb: KnowledgeBase, query: String, mode: SearchMode, topK: Int, snapshot: CatalogSnapshot, logger: Logger
+    ) async throws -> (chunks: [RetrievedChunk], mode: SearchMode) {
         let depth = max(topK * 4, 20)
         var effective = mode
         if kb.embedding == nil {
@@ -184,22 +203,23 @@ final class KnowledgeService: Sendable {
         switch effective {
         case .keyword:
             let hits = try await store.keywordSearch(knowledgeBase: kb, terms: SearchTokenizer.queryTerms(query), limit: topK)
-            return try await materialize(hits.map { ($0.id, $0.score) })
+            return (try await materialize(hits.map { ($0.id, $0.score) }), .keyword)
         case .vector:
             let hits = try await vectorSearch(kb: kb, query: query, limit: topK, snapshot: snapshot, logger: logger)
-            return try await materialize(hits)
+            return (try await materialize(hits), .vector)
         case .hybrid:
             async let keyword = store.keywordSearch(knowledgeBase: kb, terms: SearchTokenizer.queryTerms(query), limit: depth)
             let vector: [(Int64, Double)]
             do {
                 vector = try await vectorSearch(kb: kb, query: query, limit: depth, snapshot: snapshot, logger: logger)
             } catch let error as TrellisError where error.type == "upstream_error" {
-                // The embedding model is down: keyword results still answer.
+                // The embedding model is down: keyword results still answer, with their own scores.
                 logger.warning("vector search unavailable; keyword only", metadata: ["knowledge_base": "\(kb.name)"])
-                vector = []
+                let hits = try await keyword
+                return (try await materialize(hits.prefix(topK).map { ($0.id, $0.score) }), .keyword)
             }
             let fused = RankFusion.reciprocalRank([try await keyword.map(\.id), vector.map(\.0)])
-            return try await materialize(fused.prefix(topK).map { ($0.id, $0.score) })
+            return (try await materialize(fused.prefix(topK).map { ($0.id, $0.score) }), .hybrid)
         }
     }
 

@@ -24,6 +24,21 @@ struct ChatPipeline {
         var plan = try ChatPlanner.plan(chat, key: key, snapshot: snapshot, random: &random)
         var headers = HTTPFields()
         headers[.modelVersion] = String(plan.version)
+        // Admission first, before any retrieval or embedding call, so a refused caller costs nothing. It
+        // reserves the prompt estimate (with room for the knowledge context a RAG model will add) plus the
+        // most the answer may use; the reservation is settled on the actual count when the request ends.
+        var promptEstimate = TokenEstimator.estimate(messages: plan.body[ChatField.messages]?.arrayValue ?? [])
+        let contextAllowance = plan.spec.knowledge.map { knowledge in
+            let chunkSize = snapshot.allKnowledgeBases.filter { $0.tenantID == plan.model.tenantID && knowledge.bases.contains($0.name) }.map(\.chunkSize).max() ?? 512
+            return knowledge.topK * chunkSize
+        } ?? 0
+        let completionBudget =
+            plan.body[ChatField.maxTokens]?.numberValue?.intValue ?? plan.body[ChatField.maxCompletionTokens]?.numberValue?.intValue
+            ?? gateway.config.defaultCompletionReservation
+        let admission = try gateway.admit(key, estimatedTokens: promptEstimate + contextAllowance + max(0, completionBudget))
+        for (name, value) in admission.headers {
+            if let field = HTTPField.Name(name) { headers[field] = value }
+        }
         // Retrieval: search the model's knowledge bases with the caller's last user message and inject the
         // passages as numbered context.
         var citations: JSONValue?
@@ -39,15 +54,7 @@ struct ChatPipeline {
             let elapsed = ContinuousClock.now - retrievalStarted
             retrievalMs = elapsed.milliseconds
             gateway.metrics.retrieval(seconds: elapsed.seconds, knowledgeBase: knowledge.bases.joined(separator: "+"))
-        }
-        let promptEstimate = TokenEstimator.estimate(messages: plan.body[ChatField.messages]?.arrayValue ?? [])
-        // Admission reserves the prompt estimate plus the most the answer may use.
-        let completionBudget =
-            plan.body[ChatField.maxTokens]?.numberValue?.intValue ?? plan.body[ChatField.maxCompletionTokens]?.numberValue?.intValue
-            ?? gateway.config.defaultCompletionReservation
-        let admission = try gateway.admit(key, estimatedTokens: promptEstimate + max(0, completionBudget))
-        for (name, value) in admission.headers {
-            if let field = HTTPField.Name(name) { headers[field] = value }
+            promptEstimate = TokenEstimator.estimate(messages: plan.body[ChatField.messages]?.arrayValue ?? [])
         }
         var accounting = Accounting(
             gateway: gateway, requestID: context.requestID, startedAt: startedAt, started: started, key: key, plan: plan,

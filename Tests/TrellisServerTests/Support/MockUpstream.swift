@@ -16,6 +16,8 @@ import Synchronization
 /// - `fail-401`: 401 (a wrong upstream credential).
 /// - `hang`: never answers until the caller goes away; records the cancellation.
 /// - `slow-stream`: streams a chunk every 50 ms (`max_tokens` chunks, else 200); records when the writer fails.
+///   `slower-stream`: the same at one chunk every 500 ms, for tests that must cut a stream short even on a
+///   loaded machine.
 /// - `break-stream`: streams two chunks, then drops the connection.
 /// - `empty-stream`: answers 200 as an event stream and closes without any event.
 ///
@@ -240,22 +242,23 @@ final class MockUpstream: Sendable {
                     try await writer.write(chunk(["content": "partial"]))
                     throw CancellationError()  // the server closes the connection mid-stream
                 })
-        case "slow-stream":
+        case "slow-stream", "slower-stream":
+            let pause: Duration = model == "slower-stream" ? .milliseconds(500) : .milliseconds(50)
             return Response(
                 status: .ok, headers: headers,
                 body: .init { writer in
                     do {
                         try await writer.write(chunk(["role": "assistant"]))
-                        self.note("slow-stream:started")
+                        self.note("\(model):started")
                         for i in 0..<min(maxTokens == 3 ? 200 : maxTokens, 200) {
-                            try await Task.sleep(for: .milliseconds(50))
+                            try await Task.sleep(for: pause)
                             try await writer.write(chunk(["content": .string("tok\(i) ")]))
                         }
                         try await writer.write(chunk([:], finish: "stop"))
                         try await writer.write(ByteBuffer(bytes: SSEWriter.done))
                         try await writer.finish(nil)
                     } catch {
-                        self.note("cancelled:slow-stream")
+                        self.note("cancelled:\(model)")
                         throw error
                     }
                 })
@@ -289,6 +292,10 @@ final class MockUpstream: Sendable {
         let inputs: [JSONValue] = body["input"]?.arrayValue ?? [body["input"] ?? .null]
         let model = body["model"]?.stringValue ?? ""
         embeddingLog.withLock { $0.append(EmbeddingCall(model: model, inputs: inputs.count)) }
+        // An input containing FAIL-EMBED makes the embedding model fail (for the keyword fallback).
+        if inputs.contains(where: { $0.stringValue?.contains("FAIL-EMBED") == true }) {
+            return Self.json(["error": ["message": "embedding backend crashed", "type": "server_error"]], status: .internalServerError)
+        }
         var data: [JSONValue] = inputs.enumerated().map { i, _ in
             ["object": "embedding", "index": .int(i), "embedding": [0.1, 0.2, .double(Double(i))]]
         }
