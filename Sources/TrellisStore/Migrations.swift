@@ -267,5 +267,26 @@ enum Migrations {
                     ) STRICT, WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v5-knowledge-terms") { db in
+            // Keyword terms namespaced by knowledge base (`<kb token>x<term>`) in one FTS5 column: a search
+            // reads only its own knowledge base's posting lists (no intersection with a per-knowledge-base
+            // token that every chunk carries), and fts5vocab gives each term's document frequency within its
+            // knowledge base, so very common terms can be left out of a query (see keywordSearch).
+            try db.execute(
+                sql: """
+                    CREATE VIRTUAL TABLE chunk_terms USING fts5(terms, tokenize = 'unicode61 remove_diacritics 0');
+                    CREATE VIRTUAL TABLE chunk_terms_vocab USING fts5vocab(chunk_terms, row);
+                    """)
+            let insert = try db.makeStatement(sql: "INSERT INTO chunk_terms(rowid, terms) VALUES (?, ?)")
+            let rows = try Row.fetchCursor(db, sql: "SELECT rowid, kb, terms FROM chunks_fts")
+            while let row = try rows.next() {
+                let rowid: Int64 = row[0]
+                let kb: String = row[1]
+                let terms: String = row[2]
+                let prefixed = terms.split(separator: " ").map { kb + "x" + $0 }.joined(separator: " ")
+                try insert.execute(arguments: [rowid, prefixed])
+            }
+            try db.execute(sql: "DROP TABLE chunks_fts")
+        }
     }
 }

@@ -87,8 +87,8 @@ extension SQLiteStore {
             try document.insert(db)
             var ids: [Int64] = []
             ids.reserveCapacity(chunks.count)
-            let token = knowledgeBase.indexToken
-            let fts = try db.cachedStatement(sql: "INSERT INTO chunks_fts(rowid, kb, terms) VALUES (?, ?, ?)")
+            let prefix = knowledgeBase.termPrefix
+            let fts = try db.cachedStatement(sql: "INSERT INTO chunk_terms(rowid, terms) VALUES (?, ?)")
             for chunk in chunks {
                 var record = ChunkRecord(
                     id: nil, kbID: knowledgeBase.id, documentID: document.id, position: chunk.position, heading: chunk.heading, text: chunk.text,
@@ -96,7 +96,7 @@ extension SQLiteStore {
                 try record.insert(db)
                 guard let id = record.id else { throw TrellisError.internalError }
                 ids.append(id)
-                try fts.execute(arguments: [id, token, chunk.terms.joined(separator: " ")])
+                try fts.execute(arguments: [id, chunk.terms.map { prefix + $0 }.joined(separator: " ")])
             }
             let generation = try Self.bumpKnowledgeGeneration(db)
             try Self.audit(
@@ -131,7 +131,7 @@ extension SQLiteStore {
                 throw TrellisError.notFound("The document '\(id.prefix(64))'")
             }
             let ids = try Int64.fetchAll(db, sql: "SELECT id FROM chunks WHERE document_id = ?", arguments: [id])
-            try db.execute(sql: "DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE document_id = ?)", arguments: [id])
+            try db.execute(sql: "DELETE FROM chunk_terms WHERE rowid IN (SELECT id FROM chunks WHERE document_id = ?)", arguments: [id])
             try db.execute(sql: "DELETE FROM chunks WHERE document_id = ?", arguments: [id])
             try document.delete(db)
             let generation = try Self.bumpKnowledgeGeneration(db)
@@ -144,6 +144,13 @@ extension SQLiteStore {
 
     /// BM25 over the keyword index, within one knowledge base: the best `limit` chunk ids and scores (higher is
     /// better). Terms are matched with OR, so a chunk matching more (and rarer) terms ranks higher.
+    /// The most postings a keyword query reads. Query terms are taken rarest first (document frequency in
+    /// the knowledge base, from fts5vocab) while their posting lists fit in this budget, and the rarest is
+    /// always taken. Very common terms ("the", "保险" in an insurer's handbook) match most chunks, cost most of
+    /// the time, and weigh least in BM25 (their inverse document frequency is near zero), so leaving them out
+    /// keeps a search in milliseconds at 100k chunks and barely changes the ranking.
+    public static let keywordPostingsBudget = 12_000
+
     public func keywordSearch(knowledgeBase: KnowledgeBase, terms: [String], limit: Int) async throws -> [(id: Int64, score: Double)] {
         var unique: [String] = []
         for t in terms where !unique.contains(t) && !t.isEmpty {
@@ -151,11 +158,27 @@ extension SQLiteStore {
             if unique.count == 64 { break }
         }
         guard !unique.isEmpty else { return [] }
-        let quoted = unique.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
-        let match = "kb : \"\(knowledgeBase.indexToken)\" AND terms : (\(quoted.joined(separator: " OR ")))"
+        let prefix = knowledgeBase.termPrefix
+        let queryTerms = unique
         return try await pool.read { db in
+            let frequency = try db.cachedStatement(sql: "SELECT doc FROM chunk_terms_vocab WHERE term = ?")
+            var present: [(term: String, df: Int)] = []
+            for t in queryTerms {
+                let term = prefix + t
+                let df = try Int.fetchOne(frequency, arguments: [term]) ?? 0
+                if df > 0 { present.append((term, df)) }
+            }
+            guard !present.isEmpty else { return [] }
+            present.sort { $0.df < $1.df }
+            var chosen: [String] = []
+            var postings = 0
+            for (term, df) in present where chosen.isEmpty || postings + df <= Self.keywordPostingsBudget {
+                chosen.append(term)
+                postings += df
+            }
+            let match = chosen.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }.joined(separator: " OR ")
             let rows = try Row.fetchAll(
-                db, sql: "SELECT rowid, bm25(chunks_fts, 0.0, 1.0) AS rank FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?",
+                db, sql: "SELECT rowid, bm25(chunk_terms) AS rank FROM chunk_terms WHERE chunk_terms MATCH ? ORDER BY rank LIMIT ?",
                 arguments: [match, limit])
             return rows.map { (id: $0["rowid"], score: -($0["rank"] as Double)) }
         }

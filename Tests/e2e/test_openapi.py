@@ -939,9 +939,22 @@ CASES = [
     # Without poppler's pdftotext on the gateway's machine a PDF is 415; with it, this one cannot be read (400).
     Case("doc-upload-pdf", "POST", "/admin/v1/knowledge-bases/{kb}/documents", (400, 415), "manage", {"kb": "oa-kb"},
          query={"title": "Scan"}, raw=b"%PDF-1.4\n%not really\n", content_type="application/pdf"),
-    Case("doc-upload-multipart", "POST", "/admin/v1/knowledge-bases/{kb}/documents", 415, "manage", {"kb": "oa-kb"},
+    Case("doc-upload-multipart-unknown-kind", "POST", "/admin/v1/knowledge-bases/{kb}/documents", 415, "manage", {"kb": "oa-kb"},
          raw=b"--b\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nx\r\n--b--\r\n",
          content_type="multipart/form-data; boundary=b", code="unsupported_media_type"),
+    Case("doc-upload-multipart", "POST", "/admin/v1/knowledge-bases/{kb}/documents", 201, "manage", {"kb": "oa-kb"},
+         raw=("--b\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nForm upload " + RUN + "\r\n"
+              "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"form.md\"\r\n"
+              "Content-Type: application/octet-stream\r\n\r\n# Form upload\n\nUploaded as a form, run " + RUN + ".\r\n--b--\r\n").encode(),
+         content_type="multipart/form-data; boundary=b"),
+    Case("doc-upload-multipart-no-boundary", "POST", "/admin/v1/knowledge-bases/{kb}/documents", 400, "manage", {"kb": "oa-kb"},
+         raw=b"x", content_type="multipart/form-data", code="invalid_multipart"),
+    Case("doc-upload-multipart-no-file", "POST", "/admin/v1/knowledge-bases/{kb}/documents", 400, "manage", {"kb": "oa-kb"},
+         raw=b"--b\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nx\r\n--b--\r\n",
+         content_type="multipart/form-data; boundary=b", code="missing_field"),
+    Case("doc-upload-plus-json", "POST", "/admin/v1/knowledge-bases/{kb}/documents", 201, "manage", {"kb": "oa-kb"},
+         raw=json.dumps({"title": "Plus JSON " + RUN, "text": "Sent as application/vnd.example+json, run " + RUN + "."}).encode(),
+         content_type="application/vnd.example+json"),
     Case("doc-upload-form", "POST", "/admin/v1/knowledge-bases/{kb}/documents", 415, "manage", {"kb": "oa-kb"},
          raw=b"title=x", content_type="application/x-www-form-urlencoded"),
     Case("docs-list", "GET", "/admin/v1/knowledge-bases/{kb}/documents", 200, "op", {"kb": "oa-kb-vec"}),

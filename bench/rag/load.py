@@ -274,12 +274,11 @@ def sqlite_breakdown(db: Path, kb_id: str, queries: list[tuple[str, str]], repea
                     break
             if not unique:
                 continue
-            quoted = ['"' + t.replace('"', '""') + '"' for t in unique]
-            match = f'kb : "{token}" AND terms : ({" OR ".join(quoted)})'
             t0 = time.perf_counter()
+            match = gateway_match(conn, token, unique)
             rows = conn.execute(
-                "SELECT rowid, bm25(chunks_fts, 0.0, 1.0) AS rank FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?",
-                (match, TOP_K)).fetchall()
+                "SELECT rowid, bm25(chunk_terms) AS rank FROM chunk_terms WHERE chunk_terms MATCH ? ORDER BY rank LIMIT ?",
+                (match, TOP_K)).fetchall() if match else []
             fts_ms.append((time.perf_counter() - t0) * 1000)
             ids = [r[0] for r in rows]
             if ids:
@@ -291,12 +290,34 @@ def sqlite_breakdown(db: Path, kb_id: str, queries: list[tuple[str, str]], repea
     for _, q in queries:  # how many chunks each query matches (what bm25 has to score)
         unique = list(dict.fromkeys(t for t in harness.search_terms(q, for_query=True) if t))[:64]
         if unique:
-            quoted = ['"' + t.replace('"', '""') + '"' for t in unique]
-            match = f'kb : "{token}" AND terms : ({" OR ".join(quoted)})'
-            matches.append(conn.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (match,)).fetchone()[0])
+            match = gateway_match(conn, token, unique)
+            matches.append(conn.execute("SELECT count(*) FROM chunk_terms WHERE chunk_terms MATCH ?", (match,)).fetchone()[0] if match else 0)
     conn.close()
     return {"fts_p50": pct(fts_ms, 0.5), "fts_p99": pct(fts_ms, 0.99), "mat_p50": pct(mat_ms, 0.5), "mat_p99": pct(mat_ms, 0.99),
             "matched_p50": pct(matches, 0.5), "matched_p99": pct(matches, 0.99), "matched_max": max(matches) if matches else 0}
+
+
+POSTINGS_BUDGET = 12_000  # SQLiteStore.keywordPostingsBudget
+
+
+def gateway_match(conn, token: str, unique: list[str]) -> str | None:
+    """The MATCH expression SQLiteStore.keywordSearch builds: the knowledge base's namespaced terms, rarest first
+    while their posting lists fit the budget (document frequencies from fts5vocab), the rarest always."""
+    present = []
+    for t in unique:
+        term = token + "x" + t
+        row = conn.execute("SELECT doc FROM chunk_terms_vocab WHERE term = ?", (term,)).fetchone()
+        if row and row[0] > 0:
+            present.append((row[0], term))
+    if not present:
+        return None
+    present.sort()
+    chosen, postings = [], 0
+    for df, term in present:
+        if not chosen or postings + df <= POSTINGS_BUDGET:
+            chosen.append(term)
+            postings += df
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in chosen)
 
 
 def wait_for_vectors(adm, kb: str, chunks: int, timeout: float = 600) -> None:

@@ -39,6 +39,9 @@ public struct KnowledgeBase: Sendable, Equatable {
     /// The single token that names this knowledge base in the keyword index (letters and digits only, so
     /// the index's tokenizer keeps it whole).
     public var indexToken: String { "kb" + id.filter { $0.isLetter || $0.isNumber } }
+    /// What every keyword term of this knowledge base starts with in the shared FTS index: the index token
+    /// and an `x` (which no token contains), so terms of different knowledge bases never meet.
+    public var termPrefix: String { indexToken + "x" }
 }
 
 /// A stored document, as listed.
