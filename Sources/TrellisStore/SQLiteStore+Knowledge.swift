@@ -209,14 +209,33 @@ extension SQLiteStore {
         try await pool.read { db in try Self.fetchEmbeddings(db, knowledgeBaseID: knowledgeBaseID) }
     }
 
-    /// Every stored embedding of these knowledge bases and the knowledge generation they belong to, read in
-    /// one transaction (one consistent snapshot of the WAL database).
-    public func embeddingsSnapshot(knowledgeBaseIDs: [String]) async throws -> (generation: Int64, vectors: [String: [(id: Int64, vector: [Float])]]) {
+    /// What the in-memory indexes are built from, read in one transaction (one consistent snapshot of the WAL
+    /// database): the knowledge generation, every chunk's index terms per knowledge base, and the stored
+    /// embeddings of those with an embedding model.
+    public struct IndexSnapshot: Sendable {
+        public var generation: Int64
+        public var terms: [String: [(id: Int64, terms: [String])]]
+        public var vectors: [String: [(id: Int64, vector: [Float])]]
+    }
+
+    public func indexSnapshot(knowledgeBases: [KnowledgeBase]) async throws -> IndexSnapshot {
         try await pool.read { db in
             let generation = try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'knowledge_generation'") ?? 0
-            var vectors: [String: [(id: Int64, vector: [Float])]] = [:]
-            for id in knowledgeBaseIDs { vectors[id] = try Self.fetchEmbeddings(db, knowledgeBaseID: id) }
-            return (generation, vectors)
+            var snapshot = IndexSnapshot(generation: generation, terms: [:], vectors: [:])
+            for kb in knowledgeBases {
+                let prefixLength = kb.termPrefix.count
+                var list: [(id: Int64, terms: [String])] = []
+                let rows = try Row.fetchCursor(
+                    db, sql: "SELECT t.rowid, t.terms FROM chunk_terms t JOIN chunks c ON c.id = t.rowid WHERE c.kb_id = ? ORDER BY t.rowid",
+                    arguments: [kb.id])
+                while let row = try rows.next() {
+                    let stored: String = row[1]
+                    list.append((row[0], stored.split(separator: " ").map { String($0.dropFirst(prefixLength)) }))
+                }
+                snapshot.terms[kb.id] = list
+                if kb.embedding != nil { snapshot.vectors[kb.id] = try Self.fetchEmbeddings(db, knowledgeBaseID: kb.id) }
+            }
+            return snapshot
         }
     }
 

@@ -99,3 +99,37 @@ struct KeywordSearchTests {
         #expect(!oldTable)
     }
 }
+
+@Suite("KeywordIndex against SQLite FTS5")
+struct KeywordIndexAgainstFTS5Tests {
+    @Test func scoresAndOrderEqualFTS5BM25() async throws {
+        let temp = try TemporaryStore()
+        defer { temp.remove() }
+        let kb = try await KeywordSearchTests.knowledgeBase(temp.store, tenant: "a", name: "handbook")
+        let texts = [
+            "Flight delay cover: 300 yuan after a delay of 4 hours 航班延误满4小时赔付300元",
+            "Lost luggage: report the loss to the airline within 24 hours, keep the receipts",
+            "Pet insurance covers cats and dogs aged 3 months to 8 years 宠物保险",
+            "Car insurance claims 车险理赔: report within 48 hours, photos of the damage",
+            "Premium grace period of 30 days; the policy lapses after the grace period",
+            "The policy covers the policy holder and the policy holder's family on the policy",
+            "航班取消 flight cancellation: refund of the ticket, the delay cover does not apply",
+        ]
+        var index = KeywordIndex()
+        var chunks: [NewChunk] = []
+        for (i, text) in texts.enumerated() { chunks.append(KeywordSearchTests.chunk(i, text)) }
+        let write = try await temp.store.insertDocument(
+            knowledgeBase: kb, title: "H", contentType: "text/plain", sha256: "h", bytes: 1, metadata: nil, chunks: chunks, actor: "test")
+        for (id, chunk) in zip(write.chunkIDs, chunks) { index.add(id: id, terms: chunk.terms) }
+
+        for query in ["flight delay", "policy", "the policy holder", "航班延误", "宠物", "report within hours", "grace period lapses", "nothing here"] {
+            let terms = SearchTokenizer.queryTerms(query)
+            let fts = try await temp.store.keywordSearch(knowledgeBase: kb, terms: terms, limit: 10)
+            let memory = index.search(terms, limit: 10)
+            #expect(memory.map(\.id) == fts.map(\.id), "same order for '\(query)'")
+            for (m, f) in zip(memory, fts) {
+                #expect(abs(m.score - f.score) <= 1e-9 * max(1, abs(f.score)), "'\(query)': \(m.score) vs FTS5 \(f.score)")
+            }
+        }
+    }
+}

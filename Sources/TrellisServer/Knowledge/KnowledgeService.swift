@@ -19,6 +19,7 @@ final class KnowledgeService: Sendable {
     /// upload racing a reload can neither add its vectors twice nor lose them.
     private struct Indexes {
         var byKnowledgeBase: [String: VectorIndex] = [:]
+        var keyword: [String: KeywordIndex] = [:]
         var generation: Int64 = -1
     }
     private let indexes = Mutex(Indexes())
@@ -39,19 +40,21 @@ final class KnowledgeService: Sendable {
     /// Builds every knowledge base's vector index from the stored embeddings (at start, and when another
     /// process has added or deleted documents).
     func loadIndexes(_ knowledgeBases: [KnowledgeBase]) async throws {
-        let withEmbedding = knowledgeBases.filter { $0.embedding != nil }
-        let (generation, stored) = try await store.embeddingsSnapshot(knowledgeBaseIDs: withEmbedding.map(\.id))
-        var built: [String: VectorIndex] = [:]
-        for kb in withEmbedding {
-            guard let vectors = stored[kb.id], let dims = vectors.first?.vector.count else { continue }
+        let stored = try await store.indexSnapshot(knowledgeBases: knowledgeBases)
+        var built = Indexes(generation: stored.generation)
+        for kb in knowledgeBases {
+            var keyword = KeywordIndex()
+            for (id, terms) in stored.terms[kb.id] ?? [] { keyword.add(id: id, terms: terms) }
+            built.keyword[kb.id] = keyword
+            guard let vectors = stored.vectors[kb.id], let dims = vectors.first?.vector.count else { continue }
             var index = VectorIndex(dimensions: dims)
             for (id, v) in vectors { index.add(id: id, vector: v) }
-            built[kb.id] = index
+            built.byKnowledgeBase[kb.id] = index
         }
         indexes.withLock { state in
             // A load that read an older snapshot than what is installed would go backwards: keep the newer.
-            guard generation >= state.generation else { return }
-            state = Indexes(byKnowledgeBase: built, generation: generation)
+            guard built.generation >= state.generation else { return }
+            state = built
         }
     }
 
@@ -65,12 +68,12 @@ final class KnowledgeService: Sendable {
 
     /// Applies this process's own committed write to the index when it directly follows what is loaded;
     /// otherwise another writer came in between (or a load already includes it) and a full load settles it.
-    private func apply(generation: Int64?, knowledgeBases: [KnowledgeBase], _ change: (inout [String: VectorIndex]) -> Void) async throws {
+    private func apply(generation: Int64?, knowledgeBases: [KnowledgeBase], _ change: (inout Indexes) -> Void) async throws {
         guard let generation else { return }
         let applied = indexes.withLock { state -> Bool in
             if state.generation >= generation { return true }  // a load already read this write
             guard state.generation == generation - 1 else { return false }
-            change(&state.byKnowledgeBase)
+            change(&state)
             state.generation = generation
             return true
         }
@@ -118,13 +121,14 @@ final class KnowledgeService: Sendable {
         let write = try await store.insertDocument(
             knowledgeBase: kb, title: title, contentType: contentType, sha256: sha, bytes: raw.count, metadata: metadata, chunks: chunks, actor: actor)
         if write.created {
-            try await apply(generation: write.generation, knowledgeBases: snapshot.allKnowledgeBases) { all in
+            try await apply(generation: write.generation, knowledgeBases: snapshot.allKnowledgeBases) { state in
+                // Changed in place through the dictionary, never copied out and back (a copy of a large index
+                // per upload would cost more than the upload).
+                for (id, chunk) in zip(write.chunkIDs, chunks) { state.keyword[kb.id, default: KeywordIndex()].add(id: id, terms: chunk.terms) }
                 guard kb.embedding != nil, let dims = embeddings.first(where: { $0 != nil })??.count else { return }
-                var index = all[kb.id] ?? VectorIndex(dimensions: dims)
                 for (id, vector) in zip(write.chunkIDs, embeddings) {
-                    if let vector { index.add(id: id, vector: vector) }
+                    if let vector { state.byKnowledgeBase[kb.id, default: VectorIndex(dimensions: dims)].add(id: id, vector: vector) }
                 }
-                all[kb.id] = index
             }
         }
         return write
@@ -132,8 +136,10 @@ final class KnowledgeService: Sendable {
 
     func delete(kb: KnowledgeBase, documentID: String, actor: String, knowledgeBases: [KnowledgeBase]) async throws {
         let removed = try await store.deleteDocument(id: documentID, knowledgeBase: kb, actor: actor)
-        try await apply(generation: removed.generation, knowledgeBases: knowledgeBases) { all in
-            all[kb.id]?.remove(ids: Set(removed.chunkIDs))
+        try await apply(generation: removed.generation, knowledgeBases: knowledgeBases) { state in
+            let ids = Set(removed.chunkIDs)
+            state.byKnowledgeBase[kb.id]?.remove(ids: ids)
+            state.keyword[kb.id]?.remove(ids: ids)
         }
     }
 
@@ -202,25 +208,31 @@ final class KnowledgeService: Sendable {
         }
         switch effective {
         case .keyword:
-            let hits = try await store.keywordSearch(knowledgeBase: kb, terms: SearchTokenizer.queryTerms(query), limit: topK)
+            let hits = keywordSearch(kb: kb, query: query, limit: topK)
             return (try await materialize(hits.map { ($0.id, $0.score) }), .keyword)
         case .vector:
             let hits = try await vectorSearch(kb: kb, query: query, limit: topK, snapshot: snapshot, logger: logger)
             return (try await materialize(hits), .vector)
         case .hybrid:
-            async let keyword = store.keywordSearch(knowledgeBase: kb, terms: SearchTokenizer.queryTerms(query), limit: depth)
+            let keyword = keywordSearch(kb: kb, query: query, limit: depth)
             let vector: [(Int64, Double)]
             do {
                 vector = try await vectorSearch(kb: kb, query: query, limit: depth, snapshot: snapshot, logger: logger)
             } catch let error as TrellisError where error.type == "upstream_error" {
                 // The embedding model is down: keyword results still answer, with their own scores.
                 logger.warning("vector search unavailable; keyword only", metadata: ["knowledge_base": "\(kb.name)"])
-                let hits = try await keyword
+                let hits = keyword
                 return (try await materialize(hits.prefix(topK).map { ($0.id, $0.score) }), .keyword)
             }
-            let fused = RankFusion.reciprocalRank([try await keyword.map(\.id), vector.map(\.0)])
+            let fused = RankFusion.reciprocalRank([keyword.map(\.id), vector.map(\.0)])
             return (try await materialize(fused.prefix(topK).map { ($0.id, $0.score) }), .hybrid)
         }
+    }
+
+    /// BM25 over the knowledge base's in-memory keyword index.
+    func keywordSearch(kb: KnowledgeBase, query: String, limit: Int) -> [(id: Int64, score: Double)] {
+        let index = indexes.withLock { $0.keyword[kb.id] }
+        return index?.search(SearchTokenizer.queryTerms(query), limit: limit) ?? []
     }
 
     func vectorSearch(kb: KnowledgeBase, query: String, limit: Int, snapshot: CatalogSnapshot, logger: Logger) async throws -> [(Int64, Double)] {
