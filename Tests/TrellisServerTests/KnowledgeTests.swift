@@ -2,6 +2,7 @@ import Foundation
 import NIOHTTP1
 import OpenAIWire
 import Testing
+import TrellisCore
 @testable import TrellisServer
 
 /// Knowledge bases end to end: upload in every format, keyword search that works for Chinese, vector and
@@ -539,6 +540,28 @@ import Testing
                 let all = try await search(gw, kb: "policies", key: keys.inference, "claim handling", mode: "vector", topK: 50)
                 #expect(hits(all).count == 16)
                 #expect(Set(chunkIDs(all)).count == 16, "each chunk once")
+            }
+        }
+    }
+
+    @Test func aWriteByAnotherProcessIsPickedUpByTheNextLocalUpload() async throws {
+        try await withMockUpstream { upstream in
+            try await TestGateway.run(configure: Self.noRefresh) { gw in
+                let keys = try await setUp(gw, upstream)
+                try await createKB(gw, "policies", embedding: false)
+                let kb = try #require(gw.gateway.snapshot.allKnowledgeBases.first { $0.name == "policies" })
+                // Another process (here: the store directly, past the gateway's indexes) adds a document.
+                let text = "Windscreen chips are repaired free of charge"
+                let foreign = try await gw.gateway.store.insertDocument(
+                    knowledgeBase: kb, title: "Glass", contentType: "text/plain", sha256: "foreign", bytes: text.utf8.count, metadata: nil,
+                    chunks: [NewChunk(position: 0, heading: "", text: text, terms: SearchTokenizer.indexTerms("Glass\n\n" + text), embedding: nil)],
+                    actor: "other-process")
+                #expect(documents(try await search(gw, kb: "policies", key: keys.inference, "windscreen", mode: "keyword")).isEmpty, "not seen yet")
+                // This process's next upload commits the generation after it: the gap is closed by a full load.
+                let local = try await uploadRaw(gw, kb: "policies", key: keys.manage, title: "Hail", type: "text/plain", "Hail damage is covered")
+                #expect(local.status == 201)
+                #expect(documents(try await search(gw, kb: "policies", key: keys.inference, "windscreen", mode: "keyword")) == [foreign.document.id])
+                #expect(documents(try await search(gw, kb: "policies", key: keys.inference, "hail", mode: "keyword")) == [local.json["id"]?.stringValue ?? "?"])
             }
         }
     }

@@ -13,15 +13,30 @@ import TrellisUpstream
 final class KnowledgeService: Sendable {
     let store: SQLiteStore
     let upstreams: UpstreamClient
-    /// The vector indexes and the knowledge generation they reflect, changed together under one lock. The
-    /// generation is the store's counter, moved by every committed document write; an incremental change is
-    /// applied only on top of the generation just before it, and a full load only moves forward, so an
-    /// upload racing a reload can neither add its vectors twice nor lose them.
-    private struct Indexes {
+    /// The keyword and vector indexes and the knowledge generation they reflect, changed together under one
+    /// lock. The generation is the store's counter, moved by every committed document write. This process's
+    /// own writes are applied in commit order: one that commits generation g is applied on top of g - 1, or
+    /// waits in `pending` for it (concurrent uploads finish in any order). A full load only moves forward and
+    /// keeps the changes newer than what it read. So uploads racing each other and reloads neither add a
+    /// chunk twice nor lose one, and a busy ingest never reloads everything for its own writes. A gap no local
+    /// write will fill (another process wrote) is closed by a full load once no local write is in flight.
+    typealias Change = @Sendable (inout Indexes) -> Void
+    struct Indexes {
         var byKnowledgeBase: [String: VectorIndex] = [:]
         var keyword: [String: KeywordIndex] = [:]
         var generation: Int64 = -1
+        var pending: [Int64: Change] = [:]
+        var localWrites = 0
+
+        mutating func drain() {
+            while let next = pending.removeValue(forKey: generation + 1) {
+                next(&self)
+                generation += 1
+            }
+        }
     }
+    /// Local changes held back for a missing predecessor before a full load is forced anyway.
+    static let maxPending = 64
     private let indexes = Mutex(Indexes())
     static let embeddingBatch = 32
     static let maxChunksPerDocument = 20_000
@@ -54,30 +69,45 @@ final class KnowledgeService: Sendable {
         indexes.withLock { state in
             // A load that read an older snapshot than what is installed would go backwards: keep the newer.
             guard built.generation >= state.generation else { return }
+            built.pending = state.pending.filter { $0.key > built.generation }
+            built.localWrites = state.localWrites
             state = built
+            state.drain()
         }
     }
 
     /// Reloads the indexes when the stored knowledge generation moved past what this process has seen.
+    /// While this process is writing, its own commits run ahead of the indexes for a moment: that is not a
+    /// change to reload for (the writes apply themselves, and force a load if they find a gap).
     func refreshIfChanged(_ knowledgeBases: [KnowledgeBase]) async throws {
         let generation = try await store.knowledgeGeneration()
-        if generation != indexes.withLock({ $0.generation }) {
+        let (loaded, busy) = indexes.withLock { ($0.generation, $0.localWrites > 0) }
+        if !busy, generation != loaded {
             try await loadIndexes(knowledgeBases)
         }
     }
 
-    /// Applies this process's own committed write to the index when it directly follows what is loaded;
-    /// otherwise another writer came in between (or a load already includes it) and a full load settles it.
-    private func apply(generation: Int64?, knowledgeBases: [KnowledgeBase], _ change: (inout Indexes) -> Void) async throws {
-        guard let generation else { return }
-        let applied = indexes.withLock { state -> Bool in
-            if state.generation >= generation { return true }  // a load already read this write
-            guard state.generation == generation - 1 else { return false }
-            change(&state)
-            state.generation = generation
-            return true
+    /// Counts a write of this process as in flight; `apply` (or `abandon`, when the write failed) ends it.
+    private func beginWrite() {
+        indexes.withLock { $0.localWrites += 1 }
+    }
+
+    private func abandonWrite(_ knowledgeBases: [KnowledgeBase]) async throws {
+        try await apply(generation: nil, knowledgeBases: knowledgeBases) { _ in }
+    }
+
+    /// Applies this process's committed write in commit order (see `Indexes`).
+    private func apply(generation: Int64?, knowledgeBases: [KnowledgeBase], _ change: @escaping Change) async throws {
+        let needsLoad = indexes.withLock { state -> Bool in
+            state.localWrites -= 1
+            if let generation, generation > state.generation {
+                state.pending[generation] = change
+                state.drain()
+            }
+            // Still waiting for a predecessor that no local write will bring (another process wrote it).
+            return !state.pending.isEmpty && (state.localWrites == 0 || state.pending.count > Self.maxPending)
         }
-        if !applied { try await loadIndexes(knowledgeBases) }
+        if needsLoad { try await loadIndexes(knowledgeBases) }
     }
 
     func vectorCount(_ kb: KnowledgeBase) -> Int {
@@ -118,15 +148,26 @@ final class KnowledgeService: Sendable {
                 position: p.position, heading: p.headingPath, text: p.text,
                 terms: SearchTokenizer.indexTerms(title + "\n" + p.headingPath + "\n" + p.text), embedding: embeddings[i])
         }
-        let write = try await store.insertDocument(
-            knowledgeBase: kb, title: title, contentType: contentType, sha256: sha, bytes: raw.count, metadata: metadata, chunks: chunks, actor: actor)
-        if write.created {
+        beginWrite()
+        let write: SQLiteStore.DocumentWrite
+        do {
+            write = try await store.insertDocument(
+                knowledgeBase: kb, title: title, contentType: contentType, sha256: sha, bytes: raw.count, metadata: metadata, chunks: chunks, actor: actor)
+        } catch {
+            try await abandonWrite(snapshot.allKnowledgeBases)
+            throw error
+        }
+        if !write.created {
+            try await abandonWrite(snapshot.allKnowledgeBases)
+        } else {
+            let chunkIDs = write.chunkIDs
+            let vectors = embeddings
             try await apply(generation: write.generation, knowledgeBases: snapshot.allKnowledgeBases) { state in
                 // Changed in place through the dictionary, never copied out and back (a copy of a large index
                 // per upload would cost more than the upload).
-                for (id, chunk) in zip(write.chunkIDs, chunks) { state.keyword[kb.id, default: KeywordIndex()].add(id: id, terms: chunk.terms) }
-                guard kb.embedding != nil, let dims = embeddings.first(where: { $0 != nil })??.count else { return }
-                for (id, vector) in zip(write.chunkIDs, embeddings) {
+                for (id, chunk) in zip(chunkIDs, chunks) { state.keyword[kb.id, default: KeywordIndex()].add(id: id, terms: chunk.terms) }
+                guard kb.embedding != nil, let dims = vectors.first(where: { $0 != nil })??.count else { return }
+                for (id, vector) in zip(chunkIDs, vectors) {
                     if let vector { state.byKnowledgeBase[kb.id, default: VectorIndex(dimensions: dims)].add(id: id, vector: vector) }
                 }
             }
@@ -135,9 +176,16 @@ final class KnowledgeService: Sendable {
     }
 
     func delete(kb: KnowledgeBase, documentID: String, actor: String, knowledgeBases: [KnowledgeBase]) async throws {
-        let removed = try await store.deleteDocument(id: documentID, knowledgeBase: kb, actor: actor)
+        beginWrite()
+        let removed: (chunkIDs: [Int64], generation: Int64)
+        do {
+            removed = try await store.deleteDocument(id: documentID, knowledgeBase: kb, actor: actor)
+        } catch {
+            try await abandonWrite(knowledgeBases)
+            throw error
+        }
+        let ids = Set(removed.chunkIDs)
         try await apply(generation: removed.generation, knowledgeBases: knowledgeBases) { state in
-            let ids = Set(removed.chunkIDs)
             state.byKnowledgeBase[kb.id]?.remove(ids: ids)
             state.keyword[kb.id]?.remove(ids: ids)
         }
