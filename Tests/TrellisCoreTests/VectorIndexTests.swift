@@ -148,4 +148,30 @@ import TrellisCore
         #expect(VectorIndex.decode([0x00, 0x00, 0x80, 0x3F, 0x01]).isEmpty)
         #expect(VectorIndex.decode([]).isEmpty)
     }
+
+    @Test func aLargeIndexSplitAcrossCoresFindsWhatAFullScanFinds() {
+        // Past the threshold the scan runs in parts; the answer must equal a brute-force ranking.
+        var generator = SystemRandomNumberGenerator()
+        let dims = 24
+        let count = VectorIndex.parallelThreshold + 1_001
+        var index = VectorIndex(dimensions: dims)
+        var stored: [(Int64, [Float])] = []
+        for id in 0..<count {
+            let v = (0..<dims).map { _ in Float.random(in: -1...1, using: &generator) }
+            index.add(id: Int64(id), vector: v)
+            stored.append((Int64(id), VectorIndex.normalized(v) ?? v))
+        }
+        // Two stored vectors equal to the query, far apart in the index, so parts must be merged.
+        let query = stored[7].1
+        index.add(id: Int64(count), vector: query)
+        stored.append((Int64(count), query))
+        let q = VectorIndex.normalized(query) ?? query
+        let expected = stored.map { ($0.0, zip($0.1, q).reduce(Float(0)) { $0 + $1.0 * $1.1 }) }
+            .sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }.prefix(25)
+        let found = index.search(query, k: 25)
+        #expect(found.count == 25)
+        #expect(Set(found.prefix(2).map(\.id)) == [7, Int64(count)])
+        #expect(Set(found.map(\.id)) == Set(expected.map(\.0)))
+        for (f, e) in zip(found, expected) { #expect(abs(f.score - e.1) < 1e-4) }
+    }
 }
