@@ -288,5 +288,10 @@ enum Migrations {
             }
             try db.execute(sql: "DROP TABLE chunks_fts")
         }
+        migrator.registerMigration("v6-usage-users-by-model") { db in
+            // Distinct end users per model and day (the report operators open most) from a covering index
+            // scan instead of sorting every user row of the period.
+            try db.execute(sql: "CREATE INDEX usage_daily_users_model ON usage_daily_users(day, model, end_user)")
+        }
     }
 }

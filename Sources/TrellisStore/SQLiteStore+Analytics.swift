@@ -265,7 +265,8 @@ extension SQLiteStore {
                 SELECT \(select) requests, errors, prompt_tokens, completion_tokens, cost_micros, positive, negative, latency_hist, ttft_hist
                 FROM usage_daily\(whereClause)
                 """
-            for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)) {
+            let cursor = try Row.fetchCursor(db, sql: sql, arguments: StatementArguments(arguments))
+            while let row = try cursor.next() {
                 let g = groupOf(row)
                 var r = rows[g] ?? UsageRow(group: g)
                 if rows[g] == nil { order.append(g) }
@@ -276,8 +277,8 @@ extension SQLiteStore {
                 r.costMicros += row["cost_micros"] as Int
                 r.positive += row["positive"] as Int
                 r.negative += row["negative"] as Int
-                r.latency.merge(Histogram(encoded: Array(row["latency_hist"] as Data)))
-                r.ttft.merge(Histogram(encoded: Array(row["ttft_hist"] as Data)))
+                if let latency = row.dataNoCopy(named: "latency_hist") { r.latency.merge(encoded: latency) }
+                if let ttft = row.dataNoCopy(named: "ttft_hist") { r.ttft.merge(encoded: ttft) }
                 rows[g] = r
             }
             // Distinct end users per group.

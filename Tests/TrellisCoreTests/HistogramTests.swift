@@ -117,4 +117,29 @@ struct HistogramTests {
         #expect(Histogram(encoded: [1, 2, 3]) == Histogram())
         #expect(Histogram(encoded: []).total == 0)
     }
+
+    @Test("the encoding is sparse: a few requests take a few bytes; the dense form of earlier versions still reads")
+    func sparseAndDense() {
+        var h = Histogram()
+        for v in [12.0, 12.0, 250, 3_000] { h.add(v) }
+        let sparse = h.encoded
+        #expect(sparse.count == 1 + 5 * 3, "three buckets in use")
+        #expect(Histogram(encoded: sparse) == h)
+        // The dense form: every bucket as a little-endian UInt32.
+        var dense: [UInt8] = []
+        for c in h.counts { dense += [UInt8(c & 0xFF), UInt8((c >> 8) & 0xFF), UInt8((c >> 16) & 0xFF), UInt8(c >> 24)] }
+        #expect(dense.count == 1024)
+        #expect(Histogram(encoded: dense) == h)
+        // Merging straight from bytes equals merging decoded histograms, and saturates instead of wrapping.
+        var merged = h
+        merged.merge(encoded: sparse)
+        var expected = h
+        expected.merge(h)
+        #expect(merged == expected && merged.total == 8)
+        var full = Histogram()
+        full.merge(encoded: [0x53, 7, 0xFF, 0xFF, 0xFF, 0xFF])
+        full.merge(encoded: [0x53, 7, 0x02, 0, 0, 0])
+        #expect(full.counts[7] == .max)
+        #expect(Histogram(encoded: [0x53, 7, 1, 0]) == Histogram(), "a truncated pair is refused whole")
+    }
 }
