@@ -261,24 +261,23 @@ extension SQLiteStore {
                 }
                 return order.compactMap { rows[$0] }
             }
+            // Grouped in SQL; histograms merged by the trellis_hist_merge aggregate as SQLite reads the rows.
             let sql = """
-                SELECT \(select) requests, errors, prompt_tokens, completion_tokens, cost_micros, positive, negative, latency_hist, ttft_hist
-                FROM usage_daily\(whereClause)
+                SELECT \(select) SUM(requests) r, SUM(errors) e, SUM(prompt_tokens) p, SUM(completion_tokens) c, SUM(cost_micros) m,
+                    SUM(positive) pos, SUM(negative) neg, trellis_hist_merge(latency_hist) lh, trellis_hist_merge(ttft_hist) th
+                FROM usage_daily\(whereClause)\(groupClause)
                 """
-            let cursor = try Row.fetchCursor(db, sql: sql, arguments: StatementArguments(arguments))
-            while let row = try cursor.next() {
+            for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)) {
+                // Without GROUP BY, no matching roll-up still makes one row of NULL sums: nothing to report.
+                guard let requests = row["r"] as Int? else { continue }
                 let g = groupOf(row)
-                var r = rows[g] ?? UsageRow(group: g)
+                var r = UsageRow(
+                    group: g, requests: requests, users: 0, errors: (row["e"] as Int?) ?? 0, promptTokens: (row["p"] as Int?) ?? 0,
+                    completionTokens: (row["c"] as Int?) ?? 0, costMicros: (row["m"] as Int?) ?? 0, positive: (row["pos"] as Int?) ?? 0,
+                    negative: (row["neg"] as Int?) ?? 0)
+                if let latency = row.dataNoCopy(named: "lh") { r.latency.merge(encoded: latency) }
+                if let ttft = row.dataNoCopy(named: "th") { r.ttft.merge(encoded: ttft) }
                 if rows[g] == nil { order.append(g) }
-                r.requests += row["requests"] as Int
-                r.errors += row["errors"] as Int
-                r.promptTokens += row["prompt_tokens"] as Int
-                r.completionTokens += row["completion_tokens"] as Int
-                r.costMicros += row["cost_micros"] as Int
-                r.positive += row["positive"] as Int
-                r.negative += row["negative"] as Int
-                if let latency = row.dataNoCopy(named: "latency_hist") { r.latency.merge(encoded: latency) }
-                if let ttft = row.dataNoCopy(named: "ttft_hist") { r.ttft.merge(encoded: ttft) }
                 rows[g] = r
             }
             // Distinct end users per group.
@@ -424,5 +423,23 @@ extension SQLiteStore {
                     answer: row["answer"], rating: row["rating"], correction: row["correction"])
             }
         }
+    }
+}
+
+/// `trellis_hist_merge(blob)`: an SQL aggregate that merges encoded histograms (`Histogram.merge(encoded:)`)
+/// into one, so a report groups and merges in one pass over the roll-ups.
+struct HistogramMerge: DatabaseAggregate {
+    static let function = DatabaseFunction("trellis_hist_merge", argumentCount: 1, pure: true, aggregate: HistogramMerge.self)
+
+    var histogram = Histogram()
+
+    init() {}
+
+    mutating func step(_ values: [DatabaseValue]) throws {
+        if let bytes = Data.fromDatabaseValue(values[0]) { histogram.merge(encoded: bytes) }
+    }
+
+    func finalize() throws -> (any DatabaseValueConvertible)? {
+        Data(histogram.encoded)
     }
 }

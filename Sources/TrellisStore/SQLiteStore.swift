@@ -28,6 +28,7 @@ public final class SQLiteStore: Sendable {
         config.busyMode = .timeout(5)
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            db.add(function: HistogramMerge.function)
         }
         self.path = path
         self.pool = try DatabasePool(path: path, configuration: config)
