@@ -212,86 +212,90 @@ extension SQLiteStore {
     /// percentiles and feedback, for any grouping of tenant, model, version, key, end user and day, over
     /// whole UTC days. Reads the daily roll-ups, so a month is thousands of rows, not millions.
     public func usageReport(_ query: UsageQuery) async throws -> [UsageRow] {
-        try await pool.read { db in
-            var conditions: [String] = []
-            var arguments: [any DatabaseValueConvertible] = []
-            if let t = query.tenantID {
-                conditions.append("tenant_id = ?")
-                arguments.append(t)
+        var conditions: [String] = []
+        var values: [String] = []
+        if let t = query.tenantID {
+            conditions.append("tenant_id = ?")
+            values.append(t)
+        }
+        if let m = query.model {
+            conditions.append("model = ?")
+            values.append(m)
+        }
+        if let f = query.fromDay {
+            conditions.append("day >= ?")
+            values.append(f)
+        }
+        if let t = query.toDay {
+            conditions.append("day <= ?")
+            values.append(t)
+        }
+        let whereClause = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+        let arguments = values
+        let dims = query.groupBy
+        let groupColumns = dims.map(\.column)
+        let select = groupColumns.isEmpty ? "" : groupColumns.joined(separator: ", ") + ", "
+        let groupClause = groupColumns.isEmpty ? "" : " GROUP BY " + groupColumns.joined(separator: ", ")
+        @Sendable func groupOf(_ row: Row) -> [UsageDimension: String] {
+            var g: [UsageDimension: String] = [:]
+            for d in dims {
+                let value: DatabaseValue = row[d.column]
+                g[d] = value.isNull ? "" : (String.fromDatabaseValue(value) ?? Int.fromDatabaseValue(value).map(String.init) ?? "")
             }
-            if let m = query.model {
-                conditions.append("model = ?")
-                arguments.append(m)
+            return g
+        }
+        func sorted(_ rows: [UsageRow]) -> [UsageRow] {
+            rows.sorted { a, b in
+                for d in dims where a.group[d] != b.group[d] { return (a.group[d] ?? "") < (b.group[d] ?? "") }
+                return false
             }
-            if let f = query.fromDay {
-                conditions.append("day >= ?")
-                arguments.append(f)
-            }
-            if let t = query.toDay {
-                conditions.append("day <= ?")
-                arguments.append(t)
-            }
-            let whereClause = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
-            let dims = query.groupBy
-            let groupColumns = dims.map(\.column)
-            let select = groupColumns.isEmpty ? "" : groupColumns.joined(separator: ", ") + ", "
-            let groupClause = groupColumns.isEmpty ? "" : " GROUP BY " + groupColumns.joined(separator: ", ")
-            func groupOf(_ row: Row) -> [UsageDimension: String] {
-                var g: [UsageDimension: String] = [:]
-                for d in dims {
-                    let value: DatabaseValue = row[d.column]
-                    g[d] = value.isNull ? "" : (String.fromDatabaseValue(value) ?? Int.fromDatabaseValue(value).map(String.init) ?? "")
-                }
-                return g
-            }
-            var rows: [[UsageDimension: String]: UsageRow] = [:]
-            var order: [[UsageDimension: String]] = []
-            if dims.contains(.user) {
-                let sql = """
-                    SELECT \(select) SUM(requests) r, SUM(errors) e, SUM(prompt_tokens) p, SUM(completion_tokens) c, SUM(cost_micros) m,
-                        SUM(positive) pos, SUM(negative) neg, COUNT(DISTINCT end_user) u
-                    FROM usage_daily_users\(whereClause)\(groupClause)
-                    """
-                for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)) {
-                    let g = groupOf(row)
-                    rows[g] = UsageRow(
-                        group: g, requests: row["r"], users: row["u"], errors: row["e"], promptTokens: row["p"], completionTokens: row["c"],
-                        costMicros: row["m"], positive: row["pos"], negative: row["neg"])
-                    order.append(g)
-                }
-                return order.compactMap { rows[$0] }
-            }
-            // Grouped in SQL; histograms merged by the trellis_hist_merge aggregate as SQLite reads the rows.
+        }
+        if dims.contains(.user) {
             let sql = """
                 SELECT \(select) SUM(requests) r, SUM(errors) e, SUM(prompt_tokens) p, SUM(completion_tokens) c, SUM(cost_micros) m,
-                    SUM(positive) pos, SUM(negative) neg, trellis_hist_merge(latency_hist) lh, trellis_hist_merge(ttft_hist) th
-                FROM usage_daily\(whereClause)\(groupClause)
+                    SUM(positive) pos, SUM(negative) neg, COUNT(DISTINCT end_user) u
+                FROM usage_daily_users\(whereClause)\(groupClause)
                 """
+            return try await pool.read { db in
+                try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map { row in
+                    UsageRow(
+                        group: groupOf(row), requests: row["r"], users: row["u"], errors: row["e"], promptTokens: row["p"], completionTokens: row["c"],
+                        costMicros: row["m"], positive: row["pos"], negative: row["neg"])
+                }
+            }
+        }
+        // Distinct end users come from their own roll-up; both reads run at once (two connections of the pool:
+        // two snapshots a moment apart, which a report over whole days does not notice).
+        let userSQL = "SELECT \(select) COUNT(DISTINCT end_user) u FROM usage_daily_users\(whereClause)\(groupClause)"
+        async let users = pool.read { db in
+            var counts: [[UsageDimension: String]: Int] = [:]
+            for row in try Row.fetchAll(db, sql: userSQL, arguments: StatementArguments(arguments)) { counts[groupOf(row)] = row["u"] }
+            return counts
+        }
+        // Grouped in SQL; histograms merged by the trellis_hist_merge aggregate as SQLite reads the rows.
+        let sql = """
+            SELECT \(select) SUM(requests) r, SUM(errors) e, SUM(prompt_tokens) p, SUM(completion_tokens) c, SUM(cost_micros) m,
+                SUM(positive) pos, SUM(negative) neg, trellis_hist_merge(latency_hist) lh, trellis_hist_merge(ttft_hist) th
+            FROM usage_daily\(whereClause)\(groupClause)
+            """
+        var rows = try await pool.read { db in
+            var out: [UsageRow] = []
             for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)) {
                 // Without GROUP BY, no matching roll-up still makes one row of NULL sums: nothing to report.
                 guard let requests = row["r"] as Int? else { continue }
-                let g = groupOf(row)
                 var r = UsageRow(
-                    group: g, requests: requests, users: 0, errors: (row["e"] as Int?) ?? 0, promptTokens: (row["p"] as Int?) ?? 0,
+                    group: groupOf(row), requests: requests, users: 0, errors: (row["e"] as Int?) ?? 0, promptTokens: (row["p"] as Int?) ?? 0,
                     completionTokens: (row["c"] as Int?) ?? 0, costMicros: (row["m"] as Int?) ?? 0, positive: (row["pos"] as Int?) ?? 0,
                     negative: (row["neg"] as Int?) ?? 0)
-                if let latency = row.dataNoCopy(named: "lh") { r.latency.merge(encoded: latency) }
-                if let ttft = row.dataNoCopy(named: "th") { r.ttft.merge(encoded: ttft) }
-                if rows[g] == nil { order.append(g) }
-                rows[g] = r
+                if let latency = row["lh"] as Data? { r.latency.merge(encoded: latency) }
+                if let ttft = row["th"] as Data? { r.ttft.merge(encoded: ttft) }
+                out.append(r)
             }
-            // Distinct end users per group.
-            let userSQL = "SELECT \(select) COUNT(DISTINCT end_user) u FROM usage_daily_users\(whereClause)\(groupClause)"
-            for row in try Row.fetchAll(db, sql: userSQL, arguments: StatementArguments(arguments)) {
-                let g = groupOf(row)
-                rows[g]?.users = row["u"]
-            }
-            _ = groupClause
-            return order.sorted { a, b in
-                for d in dims where a[d] != b[d] { return (a[d] ?? "") < (b[d] ?? "") }
-                return false
-            }.compactMap { rows[$0] }
+            return out
         }
+        let userCounts = try await users
+        for i in rows.indices { rows[i].users = userCounts[rows[i].group] ?? 0 }
+        return sorted(rows)
     }
 
     // MARK: Feedback
