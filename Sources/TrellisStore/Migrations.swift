@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 
 /// The schema, as append-only migrations. A migration is never edited once shipped, and none uses application
@@ -292,6 +293,32 @@ enum Migrations {
             // Distinct end users per model and day (the report operators open most) from a covering index
             // scan instead of sorting every user row of the period.
             try db.execute(sql: "CREATE INDEX usage_daily_users_model ON usage_daily_users(day, model, end_user)")
+        }
+        migrator.registerMigration("v7-usage-user-sets") { db in
+            // Each daily roll-up row carries its end users as a set of hashes (UserSet), so a report counts
+            // distinct users from the daily rows alone; filled here from the per-user roll-up.
+            try db.execute(sql: "ALTER TABLE usage_daily ADD COLUMN users BLOB")
+            let update = try db.makeStatement(
+                sql: "UPDATE usage_daily SET users = ? WHERE day = ? AND tenant_id = ? AND model = ? AND model_version = ? AND key_id = ?")
+            let rows = try Row.fetchCursor(
+                db, sql: "SELECT day, tenant_id, model, model_version, key_id, end_user FROM usage_daily_users ORDER BY day, tenant_id, model, model_version, key_id")
+            var current: [DatabaseValue] = []
+            var users = Set<UInt64>()
+            func flush() throws {
+                guard !current.isEmpty else { return }
+                try update.execute(arguments: StatementArguments([Data(UserSet.encode(users)).databaseValue] + current))
+            }
+            while let row = try rows.next() {
+                let key: [DatabaseValue] = (0..<5).map { row[$0] as DatabaseValue }
+                if key != current {
+                    try flush()
+                    current = key
+                    users = []
+                }
+                users.insert(UserSet.hash(row[5]))
+            }
+            try flush()
+            try db.execute(sql: "DROP INDEX IF EXISTS usage_daily_users_model")
         }
     }
 }

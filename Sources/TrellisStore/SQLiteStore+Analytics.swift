@@ -26,6 +26,8 @@ extension SQLiteStore {
         var negative = 0
         var latency = Histogram()
         var ttft = Histogram()
+        /// The end users seen, as `UserSet` hashes (daily rows only).
+        var users = Set<UInt64>()
     }
 
     static let dayFormatter: DateFormatter = {
@@ -66,6 +68,7 @@ extension SQLiteStore {
                 d.latency.add(e.latencyMs)
                 if let t = e.ttftMs { d.ttft.add(t) }
             }
+            if let user = e.endUser, !user.isEmpty { d.users.insert(UserSet.hash(user)) }
             daily[base] = d
             if let user = e.endUser, !user.isEmpty {
                 var key = base
@@ -83,28 +86,30 @@ extension SQLiteStore {
 
     static func applyRollups(_ db: Database, daily: [RollupKey: RollupDelta], users: [RollupKey: RollupDelta]) throws {
         let select = try db.cachedStatement(
-            sql: "SELECT latency_hist, ttft_hist FROM usage_daily WHERE day = ? AND tenant_id = ? AND model = ? AND model_version = ? AND key_id = ?")
+            sql: "SELECT latency_hist, ttft_hist, users FROM usage_daily WHERE day = ? AND tenant_id = ? AND model = ? AND model_version = ? AND key_id = ?")
         let upsert = try db.cachedStatement(
             sql: """
                 INSERT INTO usage_daily(day, tenant_id, model, model_version, key_id, requests, errors, prompt_tokens, completion_tokens, cost_micros,
-                    positive, negative, latency_hist, ttft_hist)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    positive, negative, latency_hist, ttft_hist, users)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(day, tenant_id, model, model_version, key_id) DO UPDATE SET
                     requests = requests + excluded.requests, errors = errors + excluded.errors,
                     prompt_tokens = prompt_tokens + excluded.prompt_tokens, completion_tokens = completion_tokens + excluded.completion_tokens,
                     cost_micros = cost_micros + excluded.cost_micros, positive = positive + excluded.positive, negative = negative + excluded.negative,
-                    latency_hist = excluded.latency_hist, ttft_hist = excluded.ttft_hist
+                    latency_hist = excluded.latency_hist, ttft_hist = excluded.ttft_hist, users = excluded.users
                 """)
         for (k, d) in daily {
             var latency = d.latency
             var ttft = d.ttft
+            var users = d.users
             if let row = try Row.fetchOne(select, arguments: [k.day, k.tenantID, k.model, k.version, k.keyID]) {
                 latency.merge(Histogram(encoded: Array(row["latency_hist"] as Data)))
                 ttft.merge(Histogram(encoded: Array(row["ttft_hist"] as Data)))
+                if let stored = row["users"] as Data? { UserSet.insert(encoded: stored, into: &users) }
             }
             try upsert.execute(arguments: [
                 k.day, k.tenantID, k.model, k.version, k.keyID, d.requests, d.errors, d.promptTokens, d.completionTokens, d.costMicros, d.positive,
-                d.negative, Data(latency.encoded), Data(ttft.encoded),
+                d.negative, Data(latency.encoded), Data(ttft.encoded), Data(UserSet.encode(users)),
             ])
         }
         let upsertUser = try db.cachedStatement(
@@ -264,21 +269,14 @@ extension SQLiteStore {
                 }
             }
         }
-        // Distinct end users come from their own roll-up; both reads run at once (two connections of the pool:
-        // two snapshots a moment apart, which a report over whole days does not notice).
-        let userSQL = "SELECT \(select) COUNT(DISTINCT end_user) u FROM usage_daily_users\(whereClause)\(groupClause)"
-        async let users = pool.read { db in
-            var counts: [[UsageDimension: String]: Int] = [:]
-            for row in try Row.fetchAll(db, sql: userSQL, arguments: StatementArguments(arguments)) { counts[groupOf(row)] = row["u"] }
-            return counts
-        }
         // Grouped in SQL; histograms merged by the trellis_hist_merge aggregate as SQLite reads the rows.
         let sql = """
             SELECT \(select) SUM(requests) r, SUM(errors) e, SUM(prompt_tokens) p, SUM(completion_tokens) c, SUM(cost_micros) m,
-                SUM(positive) pos, SUM(negative) neg, trellis_hist_merge(latency_hist) lh, trellis_hist_merge(ttft_hist) th
+                SUM(positive) pos, SUM(negative) neg, trellis_hist_merge(latency_hist) lh, trellis_hist_merge(ttft_hist) th,
+                trellis_users_count(users) u
             FROM usage_daily\(whereClause)\(groupClause)
             """
-        var rows = try await pool.read { db in
+        let rows = try await pool.read { db in
             var out: [UsageRow] = []
             for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)) {
                 // Without GROUP BY, no matching roll-up still makes one row of NULL sums: nothing to report.
@@ -287,14 +285,13 @@ extension SQLiteStore {
                     group: groupOf(row), requests: requests, users: 0, errors: (row["e"] as Int?) ?? 0, promptTokens: (row["p"] as Int?) ?? 0,
                     completionTokens: (row["c"] as Int?) ?? 0, costMicros: (row["m"] as Int?) ?? 0, positive: (row["pos"] as Int?) ?? 0,
                     negative: (row["neg"] as Int?) ?? 0)
+                r.users = (row["u"] as Int?) ?? 0
                 if let latency = row["lh"] as Data? { r.latency.merge(encoded: latency) }
                 if let ttft = row["th"] as Data? { r.ttft.merge(encoded: ttft) }
                 out.append(r)
             }
             return out
         }
-        let userCounts = try await users
-        for i in rows.indices { rows[i].users = userCounts[rows[i].group] ?? 0 }
         return sorted(rows)
     }
 
@@ -445,5 +442,56 @@ struct HistogramMerge: DatabaseAggregate {
 
     func finalize() throws -> (any DatabaseValueConvertible)? {
         Data(histogram.encoded)
+    }
+}
+
+/// The distinct end users of a daily roll-up row: 64-bit FNV-1a hashes of their names, sorted, little-endian.
+/// Sets merge by union, so a report counts the distinct users of any grouping from the daily rows alone
+/// (exact up to a 64-bit hash collision), without reading a row per user.
+enum UserSet {
+    static func hash(_ user: String) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in user.utf8 {
+            h ^= UInt64(b)
+            h = h &* 0x0000_0100_0000_01B3
+        }
+        return h
+    }
+
+    static func encode(_ set: Set<UInt64>) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(set.count * 8)
+        for h in set.sorted() {
+            for shift in stride(from: 0, to: 64, by: 8) { out.append(UInt8((h >> UInt64(shift)) & 0xFF)) }
+        }
+        return out
+    }
+
+    static func insert(encoded bytes: Data, into set: inout Set<UInt64>) {
+        guard bytes.count % 8 == 0 else { return }
+        bytes.withUnsafeBytes { raw in
+            var o = 0
+            while o < raw.count {
+                set.insert(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: o, as: UInt64.self)))
+                o += 8
+            }
+        }
+    }
+}
+
+/// `trellis_users_count(blob)`: the number of distinct end users across `UserSet`s.
+struct UserCount: DatabaseAggregate {
+    static let function = DatabaseFunction("trellis_users_count", argumentCount: 1, pure: true, aggregate: UserCount.self)
+
+    var users = Set<UInt64>()
+
+    init() {}
+
+    mutating func step(_ values: [DatabaseValue]) throws {
+        if let bytes = Data.fromDatabaseValue(values[0]) { UserSet.insert(encoded: bytes, into: &users) }
+    }
+
+    func finalize() throws -> (any DatabaseValueConvertible)? {
+        users.count
     }
 }

@@ -29,6 +29,7 @@ public final class SQLiteStore: Sendable {
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             db.add(function: HistogramMerge.function)
+            db.add(function: UserCount.function)
         }
         self.path = path
         self.pool = try DatabasePool(path: path, configuration: config)
