@@ -951,7 +951,7 @@ CASES = [
          raw=b"x", content_type="multipart/form-data", code="invalid_multipart"),
     Case("doc-upload-multipart-no-file", "POST", "/admin/v1/knowledge-bases/{kb}/documents", 400, "manage", {"kb": "oa-kb"},
          raw=b"--b\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nx\r\n--b--\r\n",
-         content_type="multipart/form-data; boundary=b", code="missing_field"),
+         content_type="multipart/form-data; boundary=b", code="missing_required_parameter"),
     Case("doc-upload-plus-json", "POST", "/admin/v1/knowledge-bases/{kb}/documents", 201, "manage", {"kb": "oa-kb"},
          raw=json.dumps({"title": "Plus JSON " + RUN, "text": "Sent as application/vnd.example+json, run " + RUN + "."}).encode(),
          content_type="application/vnd.example+json"),

@@ -202,7 +202,8 @@ struct KnowledgeController {
             let buffer = try await request.collectBytes(limit: limit + 64 * 1024)
             let form = try MultipartUpload.parse(buffer, boundary: boundary)
             guard let file = form.file else {
-                throw TrellisError.invalidRequest("The form has no file: send it as the part named 'file'.", param: "file", code: "missing_field")
+                throw TrellisError.invalidRequest(
+                    "The form has no file: send it as the part named 'file'.", param: "file", code: "missing_required_parameter")
             }
             guard file.body.count <= limit else { throw TrellisError.tooLarge(limit: limit) }
             guard let kind = Self.textTypes[file.contentType ?? ""] ?? MultipartUpload.kind(ofFileName: file.fileName) else {
