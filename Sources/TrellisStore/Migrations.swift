@@ -320,5 +320,35 @@ enum Migrations {
             try flush()
             try db.execute(sql: "DROP INDEX IF EXISTS usage_daily_users_model")
         }
+        migrator.registerMigration("v8-usage-by-model") { db in
+            // The daily roll-ups without the key: what a report reads when it neither groups by key nor by end
+            // user (by model and day, by tenant, by version), a tenth of usage_daily's rows. Filled from
+            // usage_daily with the store's own aggregates (user sets united, histograms merged).
+            try db.execute(
+                sql: """
+                    CREATE TABLE usage_daily_models (
+                        day TEXT NOT NULL,
+                        tenant_id TEXT NOT NULL,
+                        model TEXT NOT NULL,
+                        model_version INTEGER NOT NULL,
+                        requests INTEGER NOT NULL,
+                        errors INTEGER NOT NULL,
+                        prompt_tokens INTEGER NOT NULL,
+                        completion_tokens INTEGER NOT NULL,
+                        cost_micros INTEGER NOT NULL,
+                        positive INTEGER NOT NULL,
+                        negative INTEGER NOT NULL,
+                        latency_hist BLOB NOT NULL,
+                        ttft_hist BLOB NOT NULL,
+                        users BLOB NOT NULL,
+                        PRIMARY KEY (day, tenant_id, model, model_version)
+                    ) STRICT, WITHOUT ROWID;
+                    INSERT INTO usage_daily_models
+                    SELECT day, tenant_id, model, model_version, SUM(requests), SUM(errors), SUM(prompt_tokens), SUM(completion_tokens),
+                        SUM(cost_micros), SUM(positive), SUM(negative), trellis_hist_merge(latency_hist), trellis_hist_merge(ttft_hist),
+                        trellis_users_union(users)
+                    FROM usage_daily GROUP BY day, tenant_id, model, model_version;
+                    """)
+        }
     }
 }

@@ -85,33 +85,26 @@ extension SQLiteStore {
     }
 
     static func applyRollups(_ db: Database, daily: [RollupKey: RollupDelta], users: [RollupKey: RollupDelta]) throws {
-        let select = try db.cachedStatement(
-            sql: "SELECT latency_hist, ttft_hist, users FROM usage_daily WHERE day = ? AND tenant_id = ? AND model = ? AND model_version = ? AND key_id = ?")
-        let upsert = try db.cachedStatement(
-            sql: """
-                INSERT INTO usage_daily(day, tenant_id, model, model_version, key_id, requests, errors, prompt_tokens, completion_tokens, cost_micros,
-                    positive, negative, latency_hist, ttft_hist, users)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(day, tenant_id, model, model_version, key_id) DO UPDATE SET
-                    requests = requests + excluded.requests, errors = errors + excluded.errors,
-                    prompt_tokens = prompt_tokens + excluded.prompt_tokens, completion_tokens = completion_tokens + excluded.completion_tokens,
-                    cost_micros = cost_micros + excluded.cost_micros, positive = positive + excluded.positive, negative = negative + excluded.negative,
-                    latency_hist = excluded.latency_hist, ttft_hist = excluded.ttft_hist, users = excluded.users
-                """)
+        // The same deltas without the key, for usage_daily_models.
+        var byModel: [RollupKey: RollupDelta] = [:]
         for (k, d) in daily {
-            var latency = d.latency
-            var ttft = d.ttft
-            var users = d.users
-            if let row = try Row.fetchOne(select, arguments: [k.day, k.tenantID, k.model, k.version, k.keyID]) {
-                latency.merge(Histogram(encoded: Array(row["latency_hist"] as Data)))
-                ttft.merge(Histogram(encoded: Array(row["ttft_hist"] as Data)))
-                if let stored = row["users"] as Data? { UserSet.insert(encoded: stored, into: &users) }
-            }
-            try upsert.execute(arguments: [
-                k.day, k.tenantID, k.model, k.version, k.keyID, d.requests, d.errors, d.promptTokens, d.completionTokens, d.costMicros, d.positive,
-                d.negative, Data(latency.encoded), Data(ttft.encoded), Data(UserSet.encode(users)),
-            ])
+            var key = k
+            key.keyID = ""
+            var m = byModel[key] ?? RollupDelta()
+            m.requests += d.requests
+            m.errors += d.errors
+            m.promptTokens += d.promptTokens
+            m.completionTokens += d.completionTokens
+            m.costMicros += d.costMicros
+            m.positive += d.positive
+            m.negative += d.negative
+            m.latency.merge(d.latency)
+            m.ttft.merge(d.ttft)
+            m.users.formUnion(d.users)
+            byModel[key] = m
         }
+        try upsertDaily(db, table: "usage_daily", withKey: true, daily)
+        try upsertDaily(db, table: "usage_daily_models", withKey: false, byModel)
         let upsertUser = try db.cachedStatement(
             sql: """
                 INSERT INTO usage_daily_users(day, tenant_id, model, model_version, key_id, end_user, requests, errors, prompt_tokens,
@@ -127,6 +120,43 @@ extension SQLiteStore {
                 k.day, k.tenantID, k.model, k.version, k.keyID, k.endUser ?? "", d.requests, d.errors, d.promptTokens, d.completionTokens, d.costMicros,
                 d.positive, d.negative,
             ])
+        }
+    }
+
+    /// Adds deltas to a daily roll-up table (`usage_daily`, or `usage_daily_models` without the key column),
+    /// merging the stored histograms and user sets with the new ones.
+    static func upsertDaily(_ db: Database, table: String, withKey: Bool, _ deltas: [RollupKey: RollupDelta]) throws {
+        let keyColumns = withKey ? "day, tenant_id, model, model_version, key_id" : "day, tenant_id, model, model_version"
+        let keyMatch = "day = ? AND tenant_id = ? AND model = ? AND model_version = ?" + (withKey ? " AND key_id = ?" : "")
+        let select = try db.cachedStatement(sql: "SELECT latency_hist, ttft_hist, users FROM \(table) WHERE \(keyMatch)")
+        let upsert = try db.cachedStatement(
+            sql: """
+                INSERT INTO \(table)(\(keyColumns), requests, errors, prompt_tokens, completion_tokens, cost_micros,
+                    positive, negative, latency_hist, ttft_hist, users)
+                VALUES (\(withKey ? "?, " : "")?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(\(keyColumns)) DO UPDATE SET
+                    requests = requests + excluded.requests, errors = errors + excluded.errors,
+                    prompt_tokens = prompt_tokens + excluded.prompt_tokens, completion_tokens = completion_tokens + excluded.completion_tokens,
+                    cost_micros = cost_micros + excluded.cost_micros, positive = positive + excluded.positive, negative = negative + excluded.negative,
+                    latency_hist = excluded.latency_hist, ttft_hist = excluded.ttft_hist, users = excluded.users
+                """)
+        for (k, d) in deltas {
+            var latency = d.latency
+            var ttft = d.ttft
+            var users = d.users
+            var key: [any DatabaseValueConvertible] = [k.day, k.tenantID, k.model, k.version]
+            if withKey { key.append(k.keyID) }
+            if let row = try Row.fetchOne(select, arguments: StatementArguments(key)) {
+                latency.merge(encoded: row["latency_hist"] as Data)
+                ttft.merge(encoded: row["ttft_hist"] as Data)
+                if let stored = row["users"] as Data? { UserSet.insert(encoded: stored, into: &users) }
+            }
+            try upsert.execute(
+                arguments: StatementArguments(
+                    key + [
+                        d.requests, d.errors, d.promptTokens, d.completionTokens, d.costMicros, d.positive, d.negative, Data(latency.encoded),
+                        Data(ttft.encoded), Data(UserSet.encode(users)),
+                    ]))
         }
     }
 
@@ -274,7 +304,7 @@ extension SQLiteStore {
             SELECT \(select) SUM(requests) r, SUM(errors) e, SUM(prompt_tokens) p, SUM(completion_tokens) c, SUM(cost_micros) m,
                 SUM(positive) pos, SUM(negative) neg, trellis_hist_merge(latency_hist) lh, trellis_hist_merge(ttft_hist) th,
                 trellis_users_count(users) u
-            FROM usage_daily\(whereClause)\(groupClause)
+            FROM \(dims.contains(.key) ? "usage_daily" : "usage_daily_models")\(whereClause)\(groupClause)
             """
         let rows = try await pool.read { db in
             var out: [UsageRow] = []
@@ -341,6 +371,11 @@ extension SQLiteStore {
                         UPDATE usage_daily SET positive = positive + ?, negative = negative + ?
                         WHERE day = ? AND tenant_id = ? AND model = ? AND model_version = ? AND key_id = ?
                         """, arguments: [pos, neg, day, owner.tenantID, owner.model, owner.modelVersion ?? -1, owner.keyID])
+                try db.execute(
+                    sql: """
+                        UPDATE usage_daily_models SET positive = positive + ?, negative = negative + ?
+                        WHERE day = ? AND tenant_id = ? AND model = ? AND model_version = ?
+                        """, arguments: [pos, neg, day, owner.tenantID, owner.model, owner.modelVersion ?? -1])
                 if let user = owner.endUser, !user.isEmpty {
                     try db.execute(
                         sql: """
@@ -467,6 +502,25 @@ enum UserSet {
         return out
     }
 
+    static func append(encoded bytes: Data, to hashes: inout [UInt64]) {
+        guard bytes.count % 8 == 0 else { return }
+        bytes.withUnsafeBytes { raw in
+            var o = 0
+            while o < raw.count {
+                hashes.append(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: o, as: UInt64.self)))
+                o += 8
+            }
+        }
+    }
+
+    static func distinctCount(_ hashes: [UInt64]) -> Int {
+        guard !hashes.isEmpty else { return 0 }
+        let sorted = hashes.sorted()
+        var count = 1
+        for i in 1..<sorted.count where sorted[i] != sorted[i - 1] { count += 1 }
+        return count
+    }
+
     static func insert(encoded bytes: Data, into set: inout Set<UInt64>) {
         guard bytes.count % 8 == 0 else { return }
         bytes.withUnsafeBytes { raw in
@@ -479,9 +533,28 @@ enum UserSet {
     }
 }
 
-/// `trellis_users_count(blob)`: the number of distinct end users across `UserSet`s.
+/// `trellis_users_count(blob)`: the number of distinct end users across `UserSet`s. The hashes are gathered
+/// into an array and counted once sorted at the end: appending is several times cheaper than inserting into
+/// a hash set, and a month of roll-ups carries hundreds of thousands of them.
 struct UserCount: DatabaseAggregate {
     static let function = DatabaseFunction("trellis_users_count", argumentCount: 1, pure: true, aggregate: UserCount.self)
+
+    var hashes: [UInt64] = []
+
+    init() {}
+
+    mutating func step(_ values: [DatabaseValue]) throws {
+        if let bytes = Data.fromDatabaseValue(values[0]) { UserSet.append(encoded: bytes, to: &hashes) }
+    }
+
+    func finalize() throws -> (any DatabaseValueConvertible)? {
+        UserSet.distinctCount(hashes)
+    }
+}
+
+/// `trellis_users_union(blob)`: the union of `UserSet`s, encoded as one.
+struct UserUnion: DatabaseAggregate {
+    static let function = DatabaseFunction("trellis_users_union", argumentCount: 1, pure: true, aggregate: UserUnion.self)
 
     var users = Set<UInt64>()
 
@@ -492,6 +565,6 @@ struct UserCount: DatabaseAggregate {
     }
 
     func finalize() throws -> (any DatabaseValueConvertible)? {
-        users.count
+        Data(UserSet.encode(users))
     }
 }

@@ -30,6 +30,7 @@ public final class SQLiteStore: Sendable {
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             db.add(function: HistogramMerge.function)
             db.add(function: UserCount.function)
+            db.add(function: UserUnion.function)
         }
         self.path = path
         self.pool = try DatabasePool(path: path, configuration: config)

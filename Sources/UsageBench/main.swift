@@ -177,13 +177,13 @@ let insertSeconds = Double(insertElapsed.components.seconds) + Double(insertElap
 
 // Row counts of the roll-ups, and the file once the WAL is checkpointed.
 let pool = try DatabasePool(path: dbPath)
-let (usageRows, dailyRows, userRows) = try await pool.write { db in
+let (usageRows, dailyRows, userRows) = try pool.write { db in
     (
         try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM usage") ?? 0, try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM usage_daily") ?? 0,
         try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM usage_daily_users") ?? 0
     )
 }
-try await pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+try pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
 try pool.close()
 let dbSize = fileSize(dbPath) + fileSize(dbPath + "-wal")
 

@@ -11,7 +11,7 @@ struct SQLiteStoreFileTests {
     func fresh() async throws {
         let temp = try TemporaryStore()
         defer { temp.remove() }
-        #expect(try temp.store.appliedMigrations() == ["v1-catalog-keys-usage", "v2-prompts-adapters", "v3-knowledge", "v4-governance", "v5-knowledge-terms", "v6-usage-users-by-model", "v7-usage-user-sets"])
+        #expect(try temp.store.appliedMigrations() == ["v1-catalog-keys-usage", "v2-prompts-adapters", "v3-knowledge", "v4-governance", "v5-knowledge-terms", "v6-usage-users-by-model", "v7-usage-user-sets", "v8-usage-by-model"])
         #expect(try temp.store.journalMode() == "wal")
         #expect(try temp.store.integrityCheck() == "ok")
         #expect(FileManager.default.fileExists(atPath: temp.path))
@@ -37,7 +37,7 @@ struct SQLiteStoreFileTests {
         let generation = try await temp.store.catalogGeneration()
 
         let reopened = try temp.reopen()
-        #expect(try reopened.appliedMigrations() == ["v1-catalog-keys-usage", "v2-prompts-adapters", "v3-knowledge", "v4-governance", "v5-knowledge-terms", "v6-usage-users-by-model", "v7-usage-user-sets"])
+        #expect(try reopened.appliedMigrations() == ["v1-catalog-keys-usage", "v2-prompts-adapters", "v3-knowledge", "v4-governance", "v5-knowledge-terms", "v6-usage-users-by-model", "v7-usage-user-sets", "v8-usage-by-model"])
         #expect(try await reopened.tenants().map(\.name) == ["acme"])
         #expect(try await reopened.catalogGeneration() == generation)
         let snapshot = try await reopened.loadSnapshot()
