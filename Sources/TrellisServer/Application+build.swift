@@ -1,9 +1,13 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
+import HummingbirdHTTP2
+import HummingbirdTLS
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import OpenAIWire
 import ServiceLifecycle
 import TrellisCore
@@ -20,7 +24,7 @@ public func buildApplication(
     let store = try SQLiteStore(path: config.databasePath)
     // The declarative catalog first: a bad file stops the start before anything else is running.
     if let directory = config.catalogDir {
-        let report = try await CatalogApplier(store: store, environment: environment).apply(directory: directory)
+        let report = try await CatalogApplier(store: store, environment: environment, egress: config.egress).apply(directory: directory)
         logger.notice("catalog applied", metadata: ["directory": "\(directory)", "changes": "\(report.changes.count)", "unchanged": "\(report.unchanged)"])
         for change in report.changes { logger.info("catalog change", metadata: ["change": "\(change)"]) }
     }
@@ -31,7 +35,7 @@ public func buildApplication(
     let upstreams = UpstreamClient(
         settings: .init(
             maxConnectionsPerHost: config.upstreamMaxConnectionsPerHost, connectTimeoutMs: config.upstreamConnectTimeoutMs,
-            readTimeoutMs: config.upstreamReadTimeoutMs),
+            readTimeoutMs: config.upstreamReadTimeoutMs, caFile: config.upstreamCAFile),
         eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
     let gateway = Gateway(
         config: config, store: store, upstreams: upstreams, usage: usage, metrics: metrics, logger: logger, environment: environment, clock: clock)
@@ -65,7 +69,7 @@ public func buildApplication(
     knowledge.registerAdmin(on: Router(context: TrellisRequestContext.self).group("admin/v1"), routes: &collected)
     knowledge.registerV1(on: Router(context: TrellisRequestContext.self).group("v1"), routes: &collected)
 
-    router.add(middleware: GatewayMiddleware(metrics: metrics, routes: collected, maxBodyBytes: config.maxBodyBytes))
+    router.add(middleware: GatewayMiddleware(metrics: metrics, routes: collected, maxBodyBytes: config.maxBodyBytes, inFlight: gateway.inFlight))
     ops.register(on: router, routes: &routes)
     let v1 = router.group("v1").add(middleware: AuthMiddleware(gateway: gateway))
     openAI.register(on: v1, routes: &routes)
@@ -77,11 +81,28 @@ public func buildApplication(
     // Hummingbird's own messages at notice and above only, so that starting logs a single "listening" line.
     var appLogger = logger
     appLogger.logLevel = max(logger.logLevel, .notice)
+    let http1 = HTTP1Channel.Configuration(
+        additionalChannelHandlers: [ConnectionWatcherHandler()], idleTimeout: .seconds(Int64(config.idleTimeoutSeconds)))
+    let server: HTTPServerBuilder
+    if let certificateFile = config.tlsCertificateFile, let keyFile = config.tlsKeyFile {
+        let tls: TLSConfiguration
+        do {
+            tls = TLSConfiguration.makeServerConfiguration(
+                certificateChain: try NIOSSLCertificate.fromPEMFile(certificateFile).map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(file: keyFile, format: .pem)))
+        } catch {
+            try? await upstreams.shutdown()
+            throw ConfigError(key: "server.tls.certificate_file", source: certificateFile, problem: "cannot load the certificate or key: \(error)")
+        }
+        server = config.tlsHTTP2
+            ? try .http2Upgrade(tlsConfiguration: tls, configuration: .init(idleTimeout: .seconds(Int64(config.idleTimeoutSeconds)), streamConfiguration: http1))
+            : try .tls(.http1(configuration: http1), tlsConfiguration: tls)
+    } else {
+        server = .http1(configuration: http1)
+    }
     var app = Application(
         router: router,
-        server: .http1(
-            configuration: .init(
-                additionalChannelHandlers: [ConnectionWatcherHandler()], idleTimeout: .seconds(Int64(config.idleTimeoutSeconds)))),
+        server: server,
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
         onServerRunning: onServerRunning,
         logger: appLogger)
@@ -91,6 +112,7 @@ public func buildApplication(
         usage,
         UpstreamClientService(gateway: gateway),
         CatalogRefresher(gateway: gateway, interval: .milliseconds(config.catalogRefreshIntervalMs), logger: logger),
-        MaintenanceService(gateway: gateway, interval: .seconds(config.capturePurgeIntervalSeconds), logger: logger))
+        MaintenanceService(gateway: gateway, interval: .seconds(config.capturePurgeIntervalSeconds), logger: logger),
+        UpstreamProber(gateway: gateway, interval: .milliseconds(config.healthCheckIntervalMs), logger: logger))
     return (app, gateway)
 }

@@ -26,6 +26,11 @@ public final class Gateway: Sendable {
     let adminKeyDigest: KeyDigest?
     let logger: Logger
     let environment: [String: String]
+    /// Requests in flight now (bounded by `config.maxInFlight`), and whether streams are being cut for shutdown.
+    let inFlight: InFlightLimit
+    let drain = DrainState()
+    /// Upstream host names already checked against the egress policy, with when they were.
+    let egressCache: EgressCache
 
     init(
         config: TrellisConfig, store: SQLiteStore, upstreams: UpstreamClient, usage: UsageRecorder, metrics: GatewayMetrics,
@@ -40,7 +45,11 @@ public final class Gateway: Sendable {
         self.metrics = metrics
         self.catalog = CatalogHolder()
         self.knowledge = KnowledgeService(store: store, upstreams: upstreams, environment: environment)
-        self.health = UpstreamHealth()
+        self.egressCache = EgressCache(clock: self.clock)
+        self.inFlight = InFlightLimit(limit: config.maxInFlight)
+        self.health = UpstreamHealth(
+            breakerConfig: .init(failureThreshold: config.circuitFailureThreshold, coolDown: Double(config.circuitCoolDownMs) / 1000),
+            clock: self.clock)
         self.adminKeyDigest = config.adminKey.map { KeyDigest(of: $0) }
         self.logger = logger
         self.environment = environment

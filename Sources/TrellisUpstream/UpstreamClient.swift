@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import OpenAIWire
 import TrellisCore
 
@@ -64,17 +65,29 @@ public final class UpstreamClient: Sendable {
         public var connectTimeoutMs: Int
         public var readTimeoutMs: Int
         public var idleConnectionSeconds: Int
+        /// A PEM bundle of certificate authorities trusted for HTTPS upstreams in addition to the system's
+        /// (a private network's own CA).
+        public var caFile: String?
 
-        public init(maxConnectionsPerHost: Int = 1024, connectTimeoutMs: Int = 5_000, readTimeoutMs: Int = 120_000, idleConnectionSeconds: Int = 60) {
+        public init(
+            maxConnectionsPerHost: Int = 1024, connectTimeoutMs: Int = 5_000, readTimeoutMs: Int = 120_000, idleConnectionSeconds: Int = 60,
+            caFile: String? = nil
+        ) {
             self.maxConnectionsPerHost = maxConnectionsPerHost
             self.connectTimeoutMs = connectTimeoutMs
             self.readTimeoutMs = readTimeoutMs
             self.idleConnectionSeconds = idleConnectionSeconds
+            self.caFile = caFile
         }
     }
 
     public init(settings: Settings = Settings(), eventLoopGroup: any EventLoopGroup) {
         var config = HTTPClient.Configuration()
+        if let caFile = settings.caFile {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.additionalTrustRoots = [.file(caFile)]
+            config.tlsConfiguration = tls
+        }
         config.connectionPool = .init(
             idleTimeout: .seconds(Int64(settings.idleConnectionSeconds)),
             concurrentHTTP1ConnectionsPerHostSoftLimit: settings.maxConnectionsPerHost)
@@ -155,6 +168,24 @@ public final class UpstreamClient: Sendable {
 }
 
 extension UpstreamClient {
+    /// The active health check: `GET {base_url}/models`, answered 2xx within `timeoutMs`. Returns nil when the
+    /// server is healthy, else a short label-safe reason (`connect`, `timeout`, `status_503`, …).
+    public func probe(upstream: Upstream, apiKey: String?, timeoutMs: Int) async -> String? {
+        var base = upstream.baseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        var request = HTTPClientRequest(url: base + "/models")
+        request.method = .GET
+        if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
+        do {
+            let response = try await http.execute(request, deadline: .now() + .milliseconds(Int64(timeoutMs)), logger: Self.quietLogger)
+            _ = try? await response.body.collect(upTo: 1 << 20)
+            let status = Int(response.status.code)
+            return (200..<300).contains(status) ? nil : "status_\(status)"
+        } catch {
+            return Self.classify(error, upstream: upstream.name, phase: "probe").label
+        }
+    }
+
     /// Loads a LoRA adapter into a vLLM server (`POST /v1/load_lora_adapter`). A server that says it already
     /// has the adapter counts as success.
     public func loadLoRAAdapter(

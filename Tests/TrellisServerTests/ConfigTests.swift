@@ -151,7 +151,7 @@ struct ConfigTests {
         ("server:\n  prot: 9000\n", "server.prot"),
         ("sever:\n  port: 9000\n", "sever"),
         ("port: 9000\n", "port"),
-        ("server:\n  port: 9000\n  tls:\n    cert: x\n", "server.tls"),
+        ("server:\n  port: 9000\n  tls:\n    cert: x\n", "server.tls.cert"),
         ("log:\n  level: info\n  format: json\n", "log.format"),
     ])
     func unknownKey(yaml: String, key: String) throws {

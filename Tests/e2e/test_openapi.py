@@ -608,8 +608,11 @@ CASES = [
     Case("key-revoke-no-key", "DELETE", "/admin/v1/keys/{id}", 401, None, {"id": "<revoke>"}),
     # upstreams
     Case("upstream-create", "POST", "/admin/v1/upstreams", 201, "op",
-         body={"name": f"oa-up-{RUN}", "base_url": "https://models.invalid/v1", "kind": "openai", "labels": ["external"],
+         body={"name": f"oa-up-{RUN}", "base_url": "https://10.255.255.1/v1", "kind": "openai", "labels": ["external"],
                "api_key_env": "OA_NOT_SET", "timeouts": {"connect_ms": 1000}}),
+    # The default egress policy allows private ranges only: an outside host must be listed in egress.allow.
+    Case("upstream-create-egress-denied", "POST", "/admin/v1/upstreams", 400, "op",
+         body={"name": "oa-u", "base_url": "https://models.invalid/v1"}, code="egress_denied"),
     Case("upstream-create-priced", "POST", "/admin/v1/upstreams", 201, "op",
          body={"name": f"oa-up-p-{RUN}", "base_url": "http://127.0.0.1:9/v1", "kind": "vllm",
                "pricing": {"models": {"*": {"input_per_1k": 0.5, "output_per_1k": 1.5}}}}),

@@ -35,6 +35,10 @@ public struct ChatStreamRewriter: Sendable {
     }
 
     /// The bytes to send for one upstream event (possibly none), and whether it carried content.
+    /// Puts masked personal data back into the content as it streams (a placeholder split across chunks is
+    /// held back until it is whole); nil when nothing was masked.
+    public var restorer: PIIRestorer?
+
     public mutating func process(_ event: SSEEvent) -> (frame: [UInt8], hasContent: Bool) {
         if event.isDone {
             sawDone = true
@@ -60,6 +64,11 @@ public struct ChatStreamRewriter: Sendable {
             }
         } else if !clientWantsUsage, chunk[ChatField.usage] != nil {
             chunk.removeValue(forKey: ChatField.usage)
+        }
+        if restorer != nil, case .array(let choices)? = chunk[ChatField.choices] {
+            var restored: [JSONValue] = []
+            for choice in choices { restored.append(restoreChoice(choice)) }
+            chunk[ChatField.choices] = .array(restored)
         }
         if case .array(let choices)? = chunk[ChatField.choices] {
             for choice in choices {
@@ -91,6 +100,24 @@ public struct ChatStreamRewriter: Sendable {
         }
         chunks += 1
         return (SSEWriter.frame(.object(chunk)), hasContent)
+    }
+
+    /// One choice with its delta's content passed through the restorer; the held-back rest is flushed into the
+    /// choice that finishes.
+    private mutating func restoreChoice(_ choice: JSONValue) -> JSONValue {
+        guard case .object(var c) = choice, var restorer else { return choice }
+        var delta = c["delta"]?.objectValue
+        var content = ""
+        if case .string(let piece)? = delta?["content"] { content = restorer.feed(piece) }
+        if case .string? = c["finish_reason"] { content += restorer.finish() }
+        self.restorer = restorer
+        if delta != nil || !content.isEmpty {
+            var d = delta ?? JSONObject()
+            if d["content"] != nil || !content.isEmpty { d["content"] = .string(content) }
+            delta = d
+        }
+        if let delta { c["delta"] = .object(delta) }
+        return .object(c)
     }
 
     /// The usage chunk to send when the client asked for usage and the upstream sent none (llama.cpp's server

@@ -33,11 +33,16 @@ public struct CatalogApplier: Sendable {
     let store: SQLiteStore
     let actor: String
     let environment: [String: String]
+    /// When set, upstreams outside it are refused (the gateway passes its `egress.allow`).
+    let egress: EgressPolicy?
 
-    public init(store: SQLiteStore, actor: String = "catalog", environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(
+        store: SQLiteStore, actor: String = "catalog", environment: [String: String] = ProcessInfo.processInfo.environment, egress: EgressPolicy? = nil
+    ) {
         self.store = store
         self.actor = actor
         self.environment = environment
+        self.egress = egress
     }
 
     static let kinds = ["tenants", "upstreams", "prompts", "adapters", "knowledge_bases", "models"]
@@ -130,6 +135,9 @@ public struct CatalogApplier: Sendable {
 
         case "upstreams":
             let new = try AdminController.parseUpstream(try BodyReader(value, allowed: AdminController.upstreamFields))
+            if let egress, snapshot.upstreams[new.name]?.baseURL != new.baseURL {
+                try await EgressCache.checkRegistration(baseURL: new.baseURL, policy: egress)
+            }
             guard let existing = snapshot.upstreams[new.name] else {
                 _ = try await store.createUpstream(new, actor: actor)
                 return "created"

@@ -40,6 +40,44 @@ public struct TrellisConfig: Sendable {
     public var defaultCompletionReservation = 1_024
     /// How often expired captured interactions are deleted.
     public var capturePurgeIntervalSeconds = 3_600
+    /// Requests in flight at once across the gateway; beyond this, 503 with Retry-After (health and metrics
+    /// excepted), instead of an unbounded queue.
+    public var maxInFlight = 4_096
+    /// The listener's certificate chain and private key (PEM). Both set: the gateway speaks HTTPS only.
+    public var tlsCertificateFile: String?
+    public var tlsKeyFile: String?
+    /// Serve HTTP/2 as well as HTTP/1.1 over TLS (chosen by ALPN).
+    public var tlsHTTP2 = false
+    /// Extra attempts after the first round of a call's targets fails before anything reached the client.
+    public var upstreamRetries = 2
+    /// The first retry waits about this long; each further one twice as long (with jitter).
+    public var upstreamRetryBackoffMs = 100
+    /// No retry starts once this long has passed since the first attempt.
+    public var upstreamRetryBudgetMs = 10_000
+    /// Consecutive failures that open an upstream's circuit, and how long it stays open.
+    public var circuitFailureThreshold = 5
+    public var circuitCoolDownMs = 10_000
+    /// How often every upstream is probed with `GET /models`; 0 turns active checks off.
+    public var healthCheckIntervalMs = 10_000
+    /// A PEM bundle of extra certificate authorities trusted for upstreams (private CAs); nil: the system's.
+    public var upstreamCAFile: String?
+    /// Which upstreams get personal data masked (ID numbers, mobile numbers, bank cards, e-mail, custom
+    /// patterns), and whether the originals are put back into the answer.
+    public var piiMaskScope: PIIMaskScope = .external
+    public var piiRestore = true
+    public var piiMasker: PIIMasker = TrellisConfig.standardMasker
+
+    static let standardMasker: PIIMasker = {
+        do {
+            return try PIIMasker()
+        } catch {
+            // The built-in rules have no patterns to get wrong.
+            preconditionFailure("the built-in PII rules failed to compile: \(error)")
+        }
+    }()
+
+    /// Which upstream hosts the gateway may connect to (see `EgressPolicy`): private ranges by default.
+    public var egress: EgressPolicy = EgressPolicy.privateOnly
 
     public init() {}
 
@@ -122,8 +160,54 @@ public struct TrellisConfig: Sendable {
         int("upstream.read_timeout_ms", "longest silence on an upstream connection", 1...3_600_000) { $0.upstreamReadTimeoutMs = $1 },
     ]
 
-    static var knownKeys: Set<String> { Set(settings.map(\.key)) }
-    static var listKeys: Set<String> { Set(settings.filter(\.isList).map(\.key)) }
+    static let resilienceSettings: [Setting] = [
+        int("server.max_in_flight", "requests in flight at once before 503 (health and metrics excepted)", 1...10_000_000) { $0.maxInFlight = $1 },
+        file("server.tls.certificate_file", "PEM certificate chain for HTTPS on the listener") { $0.tlsCertificateFile = $1 },
+        file("server.tls.key_file", "PEM private key for HTTPS on the listener") { $0.tlsKeyFile = $1 },
+        bool("server.tls.http2", "offer HTTP/2 over TLS as well as HTTP/1.1") { $0.tlsHTTP2 = $1 },
+        int("upstream.retries", "extra rounds over a call's targets before the first byte (0: none)", 0...10) { $0.upstreamRetries = $1 },
+        int("upstream.retry_backoff_ms", "wait before the first retry; doubled for each further one", 0...60_000) { $0.upstreamRetryBackoffMs = $1 },
+        int("upstream.retry_budget_ms", "no retry starts after this long since the first attempt", 0...600_000) { $0.upstreamRetryBudgetMs = $1 },
+        int("upstream.circuit_failure_threshold", "consecutive failures that open an upstream's circuit", 1...1_000) { $0.circuitFailureThreshold = $1 },
+        int("upstream.circuit_cool_down_ms", "how long an open circuit refuses calls before probing", 100...3_600_000) { $0.circuitCoolDownMs = $1 },
+        int("upstream.health_check_interval_ms", "how often each upstream is probed with GET /models (0: off)", 0...3_600_000) {
+            $0.healthCheckIntervalMs = $1
+        },
+        file("upstream.ca_file", "PEM bundle of extra certificate authorities trusted for upstreams") { $0.upstreamCAFile = $1 },
+        string("privacy.mask", "mask personal data for upstreams: off, external (labelled external) or all") { c, v throws(ConfigProblem) in
+            guard let scope = PIIMaskScope(rawValue: v.lowercased()) else { throw ConfigProblem(message: "must be off, external or all") }
+            c.piiMaskScope = scope
+        },
+        bool("privacy.restore", "put masked values back into the answer for the caller") { $0.piiRestore = $1 },
+        list("privacy.patterns", "extra patterns to mask, each NAME=regex (masked as [NAME_1])") { c, items throws(ConfigProblem) in
+            var custom: [PIIMasker.CustomPattern] = []
+            for item in items {
+                guard let eq = item.firstIndex(of: "="), eq != item.startIndex else {
+                    throw ConfigProblem(message: "each pattern must be NAME=regex, got '\(item.prefix(60))'")
+                }
+                custom.append(.init(name: String(item[..<eq]), pattern: String(item[item.index(after: eq)...])))
+            }
+            do throws(PIIMasker.ConfigurationError) {
+                c.piiMasker = try PIIMasker(rules: .init(custom: custom))
+            } catch {
+                throw ConfigProblem(message: error.description)
+            }
+        },
+        list("egress.allow", "upstream hosts allowed: CIDRs, host names, *.wildcards, private, loopback or any") { c, rules throws(ConfigProblem) in
+            do {
+                c.egress = try EgressPolicy(rules: rules)
+            } catch let error as EgressPolicy.RuleError {
+                throw ConfigProblem(message: error.description)
+            } catch {
+                throw ConfigProblem(message: "\(error)")
+            }
+        },
+    ]
+
+    static var allSettings: [Setting] { settings + resilienceSettings }
+
+    static var knownKeys: Set<String> { Set(allSettings.map(\.key)) }
+    static var listKeys: Set<String> { Set(allSettings.filter(\.isList).map(\.key)) }
 
     mutating func setAdminKey(_ key: String) throws(ConfigProblem) {
         if key.isEmpty {
@@ -175,6 +259,39 @@ public struct TrellisConfig: Sendable {
         }
     }
 
+    static func bool(_ key: String, _ help: String, _ set: @escaping @Sendable (inout TrellisConfig, Bool) -> Void) -> Setting {
+        Setting(key: key, help: help, isList: false) { config, value throws(ConfigProblem) in
+            switch (value.text ?? "").trimmingCharacters(in: .whitespaces).lowercased() {
+            case "true", "yes", "on", "1": set(&config, true)
+            case "false", "no", "off", "0": set(&config, false)
+            case let other: throw ConfigProblem(message: "must be true or false, got '\(other.prefix(40))'")
+            }
+        }
+    }
+
+    /// A path to a readable file; empty for none.
+    static func file(_ key: String, _ help: String, _ set: @escaping @Sendable (inout TrellisConfig, String?) -> Void) -> Setting {
+        Setting(key: key, help: help, isList: false) { config, value throws(ConfigProblem) in
+            guard let path = value.text?.trimmingCharacters(in: .whitespaces) else { throw ConfigProblem(message: "must be a single value") }
+            if path.isEmpty {
+                set(&config, nil)
+                return
+            }
+            guard FileManager.default.isReadableFile(atPath: path) else { throw ConfigProblem(message: "cannot read the file '\(path)'") }
+            set(&config, path)
+        }
+    }
+
+    /// A list (YAML sequence, or comma-separated text from the environment or a flag).
+    static func list(
+        _ key: String, _ help: String, _ set: @escaping @Sendable (inout TrellisConfig, [String]) throws(ConfigProblem) -> Void
+    ) -> Setting {
+        Setting(key: key, help: help, isList: true) { config, value throws(ConfigProblem) in
+            let items = value.list ?? (value.text ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            try set(&config, items)
+        }
+    }
+
     /// Builds the configuration. `overrides` are command-line flags, as dotted keys.
     public static func load(file: String?, environment: [String: String], overrides: [String: String] = [:]) throws -> TrellisConfig {
         var raw = RawSettings()
@@ -187,7 +304,7 @@ public struct TrellisConfig: Sendable {
         }
         var config = TrellisConfig()
         // admin.key wins over admin.key_file whatever the layer, so apply the file first.
-        for setting in settings.sorted(by: { $0.key == "admin.key_file" && $1.key != "admin.key_file" }) {
+        for setting in allSettings.sorted(by: { $0.key == "admin.key_file" && $1.key != "admin.key_file" }) {
             guard let value = raw[setting.key] else { continue }
             do {
                 try setting.apply(&config, value)
@@ -197,11 +314,27 @@ public struct TrellisConfig: Sendable {
                 throw ConfigError(key: setting.key, source: value.source, problem: problem)
             }
         }
+        if (config.tlsCertificateFile == nil) != (config.tlsKeyFile == nil) {
+            let key = config.tlsCertificateFile == nil ? "server.tls.certificate_file" : "server.tls.key_file"
+            throw ConfigError(key: key, source: "", problem: "HTTPS needs both server.tls.certificate_file and server.tls.key_file")
+        }
         return config
     }
 
     /// One line per setting, for `trellis serve --help-config`.
     public static var settingsHelp: String {
-        settings.map { "  \($0.key) (\(RawSettings.environmentName(for: $0.key))): \($0.help)" }.joined(separator: "\n")
+        allSettings.map { "  \($0.key) (\(RawSettings.environmentName(for: $0.key))): \($0.help)" }.joined(separator: "\n")
     }
+}
+
+extension EgressPolicy {
+    /// Loopback and private ranges only: the default for a private deployment.
+    static let privateOnly: EgressPolicy = {
+        do {
+            return try EgressPolicy(rules: EgressPolicy.privateDefault)
+        } catch {
+            // `private` is a built-in rule: there is nothing in it to get wrong.
+            preconditionFailure("the built-in egress rule failed: \(error)")
+        }
+    }()
 }

@@ -243,6 +243,7 @@ struct AdminController {
         let body = try BodyReader(
             try await request.jsonBody(limit: 64 * 1024), allowed: Self.upstreamFields)
         let new = try Self.parseUpstream(body)
+        try await EgressCache.checkRegistration(baseURL: new.baseURL, policy: gateway.config.egress)
         let upstream = try await gateway.store.createUpstream(new, actor: context.principal?.actor ?? "operator")
         try await gateway.reloadCatalog()
         return .json(upstreamJSON(upstream), status: .created)

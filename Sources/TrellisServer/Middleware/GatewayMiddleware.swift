@@ -13,17 +13,48 @@ struct GatewayMiddleware: RouterMiddleware {
     let metrics: GatewayMetrics
     let routes: RouteTable
     let maxBodyBytes: Int
+    let inFlight: InFlightLimit
+
+    /// Health, readiness and metrics answer even when the gateway is full: they are how operators see it.
+    static func isExempt(_ path: String) -> Bool {
+        path == "/healthz" || path == "/readyz" || path == "/metrics"
+    }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         let requestID = RequestIDs.make()
         context.requestID = requestID
         context.logger[metadataKey: "request_id"] = .string(requestID)
+        let counted = !Self.isExempt(request.uri.path)
+        if counted && !inFlight.enter() {
+            metrics.overloadRefused()
+            var response = Response.error(
+                TrellisError(
+                    status: 503, type: "server_error", code: "server_overloaded",
+                    message: "The gateway is at its limit of \(inFlight.limit) requests in flight; try again shortly.",
+                    headers: [("Retry-After", "1")]))
+            response.headers[.requestID] = requestID
+            metrics.httpRequest(route: "overloaded", status: 503)
+            return response
+        }
         var response: Response
         do {
             response = try await next(request, context)
         } catch {
             response = Response.error(translate(error, request: request, context: context))
+        }
+        if counted {
+            if response.body.contentLength == nil {
+                // A stream: the slot is held until its last byte is written (or the write fails).
+                let body = response.body
+                let slot = InFlightSlot(inFlight)
+                response.body = ResponseBody { writer in
+                    defer { slot.release() }
+                    try await body.write(writer)
+                }
+            } else {
+                inFlight.leave()
+            }
         }
         response.headers[.requestID] = requestID
         metrics.httpRequest(route: context.endpointPath ?? "unmatched", status: Int(response.status.code))

@@ -5,6 +5,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import OpenAIWire
+import ServiceLifecycle
 import TrellisCore
 import TrellisStore
 import TrellisUpstream
@@ -56,9 +57,27 @@ struct ChatPipeline {
             gateway.metrics.retrieval(seconds: elapsed.seconds, knowledgeBase: knowledge.bases.joined(separator: "+"))
             promptEstimate = TokenEstimator.estimate(messages: plan.body[ChatField.messages]?.arrayValue ?? [])
         }
+        // Personal data: masked in what goes to the targets that need it (upstreams labelled external, or all),
+        // retrieved context included; the same session puts the originals back into the answer.
+        let scope = gateway.config.piiMaskScope
+        let masksTarget: @Sendable (ModelSpec.Target) -> Bool = { target in
+            scope == .all || (scope == .external && snapshot.upstreams[target.upstream]?.labels.contains(.external) == true)
+        }
+        var masking: PIIMasker.Session?
+        var maskedPlan: ChatPlan?
+        if scope != .off, plan.targets.contains(where: masksTarget) {
+            var session = gateway.config.piiMasker.session()
+            let masked = plan.masked(with: &session)
+            if !session.mapping.isEmpty {
+                maskedPlan = masked
+                masking = session
+            }
+        }
         var accounting = Accounting(
             gateway: gateway, requestID: context.requestID, startedAt: startedAt, started: started, key: key, plan: plan,
             promptEstimate: promptEstimate)
+        accounting.masking = masking
+        if let maskedPlan { accounting.capturedMessages = maskedPlan.body[ChatField.messages] }
         accounting.retrievalMs = retrievalMs
         accounting.admission = admission
         let tenantCapture = snapshot.tenants[key.tenantID]?.settings.capture
@@ -66,6 +85,17 @@ struct ChatPipeline {
             accounting.capture = capture
         }
         let finalPlan = plan
+        let finalMaskedPlan = maskedPlan
+        let finalMasking = masking
+        let restores = gateway.config.piiRestore
+        let upstreamBody: @Sendable (ModelSpec.Target) -> [UInt8] = { target in
+            ((masksTarget(target) ? finalMaskedPlan : nil) ?? finalPlan).upstreamBody(for: target)
+        }
+        /// The restorer for a stream answered by `target`, when its request was masked and answers are restored.
+        let restorerFor: @Sendable (ModelSpec.Target) -> PIIRestorer? = { target in
+            guard restores, masksTarget(target), let finalMasking else { return nil }
+            return finalMasking.restorer()
+        }
         let finalAccounting = accounting
         let finalCitations = citations
         let dispatcher = Dispatcher(gateway: gateway)
@@ -79,7 +109,7 @@ struct ChatPipeline {
                 do {
                     let answered = try await dispatcher.send(
                         targets: finalPlan.targets, path: "/chat/completions", stream: false, requestID: requestID, logger: logger,
-                        body: finalPlan.upstreamBody(for:)
+                        body: upstreamBody
                     ) { response, upstream throws(UpstreamFailure) in
                         let buffer = try await response.collect(upTo: Self.maxResponseBytes, upstream: upstream.name)
                         guard case .object(let object)? = try? JSONParser.parse(buffer.readableBytesView) else {
@@ -88,6 +118,7 @@ struct ChatPipeline {
                         return object
                     }
                     var object = answered.value
+                    if restores, masksTarget(answered.target), let finalMasking { object = finalMasking.restore(completion: object) }
                     object[ChatField.model] = .string(clientModel)
                     if let finalCitations { object["citations"] = finalCitations }
                     accounting.upstream = answered.upstream.name
@@ -118,7 +149,7 @@ struct ChatPipeline {
         let task = Task {
             await relay.run(
                 dispatcher: dispatcher, plan: finalPlan, clientModel: clientModel, requestID: requestID, logger: logger, accounting: finalAccounting,
-                firstChunkExtras: finalCitations.map { ["citations": $0] } ?? JSONObject())
+                firstChunkExtras: finalCitations.map { ["citations": $0] } ?? JSONObject(), body: upstreamBody, restorer: restorerFor)
         }
         let watcher = context.channel.flatMap(ConnectionWatcher.watcher(for:))
         if let watcher, !watcher.observe({ task.cancel() }) {
@@ -172,20 +203,21 @@ final class StreamRelay: Sendable {
 
     func run(
         dispatcher: Dispatcher, plan: ChatPlan, clientModel: String, requestID: String, logger: Logger, accounting: Accounting,
-        firstChunkExtras: JSONObject = JSONObject()
+        firstChunkExtras: JSONObject = JSONObject(), body: @escaping @Sendable (ModelSpec.Target) -> [UInt8],
+        restorer: @escaping @Sendable (ModelSpec.Target) -> PIIRestorer? = { _ in nil }
     ) async {
         var accounting = accounting
         let session: StreamSession
         do {
             let answered = try await dispatcher.send(
                 targets: plan.targets, path: "/chat/completions", stream: true, requestID: requestID, logger: logger,
-                body: plan.upstreamBody(for:)
+                body: body
             ) { response, upstream throws(UpstreamFailure) in
-                let session = StreamSession(
-                    response: response, upstream: upstream,
-                    rewriter: ChatStreamRewriter(
-                        clientModel: clientModel, clientWantsUsage: plan.clientWantsUsage, firstChunkExtras: firstChunkExtras,
-                        keepText: accounting.capture != nil))
+                var rewriter = ChatStreamRewriter(
+                    clientModel: clientModel, clientWantsUsage: plan.clientWantsUsage, firstChunkExtras: firstChunkExtras,
+                    keepText: accounting.capture != nil)
+                if let target = plan.targets.first(where: { $0.upstream == upstream.name }) { rewriter.restorer = restorer(target) }
+                let session = StreamSession(response: response, upstream: upstream, rewriter: rewriter)
                 try await session.prime()
                 return session
             }
@@ -199,10 +231,18 @@ final class StreamRelay: Sendable {
             return
         }
         signalPrimed(.success(()))
+        let gateway = dispatcher.gateway
+        let window = Double(max(0, gateway.config.shutdownGraceSeconds - 1))
         do {
-            try await session.relay(accounting: &accounting) { buffer in
-                await self.frames.send(buffer)
-                try Task.checkCancellation()
+            try await withGracefulShutdownHandler {
+                try await session.relay(
+                    accounting: &accounting, shouldCut: { gateway.drain.shouldCut(now: gateway.clock(), window: window) }
+                ) { buffer in
+                    await self.frames.send(buffer)
+                    try Task.checkCancellation()
+                }
+            } onGracefulShutdown: {
+                gateway.drain.begin(now: gateway.clock())
             }
             frames.finish()
         } catch {
@@ -228,6 +268,10 @@ struct Accounting: Sendable {
     var admission: AdmissionTicket?
     /// Set when the interaction is to be kept for the data flywheel.
     var capture: CaptureSettings?
+    /// The request's PII session when anything was masked: captured interactions keep the masked messages, and
+    /// the answer masked the same way.
+    var masking: PIIMasker.Session?
+    var capturedMessages: JSONValue?
     private var recorded = false
 
     init(gateway: Gateway, requestID: String, startedAt: Date, started: ContinuousClock.Instant, key: TenantKey, plan: ChatPlan, promptEstimate: Int) {
@@ -259,11 +303,12 @@ struct Accounting: Sendable {
         }
         if !gateway.usage.record(event) { gateway.metrics.usageDropped() }
         admission?.settle(actualTokens: prompt + completion)
-        if let capture, status < 400, let answer {
+        if let capture, status < 400, var answer {
+            if var masking { answer = masking.mask(answer) }
             gateway.usage.capture(
                 CapturedInteraction(
                     requestID: requestID, tenantID: key.tenantID, model: plan.modelName, modelVersion: plan.version,
-                    messages: plan.body[ChatField.messages] ?? .array([]), answer: answer, retentionDays: capture.retentionDays))
+                    messages: capturedMessages ?? plan.body[ChatField.messages] ?? .array([]), answer: answer, retentionDays: capture.retentionDays))
         }
         gateway.metrics.modelRequest(
             tenant: key.tenantName, model: plan.modelName, version: plan.version, status: status, seconds: latency.seconds,

@@ -69,7 +69,10 @@ final class StreamSession: @unchecked Sendable {
 
     /// Relays everything to the client: pending frames, then the rest as it arrives, then `[DONE]`. A stream
     /// the upstream breaks ends with an error event and `[DONE]`, and is recorded as an error.
-    func relay(accounting: inout Accounting, send: (ByteBuffer) async throws -> Void) async throws {
+    ///
+    /// `shouldCut` is asked between frames: when it turns true (the gateway is shutting down and its drain
+    /// window has closed) the stream ends at once with a `server_shutting_down` error event and `[DONE]`.
+    func relay(accounting: inout Accounting, shouldCut: () -> Bool = { false }, send: (ByteBuffer) async throws -> Void) async throws {
         var failure: UpstreamFailure?
         while true {
             if !pending.isEmpty {
@@ -78,6 +81,16 @@ final class StreamSession: @unchecked Sendable {
                 pending.removeAll(keepingCapacity: true)
             }
             if upstreamEnded || rewriter.sawDone { break }
+            if shouldCut() {
+                let error = TrellisError(
+                    status: 503, type: "server_error", code: "server_shutting_down",
+                    message: "The gateway is shutting down; the answer was cut short. Send the request again.")
+                var tail = SSEWriter.frame(error.openAI.json)
+                tail.append(contentsOf: SSEWriter.done)
+                recordEnd(&accounting, status: error.status, errorCode: error.code)
+                try await send(ByteBuffer(bytes: tail))
+                return
+            }
             do {
                 try await readMore()
             } catch {

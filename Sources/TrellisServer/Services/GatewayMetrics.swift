@@ -6,7 +6,6 @@ import OpenAIWire
 import Prometheus
 import Synchronization
 import TrellisCore
-import TrellisCore
 import TrellisStore
 
 /// The gateway's metrics, through swift-metrics onto a Prometheus registry owned by this application instance
@@ -104,6 +103,21 @@ public final class GatewayMetrics: Sendable {
 
     func upstreamFailure(upstream: String, reason: String) {
         increment("trellis_upstream_failures_total", [("upstream", upstream), ("reason", reason)])
+    }
+
+    func upstreamRetry(upstream: String) {
+        increment("trellis_upstream_retries_total", [("upstream", upstream)])
+    }
+
+    func overloadRefused() {
+        increment("trellis_overload_refusals_total", [])
+    }
+
+    /// 1 while an upstream's circuit is open or half-open, else 0 (`trellis_upstream_circuit_open`), and 1 or
+    /// 0 for whether its last active probe answered (`trellis_upstream_up`).
+    func upstreamState(upstream: String, circuitOpen: Bool, up: Bool?) {
+        registry.makeGauge(name: "trellis_upstream_circuit_open", labels: [("upstream", upstream)]).set(Double(circuitOpen ? 1 : 0))
+        if let up { registry.makeGauge(name: "trellis_upstream_up", labels: [("upstream", upstream)]).set(Double(up ? 1 : 0)) }
     }
 
     func usageDropped() {

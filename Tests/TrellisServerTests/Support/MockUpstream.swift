@@ -20,6 +20,12 @@ import Synchronization
 ///   loaded machine.
 /// - `break-stream`: streams two chunks, then drops the connection.
 /// - `empty-stream`: answers 200 as an event stream and closes without any event.
+/// - `flaky-<n>-<tag>`: the first `n` calls of that exact model answer 500; later ones behave as `echo`
+///   (or the default stream).
+/// - `vllm-500`: 500 in vLLM's shape, with an integer `code`.
+/// - `stall-stream`: streams a first content chunk, then says nothing more until the caller goes away.
+/// - `echo-stream`: streams "echo:<last user message>" in pieces of three characters.
+/// - `GET /v1/models` answers 503 while `modelsHealthy` is false (for the active health checks).
 ///
 /// - a model named `lora-…`: a vLLM-style dynamic adapter; 404 (vLLM's "does not exist") until
 ///   `POST /v1/load_lora_adapter` has loaded it; `forgetAdapters()` simulates a restart.
@@ -45,6 +51,14 @@ final class MockUpstream: Sendable {
     private let loadedAdapters = Mutex<Set<String>>([])
     private let adapterLoads = Mutex<[String]>([])
     private let embeddingLog = Mutex<[EmbeddingCall]>([])
+    private let callCounts = Mutex<[String: Int]>([:])
+    private let healthy = Mutex(true)
+
+    /// How many chat calls named `model`.
+    func calls(_ model: String) -> Int { callCounts.withLock { $0[model] ?? 0 } }
+
+    /// Whether `GET /v1/models` answers 200 (true) or 503.
+    func setModelsHealthy(_ value: Bool) { healthy.withLock { $0 = value } }
 
     struct EmbeddingCall: Sendable, Equatable {
         var model: String
@@ -137,7 +151,8 @@ final class MockUpstream: Sendable {
             return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "Success: LoRA adapter '\(name)' added successfully.")))
         }
         router.get("v1/models") { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"object":"list","data":[]}"#)))
+            guard self.healthy.withLock({ $0 }) else { return Response(status: .serviceUnavailable) }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"object":"list","data":[]}"#)))
         }
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
         var logger = Logger(label: "mock-upstream")
@@ -182,6 +197,16 @@ final class MockUpstream: Sendable {
         let lastUser = body["messages"]?.arrayValue?.last(where: { $0["role"]?.stringValue == "user" })?["content"]?.stringValue ?? ""
         let maxTokens = body["max_tokens"]?.numberValue?.intValue ?? 3
         note("received:\(model)")
+        let call = callCounts.withLock { counts -> Int in
+            counts[model, default: 0] += 1
+            return counts[model, default: 0]
+        }
+        if model.hasPrefix("flaky-"), let n = Int(model.dropFirst(6).prefix(while: \.isNumber)), call <= n {
+            return Self.json(["error": ["message": "warming up", "type": "server_error", "code": .null]], status: .internalServerError)
+        }
+        if model == "vllm-500" {
+            return Self.json(["object": "error", "message": "CUDA out of memory", "type": "InternalServerError", "param": .null, "code": 500], status: .internalServerError)
+        }
         if model.hasPrefix("lora-"), !loadedAdapters.withLock({ $0.contains(model) }) {
             return Self.json(["object": "error", "message": .string("The model `\(model)` does not exist."), "type": "NotFoundError", "code": 404], status: .notFound)
         }
@@ -241,6 +266,28 @@ final class MockUpstream: Sendable {
                     try await writer.write(chunk(["role": "assistant"]))
                     try await writer.write(chunk(["content": "partial"]))
                     throw CancellationError()  // the server closes the connection mid-stream
+                })
+        case "stall-stream":
+            return Response(
+                status: .ok, headers: headers,
+                body: .init { writer in
+                    try await writer.write(chunk(["role": "assistant", "content": "first"]))
+                    self.note("stall-stream:started")
+                    try await Task.sleep(for: .seconds(120))
+                    try await writer.finish(nil)
+                })
+        case "echo-stream":
+            return Response(
+                status: .ok, headers: headers,
+                body: .init { writer in
+                    try await writer.write(chunk(["role": "assistant", "content": ""]))
+                    let text = Array("echo:" + lastUser)
+                    for start in stride(from: 0, to: text.count, by: 3) {
+                        try await writer.write(chunk(["content": .string(String(text[start..<min(start + 3, text.count)]))]))
+                    }
+                    try await writer.write(chunk([:], finish: "stop"))
+                    try await writer.write(ByteBuffer(bytes: SSEWriter.done))
+                    try await writer.finish(nil)
                 })
         case "slow-stream", "slower-stream":
             let pause: Duration = model == "slower-stream" ? .milliseconds(500) : .milliseconds(50)

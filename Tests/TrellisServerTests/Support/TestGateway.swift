@@ -35,6 +35,11 @@ struct TestGateway {
         config.dataDir = dataDir
         config.adminKey = adminKey
         config.usageFlushIntervalMs = 50
+        // Failure handling off unless a test turns it on (ResilienceTests): most tests make an upstream fail on
+        // purpose and expect that one failure, not retries or an open circuit.
+        config.upstreamRetries = 0
+        config.circuitFailureThreshold = 1_000
+        config.healthCheckIntervalMs = 0
         configure(&config)
         var logger = Logger(label: "trellis-test")
         logger.logLevel = .critical

@@ -1,0 +1,69 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import TrellisCore
+import TrellisStore
+import TrellisUpstream
+
+/// Active health checks: every `upstream.health_check_interval_ms`, each registered upstream is asked for
+/// `GET /models` (all of them at once, each bounded by its connect timeout plus a second). A failed probe
+/// counts towards opening its circuit; a successful one closes an open circuit at once. Results show in
+/// `GET /admin/v1/upstreams` and as `trellis_upstream_up` / `trellis_upstream_circuit_open` in `/metrics`.
+struct UpstreamProber: Service {
+    let gateway: Gateway
+    let interval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        guard interval > .zero else {
+            // Returning would end the whole service group: stay until shutdown instead.
+            try? await gracefulShutdown()
+            return
+        }
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                await probeAll()
+                do {
+                    try await Task.sleep(for: interval)
+                } catch {
+                    return
+                }
+            }
+        }
+    }
+
+    /// Probes every upstream once, concurrently, and records the outcomes.
+    func probeAll() async {
+        let upstreams = Array(gateway.snapshot.upstreams.values)
+        await withTaskGroup(of: Void.self) { group in
+            for upstream in upstreams {
+                group.addTask {
+                    let apiKey: String?
+                    switch gateway.credential(for: upstream) {
+                    case .key(let k): apiKey = k
+                    case .none, .missing: apiKey = nil
+                    }
+                    do {
+                        try await gateway.egressCache.check(upstream, policy: gateway.config.egress, logger: logger)
+                    } catch {
+                        gateway.health.probed(upstream.name, ok: false, reason: "egress_denied")
+                        publish(upstream.name, up: false)
+                        return
+                    }
+                    let failure = await gateway.upstreams.probe(upstream: upstream, apiKey: apiKey, timeoutMs: upstream.timeouts.connectMs + 1_000)
+                    let before = gateway.health.circuit(upstream.name)
+                    gateway.health.probed(upstream.name, ok: failure == nil, reason: failure)
+                    let after = gateway.health.circuit(upstream.name)
+                    if before != after {
+                        logger.notice("upstream circuit changed", metadata: ["upstream": "\(upstream.name)", "from": "\(before)", "to": "\(after)"])
+                    }
+                    publish(upstream.name, up: failure == nil)
+                }
+            }
+        }
+    }
+
+    func publish(_ upstream: String, up: Bool) {
+        gateway.metrics.upstreamState(upstream: upstream, circuitOpen: gateway.health.circuit(upstream) != "closed", up: up)
+    }
+}
