@@ -38,18 +38,25 @@ public struct UpstreamResponse: Sendable {
     public var status: Int
     public var contentType: String?
     public var body: HTTPClientResponse.Body
+    /// The upstream's `idle_ms`, and the end of its `total_ms` counted from when the call was sent.
+    public var idle: Duration = .seconds(60)
+    public var deadline: ContinuousClock.Instant = .now + .seconds(600)
 
-    /// Reads the whole body, up to `limit` bytes.
+    /// The body, read under the upstream's idle and total timeouts.
+    public func timedBody(upstream: String) -> TimedBody {
+        TimedBody(body: body, upstream: upstream, idle: idle, deadline: deadline)
+    }
+
+    /// Reads the whole body, up to `limit` bytes, under the upstream's idle and total timeouts.
     public func collect(upTo limit: Int, upstream: String) async throws(UpstreamFailure) -> ByteBuffer {
-        do {
-            return try await body.collect(upTo: limit)
-        } catch is CancellationError {
-            throw UpstreamFailure(kind: .cancelled, upstream: upstream)
-        } catch let error as HTTPClientError where error == .readTimeout {
-            throw UpstreamFailure(kind: .timeout, upstream: upstream, phase: "idle")
-        } catch {
-            throw UpstreamFailure(kind: .protocolError, upstream: upstream)
+        let reader = timedBody(upstream: upstream)
+        defer { reader.cancel() }
+        var out = ByteBuffer()
+        while var buffer = try await reader.next() {
+            guard out.readableBytes + buffer.readableBytes <= limit else { throw UpstreamFailure(kind: .protocolError, upstream: upstream) }
+            out.writeBuffer(&buffer)
         }
+        return out
     }
 }
 
@@ -120,7 +127,8 @@ public final class UpstreamClient: Sendable {
             request.headers.add(name: "Authorization", value: "Bearer \(apiKey)")
         }
         request.body = .bytes(call.body)
-        let deadline = NIODeadline.now() + .milliseconds(Int64(call.upstream.timeouts.firstByteMs))
+        let sent = ContinuousClock.now
+        let deadline = NIODeadline.now() + .milliseconds(Int64(min(call.upstream.timeouts.firstByteMs, call.upstream.timeouts.totalMs)))
         let response: HTTPClientResponse
         do {
             // AsyncHTTPClient logs only at debug and trace, yet sets its per-request metadata on whatever logger it
@@ -132,7 +140,10 @@ public final class UpstreamClient: Sendable {
         }
         let status = Int(response.status.code)
         if (200..<300).contains(status) {
-            return UpstreamResponse(status: status, contentType: response.headers.first(name: "Content-Type"), body: response.body)
+            let timeouts = call.upstream.timeouts
+            return UpstreamResponse(
+                status: status, contentType: response.headers.first(name: "Content-Type"), body: response.body, idle: .milliseconds(timeouts.idleMs),
+                deadline: sent + .milliseconds(timeouts.totalMs))
         }
         var failure = UpstreamFailure(kind: .status, upstream: name, status: status, retryAfter: response.headers.first(name: "Retry-After"))
         if let buffer = try? await response.body.collect(upTo: maxErrorBodyBytes) {

@@ -118,6 +118,31 @@ import TrellisStore
         }
     }
 
+    @Test("an upstream's own idle_ms and total_ms end a stream with upstream_timeout, each naming its timeout")
+    func perUpstreamStreamTimeouts() async throws {
+        try await withMockUpstream { upstream in
+            try await TestGateway.run { gw in
+                let key = try await gw.standardSetup(upstream: upstream)
+                try await gw.createUpstream("idle", baseURL: upstream.baseURL, extra: ["timeouts": ["idle_ms": 300]])
+                try await gw.createUpstream("total", baseURL: upstream.baseURL, extra: ["timeouts": ["total_ms": 600]])
+                try await gw.createModel("stalls-idle", spec: ["upstream": "idle", "model": "stall-stream"])
+                try await gw.createModel("slow-total", spec: ["upstream": "total", "model": "slow-stream"])
+                let started = ContinuousClock.now
+                let idle = try await readEvents(try await gw.stream("/v1/chat/completions", key: key, json: Self.chat("stalls-idle", stream: true)))
+                #expect(idle.last == "[DONE]")
+                let idleError = try #require(idle.dropLast().last.flatMap { try? JSONParser.parse($0) })
+                #expect(idleError["error"]?["code"]?.stringValue == "upstream_timeout")
+                #expect(idleError["error"]?["message"]?.stringValue?.contains("stopped sending") == true)
+                let total = try await readEvents(try await gw.stream("/v1/chat/completions", key: key, json: Self.chat("slow-total", stream: true)))
+                let totalError = try #require(total.dropLast().last.flatMap { try? JSONParser.parse($0) })
+                #expect(totalError["error"]?["message"]?.stringValue?.contains("total timeout") == true)
+                let text = Self.streamText(total)
+                #expect(text.hasPrefix("tok0 ") && !text.contains("tok150"), "cut after about 600 ms of 50 ms chunks")
+                #expect(ContinuousClock.now - started < .seconds(10))
+            }
+        }
+    }
+
     @Test("the circuit opens after the threshold, refuses with 503 and Retry-After, then a probe closes it (test clock)")
     func circuitOpensAndCloses() async throws {
         let clock = FakeClock()

@@ -14,7 +14,7 @@ import TrellisUpstream
 /// in ``StreamRelay/run``); it crosses an isolation boundary solely as the return value of the dispatcher's read
 /// step, inside that same task. Nothing touches it concurrently, which is what its mutable state requires.
 final class StreamSession: @unchecked Sendable {
-    private var iterator: HTTPClientResponse.Body.AsyncIterator
+    private let body: TimedBody
     private var parser = SSEParser()
     private(set) var rewriter: ChatStreamRewriter
     private var pending: [UInt8] = []
@@ -24,7 +24,7 @@ final class StreamSession: @unchecked Sendable {
     let oneTokenPerChunk: Bool
 
     init(response: UpstreamResponse, upstream: Upstream, rewriter: ChatStreamRewriter) {
-        self.iterator = response.body.makeAsyncIterator()
+        self.body = response.timedBody(upstream: upstream.name)
         self.upstream = upstream.name
         self.oneTokenPerChunk = upstream.kind == .llamacpp
         self.rewriter = rewriter
@@ -43,13 +43,7 @@ final class StreamSession: @unchecked Sendable {
 
     /// Reads one buffer from the upstream and appends the frames it completes to `pending`.
     private func readMore() async throws(UpstreamFailure) {
-        let buffer: ByteBuffer?
-        do {
-            buffer = try await iterator.next()
-        } catch {
-            throw UpstreamClient.classify(error, upstream: upstream, phase: "idle")
-        }
-        guard let buffer else {
+        guard let buffer = try await body.next() else {
             upstreamEnded = true
             return
         }
@@ -73,6 +67,8 @@ final class StreamSession: @unchecked Sendable {
     /// `shouldCut` is asked between frames: when it turns true (the gateway is shutting down and its drain
     /// window has closed) the stream ends at once with a `server_shutting_down` error event and `[DONE]`.
     func relay(accounting: inout Accounting, shouldCut: () -> Bool = { false }, send: (ByteBuffer) async throws -> Void) async throws {
+        // However the relay ends, stop reading the upstream (which closes its connection if it is still sending).
+        defer { body.cancel() }
         var failure: UpstreamFailure?
         while true {
             if !pending.isEmpty {
@@ -101,7 +97,10 @@ final class StreamSession: @unchecked Sendable {
         }
         if let failure {
             let error = failure.kind == .timeout
-                ? TrellisError.upstreamTimeout("The model server stopped sending in the middle of the answer.")
+                ? TrellisError.upstreamTimeout(
+                    failure.phase == "total"
+                        ? "The model server did not finish the answer within its time limit (total timeout)."
+                        : "The model server stopped sending in the middle of the answer.")
                 : TrellisError.upstream("The model server ended the stream early.", code: "upstream_stream_broken")
             var tail = SSEWriter.frame(error.openAI.json)
             tail.append(contentsOf: SSEWriter.done)
