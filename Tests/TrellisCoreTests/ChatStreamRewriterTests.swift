@@ -242,4 +242,25 @@ struct ChatStreamRewriterTests {
         #expect(usageOut.last?["usage"] == usageJSON)
         #expect(withUsage.sawDone)
     }
+
+    @Test("restoring masked data: each choice keeps its own held-back text; a null content stays null")
+    func restoresPerChoice() throws {
+        var session = try PIIMasker().session()
+        _ = session.mask("a 13812345678 b zhang@example.com")
+        var rewriter = ChatStreamRewriter(clientModel: "m", clientWantsUsage: false)
+        rewriter.restorer = session.restorer()
+        func content(_ data: String) -> [String?] {
+            let (frame, _) = rewriter.process(SSEEvent(data: data))
+            var parser = SSEParser()
+            let events = (try? parser.feed(frame)) ?? []
+            let chunk = events.first.flatMap { try? JSONParser.parse($0.data) }
+            return chunk?["choices"]?.arrayValue?.map { $0["delta"]?["content"]?.stringValue } ?? []
+        }
+        #expect(content(#"{"choices":[{"index":0,"delta":{"content":"call [PHO"}},{"index":1,"delta":{"content":"mail [EMA"}}]}"#) == ["call ", "mail "])
+        #expect(content(#"{"choices":[{"index":1,"delta":{"content":"IL_1] ok"}}]}"#) == ["zhang@example.com ok"])
+        #expect(content(#"{"choices":[{"index":0,"delta":{"content":"NE_1]"}}]}"#) == ["13812345678"])
+        #expect(content(#"{"choices":[{"index":0,"delta":{"content":" [PH"},"finish_reason":"stop"}]}"#) == [" [PH"], "held text flushed at the finish")
+        let (frame, _) = rewriter.process(SSEEvent(data: #"{"choices":[{"index":1,"delta":{"content":null,"tool_calls":[]}}]}"#))
+        #expect(String(decoding: frame, as: UTF8.self).contains(#""content":null"#))
+    }
 }

@@ -1,3 +1,4 @@
+import OpenAIWire
 import Foundation
 import Testing
 import TrellisCore
@@ -424,5 +425,27 @@ struct PIIMaskerTests {
         #expect(session.restore(masked) == text)
         // Generous for unoptimised test builds; a quadratic scan takes seconds here.
         #expect(elapsed < .milliseconds(500), "took \(elapsed)")
+    }
+
+    @Test("chat messages are masked in every message, content parts and tool-call arguments included, and restored back")
+    func chatPlanMasking() throws {
+        let messages: JSONValue = [
+            ["role": "system", "content": "Customer phone 13812345678."],
+            ["role": "user", "content": [["type": "text", "text": "my card 4111111111111111"], ["type": "image_url", "image_url": ["url": "https://x/13812345678.png"]]]],
+            ["role": "assistant", "content": .null, "tool_calls": [["id": "c1", "type": "function", "function": ["name": "lookup", "arguments": #"{"phone":"13812345678"}"#]]]],
+        ]
+        var session = try PIIMasker().session()
+        let masked = session.mask(messages: messages)
+        let out = JSONWriter.string(masked)
+        #expect(!out.contains("phone 13812345678") && !out.contains("4111111111111111"))
+        #expect(out.contains("[PHONE_1]") && out.contains("[BANK_CARD_1]"))
+        #expect(out.contains(#"{\"phone\":\"[PHONE_1]\"}"#), "tool-call arguments masked with the same placeholder")
+        #expect(out.contains("https://x/13812345678.png"), "URLs are left alone")
+        let answer: JSONObject = [
+            "choices": [["index": 0, "message": ["role": "assistant", "content": "Calling [PHONE_1]", "tool_calls": [["id": "c2", "type": "function", "function": ["name": "call", "arguments": #"{"to":"[PHONE_1]"}"#]]]]]]
+        ]
+        let restored = JSONWriter.string(.object(session.restore(completion: answer)))
+        #expect(restored.contains("Calling 13812345678"))
+        #expect(restored.contains(#"{\"to\":\"13812345678\"}"#))
     }
 }

@@ -363,4 +363,23 @@ struct ConfigTests {
             #expect(help.contains(name))
         }
     }
+
+    @Test("resilience, egress and privacy settings from the environment; patterns with commas are split on ';'")
+    func resilienceSettings() throws {
+        let config = try TrellisConfig.load(
+            file: nil,
+            environment: [
+                "TRELLIS_UPSTREAM_RETRIES": "3", "TRELLIS_UPSTREAM_CIRCUIT_FAILURE_THRESHOLD": "7", "TRELLIS_SERVER_MAX_IN_FLIGHT": "100",
+                "TRELLIS_EGRESS_ALLOW": "10.0.0.0/8, *.corp.example", "TRELLIS_PRIVACY_MASK": "all",
+                "TRELLIS_PRIVACY_PATTERNS": #"EMP=E\d{6,8};CASE=CASE-\d+"#,
+            ])
+        #expect(config.upstreamRetries == 3 && config.circuitFailureThreshold == 7 && config.maxInFlight == 100)
+        #expect(config.egress.rules == ["10.0.0.0/8", "*.corp.example"])
+        #expect(config.piiMaskScope == .all)
+        #expect(config.piiMasker.rules.custom.map(\.name) == ["EMP", "CASE"])
+        #expect(config.piiMasker.rules.custom.first?.pattern == #"E\d{6,8}"#)
+        #expect(configError(environment: ["TRELLIS_EGRESS_ALLOW": "10.0.0.0/33"])?.key == "egress.allow")
+        #expect(configError(environment: ["TRELLIS_PRIVACY_PATTERNS": "BAD=(unclosed"])?.key == "privacy.patterns")
+        #expect(configError(environment: ["TRELLIS_SERVER_TLS_CERTIFICATE_FILE": "/etc/hostname"])?.problem.contains("both") == true)
+    }
 }

@@ -99,7 +99,7 @@ import TrellisStore
         try await withMockUpstream { upstream in
             try await TestGateway.run(configure: {
                 $0.upstreamRetries = 2
-                $0.upstreamReadTimeoutMs = 300
+                $0.upstreamReadTimeoutMs = 1_500
             }) { gw in
                 let key = try await gw.standardSetup(upstream: upstream)
                 try await gw.createModel("stalls", spec: ["upstream": "mock", "model": "stall-stream"])
@@ -123,8 +123,8 @@ import TrellisStore
         try await withMockUpstream { upstream in
             try await TestGateway.run { gw in
                 let key = try await gw.standardSetup(upstream: upstream)
-                try await gw.createUpstream("idle", baseURL: upstream.baseURL, extra: ["timeouts": ["idle_ms": 300]])
-                try await gw.createUpstream("total", baseURL: upstream.baseURL, extra: ["timeouts": ["total_ms": 600]])
+                try await gw.createUpstream("idle", baseURL: upstream.baseURL, extra: ["timeouts": ["idle_ms": 1_000]])
+                try await gw.createUpstream("total", baseURL: upstream.baseURL, extra: ["timeouts": ["total_ms": 1_500]])
                 try await gw.createModel("stalls-idle", spec: ["upstream": "idle", "model": "stall-stream"])
                 try await gw.createModel("slow-total", spec: ["upstream": "total", "model": "slow-stream"])
                 let started = ContinuousClock.now
@@ -137,7 +137,7 @@ import TrellisStore
                 let totalError = try #require(total.dropLast().last.flatMap { try? JSONParser.parse($0) })
                 #expect(totalError["error"]?["message"]?.stringValue?.contains("total timeout") == true)
                 let text = Self.streamText(total)
-                #expect(text.hasPrefix("tok0 ") && !text.contains("tok150"), "cut after about 600 ms of 50 ms chunks")
+                #expect(text.hasPrefix("tok0 ") && !text.contains("tok150"), "cut after about 1.5 s of 50 ms chunks")
                 #expect(ContinuousClock.now - started < .seconds(10))
             }
         }
@@ -171,6 +171,28 @@ import TrellisStore
                 let probe = try await gw.request(.POST, "/v1/chat/completions", key: key, json: Self.chat("flaky-2-d"))
                 #expect(probe.status == 200, "the half-open probe went through and succeeded")
                 #expect(try await gw.admin(.GET, "/upstreams/mock").json["health"]?["circuit"]?.stringValue == "closed")
+            }
+        }
+    }
+
+    @Test("a stream the upstream breaks counts against its circuit; a successful active check does not clear failures")
+    func midStreamFailuresAndProbes() async throws {
+        try await withMockUpstream { upstream in
+            try await TestGateway.run(configure: { $0.circuitFailureThreshold = 3 }) { gw in
+                let key = try await gw.standardSetup(upstream: upstream)
+                for _ in 0..<2 {
+                    let events = try await readEvents(try await gw.stream("/v1/chat/completions", key: key, json: Self.chat("break-stream", stream: true)))
+                    #expect(events.last == "[DONE]")
+                }
+                var health = try await gw.admin(.GET, "/upstreams/mock").json["health"]
+                #expect(health?["consecutive_failures"] == .int(2))
+                // The server still lists its models: that proves it is up, not that completions work.
+                await UpstreamProber(gateway: gw.gateway, interval: .seconds(60), logger: gw.gateway.logger).probeAll()
+                health = try await gw.admin(.GET, "/upstreams/mock").json["health"]
+                #expect(health?["consecutive_failures"] == .int(2))
+                #expect(health?["last_probe_ok"] == .bool(true))
+                _ = try await readEvents(try await gw.stream("/v1/chat/completions", key: key, json: Self.chat("break-stream", stream: true)))
+                #expect(try await gw.admin(.GET, "/upstreams/mock").json["health"]?["circuit"]?.stringValue == "open")
             }
         }
     }
@@ -220,16 +242,17 @@ import TrellisStore
         }
     }
 
-    @Test("shutdown cuts a running stream with a server_shutting_down event and [DONE], and records it")
-    func shutdownCutsStreams() async throws {
+    @Test("shutdown cuts a running stream with a server_shutting_down event and [DONE], and records it", arguments: ["slower-stream", "stall-stream"])
+    func shutdownCutsStreams(model: String) async throws {
         let dataDir = TestGateway.makeDataDirectory()
         defer { try? FileManager.default.removeItem(atPath: dataDir) }
         try await withMockUpstream { upstream in
             try await TestGateway.run(dataDir: dataDir, configure: { $0.shutdownGraceSeconds = 1 }) { gw in
                 let key = try await gw.standardSetup(upstream: upstream)
-                let stream = try await gw.stream("/v1/chat/completions", key: key, json: Self.chat("slower-stream", stream: true))
+                try await gw.createModel("stall-stream", spec: ["upstream": "mock", "model": "stall-stream"])
+                let stream = try await gw.stream("/v1/chat/completions", key: key, json: Self.chat(model, stream: true))
                 #expect(stream.status.code == 200)
-                #expect(await upstream.waitFor("slower-stream:started"))
+                #expect(await upstream.waitFor("\(model):started"))
                 await gw.beginShutdown()
                 let events = try await readEvents(stream)
                 #expect(events.last == "[DONE]")

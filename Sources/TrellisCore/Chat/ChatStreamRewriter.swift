@@ -36,8 +36,10 @@ public struct ChatStreamRewriter: Sendable {
 
     /// The bytes to send for one upstream event (possibly none), and whether it carried content.
     /// Puts masked personal data back into the content as it streams (a placeholder split across chunks is
-    /// held back until it is whole); nil when nothing was masked.
+    /// held back until it is whole); nil when nothing was masked. Each choice (`n` > 1) restores on its own
+    /// copy, so text held back for one never lands in another.
     public var restorer: PIIRestorer?
+    private var restorers: [Int: PIIRestorer] = [:]
 
     public mutating func process(_ event: SSEEvent) -> (frame: [UInt8], hasContent: Bool) {
         if event.isDone {
@@ -102,18 +104,23 @@ public struct ChatStreamRewriter: Sendable {
         return (SSEWriter.frame(.object(chunk)), hasContent)
     }
 
-    /// One choice with its delta's content passed through the restorer; the held-back rest is flushed into the
-    /// choice that finishes.
+    /// One choice with its delta's content passed through its restorer; the held-back rest is flushed into
+    /// the chunk that finishes the choice. A `null` or absent content stays so unless there is text to flush.
     private mutating func restoreChoice(_ choice: JSONValue) -> JSONValue {
-        guard case .object(var c) = choice, var restorer else { return choice }
+        guard case .object(var c) = choice, let template = restorer else { return choice }
+        let index = c["index"]?.numberValue?.intValue ?? 0
+        var own = restorers[index] ?? template
         var delta = c["delta"]?.objectValue
-        var content = ""
-        if case .string(let piece)? = delta?["content"] { content = restorer.feed(piece) }
-        if case .string? = c["finish_reason"] { content += restorer.finish() }
-        self.restorer = restorer
-        if delta != nil || !content.isEmpty {
+        var content: String?
+        if case .string(let piece)? = delta?["content"] { content = own.feed(piece) }
+        if case .string? = c["finish_reason"] {
+            let rest = own.finish()
+            if !rest.isEmpty { content = (content ?? "") + rest }
+        }
+        restorers[index] = own
+        if let content {
             var d = delta ?? JSONObject()
-            if d["content"] != nil || !content.isEmpty { d["content"] = .string(content) }
+            d["content"] = .string(content)
             delta = d
         }
         if let delta { c["delta"] = .object(delta) }

@@ -46,6 +46,10 @@ public struct RawSettings: Sendable {
         values[key] = Value(text: nil, list: list, source: source)
     }
 
+    /// Lists whose items may contain commas (regular expressions): in the environment or a flag they are
+    /// separated by `;` instead.
+    static let semicolonListKeys: Set<String> = ["privacy.patterns"]
+
     /// The environment variable for a key: `server.port` → `TRELLIS_SERVER_PORT`.
     public static func environmentName(for key: String) -> String {
         "TRELLIS_" + key.uppercased().replacingOccurrences(of: ".", with: "_")
@@ -121,7 +125,8 @@ public struct RawSettings: Sendable {
             let name = Self.environmentName(for: key)
             guard let value = environment[name] else { continue }
             if listKeys.contains(key) {
-                set(key, list: value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }, source: name)
+                let separator: Character = Self.semicolonListKeys.contains(key) ? ";" : ","
+                set(key, list: value.split(separator: separator).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }, source: name)
             } else {
                 set(key, value, source: name)
             }

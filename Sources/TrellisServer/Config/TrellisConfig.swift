@@ -179,7 +179,7 @@ public struct TrellisConfig: Sendable {
             c.piiMaskScope = scope
         },
         bool("privacy.restore", "put masked values back into the answer for the caller") { $0.piiRestore = $1 },
-        list("privacy.patterns", "extra patterns to mask, each NAME=regex (masked as [NAME_1])") { c, items throws(ConfigProblem) in
+        list("privacy.patterns", "extra patterns to mask, each NAME=regex (masked as [NAME_1]); ';' between them outside YAML") { c, items throws(ConfigProblem) in
             var custom: [PIIMasker.CustomPattern] = []
             for item in items {
                 guard let eq = item.firstIndex(of: "="), eq != item.startIndex else {
@@ -287,7 +287,9 @@ public struct TrellisConfig: Sendable {
         _ key: String, _ help: String, _ set: @escaping @Sendable (inout TrellisConfig, [String]) throws(ConfigProblem) -> Void
     ) -> Setting {
         Setting(key: key, help: help, isList: true) { config, value throws(ConfigProblem) in
-            let items = value.list ?? (value.text ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            let separator: Character = RawSettings.semicolonListKeys.contains(key) ? ";" : ","
+            let items =
+                value.list ?? (value.text ?? "").split(separator: separator).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             try set(&config, items)
         }
     }

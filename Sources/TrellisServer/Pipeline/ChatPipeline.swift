@@ -232,20 +232,30 @@ final class StreamRelay: Sendable {
         }
         signalPrimed(.success(()))
         let gateway = dispatcher.gateway
-        let window = Double(max(0, gateway.config.shutdownGraceSeconds - 1))
+        let window = Duration.seconds(max(0, gateway.config.shutdownGraceSeconds - 1))
+        let cut = session.cutHandle
         do {
-            try await withGracefulShutdownHandler {
-                try await session.relay(
-                    accounting: &accounting, shouldCut: { gateway.drain.shouldCut(now: gateway.clock(), window: window) }
-                ) { buffer in
+            let failure = try await withGracefulShutdownHandler {
+                try await session.relay(accounting: &accounting, shouldCut: { gateway.drain.shouldCut(window: window) }) { buffer in
                     await self.frames.send(buffer)
                     try Task.checkCancellation()
                 }
             } onGracefulShutdown: {
-                gateway.drain.begin(now: gateway.clock())
+                // Streams still running when the drain window closes are cut, even one waiting on a silent
+                // upstream: the read is stopped then, and the relay sends the shutdown error event.
+                gateway.drain.begin()
+                Task {
+                    try? await Task.sleep(for: window)
+                    cut.cancel()
+                }
             }
+            // The stream's outcome is the upstream's: a stream it broke counts like a failed call.
+            let changed =
+                failure.map { gateway.health.failure(session.upstream, reason: $0.label) } ?? gateway.health.success(session.upstream)
+            if changed { dispatcher.publishCircuit(session.upstream) }
             frames.finish()
         } catch {
+            gateway.health.release(session.upstream)
             session.recordEnd(&accounting, status: 499, errorCode: "client_closed_request")
             frames.fail(error)
         }

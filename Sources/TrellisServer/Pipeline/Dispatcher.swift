@@ -26,6 +26,9 @@ struct Dispatcher {
     /// `body` makes the bytes for a target; `read` consumes a 2xx answer into a value (the whole body, or the
     /// first events of a stream). A failure in `read` still counts as that target's failure, so a server that
     /// breaks before anything reached the client is retried elsewhere.
+    ///
+    /// For streams, success is not recorded here: the caller records the stream's outcome (`health.success`,
+    /// `failure` or `release`) when it ends, since a stream can still break after its first events.
     func send<Value: Sendable>(
         targets: [ModelSpec.Target], path: String, stream: Bool, requestID: String, logger: Logger,
         body: (ModelSpec.Target) -> [UInt8],
@@ -66,7 +69,7 @@ struct Dispatcher {
                 do {
                     let response = try await sendLoadingAdapter(call, target: target, upstream: upstream, apiKey: apiKey, logger: logger)
                     let value = try await read(response, upstream)
-                    if gateway.health.success(upstream.name) { publishCircuit(upstream.name) }
+                    if !stream, gateway.health.success(upstream.name) { publishCircuit(upstream.name) }
                     return Answered(value: value, upstream: upstream, target: target, retries: retries)
                 } catch {
                     if error.kind == .cancelled {
@@ -75,7 +78,9 @@ struct Dispatcher {
                     }
                     gateway.metrics.upstreamFailure(upstream: upstream.name, reason: error.label)
                     let changed: Bool
-                    if error.kind != .status || (error.status ?? 0) >= 500 || error.status == 429 {
+                    // 429 is the server pacing callers, not failing: it moves on to the next target, but neither
+                    // counts against the circuit nor starts another round (which would ignore its Retry-After).
+                    if error.kind != .status || (error.status ?? 0) >= 500 {
                         changed = gateway.health.failure(upstream.name, reason: error.label)
                     } else {
                         // The server answered: it is up, whatever it thought of the request.
@@ -88,7 +93,7 @@ struct Dispatcher {
                     logger.notice("upstream call failed", metadata: ["upstream": "\(upstream.name)", "reason": "\(error.label)", "round": "\(round)"])
                     lastFailure = error.clientError
                     if !error.isRetryable { throw error.clientError }
-                    retryable = true
+                    if error.status != 429 { retryable = true }
                 }
             }
             // Another round only for failures worth retrying, within the count and the time budget.

@@ -62,11 +62,16 @@ final class StreamSession: @unchecked Sendable {
     }
 
     /// Relays everything to the client: pending frames, then the rest as it arrives, then `[DONE]`. A stream
-    /// the upstream breaks ends with an error event and `[DONE]`, and is recorded as an error.
+    /// the upstream breaks ends with an error event and `[DONE]`, and is recorded as an error; that failure is
+    /// returned, for the upstream's health.
     ///
-    /// `shouldCut` is asked between frames: when it turns true (the gateway is shutting down and its drain
-    /// window has closed) the stream ends at once with a `server_shutting_down` error event and `[DONE]`.
-    func relay(accounting: inout Accounting, shouldCut: () -> Bool = { false }, send: (ByteBuffer) async throws -> Void) async throws {
+    /// `shouldCut` is asked between frames and when the upstream read is cut (`cutNow`): when it is true (the
+    /// gateway is shutting down and its drain window has closed) the stream ends at once with a
+    /// `server_shutting_down` error event and `[DONE]`.
+    @discardableResult
+    func relay(accounting: inout Accounting, shouldCut: () -> Bool = { false }, send: (ByteBuffer) async throws -> Void) async throws
+        -> UpstreamFailure?
+    {
         // However the relay ends, stop reading the upstream (which closes its connection if it is still sending).
         defer { body.cancel() }
         var failure: UpstreamFailure?
@@ -78,19 +83,19 @@ final class StreamSession: @unchecked Sendable {
             }
             if upstreamEnded || rewriter.sawDone { break }
             if shouldCut() {
-                let error = TrellisError(
-                    status: 503, type: "server_error", code: "server_shutting_down",
-                    message: "The gateway is shutting down; the answer was cut short. Send the request again.")
-                var tail = SSEWriter.frame(error.openAI.json)
-                tail.append(contentsOf: SSEWriter.done)
-                recordEnd(&accounting, status: error.status, errorCode: error.code)
-                try await send(ByteBuffer(bytes: tail))
-                return
+                try await sendCut(&accounting, send: send)
+                return nil
             }
             do {
                 try await readMore()
             } catch {
-                if error.kind == .cancelled { throw CancellationError() }
+                if error.kind == .cancelled {
+                    if shouldCut() {
+                        try await sendCut(&accounting, send: send)
+                        return nil
+                    }
+                    throw CancellationError()
+                }
                 failure = error
                 break
             }
@@ -107,7 +112,7 @@ final class StreamSession: @unchecked Sendable {
             // Recorded before the last frame goes out, so the row exists once the client has the whole stream.
             recordEnd(&accounting, status: error.status, errorCode: error.code)
             try await send(ByteBuffer(bytes: tail))
-            return
+            return failure
         }
         if !rewriter.completed {
             let error = TrellisError.upstream("The model server ended the stream without finishing the answer.", code: "upstream_stream_broken")
@@ -115,7 +120,7 @@ final class StreamSession: @unchecked Sendable {
             tail.append(contentsOf: SSEWriter.done)
             recordEnd(&accounting, status: error.status, errorCode: error.code)
             try await send(ByteBuffer(bytes: tail))
-            return
+            return UpstreamFailure(kind: .protocolError, upstream: upstream)
         }
         var tail: [UInt8] = []
         if let usageFrame = rewriter.synthesizedUsageFrame(usage: estimatedUsage(accounting)) {
@@ -128,7 +133,22 @@ final class StreamSession: @unchecked Sendable {
             recordEnd(&accounting, status: 200, errorCode: nil)
         }
         try await send(ByteBuffer(bytes: tail))
+        return nil
     }
+
+    /// Ends the stream for shutdown: a `server_shutting_down` error event, `[DONE]`, recorded as 503.
+    private func sendCut(_ accounting: inout Accounting, send: (ByteBuffer) async throws -> Void) async throws {
+        let error = TrellisError(
+            status: 503, type: "server_error", code: "server_shutting_down",
+            message: "The gateway is shutting down; the answer was cut short. Send the request again.")
+        var tail = SSEWriter.frame(error.openAI.json)
+        tail.append(contentsOf: SSEWriter.done)
+        recordEnd(&accounting, status: error.status, errorCode: error.code)
+        try await send(ByteBuffer(bytes: tail))
+    }
+
+    /// Stops reading the upstream now; a relay waiting on it then ends (with the cut, once `shouldCut` holds).
+    var cutHandle: TimedBody { body }
 
     func recordEnd(_ accounting: inout Accounting, status: Int, errorCode: String?) {
         if sawContent && accounting.firstTokenAt == nil { accounting.firstTokenAt = .now }

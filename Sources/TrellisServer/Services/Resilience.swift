@@ -13,7 +13,8 @@ final class EgressCache: Sendable {
     typealias Resolver = @Sendable (_ host: String, _ port: Int) throws -> [IPAddress]
 
     private struct Verdict {
-        var allowed: Bool
+        enum Outcome { case allowed, denied, unresolved }
+        var outcome: Outcome
         var checkedAt: Double
     }
 
@@ -31,26 +32,45 @@ final class EgressCache: Sendable {
     func setResolver(_ resolve: @escaping Resolver) {
         resolver.withLock { $0 = resolve }
         verdicts.withLock { $0.removeAll() }
+        fixed.withLock { $0.removeAll() }
     }
+
+    /// Decisions that never change for a base URL (IP literals, listed names, malformed hosts), so the hot
+    /// path does not parse the URL again; names that need resolving are absent.
+    private let fixed = Mutex<[String: Bool]>([:])
+    /// A failed lookup is remembered this long, so an unreachable resolver is not asked on every request.
+    let failureTTL = 5.0
 
     /// Throws `egress_denied` (502) when the policy does not allow the upstream's host.
     func check(_ upstream: Upstream, policy: EgressPolicy, logger: Logger) async throws(TrellisError) {
         if policy.allowsAny { return }
+        if let allowed = fixed.withLock({ $0[upstream.baseURL] }) {
+            if allowed { return }
+            throw Self.denied
+        }
         guard let url = URLComponents(string: upstream.baseURL), let host = url.host, !host.isEmpty else {
+            fixed.withLock { $0[upstream.baseURL] = false }
             throw Self.denied
         }
         switch policy.allowsHost(host) {
-        case .allowed: return
+        case .allowed:
+            fixed.withLock { $0[upstream.baseURL] = true }
+            return
         case .denied:
+            fixed.withLock { $0[upstream.baseURL] = false }
             logger.warning("egress policy refused an upstream", metadata: ["upstream": "\(upstream.name)", "host": "\(host)"])
             throw Self.denied
         case .needsResolution: break
         }
         let key = host.lowercased()
         let now = clock()
-        if let verdict = verdicts.withLock({ $0[key] }), now - verdict.checkedAt < ttl {
-            if verdict.allowed { return }
-            throw Self.denied
+        if let verdict = verdicts.withLock({ $0[key] }) {
+            switch verdict.outcome {
+            case .allowed where now - verdict.checkedAt < ttl: return
+            case .denied where now - verdict.checkedAt < ttl: throw Self.denied
+            case .unresolved where now - verdict.checkedAt < failureTTL: throw Self.unresolved
+            default: break
+            }
         }
         let port = url.port ?? (url.scheme == "https" ? 443 : 80)
         let resolve = resolver.withLock { $0 }
@@ -58,11 +78,11 @@ final class EgressCache: Sendable {
         do {
             addresses = try await NIOThreadPool.singleton.runIfActive { try resolve(host, port) }
         } catch {
-            // Not cached: the next call asks the resolver again.
-            throw TrellisError.upstream("Could not resolve the model server's host name.", code: "upstream_unavailable")
+            verdicts.withLock { $0[key] = Verdict(outcome: .unresolved, checkedAt: now) }
+            throw Self.unresolved
         }
         let allowed = policy.allowsAddresses(addresses, host: host)
-        verdicts.withLock { $0[key] = Verdict(allowed: allowed, checkedAt: now) }
+        verdicts.withLock { $0[key] = Verdict(outcome: allowed ? .allowed : .denied, checkedAt: now) }
         if !allowed {
             logger.warning(
                 "egress policy refused an upstream's resolved address",
@@ -70,6 +90,8 @@ final class EgressCache: Sendable {
             throw Self.denied
         }
     }
+
+    static let unresolved = TrellisError.upstream("Could not resolve the model server's host name.", code: "upstream_unavailable")
 
     static let denied = TrellisError.upstream(
         "The model server's address is outside the deployment's egress policy (egress.allow).", code: "egress_denied")
@@ -96,19 +118,19 @@ final class EgressCache: Sendable {
 /// Graceful shutdown for streams: once shutdown begins, streams still running when the drain window closes are
 /// ended by the gateway with an error event and `[DONE]` (and recorded), instead of being cut off mid-frame.
 final class DrainState: Sendable {
-    private let startedAt = Mutex<Double?>(nil)
+    private let startedAt = Mutex<ContinuousClock.Instant?>(nil)
 
     /// Marks the start of shutdown (the first call wins).
-    func begin(now: Double) {
-        startedAt.withLock { if $0 == nil { $0 = now } }
+    func begin() {
+        startedAt.withLock { if $0 == nil { $0 = .now } }
     }
 
     var isDraining: Bool { startedAt.withLock { $0 != nil } }
 
-    /// Whether a stream should be ended now: shutdown began more than `window` seconds ago.
-    func shouldCut(now: Double, window: Double) -> Bool {
+    /// Whether a stream should be ended now: shutdown began at least `window` ago.
+    func shouldCut(window: Duration) -> Bool {
         guard let started = startedAt.withLock({ $0 }) else { return false }
-        return now - started >= window
+        return ContinuousClock.now - started >= window
     }
 }
 

@@ -22,7 +22,6 @@ final class UpstreamHealth: Sendable {
         var successes = 0
         var failures = 0
         /// Openings counted by breakers replaced after a successful probe.
-        var openedBefore = 0
     }
 
     private let entries = Mutex<[String: Entry]>([:])
@@ -88,22 +87,16 @@ final class UpstreamHealth: Sendable {
         update(upstream) { $0.breaker.release() }
     }
 
-    /// The outcome of an active probe. A failed probe counts like a failed call; a successful one closes an
-    /// open circuit at once (the server is answering again), without waiting for the cool-down.
+    /// The outcome of an active probe. A probe that could not reach the server (connect error, timeout, 5xx)
+    /// counts like a failed call, so a dead server's circuit opens without any traffic. A successful probe
+    /// only says the server is alive: it never clears failures counted from real calls (a server can list its
+    /// models while every completion fails), so closing a circuit is left to real calls in half-open.
     func probed(_ upstream: String, ok: Bool, reason: String?, at date: Date = Date()) {
         let now = clock()
         update(upstream) { entry in
             entry.lastProbe = date
             entry.lastProbeOK = ok
-            if ok {
-                if entry.breaker.state(now: now) != .closed {
-                    entry.openedBefore += entry.breaker.openedCount
-                    entry.breaker = CircuitBreaker(config: breakerConfig)
-                    entry.lastSuccess = date
-                } else {
-                    entry.breaker.record(success: true, now: now)
-                }
-            } else {
+            if !ok {
                 entry.breaker.record(success: false, now: now)
                 entry.lastFailure = date
                 entry.lastFailureReason = reason
@@ -124,7 +117,7 @@ final class UpstreamHealth: Sendable {
         let e = entry(upstream)
         let state = e.breaker.state(now: clock())
         let status: String
-        if e.lastSuccess == nil && e.lastFailure == nil {
+        if e.lastSuccess == nil && e.lastFailure == nil && e.lastProbeOK != true {
             status = "unknown"
         } else {
             status = state == .closed ? "healthy" : "unhealthy"
@@ -133,7 +126,7 @@ final class UpstreamHealth: Sendable {
             "status": .string(status),
             "circuit": .string(state.label),
             "consecutive_failures": .int(e.breaker.consecutiveFailures),
-            "circuit_opened": .int(e.openedBefore + e.breaker.openedCount),
+            "circuit_opened": .int(e.breaker.openedCount),
             "successes": .int(e.successes),
             "failures": .int(e.failures),
             "last_success_at": .time(e.lastSuccess),

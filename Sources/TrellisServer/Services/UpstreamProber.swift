@@ -43,14 +43,17 @@ struct UpstreamProber: Service {
                     case .key(let k): apiKey = k
                     case .none, .missing: apiKey = nil
                     }
-                    do {
+                    do throws(TrellisError) {
                         try await gateway.egressCache.check(upstream, policy: gateway.config.egress, logger: logger)
                     } catch {
-                        gateway.health.probed(upstream.name, ok: false, reason: "egress_denied")
+                        // Not sent: the server's health is unknown, and it is unusable either way.
+                        gateway.health.probed(upstream.name, ok: false, reason: error.code ?? "egress_denied")
                         publish(upstream.name, up: false)
                         return
                     }
-                    let failure = await gateway.upstreams.probe(upstream: upstream, apiKey: apiKey, timeoutMs: upstream.timeouts.connectMs + 1_000)
+                    var failure = await gateway.upstreams.probe(upstream: upstream, apiKey: apiKey, timeoutMs: upstream.timeouts.connectMs + 1_000)
+                    // A 4xx (no /models route, a key it dislikes) still proves the server is up and answering.
+                    if let f = failure, f.hasPrefix("status_4"), f != "status_429" { failure = nil }
                     let before = gateway.health.circuit(upstream.name)
                     gateway.health.probed(upstream.name, ok: failure == nil, reason: failure)
                     let after = gateway.health.circuit(upstream.name)
