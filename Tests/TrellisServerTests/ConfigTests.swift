@@ -382,4 +382,16 @@ struct ConfigTests {
         #expect(configError(environment: ["TRELLIS_PRIVACY_PATTERNS": "BAD=(unclosed"])?.key == "privacy.patterns")
         #expect(configError(environment: ["TRELLIS_SERVER_TLS_CERTIFICATE_FILE": "/etc/hostname"])?.problem.contains("both") == true)
     }
+
+    @Test("the shipped config/trellis.yaml loads, sections with only comments included, and says what the defaults say")
+    func shippedConfigLoads() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("config/trellis.yaml").path
+        let config = try TrellisConfig.load(file: path, environment: [:])
+        let defaults = TrellisConfig()
+        #expect(config.port == defaults.port && config.maxInFlight == defaults.maxInFlight)
+        #expect(config.upstreamRetries == defaults.upstreamRetries && config.healthCheckIntervalMs == defaults.healthCheckIntervalMs)
+        #expect(config.egress.rules == ["private"] && config.piiMaskScope == .external && config.piiRestore)
+        #expect(config.tlsCertificateFile == nil && config.adminKey == nil)
+    }
 }

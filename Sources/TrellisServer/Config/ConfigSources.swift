@@ -102,10 +102,15 @@ public struct RawSettings: Sendable {
                 }
                 set(key, list: items, source: path)
             case .scalar(let scalar):
-                guard knownKeys.contains(key) else { throw ConfigError(key: key, source: path, problem: "unknown setting") }
-                if scalar.tag.description == Tag.Name.null.rawValue || (scalar.string.isEmpty && scalar.style == .plain) || scalar.string == "~"
+                let isNull =
+                    scalar.tag.description == Tag.Name.null.rawValue || (scalar.string.isEmpty && scalar.style == .plain) || scalar.string == "~"
                     || scalar.string == "null"
-                {
+                // A section whose settings are all commented out (`admin:` with only comments) is an empty one.
+                let isSection = knownKeys.contains(where: { $0.hasPrefix(key + ".") })
+                guard knownKeys.contains(key) || (isNull && isSection) else {
+                    throw ConfigError(key: key, source: path, problem: "unknown setting")
+                }
+                if isNull {
                     continue  // an explicit null leaves the default
                 }
                 if listKeys.contains(key) {
