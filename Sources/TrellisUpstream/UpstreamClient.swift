@@ -5,6 +5,7 @@ import NIOCore
 import NIOHTTP1
 import NIOSSL
 import OpenAIWire
+import Synchronization
 import TrellisCore
 
 /// Where one call goes and what it carries.
@@ -105,9 +106,34 @@ public final class UpstreamClient: Sendable {
         config.redirectConfiguration = .disallow
         config.decompression = .disabled
         self.http = HTTPClient(eventLoopGroup: eventLoopGroup, configuration: config)
+        self.configuration = config
+        self.eventLoopGroup = eventLoopGroup
+        self.defaultConnectMs = settings.connectTimeoutMs
+    }
+
+    private let configuration: HTTPClient.Configuration
+    private let eventLoopGroup: any EventLoopGroup
+    private let defaultConnectMs: Int
+    /// AsyncHTTPClient sets the connect timeout per client, not per request: upstreams whose `connect_ms`
+    /// differs from the deployment's get a client (and pool) per distinct value, made on first use.
+    private let byConnectTimeout = Mutex<[Int: HTTPClient]>([:])
+
+    /// The client whose connect timeout is `connectMs`.
+    public func client(connectMs: Int) -> HTTPClient {
+        if connectMs == defaultConnectMs { return http }
+        return byConnectTimeout.withLock { clients in
+            if let client = clients[connectMs] { return client }
+            var config = configuration
+            config.timeout.connect = .milliseconds(Int64(connectMs))
+            let client = HTTPClient(eventLoopGroup: eventLoopGroup, configuration: config)
+            clients[connectMs] = client
+            return client
+        }
     }
 
     public func shutdown() async throws {
+        let others = byConnectTimeout.withLock { Array($0.values) }
+        for client in others { try? await client.shutdown() }
         try await http.shutdown()
     }
 
@@ -134,7 +160,7 @@ public final class UpstreamClient: Sendable {
             // AsyncHTTPClient logs only at debug and trace, yet sets its per-request metadata on whatever logger it
             // is given (each setter copies the handler): below debug it gets the no-op logger instead.
             let clientLogger = logger.logLevel <= .debug ? logger : Self.quietLogger
-            response = try await http.execute(request, deadline: deadline, logger: clientLogger)
+            response = try await client(connectMs: call.upstream.timeouts.connectMs).execute(request, deadline: deadline, logger: clientLogger)
         } catch {
             throw Self.classify(error, upstream: name, phase: "first byte")
         }
@@ -188,7 +214,8 @@ extension UpstreamClient {
         request.method = .GET
         if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
         do {
-            let response = try await http.execute(request, deadline: .now() + .milliseconds(Int64(timeoutMs)), logger: Self.quietLogger)
+            let response = try await client(connectMs: upstream.timeouts.connectMs).execute(
+                request, deadline: .now() + .milliseconds(Int64(timeoutMs)), logger: Self.quietLogger)
             _ = try? await response.body.collect(upTo: 1 << 20)
             let status = Int(response.status.code)
             return (200..<300).contains(status) ? nil : "status_\(status)"

@@ -1,4 +1,7 @@
 import AsyncHTTPClient
+#if canImport(Glibc)
+    import Glibc
+#endif
 import Foundation
 import NIOCore
 import NIOPosix
@@ -116,6 +119,27 @@ import TrellisStore
                 #expect(row.status == 504 && row.errorCode == "upstream_timeout")
             }
         }
+    }
+
+    @Test("an upstream's own connect_ms bounds connecting to it: a server that never accepts is a 504 in time")
+    func perUpstreamConnectTimeout() async throws {
+        let listener = try #require(FullBacklogListener())
+        try await withMockUpstream { upstream in
+            try await TestGateway.run { gw in
+                let key = try await gw.standardSetup(upstream: upstream)
+                try await gw.createUpstream(
+                    "blackhole", baseURL: "http://127.0.0.1:\(listener.port)/v1", extra: ["timeouts": ["connect_ms": 300, "first_byte_ms": 30_000]])
+                try await gw.createModel("unreachable", spec: ["upstream": "blackhole", "model": "echo"])
+                let started = ContinuousClock.now
+                let reply = try await gw.request(.POST, "/v1/chat/completions", key: key, json: Self.chat("unreachable"))
+                #expect(reply.status == 504)
+                #expect(reply.json["error"]?["message"]?.stringValue?.contains("connect timeout") == true, "\(reply.text)")
+                #expect(ContinuousClock.now - started < .seconds(10), "the 300 ms connect timeout, not the 30 s first-byte one")
+                // The default client (the deployment's connect timeout) still serves the others.
+                #expect(try await gw.request(.POST, "/v1/chat/completions", key: key, json: Self.chat("echo")).status == 200)
+            }
+        }
+        withExtendedLifetime(listener) {}
     }
 
     @Test("an upstream's own idle_ms and total_ms end a stream with upstream_timeout, each naming its timeout")
@@ -328,11 +352,8 @@ import TrellisStore
         }
     }
 
-    @Test("TLS on the listener with a certificate made for the test: HTTPS answers, plain HTTP does not")
-    func tlsListener() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("trellis-tls-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+    /// A self-signed certificate for localhost and 127.0.0.1, made with openssl in `directory`: (cert, key).
+    static func makeCertificate(in directory: URL) throws -> (String, String) {
         let cert = directory.appendingPathComponent("cert.pem").path
         let keyFile = directory.appendingPathComponent("key.pem").path
         let openssl = Process()
@@ -345,9 +366,19 @@ import TrellisStore
         try openssl.run()
         openssl.waitUntilExit()
         try #require(openssl.terminationStatus == 0, "openssl made the certificate")
+        return (cert, keyFile)
+    }
+
+    @Test("TLS on the listener with a certificate made for the test: HTTPS (and HTTP/2 by ALPN) answers, plain HTTP does not")
+    func tlsListener() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("trellis-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (cert, keyFile) = try Self.makeCertificate(in: directory)
         try await TestGateway.run(configure: {
             $0.tlsCertificateFile = cert
             $0.tlsKeyFile = keyFile
+            $0.tlsHTTP2 = true
         }) { gw in
             var tls = TLSConfiguration.makeClientConfiguration()
             tls.trustRoots = .file(cert)
@@ -355,6 +386,7 @@ import TrellisStore
             do {
                 let response = try await client.execute(HTTPClientRequest(url: "https://127.0.0.1:\(gw.port)/healthz"), timeout: .seconds(10))
                 #expect(response.status.code == 200)
+                #expect(response.version == .http2, "HTTP/2 chosen by ALPN")
                 let body = try await response.body.collect(upTo: 1 << 16)
                 #expect(String(buffer: body).contains("ok"))
                 let plain = try? await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(gw.port)/healthz"), timeout: .seconds(5))
@@ -365,5 +397,66 @@ import TrellisStore
             }
             try await client.shutdown()
         }
+    }
+
+    @Test("an HTTPS upstream with a private CA: refused without upstream.ca_file, answered with it")
+    func upstreamPrivateCA() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("trellis-ca-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (cert, keyFile) = try Self.makeCertificate(in: directory)
+        let tls = TLSConfiguration.makeServerConfiguration(
+            certificateChain: try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) }, privateKey: .privateKey(try NIOSSLPrivateKey(file: keyFile, format: .pem)))
+        let upstream = MockUpstream()
+        _ = try await upstream.start(tls: tls)
+        defer { Task { await upstream.stop() } }
+        #expect(upstream.baseURL.hasPrefix("https://"))
+        try await TestGateway.run { gw in
+            let key = try await gw.standardSetup(upstream: upstream)
+            let reply = try await gw.request(.POST, "/v1/chat/completions", key: key, json: Self.chat("echo"))
+            #expect(reply.status == 502, "the system's CAs do not trust it")
+        }
+        try await TestGateway.run(configure: { $0.upstreamCAFile = cert }) { gw in
+            let key = try await gw.standardSetup(upstream: upstream)
+            let reply = try await gw.request(.POST, "/v1/chat/completions", key: key, json: Self.chat("echo", "tls"))
+            #expect(reply.status == 200)
+            #expect(reply.json["choices"]?.arrayValue?.first?["message"]?["content"]?.stringValue == "echo:tls")
+        }
+    }
+}
+
+/// A TCP listener on 127.0.0.1 that never accepts, with its accept queue already full: the kernel drops
+/// further connection attempts, so connecting to it hangs until the caller's connect timeout.
+final class FullBacklogListener {
+    let port: Int
+    private var descriptors: [Int32] = []
+
+    init?() {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        descriptors.append(fd)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && listen(fd, 0) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { return nil }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        for _ in 0..<4 {
+            let filler = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+            guard filler >= 0 else { continue }
+            descriptors.append(filler)
+            var target = address
+            _ = withUnsafePointer(to: &target) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(filler, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+        }
+    }
+
+    deinit {
+        for fd in descriptors { close(fd) }
     }
 }

@@ -1,5 +1,7 @@
 import Foundation
 import Hummingbird
+import HummingbirdTLS
+import NIOSSL
 import Logging
 import NIOCore
 import OpenAIWire
@@ -53,6 +55,7 @@ final class MockUpstream: Sendable {
     private let embeddingLog = Mutex<[EmbeddingCall]>([])
     private let callCounts = Mutex<[String: Int]>([:])
     private let healthy = Mutex(true)
+    private let secure = Mutex(false)
 
     /// How many chat calls named `model`.
     func calls(_ model: String) -> Int { callCounts.withLock { $0[model] ?? 0 } }
@@ -135,7 +138,8 @@ final class MockUpstream: Sendable {
         }
     }
 
-    func start() async throws -> Int {
+    /// Starts on 127.0.0.1 port 0; with `tls`, as an HTTPS server (`baseURL` then says https).
+    func start(tls: TLSConfiguration? = nil) async throws -> Int {
         let router = Router()
         router.post("v1/chat/completions") { request, context in try await self.chat(request, context) }
         router.post("v1/embeddings") { request, context in try await self.embeddings(request, context) }
@@ -157,8 +161,10 @@ final class MockUpstream: Sendable {
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
         var logger = Logger(label: "mock-upstream")
         logger.logLevel = .critical
+        secure.withLock { $0 = tls != nil }
         let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            router: router, server: try tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { channel in
                 portContinuation.yield(channel.localAddress?.port ?? 0)
                 portContinuation.finish()
@@ -176,7 +182,7 @@ final class MockUpstream: Sendable {
         _ = try? await task?.value
     }
 
-    var baseURL: String { "http://127.0.0.1:\(port)/v1" }
+    var baseURL: String { "\(secure.withLock { $0 } ? "https" : "http")://127.0.0.1:\(port)/v1" }
 
     private func record(_ request: Request, body: JSONValue) {
         received.withLock { $0.append(Received(path: request.uri.path, headers: request.headers, body: body)) }
