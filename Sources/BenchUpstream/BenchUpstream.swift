@@ -160,7 +160,8 @@ struct Canned: Sendable {
         notFound = ByteBuffer(
             string: #"{"error":{"message":"not found","type":"invalid_request_error","param":null,"code":"not_found"}}"#)
 
-        let prefix = #"data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":\#(Self.created),"model":"\#(Self.model)","#
+        let prefix =
+            #"data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":\#(Self.created),"model":"\#(Self.model)","#
             + #""system_fingerprint":"bench","choices":"#
         streamChunks = words.enumerated().map { index, word in
             let role = index == 0 ? #""role":"assistant","# : ""

@@ -187,7 +187,8 @@ extension JSONValue {
         switch self {
         case .array(let items): return .array(items.map(\.canonical))
         case .object(let o):
-            return .object(JSONObject(o.members.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.map { .init(key: $0.key, value: $0.value.canonical) }))
+            return .object(
+                JSONObject(o.members.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.map { .init(key: $0.key, value: $0.value.canonical) }))
         default: return self
         }
     }

@@ -94,8 +94,10 @@ public func buildApplication(
             try? await upstreams.shutdown()
             throw ConfigError(key: "server.tls.certificate_file", source: certificateFile, problem: "cannot load the certificate or key: \(error)")
         }
-        server = config.tlsHTTP2
-            ? try .http2Upgrade(tlsConfiguration: tls, configuration: .init(idleTimeout: .seconds(Int64(config.idleTimeoutSeconds)), streamConfiguration: http1))
+        server =
+            config.tlsHTTP2
+            ? try .http2Upgrade(
+                tlsConfiguration: tls, configuration: .init(idleTimeout: .seconds(Int64(config.idleTimeoutSeconds)), streamConfiguration: http1))
             : try .tls(.http1(configuration: http1), tlsConfiguration: tls)
     } else {
         server = .http1(configuration: http1)

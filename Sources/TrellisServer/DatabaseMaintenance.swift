@@ -36,7 +36,9 @@ extension DatabaseMaintenance {
     public static func restore(from backup: String, databasePath: String, now: Date = Date()) throws -> (check: SQLiteStore.FileCheck, previous: String?) {
         let check = try SQLiteStore.check(file: backup)
         guard check.integrity == "ok" else {
-            throw TrellisError(status: 400, type: "invalid_request_error", code: "corrupt_backup", message: "\(backup) fails the integrity check: \(check.integrity.prefix(200))")
+            throw TrellisError(
+                status: 400, type: "invalid_request_error", code: "corrupt_backup",
+                message: "\(backup) fails the integrity check: \(check.integrity.prefix(200))")
         }
         let files = FileManager.default
         var previous: String?

@@ -1,8 +1,8 @@
 import Foundation
 import HTTPTypes
 import Logging
-import Synchronization
 import OpenAIWire
+import Synchronization
 import TrellisCore
 import TrellisStore
 import TrellisUpstream

@@ -301,7 +301,10 @@ enum Migrations {
             let update = try db.makeStatement(
                 sql: "UPDATE usage_daily SET users = ? WHERE day = ? AND tenant_id = ? AND model = ? AND model_version = ? AND key_id = ?")
             let rows = try Row.fetchCursor(
-                db, sql: "SELECT day, tenant_id, model, model_version, key_id, end_user FROM usage_daily_users ORDER BY day, tenant_id, model, model_version, key_id")
+                db,
+                sql:
+                    "SELECT day, tenant_id, model, model_version, key_id, end_user FROM usage_daily_users ORDER BY day, tenant_id, model, model_version, key_id"
+            )
             var current: [DatabaseValue] = []
             var users = Set<UInt64>()
             func flush() throws {

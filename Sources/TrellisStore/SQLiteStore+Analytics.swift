@@ -341,7 +341,11 @@ extension SQLiteStore {
         try await pool.read { db in
             try Row.fetchOne(
                 db, sql: "SELECT tenant_id, key_id, model, model_version, end_user, at_ms FROM usage WHERE request_id = ? LIMIT 1", arguments: [requestID]
-            ).map { UsageOwner(tenantID: $0["tenant_id"], keyID: $0["key_id"], model: $0["model"], modelVersion: $0["model_version"], endUser: $0["end_user"], atMs: $0["at_ms"]) }
+            ).map {
+                UsageOwner(
+                    tenantID: $0["tenant_id"], keyID: $0["key_id"], model: $0["model"], modelVersion: $0["model_version"], endUser: $0["end_user"],
+                    atMs: $0["at_ms"])
+            }
         }
     }
 

@@ -18,7 +18,8 @@ extension SQLiteStore {
     /// checked (`PRAGMA integrity_check`).
     public func backup(to destination: String) throws -> FileCheck {
         guard !FileManager.default.fileExists(atPath: destination) else {
-            throw TrellisError(status: 409, type: "invalid_request_error", code: "exists", message: "\(destination) already exists; the backup does not overwrite files.")
+            throw TrellisError(
+                status: 409, type: "invalid_request_error", code: "exists", message: "\(destination) already exists; the backup does not overwrite files.")
         }
         let directory = (destination as NSString).deletingLastPathComponent
         if !directory.isEmpty {
@@ -42,7 +43,10 @@ extension SQLiteStore {
             let migrations =
                 try db.tableExists("grdb_migrations") ? try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY rowid") : []
             var tables: [String: Int] = [:]
-            for name in ["tenants", "api_keys", "upstreams", "models", "model_versions", "prompts", "adapters", "knowledge_bases", "documents", "chunks", "usage", "feedback", "audit_log"]
+            for name in [
+                "tenants", "api_keys", "upstreams", "models", "model_versions", "prompts", "adapters", "knowledge_bases", "documents", "chunks", "usage",
+                "feedback", "audit_log",
+            ]
             where try db.tableExists(name) {
                 tables[name] = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(name)") ?? 0
             }

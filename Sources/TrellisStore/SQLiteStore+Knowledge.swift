@@ -198,7 +198,8 @@ extension SQLiteStore {
             var byID: [Int64: RetrievedChunk] = [:]
             for row in rows {
                 let id: Int64 = row["id"]
-                byID[id] = RetrievedChunk(chunkID: id, documentID: row["document_id"], title: row["title"], heading: row["heading"], text: row["text"], score: 0)
+                byID[id] = RetrievedChunk(
+                    chunkID: id, documentID: row["document_id"], title: row["title"], heading: row["heading"], text: row["text"], score: 0)
             }
             return ids.compactMap { byID[$0] }
         }
@@ -240,7 +241,8 @@ extension SQLiteStore {
     }
 
     static func fetchEmbeddings(_ db: Database, knowledgeBaseID: String) throws -> [(id: Int64, vector: [Float])] {
-        let rows = try Row.fetchCursor(db, sql: "SELECT id, embedding FROM chunks WHERE kb_id = ? AND embedding IS NOT NULL ORDER BY id", arguments: [knowledgeBaseID])
+        let rows = try Row.fetchCursor(
+            db, sql: "SELECT id, embedding FROM chunks WHERE kb_id = ? AND embedding IS NOT NULL ORDER BY id", arguments: [knowledgeBaseID])
         var out: [(id: Int64, vector: [Float])] = []
         while let row = try rows.next() {
             let data: Data = row["embedding"]

@@ -132,7 +132,8 @@ public final class SQLiteStore: Sendable {
             guard case .object(let o)? = try? JSONParser.parse(row.definition),
                 let definition = try? PromptDefinition.parse(messages: o["messages"], variables: o["variables"])
             else { continue }
-            versions[row.promptID, default: []].append(Prompt.Version(version: row.version, definition: definition, createdAt: Date(unixSeconds: row.createdAt)))
+            versions[row.promptID, default: []].append(
+                Prompt.Version(version: row.version, definition: definition, createdAt: Date(unixSeconds: row.createdAt)))
         }
         return rows.map { row in
             Prompt(
@@ -156,7 +157,9 @@ public final class SQLiteStore: Sendable {
 
     // MARK: Audit
 
-    static func audit(_ db: Database, actor: String, tenantID: String?, action: String, target: String, detail: JSONValue? = nil, now: Date)
+    static func audit(
+        _ db: Database, actor: String, tenantID: String?, action: String, target: String, detail: JSONValue? = nil, now: Date
+    )
         throws
     {
         let record = AuditRecord(
@@ -175,14 +178,17 @@ public final class SQLiteStore: Sendable {
         public init() {}
     }
 
-    public func auditEntries(tenantID: String? = nil, limit: Int = 100, beforeID: Int64? = nil, filter: AuditFilter = AuditFilter()) async throws -> [AuditEntry] {
+    public func auditEntries(
+        tenantID: String? = nil, limit: Int = 100, beforeID: Int64? = nil, filter: AuditFilter = AuditFilter()
+    ) async throws -> [AuditEntry] {
         try await pool.read { db in
             var request = AuditRecord.order(AuditRecord.Columns.id.desc).limit(limit)
             if let tenantID { request = request.filter(AuditRecord.Columns.tenantID == tenantID) }
             if let beforeID { request = request.filter(AuditRecord.Columns.id < beforeID) }
             if let action = filter.action {
                 // An exact action, or a family with a trailing '*': 'model.*'.
-                request = action.hasSuffix("*")
+                request =
+                    action.hasSuffix("*")
                     ? request.filter(AuditRecord.Columns.action.like(String(action.dropLast()) + "%"))
                     : request.filter(AuditRecord.Columns.action == action)
             }
@@ -377,15 +383,19 @@ public final class SQLiteStore: Sendable {
         let text = JSONWriter.string(definition)
         let canonical = JSONWriter.string(definition.canonical)
         return try await pool.write { db in
-            let existing = try PromptRecord.filter(PromptRecord.Columns.name == name && (tenantID == nil ? PromptRecord.Columns.tenantID == nil : PromptRecord.Columns.tenantID == tenantID)).fetchOne(db)
+            let existing = try PromptRecord.filter(
+                PromptRecord.Columns.name == name && (tenantID == nil ? PromptRecord.Columns.tenantID == nil : PromptRecord.Columns.tenantID == tenantID)
+            ).fetchOne(db)
             var record: PromptRecord
             var version: Int
             var created = true
             var described = false
             if var found = existing {
-                let latest = try PromptVersionRecord.filter(PromptVersionRecord.Columns.promptID == found.id).order(PromptVersionRecord.Columns.version.desc).fetchOne(db)
-                if let latest, latest.definition == text
-                    || (try? JSONParser.parse(latest.definition)).map({ JSONWriter.string($0.canonical) }) == canonical
+                let latest = try PromptVersionRecord.filter(PromptVersionRecord.Columns.promptID == found.id).order(PromptVersionRecord.Columns.version.desc)
+                    .fetchOne(db)
+                if let latest,
+                    latest.definition == text
+                        || (try? JSONParser.parse(latest.definition)).map({ JSONWriter.string($0.canonical) }) == canonical
                 {
                     version = latest.version
                     created = false

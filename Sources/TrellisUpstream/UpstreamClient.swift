@@ -230,7 +230,8 @@ extension UpstreamClient {
         upstream: Upstream, name: String, path: String, apiKey: String?, logger: Logger
     ) async throws(UpstreamFailure) {
         let body: JSONValue = ["lora_name": .string(name), "lora_path": .string(path)]
-        let call = UpstreamCall(upstream: upstream, path: "/load_lora_adapter", body: JSONWriter.encode(body), stream: false, requestID: "adapter-load", apiKey: apiKey)
+        let call = UpstreamCall(
+            upstream: upstream, path: "/load_lora_adapter", body: JSONWriter.encode(body), stream: false, requestID: "adapter-load", apiKey: apiKey)
         do {
             let response = try await send(call, logger: logger)
             _ = try? await response.body.collect(upTo: maxErrorBodyBytes)

@@ -67,7 +67,8 @@ public struct UpstreamFailure: Error, Sendable, CustomStringConvertible {
             switch status {
             case 400, 413, 422:
                 return .invalidRequest(
-                    upstreamMessage ?? "The model server rejected the request.", param: upstreamError?.param, code: upstreamError?.code ?? "upstream_rejected_request")
+                    upstreamMessage ?? "The model server rejected the request.", param: upstreamError?.param,
+                    code: upstreamError?.code ?? "upstream_rejected_request")
             case 401, 403:
                 return .upstream("The model server refused the gateway's credentials.", code: "upstream_auth_failed")
             case 404:

@@ -41,7 +41,8 @@ struct KnowledgeBases: AsyncParsableCommand {
         @OptionGroup var admin: AdminOptions
 
         func run() async throws {
-            AdminClient.show(try await AdminClient.call(admin, .GET, "knowledge-bases"), options: admin, columns: ["name", "tenant", "embedding", "chunk_size"])
+            AdminClient.show(
+                try await AdminClient.call(admin, .GET, "knowledge-bases"), options: admin, columns: ["name", "tenant", "embedding", "chunk_size"])
         }
     }
 
@@ -109,7 +110,8 @@ struct KnowledgeBases: AsyncParsableCommand {
                 components.queryItems = [URLQueryItem(name: "title", value: title)] + (tenant.map { [URLQueryItem(name: "tenant", value: $0)] } ?? [])
                 let query = components.percentEncodedQuery ?? ""
                 var request = HTTPClientRequest(
-                    url: admin.baseURL + "/admin/v1/knowledge-bases/" + (kb.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? kb) + "/documents?" + query)
+                    url: admin.baseURL + "/admin/v1/knowledge-bases/" + (kb.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? kb) + "/documents?"
+                        + query)
                 request.method = .POST
                 request.headers.add(name: "Authorization", value: "Bearer \(key)")
                 request.headers.add(name: "Content-Type", value: type)

@@ -367,7 +367,8 @@ struct Adapters: AsyncParsableCommand {
         @OptionGroup var admin: AdminOptions
 
         func run() async throws {
-            AdminClient.show(try await AdminClient.call(admin, .GET, "adapters"), options: admin, columns: ["name", "tenant", "upstream", "base_model", "method", "dataset"])
+            AdminClient.show(
+                try await AdminClient.call(admin, .GET, "adapters"), options: admin, columns: ["name", "tenant", "upstream", "base_model", "method", "dataset"])
         }
     }
 }
@@ -393,7 +394,9 @@ struct Usage: AsyncParsableCommand {
         let dims = groupBy.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.map { $0 == "end_user" ? "user" : $0 }
         AdminClient.show(
             answer, options: admin,
-            columns: dims + ["requests", "users", "errors", "prompt_tokens", "completion_tokens", "cost", "p50_ms", "p95_ms", "ttft_p50_ms", "positive", "negative"])
+            columns: dims + [
+                "requests", "users", "errors", "prompt_tokens", "completion_tokens", "cost", "p50_ms", "p95_ms", "ttft_p50_ms", "positive", "negative",
+            ])
     }
 }
 

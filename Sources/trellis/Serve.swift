@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
+import Hummingbird
 import Logging
 import NIOCore
-import Hummingbird
 import ServiceLifecycle
 import TrellisServer
 import TrellisStore

@@ -10,7 +10,8 @@ struct Trellis: AsyncParsableCommand {
         abstract: "A self-hosted, OpenAI-compatible gateway for industry models.",
         version: TrellisVersion.string,
         subcommands: [
-            Serve.self, Migrate.self, Backup.self, Restore.self, Catalog.self, Health.self, Tenants.self, Keys.self, Upstreams.self, Models.self, Prompts.self, Adapters.self,
+            Serve.self, Migrate.self, Backup.self, Restore.self, Catalog.self, Health.self, Tenants.self, Keys.self, Upstreams.self, Models.self, Prompts.self,
+            Adapters.self,
             KnowledgeBases.self, Usage.self, Export.self,
         ]
     )

@@ -52,11 +52,13 @@ struct JSONParserValidTests {
         #expect(try JSONParser.parse("  7  ") == number("7"))
     }
 
-    @Test("number literals are kept exactly as written", arguments: [
-        "0", "-0", "1", "-1", "12345678901234567890", "18446744073709551616", "-9223372036854775809",
-        "0.1", "0.10", "1.0", "3.14159265358979323846264338327950288", "1e400", "1E400", "-1e-400",
-        "1e+2", "2.5E-3", "0e0", "123456789012345678901234567890.000000000001",
-    ])
+    @Test(
+        "number literals are kept exactly as written",
+        arguments: [
+            "0", "-0", "1", "-1", "12345678901234567890", "18446744073709551616", "-9223372036854775809",
+            "0.1", "0.10", "1.0", "3.14159265358979323846264338327950288", "1e400", "1E400", "-1e-400",
+            "1e+2", "2.5E-3", "0e0", "123456789012345678901234567890.000000000001",
+        ])
     func numberLiteralsKept(literal: String) throws {
         let value = try JSONParser.parse(literal)
         #expect(value == number(literal))
@@ -206,16 +208,18 @@ struct JSONParserRefusalTests {
         #expect(refusal(text)?.reason == .tooDeep(limit: JSONParser.defaultMaxDepth))
     }
 
-    @Test("invalid UTF-8 inside strings is refused", arguments: [
-        [0xFF],  // never valid
-        [0xC3],  // truncated 2-byte sequence
-        [0xC0, 0x80],  // overlong NUL
-        [0xE0, 0x80, 0xAF],  // overlong '/'
-        [0xED, 0xA0, 0x80],  // UTF-8-encoded surrogate U+D800
-        [0xF4, 0x90, 0x80, 0x80],  // beyond U+10FFFF
-        [0x80],  // lone continuation byte
-        [0xE4, 0xBD],  // truncated 3-byte sequence
-    ] as [[UInt8]])
+    @Test(
+        "invalid UTF-8 inside strings is refused",
+        arguments: [
+            [0xFF],  // never valid
+            [0xC3],  // truncated 2-byte sequence
+            [0xC0, 0x80],  // overlong NUL
+            [0xE0, 0x80, 0xAF],  // overlong '/'
+            [0xED, 0xA0, 0x80],  // UTF-8-encoded surrogate U+D800
+            [0xF4, 0x90, 0x80, 0x80],  // beyond U+10FFFF
+            [0x80],  // lone continuation byte
+            [0xE4, 0xBD],  // truncated 3-byte sequence
+        ] as [[UInt8]])
     func invalidUTF8(bad: [UInt8]) {
         let fast = [0x22, 0x61] + bad + [0x62, 0x22]
         #expect(refusal(bytes: fast)?.reason == .invalidUTF8)
@@ -227,15 +231,17 @@ struct JSONParserRefusalTests {
         #expect(refusal(bytes: key)?.reason == .invalidUTF8)
     }
 
-    @Test("lone surrogate escapes are refused", arguments: [
-        #""\uD800""#,  // high surrogate, then the end of the string
-        #""\uDBFFx""#,  // high surrogate, then a plain character
-        #""\uD83D\u0041""#,  // high surrogate, then a non-surrogate escape
-        #""\uD83D\uD83D""#,  // two high surrogates
-        #""\uDC00""#,  // lone low surrogate
-        #""\uDE00\uD83D""#,  // pair in the wrong order
-        #""\uD83D\n""#,  // high surrogate, then another escape
-    ])
+    @Test(
+        "lone surrogate escapes are refused",
+        arguments: [
+            #""\uD800""#,  // high surrogate, then the end of the string
+            #""\uDBFFx""#,  // high surrogate, then a plain character
+            #""\uD83D\u0041""#,  // high surrogate, then a non-surrogate escape
+            #""\uD83D\uD83D""#,  // two high surrogates
+            #""\uDC00""#,  // lone low surrogate
+            #""\uDE00\uD83D""#,  // pair in the wrong order
+            #""\uD83D\n""#,  // high surrogate, then another escape
+        ])
     func loneSurrogates(text: String) {
         #expect(refusal(text)?.reason == .invalidUnicode)
     }

@@ -63,7 +63,8 @@ struct OpenAIErrorTests {
 
     @Test("FastAPI's detail as a list of validation errors: every msg is kept")
     func fastAPIList() throws {
-        let body = #"{"detail":[{"loc":["body","messages"],"msg":"field required","type":"value_error.missing"},{"loc":["body","n"],"msg":"must be positive","type":"value_error"}]}"#
+        let body =
+            #"{"detail":[{"loc":["body","messages"],"msg":"field required","type":"value_error.missing"},{"loc":["body","n"],"msg":"must be positive","type":"value_error"}]}"#
         let error = try #require(parse(body))
         #expect(error.message.contains("field required"))
         #expect(error.message.contains("must be positive"))
@@ -80,11 +81,13 @@ struct OpenAIErrorTests {
         #expect(error?.code == nil)
     }
 
-    @Test("garbage is nil", arguments: [
-        "", "not json", "<html>502 Bad Gateway</html>", "[]", "[{\"error\":\"x\"}]", "\"error\"", "null", "42", "{}",
-        #"{"foo":"bar"}"#, #"{"detail":5}"#, #"{"detail":null}"#, #"{"detail":{"msg":"x"}}"#, #"{"error":5}"#,
-        #"{"error":{"message":"x"}"#,  // truncated
-    ])
+    @Test(
+        "garbage is nil",
+        arguments: [
+            "", "not json", "<html>502 Bad Gateway</html>", "[]", "[{\"error\":\"x\"}]", "\"error\"", "null", "42", "{}",
+            #"{"foo":"bar"}"#, #"{"detail":5}"#, #"{"detail":null}"#, #"{"detail":{"msg":"x"}}"#, #"{"error":5}"#,
+            #"{"error":{"message":"x"}"#,  // truncated
+        ])
     func garbage(body: String) {
         #expect(parse(body) == nil)
     }

@@ -22,13 +22,17 @@ struct TokenUsageTests {
 
     @Test("whole numbers written as decimals are accepted")
     func wholeDecimals() {
-        #expect(TokenUsage(json: ["prompt_tokens": 5.0, "completion_tokens": .number(JSONNumber(validatedLiteral: "1e1"))]) == TokenUsage(promptTokens: 5, completionTokens: 10))
+        #expect(
+            TokenUsage(json: ["prompt_tokens": 5.0, "completion_tokens": .number(JSONNumber(validatedLiteral: "1e1"))])
+                == TokenUsage(promptTokens: 5, completionTokens: 10))
     }
 
-    @Test("absent or malformed usage is nil", arguments: [
-        nil, JSONValue.null, "usage", 5, [], [:] as JSONValue, ["completion_tokens": 3], ["prompt_tokens": "5"], ["prompt_tokens": 1.5],
-        ["prompt_tokens": .number(JSONNumber(validatedLiteral: "18446744073709551616"))],
-    ] as [JSONValue?])
+    @Test(
+        "absent or malformed usage is nil",
+        arguments: [
+            nil, JSONValue.null, "usage", 5, [], [:] as JSONValue, ["completion_tokens": 3], ["prompt_tokens": "5"], ["prompt_tokens": 1.5],
+            ["prompt_tokens": .number(JSONNumber(validatedLiteral: "18446744073709551616"))],
+        ] as [JSONValue?])
     func malformed(json: JSONValue?) {
         #expect(TokenUsage(json: json) == nil)
     }

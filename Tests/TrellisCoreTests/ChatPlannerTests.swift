@@ -211,7 +211,8 @@ struct OrderTargetsTests {
     func fallbacksLast() throws {
         let spec = try Fixtures.spec(
             try JSONParser.parse(
-                #"{"model":"m","deployments":[{"upstream":"a","weight":5},{"upstream":"b","weight":1},{"upstream":"c","weight":0}],"fallbacks":[{"upstream":"f1"},{"upstream":"f2"}]}"#))
+                #"{"model":"m","deployments":[{"upstream":"a","weight":5},{"upstream":"b","weight":1},{"upstream":"c","weight":0}],"fallbacks":[{"upstream":"f1"},{"upstream":"f2"}]}"#
+            ))
         var rng = SeededGenerator(seed: 1)
         for _ in 0..<200 {
             let order = ChatPlanner.orderTargets(spec, random: &rng).map(\.upstream)
@@ -305,7 +306,8 @@ struct PlanTests {
     @Test("a streamed request always asks the upstream for usage, keeping the client's other stream_options")
     func streamOptions() throws {
         let p = try plan(
-            #"{"model":"assistant","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":false,"continuous_usage_stats":true}}"#)
+            #"{"model":"assistant","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":false,"continuous_usage_stats":true}}"#
+        )
         let body = try sent(p)
         #expect(body["stream"] == true)
         let options = try #require(body["stream_options"]?.objectValue)

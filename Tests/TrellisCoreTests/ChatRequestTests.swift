@@ -101,7 +101,10 @@ struct ChatRequestTests {
             (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":"true"}"#, "stream"),
             (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":1}"#, "stream"),
             (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":true}"#, "stream_options"),
-            (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":"yes"}}"#, "stream_options.include_usage"),
+            (
+                #"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":"yes"}}"#,
+                "stream_options.include_usage"
+            ),
             (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":1}}"#, "stream_options.include_usage"),
             (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"user":5}"#, "user"),
             (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"user":{"id":"u"}}"#, "user"),
@@ -191,7 +194,10 @@ struct ChatRequestTests {
         var expected = original
         expected.removeValue(forKey: "variables")
         #expect(request.body == expected)
-        #expect(request.body.keys == ["tools", "model", "response_format", "seed", "messages", "logit_bias", "temperature", "tool_choice", "x_vendor_extension", "n"])
+        #expect(
+            request.body.keys == [
+                "tools", "model", "response_format", "seed", "messages", "logit_bias", "temperature", "tool_choice", "x_vendor_extension", "n",
+            ])
         #expect(request.body["seed"]?.numberValue?.literal == "18446744073709551616")
         #expect(request.body["temperature"]?.numberValue?.literal == "0.70")
         #expect(request.body["logit_bias"]?["1000"]?.numberValue?.literal == "1e2")

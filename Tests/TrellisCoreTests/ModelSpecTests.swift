@@ -31,7 +31,8 @@ struct ModelSpecTests {
     @Test("params are kept as given")
     func params() throws {
         let spec = try ModelSpec.parse(
-            try JSONParser.parse(#"{"upstream":"u","model":"m","params":{"temperature":0.2,"max_tokens":512,"top_p":1,"stop":["\n"],"seed":18446744073709551616}}"#))
+            try JSONParser.parse(
+                #"{"upstream":"u","model":"m","params":{"temperature":0.2,"max_tokens":512,"top_p":1,"stop":["\n"],"seed":18446744073709551616}}"#))
         #expect(spec.params.keys == ["temperature", "max_tokens", "top_p", "stop", "seed"])
         #expect(spec.params["max_tokens"] == 512)
         #expect(spec.params["seed"]?.numberValue?.literal == "18446744073709551616")
@@ -107,19 +108,21 @@ struct ModelSpecTests {
         #expect(error.param == "spec.deployments")
     }
 
-    @Test("empty or malformed deployments", arguments: [
-        (#"{"model":"m","deployments":[]}"#, "spec.deployments"),
-        (#"{"model":"m","deployments":{"upstream":"a"}}"#, "spec.deployments"),
-        (#"{"model":"m","deployments":["a"]}"#, "spec.deployments[0]"),
-        (#"{"model":"m","deployments":[{"model":"x"}]}"#, "spec.deployments[0].upstream"),
-        (#"{"model":"m","deployments":[{"upstream":""}]}"#, "spec.deployments[0].upstream"),
-        (#"{"model":"m","deployments":[{"upstream":"a","weight":-1}]}"#, "spec.deployments[0].weight"),
-        (#"{"model":"m","deployments":[{"upstream":"a","weight":1.5}]}"#, "spec.deployments[0].weight"),
-        (#"{"model":"m","deployments":[{"upstream":"a","weight":"2"}]}"#, "spec.deployments[0].weight"),
-        (#"{"model":"m","deployments":[{"upstream":"a","weight":1000001}]}"#, "spec.deployments[0].weight"),
-        (#"{"upstream":"u","model":"m","fallbacks":"f"}"#, "spec.fallbacks"),
-        (#"{"upstream":"u","model":"m","fallbacks":[{"model":"x"}]}"#, "spec.fallbacks[0].upstream"),
-    ])
+    @Test(
+        "empty or malformed deployments",
+        arguments: [
+            (#"{"model":"m","deployments":[]}"#, "spec.deployments"),
+            (#"{"model":"m","deployments":{"upstream":"a"}}"#, "spec.deployments"),
+            (#"{"model":"m","deployments":["a"]}"#, "spec.deployments[0]"),
+            (#"{"model":"m","deployments":[{"model":"x"}]}"#, "spec.deployments[0].upstream"),
+            (#"{"model":"m","deployments":[{"upstream":""}]}"#, "spec.deployments[0].upstream"),
+            (#"{"model":"m","deployments":[{"upstream":"a","weight":-1}]}"#, "spec.deployments[0].weight"),
+            (#"{"model":"m","deployments":[{"upstream":"a","weight":1.5}]}"#, "spec.deployments[0].weight"),
+            (#"{"model":"m","deployments":[{"upstream":"a","weight":"2"}]}"#, "spec.deployments[0].weight"),
+            (#"{"model":"m","deployments":[{"upstream":"a","weight":1000001}]}"#, "spec.deployments[0].weight"),
+            (#"{"upstream":"u","model":"m","fallbacks":"f"}"#, "spec.fallbacks"),
+            (#"{"upstream":"u","model":"m","fallbacks":[{"model":"x"}]}"#, "spec.fallbacks[0].upstream"),
+        ])
     func badTargets(text: String, param: String) throws {
         let error = try #require(try refusal(text))
         #expect(error.status == 400)
@@ -135,12 +138,14 @@ struct ModelSpecTests {
         #expect(refusal(spec(33))?.param == "spec.deployments")
     }
 
-    @Test("upstream and model must be non-empty strings", arguments: [
-        (#"{"upstream":"","model":"m"}"#, "spec.upstream"),
-        (#"{"upstream":5,"model":"m"}"#, "spec.upstream"),
-        (#"{"upstream":"u","model":""}"#, "spec.model"),
-        (#"{"upstream":"u","model":["m"]}"#, "spec.model"),
-    ])
+    @Test(
+        "upstream and model must be non-empty strings",
+        arguments: [
+            (#"{"upstream":"","model":"m"}"#, "spec.upstream"),
+            (#"{"upstream":5,"model":"m"}"#, "spec.upstream"),
+            (#"{"upstream":"u","model":""}"#, "spec.model"),
+            (#"{"upstream":"u","model":["m"]}"#, "spec.model"),
+        ])
     func badStrings(text: String, param: String) throws {
         #expect(try refusal(text)?.param == param)
     }

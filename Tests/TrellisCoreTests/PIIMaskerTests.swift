@@ -1,5 +1,5 @@
-import OpenAIWire
 import Foundation
+import OpenAIWire
 import Testing
 import TrellisCore
 
@@ -431,8 +431,14 @@ struct PIIMaskerTests {
     func chatPlanMasking() throws {
         let messages: JSONValue = [
             ["role": "system", "content": "Customer phone 13812345678."],
-            ["role": "user", "content": [["type": "text", "text": "my card 4111111111111111"], ["type": "image_url", "image_url": ["url": "https://x/13812345678.png"]]]],
-            ["role": "assistant", "content": .null, "tool_calls": [["id": "c1", "type": "function", "function": ["name": "lookup", "arguments": #"{"phone":"13812345678"}"#]]]],
+            [
+                "role": "user",
+                "content": [["type": "text", "text": "my card 4111111111111111"], ["type": "image_url", "image_url": ["url": "https://x/13812345678.png"]]],
+            ],
+            [
+                "role": "assistant", "content": .null,
+                "tool_calls": [["id": "c1", "type": "function", "function": ["name": "lookup", "arguments": #"{"phone":"13812345678"}"#]]],
+            ],
         ]
         var session = try PIIMasker().session()
         let masked = session.mask(messages: messages)
@@ -442,7 +448,15 @@ struct PIIMaskerTests {
         #expect(out.contains(#"{\"phone\":\"[PHONE_1]\"}"#), "tool-call arguments masked with the same placeholder")
         #expect(out.contains("https://x/13812345678.png"), "URLs are left alone")
         let answer: JSONObject = [
-            "choices": [["index": 0, "message": ["role": "assistant", "content": "Calling [PHONE_1]", "tool_calls": [["id": "c2", "type": "function", "function": ["name": "call", "arguments": #"{"to":"[PHONE_1]"}"#]]]]]]
+            "choices": [
+                [
+                    "index": 0,
+                    "message": [
+                        "role": "assistant", "content": "Calling [PHONE_1]",
+                        "tool_calls": [["id": "c2", "type": "function", "function": ["name": "call", "arguments": #"{"to":"[PHONE_1]"}"#]]],
+                    ],
+                ]
+            ]
         ]
         let restored = JSONWriter.string(.object(session.restore(completion: answer)))
         #expect(restored.contains("Calling 13812345678"))

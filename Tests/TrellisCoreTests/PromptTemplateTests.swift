@@ -1,5 +1,6 @@
 import OpenAIWire
 import Testing
+
 @testable import TrellisCore
 
 @Suite("Prompt templates") struct PromptTemplateTests {
@@ -62,9 +63,10 @@ import Testing
             ["role": "user", "content": "second"],
         ]
         let out = try definition.apply(to: caller, variables: ["tone": "warm"])
-        #expect(out.compactMap { $0["content"]?.stringValue } == [
-            "Company ACME, tone warm.", "caller system", "example question", "example answer", "first", "reply", "Q: second (warm)",
-        ])
+        #expect(
+            out.compactMap { $0["content"]?.stringValue } == [
+                "Company ACME, tone warm.", "caller system", "example question", "example answer", "first", "reply", "Q: second (warm)",
+            ])
     }
 
     @Test func multimodalContentKeepsItsParts() throws {

@@ -109,7 +109,9 @@ struct RateLimiterTests {
         #expect(Self.refusal(Self.admit(limiter, key: "a1", tenant: "A", tenantLimits: tenant, tokens: 1)) != nil)
         // Tenant B, same limits, same moment: untouched by A.
         #expect(Self.admission(Self.admit(limiter, key: "b1", tenant: "B", tenantLimits: tenant, tokens: 100)) != nil)
-        #expect(Self.refusal(Self.admit(limiter, key: "b1", tenant: "B", tenantLimits: tenant, tokens: 1))?.which == .tenantTokens, "B has one request left but no tokens")
+        #expect(
+            Self.refusal(Self.admit(limiter, key: "b1", tenant: "B", tenantLimits: tenant, tokens: 1))?.which == .tenantTokens,
+            "B has one request left but no tokens")
     }
 
     // MARK: Tokens per minute

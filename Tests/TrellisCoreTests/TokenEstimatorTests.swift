@@ -44,7 +44,10 @@ struct TokenEstimatorTests {
         let text = TokenEstimator.estimate(messages: [["role": "user", "content": "你好你好"]])
         #expect(text == empty + perMessage + 4)
         let parts = TokenEstimator.estimate(messages: [
-            ["role": "user", "content": [["type": "text", "text": "你好"], ["type": "image_url", "image_url": ["url": "data:aaaa"]], ["type": "text", "text": "世界"]]]
+            [
+                "role": "user",
+                "content": [["type": "text", "text": "你好"], ["type": "image_url", "image_url": ["url": "data:aaaa"]], ["type": "text", "text": "世界"]],
+            ]
         ])
         #expect(parts == empty + perMessage + 4)
     }

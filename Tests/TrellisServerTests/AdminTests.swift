@@ -1,6 +1,7 @@
 import Foundation
 import OpenAIWire
 import Testing
+
 @testable import TrellisServer
 
 @Suite struct AdminTests {
@@ -37,7 +38,8 @@ import Testing
                 #expect(reply.status == 400, "\(body)")
                 #expect(reply.json["error"]?["param"]?.stringValue == param, "\(body): \(reply.text)")
             }
-            let issued = try await gw.admin(.POST, "/tenants/acme/keys", ["name": "ops", "scopes": ["inference", "usage"], "models": ["claims-*"], "rpm": 60, "tpm": 10000])
+            let issued = try await gw.admin(
+                .POST, "/tenants/acme/keys", ["name": "ops", "scopes": ["inference", "usage"], "models": ["claims-*"], "rpm": 60, "tpm": 10000])
             #expect(issued.status == 201)
             #expect(issued.json["scopes"] == ["inference", "usage"])
             #expect(issued.json["models"] == ["claims-*"])
@@ -49,7 +51,8 @@ import Testing
 
     @Test func upstreamsAreValidated() async throws {
         try await TestGateway.run { gw in
-            let ok = try await gw.admin(.POST, "/upstreams", ["name": "local", "base_url": "http://127.0.0.1:8081/v1/", "kind": "llamacpp", "labels": ["private"]])
+            let ok = try await gw.admin(
+                .POST, "/upstreams", ["name": "local", "base_url": "http://127.0.0.1:8081/v1/", "kind": "llamacpp", "labels": ["private"]])
             #expect(ok.status == 201)
             #expect(ok.json["base_url"]?.stringValue == "http://127.0.0.1:8081/v1", "trailing slash dropped")
             #expect(ok.json["health"]?["status"]?.stringValue == "unknown")

@@ -1,6 +1,7 @@
 import Foundation
 import OpenAIWire
 import Testing
+
 @testable import TrellisServer
 
 @Suite struct AuthTests {

@@ -1,5 +1,6 @@
 import OpenAIWire
 import Testing
+
 @testable import TrellisServer
 
 @Suite struct CatalogFileTests {

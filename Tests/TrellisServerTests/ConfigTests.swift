@@ -147,13 +147,15 @@ struct ConfigTests {
         }
     }
 
-    @Test("an unknown key in the file is refused, naming it", arguments: [
-        ("server:\n  prot: 9000\n", "server.prot"),
-        ("sever:\n  port: 9000\n", "sever"),
-        ("port: 9000\n", "port"),
-        ("server:\n  port: 9000\n  tls:\n    cert: x\n", "server.tls.cert"),
-        ("log:\n  level: info\n  format: json\n", "log.format"),
-    ])
+    @Test(
+        "an unknown key in the file is refused, naming it",
+        arguments: [
+            ("server:\n  prot: 9000\n", "server.prot"),
+            ("sever:\n  port: 9000\n", "sever"),
+            ("port: 9000\n", "port"),
+            ("server:\n  port: 9000\n  tls:\n    cert: x\n", "server.tls.cert"),
+            ("log:\n  level: info\n  format: json\n", "log.format"),
+        ])
     func unknownKey(yaml: String, key: String) throws {
         let files = try ConfigFiles()
         defer { files.remove() }
@@ -197,14 +199,16 @@ struct ConfigTests {
         #expect(fromFlag.source != "TRELLIS_SERVER_PORT")
     }
 
-    @Test("numbers out of range are refused", arguments: [
-        ("TRELLIS_SERVER_PORT", "65536", "server.port"),
-        ("TRELLIS_SERVER_PORT", "-1", "server.port"),
-        ("TRELLIS_SERVER_MAX_BODY_BYTES", "10", "server.max_body_bytes"),
-        ("TRELLIS_USAGE_BATCH_SIZE", "0", "usage.batch_size"),
-        ("TRELLIS_SERVER_PORT", "80.5", "server.port"),
-        ("TRELLIS_SERVER_PORT", "", "server.port"),
-    ])
+    @Test(
+        "numbers out of range are refused",
+        arguments: [
+            ("TRELLIS_SERVER_PORT", "65536", "server.port"),
+            ("TRELLIS_SERVER_PORT", "-1", "server.port"),
+            ("TRELLIS_SERVER_MAX_BODY_BYTES", "10", "server.max_body_bytes"),
+            ("TRELLIS_USAGE_BATCH_SIZE", "0", "usage.batch_size"),
+            ("TRELLIS_SERVER_PORT", "80.5", "server.port"),
+            ("TRELLIS_SERVER_PORT", "", "server.port"),
+        ])
     func outOfRange(variable: String, value: String, key: String) throws {
         let error = try #require(configError(environment: [variable: value]))
         #expect(error.key == key)
@@ -225,9 +229,11 @@ struct ConfigTests {
         #expect(error.source == "TRELLIS_LOG_LEVEL")
     }
 
-    @Test("an admin key that is too short is refused, and the error never contains it", arguments: [
-        "short-key", "abc", "fifteen-chars!!",
-    ])
+    @Test(
+        "an admin key that is too short is refused, and the error never contains it",
+        arguments: [
+            "short-key", "abc", "fifteen-chars!!",
+        ])
     func shortAdminKey(key: String) throws {
         for error in [
             configError(environment: ["TRELLIS_ADMIN_KEY": key]),
@@ -310,13 +316,15 @@ struct ConfigTests {
         #expect(!error.description.contains("tiny-secret"))
     }
 
-    @Test("invalid YAML is refused", arguments: [
-        "server:\n  port: [8080\n",
-        "server: {port: 1\n",
-        "server:\n\tport: 1\n",
-        "a: b: c\n",
-        "server:\n  port: \"unterminated\n",
-    ])
+    @Test(
+        "invalid YAML is refused",
+        arguments: [
+            "server:\n  port: [8080\n",
+            "server: {port: 1\n",
+            "server:\n\tport: 1\n",
+            "a: b: c\n",
+            "server:\n  port: \"unterminated\n",
+        ])
     func invalidYAML(text: String) throws {
         let files = try ConfigFiles()
         defer { files.remove() }

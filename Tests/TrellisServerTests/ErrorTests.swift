@@ -1,6 +1,7 @@
 import Foundation
 import OpenAIWire
 import Testing
+
 @testable import TrellisServer
 
 @Suite struct ErrorTests {
@@ -80,7 +81,8 @@ import Testing
             try await TestGateway.run { gw in
                 let key = try await gw.standardSetup(upstream: upstream)
                 func call(_ model: String) async throws -> TestGateway.Reply {
-                    try await gw.request(.POST, "/v1/chat/completions", key: key, json: ["model": .string(model), "messages": [["role": "user", "content": "x"]]])
+                    try await gw.request(
+                        .POST, "/v1/chat/completions", key: key, json: ["model": .string(model), "messages": [["role": "user", "content": "x"]]])
                 }
                 let server = try await call("fail-500")
                 #expect(server.status == 502)
@@ -114,16 +116,19 @@ import Testing
                 try await gw.createUpstream("dead", baseURL: "http://127.0.0.1:9/v1")
                 try await gw.createModel(
                     "resilient", spec: ["model": "echo", "deployments": [["upstream": "dead"]], "fallbacks": [["upstream": "mock"]]])
-                let reply = try await gw.request(.POST, "/v1/chat/completions", key: key, json: ["model": "resilient", "messages": [["role": "user", "content": "x"]]])
+                let reply = try await gw.request(
+                    .POST, "/v1/chat/completions", key: key, json: ["model": "resilient", "messages": [["role": "user", "content": "x"]]])
                 #expect(reply.status == 200)
                 await gw.flushUsage()
                 #expect(try await gw.gateway.store.usageEvents().last?.upstream == "mock")
                 let health = try await gw.admin(.GET, "/upstreams/dead")
                 #expect(health.json["health"]?["failures"]?.numberValue?.intValue == 1)
                 // A request error (400) is not retried elsewhere.
-                try await gw.createModel("refuses", spec: ["model": "fail-400", "deployments": [["upstream": "mock"]], "fallbacks": [["upstream": "mock", "model": "echo"]]])
+                try await gw.createModel(
+                    "refuses", spec: ["model": "fail-400", "deployments": [["upstream": "mock"]], "fallbacks": [["upstream": "mock", "model": "echo"]]])
                 let before = upstream.requests.count
-                let refused = try await gw.request(.POST, "/v1/chat/completions", key: key, json: ["model": "refuses", "messages": [["role": "user", "content": "x"]]])
+                let refused = try await gw.request(
+                    .POST, "/v1/chat/completions", key: key, json: ["model": "refuses", "messages": [["role": "user", "content": "x"]]])
                 #expect(refused.status == 400)
                 #expect(upstream.requests.count == before + 1)
             }
@@ -138,13 +143,15 @@ import Testing
                 try await gw.createUpstream("unkeyed", baseURL: upstream.baseURL, extra: ["api_key_env": "NOT_SET_ANYWHERE"])
                 try await gw.createModel("keyed-model", spec: ["upstream": "keyed", "model": "echo"])
                 try await gw.createModel("unkeyed-model", spec: ["upstream": "unkeyed", "model": "echo"])
-                let reply = try await gw.request(.POST, "/v1/chat/completions", key: key, json: ["model": "keyed-model", "messages": [["role": "user", "content": "x"]]])
+                let reply = try await gw.request(
+                    .POST, "/v1/chat/completions", key: key, json: ["model": "keyed-model", "messages": [["role": "user", "content": "x"]]])
                 #expect(reply.status == 200)
                 #expect(upstream.requests.last?.headers[.authorization] == "Bearer sk-live-secret-value")
                 let shown = try await gw.admin(.GET, "/upstreams/keyed")
                 #expect(shown.json["api_key_present"] == true)
                 #expect(!shown.text.contains("sk-live-secret-value"))
-                let missing = try await gw.request(.POST, "/v1/chat/completions", key: key, json: ["model": "unkeyed-model", "messages": [["role": "user", "content": "x"]]])
+                let missing = try await gw.request(
+                    .POST, "/v1/chat/completions", key: key, json: ["model": "unkeyed-model", "messages": [["role": "user", "content": "x"]]])
                 #expect(missing.status == 502)
                 #expect(try await gw.admin(.GET, "/upstreams/unkeyed").json["api_key_present"] == false)
                 let inURL = try await gw.admin(.POST, "/upstreams", ["name": "bad", "base_url": "http://user:pass@10.0.0.1/v1"])

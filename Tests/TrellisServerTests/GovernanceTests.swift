@@ -408,7 +408,8 @@ final class FakeClock: Sendable {
                 let total = try #require(Self.rows(try await gw.admin(.GET, "/usage")).first)
                 #expect(abs((total["cost"]?.numberValue?.doubleValue ?? -1) - 0.035) < 1e-9)
                 // Bad pricing is refused when the upstream is registered.
-                let bad = try await gw.admin(.POST, "/upstreams", ["name": "bad", "base_url": .string(upstream.baseURL), "kind": "openai", "pricing": ["gpu_hour": 1]])
+                let bad = try await gw.admin(
+                    .POST, "/upstreams", ["name": "bad", "base_url": .string(upstream.baseURL), "kind": "openai", "pricing": ["gpu_hour": 1]])
                 #expect(bad.status == 400)
             }
         }
@@ -467,7 +468,9 @@ final class FakeClock: Sendable {
                 #expect(try await gw.request(.POST, "/v1/feedback", key: key, json: ["request_id": .string(Self.requestID(good)), "rating": 0]).status == 400)
                 #expect(try await gw.request(.POST, "/v1/feedback", key: key, json: ["request_id": .string(Self.requestID(good)), "rating": 5]).status == 400)
                 #expect(try await gw.request(.POST, "/v1/feedback", key: key, json: ["rating": 1]).status == 400)
-                #expect(try await gw.request(.POST, "/v1/feedback", key: TestGateway.adminKey, json: ["request_id": .string(Self.requestID(good)), "rating": 1]).status == 403)
+                #expect(
+                    try await gw.request(.POST, "/v1/feedback", key: TestGateway.adminKey, json: ["request_id": .string(Self.requestID(good)), "rating": 1])
+                        .status == 403)
             }
         }
     }
@@ -516,9 +519,12 @@ final class FakeClock: Sendable {
                 func sftLine(asking question: String) -> [JSONValue]? {
                     lines.first { $0["messages"]?.arrayValue?.first?["content"]?.stringValue == question }?["messages"]?.arrayValue
                 }
-                #expect(sftLine(asking: "What is 2+2?") == [["role": "user", "content": "What is 2+2?"], ["role": "assistant", "content": "echo:What is 2+2?"]])
                 #expect(
-                    sftLine(asking: "Capital of Australia?") == [["role": "user", "content": "Capital of Australia?"], ["role": "assistant", "content": "Canberra."]],
+                    sftLine(asking: "What is 2+2?") == [["role": "user", "content": "What is 2+2?"], ["role": "assistant", "content": "echo:What is 2+2?"]])
+                #expect(
+                    sftLine(asking: "Capital of Australia?") == [
+                        ["role": "user", "content": "Capital of Australia?"], ["role": "assistant", "content": "Canberra."],
+                    ],
                     "the correction is the assistant turn")
                 #expect(sftLine(asking: "Stream please")?.last == ["role": "assistant", "content": "tok0tok1"], "a streamed answer is captured whole")
                 #expect(sftLine(asking: "Tell me a joke") == nil && sftLine(asking: "Unrated question") == nil)
@@ -550,7 +556,8 @@ final class FakeClock: Sendable {
                 let key = try await gw.standardSetup(upstream: upstream)
                 #expect(try await gw.admin(.GET, "/tenants/acme").json["capture"] == .null)
                 let reply = try await Self.send(gw, key: key, Self.chat("echo", "Hello"))
-                let rated = try await gw.request(.POST, "/v1/feedback", key: key, json: ["request_id": .string(Self.requestID(reply)), "rating": 1, "correction": "Hi."])
+                let rated = try await gw.request(
+                    .POST, "/v1/feedback", key: key, json: ["request_id": .string(Self.requestID(reply)), "rating": 1, "correction": "Hi."])
                 #expect(rated.status == 201)
                 await gw.flushUsage()
                 #expect(try await gw.gateway.store.interactionCount() == 0)

@@ -1,6 +1,7 @@
 import Foundation
 import OpenAIWire
 import Testing
+
 @testable import TrellisServer
 
 /// Prompts, adapters and versions, checked by what reaches an upstream that records every request.
@@ -78,7 +79,8 @@ import Testing
             let inputNotLast = try await gw.admin(
                 .POST, "/prompts", ["name": "p", "messages": [["role": "user", "content": "{{input}}"], ["role": "system", "content": "x"]]])
             #expect(inputNotLast.status == 400)
-            let declaredInput = try await gw.admin(.POST, "/prompts", ["name": "p", "variables": ["input": [:]], "messages": [["role": "system", "content": "x"]]])
+            let declaredInput = try await gw.admin(
+                .POST, "/prompts", ["name": "p", "variables": ["input": [:]], "messages": [["role": "system", "content": "x"]]])
             #expect(declaredInput.status == 400 && declaredInput.json["error"]?["param"]?.stringValue == "variables.input")
 
             let v1 = try await gw.admin(.POST, "/prompts", ["name": "p", "messages": [["role": "system", "content": "one"]], "labels": ["production"]])
@@ -100,7 +102,10 @@ import Testing
                 let key = try await gw.standardSetup(upstream: upstream)
                 let first: JSONValue = [
                     "name": "p", "variables": ["a": ["default": "1"], "b": ["default": "2"]],
-                    "messages": [["role": "system", "content": "{{a}}{{b}}"], ["role": "user", "name": "example_user", "content": "hi"], ["role": "assistant", "content": "hello"]],
+                    "messages": [
+                        ["role": "system", "content": "{{a}}{{b}}"], ["role": "user", "name": "example_user", "content": "hi"],
+                        ["role": "assistant", "content": "hello"],
+                    ],
                 ]
                 #expect(try await gw.admin(.POST, "/prompts", first).status == 201)
                 let reordered: JSONValue = [
@@ -149,7 +154,8 @@ import Testing
                 #expect(try await gw.admin(.PUT, "/prompts/tone/labels", ["production": .null]).status == 409, "a followed label cannot be removed")
                 let detail = try await gw.admin(.GET, "/models/follower")
                 #expect(detail.json["versions"]?.arrayValue?.first?["resolved"]?["prompt"]?["version"]?.numberValue?.intValue == 2)
-                let badRef = try await gw.admin(.POST, "/models", ["name": "x", "spec": ["upstream": "mock", "model": "echo", "prompt": ["name": "tone", "label": "nope"]]])
+                let badRef = try await gw.admin(
+                    .POST, "/models", ["name": "x", "spec": ["upstream": "mock", "model": "echo", "prompt": ["name": "tone", "label": "nope"]]])
                 #expect(badRef.status == 400 && badRef.json["error"]?["param"]?.stringValue == "spec.prompt.label")
             }
         }
@@ -163,11 +169,18 @@ import Testing
                 try await gw.createUpstream("vllm", baseURL: upstream.baseURL, kind: "vllm")
                 let served = try await gw.admin(
                     .POST, "/adapters",
-                    ["name": "claims-served", "upstream": "mock", "base_model": "base", "served_model": "echo-lora", "method": "qlora", "dataset": "claims-v3", "evaluation": "win-rate 61%"])
+                    [
+                        "name": "claims-served", "upstream": "mock", "base_model": "base", "served_model": "echo-lora", "method": "qlora",
+                        "dataset": "claims-v3", "evaluation": "win-rate 61%",
+                    ])
                 #expect(served.status == 201)
                 #expect(served.json["dataset"]?.stringValue == "claims-v3" && served.json["method"]?.stringValue == "qlora")
-                #expect(try await gw.admin(.POST, "/adapters", ["name": "by-id", "upstream": "llama", "base_model": "smollm2", "lora_id": 2, "lora_scale": 0.5]).status == 201)
-                #expect(try await gw.admin(.POST, "/adapters", ["name": "lora-claims", "upstream": "vllm", "base_model": "qwen", "path": "/models/claims"]).status == 201)
+                #expect(
+                    try await gw.admin(.POST, "/adapters", ["name": "by-id", "upstream": "llama", "base_model": "smollm2", "lora_id": 2, "lora_scale": 0.5])
+                        .status == 201)
+                #expect(
+                    try await gw.admin(.POST, "/adapters", ["name": "lora-claims", "upstream": "vllm", "base_model": "qwen", "path": "/models/claims"]).status
+                        == 201)
                 // Serving modes must fit the upstream kind, and exactly one is given.
                 #expect(try await gw.admin(.POST, "/adapters", ["name": "bad1", "upstream": "mock", "base_model": "b", "lora_id": 1]).status == 400)
                 #expect(try await gw.admin(.POST, "/adapters", ["name": "bad2", "upstream": "llama", "base_model": "b", "path": "/x"]).status == 400)
@@ -278,7 +291,8 @@ import Testing
                 #expect(upstream.lastBody?["messages"]?.arrayValue?.last?["content"]?.stringValue == "问题：手机丢了")
                 #expect(upstream.lastBody?["temperature"]?.numberValue?.doubleValue == 0.7)
             }
-            try "models:\n  - name: broken\n    spec: {upstream: nowhere, model: x}\n".write(toFile: directory + "/zz-broken.yaml", atomically: true, encoding: .utf8)
+            try "models:\n  - name: broken\n    spec: {upstream: nowhere, model: x}\n".write(
+                toFile: directory + "/zz-broken.yaml", atomically: true, encoding: .utf8)
             await #expect(throws: CatalogError.self) {
                 try await TestGateway.run(dataDir: directory + "/data", configure: { $0.catalogDir = directory }) { _ in }
             }

@@ -3,6 +3,7 @@ import NIOHTTP1
 import OpenAIWire
 import Testing
 import TrellisCore
+
 @testable import TrellisServer
 
 /// Knowledge bases end to end: upload in every format, keyword search that works for Chinese, vector and
@@ -40,7 +41,9 @@ import TrellisCore
         s.addingPercentEncoding(withAllowedCharacters: CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")) ?? s
     }
 
-    func uploadRaw(_ gw: TestGateway, kb: String, key: String, title: String?, type: String, _ body: [UInt8], query: String = "") async throws
+    func uploadRaw(
+        _ gw: TestGateway, kb: String, key: String, title: String?, type: String, _ body: [UInt8], query: String = ""
+    ) async throws
         -> TestGateway.Reply
     {
         var path = "/admin/v1/knowledge-bases/\(kb)/documents"
@@ -91,7 +94,8 @@ import TrellisCore
 
     static let carText = "# 车险理赔\n\n发生交通事故后，被保险人应在48小时内报案。理赔需要提交以下材料：驾驶证、行驶证和事故认定书。"
     static let travelText = "Travel insurance covers trip cancellation and lost luggage. File a claim within thirty days of returning home."
-    static let homeText = "# Home insurance\n\n## Water damage\n\nBurst pipes are covered; gradual leaks are not.\n\n## Fire\n\nFire damage is covered up to the sum insured."
+    static let homeText =
+        "# Home insurance\n\n## Water damage\n\nBurst pipes are covered; gradual leaks are not.\n\n## Fire\n\nFire damage is covered up to the sum insured."
     static let healthHTML =
         "<html><head><title>忽略这个标题</title><style>p { color: red; }</style></head><body><h1>健康险</h1><p>住院费用按比例报销，门诊不在保障范围内。</p><script>var secret = \"机密\";</script></body></html>"
     static let mixedText = "车险 claim 需要填写 claim form 并附上保单号。"
@@ -225,9 +229,10 @@ import TrellisCore
 
                 // The documents list.
                 let listed = try await gw.request(.GET, "/admin/v1/knowledge-bases/policies/documents", key: keys.manage)
-                #expect(Set(listed.json["data"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []) == [
-                    docs.carClaims, docs.travel, docs.home, docs.health, docs.mixed,
-                ])
+                #expect(
+                    Set(listed.json["data"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []) == [
+                        docs.carClaims, docs.travel, docs.home, docs.health, docs.mixed,
+                    ])
                 let page = try await gw.request(.GET, "/admin/v1/knowledge-bases/policies/documents?limit=2", key: keys.manage)
                 #expect(page.json["data"]?.arrayValue?.count == 2 && page.json["has_more"] == true)
 
@@ -262,11 +267,16 @@ import TrellisCore
                 // The file part with its own type, a title field and metadata.
                 let withTitle = try await uploadRaw(
                     gw, kb: "policies", key: keys.manage, title: nil, type: type,
-                    Self.form(boundary: b, [
-                        ("Content-Disposition: form-data; name=\"title\"", "宠物保险 FAQ"),
-                        ("Content-Disposition: form-data; name=\"metadata\"", "{\"source\":\"intranet\"}"),
-                        ("Content-Disposition: form-data; name=\"file\"; filename=\"pets.md\"\r\nContent-Type: text/markdown", "# 宠物保险\n\n猫和狗可以投保，按 70% 赔付。"),
-                    ]))
+                    Self.form(
+                        boundary: b,
+                        [
+                            ("Content-Disposition: form-data; name=\"title\"", "宠物保险 FAQ"),
+                            ("Content-Disposition: form-data; name=\"metadata\"", "{\"source\":\"intranet\"}"),
+                            (
+                                "Content-Disposition: form-data; name=\"file\"; filename=\"pets.md\"\r\nContent-Type: text/markdown",
+                                "# 宠物保险\n\n猫和狗可以投保，按 70% 赔付。"
+                            ),
+                        ]))
                 #expect(withTitle.status == 201, "\(withTitle.text)")
                 #expect(withTitle.json["title"]?.stringValue == "宠物保险 FAQ")
                 #expect(withTitle.json["content_type"]?.stringValue == "text/markdown")
@@ -276,31 +286,41 @@ import TrellisCore
                 // type says nothing useful (curl sends application/octet-stream).
                 let byName = try await uploadRaw(
                     gw, kb: "policies", key: keys.manage, title: nil, type: "multipart/form-data; boundary=\"\(b)\"",
-                    Self.form(boundary: b, [
-                        ("Content-Disposition: form-data; name=\"file\"; filename=\"grace-period.txt\"\r\nContent-Type: application/octet-stream",
-                         "The grace period for premiums is 30 days."),
-                    ]))
+                    Self.form(
+                        boundary: b,
+                        [
+                            (
+                                "Content-Disposition: form-data; name=\"file\"; filename=\"grace-period.txt\"\r\nContent-Type: application/octet-stream",
+                                "The grace period for premiums is 30 days."
+                            )
+                        ]))
                 #expect(byName.status == 201, "\(byName.text)")
                 #expect(byName.json["title"]?.stringValue == "grace-period.txt")
                 #expect(byName.json["content_type"]?.stringValue == "text/plain")
                 // Refusals: no file part, a file of another kind, no boundary, a broken body, bad metadata.
                 let noFile = try await uploadRaw(
-                    gw, kb: "policies", key: keys.manage, title: nil, type: type, Self.form(boundary: b, [("Content-Disposition: form-data; name=\"title\"", "x")]))
+                    gw, kb: "policies", key: keys.manage, title: nil, type: type,
+                    Self.form(boundary: b, [("Content-Disposition: form-data; name=\"title\"", "x")]))
                 #expect(noFile.status == 400 && noFile.json["error"]?["param"]?.stringValue == "file", "\(noFile.text)")
                 let exe = try await uploadRaw(
                     gw, kb: "policies", key: keys.manage, title: nil, type: type,
-                    Self.form(boundary: b, [("Content-Disposition: form-data; name=\"file\"; filename=\"tool.exe\"\r\nContent-Type: application/octet-stream", "MZ")]))
+                    Self.form(
+                        boundary: b, [("Content-Disposition: form-data; name=\"file\"; filename=\"tool.exe\"\r\nContent-Type: application/octet-stream", "MZ")])
+                )
                 #expect(exe.status == 415, "\(exe.text)")
                 let noBoundary = try await uploadRaw(gw, kb: "policies", key: keys.manage, title: nil, type: "multipart/form-data", Array("x".utf8))
                 #expect(noBoundary.status == 400 && noBoundary.json["error"]?["code"]?.stringValue == "invalid_multipart")
-                let broken = try await uploadRaw(gw, kb: "policies", key: keys.manage, title: nil, type: type, Array("--\(b)\r\nContent-Disposition: form-da".utf8))
+                let broken = try await uploadRaw(
+                    gw, kb: "policies", key: keys.manage, title: nil, type: type, Array("--\(b)\r\nContent-Disposition: form-da".utf8))
                 #expect(broken.status == 400 && broken.json["error"]?["code"]?.stringValue == "invalid_multipart", "\(broken.text)")
                 let badMetadata = try await uploadRaw(
                     gw, kb: "policies", key: keys.manage, title: nil, type: type,
-                    Self.form(boundary: b, [
-                        ("Content-Disposition: form-data; name=\"metadata\"", "[1,2]"),
-                        ("Content-Disposition: form-data; name=\"file\"; filename=\"a.md\"", "# A\n\ntext"),
-                    ]))
+                    Self.form(
+                        boundary: b,
+                        [
+                            ("Content-Disposition: form-data; name=\"metadata\"", "[1,2]"),
+                            ("Content-Disposition: form-data; name=\"file\"; filename=\"a.md\"", "# A\n\ntext"),
+                        ]))
                 #expect(badMetadata.status == 400 && badMetadata.json["error"]?["param"]?.stringValue == "metadata", "\(badMetadata.text)")
                 // A +json media type is JSON, as on every other route.
                 let plusJSON = try await uploadRaw(
@@ -343,7 +363,8 @@ import TrellisCore
                 let vector = try await search(gw, kb: "policies", key: keys.inference, Self.travelText, mode: "vector", topK: 10)
                 #expect(chunkIDs(vector).count == 1 && Set(chunkIDs(vector)).count == 1)
 
-                let changed = try await uploadRaw(gw, kb: "policies", key: keys.manage, title: "Travel insurance FAQ", type: "text/plain", Self.travelText + " Updated.")
+                let changed = try await uploadRaw(
+                    gw, kb: "policies", key: keys.manage, title: "Travel insurance FAQ", type: "text/plain", Self.travelText + " Updated.")
                 #expect(changed.status == 201 && changed.json["id"]?.stringValue != id, "different content is a new document")
             }
         }
@@ -371,7 +392,8 @@ import TrellisCore
 
                 // A query that is exactly what was embedded for a chunk finds that chunk with similarity 1: the
                 // stored vectors are the right chunks' (the mock answers out of order, by index).
-                let fire = try await search(gw, kb: "policies", key: keys.inference, "Home insurance › Fire\nFire damage is covered up to the sum insured.", mode: "vector")
+                let fire = try await search(
+                    gw, kb: "policies", key: keys.inference, "Home insurance › Fire\nFire damage is covered up to the sum insured.", mode: "vector")
                 let best = try #require(hits(fire).first)
                 #expect(best["heading"]?.stringValue == "Home insurance › Fire")
                 #expect(abs(score(best) - 1) < 1e-4)
@@ -446,7 +468,8 @@ import TrellisCore
                     "条款\(i % 10)：" + String((0..<20).map { _ in han[Int(generator.next() % UInt64(han.count))] })
                 }
                 let before = upstream.embeddingCalls.count
-                let reply = try await uploadJSON(gw, kb: "clauses", key: keys.manage, ["title": "Clauses", "text": .string(paragraphs.joined(separator: "\n\n"))])
+                let reply = try await uploadJSON(
+                    gw, kb: "clauses", key: keys.manage, ["title": "Clauses", "text": .string(paragraphs.joined(separator: "\n\n"))])
                 try #require(reply.status == 201, "\(reply.text)")
                 #expect(int(reply.json["chunks"]) == 70)
                 let calls = upstream.embeddingCalls.dropFirst(before)
@@ -500,7 +523,8 @@ import TrellisCore
                 // The same content can come back, as a new document.
                 let back = try await uploadRaw(gw, kb: "policies", key: keys.manage, title: "Travel insurance FAQ", type: "text/plain", Self.travelText)
                 #expect(back.status == 201 && back.json["created"] == true)
-                #expect(documents(try await search(gw, kb: "policies", key: keys.inference, "luggage", mode: "keyword")) == [back.json["id"]?.stringValue ?? "?"])
+                #expect(
+                    documents(try await search(gw, kb: "policies", key: keys.inference, "luggage", mode: "keyword")) == [back.json["id"]?.stringValue ?? "?"])
             }
         }
     }
@@ -656,7 +680,8 @@ import TrellisCore
                 let viaOperator = try await gw.admin(
                     .POST, "/models", ["name": "spy", "tenant": "rival", "spec": ["upstream": "mock", "model": "echo", "knowledge": ["bases": ["policies"]]]])
                 #expect(viaOperator.status == 400)
-                let shared = try await gw.admin(.POST, "/models", ["name": "shared-rag", "spec": ["upstream": "mock", "model": "echo", "knowledge": ["bases": ["policies"]]]])
+                let shared = try await gw.admin(
+                    .POST, "/models", ["name": "shared-rag", "spec": ["upstream": "mock", "model": "echo", "knowledge": ["bases": ["policies"]]]])
                 #expect(shared.status == 400, "a shared model would expose a tenant's knowledge to everyone")
 
                 // The rival may have its own "policies"; the two never mix.
@@ -728,7 +753,8 @@ import TrellisCore
                 try await createKB(gw, "policies")
                 _ = try await uploadCorpus(gw, kb: "policies", key: keys.manage)
                 try await gw.createModel(
-                    "policy-bot", tenant: "acme", spec: ["upstream": "mock", "model": "echo", "knowledge": ["bases": ["policies"], "top_k": 3, "mode": "hybrid"]])
+                    "policy-bot", tenant: "acme",
+                    spec: ["upstream": "mock", "model": "echo", "knowledge": ["bases": ["policies"], "top_k": 3, "mode": "hybrid"]])
                 let limited = try await gw.issueKey(tenant: "acme", ["rpm": 1]).key
                 let body: JSONValue = ["model": "policy-bot", "messages": [["role": "user", "content": "lost luggage"]]]
                 let callsBefore = upstream.embeddingCalls.count
@@ -749,7 +775,8 @@ import TrellisCore
                 try await createKB(gw, "policies")
                 let docs = try await uploadCorpus(gw, kb: "policies", key: keys.manage)
                 try await gw.createModel(
-                    "policy-bot", tenant: "acme", spec: ["upstream": "mock", "model": "echo", "knowledge": ["bases": ["policies"], "top_k": 3, "mode": "keyword"]])
+                    "policy-bot", tenant: "acme",
+                    spec: ["upstream": "mock", "model": "echo", "knowledge": ["bases": ["policies"], "top_k": 3, "mode": "keyword"]])
                 let question = "车险理赔需要什么材料？"
                 let reply = try await gw.request(
                     .POST, "/v1/chat/completions", key: keys.inference,

@@ -1,6 +1,7 @@
 import Foundation
 import OpenAIWire
 import Testing
+
 @testable import TrellisServer
 
 @Suite struct OpsTests {
@@ -11,8 +12,10 @@ import Testing
                 #expect(try await gw.request(.GET, "/healthz").status == 200)
                 let ready = try await gw.request(.GET, "/readyz")
                 #expect(ready.status == 200 && ready.json["status"]?.stringValue == "ready")
-                _ = try await gw.request(.POST, "/v1/chat/completions", key: key, json: ["model": "echo", "messages": [["role": "user", "content": "x"]], "user": "u-123"])
-                _ = try await gw.request(.POST, "/v1/chat/completions", key: key, json: ["model": "unknown-model-xyz", "messages": [["role": "user", "content": "x"]]])
+                _ = try await gw.request(
+                    .POST, "/v1/chat/completions", key: key, json: ["model": "echo", "messages": [["role": "user", "content": "x"]], "user": "u-123"])
+                _ = try await gw.request(
+                    .POST, "/v1/chat/completions", key: key, json: ["model": "unknown-model-xyz", "messages": [["role": "user", "content": "x"]]])
                 let metrics = try await gw.request(.GET, "/metrics")
                 #expect(metrics.status == 200)
                 #expect(metrics.headers.first(name: "content-type")?.hasPrefix("text/plain") == true)

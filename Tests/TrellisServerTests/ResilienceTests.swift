@@ -1,7 +1,4 @@
 import AsyncHTTPClient
-#if canImport(Glibc)
-    import Glibc
-#endif
 import Foundation
 import NIOCore
 import NIOPosix
@@ -10,7 +7,12 @@ import OpenAIWire
 import Testing
 import TrellisCore
 import TrellisStore
+
 @testable import TrellisServer
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Upstreams that fail on purpose (refuse, 500 then succeed, hang before headers, stall mid-stream, vLLM-style
 /// integer error codes), the circuit breaker on a test clock, overload, shutdown with streams running, the
@@ -171,10 +173,12 @@ import TrellisStore
     func circuitOpensAndCloses() async throws {
         let clock = FakeClock()
         try await withMockUpstream { upstream in
-            try await TestGateway.run(configure: {
-                $0.circuitFailureThreshold = 2
-                $0.circuitCoolDownMs = 10_000
-            }, clock: clock.now) { gw in
+            try await TestGateway.run(
+                configure: {
+                    $0.circuitFailureThreshold = 2
+                    $0.circuitCoolDownMs = 10_000
+                }, clock: clock.now
+            ) { gw in
                 let key = try await gw.standardSetup(upstream: upstream)
                 try await gw.createModel("flaky-2-d", spec: ["upstream": "mock", "model": "flaky-2-d"])
                 for _ in 0..<2 {
@@ -343,11 +347,14 @@ import TrellisStore
                 _ = try await gw.request(.POST, "/v1/chat/completions", key: key, json: Self.chat("echo", text))
                 #expect(upstream.lastBody?["messages"]?.arrayValue?.first?["content"]?.stringValue == text)
             }
-            try await TestGateway.run(configure: { $0.piiMaskScope = .all; $0.piiRestore = false }) { gw in
+            try await TestGateway.run(configure: {
+                $0.piiMaskScope = .all; $0.piiRestore = false
+            }) { gw in
                 let key = try await gw.standardSetup(upstream: upstream)
                 let reply = try await gw.request(.POST, "/v1/chat/completions", key: key, json: Self.chat("echo", "mail zhang.san@example.com.cn"))
                 #expect(upstream.lastBody?["messages"]?.arrayValue?.first?["content"]?.stringValue == "mail [EMAIL_1]")
-                #expect(reply.json["choices"]?.arrayValue?.first?["message"]?["content"]?.stringValue == "echo:mail [EMAIL_1]", "restore off: placeholders stay")
+                #expect(
+                    reply.json["choices"]?.arrayValue?.first?["message"]?["content"]?.stringValue == "echo:mail [EMAIL_1]", "restore off: placeholders stay")
             }
         }
     }
@@ -406,7 +413,8 @@ import TrellisStore
         defer { try? FileManager.default.removeItem(at: directory) }
         let (cert, keyFile) = try Self.makeCertificate(in: directory)
         let tls = TLSConfiguration.makeServerConfiguration(
-            certificateChain: try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) }, privateKey: .privateKey(try NIOSSLPrivateKey(file: keyFile, format: .pem)))
+            certificateChain: try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(file: keyFile, format: .pem)))
         let upstream = MockUpstream()
         _ = try await upstream.start(tls: tls)
         defer { Task { await upstream.stop() } }

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import OpenAIWire
 import Testing
+
 @testable import TrellisServer
 
 @Suite struct StreamingTests {
@@ -57,7 +58,8 @@ import Testing
                 #expect(last["usage"]?["completion_tokens"]?.numberValue?.intValue == 3)
                 #expect(chunks.dropLast().allSatisfy { $0["usage"] == .null }, "other chunks carry usage: null, as OpenAI sends")
 
-                let noUsage = try await readEvents(try await gw.stream("/v1/chat/completions", key: key, json: chatBody("no-usage", maxTokens: 5, includeUsage: true)))
+                let noUsage = try await readEvents(
+                    try await gw.stream("/v1/chat/completions", key: key, json: chatBody("no-usage", maxTokens: 5, includeUsage: true)))
                 let synthesized = try #require(noUsage.dropLast().compactMap { try? JSONParser.parse($0) }.last)
                 #expect(synthesized["choices"]?.arrayValue?.isEmpty == true)
                 let completion = try #require(synthesized["usage"]?["completion_tokens"]?.numberValue?.intValue)

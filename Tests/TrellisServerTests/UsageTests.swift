@@ -1,17 +1,23 @@
 import Foundation
 import OpenAIWire
 import Testing
-@testable import TrellisServer
 import TrellisCore
+import TrellisStore
+
+@testable import TrellisServer
 
 @Suite struct UsageTests {
     @Test func oneRowPerRequestWithWhatHappened() async throws {
         try await withMockUpstream { upstream in
             try await TestGateway.run { gw in
                 let key = try await gw.standardSetup(upstream: upstream)
-                let ok = try await gw.request(.POST, "/v1/chat/completions", key: key, json: ["model": "echo", "messages": [["role": "user", "content": "x"]], "user": "张三", "max_tokens": 5])
-                let estimated = try await gw.request(.POST, "/v1/chat/completions", key: key, json: ["model": "no-usage", "messages": [["role": "user", "content": "hello there"]]])
-                let failed = try await gw.request(.POST, "/v1/chat/completions", key: key, json: ["model": "fail-500", "messages": [["role": "user", "content": "x"]]])
+                let ok = try await gw.request(
+                    .POST, "/v1/chat/completions", key: key,
+                    json: ["model": "echo", "messages": [["role": "user", "content": "x"]], "user": "张三", "max_tokens": 5])
+                let estimated = try await gw.request(
+                    .POST, "/v1/chat/completions", key: key, json: ["model": "no-usage", "messages": [["role": "user", "content": "hello there"]]])
+                let failed = try await gw.request(
+                    .POST, "/v1/chat/completions", key: key, json: ["model": "fail-500", "messages": [["role": "user", "content": "x"]]])
                 #expect(ok.status == 200 && estimated.status == 200 && failed.status == 502)
                 await gw.flushUsage()
                 let rows = try await gw.gateway.store.usageEvents()
@@ -70,8 +76,6 @@ import TrellisCore
         }
     }
 }
-
-import TrellisStore
 
 /// Reads the usage table straight from a data directory's file.
 enum SQLiteCheck {

@@ -1,6 +1,7 @@
 import Foundation
 import OpenAIWire
 import Testing
+
 @testable import TrellisServer
 
 @Suite struct VisibilityTests {
@@ -48,7 +49,8 @@ import Testing
                 // A tenant cannot take a shared name.
                 let clash = try await gw.admin(.POST, "/models", ["name": "echo", "tenant": "acme", "spec": ["upstream": "mock", "model": "x"]])
                 #expect(clash.status == 409)
-                _ = try await gw.request(.POST, "/v1/chat/completions", key: acmeKey, json: ["model": "assistant", "messages": [["role": "user", "content": "x"]]])
+                _ = try await gw.request(
+                    .POST, "/v1/chat/completions", key: acmeKey, json: ["model": "assistant", "messages": [["role": "user", "content": "x"]]])
                 #expect(upstream.lastBody?["model"]?.stringValue == "acme-base")
                 // The operator must say which tenant's model when the name is ambiguous.
                 #expect(try await gw.admin(.GET, "/models/assistant").status == 409)
@@ -58,7 +60,8 @@ import Testing
                 let limited = try await gw.issueKey(tenant: "acme", ["models": ["echo"]])
                 let models = try await gw.request(.GET, "/v1/models", key: limited.key)
                 #expect(models.json["data"]?.arrayValue?.compactMap { $0["id"]?.stringValue } == ["echo"])
-                let hidden = try await gw.request(.POST, "/v1/chat/completions", key: limited.key, json: ["model": "assistant", "messages": [["role": "user", "content": "x"]]])
+                let hidden = try await gw.request(
+                    .POST, "/v1/chat/completions", key: limited.key, json: ["model": "assistant", "messages": [["role": "user", "content": "x"]]])
                 #expect(hidden.status == 404 && hidden.errorCode == "model_not_found")
             }
         }
@@ -75,16 +78,19 @@ import Testing
                 let foreignKeys = try await gw.request(.GET, "/admin/v1/tenants/globex/keys", key: manager.key)
                 let missingTenant = try await gw.request(.GET, "/admin/v1/tenants/nosuch/keys", key: manager.key)
                 #expect(foreignKeys.status == 404 && missingTenant.status == 404)
-                #expect(foreignKeys.json["error"]?["message"]?.stringValue?.replacingOccurrences(of: "globex", with: "X")
-                    == missingTenant.json["error"]?["message"]?.stringValue?.replacingOccurrences(of: "nosuch", with: "X"))
+                #expect(
+                    foreignKeys.json["error"]?["message"]?.stringValue?.replacingOccurrences(of: "globex", with: "X")
+                        == missingTenant.json["error"]?["message"]?.stringValue?.replacingOccurrences(of: "nosuch", with: "X"))
                 #expect(try await gw.request(.DELETE, "/admin/v1/keys/\(globexIssued.id)", key: manager.key).status == 404)
                 #expect(try await gw.request(.POST, "/admin/v1/tenants/globex/keys", key: manager.key, json: [:]).status == 404)
                 let tenants = try await gw.request(.GET, "/admin/v1/tenants", key: manager.key)
                 #expect(tenants.json["data"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["acme"])
                 // A manage key creates models in its own tenant by default, and cannot write shared ones.
-                let created = try await gw.request(.POST, "/admin/v1/models", key: manager.key, json: ["name": "own", "spec": ["upstream": "mock", "model": "echo"]])
+                let created = try await gw.request(
+                    .POST, "/admin/v1/models", key: manager.key, json: ["name": "own", "spec": ["upstream": "mock", "model": "echo"]])
                 #expect(created.status == 201 && created.json["tenant"]?.stringValue == "acme")
-                let sharedWrite = try await gw.request(.POST, "/admin/v1/models/echo/versions", key: manager.key, json: ["spec": ["upstream": "mock", "model": "x"]])
+                let sharedWrite = try await gw.request(
+                    .POST, "/admin/v1/models/echo/versions", key: manager.key, json: ["spec": ["upstream": "mock", "model": "x"]])
                 #expect(sharedWrite.status == 403)
             }
         }

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 import TrellisCore
+
 @testable import TrellisStore
 
 @Suite("SQLiteStore: keyword search")
@@ -82,7 +83,9 @@ struct KeywordSearchTests {
                         VALUES ('doc_1', 'kb_0123456789abcdef', 'Travel', 'text/plain', 'x', 1, 1, 0)
                         """)
                 try db.execute(
-                    sql: "INSERT INTO chunks(id, kb_id, document_id, position, heading, text) VALUES (7, 'kb_0123456789abcdef', 'doc_1', 0, '', 'flight delay 航班延误')")
+                    sql:
+                        "INSERT INTO chunks(id, kb_id, document_id, position, heading, text) VALUES (7, 'kb_0123456789abcdef', 'doc_1', 0, '', 'flight delay 航班延误')"
+                )
                 try db.execute(
                     sql: "INSERT INTO chunks_fts(rowid, kb, terms) VALUES (7, 'kbkb0123456789abcdef', ?)",
                     arguments: [SearchTokenizer.indexTerms("flight delay 航班延误").joined(separator: " ")])

@@ -11,7 +11,11 @@ struct SQLiteStoreFileTests {
     func fresh() async throws {
         let temp = try TemporaryStore()
         defer { temp.remove() }
-        #expect(try temp.store.appliedMigrations() == ["v1-catalog-keys-usage", "v2-prompts-adapters", "v3-knowledge", "v4-governance", "v5-knowledge-terms", "v6-usage-users-by-model", "v7-usage-user-sets", "v8-usage-by-model"])
+        #expect(
+            try temp.store.appliedMigrations() == [
+                "v1-catalog-keys-usage", "v2-prompts-adapters", "v3-knowledge", "v4-governance", "v5-knowledge-terms", "v6-usage-users-by-model",
+                "v7-usage-user-sets", "v8-usage-by-model",
+            ])
         #expect(try temp.store.journalMode() == "wal")
         #expect(try temp.store.integrityCheck() == "ok")
         #expect(FileManager.default.fileExists(atPath: temp.path))
@@ -37,7 +41,11 @@ struct SQLiteStoreFileTests {
         let generation = try await temp.store.catalogGeneration()
 
         let reopened = try temp.reopen()
-        #expect(try reopened.appliedMigrations() == ["v1-catalog-keys-usage", "v2-prompts-adapters", "v3-knowledge", "v4-governance", "v5-knowledge-terms", "v6-usage-users-by-model", "v7-usage-user-sets", "v8-usage-by-model"])
+        #expect(
+            try reopened.appliedMigrations() == [
+                "v1-catalog-keys-usage", "v2-prompts-adapters", "v3-knowledge", "v4-governance", "v5-knowledge-terms", "v6-usage-users-by-model",
+                "v7-usage-user-sets", "v8-usage-by-model",
+            ])
         #expect(try await reopened.tenants().map(\.name) == ["acme"])
         #expect(try await reopened.catalogGeneration() == generation)
         let snapshot = try await reopened.loadSnapshot()
@@ -89,7 +97,11 @@ struct SQLiteStoreKeyTests {
         let secretPart = String(key.dropFirst(APIKeys.prefixLength))  // what the prefix does not reveal
 
         // Every column of every api_keys row, read from the file by another connection.
-        let reader = try DatabaseQueue(path: temp.path, configuration: { var c = Configuration(); c.readonly = true; return c }())
+        let reader = try DatabaseQueue(
+            path: temp.path,
+            configuration: {
+                var c = Configuration(); c.readonly = true; return c
+            }())
         let rows = try await reader.read { db in try Row.fetchAll(db, sql: "SELECT * FROM api_keys") }
         #expect(rows.count == 1)
         let row = try #require(rows.first)
@@ -121,7 +133,8 @@ struct SQLiteStoreKeyTests {
         let temp = try TemporaryStore()
         defer { temp.remove() }
         let tenant = try await temp.store.createTenant(name: "acme", actor: "operator")
-        let new = NewKey(tenantID: tenant.id, name: "ci", scopes: [.inference, .manage], models: ["claims-*", "assistant"], rpm: 60, tpm: 10_000, expiresAt: nil)
+        let new = NewKey(
+            tenantID: tenant.id, name: "ci", scopes: [.inference, .manage], models: ["claims-*", "assistant"], rpm: 60, tpm: 10_000, expiresAt: nil)
         let (info, key) = try await temp.store.createKey(new, actor: "operator")
         let snapshot = try await temp.store.loadSnapshot()
         let found = try #require(snapshot.key(for: KeyDigest(of: key)))
@@ -209,7 +222,8 @@ struct SQLiteStoreKeyTests {
         defer { temp.remove() }
         let tenant = try await temp.store.createTenant(name: "acme", actor: "operator")
         let now = Date(timeIntervalSince1970: 1_760_000_000)
-        let (_, expired) = try await temp.store.createKey(Fixtures.newKey(tenantID: tenant.id, name: "old", expiresAt: now - 60), actor: "operator", now: now - 3600)
+        let (_, expired) = try await temp.store.createKey(
+            Fixtures.newKey(tenantID: tenant.id, name: "old", expiresAt: now - 60), actor: "operator", now: now - 3600)
         let (_, valid) = try await temp.store.createKey(Fixtures.newKey(tenantID: tenant.id, name: "new", expiresAt: now + 3600), actor: "operator", now: now)
         let (_, forever) = try await temp.store.createKey(Fixtures.newKey(tenantID: tenant.id, name: "forever"), actor: "operator", now: now)
 

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 import TrellisCore
+
 @testable import TrellisStore
 
 @Suite("SQLiteStore: usage roll-up migrations")

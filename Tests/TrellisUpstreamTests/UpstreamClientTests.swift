@@ -7,6 +7,7 @@ import NIOPosix
 import OpenAIWire
 import Testing
 import TrellisCore
+
 @testable import TrellisUpstream
 
 @Suite struct UpstreamFailureTests {
@@ -104,13 +105,15 @@ import TrellisCore
             let client = UpstreamClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
             let logger = Logger(label: "t")
             let ok = try await client.send(
-                UpstreamCall(upstream: upstream(port: port), path: "/chat/completions", body: Array("{}".utf8), stream: false, requestID: "r1", apiKey: "secret"),
+                UpstreamCall(
+                    upstream: upstream(port: port), path: "/chat/completions", body: Array("{}".utf8), stream: false, requestID: "r1", apiKey: "secret"),
                 logger: logger)
             let body = try await ok.collect(upTo: 1024, upstream: "live")
             #expect(String(buffer: body) == #"{"ok":true}"#)
             await #expect {
                 try await client.send(
-                    UpstreamCall(upstream: upstream(port: port), path: "/chat/completions", body: [], stream: false, requestID: "r2", apiKey: nil), logger: logger)
+                    UpstreamCall(upstream: upstream(port: port), path: "/chat/completions", body: [], stream: false, requestID: "r2", apiKey: nil),
+                    logger: logger)
             } throws: { error in
                 guard let f = error as? UpstreamFailure else { return false }
                 return f.kind == .status && f.status == 400 && f.upstreamError?.message == "bad things" && f.upstreamError?.code == "400"
@@ -131,7 +134,8 @@ import TrellisCore
             let started = ContinuousClock.now
             await #expect {
                 try await client.send(
-                    UpstreamCall(upstream: upstream(port: port, firstByteMs: 200), path: "/chat/completions", body: [], stream: false, requestID: "r", apiKey: nil),
+                    UpstreamCall(
+                        upstream: upstream(port: port, firstByteMs: 200), path: "/chat/completions", body: [], stream: false, requestID: "r", apiKey: nil),
                     logger: logger)
             } throws: { error in
                 (error as? UpstreamFailure)?.kind == .timeout

@@ -196,7 +196,8 @@ public struct ModelSpec: Sendable, Equatable {
         }
         if o["messages"] != nil {
             for key in o.keys where key != "messages" && key != "variables" {
-                throw .invalidRequest("Unknown field 'spec.prompt.\(key.prefix(64))' in an inline prompt.", param: "spec.prompt.\(key.prefix(64))", code: "unknown_parameter")
+                throw .invalidRequest(
+                    "Unknown field 'spec.prompt.\(key.prefix(64))' in an inline prompt.", param: "spec.prompt.\(key.prefix(64))", code: "unknown_parameter")
             }
             return .inline(try PromptDefinition.parse(messages: o["messages"], variables: o["variables"], path: "spec.prompt"))
         }

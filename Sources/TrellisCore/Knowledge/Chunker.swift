@@ -1,3 +1,5 @@
+import Foundation
+
 /// Splits a document into chunks for retrieval, structure first: Markdown headings and blank-line paragraphs,
 /// then sentences (English `.!?` and Chinese `。！？；` and full-width `！？；`), then characters. Sizes are
 /// measured in estimated tokens (about four ASCII characters, or one CJK character, per token), so one
@@ -231,5 +233,3 @@ public struct Chunker: Sendable {
         return out.filter { !$0.isEmpty }
     }
 }
-
-import Foundation

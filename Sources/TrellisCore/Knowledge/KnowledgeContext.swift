@@ -59,10 +59,11 @@ public enum KnowledgeContext {
     /// Inserts the context after the leading system/developer messages, before the conversation.
     public static func insert(_ system: String, into messages: [JSONValue]) -> [JSONValue] {
         var out = messages
-        let position = out.firstIndex { m in
-            let role = m["role"]?.stringValue
-            return role != "system" && role != "developer"
-        } ?? out.count
+        let position =
+            out.firstIndex { m in
+                let role = m["role"]?.stringValue
+                return role != "system" && role != "developer"
+            } ?? out.count
         out.insert(["role": "system", "content": .string(system)], at: position)
         return out
     }

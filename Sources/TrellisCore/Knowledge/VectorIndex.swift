@@ -1,4 +1,5 @@
 import Foundation
+
 /// An in-memory vector index for one knowledge base: unit-length float32 vectors in one flat array, searched
 /// by cosine similarity (a dot product of unit vectors) with SIMD, exhaustively. Exact, and fast enough at
 /// the sizes an embedded store holds (100k × 576 dimensions is about 58 M multiply-adds per query).

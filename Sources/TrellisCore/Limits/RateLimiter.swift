@@ -81,10 +81,30 @@ public final class RateLimiter: Sendable {
             }
             // Check every bucket before taking from any, so a refusal takes nothing.
             let checks: [(LimitRefusal.Which, Double, Double)] = [
-                (.keyRequests, 1, key.requests.map { var b = $0; return b.wait(for: 1, now: now) } ?? 0),
-                (.keyTokens, tokens, key.tokens.map { var b = $0; return b.wait(for: tokens, now: now) } ?? 0),
-                (.tenantRequests, 1, tenant.requests.map { var b = $0; return b.wait(for: 1, now: now) } ?? 0),
-                (.tenantTokens, tokens, tenant.tokens.map { var b = $0; return b.wait(for: tokens, now: now) } ?? 0),
+                (
+                    .keyRequests, 1,
+                    key.requests.map {
+                        var b = $0; return b.wait(for: 1, now: now)
+                    } ?? 0
+                ),
+                (
+                    .keyTokens, tokens,
+                    key.tokens.map {
+                        var b = $0; return b.wait(for: tokens, now: now)
+                    } ?? 0
+                ),
+                (
+                    .tenantRequests, 1,
+                    tenant.requests.map {
+                        var b = $0; return b.wait(for: 1, now: now)
+                    } ?? 0
+                ),
+                (
+                    .tenantTokens, tokens,
+                    tenant.tokens.map {
+                        var b = $0; return b.wait(for: tokens, now: now)
+                    } ?? 0
+                ),
             ]
             if let refused = checks.first(where: { $0.2 > 0 }) {
                 return refuse(refused.0, retryAfter: refused.2)

@@ -45,7 +45,9 @@ public struct Prompt: Sendable, Equatable {
     /// Label names: letters, digits, `-`, `_`, `.`; at most 64 characters.
     public static func isValidLabel(_ label: String) -> Bool {
         !label.isEmpty && label.utf8.count <= 64
-            && label.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2D || $0 == 0x5F || $0 == 0x2E }
+            && label.utf8.allSatisfy {
+                ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2D || $0 == 0x5F || $0 == 0x2E
+            }
             && !label.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
     }
 }

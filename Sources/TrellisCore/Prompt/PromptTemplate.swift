@@ -97,7 +97,9 @@ public struct PromptDefinition: Sendable, Equatable {
     public var json: JSONValue
 
     /// Parses and checks a definition. `path` prefixes parameter names in errors (`messages[2].content`).
-    public static func parse(messages messagesValue: JSONValue?, variables variablesValue: JSONValue?, path: String = "") throws(TrellisError)
+    public static func parse(
+        messages messagesValue: JSONValue?, variables variablesValue: JSONValue?, path: String = ""
+    ) throws(TrellisError)
         -> PromptDefinition
     {
         let p = path.isEmpty ? "" : path + "."
@@ -123,7 +125,8 @@ public struct PromptDefinition: Sendable, Equatable {
                 case .object(let spec):
                     for key in spec.keys where key != "default" && key != "description" {
                         throw .invalidRequest(
-                            "Unknown field '\(p)variables.\(name).\(key.prefix(64))'.", param: "\(p)variables.\(name).\(key.prefix(64))", code: "unknown_parameter")
+                            "Unknown field '\(p)variables.\(name).\(key.prefix(64))'.", param: "\(p)variables.\(name).\(key.prefix(64))",
+                            code: "unknown_parameter")
                     }
                     if let d = spec["default"], !d.isNull {
                         guard case .string(let s) = d else { throw .invalidField("\(p)variables.\(name).default", "must be a string") }

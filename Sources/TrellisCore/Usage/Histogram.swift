@@ -1,3 +1,5 @@
+import Foundation
+
 /// A latency histogram with logarithmic buckets (about 7% wide, from 0.1 ms to over an hour), small enough
 /// to keep per day and group in the usage roll-ups and to merge by adding counts. Percentiles read from it
 /// are within a bucket's width of the exact value.
@@ -99,5 +101,3 @@ public struct Histogram: Sendable, Equatable {
         return Self.upperBound(Self.bucketCount - 1)
     }
 }
-
-import Foundation

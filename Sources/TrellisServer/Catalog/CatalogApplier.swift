@@ -240,7 +240,8 @@ public struct CatalogApplier: Sendable {
                 for member in traffic {
                     let version = member.key == "latest" ? model.latestVersion : Int(member.key)
                     guard let version, model.version(version) != nil else {
-                        throw TrellisError.invalidRequest("traffic: version '\(member.key)' does not exist.", param: "traffic.\(member.key)", code: "invalid_value")
+                        throw TrellisError.invalidRequest(
+                            "traffic: version '\(member.key)' does not exist.", param: "traffic.\(member.key)", code: "invalid_value")
                     }
                     guard let weight = member.value.numberValue?.intValue, weight >= 0 else {
                         throw TrellisError.invalidField("traffic.\(member.key)", "must be a non-negative weight")

@@ -179,7 +179,8 @@ public struct TrellisConfig: Sendable {
             c.piiMaskScope = scope
         },
         bool("privacy.restore", "put masked values back into the answer for the caller") { $0.piiRestore = $1 },
-        list("privacy.patterns", "extra patterns to mask, each NAME=regex (masked as [NAME_1]); ';' between them outside YAML") { c, items throws(ConfigProblem) in
+        list("privacy.patterns", "extra patterns to mask, each NAME=regex (masked as [NAME_1]); ';' between them outside YAML") {
+            c, items throws(ConfigProblem) in
             var custom: [PIIMasker.CustomPattern] = []
             for item in items {
                 guard let eq = item.firstIndex(of: "="), eq != item.startIndex else {
@@ -312,7 +313,9 @@ public struct TrellisConfig: Sendable {
                 try setting.apply(&config, value)
             } catch {
                 // Never echo a secret back in the error.
-                let problem = setting.key.hasPrefix("admin.key") && setting.key != "admin.key_file" ? "invalid value: \(error.message.split(separator: ",").first ?? "")" : error.message
+                let problem =
+                    setting.key.hasPrefix("admin.key") && setting.key != "admin.key_file"
+                    ? "invalid value: \(error.message.split(separator: ",").first ?? "")" : error.message
                 throw ConfigError(key: setting.key, source: value.source, problem: problem)
             }
         }

@@ -111,9 +111,10 @@ extension AdminController {
         var headers = HTTPFields()
         headers[.contentType] = "application/x-ndjson; charset=utf-8"
         // The file name from the model name, reduced to characters that need no quoting or escaping.
-        let safeModel = String((model ?? "all").unicodeScalars.map { c in
-            (c.properties.isAlphabetic && c.isASCII) || ("0"..."9").contains(c) || c == "-" || c == "_" || c == "." ? Character(c) : "_"
-        })
+        let safeModel = String(
+            (model ?? "all").unicodeScalars.map { c in
+                (c.properties.isAlphabetic && c.isASCII) || ("0"..."9").contains(c) || c == "-" || c == "_" || c == "." ? Character(c) : "_"
+            })
         headers[.contentDisposition] = "attachment; filename=\"\(safeModel.prefix(100))-\(format).jsonl\""
         return Response(
             status: .ok, headers: headers,

@@ -148,7 +148,8 @@ extension AdminController {
                 continue
             }
             guard let v = member.value.numberValue?.intValue, prompt.version(v) != nil else {
-                throw TrellisError.invalidRequest("Version '\(member.value.numberValue?.literal ?? "?")' does not exist for this prompt.", param: member.key, code: "invalid_value")
+                throw TrellisError.invalidRequest(
+                    "Version '\(member.value.numberValue?.literal ?? "?")' does not exist for this prompt.", param: member.key, code: "invalid_value")
             }
             labels[member.key] = v
         }
@@ -159,7 +160,8 @@ extension AdminController {
                     if case .named(let name, nil, label?)? = v.spec.prompt, name == prompt.name,
                         gateway.snapshot.prompt(named: name, tenantID: model.tenantID)?.id == prompt.id
                     {
-                        throw TrellisError.conflict("Model '\(model.name)' version \(v.version) follows the label '\(label)'; point it elsewhere instead of removing it.")
+                        throw TrellisError.conflict(
+                            "Model '\(model.name)' version \(v.version) follows the label '\(label)'; point it elsewhere instead of removing it.")
                     }
                 }
             }
@@ -214,17 +216,21 @@ extension AdminController {
             serving = .servedModel(served)
         } else if let loraID {
             guard upstream.kind == .llamacpp else {
-                throw TrellisError.invalidRequest("'lora_id' needs an upstream of kind llamacpp (llama.cpp's server takes a per-request lora).", param: "lora_id", code: "invalid_value")
+                throw TrellisError.invalidRequest(
+                    "'lora_id' needs an upstream of kind llamacpp (llama.cpp's server takes a per-request lora).", param: "lora_id", code: "invalid_value")
             }
             var scale = 1.0
             if let s = body.value("lora_scale") {
-                guard let d = s.numberValue?.doubleValue, d.isFinite, d >= 0, d <= 10 else { throw TrellisError.invalidField("lora_scale", "must be a number from 0 to 10") }
+                guard let d = s.numberValue?.doubleValue, d.isFinite, d >= 0, d <= 10 else {
+                    throw TrellisError.invalidField("lora_scale", "must be a number from 0 to 10")
+                }
                 scale = d
             }
             serving = .loraID(loraID, scale: scale)
         } else if let path {
             guard upstream.kind == .vllm else {
-                throw TrellisError.invalidRequest("'path' needs an upstream of kind vllm (loaded with /v1/load_lora_adapter).", param: "path", code: "invalid_value")
+                throw TrellisError.invalidRequest(
+                    "'path' needs an upstream of kind vllm (loaded with /v1/load_lora_adapter).", param: "path", code: "invalid_value")
             }
             guard !path.isEmpty else { throw TrellisError.invalidField("path", "must not be empty") }
             serving = .path(path)

@@ -277,7 +277,9 @@ struct AdminController {
         if let t = try body.object("timeouts") {
             let reader = try BodyReader(.object(t), allowed: ["connect_ms", "first_byte_ms", "idle_ms", "total_ms"], path: "timeouts")
             func ms(_ key: String) throws -> Int? {
-                do { return try reader.int(key, in: 1...86_400_000) } catch { throw TrellisError.invalidField("timeouts.\(key)", "must be an integer from 1 to 86400000") }
+                do { return try reader.int(key, in: 1...86_400_000) } catch {
+                    throw TrellisError.invalidField("timeouts.\(key)", "must be an integer from 1 to 86400000")
+                }
             }
             timeouts.connectMs = try ms("connect_ms") ?? timeouts.connectMs
             timeouts.firstByteMs = try ms("first_byte_ms") ?? timeouts.firstByteMs
@@ -319,7 +321,10 @@ struct AdminController {
             "latest_version": .int(m.latestVersion),
             "versions": .array(
                 m.versions.map {
-                    ["version": .int($0.version), "spec": $0.spec.json, "resolved": resolvedJSON($0.spec, model: m, snapshot: snapshot), "created_at": .time($0.createdAt)]
+                    [
+                        "version": .int($0.version), "spec": $0.spec.json, "resolved": resolvedJSON($0.spec, model: m, snapshot: snapshot),
+                        "created_at": .time($0.createdAt),
+                    ]
                 }),
             "traffic": .object(traffic),
         ]
@@ -375,7 +380,8 @@ struct AdminController {
         if let knowledge = spec.knowledge {
             guard let tenantID else {
                 throw TrellisError.invalidRequest(
-                    "Knowledge bases belong to a tenant: a model that uses them must belong to that tenant too.", param: "spec.knowledge", code: "invalid_value")
+                    "Knowledge bases belong to a tenant: a model that uses them must belong to that tenant too.", param: "spec.knowledge", code: "invalid_value"
+                )
             }
             for (i, name) in knowledge.bases.enumerated() where snapshot.knowledgeBase(named: name, tenantID: tenantID) == nil {
                 throw TrellisError.invalidRequest(

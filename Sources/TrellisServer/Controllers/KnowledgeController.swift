@@ -166,7 +166,8 @@ struct KnowledgeController {
         let kb = try resolve(request, context, scopes: [.manage])
         var request = request
         let limit = gateway.config.maxDocumentBytes
-        let contentType = request.headers[.contentType].map { $0.split(separator: ";")[0].trimmingCharacters(in: .whitespaces).lowercased() } ?? "application/json"
+        let contentType =
+            request.headers[.contentType].map { $0.split(separator: ";")[0].trimmingCharacters(in: .whitespaces).lowercased() } ?? "application/json"
         var title: String
         var text: String
         var metadata: String?
@@ -222,7 +223,8 @@ struct KnowledgeController {
             text = try await Self.extractText(raw, kind: kind)
         } else {
             throw TrellisError.unsupportedMediaType(
-                "Upload JSON {\"title\",\"text\"}, a multipart form with a file, or a raw body of type text/plain, text/markdown, text/html or application/pdf with ?title=.")
+                "Upload JSON {\"title\",\"text\"}, a multipart form with a file, or a raw body of type text/plain, text/markdown, text/html or application/pdf with ?title=."
+            )
         }
         guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw TrellisError.invalidRequest("The document has no text.", param: "text", code: "empty_document")
@@ -280,7 +282,8 @@ struct KnowledgeController {
                 "data": .array(
                     hits.map {
                         [
-                            "document_id": .string($0.documentID), "title": .string($0.title), "chunk_id": .int(Int($0.chunkID)), "heading": .string($0.heading),
+                            "document_id": .string($0.documentID), "title": .string($0.title), "chunk_id": .int(Int($0.chunkID)),
+                            "heading": .string($0.heading),
                             "text": .string($0.text), "score": .double(($0.score * 1e6).rounded() / 1e6),
                         ]
                     }),
@@ -296,7 +299,8 @@ enum PDFText {
 
     static func extract(_ bytes: [UInt8]) async throws -> String {
         guard let tool else {
-            throw TrellisError.unsupportedMediaType("PDF needs pdftotext (Debian: apt-get install poppler-utils) on the gateway's machine; upload text instead.")
+            throw TrellisError.unsupportedMediaType(
+                "PDF needs pdftotext (Debian: apt-get install poppler-utils) on the gateway's machine; upload text instead.")
         }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("trellis-pdf-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -130,7 +130,9 @@ final class KnowledgeService: Sendable {
         }
         let pieces = Chunker(size: kb.chunkSize, overlap: kb.chunkOverlap).chunk(text)
         guard pieces.count <= Self.maxChunksPerDocument else {
-            throw TrellisError(status: 413, type: "invalid_request_error", code: "document_too_large", message: "The document makes more than \(Self.maxChunksPerDocument) chunks.")
+            throw TrellisError(
+                status: 413, type: "invalid_request_error", code: "document_too_large",
+                message: "The document makes more than \(Self.maxChunksPerDocument) chunks.")
         }
         var embeddings: [[Float]?] = Array(repeating: nil, count: pieces.count)
         if let embedding = kb.embedding {
@@ -200,8 +202,10 @@ final class KnowledgeService: Sendable {
         if let name = upstream.apiKeyEnv {
             // As for chat: an upstream whose key variable is not set is not called without it.
             guard let value = environment[name], !value.isEmpty else {
-                logger.warning("embedding upstream skipped: its API key variable is not set", metadata: ["upstream": "\(upstream.name)", "variable": "\(name)"])
-                throw TrellisError.upstream("The knowledge base's embedding upstream '\(upstream.name)' has no API key configured.", code: "embedding_unavailable")
+                logger.warning(
+                    "embedding upstream skipped: its API key variable is not set", metadata: ["upstream": "\(upstream.name)", "variable": "\(name)"])
+                throw TrellisError.upstream(
+                    "The knowledge base's embedding upstream '\(upstream.name)' has no API key configured.", code: "embedding_unavailable")
             }
             apiKey = value
         }
@@ -220,7 +224,8 @@ final class KnowledgeService: Sendable {
             throw TrellisError.upstream("The embedding model failed (\(failure.label)).", code: "embedding_failed")
         }
         guard case .array(let data)? = object["data"], data.count == inputs.count else {
-            throw TrellisError.upstream("The embedding model returned \(object["data"]?.arrayValue?.count ?? 0) vectors for \(inputs.count) inputs.", code: "embedding_failed")
+            throw TrellisError.upstream(
+                "The embedding model returned \(object["data"]?.arrayValue?.count ?? 0) vectors for \(inputs.count) inputs.", code: "embedding_failed")
         }
         var vectors = Array(repeating: [Float](), count: inputs.count)
         for (position, item) in data.enumerated() {
@@ -317,7 +322,9 @@ final class KnowledgeService: Sendable {
         } else {
             let byID = Dictionary(lists.joined().map { ($0.chunkID, $0) }, uniquingKeysWith: { a, _ in a })
             merged = RankFusion.reciprocalRank(lists.map { $0.map(\.chunkID) }).compactMap { fused in
-                byID[fused.id].map { var c = $0; c.score = fused.score; return c }
+                byID[fused.id].map {
+                    var c = $0; c.score = fused.score; return c
+                }
             }
         }
         if let minimum = ref.minScore { merged = merged.filter { $0.score >= minimum } }

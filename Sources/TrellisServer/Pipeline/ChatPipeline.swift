@@ -29,10 +29,12 @@ struct ChatPipeline {
         // reserves the prompt estimate (with room for the knowledge context a RAG model will add) plus the
         // most the answer may use; the reservation is settled on the actual count when the request ends.
         var promptEstimate = TokenEstimator.estimate(messages: plan.body[ChatField.messages]?.arrayValue ?? [])
-        let contextAllowance = plan.spec.knowledge.map { knowledge in
-            let chunkSize = snapshot.allKnowledgeBases.filter { $0.tenantID == plan.model.tenantID && knowledge.bases.contains($0.name) }.map(\.chunkSize).max() ?? 512
-            return knowledge.topK * chunkSize
-        } ?? 0
+        let contextAllowance =
+            plan.spec.knowledge.map { knowledge in
+                let chunkSize =
+                    snapshot.allKnowledgeBases.filter { $0.tenantID == plan.model.tenantID && knowledge.bases.contains($0.name) }.map(\.chunkSize).max() ?? 512
+                return knowledge.topK * chunkSize
+            } ?? 0
         let completionBudget =
             plan.body[ChatField.maxTokens]?.numberValue?.intValue ?? plan.body[ChatField.maxCompletionTokens]?.numberValue?.intValue
             ?? gateway.config.defaultCompletionReservation
@@ -48,7 +50,8 @@ struct ChatPipeline {
             let retrievalStarted = ContinuousClock.now
             let query = KnowledgeContext.query(from: chat.messages) ?? ""
             let chunks =
-                query.isEmpty ? [] : try await gateway.knowledge.retrieve(knowledge, tenantID: tenantID, query: query, snapshot: snapshot, logger: context.logger)
+                query.isEmpty
+                ? [] : try await gateway.knowledge.retrieve(knowledge, tenantID: tenantID, query: query, snapshot: snapshot, logger: context.logger)
             let system = KnowledgeContext.systemMessage(chunks, query: query, template: knowledge.template)
             plan.body[ChatField.messages] = .array(KnowledgeContext.insert(system, into: plan.body[ChatField.messages]?.arrayValue ?? []))
             citations = KnowledgeContext.citations(chunks)

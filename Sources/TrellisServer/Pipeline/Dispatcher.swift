@@ -88,7 +88,8 @@ struct Dispatcher {
                     }
                     if changed {
                         publishCircuit(upstream.name)
-                        logger.notice("upstream circuit changed", metadata: ["upstream": "\(upstream.name)", "circuit": "\(gateway.health.circuit(upstream.name))"])
+                        logger.notice(
+                            "upstream circuit changed", metadata: ["upstream": "\(upstream.name)", "circuit": "\(gateway.health.circuit(upstream.name))"])
                     }
                     logger.notice("upstream call failed", metadata: ["upstream": "\(upstream.name)", "reason": "\(error.label)", "round": "\(round)"])
                     lastFailure = error.clientError
@@ -142,7 +143,7 @@ struct Dispatcher {
         try await loader.ensureLoaded(load, upstream: upstream, apiKey: apiKey, client: gateway.upstreams, logger: logger)
         do {
             return try await gateway.upstreams.send(call, logger: logger)
-        } catch where error.kind == .status && error.status == 404 {
+        } catch  where error.kind == .status && error.status == 404 {
             loader.forget(load, upstream: upstream.name)
             try await loader.ensureLoaded(load, upstream: upstream, apiKey: apiKey, client: gateway.upstreams, logger: logger)
             return try await gateway.upstreams.send(call, logger: logger)

@@ -69,7 +69,9 @@ final class StreamSession: @unchecked Sendable {
     /// gateway is shutting down and its drain window has closed) the stream ends at once with a
     /// `server_shutting_down` error event and `[DONE]`.
     @discardableResult
-    func relay(accounting: inout Accounting, shouldCut: () -> Bool = { false }, send: (ByteBuffer) async throws -> Void) async throws
+    func relay(
+        accounting: inout Accounting, shouldCut: () -> Bool = { false }, send: (ByteBuffer) async throws -> Void
+    ) async throws
         -> UpstreamFailure?
     {
         // However the relay ends, stop reading the upstream (which closes its connection if it is still sending).
@@ -101,7 +103,8 @@ final class StreamSession: @unchecked Sendable {
             }
         }
         if let failure {
-            let error = failure.kind == .timeout
+            let error =
+                failure.kind == .timeout
                 ? TrellisError.upstreamTimeout(
                     failure.phase == "total"
                         ? "The model server did not finish the answer within its time limit (total timeout)."

@@ -5,7 +5,6 @@ import ServiceLifecycle
 import Synchronization
 import TrellisCore
 import TrellisStore
-import OpenAIWire
 
 /// Buffers usage rows in memory and writes them to the store in batches, so no request waits for SQLite.
 /// The buffer is bounded: when the store cannot keep up, new rows are dropped and counted rather than letting

@@ -1,9 +1,9 @@
 import Foundation
 import Hummingbird
 import HummingbirdTLS
-import NIOSSL
 import Logging
 import NIOCore
+import NIOSSL
 import OpenAIWire
 import Synchronization
 
@@ -156,7 +156,8 @@ final class MockUpstream: Sendable {
         }
         router.get("v1/models") { _, _ in
             guard self.healthy.withLock({ $0 }) else { return Response(status: .serviceUnavailable) }
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"object":"list","data":[]}"#)))
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"object":"list","data":[]}"#)))
         }
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
         var logger = Logger(label: "mock-upstream")
@@ -211,10 +212,12 @@ final class MockUpstream: Sendable {
             return Self.json(["error": ["message": "warming up", "type": "server_error", "code": .null]], status: .internalServerError)
         }
         if model == "vllm-500" {
-            return Self.json(["object": "error", "message": "CUDA out of memory", "type": "InternalServerError", "param": .null, "code": 500], status: .internalServerError)
+            return Self.json(
+                ["object": "error", "message": "CUDA out of memory", "type": "InternalServerError", "param": .null, "code": 500], status: .internalServerError)
         }
         if model.hasPrefix("lora-"), !loadedAdapters.withLock({ $0.contains(model) }) {
-            return Self.json(["object": "error", "message": .string("The model `\(model)` does not exist."), "type": "NotFoundError", "code": 404], status: .notFound)
+            return Self.json(
+                ["object": "error", "message": .string("The model `\(model)` does not exist."), "type": "NotFoundError", "code": 404], status: .notFound)
         }
         switch model {
         case "fail-500":
@@ -223,12 +226,20 @@ final class MockUpstream: Sendable {
                 status: .internalServerError)
         case "fail-400":
             return Self.json(
-                ["error": ["message": "This model's maximum context length is 2048 tokens.", "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"]],
+                [
+                    "error": [
+                        "message": "This model's maximum context length is 2048 tokens.", "type": "invalid_request_error", "param": "messages",
+                        "code": "context_length_exceeded",
+                    ]
+                ],
                 status: .badRequest)
         case "vllm-400":
-            return Self.json(["object": "error", "message": "temperature must be non-negative", "type": "BadRequestError", "param": .null, "code": 400], status: .badRequest)
+            return Self.json(
+                ["object": "error", "message": "temperature must be non-negative", "type": "BadRequestError", "param": .null, "code": 400], status: .badRequest)
         case "fail-401":
-            return Self.json(["error": ["message": "Incorrect API key provided: sk-abc***", "type": "invalid_request_error", "code": "invalid_api_key"]], status: .unauthorized)
+            return Self.json(
+                ["error": ["message": "Incorrect API key provided: sk-abc***", "type": "invalid_request_error", "code": "invalid_api_key"]],
+                status: .unauthorized)
         case "hang":
             return try await request.body.consumeWithCancellationOnInboundClose { _ in
                 self.note("hanging")
@@ -358,6 +369,9 @@ final class MockUpstream: Sendable {
             }
         }
         return Self.json(
-            ["object": "list", "data": .array(data), "model": body["model"] ?? .null, "usage": ["prompt_tokens": .int(inputs.count * 2), "total_tokens": .int(inputs.count * 2)]])
+            [
+                "object": "list", "data": .array(data), "model": body["model"] ?? .null,
+                "usage": ["prompt_tokens": .int(inputs.count * 2), "total_tokens": .int(inputs.count * 2)],
+            ])
     }
 }

@@ -8,6 +8,7 @@ import NIOHTTP1
 import OpenAIWire
 import ServiceLifecycle
 import Testing
+
 @testable import TrellisServer
 
 /// A real gateway for a test: its own SQLite file in a temporary directory, listening on 127.0.0.1 port 0,
@@ -147,7 +148,9 @@ struct TestGateway {
     func standardSetup(upstream: MockUpstream) async throws -> String {
         try await createTenant("acme")
         try await createUpstream("mock", baseURL: upstream.baseURL)
-        for model in ["echo", "no-usage", "fail-500", "fail-400", "vllm-400", "fail-401", "hang", "slow-stream", "slower-stream", "break-stream", "empty-stream"] {
+        for model in [
+            "echo", "no-usage", "fail-500", "fail-400", "vllm-400", "fail-401", "hang", "slow-stream", "slower-stream", "break-stream", "empty-stream",
+        ] {
             try await createModel(model, spec: ["upstream": "mock", "model": .string(model)])
         }
         return try await issueKey(tenant: "acme").key
