@@ -57,6 +57,9 @@ public final class Gateway: Sendable {
 
     public var snapshot: CatalogSnapshot { catalog.current }
 
+    /// How long streams may run after a graceful shutdown begins: a second less than the grace period.
+    var drainWindow: Duration { .seconds(max(0, config.shutdownGraceSeconds - 1)) }
+
     /// Re-reads the catalog and installs it; called after every change made through this process, and by the
     /// refresher when another process changed the file.
     public func reloadCatalog() async throws {

@@ -39,19 +39,17 @@ public struct UpstreamResponse: Sendable {
     public var status: Int
     public var contentType: String?
     public var body: HTTPClientResponse.Body
-    /// The upstream's `idle_ms`, and the end of its `total_ms` counted from when the call was sent.
-    public var idle: Duration = .seconds(60)
+    /// The end of the upstream's `total_ms`, counted from when the call was sent.
     public var deadline: ContinuousClock.Instant = .now + .seconds(600)
 
     /// The body, read under the upstream's idle and total timeouts.
     public func timedBody(upstream: String) -> TimedBody {
-        TimedBody(body: body, upstream: upstream, idle: idle, deadline: deadline)
+        TimedBody(body: body, upstream: upstream, deadline: deadline)
     }
 
     /// Reads the whole body, up to `limit` bytes, under the upstream's idle and total timeouts.
     public func collect(upTo limit: Int, upstream: String) async throws(UpstreamFailure) -> ByteBuffer {
-        let reader = timedBody(upstream: upstream)
-        defer { reader.cancel() }
+        var reader = timedBody(upstream: upstream)
         var out = ByteBuffer()
         while var buffer = try await reader.next() {
             guard out.readableBytes + buffer.readableBytes <= limit else { throw UpstreamFailure(kind: .protocolError, upstream: upstream) }
@@ -109,30 +107,42 @@ public final class UpstreamClient: Sendable {
         self.configuration = config
         self.eventLoopGroup = eventLoopGroup
         self.defaultConnectMs = settings.connectTimeoutMs
+        self.defaultReadMs = settings.readTimeoutMs
     }
 
     private let configuration: HTTPClient.Configuration
     private let eventLoopGroup: any EventLoopGroup
     private let defaultConnectMs: Int
-    /// AsyncHTTPClient sets the connect timeout per client, not per request: upstreams whose `connect_ms`
-    /// differs from the deployment's get a client (and pool) per distinct value, made on first use.
-    private let byConnectTimeout = Mutex<[Int: HTTPClient]>([:])
+    private let defaultReadMs: Int
 
-    /// The client whose connect timeout is `connectMs`.
-    public func client(connectMs: Int) -> HTTPClient {
-        if connectMs == defaultConnectMs { return http }
-        return byConnectTimeout.withLock { clients in
-            if let client = clients[connectMs] { return client }
+    private struct TimeoutKey: Hashable {
+        var connectMs: Int
+        var readMs: Int
+    }
+
+    /// AsyncHTTPClient sets its connect and read timeouts per client, not per request: upstreams whose
+    /// `connect_ms` or `idle_ms` differ from the deployment's get a client (and pool) per distinct pair, made on
+    /// first use. The read timeout is the upstream's `idle_ms`, capped by `upstream.read_timeout_ms`.
+    private let byTimeouts = Mutex<[TimeoutKey: HTTPClient]>([:])
+
+    /// The client for an upstream's timeouts.
+    public func client(connectMs: Int, idleMs: Int? = nil) -> HTTPClient {
+        let readMs = min(idleMs ?? defaultReadMs, defaultReadMs)
+        if connectMs == defaultConnectMs && readMs == defaultReadMs { return http }
+        let key = TimeoutKey(connectMs: connectMs, readMs: readMs)
+        return byTimeouts.withLock { clients in
+            if let client = clients[key] { return client }
             var config = configuration
             config.timeout.connect = .milliseconds(Int64(connectMs))
+            config.timeout.read = .milliseconds(Int64(readMs))
             let client = HTTPClient(eventLoopGroup: eventLoopGroup, configuration: config)
-            clients[connectMs] = client
+            clients[key] = client
             return client
         }
     }
 
     public func shutdown() async throws {
-        let others = byConnectTimeout.withLock { Array($0.values) }
+        let others = byTimeouts.withLock { Array($0.values) }
         for client in others { try? await client.shutdown() }
         try await http.shutdown()
     }
@@ -160,7 +170,8 @@ public final class UpstreamClient: Sendable {
             // AsyncHTTPClient logs only at debug and trace, yet sets its per-request metadata on whatever logger it
             // is given (each setter copies the handler): below debug it gets the no-op logger instead.
             let clientLogger = logger.logLevel <= .debug ? logger : Self.quietLogger
-            response = try await client(connectMs: call.upstream.timeouts.connectMs).execute(request, deadline: deadline, logger: clientLogger)
+            let timeouts = call.upstream.timeouts
+            response = try await client(connectMs: timeouts.connectMs, idleMs: timeouts.idleMs).execute(request, deadline: deadline, logger: clientLogger)
         } catch {
             throw Self.classify(error, upstream: name, phase: "first byte")
         }
@@ -168,7 +179,7 @@ public final class UpstreamClient: Sendable {
         if (200..<300).contains(status) {
             let timeouts = call.upstream.timeouts
             return UpstreamResponse(
-                status: status, contentType: response.headers.first(name: "Content-Type"), body: response.body, idle: .milliseconds(timeouts.idleMs),
+                status: status, contentType: response.headers.first(name: "Content-Type"), body: response.body,
                 deadline: sent + .milliseconds(timeouts.totalMs))
         }
         var failure = UpstreamFailure(kind: .status, upstream: name, status: status, retryAfter: response.headers.first(name: "Retry-After"))

@@ -169,6 +169,7 @@ struct ChatPipeline {
         }
         headers[.contentType] = "text/event-stream; charset=utf-8"
         headers[.cacheControl] = "no-cache"
+        let gateway = self.gateway
         return Response(
             status: .ok, headers: headers,
             body: ResponseBody { writer in
@@ -176,13 +177,37 @@ struct ChatPipeline {
                     watcher?.clear()
                     task.cancel()
                 }
-                for try await buffer in relay.frames {
-                    try await writer.write(buffer)
+                // On shutdown, a stream still running when the drain window closes is ended here, even while
+                // its upstream is silent: the relay's channel is failed, and the shutdown event written instead.
+                let frames = relay.frames
+                let ended = try await withGracefulShutdownHandler {
+                    var ended = false
+                    do {
+                        for try await buffer in frames {
+                            try await writer.write(buffer)
+                            ended = buffer.readableBytesView.suffix(SSEWriter.done.count).elementsEqual(SSEWriter.done)
+                        }
+                    } catch is ShutdownCut {
+                        return ended
+                    }
+                    return true
+                } onGracefulShutdown: {
+                    gateway.drain.begin()
+                    Task {
+                        try? await Task.sleep(for: gateway.drainWindow)
+                        frames.fail(ShutdownCut())
+                    }
+                }
+                if !ended {
+                    try await writer.write(ByteBuffer(bytes: StreamSession.shutdownTail))
                 }
                 try await writer.finish(nil)
             })
     }
 }
+
+/// The response writer stopped a stream at the close of the shutdown drain window.
+struct ShutdownCut: Error {}
 
 /// The streaming half of a chat request, run in its own task: dispatch, prime, relay into `frames`.
 final class StreamRelay: Sendable {
@@ -235,22 +260,11 @@ final class StreamRelay: Sendable {
         }
         signalPrimed(.success(()))
         let gateway = dispatcher.gateway
-        let window = Duration.seconds(max(0, gateway.config.shutdownGraceSeconds - 1))
-        let cut = session.cutHandle
+        let window = gateway.drainWindow
         do {
-            let failure = try await withGracefulShutdownHandler {
-                try await session.relay(accounting: &accounting, shouldCut: { gateway.drain.shouldCut(window: window) }) { buffer in
-                    await self.frames.send(buffer)
-                    try Task.checkCancellation()
-                }
-            } onGracefulShutdown: {
-                // Streams still running when the drain window closes are cut, even one waiting on a silent
-                // upstream: the read is stopped then, and the relay sends the shutdown error event.
-                gateway.drain.begin()
-                Task {
-                    try? await Task.sleep(for: window)
-                    cut.cancel()
-                }
+            let failure = try await session.relay(accounting: &accounting, shouldCut: { gateway.drain.shouldCut(window: window) }) { buffer in
+                await self.frames.send(buffer)
+                try Task.checkCancellation()
             }
             // The stream's outcome is the upstream's: a stream it broke counts like a failed call.
             let changed =
@@ -259,7 +273,12 @@ final class StreamRelay: Sendable {
             frames.finish()
         } catch {
             gateway.health.release(session.upstream)
-            session.recordEnd(&accounting, status: 499, errorCode: "client_closed_request")
+            if gateway.drain.shouldCut(window: window) {
+                // Ended by the response writer at the close of the shutdown drain window (see `respond`).
+                session.recordEnd(&accounting, status: StreamSession.shutdownError.status, errorCode: StreamSession.shutdownError.code)
+            } else {
+                session.recordEnd(&accounting, status: 499, errorCode: "client_closed_request")
+            }
             frames.fail(error)
         }
     }

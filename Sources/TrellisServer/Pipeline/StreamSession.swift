@@ -14,7 +14,7 @@ import TrellisUpstream
 /// in ``StreamRelay/run``); it crosses an isolation boundary solely as the return value of the dispatcher's read
 /// step, inside that same task. Nothing touches it concurrently, which is what its mutable state requires.
 final class StreamSession: @unchecked Sendable {
-    private let body: TimedBody
+    private var body: TimedBody
     private var parser = SSEParser()
     private(set) var rewriter: ChatStreamRewriter
     private var pending: [UInt8] = []
@@ -65,17 +65,15 @@ final class StreamSession: @unchecked Sendable {
     /// the upstream breaks ends with an error event and `[DONE]`, and is recorded as an error; that failure is
     /// returned, for the upstream's health.
     ///
-    /// `shouldCut` is asked between frames and when the upstream read is cut (`cutNow`): when it is true (the
-    /// gateway is shutting down and its drain window has closed) the stream ends at once with a
-    /// `server_shutting_down` error event and `[DONE]`.
+    /// `shouldCut` is asked between frames: when it is true (the gateway is shutting down and its drain window
+    /// has closed) the stream ends at once with a `server_shutting_down` error event and `[DONE]`. A stream
+    /// waiting on a silent upstream at that moment is ended by the response writer instead (`ChatPipeline`).
     @discardableResult
     func relay(
         accounting: inout Accounting, shouldCut: () -> Bool = { false }, send: (ByteBuffer) async throws -> Void
     ) async throws
         -> UpstreamFailure?
     {
-        // However the relay ends, stop reading the upstream (which closes its connection if it is still sending).
-        defer { body.cancel() }
         var failure: UpstreamFailure?
         while true {
             if !pending.isEmpty {
@@ -91,13 +89,7 @@ final class StreamSession: @unchecked Sendable {
             do {
                 try await readMore()
             } catch {
-                if error.kind == .cancelled {
-                    if shouldCut() {
-                        try await sendCut(&accounting, send: send)
-                        return nil
-                    }
-                    throw CancellationError()
-                }
+                if error.kind == .cancelled { throw CancellationError() }
                 failure = error
                 break
             }
@@ -141,17 +133,16 @@ final class StreamSession: @unchecked Sendable {
 
     /// Ends the stream for shutdown: a `server_shutting_down` error event, `[DONE]`, recorded as 503.
     private func sendCut(_ accounting: inout Accounting, send: (ByteBuffer) async throws -> Void) async throws {
-        let error = TrellisError(
-            status: 503, type: "server_error", code: "server_shutting_down",
-            message: "The gateway is shutting down; the answer was cut short. Send the request again.")
-        var tail = SSEWriter.frame(error.openAI.json)
-        tail.append(contentsOf: SSEWriter.done)
-        recordEnd(&accounting, status: error.status, errorCode: error.code)
-        try await send(ByteBuffer(bytes: tail))
+        recordEnd(&accounting, status: Self.shutdownError.status, errorCode: Self.shutdownError.code)
+        try await send(ByteBuffer(bytes: Self.shutdownTail))
     }
 
-    /// Stops reading the upstream now; a relay waiting on it then ends (with the cut, once `shouldCut` holds).
-    var cutHandle: TimedBody { body }
+    static let shutdownError = TrellisError(
+        status: 503, type: "server_error", code: "server_shutting_down",
+        message: "The gateway is shutting down; the answer was cut short. Send the request again.")
+    /// The shutdown error event and `[DONE]`.
+    static let shutdownTail: [UInt8] = SSEWriter.frame(shutdownError.openAI.json) + SSEWriter.done
+
 
     func recordEnd(_ accounting: inout Accounting, status: Int, errorCode: String?) {
         if sawContent && accounting.firstTokenAt == nil { accounting.firstTokenAt = .now }
