@@ -123,26 +123,32 @@ public final class UpstreamClient: Sendable {
     /// AsyncHTTPClient sets its connect and read timeouts per client, not per request: upstreams whose
     /// `connect_ms` or `idle_ms` differ from the deployment's get a client (and pool) per distinct pair, made on
     /// first use. The read timeout is the upstream's `idle_ms`, capped by `upstream.read_timeout_ms`.
-    private let byTimeouts = Mutex<[TimeoutKey: HTTPClient]>([:])
+    private let byTimeouts = Mutex<(clients: [TimeoutKey: HTTPClient], closed: Bool)>(([:], false))
 
     /// The client for an upstream's timeouts.
     public func client(connectMs: Int, idleMs: Int? = nil) -> HTTPClient {
         let readMs = min(idleMs ?? defaultReadMs, defaultReadMs)
         if connectMs == defaultConnectMs && readMs == defaultReadMs { return http }
         let key = TimeoutKey(connectMs: connectMs, readMs: readMs)
-        return byTimeouts.withLock { clients in
-            if let client = clients[key] { return client }
+        return byTimeouts.withLock { state in
+            if let client = state.clients[key] { return client }
+            // After shutdown no new client is made (it would never be shut down): the closed default client
+            // fails the call instead.
+            if state.closed { return http }
             var config = configuration
             config.timeout.connect = .milliseconds(Int64(connectMs))
             config.timeout.read = .milliseconds(Int64(readMs))
             let client = HTTPClient(eventLoopGroup: eventLoopGroup, configuration: config)
-            clients[key] = client
+            state.clients[key] = client
             return client
         }
     }
 
     public func shutdown() async throws {
-        let others = byTimeouts.withLock { Array($0.values) }
+        let others = byTimeouts.withLock { state in
+            state.closed = true
+            return Array(state.clients.values)
+        }
         for client in others { try? await client.shutdown() }
         try await http.shutdown()
     }

@@ -149,8 +149,8 @@ import TrellisStore
         try await withMockUpstream { upstream in
             try await TestGateway.run { gw in
                 let key = try await gw.standardSetup(upstream: upstream)
-                try await gw.createUpstream("idle", baseURL: upstream.baseURL, extra: ["timeouts": ["idle_ms": 1_000]])
-                try await gw.createUpstream("total", baseURL: upstream.baseURL, extra: ["timeouts": ["total_ms": 1_500]])
+                try await gw.createUpstream("idle", baseURL: upstream.baseURL, extra: ["timeouts": ["idle_ms": 2_000]])
+                try await gw.createUpstream("total", baseURL: upstream.baseURL, extra: ["timeouts": ["total_ms": 3_000]])
                 try await gw.createModel("stalls-idle", spec: ["upstream": "idle", "model": "stall-stream"])
                 try await gw.createModel("slow-total", spec: ["upstream": "total", "model": "slow-stream"])
                 let started = ContinuousClock.now
@@ -163,7 +163,7 @@ import TrellisStore
                 let totalError = try #require(total.dropLast().last.flatMap { try? JSONParser.parse($0) })
                 #expect(totalError["error"]?["message"]?.stringValue?.contains("total timeout") == true)
                 let text = Self.streamText(total)
-                #expect(text.hasPrefix("tok0 ") && !text.contains("tok150"), "cut after about 1.5 s of 50 ms chunks")
+                #expect(text.hasPrefix("tok0 ") && !text.contains("tok150"), "cut after about 3 s of 50 ms chunks")
                 #expect(ContinuousClock.now - started < .seconds(10))
             }
         }

@@ -70,7 +70,20 @@ import TrellisCore
     func upstream(port: Int, firstByteMs: Int = 60_000) -> Upstream {
         Upstream(
             id: "u", name: "live", baseURL: "http://127.0.0.1:\(port)/v1", kind: .openai, labels: [.private], apiKeyEnv: nil,
-            timeouts: UpstreamTimeouts(connectMs: 1000, firstByteMs: firstByteMs, idleMs: 1000, totalMs: 10_000), createdAt: Date())
+            timeouts: UpstreamTimeouts(connectMs: 5_000, firstByteMs: firstByteMs, idleMs: 30_000, totalMs: 60_000), createdAt: Date())
+    }
+
+    /// A client for the test, shut down however the test body ends (AsyncHTTPClient traps on a client released
+    /// without it).
+    func withClient(_ body: (UpstreamClient) async throws -> Void) async throws {
+        let client = UpstreamClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
+        do {
+            try await body(client)
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
     }
 
     func withServer(_ router: Router<BasicRequestContext>, _ body: (Int) async throws -> Void) async throws {
@@ -102,23 +115,23 @@ import TrellisCore
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"ok":true}"#)))
         }
         try await withServer(router) { port in
-            let client = UpstreamClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
-            let logger = Logger(label: "t")
-            let ok = try await client.send(
-                UpstreamCall(
-                    upstream: upstream(port: port), path: "/chat/completions", body: Array("{}".utf8), stream: false, requestID: "r1", apiKey: "secret"),
-                logger: logger)
-            let body = try await ok.collect(upTo: 1024, upstream: "live")
-            #expect(String(buffer: body) == #"{"ok":true}"#)
-            await #expect {
-                try await client.send(
-                    UpstreamCall(upstream: upstream(port: port), path: "/chat/completions", body: [], stream: false, requestID: "r2", apiKey: nil),
+            try await withClient { client in
+                let logger = Logger(label: "t")
+                let ok = try await client.send(
+                    UpstreamCall(
+                        upstream: upstream(port: port), path: "/chat/completions", body: Array("{}".utf8), stream: false, requestID: "r1", apiKey: "secret"),
                     logger: logger)
-            } throws: { error in
-                guard let f = error as? UpstreamFailure else { return false }
-                return f.kind == .status && f.status == 400 && f.upstreamError?.message == "bad things" && f.upstreamError?.code == "400"
+                let body = try await ok.collect(upTo: 1024, upstream: "live")
+                #expect(String(buffer: body) == #"{"ok":true}"#)
+                await #expect {
+                    try await client.send(
+                        UpstreamCall(upstream: upstream(port: port), path: "/chat/completions", body: [], stream: false, requestID: "r2", apiKey: nil),
+                        logger: logger)
+                } throws: { error in
+                    guard let f = error as? UpstreamFailure else { return false }
+                    return f.kind == .status && f.status == 400 && f.upstreamError?.message == "bad things" && f.upstreamError?.code == "400"
+                }
             }
-            try await client.shutdown()
         }
     }
 
@@ -129,29 +142,30 @@ import TrellisCore
             return Response(status: .ok)
         }
         try await withServer(router) { port in
-            let client = UpstreamClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
-            let logger = Logger(label: "t")
-            let started = ContinuousClock.now
-            await #expect {
-                try await client.send(
-                    UpstreamCall(
-                        upstream: upstream(port: port, firstByteMs: 200), path: "/chat/completions", body: [], stream: false, requestID: "r", apiKey: nil),
-                    logger: logger)
-            } throws: { error in
-                (error as? UpstreamFailure)?.kind == .timeout
-            }
-            #expect(ContinuousClock.now - started < .seconds(10), "the first-byte deadline ended the wait, not the server")
+            try await withClient { client in
+                let logger = Logger(label: "t")
+                let started = ContinuousClock.now
+                await #expect {
+                    try await client.send(
+                        UpstreamCall(
+                            upstream: upstream(port: port, firstByteMs: 200), path: "/chat/completions", body: [], stream: false, requestID: "r", apiKey: nil),
+                        logger: logger)
+                } throws: { error in
+                    (error as? UpstreamFailure)?.kind == .timeout
+                }
+                #expect(ContinuousClock.now - started < .seconds(10), "the first-byte deadline ended the wait, not the server")
 
-            // Port 9 (discard) is closed on the test machine: refused at once, no retry loop.
-            let refusedStart = ContinuousClock.now
-            await #expect {
-                try await client.send(
-                    UpstreamCall(upstream: upstream(port: 9), path: "/chat/completions", body: [], stream: false, requestID: "r", apiKey: nil), logger: logger)
-            } throws: { error in
-                (error as? UpstreamFailure)?.kind == .connect
+                // Port 9 (discard) is closed on the test machine: refused at once, no retry loop.
+                let refusedStart = ContinuousClock.now
+                await #expect {
+                    try await client.send(
+                        UpstreamCall(upstream: upstream(port: 9), path: "/chat/completions", body: [], stream: false, requestID: "r", apiKey: nil),
+                        logger: logger)
+                } throws: { error in
+                    (error as? UpstreamFailure)?.kind == .connect
+                }
+                #expect(ContinuousClock.now - refusedStart < .seconds(3))
             }
-            #expect(ContinuousClock.now - refusedStart < .seconds(3))
-            try await client.shutdown()
         }
     }
 }
