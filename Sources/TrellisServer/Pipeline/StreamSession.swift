@@ -143,7 +143,6 @@ final class StreamSession: @unchecked Sendable {
     /// The shutdown error event and `[DONE]`.
     static let shutdownTail: [UInt8] = SSEWriter.frame(shutdownError.openAI.json) + SSEWriter.done
 
-
     func recordEnd(_ accounting: inout Accounting, status: Int, errorCode: String?) {
         if sawContent && accounting.firstTokenAt == nil { accounting.firstTokenAt = .now }
         accounting.finish(
