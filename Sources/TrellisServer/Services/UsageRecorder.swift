@@ -18,6 +18,8 @@ public final class UsageRecorder: Service, Sendable {
         var captures: [CapturedInteraction] = []
         var dropped = 0
         var written = 0
+        /// Batches taken from the buffer and not yet written (by any flush).
+        var writing = 0
     }
 
     private let state = Mutex(State())
@@ -115,8 +117,9 @@ public final class UsageRecorder: Service, Sendable {
         }
     }
 
-    /// Writes everything buffered, in batches. A failed batch is put back at the front and retried on the
-    /// next flush.
+    /// Writes everything buffered, in batches, and returns once every row buffered before the call is written
+    /// (including a batch a concurrent flush had already taken). A failed batch is put back at the front and
+    /// retried on the next flush.
     public func flush() async {
         let captures: [CapturedInteraction] = state.withLock { s in
             defer { s.captures.removeAll() }
@@ -136,21 +139,31 @@ public final class UsageRecorder: Service, Sendable {
                 let n = min(batchSize, s.buffer.count)
                 let batch = Array(s.buffer.prefix(n))
                 s.buffer.removeFirst(n)
+                if !batch.isEmpty { s.writing += 1 }
                 return batch
             }
-            if batch.isEmpty { return }
+            if batch.isEmpty { break }
             do {
                 try await store.insertUsage(batch)
-                state.withLock { $0.written += batch.count }
+                state.withLock { s in
+                    s.written += batch.count
+                    s.writing -= 1
+                }
             } catch {
                 state.withLock { s in
                     let room = max(0, capacity - s.buffer.count)
                     s.buffer.insert(contentsOf: batch.prefix(room), at: 0)
                     s.dropped += batch.count - min(room, batch.count)
+                    s.writing -= 1
                 }
                 logger.error("usage batch write failed; will retry", metadata: ["rows": "\(batch.count)", "error": "\(type(of: error))"])
                 return
             }
+        }
+        // A batch another flush took before this one started may still be on its way to the store: return only
+        // once everything buffered before this call is written.
+        while state.withLock({ $0.writing }) > 0, !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(1))
         }
     }
 }
