@@ -94,6 +94,13 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
             ],
+            // The operator console, compiled into the binary (see ARCHITECTURE.md, "The console").
+            resources: [
+                .embedInCode("Resources/console/index.html"),
+                .embedInCode("Resources/console/console.css"),
+                .embedInCode("Resources/console/app.js"),
+                .embedInCode("Resources/console/lib.js"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -68,6 +68,8 @@ public func buildApplication(
     admin.register(on: Router(context: TrellisRequestContext.self).group("admin/v1"), routes: &collected)
     knowledge.registerAdmin(on: Router(context: TrellisRequestContext.self).group("admin/v1"), routes: &collected)
     knowledge.registerV1(on: Router(context: TrellisRequestContext.self).group("v1"), routes: &collected)
+    let console = config.consoleEnabled ? ConsoleController() : nil
+    console?.register(on: Router(context: TrellisRequestContext.self), routes: &collected)
 
     router.add(middleware: GatewayMiddleware(metrics: metrics, routes: collected, maxBodyBytes: config.maxBodyBytes, inFlight: gateway.inFlight))
     ops.register(on: router, routes: &routes)
@@ -77,6 +79,8 @@ public func buildApplication(
     admin.register(on: adminGroup, routes: &routes)
     knowledge.registerAdmin(on: adminGroup, routes: &routes)
     knowledge.registerV1(on: v1, routes: &routes)
+    // The console's static files need no key (they hold no data); the API calls they make do.
+    console?.register(on: router, routes: &routes)
 
     // Hummingbird's own messages at notice and above only, so that starting logs a single "listening" line.
     var appLogger = logger

@@ -66,6 +66,9 @@ public struct TrellisConfig: Sendable {
     public var piiMaskScope: PIIMaskScope = .external
     public var piiRestore = true
     public var piiMasker: PIIMasker = TrellisConfig.standardMasker
+    /// Serve the operator console at `/console` (static files built into the binary; every call it makes goes
+    /// through the admin API with the signed-in key).
+    public var consoleEnabled = true
 
     static let standardMasker: PIIMasker = {
         do {
@@ -205,7 +208,11 @@ public struct TrellisConfig: Sendable {
         },
     ]
 
-    static var allSettings: [Setting] { settings + resilienceSettings }
+    static let consoleSettings: [Setting] = [
+        bool("console.enabled", "serve the operator console at /console") { $0.consoleEnabled = $1 }
+    ]
+
+    static var allSettings: [Setting] { settings + resilienceSettings + consoleSettings }
 
     static var knownKeys: Set<String> { Set(allSettings.map(\.key)) }
     static var listKeys: Set<String> { Set(allSettings.filter(\.isList).map(\.key)) }
