@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Gateway overhead benchmark: the same load sent straight to a canned upstream (trellis-bench-upstream) and
-# through `trellis serve`, non-streaming and streaming, at a few connection counts. Prints a Markdown table and
-# appends the raw numbers as JSON lines to bench/results/<timestamp>.jsonl (git-ignored).
+# through `trellis serve` (and, with BENCH_LITELLM=1, through the LiteLLM proxy), non-streaming and streaming,
+# at a few connection counts, then non-streaming at a fixed offered rate. Prints Markdown tables and appends the
+# raw numbers as JSON lines to bench/results/<timestamp>.jsonl (git-ignored).
 #
 #   bench/run.sh
 #   BENCH_DURATION=30s BENCH_CONNECTIONS="1 16 64" bench/run.sh
+#   bench/compare.sh                  # the side-by-side with LiteLLM (BENCH_LITELLM=1, plus time to first token)
 #
 # Settings (environment):
 #   BENCH_DURATION=10s          length of each measured run (wrk -d)
@@ -24,11 +26,17 @@
 #                               docker/ and scripts/, so the benchmark measures the shipped binary and shares
 #                               its build cache (changing these flags recompiles every module)
 #   BENCH_RESULTS_DIR=bench/results
+#   BENCH_LITELLM=0             1: also measure the LiteLLM proxy (BENCH_LITELLM_VERSION, default 1.106.12, installed
+#                               from PyPI into bench/.venv-litellm once; fully offline, one worker, pinned like trellis)
+#   BENCH_RATE=1000             offered rate (requests/s) of the fixed-rate run (hey -q), non-streaming; 0 to skip
+#   BENCH_RATE_DURATION=10s     length of each fixed-rate run
+#   BENCH_RATE_WORKERS=20       hey workers sharing that rate
 #   BENCH_PROFILE=0             1: afterwards, profile trellis with `perf record --call-graph dwarf` during one more
 #                               (unmeasured) run per mode at the largest connection count, and summarise it with
 #                               bench/perf-summary.py into bench/results/<stamp>-<mode>.perf.txt (needs perf, python3)
 #
-# Needs: swift, curl, wrk (installed with apt-get when missing and possible), Linux /proc.
+# Needs: swift, curl, wrk and hey (installed with apt-get when missing and possible), Linux /proc; python3 for
+# LiteLLM.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -48,139 +56,30 @@ SKIP_BUILD="${BENCH_SKIP_BUILD:-0}"
 read -r -a BUILD_FLAGS <<<"${BENCH_BUILD_FLAGS-"--static-swift-stdlib"}"
 RESULTS_DIR="${BENCH_RESULTS_DIR:-$REPO/bench/results}"
 PROFILE="${BENCH_PROFILE:-0}"
+LITELLM="${BENCH_LITELLM:-0}"
+RATE="${BENCH_RATE:-1000}"
+RATE_DURATION="${BENCH_RATE_DURATION:-10s}"
+RATE_WORKERS="${BENCH_RATE_WORKERS:-20}"
 
-log() { printf '%s\n' "$*" >&2; }
-die() {
-    log "bench: $*"
-    exit 1
-}
 
-# ---------------------------------------------------------------------------------------------- prerequisites
+# shellcheck source=bench/lib.sh
+source "$REPO/bench/lib.sh"
+apt_install wrk wrk
+if [[ "$RATE" != 0 ]]; then apt_install hey hey; fi
+setup_pinning
+build_release
+if [[ "$LITELLM" == 1 ]]; then ensure_litellm; fi
 
-[[ -r /proc/self/stat ]] || die "needs Linux /proc"
-command -v curl >/dev/null || die "needs curl"
-if ! command -v wrk >/dev/null; then
-    log "wrk is not installed; installing it with apt-get"
-    command -v apt-get >/dev/null || die "needs wrk (https://github.com/wg/wrk)"
-    SUDO=()
-    if [[ "$(id -u)" != 0 ]]; then
-        command -v sudo >/dev/null || die "needs wrk: run 'apt-get install wrk' as root"
-        SUDO=(sudo)
-    fi
-    "${SUDO[@]}" apt-get update -qq >&2
-    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >&2
+start_upstream "$CHUNKS" "$UPSTREAM_THREADS"
+start_trellis
+register_model bench-model "$UPSTREAM_URL/v1" bench-model
+TARGETS=(direct trellis)
+if [[ "$LITELLM" == 1 ]]; then
+    start_litellm bench-model "$UPSTREAM_URL/v1" bench-model
+    TARGETS+=(litellm)
 fi
-
-NPROC="$(nproc)"
-if [[ "$PIN" == auto ]]; then
-    if ((NPROC >= 2)) && command -v taskset >/dev/null; then PIN=1; else PIN=0; fi
-fi
-GATEWAY_RUN=()
-LOAD_RUN=()
-if [[ "$PIN" == 1 ]]; then
-    command -v taskset >/dev/null || die "BENCH_PIN=1 needs taskset (util-linux)"
-    GATEWAY_RUN=(taskset -c "$GATEWAY_CPUS")
-    LOAD_RUN=(taskset -c "$LOAD_CPUS")
-    if [[ -z "$GATEWAY_LOOPS" ]]; then
-        # One event loop per CPU the gateway may use: NIO counts the machine's cores, not the affinity mask.
-        GATEWAY_LOOPS="$(taskset -c "$GATEWAY_CPUS" nproc)"
-    fi
-fi
-
-# ---------------------------------------------------------------------------------------------- build
-
-cd "$REPO"
-if [[ "$SKIP_BUILD" != 1 ]]; then
-    log "building (release)…"
-    # swift build takes a single --product, so one call per product.
-    swift build -c release "${BUILD_FLAGS[@]}" --product trellis >&2
-    swift build -c release "${BUILD_FLAGS[@]}" --product trellis-bench-upstream >&2
-fi
-BIN="$(swift build -c release "${BUILD_FLAGS[@]}" --show-bin-path)"
-TRELLIS="$BIN/trellis"
-UPSTREAM="$BIN/trellis-bench-upstream"
-[[ -x "$TRELLIS" && -x "$UPSTREAM" ]] || die "binaries missing in $BIN (unset BENCH_SKIP_BUILD)"
-
-# ---------------------------------------------------------------------------------------------- processes
-
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/trellis-bench.XXXXXX")"
-UPSTREAM_PID=""
-TRELLIS_PID=""
-cleanup() {
-    local pid
-    for pid in "$TRELLIS_PID" "$UPSTREAM_PID"; do
-        if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
-            kill -TERM "$pid" 2>/dev/null || true
-            wait "$pid" 2>/dev/null || true
-        fi
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-    local port _
-    for _ in $(seq 1 200); do
-        port=$(((RANDOM * 32768 + RANDOM) % 25000 + 30000))
-        # A refused connection means nothing listens there.
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            echo "$port"
-            return 0
-        fi
-    done
-    return 1
-}
-
-wait_for() { # wait_for SECONDS PID COMMAND...: until COMMAND succeeds, while PID lives
-    local deadline=$((SECONDS + $1)) pid=$2
-    shift 2
-    until "$@" >/dev/null 2>&1; do
-        kill -0 "$pid" 2>/dev/null || return 1
-        ((SECONDS < deadline)) || return 1
-        sleep 0.1
-    done
-}
-
-# The upstream picks its own port (--port 0) and prints it.
-"${LOAD_RUN[@]}" "$UPSTREAM" --host 127.0.0.1 --port 0 --threads "$UPSTREAM_THREADS" --chunks "$CHUNKS" \
-    >"$WORK/upstream.log" 2>&1 &
-UPSTREAM_PID=$!
-wait_for 10 "$UPSTREAM_PID" grep -q 'listening on' "$WORK/upstream.log" || die "upstream did not start: $(cat "$WORK/upstream.log")"
-UPSTREAM_PORT="$(sed -n 's|.*listening on http://[^:]*:\([0-9]*\).*|\1|p' "$WORK/upstream.log")"
-UPSTREAM_URL="http://127.0.0.1:$UPSTREAM_PORT"
-
-ADMIN_KEY="bench-$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"
-TRELLIS_PORT="$(free_port)" || die "no free port"
-TRELLIS_URL="http://127.0.0.1:$TRELLIS_PORT"
-mkdir -p "$WORK/data"
-(
-    cd "$WORK"
-    if [[ -n "$GATEWAY_LOOPS" ]]; then export NIO_SINGLETON_GROUP_LOOP_COUNT="$GATEWAY_LOOPS"; fi
-    # Only what the benchmark sets: no TRELLIS_* from the caller's environment leaks in.
-    while IFS= read -r name; do
-        if [[ $name == TRELLIS_* ]]; then unset "$name"; fi
-    done < <(compgen -e)
-    export TRELLIS_ADMIN_KEY="$ADMIN_KEY" TRELLIS_LOG_LEVEL=warning
-    exec "${GATEWAY_RUN[@]}" "$TRELLIS" serve --host 127.0.0.1 --port "$TRELLIS_PORT" --data-dir "$WORK/data"
-) >"$WORK/trellis.log" 2>&1 &
-TRELLIS_PID=$!
-wait_for 60 "$TRELLIS_PID" curl -fsS "$TRELLIS_URL/readyz" || die "trellis did not become ready: $(tail -20 "$WORK/trellis.log")"
-# The subshell execs, so $! is trellis itself; check rather than assume.
-[[ "$(cat "/proc/$TRELLIS_PID/comm")" == trellis ]] || die "pid $TRELLIS_PID is $(cat "/proc/$TRELLIS_PID/comm"), not trellis"
-
-# ---------------------------------------------------------------------------------------------- catalog
-
-admin() { # admin PATH JSON → response body; fails unless 2xx
-    curl -fsS -X POST "$TRELLIS_URL/admin/v1$1" -H "Authorization: Bearer $ADMIN_KEY" \
-        -H 'Content-Type: application/json' -d "$2"
-}
-admin /tenants '{"name":"bench"}' >/dev/null
-admin /upstreams "{\"name\":\"bench-upstream\",\"base_url\":\"$UPSTREAM_URL/v1\",\"kind\":\"openai\"}" >/dev/null
-admin /models '{"name":"bench-model","spec":{"upstream":"bench-upstream","model":"bench-model"}}' >/dev/null
-KEY_JSON="$(admin /tenants/bench/keys '{"name":"bench","scopes":["inference"]}')"
-API_KEY="$(printf '%s' "$KEY_JSON" | sed -n 's/.*"key" *: *"\([^"]*\)".*/\1/p')"
-[[ -n "$API_KEY" ]] || die "no key in: $KEY_JSON"
+target_url() { case $1 in direct) echo "$UPSTREAM_URL" ;; trellis) echo "$TRELLIS_URL" ;; litellm) echo "$LITELLM_URL" ;; esac; }
+target_auth() { case $1 in direct) echo "" ;; trellis) echo "$API_KEY" ;; litellm) echo "$LITELLM_KEY" ;; esac; }
 
 MESSAGES='"messages":[{"role":"system","content":"You are a concise assistant."},{"role":"user","content":"Say hello in one short sentence."}]'
 BODY_PLAIN="{\"model\":\"bench-model\",$MESSAGES,\"max_tokens\":64}"
@@ -197,43 +96,13 @@ check "$UPSTREAM_URL" none "$BODY_PLAIN" '"usage"'
 check "$TRELLIS_URL" "$API_KEY" "$BODY_PLAIN" '"model":"bench-model"'
 check "$UPSTREAM_URL" none "$BODY_STREAM" 'data: [DONE]'
 check "$TRELLIS_URL" "$API_KEY" "$BODY_STREAM" 'data: [DONE]'
+if [[ "$LITELLM" == 1 ]]; then
+    check "$LITELLM_URL" "$LITELLM_KEY" "$BODY_PLAIN" '"usage"'
+    check "$LITELLM_URL" "$LITELLM_KEY" "$BODY_STREAM" 'data: [DONE]'
+fi
 
 # ---------------------------------------------------------------------------------------------- measuring
 
-CLK_TCK="$(getconf CLK_TCK)"
-cpu_ticks() { # utime + stime of every thread of a process, in clock ticks
-    local stat fields
-    stat="$(<"/proc/$1/stat")"
-    stat="${stat##*) }" # fields from the 3rd on; the command name may hold spaces
-    read -r -a fields <<<"$stat"
-    echo $((fields[11] + fields[12]))
-}
-status_kb() { sed -n "s/^$2:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$1/status"; }
-
-# Context switches (voluntary + involuntary) of every live thread of a process.
-ctx_switches() {
-    cat "/proc/$1"/task/*/status 2>/dev/null | awk '/^(non)?voluntary_ctxt_switches:/ { n += $2 } END { print n + 0 }'
-}
-
-# expand_cpus "0,2-3" → "0 2 3"
-expand_cpus() {
-    local part cpu out=()
-    local -a parts
-    IFS=, read -r -a parts <<<"$1"
-    for part in "${parts[@]}"; do
-        if [[ $part == *-* ]]; then
-            for ((cpu = ${part%-*}; cpu <= ${part#*-}; cpu++)); do out+=("$cpu"); done
-        else
-            out+=("$part")
-        fi
-    done
-    echo "${out[@]}"
-}
-# busy_ticks "0 1": non-idle ticks (user nice system irq softirq steal) of those CPUs, and their steal ticks
-busy_ticks() {
-    awk -v want=" $1 " '$1 ~ /^cpu[0-9]+$/ && index(want, " " substr($1, 4) " ") {
-        busy += $2 + $3 + $4 + $7 + $8 + $9; steal += $9 } END { print busy + 0, steal + 0 }' /proc/stat
-}
 if [[ $PIN == 1 ]]; then WATCH_CPUS="$(expand_cpus "$GATEWAY_CPUS")"; else WATCH_CPUS="$(seq -s ' ' 0 $((NPROC - 1)))"; fi
 
 # run_wrk URL AUTH BODY CONNECTIONS DURATION → the BENCH_RESULT line; wrk's own report goes to the log
@@ -251,10 +120,7 @@ field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
 # Anything else busy on the machine shows up as noise; say so rather than hide it (each row also reports the
 # other load on the gateway's CPUs while it ran).
 LOADAVG="$(cut -d' ' -f1-3 /proc/loadavg)"
-read -r idle_busy0 _ < <(busy_ticks "$(seq -s ' ' 0 $((NPROC - 1)))")
-sleep 2
-read -r idle_busy1 _ < <(busy_ticks "$(seq -s ' ' 0 $((NPROC - 1)))")
-IDLE_BUSY_PCT=$(((idle_busy1 - idle_busy0) * 100 / (2 * CLK_TCK * NPROC)))
+IDLE_BUSY_PCT="$(machine_busy_pct)"
 if ((IDLE_BUSY_PCT > 5)); then
     log "bench: warning: the machine is ${IDLE_BUSY_PCT}% busy before the benchmark starts; numbers will be noisy"
 fi
@@ -264,29 +130,31 @@ mkdir -p "$RESULTS_DIR"
 JSONL="$RESULTS_DIR/$STAMP.jsonl"
 CPU_MODEL="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
 MEM_KB="$(sed -n 's/^MemTotal:[[:space:]]*\([0-9]*\) kB/\1/p' /proc/meminfo)"
-GIT_REV="$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-if [[ -n "$(git -C "$REPO" status --porcelain 2>/dev/null)" ]]; then GIT_REV="$GIT_REV+dirty"; fi
+GIT_REV="$(git_rev)"
 
-declare -A RPS P50 P99 CPU_US CPU_PCT ERRS OTHER
+declare -A RPS P50 P99 CPU_US CPU_PCT ERRS OTHER HWM
 
 for mode in plain stream; do
     if [[ $mode == plain ]]; then body=$BODY_PLAIN; else body=$BODY_STREAM; fi
     for conns in "${CONNECTIONS[@]}"; do
-        for target in direct trellis; do
-            if [[ $target == direct ]]; then url=$UPSTREAM_URL auth=""; else url=$TRELLIS_URL auth=$API_KEY; fi
+        for target in "${TARGETS[@]}"; do
+            url="$(target_url "$target")" auth="$(target_auth "$target")"
+            # The gateway measured: trellis or litellm; for "direct" the trellis figures show it idle.
+            gw_pid="$TRELLIS_PID"
+            if [[ $target == litellm ]]; then gw_pid="$LITELLM_PID"; fi
             if [[ "$WARMUP" != 0 && "$WARMUP" != 0s ]]; then run_wrk "$url" "$auth" "$body" "$conns" "$WARMUP" >/dev/null; fi
             log "measuring: $target $mode, $conns connection(s), $DURATION"
             read -r busy0 steal0 < <(busy_ticks "$WATCH_CPUS")
-            gw0=$(cpu_ticks "$TRELLIS_PID")
+            gw0=$(cpu_ticks "$gw_pid")
             up0=$(cpu_ticks "$UPSTREAM_PID")
-            cs0=$(ctx_switches "$TRELLIS_PID")
+            cs0=$(ctx_switches "$gw_pid")
             result="$(run_wrk "$url" "$auth" "$body" "$conns" "$DURATION")"
-            gw1=$(cpu_ticks "$TRELLIS_PID")
+            gw1=$(cpu_ticks "$gw_pid")
             up1=$(cpu_ticks "$UPSTREAM_PID")
-            cs1=$(ctx_switches "$TRELLIS_PID")
+            cs1=$(ctx_switches "$gw_pid")
             read -r busy1 steal1 < <(busy_ticks "$WATCH_CPUS")
-            hwm=$(status_kb "$TRELLIS_PID" VmHWM)
-            rss=$(status_kb "$TRELLIS_PID" VmRSS)
+            hwm=$(status_kb "$gw_pid" VmHWM)
+            rss=$(status_kb "$gw_pid" VmRSS)
 
             requests=$(field "$result" requests)
             duration_us=$(field "$result" duration_us)
@@ -309,7 +177,7 @@ for mode in plain stream; do
 
             k="$target/$mode/$conns"
             RPS[$k]=$rps P50[$k]=$p50_us P99[$k]=$p99_us CPU_US[$k]=$gw_us CPU_PCT[$k]=$gw_pct ERRS[$k]="$non2xx/$errors"
-            OTHER[$k]=$other_pct
+            OTHER[$k]=$other_pct HWM[$k]=$hwm
             {
                 printf '{"stamp":"%s","rev":"%s","target":"%s","stream":%s,"connections":%d,"wrk_threads":%d,"duration_s":%.3f,' \
                     "$STAMP" "$GIT_REV" "$target" "$([[ $mode == stream ]] && echo true || echo false)" "$conns" \
@@ -329,6 +197,38 @@ for mode in plain stream; do
         done
     done
 done
+
+# Fixed offered rate (hey -q per worker): latency at a steady load well below saturation, which is what a
+# deployment sees; wrk above measures the most each one can do.
+declare -A R_RPS R_P50 R_P99 R_CPU R_ERR
+run_hey() { # run_hey URL AUTH BODY → "rps p50_us p99_us non200"; hey's report goes to the log
+    local out headers=()
+    if [[ -n "$2" ]]; then headers=(-H "Authorization: Bearer $2"); fi
+    out="$("${LOAD_RUN[@]}" hey -z "$RATE_DURATION" -c "$RATE_WORKERS" -q $((RATE / RATE_WORKERS)) -t 10 -m POST \
+        -T application/json "${headers[@]}" -d "$3" "$1/v1/chat/completions")"
+    printf '%s\n' "$out" >>"$WORK/hey.log"
+    awk '/Requests\/sec:/ { rps = $2 } / 50% in / { p50 = $3 * 1e6 } / 99% in / { p99 = $3 * 1e6 }
+        /^Status code distribution:/ { sec = "status"; next } /^Error distribution:/ { sec = "error"; next }
+        sec == "status" && /^ *\[[0-9]+\]/ { if ($1 != "[200]") bad += $2 }
+        sec == "error" && /^ *\[[0-9]+\]/ { n = $1; gsub(/[^0-9]/, "", n); bad += n }
+        END { printf "%.1f %.0f %.0f %d\n", rps, p50, p99, bad }' <<<"$out"
+}
+if [[ "$RATE" != 0 ]]; then
+    for target in "${TARGETS[@]}"; do
+        url="$(target_url "$target")" auth="$(target_auth "$target")"
+        gw_pid="$TRELLIS_PID"
+        if [[ $target == litellm ]]; then gw_pid="$LITELLM_PID"; fi
+        log "measuring: $target at $RATE requests/s offered, $RATE_DURATION"
+        gw0=$(cpu_ticks "$gw_pid")
+        read -r rps p50 p99 bad < <(run_hey "$url" "$auth" "$BODY_PLAIN")
+        gw1=$(cpu_ticks "$gw_pid")
+        R_RPS[$target]=$rps R_P50[$target]=$p50 R_P99[$target]=$p99 R_ERR[$target]=$bad
+        R_CPU[$target]=$(awk -v g=$((gw1 - gw0)) -v hz="$CLK_TCK" -v r="$rps" -v d="${RATE_DURATION%s}" \
+            'BEGIN { n = r * d; printf "%.1f", (n > 0 ? g / hz / n * 1e6 : 0) }')
+        printf '{"stamp":"%s","rev":"%s","target":"%s","stream":false,"offered_rps":%d,"workers":%d,"rps":%s,"p50_us":%s,"p99_us":%s,"non200":%d,"gateway_cpu_us_per_req":%s}\n' \
+            "$STAMP" "$GIT_REV" "$target" "$RATE" "$RATE_WORKERS" "$rps" "$p50" "$p99" "$bad" "${R_CPU[$target]}" >>"$JSONL"
+    done
+fi
 
 if [[ "$PROFILE" == 1 ]]; then
     command -v perf >/dev/null || die "BENCH_PROFILE=1 needs perf (apt-get install linux-perf)"
@@ -353,6 +253,8 @@ GATEWAY_THREADS=$(find "/proc/$TRELLIS_PID/task" -mindepth 1 -maxdepth 1 | wc -l
 LOG_LINES=$(wc -l <"$WORK/trellis.log")
 cp "$WORK/trellis.log" "$RESULTS_DIR/$STAMP-trellis.log"
 cp "$WORK/wrk.log" "$RESULTS_DIR/$STAMP-wrk.log"
+if [[ -f "$WORK/hey.log" ]]; then cp "$WORK/hey.log" "$RESULTS_DIR/$STAMP-hey.log"; fi
+if [[ "$LITELLM" == 1 ]]; then cp "$WORK/litellm.log" "$RESULTS_DIR/$STAMP-litellm.log"; fi
 
 # ---------------------------------------------------------------------------------------------- report
 
@@ -396,7 +298,44 @@ echo
 echo "Gateway peak RSS (VmHWM): $((HWM_KB / 1024)) MiB; RSS at the end: $((RSS_KB / 1024)) MiB; threads: $GATEWAY_THREADS;" \
     "gateway log lines at warning level or above: $LOG_LINES$( ((LOG_LINES > 0)) && echo " (see ${RESULTS_DIR#"$REPO"/}/$STAMP-trellis.log)")."
 echo
-echo "Raw numbers: ${JSONL#"$REPO"/}; gateway log and wrk reports next to it."
+if [[ "$LITELLM" == 1 ]]; then
+    ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f×", a / b; else print "–" }'; }
+    echo
+    echo "### Side by side: Trellis and LiteLLM $LITELLM_VERSION"
+    echo
+    echo "Both pinned to the same CPU(s) ($([[ $PIN == 1 ]] && echo "$GATEWAY_CPUS" || echo all)), in front of the same upstream, with a bearer key checked on every" \
+        "request; LiteLLM with one worker, no database, telemetry off, the bundled cost map. Added latency is over direct."
+    echo
+    echo "| mode | conns | Trellis req/s | LiteLLM req/s | Trellis ÷ LiteLLM | Trellis p50 / p99 ms | LiteLLM p50 / p99 ms | added p99 ms Trellis / LiteLLM | CPU µs/req Trellis / LiteLLM | peak RSS MiB Trellis / LiteLLM | non-2xx / socket errors Trellis / LiteLLM |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    for mode in plain stream; do
+        for conns in "${CONNECTIONS[@]}"; do
+            d="direct/$mode/$conns" t="trellis/$mode/$conns" l="litellm/$mode/$conns"
+            label=$([[ $mode == stream ]] && echo streaming || echo non-streaming)
+            printf '| %s | %s | %.0f | %.0f | %s | %s / %s | %s / %s | %s / %s | %.0f / %.0f | %d / %d | %s / %s |\n' \
+                "$label" "$conns" "${RPS[$t]}" "${RPS[$l]}" "$(ratio "${RPS[$t]}" "${RPS[$l]}")" \
+                "$(ms "${P50[$t]}")" "$(ms "${P99[$t]}")" "$(ms "${P50[$l]}")" "$(ms "${P99[$l]}")" \
+                "$(added "${P99[$t]}" "${P99[$d]}")" "$(added "${P99[$l]}" "${P99[$d]}")" \
+                "${CPU_US[$t]}" "${CPU_US[$l]}" $((HWM[$t] / 1024)) $((HWM[$l] / 1024)) "${ERRS[$t]}" "${ERRS[$l]}"
+        done
+    done
+fi
+if [[ "$RATE" != 0 ]]; then
+    echo
+    echo "### At a fixed offered rate: $RATE requests/s, non-streaming ($RATE_DURATION, hey, $RATE_WORKERS workers)"
+    echo
+    echo "| target | achieved req/s | p50 ms | p99 ms | added p50 / p99 ms | gateway CPU µs/req | non-200 |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
+    for target in "${TARGETS[@]}"; do
+        if [[ $target == direct ]]; then extra="–" cpu="–"; else
+            extra="$(added "${R_P50[$target]}" "${R_P50[direct]}") / $(added "${R_P99[$target]}" "${R_P99[direct]}")" cpu="${R_CPU[$target]}"
+        fi
+        printf '| %s | %.0f | %s | %s | %s | %s | %s |\n' "$target" "${R_RPS[$target]}" "$(ms "${R_P50[$target]}")" \
+            "$(ms "${R_P99[$target]}")" "$extra" "$cpu" "${R_ERR[$target]}"
+    done
+fi
+echo
+echo "Raw numbers: ${JSONL#"$REPO"/}; gateway logs, wrk and hey reports next to it."
 if [[ "$PROFILE" == 1 ]]; then
     echo "Profiles: ${RESULTS_DIR#"$REPO"/}/$STAMP-{plain,stream}.perf.txt (perf.data next to them)."
 fi
