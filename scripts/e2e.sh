@@ -15,5 +15,22 @@ VENV="${TRELLIS_VENV:-$REPO/.venv}"
 
 "$REPO/scripts/model-env.sh"
 
+# The console's browser tests (Tests/e2e/test_console.py) drive Debian's chromium through chromium-driver,
+# installed here when missing and possible, with a Chinese font for the screenshots.
+# TRELLIS_E2E_BROWSER=0 skips those tests instead.
+has_cjk_font() { command -v fc-list >/dev/null 2>&1 && [[ -n "$(fc-list :lang=zh family 2>/dev/null)" ]]; }
+if [[ "${TRELLIS_E2E_BROWSER:-1}" != 0 ]] && ! { command -v chromium && command -v chromedriver && has_cjk_font; } >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    sudo=()
+    if [[ "$(id -u)" != 0 ]] && command -v sudo >/dev/null 2>&1; then sudo=(sudo -n); fi
+    if [[ "$(id -u)" == 0 || ${#sudo[@]} -gt 0 ]]; then
+      echo "[e2e] installing chromium, chromium-driver and fonts-wqy-zenhei with apt-get" >&2
+      "${sudo[@]}" apt-get update -qq >&2 || true
+      "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-wqy-zenhei >&2 ||
+        echo "[e2e] could not install chromium; the console tests will fail (TRELLIS_E2E_BROWSER=0 skips them)" >&2
+    fi
+  fi
+fi
+
 cd "$REPO"
 exec "$VENV/bin/python" -m pytest -q Tests/e2e "$@"

@@ -174,7 +174,7 @@ export function colour(index) {
 export function lineChart(title, days, series, format = fmtInt) {
   const width = 560;
   const height = 200;
-  const pad = { left: 56, right: 12, top: 12, bottom: 28 };
+  const pad = { left: 56, right: 24, top: 12, bottom: 28 };
   const values = series.flatMap((s) => s.values.filter((v) => v !== null && v !== undefined));
   const max = Math.max(1e-9, ...values);
   const x = (i) => pad.left + (days.length <= 1 ? (width - pad.left - pad.right) / 2 : (i * (width - pad.left - pad.right)) / (days.length - 1));

@@ -1,0 +1,534 @@
+"""The operator console in a real browser: headless chromium (Debian's chromium and chromium-driver) driven by
+Selenium against the real gateway binary and the real llama.cpp model server, with a demo catalog, usage and
+feedback made through the API first.
+
+Each page is opened and checked against the API, and a screenshot of it is saved under
+test-output/console/ (git-ignored). TRELLIS_E2E_BROWSER=0 skips the module.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import requests
+
+from conftest import (
+    MAX_TOKENS,
+    REPO,
+    UPSTREAM_CHAT_MODEL,
+    UPSTREAM_EMBED_MODEL,
+    Admin,
+    Gateway,
+    assert_clean_exit,
+    start_gateway,
+    stop_gateway,
+)
+
+if os.environ.get("TRELLIS_E2E_BROWSER", "1") == "0":
+    pytest.skip("TRELLIS_E2E_BROWSER=0", allow_module_level=True)
+
+from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
+from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+
+SHOTS = REPO / "test-output" / "console"
+XSS_SCRIPT = "<script>alert(1)</script>"
+XSS_IMG = "<img src=x onerror=alert(1)>"
+XSS = f"Claims helper {XSS_SCRIPT} {XSS_IMG}"
+XSS_TITLE = f"Policy {XSS_IMG} {XSS_SCRIPT} 保单"
+DESKTOP = [1280, 800]
+WAIT = 60  # seconds; SmolLM2 on one thread answers a short chat in a few seconds
+
+
+# --------------------------------------------------------------------------- the world
+
+
+class Demo:
+    def __init__(self, gateway: Gateway, admin: Admin) -> None:
+        self.gateway = gateway
+        self.admin = admin
+        self.acme_key = ""
+
+    def usage(self, **query: str) -> dict:
+        return self.admin.get("/usage?" + "&".join(f"{k}={v}" for k, v in query.items()))
+
+
+def chat(gateway: Gateway, key: str, model: str, user: str, text: str) -> str:
+    r = requests.post(
+        gateway.api_url + "/chat/completions",
+        headers={"Authorization": f"Bearer {key}"},
+        json={"model": model, "user": user, "max_tokens": 8, "messages": [{"role": "user", "content": text}]},
+        timeout=120,
+    )
+    assert r.status_code == 200, r.text
+    return r.headers["x-request-id"]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory, model_base_url: str) -> Iterator[Demo]:
+    """A gateway of its own (so the numbers on the overview are this module's), with two tenants, a priced
+    upstream, a shared model with two versions and a hostile description, a knowledge base with a hostile
+    document title, a RAG model, and usage with feedback on both versions."""
+    gw = start_gateway(tmp_path_factory.mktemp("console-gateway"))
+    admin = Admin(gw.url, gw.admin_key)
+    d = Demo(gw, admin)
+    try:
+        for name in ("acme", "globex"):
+            admin.post("/tenants", {"name": name})
+        # acme's interactions are captured, so a correction given in the playground becomes training data.
+        admin.call("PATCH", "/tenants/acme", json={"capture": {"enabled": True, "retention_days": 30}}, expect=(200,))
+        admin.post(
+            "/upstreams",
+            {
+                "name": "local",
+                "base_url": model_base_url,
+                "kind": "llamacpp",
+                "labels": ["private"],
+                "pricing": {"models": {"*": {"input_per_1k": 0.002, "output_per_1k": 0.004}}},
+            },
+        )
+        admin.post(
+            "/models",
+            {
+                "name": "claims-assistant",
+                "description": XSS,
+                "spec": {"upstream": "local", "model": UPSTREAM_CHAT_MODEL, "params": {"temperature": 0.2, "max_tokens": MAX_TOKENS}},
+            },
+        )
+        admin.post(
+            "/models/claims-assistant/versions",
+            {"spec": {"upstream": "local", "model": UPSTREAM_CHAT_MODEL, "params": {"temperature": 0, "max_tokens": MAX_TOKENS}}},
+        )
+        admin.call("PUT", "/models/claims-assistant/traffic", json={"1": 90, "2": 10}, expect=(200,))
+        admin.post(
+            "/knowledge-bases",
+            {
+                "name": "handbook",
+                "tenant": "acme",
+                "description": "Claims handbook 理赔手册",
+                "embedding": {"upstream": "local", "model": UPSTREAM_EMBED_MODEL},
+            },
+        )
+        admin.post(
+            "/knowledge-bases/handbook/documents?tenant=acme",
+            {"title": XSS_TITLE, "text": "# Grace period\n\nThe grace period for premiums is thirty days. 宽限期为三十天。"},
+        )
+        admin.post(
+            "/models",
+            {
+                "name": "handbook-assistant",
+                "tenant": "acme",
+                "description": "Answers from the handbook 根据手册回答",
+                "spec": {
+                    "upstream": "local",
+                    "model": UPSTREAM_CHAT_MODEL,
+                    "params": {"temperature": 0, "max_tokens": MAX_TOKENS},
+                    "knowledge": {"bases": ["handbook"], "top_k": 2},
+                },
+            },
+        )
+        d.acme_key = admin.create_key("acme", "console-e2e", ["inference", "manage", "usage"])["key"]
+        # Usage on both versions, from three end users, with feedback.
+        for i, (version, user) in enumerate([(1, "u1"), (1, "u2"), (2, "u3"), (2, "u1"), (1, "u3")]):
+            rid = chat(gw, d.acme_key, f"claims-assistant@{version}", user, f"Say hello number {i}.")
+            rating = 1 if version == 2 or i == 0 else -1
+            r = requests.post(
+                gw.api_url + "/feedback",
+                headers={"Authorization": f"Bearer {d.acme_key}"},
+                json={"request_id": rid, "rating": rating},
+                timeout=30,
+            )
+            assert r.status_code in (200, 201), r.text
+        chat(gw, d.acme_key, "handbook-assistant", "u2", "How long is the grace period?")
+        # The usage rows are written in batches (at most a second apart): wait until the report counts them.
+        wait_until(lambda: (d.usage(model="claims-assistant").get("data") or [{}])[0].get("requests") == 5, "usage rows written")
+        yield d
+    finally:
+        assert_clean_exit(gw, stop_gateway(gw))
+
+
+def wait_until(condition, what: str, timeout: float = 30) -> None:
+    WebDriverWait(None, timeout, poll_frequency=0.2).until(lambda _: condition(), f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[WebDriver]:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_path = shutil.which("chromedriver")
+    if not chromium or not driver_path:
+        pytest.fail("chromium and chromedriver are needed (apt-get install chromium chromium-driver; scripts/e2e.sh does)", pytrace=False)
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,800", "--lang=en-US", "--force-device-scale-factor=1"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    service = webdriver.ChromeService(executable_path=driver_path)
+    driver = webdriver.Chrome(options=options, service=service)
+    # The page itself 1280x800 (the window's frame takes some of --window-size).
+    chrome = driver.execute_script("return [window.outerWidth - window.innerWidth, window.outerHeight - window.innerHeight]")
+    driver.set_window_size(1280 + chrome[0], 800 + chrome[1])
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def wait(driver: WebDriver, timeout: float = WAIT) -> WebDriverWait:
+    return WebDriverWait(driver, timeout, poll_frequency=0.1)
+
+
+def find(driver: WebDriver, css: str, timeout: float = WAIT) -> WebElement:
+    return wait(driver, timeout).until(EC.visibility_of_element_located((By.CSS_SELECTOR, css)), f"no visible {css}")
+
+
+def sign_in(driver: WebDriver, gw: Gateway, key: str) -> None:
+    driver.get(gw.url + "/console")
+    driver.execute_script("sessionStorage.clear()")
+    driver.get(gw.url + "/console")
+    box = find(driver, "#key-input")
+    box.clear()
+    box.send_keys(key)
+    driver.find_element(By.CSS_SELECTOR, "#sign-in-form button[type=submit]").click()
+    find(driver, "#nav")
+    wait(driver).until(lambda d: d.find_element(By.ID, "who").text.strip() != "")
+
+
+def open_page(driver: WebDriver, name: str, ready_css: str) -> WebElement:
+    driver.find_element(By.CSS_SELECTOR, f'#nav a[data-page="{name}"]').click()
+    wait(driver).until(EC.text_to_be_present_in_element_attribute((By.ID, "page"), "data-page", name))
+    return find(driver, ready_css)
+
+
+def shot(driver: WebDriver, name: str) -> None:
+    path = SHOTS / f"{name}.png"
+    assert driver.save_screenshot(str(path)), path
+    assert path.stat().st_size > 5_000, f"{path} looks empty"
+
+
+def assert_no_alert(driver: WebDriver) -> None:
+    try:
+        alert = driver.switch_to.alert
+        text = alert.text
+        alert.dismiss()
+        pytest.fail(f"an alert fired: {text!r}")
+    except NoAlertPresentException:
+        pass
+
+
+def csp_violations(driver: WebDriver) -> list[str]:
+    return [e["message"] for e in driver.get_log("browser") if "Content Security Policy" in e["message"]]
+
+
+def tile(driver: WebDriver, metric: str) -> str:
+    return driver.find_element(By.CSS_SELECTOR, f'#overview-tiles dd[data-metric="{metric}"]').text
+
+
+def expected_tiles(row: dict | None) -> dict[str, str]:
+    row = row or {"requests": 0, "users": 0, "errors": 0, "prompt_tokens": 0, "completion_tokens": 0, "p95_ms": None, "cost": 0}
+    return {
+        "requests": f"{row['requests']:,}",
+        "users": f"{row['users']:,}",
+        "tokens": f"{row['prompt_tokens'] + row['completion_tokens']:,}",
+        "cost": f"{row['cost']:.4f}",
+        "error-rate": f"{100 * row['errors'] / row['requests']:.1f}%" if row["requests"] else "–",
+        "p95": f"{row['p95_ms']:.1f} ms" if row["p95_ms"] is not None else "–",
+    }
+
+
+def utc_days(count: int) -> tuple[str, str]:
+    today = dt.datetime.now(dt.timezone.utc).date()
+    return (today - dt.timedelta(days=count - 1)).isoformat(), today.isoformat()
+
+
+# --------------------------------------------------------------------------- the tests
+
+
+def test_sign_in_refuses_a_wrong_key_and_keeps_the_key_out_of_urls_and_cookies(demo: Demo, browser: WebDriver):
+    browser.get(demo.gateway.url + "/console")
+    browser.execute_script("sessionStorage.clear()")
+    browser.get(demo.gateway.url + "/console/")
+    find(browser, "#key-input").send_keys("not-a-key-not-a-key")
+    browser.find_element(By.CSS_SELECTOR, "#sign-in-form button[type=submit]").click()
+    error = find(browser, "#sign-in-error")
+    wait(browser).until(lambda d: "401" in error.text)
+    assert browser.find_element(By.ID, "nav").is_displayed() is False
+    shot(browser, "00-sign-in-refused")
+
+    sign_in(browser, demo.gateway, demo.gateway.admin_key)
+    assert browser.find_element(By.ID, "who").text == "Operator"
+    assert demo.gateway.admin_key not in browser.current_url
+    assert browser.get_cookies() == []
+    assert browser.execute_script("return sessionStorage.getItem('trellis.console.key')") == demo.gateway.admin_key
+    assert browser.execute_script("return localStorage.length") == 0
+    # A reload keeps the tab signed in; signing out forgets the key.
+    browser.refresh()
+    find(browser, "#overview-tiles")
+    browser.find_element(By.ID, "sign-out").click()
+    find(browser, "#key-input")
+    assert browser.execute_script("return sessionStorage.getItem('trellis.console.key')") is None
+
+
+def test_overview_numbers_equal_the_usage_report(demo: Demo, browser: WebDriver):
+    sign_in(browser, demo.gateway, demo.gateway.admin_key)
+    open_page(browser, "overview", "#overview-tiles")
+    for label, days in (("7 d", 7), ("24 h", 2), ("30 d", 30)):
+        browser.find_element(By.CSS_SELECTOR, f'button[data-range="{1 if label == "24 h" else days}"]').click()
+        find(browser, "#overview-tiles")
+        wait(browser).until(
+            lambda d: d.find_element(By.CSS_SELECTOR, f'button[data-range="{1 if label == "24 h" else days}"]').get_attribute("aria-pressed") == "true"
+        )
+        start, end = utc_days(days)
+        report = demo.usage(**{"from": start, "to": end})
+        assert report["data"], report
+        assert report["data"][0]["requests"] == 6, report
+        for metric, value in expected_tiles(report["data"][0]).items():
+            assert tile(browser, metric) == value, (label, metric)
+        if label == "30 d":
+            shot(browser, "01-overview")
+    # Charts are SVG drawn by the page, and the top models and tenants are listed with the report's counts.
+    assert len(browser.find_elements(By.CSS_SELECTOR, "figure.chart-box svg")) >= 8
+    by_model = {r["model"]: r["requests"] for r in demo.usage(group_by="model", **dict(zip(("from", "to"), utc_days(30))))["data"]}
+    for model, requests_ in by_model.items():
+        row = browser.find_element(By.CSS_SELECTOR, f'tr[data-row="{model}"]')
+        assert row.find_elements(By.TAG_NAME, "td")[1].text == str(requests_)
+    assert browser.find_element(By.CSS_SELECTOR, 'tr[data-row="acme"]').find_elements(By.TAG_NAME, "td")[1].text == "6"
+    assert csp_violations(browser) == []
+    # A phone-sized window: nothing wider than the screen.
+    DESKTOP[:] = [browser.get_window_size()["width"], browser.get_window_size()["height"]]
+    browser.set_window_size(390, 844)
+    try:
+        find(browser, "#overview-tiles")
+        assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
+        shot(browser, "01-overview-phone")
+    finally:
+        browser.set_window_size(*DESKTOP)
+
+
+def test_models_render_hostile_text_as_text_and_change_the_traffic_split(demo: Demo, browser: WebDriver):
+    sign_in(browser, demo.gateway, demo.gateway.admin_key)
+    card = open_page(browser, "models", 'section[data-model="claims-assistant"]')
+    description = card.find_element(By.CSS_SELECTOR, "p.description")
+    assert description.text == XSS
+    assert browser.execute_script("return document.querySelectorAll('#page img, #page script').length") == 0
+    assert_no_alert(browser)
+    rows = card.find_elements(By.CSS_SELECTOR, "tbody tr[data-version]")
+    assert [r.get_attribute("data-version") for r in rows] == ["1", "2"]
+    assert "local/smollm2" in rows[0].text and '"temperature":0.2' in rows[0].text
+    rag = browser.find_element(By.CSS_SELECTOR, 'section[data-model="handbook-assistant"]')
+    assert "handbook" in rag.find_element(By.CSS_SELECTOR, 'tr[data-version="1"]').text
+    assert "根据手册回答" in rag.text
+    shot(browser, "02-models")
+
+    # Cancel changes nothing.
+    inputs = card.find_elements(By.CSS_SELECTOR, "form.traffic input[type=number]")
+    inputs[0].clear()
+    inputs[0].send_keys("50")
+    inputs[1].clear()
+    inputs[1].send_keys("50")
+    card.find_element(By.CSS_SELECTOR, "form.traffic button[type=submit]").click()
+    confirm = card.find_element(By.CSS_SELECTOR, ".confirm")
+    wait(browser).until(lambda d: confirm.is_displayed())
+    assert "v1: 90, v2: 10" in confirm.text and "v1: 50, v2: 50" in confirm.text
+    shot(browser, "02-models-confirm")
+    confirm.find_element(By.XPATH, ".//button[text()='Cancel']").click()
+    wait(browser).until(lambda d: not confirm.is_displayed())
+    assert demo.admin.get("/models/claims-assistant")["traffic"] == {"1": 90, "2": 10}
+
+    card.find_element(By.CSS_SELECTOR, "form.traffic button[type=submit]").click()
+    wait(browser).until(lambda d: confirm.is_displayed())
+    confirm.find_element(By.XPATH, ".//button[text()='Confirm change']").click()
+    wait(browser).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, 'section[data-model="claims-assistant"] form.traffic .notice'), "Traffic saved"))
+    assert demo.admin.get("/models/claims-assistant")["traffic"] == {"1": 50, "2": 50}
+    assert demo.admin.get("/audit?action=model.traffic.set")["data"][0]["target"].endswith("claims-assistant")
+    # A refused change is shown plainly: all weights zero is a 400 from the API.
+    for box in inputs:
+        box.clear()
+        box.send_keys("0")
+    card.find_element(By.CSS_SELECTOR, "form.traffic button[type=submit]").click()
+    wait(browser).until(lambda d: confirm.is_displayed())
+    confirm.find_element(By.XPATH, ".//button[text()='Confirm change']").click()
+    wait(browser).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, 'section[data-model="claims-assistant"] form.traffic .error'), "400"))
+    assert demo.admin.get("/models/claims-assistant")["traffic"] == {"1": 50, "2": 50}
+
+
+def test_version_comparison_matches_the_report(demo: Demo, browser: WebDriver):
+    sign_in(browser, demo.gateway, demo.gateway.admin_key)
+    card = open_page(browser, "models", 'section[data-model="claims-assistant"]')
+    compare = card.find_element(By.CSS_SELECTOR, ".compare")
+    compare.find_element(By.XPATH, ".//button[text()='Compare versions']").click()
+    table = wait(browser).until(lambda d: compare.find_element(By.CSS_SELECTOR, "table"))
+    start, end = utc_days(30)
+    report = {r["version"]: r for r in demo.usage(model="claims-assistant", group_by="version", **{"from": start, "to": end})["data"]}
+    assert set(report) == {1, 2}
+    headers = [th.text for th in table.find_elements(By.CSS_SELECTOR, "thead th")]
+    assert headers[1].startswith("v1") and headers[2].startswith("v2")
+
+    def row(metric: str) -> list[str]:
+        cells = table.find_element(By.CSS_SELECTOR, f'tr[data-metric="{metric}"]').find_elements(By.TAG_NAME, "td")
+        return [c.text for c in cells]
+
+    assert row("Requests") == [str(report[1]["requests"]), str(report[2]["requests"])] == ["3", "2"]
+    assert row("Users") == [str(report[1]["users"]), str(report[2]["users"])]
+    rates = [f"{100 * r['positive'] / (r['positive'] + r['negative']):.1f}%" for r in (report[1], report[2])]
+    assert row("Positive feedback") == rates == ["33.3%", "100.0%"]
+    assert row("p95 latency") == [f"{report[v]['p95_ms']:.1f} ms" for v in (1, 2)]
+    assert row("Cost") == [f"{report[v]['cost']:.4f}" for v in (1, 2)]
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", compare)
+    shot(browser, "03-version-comparison")
+
+
+def test_playground_streams_an_answer_with_citations_and_takes_a_rating(demo: Demo, browser: WebDriver):
+    sign_in(browser, demo.gateway, demo.gateway.admin_key)
+    # The operator key cannot chat (chat runs as a tenant): the page asks for a tenant key.
+    open_page(browser, "playground", "#inference-key").send_keys(demo.acme_key)
+    browser.find_element(By.XPATH, "//button[text()='Use this key']").click()
+    model = Select(find(browser, "#pg-model"))
+    assert {"claims-assistant", "handbook-assistant"} <= {o.get_attribute("value") for o in model.options}
+    model.select_by_value("handbook-assistant")
+    find(browser, "#pg-message").send_keys("How long is the grace period? 宽限期多长?")
+    browser.find_element(By.CSS_SELECTOR, "#pg-form button[type=submit]").click()
+    answer = find(browser, "#pg-answer")
+    wait(browser).until(lambda d: answer.get_attribute("data-state") in ("done", "error"))
+    assert answer.get_attribute("data-state") == "done", browser.find_element(By.ID, "page").text
+    assert answer.text.strip(), "no text streamed"
+    citations = browser.find_elements(By.CSS_SELECTOR, "#pg-citations li")
+    assert citations and XSS_TITLE in citations[0].text
+    assert browser.execute_script("return document.querySelectorAll('#page img').length") == 0
+    assert_no_alert(browser)
+    meta = browser.find_element(By.ID, "pg-meta").text
+    request_id = meta.split()[1]
+    assert request_id.startswith("req_")
+    shot(browser, "04-playground")
+
+    before = demo.usage(model="handbook-assistant")["data"][0]
+    find(browser, "#pg-correction").send_keys("The grace period is thirty days. 宽限期为三十天。")
+    browser.find_element(By.ID, "pg-bad").click()
+    wait(browser).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "#pg-feedback .notice"), "with the correction"))
+    wait_until(lambda: demo.usage(model="handbook-assistant")["data"][0]["negative"] == before["negative"] + 1, "the rating counted")
+    # The correction is training data now: the SFT export carries it.
+    export = demo.admin.call("GET", "/datasets/export?model=handbook-assistant&format=openai-dpo&tenant=acme", expect=(200,)).text
+    assert "宽限期为三十天" in export, export[:300]
+
+
+def test_knowledge_upload_with_progress_and_search(demo: Demo, browser: WebDriver, tmp_path: Path):
+    # A tenant admin: sees only its tenant, and searches with its own key.
+    sign_in(browser, demo.gateway, demo.acme_key)
+    assert browser.find_element(By.ID, "who").text.startswith("Tenant acme")
+    open_page(browser, "knowledge", "#kb-documents table")
+    docs = browser.find_element(By.ID, "kb-documents")
+    assert XSS_TITLE in docs.text
+    assert browser.execute_script("return document.querySelectorAll('#page img, #page script').length") == 0
+    assert_no_alert(browser)
+
+    doc = tmp_path / "flood-cover.md"
+    doc.write_text("# Flood cover\n\nZanzibarite flood cover pays for water damage after heavy rain.\n\n洪水保障赔付暴雨后的水损。\n", encoding="utf-8")
+    find(browser, "#kb-file").send_keys(str(doc))
+    browser.find_element(By.ID, "kb-title").send_keys("Flood cover 洪水保障")
+    browser.find_element(By.CSS_SELECTOR, "#kb-upload button[type=submit]").click()
+    wait(browser).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "#kb-upload .notice"), "Added"))
+    assert browser.find_element(By.ID, "kb-progress").get_attribute("value") == "100"
+    wait(browser).until(EC.text_to_be_present_in_element((By.ID, "kb-documents"), "Flood cover 洪水保障"))
+    titles = [d["title"] for d in demo.admin.get("/knowledge-bases/handbook/documents?tenant=acme")["data"]]
+    assert "Flood cover 洪水保障" in titles
+
+    find(browser, "#kb-query").send_keys("Zanzibarite")
+    Select(browser.find_element(By.ID, "kb-mode")).select_by_value("keyword")
+    browser.find_element(By.CSS_SELECTOR, "#kb-search form button[type=submit]").click()
+    first = find(browser, "#kb-results li.hit")
+    assert first.find_element(By.CSS_SELECTOR, ".hit-title").text == "Flood cover 洪水保障"
+    assert "score" in first.text
+    shot(browser, "05-knowledge")
+
+    # Chinese query, hybrid search: the Chinese passage is found too.
+    query = browser.find_element(By.ID, "kb-query")
+    query.clear()
+    query.send_keys("暴雨水损")
+    Select(browser.find_element(By.ID, "kb-mode")).select_by_value("hybrid")
+    browser.find_element(By.CSS_SELECTOR, "#kb-search form button[type=submit]").click()
+    wait(browser).until(EC.text_to_be_present_in_element((By.ID, "kb-results"), "洪水保障"))
+
+
+def test_keys_issue_once_and_revoke(demo: Demo, browser: WebDriver):
+    sign_in(browser, demo.gateway, demo.gateway.admin_key)
+    open_page(browser, "keys", "#keys-list table")
+    Select(browser.find_element(By.ID, "keys-tenant")).select_by_value("globex")
+    wait(browser).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "#key-issue h2"), "globex"))
+    name = find(browser, "#key-name")
+    name.clear()
+    name.send_keys("from-console")
+    browser.find_element(By.CSS_SELECTOR, "#key-issue button[type=submit]").click()
+    secret = find(browser, "#new-key").text
+    assert secret.startswith("trk-")
+    assert find(browser, "#copy-key").is_displayed()
+    r = requests.get(demo.gateway.api_url + "/models", headers={"Authorization": f"Bearer {secret}"}, timeout=30)
+    assert r.status_code == 200, r.text
+    shot(browser, "06-keys")
+    keys = demo.admin.get("/tenants/globex/keys")["data"]
+    issued = next(k for k in keys if k["name"] == "from-console")
+    row = find(browser, f'tr[data-key="{issued["id"]}"]')
+    assert row.find_element(By.CSS_SELECTOR, ".key-state").text == "active"
+    # Shown once: a reload of the page lists the key without it.
+    open_page(browser, "overview", "#overview-tiles")
+    open_page(browser, "keys", "#keys-list table")
+    assert secret not in browser.find_element(By.ID, "page").text
+
+    Select(browser.find_element(By.ID, "keys-tenant")).select_by_value("globex")
+    row = find(browser, f'tr[data-key="{issued["id"]}"]')
+    row.find_element(By.XPATH, ".//button[starts-with(text(), 'Revoke')]").click()
+    row.find_element(By.XPATH, ".//button[text()='Confirm revoke']").click()
+    wait(browser).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, f'tr[data-key="{issued["id"]}"] .key-state'), "revoked"))
+    r = requests.get(demo.gateway.api_url + "/models", headers={"Authorization": f"Bearer {secret}"}, timeout=30)
+    assert r.status_code == 401, r.text
+    assert next(k for k in demo.admin.get("/tenants/globex/keys")["data"] if k["id"] == issued["id"])["revoked"] is True
+
+
+def test_audit_filters(demo: Demo, browser: WebDriver):
+    sign_in(browser, demo.gateway, demo.gateway.admin_key)
+    open_page(browser, "audit", "#audit-list table")
+    everything = len(browser.find_elements(By.CSS_SELECTOR, "#audit-list tr[data-audit]"))
+    api_all = demo.admin.get("/audit?limit=50")["data"]
+    assert everything == len(api_all) and everything > 5
+    find(browser, "#audit-action").send_keys("model.*")
+    browser.find_element(By.CSS_SELECTOR, "#audit-filters button[type=submit]").click()
+    expected = demo.admin.get("/audit?limit=50&action=model.*")["data"]
+    wait(browser).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#audit-list tr[data-audit]")) == len(expected))
+    shown = [r.get_attribute("data-audit") for r in browser.find_elements(By.CSS_SELECTOR, "#audit-list tr[data-audit]")]
+    assert shown == [str(e["id"]) for e in expected]
+    assert all(r.find_elements(By.TAG_NAME, "td")[3].text.startswith("model.") for r in browser.find_elements(By.CSS_SELECTOR, "#audit-list tr[data-audit]"))
+    # A malformed filter is the API's 400, shown plainly.
+    find(browser, "#audit-tenant").send_keys("no-such-tenant")
+    browser.find_element(By.CSS_SELECTOR, "#audit-filters button[type=submit]").click()
+    wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#audit-list .error") or "No entries" in d.find_element(By.ID, "audit-list").text)
+    browser.find_element(By.ID, "audit-tenant").clear()
+    browser.find_element(By.ID, "audit-action").clear()
+    browser.find_element(By.CSS_SELECTOR, "#audit-filters button[type=submit]").click()
+    wait(browser).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#audit-list tr[data-audit]")) == everything)
+    shot(browser, "07-audit")
+    assert csp_violations(browser) == []
+
+
+def test_tenant_admin_sees_only_its_tenant(demo: Demo, browser: WebDriver):
+    sign_in(browser, demo.gateway, demo.acme_key)
+    open_page(browser, "overview", "#overview-tiles")
+    start, end = utc_days(7)
+    report = demo.usage(tenant="acme", **{"from": start, "to": end})
+    for metric, value in expected_tiles(report["data"][0] if report["data"] else None).items():
+        assert tile(browser, metric) == value, metric
+    assert not browser.find_elements(By.XPATH, "//h2[text()='Top tenants']")
+    open_page(browser, "keys", "#keys-list")
+    assert [o.get_attribute("value") for o in Select(browser.find_element(By.ID, "keys-tenant")).options] == ["acme"]
+    assert not browser.find_elements(By.ID, "tenant-create")
+    shot(browser, "08-tenant-keys")
