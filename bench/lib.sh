@@ -129,6 +129,8 @@ start_trellis() {
             if [[ $name == TRELLIS_* ]]; then unset "$name"; fi
         done < <(compgen -e)
         export TRELLIS_ADMIN_KEY="$ADMIN_KEY" TRELLIS_LOG_LEVEL=warning
+        # BENCH_TRELLIS_ENV="NAME=VALUE …": extra settings for the gateway under test (e.g. to compare two).
+        for setting in ${BENCH_TRELLIS_ENV:-}; do export "${setting?}"; done
         exec "${GATEWAY_RUN[@]}" "$TRELLIS" serve --host 127.0.0.1 --port "$port" --data-dir "$WORK/data"
     ) >"$WORK/trellis.log" 2>&1 &
     TRELLIS_PID=$!

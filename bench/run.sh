@@ -26,6 +26,7 @@
 #                               docker/ and scripts/, so the benchmark measures the shipped binary and shares
 #                               its build cache (changing these flags recompiles every module)
 #   BENCH_RESULTS_DIR=bench/results
+#   BENCH_TRELLIS_ENV=          extra environment for trellis, "NAME=VALUE NAME2=VALUE2" (e.g. TRELLIS_* settings)
 #   BENCH_LITELLM=0             1: also measure the LiteLLM proxy (BENCH_LITELLM_VERSION, default 1.106.12, installed
 #                               from PyPI into bench/.venv-litellm once; fully offline, one worker, pinned like trellis)
 #   BENCH_RATE=1000             offered rate (requests/s) of the fixed-rate run (hey -q), non-streaming; 0 to skip
