@@ -41,18 +41,7 @@ extension SQLiteStore {
 
     /// The UTC day of a time, `yyyy-MM-dd`, computed without a formatter (days since the epoch).
     public static func day(ms: Int64) -> String {
-        let days = Int(floor(Double(ms) / 86_400_000))
-        // Civil-from-days (Howard Hinnant's algorithm).
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
-        return String(format: "%04d-%02d-%02d", y, m, d)
+        CivilDate(unixMs: ms).dayString
     }
 
     static func accumulate(_ events: [UsageRecord], into daily: inout [RollupKey: RollupDelta], users: inout [RollupKey: RollupDelta]) {

@@ -212,10 +212,7 @@ public final class RateLimiter: Sendable {
 
     /// `"2026-11"` for a date, in UTC.
     public static func month(of date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC") ?? .gmt
-        let c = calendar.dateComponents([.year, .month], from: date)
-        return String(format: "%04d-%02d", c.year ?? 1970, c.month ?? 1)
+        CivilDate(date).monthString
     }
 
     static func secondsToNextMonth(month: String) -> Double {
