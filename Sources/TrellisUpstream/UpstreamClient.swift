@@ -103,6 +103,9 @@ public final class UpstreamClient: Sendable {
         config.timeout = .init(connect: .milliseconds(Int64(settings.connectTimeoutMs)), read: .milliseconds(Int64(settings.readTimeoutMs)))
         config.redirectConfiguration = .disallow
         config.decompression = .disabled
+        // The gateway installs no tracer. AsyncHTTPClient's default is the global no-op tracer, with which it
+        // still builds a span and its attributes per request (about 3 % of the gateway's CPU); nil skips that.
+        config.tracing.tracer = nil
         self.http = HTTPClient(eventLoopGroup: eventLoopGroup, configuration: config)
         self.configuration = config
         self.eventLoopGroup = eventLoopGroup
