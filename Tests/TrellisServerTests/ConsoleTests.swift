@@ -32,6 +32,11 @@ import Testing
                 #expect(page.headers.first(name: "cache-control") == "no-cache", "\(path)")
                 #expect(page.text.contains(#"<script type="module" src="/console/app.js"></script>"#), "\(path)")
                 #expect(page.text.contains(#"<meta charset="utf-8">"#))
+                // Nothing the policy would block: no inline script, style or event handler.
+                #expect(page.text.components(separatedBy: "<script").count == 2, "one script element, the module")
+                for inline in [" style=", " onclick=", " onload=", " onerror=", "<style", "javascript:"] {
+                    #expect(!page.text.contains(inline), "\(path): \(inline)")
+                }
                 expectSecurityHeaders(page, path)
             }
             let types = ["app.js": "text/javascript; charset=utf-8", "lib.js": "text/javascript; charset=utf-8", "console.css": "text/css; charset=utf-8"]
