@@ -34,7 +34,9 @@ if os.environ.get("TRELLIS_E2E_BROWSER", "1") == "0":
 
 from selenium import webdriver  # noqa: E402
 from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
@@ -344,6 +346,13 @@ def test_models_render_hostile_text_as_text_and_change_the_traffic_split(demo: D
     wait(browser).until(lambda d: confirm.is_displayed())
     assert "v1: 90, v2: 10" in confirm.text and "v1: 50, v2: 50" in confirm.text
     shot(browser, "02-models-confirm")
+    # Escape cancels, as the Cancel button does; neither changes anything.
+    assert browser.switch_to.active_element.text == "Confirm change"
+    ActionChains(browser).send_keys(Keys.ESCAPE).perform()
+    wait(browser).until(lambda d: not confirm.is_displayed())
+    assert demo.admin.get("/models/claims-assistant")["traffic"] == {"1": 90, "2": 10}
+    card.find_element(By.CSS_SELECTOR, "form.traffic button[type=submit]").click()
+    wait(browser).until(lambda d: confirm.is_displayed())
     confirm.find_element(By.XPATH, ".//button[text()='Cancel']").click()
     wait(browser).until(lambda d: not confirm.is_displayed())
     assert demo.admin.get("/models/claims-assistant")["traffic"] == {"1": 90, "2": 10}
@@ -473,7 +482,8 @@ def test_keys_issue_once_and_revoke(demo: Demo, browser: WebDriver):
     browser.find_element(By.CSS_SELECTOR, "#key-issue button[type=submit]").click()
     secret = find(browser, "#new-key").text
     assert secret.startswith("trk-")
-    assert find(browser, "#copy-key").is_displayed()
+    find(browser, "#copy-key").click()
+    wait(browser).until(lambda d: d.find_element(By.CSS_SELECTOR, "#key-issued .secret [role=status]").text in ("Copied.", "Selected: press Ctrl+C to copy."))
     r = requests.get(demo.gateway.api_url + "/models", headers={"Authorization": f"Bearer {secret}"}, timeout=30)
     assert r.status_code == 200, r.text
     shot(browser, "06-keys")
@@ -509,10 +519,11 @@ def test_audit_filters(demo: Demo, browser: WebDriver):
     shown = [r.get_attribute("data-audit") for r in browser.find_elements(By.CSS_SELECTOR, "#audit-list tr[data-audit]")]
     assert shown == [str(e["id"]) for e in expected]
     assert all(r.find_elements(By.TAG_NAME, "td")[3].text.startswith("model.") for r in browser.find_elements(By.CSS_SELECTOR, "#audit-list tr[data-audit]"))
-    # A malformed filter is the API's 400, shown plainly.
+    # A tenant that does not exist is the API's 404, shown plainly.
     find(browser, "#audit-tenant").send_keys("no-such-tenant")
     browser.find_element(By.CSS_SELECTOR, "#audit-filters button[type=submit]").click()
-    wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#audit-list .error") or "No entries" in d.find_element(By.ID, "audit-list").text)
+    error = wait(browser).until(lambda d: d.find_element(By.CSS_SELECTOR, "#audit-list .error"))
+    assert error.text.startswith("404: ") and "no-such-tenant" in error.text and "(not_found)" in error.text, error.text
     browser.find_element(By.ID, "audit-tenant").clear()
     browser.find_element(By.ID, "audit-action").clear()
     browser.find_element(By.CSS_SELECTOR, "#audit-filters button[type=submit]").click()
@@ -533,3 +544,28 @@ def test_tenant_admin_sees_only_its_tenant(demo: Demo, browser: WebDriver):
     assert [o.get_attribute("value") for o in Select(browser.find_element(By.ID, "keys-tenant")).options] == ["acme"]
     assert not browser.find_elements(By.ID, "tenant-create")
     shot(browser, "08-tenant-keys")
+
+
+def test_keyboard_only(demo: Demo, browser: WebDriver):
+    """Signed in and moved between pages with the keyboard alone; focus lands on each page's heading."""
+    browser.get(demo.gateway.url + "/console/console.css")
+    browser.execute_script("sessionStorage.clear()")
+    browser.get(demo.gateway.url + "/console")
+    box = find(browser, "#key-input")
+    wait(browser).until(lambda d: d.switch_to.active_element == box)
+    box.send_keys(demo.gateway.admin_key + Keys.ENTER)
+    find(browser, "#overview-tiles")
+    assert browser.switch_to.active_element.tag_name == "h1"
+    # From the top of the document: the skip link first, then the section links in order.
+    browser.find_element(By.TAG_NAME, "body").click()
+    browser.execute_script("document.activeElement.blur(); window.scrollTo(0, 0)")
+    ActionChains(browser).send_keys(Keys.TAB).perform()
+    assert browser.switch_to.active_element.get_attribute("class") == "skip"
+    for _ in range(10):
+        ActionChains(browser).send_keys(Keys.TAB).perform()
+        if browser.switch_to.active_element.get_attribute("data-page") == "audit":
+            break
+    assert browser.switch_to.active_element.get_attribute("data-page") == "audit"
+    ActionChains(browser).send_keys(Keys.ENTER).perform()
+    find(browser, "#audit-list table")
+    assert browser.switch_to.active_element.text == "Audit"

@@ -8,6 +8,7 @@ import {
 const state = {
   who: null, // {operator, manage, usage, inference, tenant}
   range: 7,
+  attempt: 0, // the latest sign-in or sign-out; an older sign-in that finishes later is dropped
 };
 
 const PAGES = {
@@ -52,13 +53,16 @@ async function identify(key) {
 }
 
 async function signIn(key) {
+  const attempt = ++state.attempt;
   const who = await identify(key);
+  if (attempt !== state.attempt) return;
   session.key = key;
   state.who = who;
   showShell();
 }
 
 function signOut() {
+  state.attempt += 1;
   session.clear();
   state.who = null;
   $("page").hidden = true;
@@ -337,6 +341,9 @@ function modelCard(model) {
       confirmBox.hidden = true;
       inputs[0].focus();
     });
+    confirmBox.onkeydown = (e) => {
+      if (e.key === "Escape") no.click();
+    };
     yes.addEventListener("click", async () => {
       yes.disabled = true;
       try {
@@ -802,6 +809,9 @@ async function renderTenantKeys(root, tenant) {
               const yes = el("button", { type: "button", class: "danger", text: "Confirm revoke" });
               const no = el("button", { type: "button", class: "secondary", text: "Cancel" });
               cell.append(el("span", { text: `Revoke ${k.prefix}? It stops working at once. ` }), yes, " ", no);
+              cell.onkeydown = (e) => {
+                if (e.key === "Escape") no.click();
+              };
               yes.focus();
               no.addEventListener("click", () => loadKeys());
               yes.addEventListener("click", async () => {
