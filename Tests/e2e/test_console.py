@@ -569,3 +569,19 @@ def test_keyboard_only(demo: Demo, browser: WebDriver):
     ActionChains(browser).send_keys(Keys.ENTER).perform()
     find(browser, "#audit-list table")
     assert browser.switch_to.active_element.text == "Audit"
+
+
+def test_usage_key_sees_only_the_overview(demo: Demo, browser: WebDriver):
+    """A key with only the `usage` scope: the overview of its tenant, and no page it could not use."""
+    key = demo.admin.create_key("acme", "console-usage-only", ["usage"])["key"]
+    sign_in(browser, demo.gateway, key)
+    find(browser, "#overview-tiles")
+    visible = [a.get_attribute("data-page") for a in browser.find_elements(By.CSS_SELECTOR, "#nav a") if a.is_displayed()]
+    assert visible == ["overview", "playground"], visible
+    start, end = utc_days(7)
+    report = demo.usage(tenant="acme", **{"from": start, "to": end})
+    assert tile(browser, "requests") == f"{report['data'][0]['requests']:,}"
+    # Typed into the address bar, a page the key cannot use falls back to the overview.
+    browser.get(demo.gateway.url + "/console#/keys")
+    find(browser, "#overview-tiles")
+    assert browser.find_element(By.ID, "page").get_attribute("data-page") == "overview"
