@@ -31,7 +31,8 @@
 #                               from PyPI into bench/.venv-litellm once; fully offline, one worker, pinned like trellis)
 #   BENCH_RATE=1000             offered rate (requests/s) of the fixed-rate run (hey -q), non-streaming; 0 to skip
 #   BENCH_RATE_DURATION=10s     length of each fixed-rate run
-#   BENCH_RATE_WORKERS=20       hey workers sharing that rate
+#   BENCH_RATE_WORKERS=4        hey workers sharing that rate (hey paces each worker with its own ticker, all
+#                               started together: N workers send bursts of N requests)
 #   BENCH_PROFILE=0             1: afterwards, profile trellis with `perf record --call-graph dwarf` during one more
 #                               (unmeasured) run per mode at the largest connection count, and summarise it with
 #                               bench/perf-summary.py into bench/results/<stamp>-<mode>.perf.txt (needs perf, python3)
@@ -60,7 +61,7 @@ PROFILE="${BENCH_PROFILE:-0}"
 LITELLM="${BENCH_LITELLM:-0}"
 RATE="${BENCH_RATE:-1000}"
 RATE_DURATION="${BENCH_RATE_DURATION:-10s}"
-RATE_WORKERS="${BENCH_RATE_WORKERS:-20}"
+RATE_WORKERS="${BENCH_RATE_WORKERS:-4}"
 
 
 # shellcheck source=bench/lib.sh
