@@ -91,6 +91,8 @@ function showShell() {
 
 function route() {
   if (!state.who) return;
+  // An in-page anchor (the skip link's #main) is not a page: stay where the user is.
+  if (window.location.hash && !window.location.hash.startsWith("#/") && $("page").dataset.page) return;
   let name = (window.location.hash.match(/^#\/([a-z]+)/) || [])[1];
   if (!PAGES[name] || !PAGES[name].allowed(state.who)) {
     name = Object.keys(PAGES).find((p) => PAGES[p].allowed(state.who));
@@ -553,6 +555,16 @@ async function renderPlayground(root) {
 /** Reads an OpenAI event stream with fetch's ReadableStream, calling `onEvent` with each parsed `data:` JSON. */
 async function readStream(response, onEvent) {
   const reader = response.body.getReader();
+  try {
+    await readEvents(reader, onEvent);
+  } catch (e) {
+    // An error event (or a bad frame) ends the answer: stop downloading the rest.
+    reader.cancel().catch(() => {});
+    throw e;
+  }
+}
+
+async function readEvents(reader, onEvent) {
   const decoder = new TextDecoder("utf-8");
   let buffer = "";
   for (;;) {
@@ -954,7 +966,14 @@ function start() {
   window.addEventListener("hashchange", route);
   const saved = session.key;
   if (saved) {
-    signIn(saved).catch(() => signOut());
+    signIn(saved).catch((e) => {
+      // Only a refused key signs the tab out; a gateway that is briefly unreachable or busy keeps it.
+      if (e instanceof ApiError && (e.status === 401 || e.status === 403)) {
+        signOut();
+      } else {
+        $("sign-in-error").textContent = `Could not check the saved key: ${e instanceof ApiError ? e.plain : String(e.message ?? e)}. Reload to try again.`;
+      }
+    });
   } else {
     $("key-input").focus();
   }
