@@ -62,24 +62,32 @@ def test_generated_requests_get_no_5xx_and_match_the_spec(fuzz_gateway, who, tmp
     result = _schemathesis(gw.url, gw.admin_key if who == "operator" else manage, tmp_path)
     summary = [line for line in result.stdout.splitlines() if "generated" in line or "passed" in line or "failed" in line]
     print("\n" + "\n".join(summary[-3:]))
-    if result.returncode != 0 and _only_generator_errors(result.stdout):
-        # Its data generator gave up on an operation's schema: no request was wrong, none was answered wrongly.
-        print("note: Schemathesis's generator gave up on some schema(s); every check that ran passed")
+    gave_up = _generator_gave_up(result.stdout) if result.returncode != 0 else []
+    if gave_up:
+        # Its data generator gave up on one operation's schema: no request was wrong, none was answered wrongly.
+        print(f"note: Schemathesis's generator gave up on {', '.join(gave_up)}; every check that ran passed")
     else:
         assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert requests.get(gw.url + "/healthz", timeout=5).status_code == 200
 
 
-def _only_generator_errors(stdout: str) -> bool:
-    """True when Schemathesis exited non-zero only because its generator could not produce data for a schema
-    ("Schema Error … Cannot generate …", a limit of the tool), with no failed check anywhere in the run."""
+def _generator_gave_up(stdout: str) -> list[str]:
+    """The operations whose schema Schemathesis's generator gave up on ("Schema Error … Cannot generate …", a
+    limit of the tool), when that is the only reason the run failed: no failed check anywhere, test cases run
+    and passed, and at most two such operations (more would point at a schema to fix). Otherwise empty."""
     if re.search(r"=+ FAILURES =+", stdout) or re.search(r"\b[1-9][0-9]* failed\b", stdout):
-        return False
+        return []
+    counts = re.search(r"([0-9]+) generated, ([0-9]+) passed", stdout)
+    if not counts or int(counts.group(2)) == 0 or counts.group(1) != counts.group(2):
+        return []
     errors = re.search(r"=+ ERRORS =+(.*?)(?:=+ WARNINGS =+|\Z)", stdout, re.S)
     if not errors:
-        return False
-    entries = [e for e in re.split(r"_{4,} [^\n]+ _{4,}", errors.group(1)) if e.strip()]
-    return bool(entries) and all("Schema Error" in e and "Cannot generate" in e for e in entries)
+        return []
+    parts = re.split(r"_{4,} ([^\n]+?) _{4,}", errors.group(1))
+    entries = list(zip(parts[1::2], parts[2::2]))
+    if not entries or len(entries) > 2 or not all("Schema Error" in body and "Cannot generate" in body for _, body in entries):
+        return []
+    return [name.strip() for name, _ in entries]
 
 
 def _raw(gw, payload: bytes) -> tuple[int, bytes]:
