@@ -6,7 +6,7 @@
 #      added latency, gateway CPU per request, peak RSS, and the Trellis ÷ LiteLLM ratio.
 #   2. bench/ttft.sh: time to first token added by each gateway over the real SmolLM2 model server.
 #
-#   bench/compare.sh                     # ~6 min after the first install of LiteLLM and the model server
+#   bench/compare.sh                     # ~4 min after the first install of LiteLLM and the model server
 #
 # Every setting of bench/run.sh and bench/ttft.sh applies (BENCH_DURATION, BENCH_CONNECTIONS, BENCH_RATE, …).
 set -euo pipefail

@@ -203,7 +203,7 @@ done
 # Fixed offered rate (hey -q per worker): latency at a steady load well below saturation, which is what a
 # deployment sees; wrk above measures the most each one can do.
 declare -A R_RPS R_P50 R_P99 R_CPU R_ERR
-run_hey() { # run_hey URL AUTH BODY → "rps p50_us p99_us non200"; hey's report goes to the log
+run_hey() { # run_hey URL AUTH BODY → "rps p50_us p99_us non200 answers"; hey's report goes to the log
     local out headers=()
     if [[ -n "$2" ]]; then headers=(-H "Authorization: Bearer $2"); fi
     out="$("${LOAD_RUN[@]}" hey -z "$RATE_DURATION" -c "$RATE_WORKERS" -q $((RATE / RATE_WORKERS)) -t 10 -m POST \
@@ -213,20 +213,23 @@ run_hey() { # run_hey URL AUTH BODY → "rps p50_us p99_us non200"; hey's report
         /^Status code distribution:/ { sec = "status"; next } /^Error distribution:/ { sec = "error"; next }
         sec == "status" && /^ *\[[0-9]+\]/ { if ($1 != "[200]") bad += $2 }
         sec == "error" && /^ *\[[0-9]+\]/ { n = $1; gsub(/[^0-9]/, "", n); bad += n }
-        END { printf "%.1f %.0f %.0f %d\n", rps, p50, p99, bad }' <<<"$out"
+        sec == "status" && /^ *\[[0-9]+\]/ { n += $2 }
+        END { printf "%.1f %.0f %.0f %d %d\n", rps, p50, p99, bad, n }' <<<"$out"
 }
 if [[ "$RATE" != 0 ]]; then
+    # hey -q is per worker, and -q 0 means no limit at all.
+    ((RATE >= RATE_WORKERS)) || die "BENCH_RATE ($RATE) must be at least BENCH_RATE_WORKERS ($RATE_WORKERS)"
     for target in "${TARGETS[@]}"; do
         url="$(target_url "$target")" auth="$(target_auth "$target")"
         gw_pid="$TRELLIS_PID"
         if [[ $target == litellm ]]; then gw_pid="$LITELLM_PID"; fi
         log "measuring: $target at $RATE requests/s offered, $RATE_DURATION"
         gw0=$(cpu_ticks "$gw_pid")
-        read -r rps p50 p99 bad < <(run_hey "$url" "$auth" "$BODY_PLAIN")
+        read -r rps p50 p99 bad answers < <(run_hey "$url" "$auth" "$BODY_PLAIN")
         gw1=$(cpu_ticks "$gw_pid")
         R_RPS[$target]=$rps R_P50[$target]=$p50 R_P99[$target]=$p99 R_ERR[$target]=$bad
-        R_CPU[$target]=$(awk -v g=$((gw1 - gw0)) -v hz="$CLK_TCK" -v r="$rps" -v d="${RATE_DURATION%s}" \
-            'BEGIN { n = r * d; printf "%.1f", (n > 0 ? g / hz / n * 1e6 : 0) }')
+        R_CPU[$target]=$(awk -v g=$((gw1 - gw0)) -v hz="$CLK_TCK" -v n="$answers" \
+            'BEGIN { printf "%.1f", (n > 0 ? g / hz / n * 1e6 : 0) }')
         printf '{"stamp":"%s","rev":"%s","target":"%s","stream":false,"offered_rps":%d,"workers":%d,"rps":%s,"p50_us":%s,"p99_us":%s,"non200":%d,"gateway_cpu_us_per_req":%s}\n' \
             "$STAMP" "$GIT_REV" "$target" "$RATE" "$RATE_WORKERS" "$rps" "$p50" "$p99" "$bad" "${R_CPU[$target]}" >>"$JSONL"
     done

@@ -28,6 +28,8 @@ GATEWAY_LOOPS="${BENCH_GATEWAY_LOOPS:-}"
 SKIP_BUILD="${BENCH_SKIP_BUILD:-0}"
 read -r -a BUILD_FLAGS <<<"${BENCH_BUILD_FLAGS-"--static-swift-stdlib"}"
 
+((RATE >= 10 && STREAM_RATE >= 10)) || { echo "bench: BENCH_SOAK_RATE and BENCH_SOAK_STREAM_RATE must be at least 10 (10 workers each)" >&2; exit 1; }
+
 # shellcheck source=bench/lib.sh
 source "$REPO/bench/lib.sh"
 apt_install hey hey
@@ -42,8 +44,8 @@ BODY_PLAIN="{\"model\":\"bench-model\",$MESSAGES,\"max_tokens\":64}"
 BODY_STREAM="{\"model\":\"bench-model\",$MESSAGES,\"max_tokens\":64,\"stream\":true,\"stream_options\":{\"include_usage\":true}}"
 
 # hey -q is per worker: 10 workers for each stream of load.
-load() { # load RATE BODY LOG
-    "${LOAD_RUN[@]}" hey -z "$DURATION" -c 10 -q $(($1 / 10)) -t 10 -m POST -T application/json \
+load() { # load RATE BODY LOG (run in the background: exec, so that the job's pid is hey's own)
+    exec "${LOAD_RUN[@]}" hey -z "$DURATION" -c 10 -q $(($1 / 10)) -t 10 -m POST -T application/json \
         -H "Authorization: Bearer $API_KEY" -d "$2" "$TRELLIS_URL/v1/chat/completions" >"$3" 2>&1
 }
 

@@ -63,6 +63,8 @@ def main() -> int:
     parser.add_argument("targets", nargs="+", help="NAME=http://HOST:PORT[@KEY]; the first is the baseline")
     args = parser.parse_args()
 
+    if args.requests < 2:
+        parser.error("--requests must be at least 2 (for a p90)")
     targets = [parse_target(t) for t in args.targets]
     body = json.dumps(
         {

@@ -51,4 +51,4 @@ echo "- machine: $(machine_line)$([[ $PIN == 1 ]] && echo "; gateways pinned to 
 echo "- one request at a time, $REQUESTS per target after 3 warm-up ones, targets in rotating order, one keep-alive" \
     "connection each; TTFT = request written → first SSE event with content"
 echo
-"$REPO/.venv/bin/python" "$REPO/bench/ttft.py" --requests "$REQUESTS" "${TARGETS[@]}"
+python3 "$REPO/bench/ttft.py" --requests "$REQUESTS" "${TARGETS[@]}"
