@@ -707,9 +707,13 @@ async function renderKnowledgeBase(root, kb) {
 
   // Search (runs as a tenant: the search route takes a tenant key).
   const searchRoot = el("section", { class: "card", id: "kb-search" }, el("h2", { text: "Search" }));
-  const keyBox = inferenceKeyField(() => route());
+  // A tenant's own key searches its bases; the operator pastes a key of the base's tenant.
+  const keyBox = state.who.operator ? inferenceKeyField(() => route()) : null;
   const searchKey = !state.who.operator ? session.key : session.inferenceKey;
-  if (keyBox) searchRoot.append(keyBox);
+  if (keyBox) {
+    searchRoot.append(keyBox);
+    searchRoot.append(el("p", { class: "muted", text: `Searching ${kb.name} needs a key of tenant ${kb.tenant ?? "(shared)"}.` }));
+  }
   const query = el("input", { type: "search", id: "kb-query" });
   const mode = el("select", { id: "kb-mode" }, ["default", "hybrid", "keyword", "vector"].map((m) => el("option", { value: m, text: m })));
   const results = el("ol", { id: "kb-results" });
