@@ -544,6 +544,12 @@ def test_tenant_admin_sees_only_its_tenant(demo: Demo, browser: WebDriver):
     assert [o.get_attribute("value") for o in Select(browser.find_element(By.ID, "keys-tenant")).options] == ["acme"]
     assert not browser.find_elements(By.ID, "tenant-create")
     shot(browser, "08-tenant-keys")
+    # Its own model's traffic is its to change; a shared model's is the operator's, so no form is offered.
+    own = open_page(browser, "models", 'section[data-model="handbook-assistant"]')
+    assert own.find_elements(By.CSS_SELECTOR, "form.traffic")
+    shared = browser.find_element(By.CSS_SELECTOR, 'section[data-model="claims-assistant"]')
+    assert not shared.find_elements(By.CSS_SELECTOR, "form.traffic")
+    assert "only the operator" in shared.text
 
 
 def test_keyboard_only(demo: Demo, browser: WebDriver):

@@ -362,7 +362,9 @@ function modelCard(model) {
       }
     });
   });
-  card.append(form);
+  // A shared model's traffic is the operator's to change (a tenant key would get 403).
+  if (state.who.operator || model.tenant) card.append(form);
+  else card.append(el("p", { class: "muted", text: "A shared model: only the operator changes its traffic split." }));
 
   // Side-by-side comparison of versions on the business metrics.
   const compare = el("div", { class: "compare", "data-compare": model.name });
