@@ -136,6 +136,7 @@ cat <<MSG
   With the OpenAI SDK:  OpenAI(base_url="$BASE/v1", api_key="$KEY")
                         client.chat.completions.create(..., extra_body={"variables": {...}})
   Operator key (admin API, trellis CLI): $DATA/admin.key
+  Console: $BASE/console (sign in with the operator key, or a tenant key with the manage or usage scope)
   Stop with Ctrl-C.
 
 MSG
