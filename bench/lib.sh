@@ -29,6 +29,14 @@ apt_install() {
 NPROC="$(nproc)"
 CLK_TCK="$(getconf CLK_TCK)"
 
+# Settings every script shares (documented in bench/run.sh): pinning, and how the binaries are built.
+PIN="${BENCH_PIN:-auto}"
+GATEWAY_CPUS="${BENCH_GATEWAY_CPUS:-0}"
+LOAD_CPUS="${BENCH_LOAD_CPUS:-1}"
+GATEWAY_LOOPS="${BENCH_GATEWAY_LOOPS:-}"
+SKIP_BUILD="${BENCH_SKIP_BUILD:-0}"
+read -r -a BUILD_FLAGS <<<"${BENCH_BUILD_FLAGS-"--static-swift-stdlib"}"
+
 # setup_pinning: sets GATEWAY_RUN / LOAD_RUN (taskset prefixes) and GATEWAY_LOOPS from PIN, GATEWAY_CPUS,
 # LOAD_CPUS and GATEWAY_LOOPS; PIN=auto pins when there are at least 2 CPUs and taskset exists.
 setup_pinning() {

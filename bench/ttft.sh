@@ -14,12 +14,6 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 REQUESTS="${BENCH_TTFT_REQUESTS:-40}"
 LITELLM="${BENCH_LITELLM:-1}"
-PIN="${BENCH_PIN:-auto}"
-GATEWAY_CPUS="${BENCH_GATEWAY_CPUS:-0}"
-LOAD_CPUS="${BENCH_LOAD_CPUS:-1}"
-GATEWAY_LOOPS="${BENCH_GATEWAY_LOOPS:-}"
-SKIP_BUILD="${BENCH_SKIP_BUILD:-0}"
-read -r -a BUILD_FLAGS <<<"${BENCH_BUILD_FLAGS-"--static-swift-stdlib"}"
 
 # shellcheck source=bench/lib.sh
 source "$REPO/bench/lib.sh"
