@@ -255,7 +255,10 @@ import TrellisStore
     @Test("past max_in_flight a request gets 503 server_overloaded with Retry-After; health still answers")
     func overload() async throws {
         try await withMockUpstream { upstream in
-            try await TestGateway.run(configure: { $0.maxInFlight = 2 }) { gw in
+            try await TestGateway.run(configure: {
+                $0.maxInFlight = 2
+                $0.maxInFlightPerTenant = 2
+            }) { gw in
                 let key = try await gw.standardSetup(upstream: upstream)
                 let first = try await gw.stream("/v1/chat/completions", key: key, json: Self.chat("slower-stream", stream: true))
                 let second = try await gw.stream("/v1/chat/completions", key: key, json: Self.chat("slower-stream", stream: true))

@@ -14,6 +14,8 @@ struct GatewayMiddleware: RouterMiddleware {
     let routes: RouteTable
     let maxBodyBytes: Int
     let inFlight: InFlightLimit
+    /// The longest one write of a streamed response may wait for its client (`server.write_stall_ms`).
+    let writeStall: Duration
 
     /// Health, readiness and metrics answer even when the gateway is full: they are how operators see it.
     static func isExempt(_ path: String) -> Bool {
@@ -45,12 +47,13 @@ struct GatewayMiddleware: RouterMiddleware {
         }
         if counted {
             if response.body.contentLength == nil {
-                // A stream: the slot is held until its last byte is written (or the write fails).
-                let body = response.body
-                let slot = InFlightSlot(inFlight)
-                response.body = ResponseBody { writer in
-                    defer { slot.release() }
-                    try await body.write(writer)
+                // A stream: the slot is held until its last byte is written (or the write fails), and a client
+                // that stops reading is cut off after `writeStall`, so it cannot hold the slot forever.
+                let metrics = self.metrics
+                let logger = context.logger
+                response.body = response.body.holding(InFlightSlot(inFlight), stallDeadline: writeStall, channel: context.channel) {
+                    metrics.writeStalled()
+                    logger.notice("client stopped reading a streamed response; connection closed")
                 }
             } else {
                 inFlight.leave()
@@ -113,6 +116,27 @@ struct AuthMiddleware: RouterMiddleware {
         }
         var context = context
         context.principal = principal
-        return try await next(request, context)
+        guard case .tenantKey(let key) = principal else { return try await next(request, context) }
+        // One tenant may hold only its share of the gateway's in-flight slots (streams until their last byte).
+        guard let slot = gateway.tenantInFlight.slot(key.tenantID) else {
+            gateway.metrics.tenantInFlightRefused()
+            throw TrellisError(
+                status: 429, type: "rate_limit_error", code: "tenant_in_flight_limit",
+                message: "This tenant has \(gateway.tenantInFlight.limit) requests in flight, its limit on this gateway; try again shortly.",
+                headers: [("Retry-After", "1")])
+        }
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            slot.release()
+            throw error
+        }
+        if response.body.contentLength == nil {
+            response.body = response.body.holding(slot)
+        } else {
+            slot.release()
+        }
+        return response
     }
 }

@@ -113,6 +113,16 @@ public final class GatewayMetrics: Sendable {
         increment("trellis_overload_refusals_total", [])
     }
 
+    /// A tenant's request refused because the tenant had its share of the in-flight slots.
+    func tenantInFlightRefused() {
+        increment("trellis_tenant_in_flight_refusals_total", [])
+    }
+
+    /// A streamed response cut off because its client stopped reading for `server.write_stall_ms`.
+    func writeStalled() {
+        increment("trellis_write_stalls_total", [])
+    }
+
     /// 1 while an upstream's circuit is open or half-open, else 0 (`trellis_upstream_circuit_open`), and 1 or
     /// 0 for whether its last active probe answered (`trellis_upstream_up`).
     func upstreamState(upstream: String, circuitOpen: Bool, up: Bool?) {
