@@ -1,6 +1,7 @@
 import Foundation
 import OpenAIWire
 import Testing
+import TrellisCore
 
 @testable import TrellisServer
 
@@ -202,13 +203,16 @@ import Testing
                     let reply = try await chat(gw, key: key, ["model": "ft-vllm"])
                     #expect(reply.status == 200, "\(reply.text)")
                 }
-                #expect(upstream.loads == ["lora-claims"])
-                #expect(upstream.lastBody?["model"]?.stringValue == "lora-claims")
+                // Served under a name namespaced by owner (shared here) and path, not the bare adapter name.
+                let servedName = Adapter.loadedName(tenantID: nil, name: "lora-claims", path: "/models/claims")
+                #expect(upstream.loads == [servedName])
+                #expect(upstream.lastBody?["model"]?.stringValue == servedName)
+                #expect(upstream.adapterPath(servedName) == "/models/claims")
                 // ...and again after the server forgets it (a restart answers 404 for the adapter).
                 upstream.forgetAdapters()
                 let again = try await chat(gw, key: key, ["model": "ft-vllm"])
                 #expect(again.status == 200)
-                #expect(upstream.loads == ["lora-claims", "lora-claims"])
+                #expect(upstream.loads == [servedName, servedName])
                 let listed = try await gw.admin(.GET, "/adapters")
                 #expect(listed.json["data"]?.arrayValue?.count == 3)
             }

@@ -238,6 +238,15 @@ extension AdminController {
             throw TrellisError.internalError
         }
         if body.has("lora_scale"), loraID == nil { throw TrellisError.invalidField("lora_scale", "applies only with 'lora_id'") }
+        // Another tenant's fine-tuned weights do not exist for this owner: not by served name, not by LoRA id.
+        switch serving {
+        case .servedModel(let m) where snapshot.servedModelBelongsToAnotherTenant(m, upstream: upstreamName, tenantID: tenantID):
+            throw TrellisError.notFound("The served model '\(m.prefix(128))' on upstream '\(upstreamName.prefix(128))'")
+        case .loraID(let id, _) where snapshot.loraIDBelongsToAnotherTenant(id, upstream: upstreamName, tenantID: tenantID):
+            throw TrellisError.notFound("The LoRA id \(id) on upstream '\(upstreamName.prefix(128))'")
+        default:
+            break
+        }
         let methodText = try body.string("method", maxBytes: 16) ?? "lora"
         guard let method = AdapterMethod(rawValue: methodText) else { throw TrellisError.invalidField("method", "must be one of lora, qlora, adapter, full") }
         return Adapter(
