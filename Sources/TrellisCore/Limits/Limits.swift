@@ -11,6 +11,23 @@ public struct Limits: Sendable, Equatable {
     }
 
     public var isEmpty: Bool { requestsPerMinute == nil && tokensPerMinute == nil && concurrency == nil }
+
+    /// Per limit, the stricter of the two where both are set, else whichever is set.
+    public func tightened(by other: Limits) -> Limits {
+        func pick(_ a: Int?, _ b: Int?) -> Int? { a.flatMap { a in b.map { min(a, $0) } ?? a } ?? b }
+        return Limits(
+            requestsPerMinute: pick(requestsPerMinute, other.requestsPerMinute), tokensPerMinute: pick(tokensPerMinute, other.tokensPerMinute),
+            concurrency: pick(concurrency, other.concurrency))
+    }
+
+    /// These limits, none above `ceiling`'s: a limit asked for above the ceiling is lowered to it; one left
+    /// unset stays unset (the defaults apply to it when a request is admitted, so it is never above them).
+    public func clamped(to ceiling: Limits) -> Limits {
+        func clamp(_ a: Int?, _ c: Int?) -> Int? { a.map { a in c.map { min(a, $0) } ?? a } }
+        return Limits(
+            requestsPerMinute: clamp(requestsPerMinute, ceiling.requestsPerMinute), tokensPerMinute: clamp(tokensPerMinute, ceiling.tokensPerMinute),
+            concurrency: clamp(concurrency, ceiling.concurrency))
+    }
 }
 
 /// A tenant's settings beyond its name.

@@ -178,9 +178,19 @@ struct AdminController {
             throw TrellisError.invalidField("models[\(i)]", "must be '*', a model name, or a name prefix followed by '*'")
         }
         guard !models.isEmpty else { throw TrellisError.invalidField("models", "must not be empty; use [\"*\"] for every model") }
-        let rpm = try body.int("rpm", in: 1...100_000_000)
-        let tpm = try body.int("tpm", in: 1...1_000_000_000_000)
-        let concurrency = try body.int("concurrency", in: 1...1_000_000)
+        var limits = Limits(
+            requestsPerMinute: try body.int("rpm", in: 1...100_000_000), tokensPerMinute: try body.int("tpm", in: 1...1_000_000_000_000),
+            concurrency: try body.int("concurrency", in: 1...1_000_000))
+        if case .tenantKey? = context.principal {
+            // A tenant's manage key mints keys within what the deployment gives a key and the tenant has: the
+            // operator alone may raise a key above them.
+            let own = tenant.settings.limits
+            let defaults = gateway.config.defaultTenantLimits
+            let tenantLimits = Limits(
+                requestsPerMinute: own.requestsPerMinute ?? defaults.requestsPerMinute, tokensPerMinute: own.tokensPerMinute ?? defaults.tokensPerMinute,
+                concurrency: own.concurrency ?? defaults.concurrency)
+            limits = limits.clamped(to: gateway.config.defaultKeyLimits.tightened(by: tenantLimits))
+        }
         var expiresAt: Date?
         if let raw = body.value("expires_at") {
             guard let date = Timestamps.parse(raw) else {
@@ -190,7 +200,9 @@ struct AdminController {
             expiresAt = date
         }
         let (info, secret) = try await gateway.store.createKey(
-            NewKey(tenantID: tenant.id, name: name, scopes: scopes, models: models, rpm: rpm, tpm: tpm, expiresAt: expiresAt, concurrency: concurrency),
+            NewKey(
+                tenantID: tenant.id, name: name, scopes: scopes, models: models, rpm: limits.requestsPerMinute, tpm: limits.tokensPerMinute,
+                expiresAt: expiresAt, concurrency: limits.concurrency),
             actor: context.principal?.actor ?? "operator")
         try await gateway.reloadCatalog()
         var headers = HTTPFields()
@@ -373,6 +385,17 @@ struct AdminController {
                 spec.json["upstream"] != nil && i == 0
                 ? "spec.upstream" : (i < spec.deployments.count ? "spec.deployments[\(i)].upstream" : "spec.fallbacks[\(i - spec.deployments.count)].upstream")
             throw TrellisError.invalidRequest("'\(target.upstream.prefix(128))' is not a registered upstream.", param: param, code: "invalid_value")
+        }
+        // A tenant's fine-tuned weights are reached through its own adapters only: another tenant's served
+        // model does not exist for this spec, and no params may pick an adapter on the side.
+        for target in spec.deployments + spec.fallbacks
+        where snapshot.servedModelBelongsToAnotherTenant(target.model, upstream: target.upstream, tenantID: tenantID) {
+            throw TrellisError.notFound("The model '\(target.model.prefix(128))' on upstream '\(target.upstream.prefix(128))'")
+        }
+        if let field = spec.params.first(where: { ChatPlanner.adapterSelectingFields.contains($0.key) })?.key {
+            throw TrellisError.invalidRequest(
+                "'spec.params.\(field)' would pick an adapter on the model server; register the adapter and name it with 'spec.adapter'.",
+                param: "spec.params.\(field)", code: "invalid_value")
         }
         if let name = spec.adapter, snapshot.adapter(named: name, tenantID: tenantID) == nil {
             throw TrellisError.invalidRequest("'\(name.prefix(128))' is not a registered adapter.", param: "spec.adapter", code: "invalid_value")

@@ -18,8 +18,10 @@ public final class UsageRecorder: Service, Sendable {
         var captures: [CapturedInteraction] = []
         var dropped = 0
         var written = 0
-        /// Batches taken from the buffer and not yet written (by any flush).
-        var writing = 0
+        /// Batches taken from the buffer and not yet written (by any flush), kept until they are, so that a
+        /// row is always either here, in `buffer`, or in the store.
+        var writing: [Int: [UsageEvent]] = [:]
+        var nextBatch = 0
     }
 
     private let state = Mutex(State())
@@ -70,6 +72,19 @@ public final class UsageRecorder: Service, Sendable {
     }
 
     public var pendingCount: Int { state.withLock { $0.buffer.count } }
+
+    /// The row of `requestID` while it is still in memory (buffered, or in a batch being written), else nil:
+    /// then it is in the store, or there is no such request. Looked up without writing anything, so that
+    /// asking about unknown ids costs a scan of what is buffered and no write to the store.
+    func buffered(requestID: String) -> UsageEvent? {
+        state.withLock { s in
+            if let e = s.buffer.last(where: { $0.requestID == requestID }) { return e }
+            for batch in s.writing.values {
+                if let e = batch.last(where: { $0.requestID == requestID }) { return e }
+            }
+            return nil
+        }
+    }
     public var droppedCount: Int { state.withLock { $0.dropped } }
     public var writtenCount: Int { state.withLock { $0.written } }
 
@@ -135,26 +150,27 @@ public final class UsageRecorder: Service, Sendable {
             }
         }
         while true {
-            let batch: [UsageEvent] = state.withLock { s in
+            let (batchID, batch): (Int, [UsageEvent]) = state.withLock { s in
                 let n = min(batchSize, s.buffer.count)
                 let batch = Array(s.buffer.prefix(n))
                 s.buffer.removeFirst(n)
-                if !batch.isEmpty { s.writing += 1 }
-                return batch
+                s.nextBatch += 1
+                if !batch.isEmpty { s.writing[s.nextBatch] = batch }
+                return (s.nextBatch, batch)
             }
             if batch.isEmpty { break }
             do {
                 try await store.insertUsage(batch)
                 state.withLock { s in
                     s.written += batch.count
-                    s.writing -= 1
+                    s.writing[batchID] = nil
                 }
             } catch {
                 state.withLock { s in
                     let room = max(0, capacity - s.buffer.count)
                     s.buffer.insert(contentsOf: batch.prefix(room), at: 0)
                     s.dropped += batch.count - min(room, batch.count)
-                    s.writing -= 1
+                    s.writing[batchID] = nil
                 }
                 logger.error("usage batch write failed; will retry", metadata: ["rows": "\(batch.count)", "error": "\(type(of: error))"])
                 return
@@ -162,7 +178,7 @@ public final class UsageRecorder: Service, Sendable {
         }
         // A batch another flush took before this one started may still be on its way to the store: return only
         // once everything buffered before this call is written.
-        while state.withLock({ $0.writing }) > 0, !Task.isCancelled {
+        while state.withLock({ !$0.writing.isEmpty }), !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(1))
         }
     }
