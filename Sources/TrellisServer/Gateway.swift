@@ -29,7 +29,8 @@ public final class Gateway: Sendable {
     /// Requests in flight now (bounded by `config.maxInFlight`), and whether streams are being cut for shutdown.
     let inFlight: InFlightLimit
     let drain = DrainState()
-    /// Upstream host names already checked against the egress policy, with when they were.
+    /// The egress check every outbound call passes: verdicts per upstream host, with the addresses a name
+    /// was checked at (the only ones its calls connect to).
     let egressCache: EgressCache
 
     init(
@@ -44,8 +45,8 @@ public final class Gateway: Sendable {
         self.usage = usage
         self.metrics = metrics
         self.catalog = CatalogHolder()
-        self.knowledge = KnowledgeService(store: store, upstreams: upstreams, environment: environment)
-        self.egressCache = EgressCache(clock: self.clock)
+        self.egressCache = EgressCache(policy: config.egress, clock: self.clock)
+        self.knowledge = KnowledgeService(store: store, upstreams: upstreams, egress: egressCache, environment: environment)
         self.inFlight = InFlightLimit(limit: config.maxInFlight)
         self.health = UpstreamHealth(
             breakerConfig: .init(failureThreshold: config.circuitFailureThreshold, coolDown: Double(config.circuitCoolDownMs) / 1000),

@@ -11,6 +11,8 @@ import TrellisCore
 /// Where one call goes and what it carries.
 public struct UpstreamCall: Sendable {
     public var upstream: Upstream
+    /// Where the call may connect, from the egress check.
+    public var route: UpstreamRoute
     /// Appended to the upstream's base URL, e.g. `/chat/completions`.
     public var path: String
     public var body: [UInt8]
@@ -18,8 +20,9 @@ public struct UpstreamCall: Sendable {
     public var requestID: String
     public var apiKey: String?
 
-    public init(upstream: Upstream, path: String, body: [UInt8], stream: Bool, requestID: String, apiKey: String?) {
+    public init(upstream: Upstream, route: UpstreamRoute, path: String, body: [UInt8], stream: Bool, requestID: String, apiKey: String?) {
         self.upstream = upstream
+        self.route = route
         self.path = path
         self.body = body
         self.stream = stream
@@ -59,11 +62,15 @@ public struct UpstreamResponse: Sendable {
     }
 }
 
-/// The OpenAI-compatible client every upstream call goes through: one AsyncHTTPClient with a connection pool
+/// The OpenAI-compatible client every upstream call goes through: AsyncHTTPClient with a connection pool
 /// sized for many concurrent streams per model server, no redirects (a redirect could lead outside the
-/// network), no decompression surprises, and errors normalised into ``UpstreamFailure``.
+/// network), no decompression surprises, and errors normalised into ``UpstreamFailure``. Every call, probe
+/// and adapter load carries the ``UpstreamRoute`` the egress check gave it and connects along it only: a
+/// pinned route by the checked address (`dnsOverride`, so `Host`, SNI and certificate checks keep the name).
 public final class UpstreamClient: Sendable {
-    public let http: HTTPClient
+    /// The client for the deployment's own timeouts, connecting to hosts as named. Calls reach it (and every
+    /// other client) only through `execute(_:url:route:…)`, so each one connects along its egress route.
+    private let http: HTTPClient
     public let maxErrorBodyBytes = 64 * 1024
 
     public struct Settings: Sendable {
@@ -118,42 +125,137 @@ public final class UpstreamClient: Sendable {
     private let defaultConnectMs: Int
     private let defaultReadMs: Int
 
-    private struct TimeoutKey: Hashable {
+    /// What a client is made for: its connect and read timeouts and, for a pinned route, the host name and
+    /// the checked address it connects to for that name.
+    struct ClientKey: Hashable {
         var connectMs: Int
         var readMs: Int
+        var pin: Pin?
     }
 
-    /// AsyncHTTPClient sets its connect and read timeouts per client, not per request: upstreams whose
-    /// `connect_ms` or `idle_ms` differ from the deployment's get a client (and pool) per distinct pair, made on
-    /// first use. The read timeout is the upstream's `idle_ms`, capped by `upstream.read_timeout_ms`.
-    private let byTimeouts = Mutex<(clients: [TimeoutKey: HTTPClient], closed: Bool)>(([:], false))
+    struct Pin: Hashable {
+        /// The host as AsyncHTTPClient keys `dnsOverride` by (see `UpstreamRoute.overrideKey`).
+        var host: String
+        var address: String
+    }
 
-    /// The client for an upstream's timeouts.
-    public func client(connectMs: Int, idleMs: Int? = nil) -> HTTPClient {
+    struct Entry {
+        var client: HTTPClient
+        /// When a request last started on it, and the longest a request started on it may last.
+        var lastUsed: NIODeadline
+        var holdMs: Int64
+    }
+
+    /// AsyncHTTPClient sets its connect and read timeouts, and where a host name connects to (`dnsOverride`),
+    /// per client, not per request: upstreams whose `connect_ms` or `idle_ms` differ from the deployment's get
+    /// a client (and pool) per distinct pair, and a pinned route a client per (timeouts, name, address), all
+    /// made on first use and kept, so connections are pooled across requests. The read timeout is the
+    /// upstream's `idle_ms`, capped by `upstream.read_timeout_ms`. A pinned client unused for longer than any
+    /// request on it may last (plus a minute) is shut down when another pinned client is made: a name whose
+    /// addresses keep changing cannot pile up clients.
+    private let clients = Mutex<(entries: [ClientKey: Entry], closed: Bool)>(([:], false))
+    /// Per host name, the checked address that last accepted a connection, tried first next time.
+    private let preferred = Mutex<[String: String]>([:])
+    /// How many pinned clients were made (for tests).
+    let pinnedClientsMade = Atomic<Int>(0)
+
+    /// The client for an upstream's timeouts, connecting to hosts as named, or to the pinned address.
+    private func client(connectMs: Int, idleMs: Int?, pin: Pin?, holdMs: Int64) -> HTTPClient {
         let readMs = min(idleMs ?? defaultReadMs, defaultReadMs)
-        if connectMs == defaultConnectMs && readMs == defaultReadMs { return http }
-        let key = TimeoutKey(connectMs: connectMs, readMs: readMs)
-        return byTimeouts.withLock { state in
-            if let client = state.clients[key] { return client }
+        if pin == nil && connectMs == defaultConnectMs && readMs == defaultReadMs { return http }
+        let key = ClientKey(connectMs: connectMs, readMs: readMs, pin: pin)
+        let now = NIODeadline.now()
+        var retired: [HTTPClient] = []
+        let client = clients.withLock { state -> HTTPClient in
+            if var entry = state.entries[key] {
+                entry.lastUsed = now
+                entry.holdMs = max(entry.holdMs, holdMs)
+                state.entries[key] = entry
+                return entry.client
+            }
             // After shutdown no new client is made (it would never be shut down): the closed default client
             // fails the call instead.
             if state.closed { return http }
             var config = configuration
             config.timeout.connect = .milliseconds(Int64(connectMs))
             config.timeout.read = .milliseconds(Int64(readMs))
+            if let pin {
+                config.dnsOverride = [pin.host: pin.address]
+                for (other, entry) in state.entries where other.pin != nil && now - entry.lastUsed > .milliseconds(entry.holdMs + 60_000) {
+                    state.entries[other] = nil
+                    retired.append(entry.client)
+                }
+                pinnedClientsMade.wrappingAdd(1, ordering: .relaxed)
+            }
             let client = HTTPClient(eventLoopGroup: eventLoopGroup, configuration: config)
-            state.clients[key] = client
+            state.entries[key] = Entry(client: client, lastUsed: now, holdMs: holdMs)
             return client
         }
+        if !retired.isEmpty {
+            Task { for old in retired { try? await old.shutdown() } }
+        }
+        return client
     }
 
     public func shutdown() async throws {
-        let others = byTimeouts.withLock { state in
+        let others = clients.withLock { state in
             state.closed = true
-            return Array(state.clients.values)
+            return state.entries.values.map(\.client)
         }
         for client in others { try? await client.shutdown() }
         try await http.shutdown()
+    }
+
+    /// Executes `request` (whose URL is `url`) along `route`: as named on the timeouts' client, or on the
+    /// pinned client of one checked address after another (the one that last accepted a connection first),
+    /// moving on only when a connection could not be made, so nothing was sent.
+    func execute(
+        _ request: HTTPClientRequest, url: String, route: UpstreamRoute, connectMs: Int, idleMs: Int?, holdMs: Int64, deadline: NIODeadline,
+        logger: Logger
+    ) async throws -> HTTPClientResponse {
+        guard case .pinned(let addresses) = route else {
+            return try await client(connectMs: connectMs, idleMs: idleMs, pin: nil, holdMs: holdMs).execute(request, deadline: deadline, logger: logger)
+        }
+        // Nothing to connect to: a connect failure, never a lookup of the name.
+        guard let host = UpstreamRoute.host(ofURL: url), !addresses.isEmpty else { throw NoAddress() }
+        let key = UpstreamRoute.overrideKey(forHost: host)
+        var candidates = addresses.prefix(Self.maxAddressesTried).map(\.description)
+        if let first = preferred.withLock({ $0[key] }), let i = candidates.firstIndex(of: first), i > 0 {
+            candidates.insert(candidates.remove(at: i), at: 0)
+        }
+        for (i, address) in candidates.enumerated() {
+            let pinned = client(connectMs: connectMs, idleMs: idleMs, pin: Pin(host: key, address: address), holdMs: holdMs)
+            do {
+                let response = try await pinned.execute(request, deadline: deadline, logger: logger)
+                if i > 0 {
+                    preferred.withLock { map in
+                        if map.count >= 4096 { map.removeAll() }
+                        map[key] = address
+                    }
+                }
+                return response
+            } catch where i < candidates.count - 1 && Self.isConnectFailure(error) {
+                continue
+            }
+        }
+        throw NoAddress()  // not reached: the last candidate's error is thrown above
+    }
+
+    /// A pinned route with nothing to connect to (classified as a connect failure).
+    struct NoAddress: Error {}
+
+    /// At most this many of a name's addresses are tried for one call.
+    static let maxAddressesTried = 4
+
+    /// True for errors raised while the connection was being made (refused, unreachable, connect timeout):
+    /// nothing of the request was sent, so another address may be tried.
+    static func isConnectFailure(_ error: any Error) -> Bool {
+        if let e = error as? HTTPClientError { return e == .connectTimeout }
+        if let e = error as? ChannelError, case .connectTimeout = e { return true }
+        if let e = error as? IOError {
+            return [ECONNREFUSED, ENETUNREACH, EHOSTUNREACH, EADDRNOTAVAIL, ENETDOWN].contains(e.errnoCode)
+        }
+        return false
     }
 
     /// Sends the call and waits for the response head. A non-2xx answer is read (up to 64 KiB) and thrown as
@@ -162,7 +264,8 @@ public final class UpstreamClient: Sendable {
 
     public func send(_ call: UpstreamCall, logger: Logger) async throws(UpstreamFailure) -> UpstreamResponse {
         let name = call.upstream.name
-        var request = HTTPClientRequest(url: call.url)
+        let url = call.url
+        var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "Accept", value: call.stream ? "text/event-stream" : "application/json")
@@ -173,20 +276,21 @@ public final class UpstreamClient: Sendable {
         }
         request.body = .bytes(call.body)
         let sent = ContinuousClock.now
-        let deadline = NIODeadline.now() + .milliseconds(Int64(min(call.upstream.timeouts.firstByteMs, call.upstream.timeouts.totalMs)))
+        let timeouts = call.upstream.timeouts
+        let deadline = NIODeadline.now() + .milliseconds(Int64(min(timeouts.firstByteMs, timeouts.totalMs)))
         let response: HTTPClientResponse
         do {
             // AsyncHTTPClient logs only at debug and trace, yet sets its per-request metadata on whatever logger it
             // is given (each setter copies the handler): below debug it gets the no-op logger instead.
             let clientLogger = logger.logLevel <= .debug ? logger : Self.quietLogger
-            let timeouts = call.upstream.timeouts
-            response = try await client(connectMs: timeouts.connectMs, idleMs: timeouts.idleMs).execute(request, deadline: deadline, logger: clientLogger)
+            response = try await execute(
+                request, url: url, route: call.route, connectMs: timeouts.connectMs, idleMs: timeouts.idleMs,
+                holdMs: Int64(timeouts.totalMs) + Int64(timeouts.idleMs), deadline: deadline, logger: clientLogger)
         } catch {
             throw Self.classify(error, upstream: name, phase: "first byte")
         }
         let status = Int(response.status.code)
         if (200..<300).contains(status) {
-            let timeouts = call.upstream.timeouts
             return UpstreamResponse(
                 status: status, contentType: response.headers.first(name: "Content-Type"), body: response.body,
                 deadline: sent + .milliseconds(timeouts.totalMs))
@@ -225,17 +329,19 @@ public final class UpstreamClient: Sendable {
 }
 
 extension UpstreamClient {
-    /// The active health check: `GET {base_url}/models`, answered 2xx within `timeoutMs`. Returns nil when the
+    /// The active health check: `GET {base_url}/models` along `route`, answered 2xx within `timeoutMs`. Returns nil when the
     /// server is healthy, else a short label-safe reason (`connect`, `timeout`, `status_503`, …).
-    public func probe(upstream: Upstream, apiKey: String?, timeoutMs: Int) async -> String? {
+    public func probe(upstream: Upstream, route: UpstreamRoute, apiKey: String?, timeoutMs: Int) async -> String? {
         var base = upstream.baseURL
         while base.hasSuffix("/") { base.removeLast() }
-        var request = HTTPClientRequest(url: base + "/models")
+        let url = base + "/models"
+        var request = HTTPClientRequest(url: url)
         request.method = .GET
         if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
         do {
-            let response = try await client(connectMs: upstream.timeouts.connectMs).execute(
-                request, deadline: .now() + .milliseconds(Int64(timeoutMs)), logger: Self.quietLogger)
+            let response = try await execute(
+                request, url: url, route: route, connectMs: upstream.timeouts.connectMs, idleMs: nil, holdMs: Int64(timeoutMs),
+                deadline: .now() + .milliseconds(Int64(timeoutMs)), logger: Self.quietLogger)
             _ = try? await response.body.collect(upTo: 1 << 20)
             let status = Int(response.status.code)
             return (200..<300).contains(status) ? nil : "status_\(status)"
@@ -245,18 +351,21 @@ extension UpstreamClient {
     }
 
     /// Loads a LoRA adapter into a vLLM server (`POST /v1/load_lora_adapter`). A server that says it already
-    /// has the adapter counts as success.
+    /// has the adapter counts as success only when it lists that name as loaded from this path.
     public func loadLoRAAdapter(
-        upstream: Upstream, name: String, path: String, apiKey: String?, logger: Logger
+        upstream: Upstream, route: UpstreamRoute, name: String, path: String, apiKey: String?, logger: Logger
     ) async throws(UpstreamFailure) {
         let body: JSONValue = ["lora_name": .string(name), "lora_path": .string(path)]
         let call = UpstreamCall(
-            upstream: upstream, path: "/load_lora_adapter", body: JSONWriter.encode(body), stream: false, requestID: "adapter-load", apiKey: apiKey)
+            upstream: upstream, route: route, path: "/load_lora_adapter", body: JSONWriter.encode(body), stream: false, requestID: "adapter-load",
+            apiKey: apiKey)
         do {
             let response = try await send(call, logger: logger)
             _ = try? await response.body.collect(upTo: maxErrorBodyBytes)
         } catch {
-            if error.kind == .status, error.status == 400, error.upstreamError?.message.lowercased().contains("already") == true {
+            if error.kind == .status, error.status == 400, error.upstreamError?.message.lowercased().contains("already") == true,
+                await isLoaded(name: name, path: path, upstream: upstream, route: route, apiKey: apiKey)
+            {
                 return
             }
             throw error

@@ -300,27 +300,6 @@ struct EgressPolicyTests {
         #expect(p.rules == ["Private", "LOOPBACK", "192.168.0.0/16"])
         #expect(p.allowsHost("192.168.3.4") == .allowed)
     }
-
-    @Test("localhost resolves to loopback addresses only, which private and loopback allow")
-    func resolveLocalhost() throws {
-        let addresses = try EgressPolicy.resolve(host: "localhost", port: 11434)
-        #expect(!addresses.isEmpty)
-        let loopback = try policy("loopback")
-        for a in addresses { #expect(loopback.allows(a), "\(a) is loopback") }
-        #expect(Set(addresses).count == addresses.count, "no duplicates")
-        let p = try policy("private")
-        #expect(p.allowsHost("localhost") == .needsResolution)
-        #expect(p.allowsAddresses(addresses, host: "localhost"))
-        #expect(!(try policy("10.0.0.0/8")).allowsAddresses(addresses, host: "localhost"))
-    }
-
-    @Test("literals resolve to themselves; bad ports are refused")
-    func resolveLiterals() throws {
-        #expect(try EgressPolicy.resolve(host: "127.0.0.1", port: 80) == [try address("127.0.0.1")])
-        #expect(try EgressPolicy.resolve(host: "[::1]", port: 80) == [try address("::1")])
-        #expect(throws: EgressPolicy.ResolutionError.self) { try EgressPolicy.resolve(host: "localhost", port: 70000) }
-        #expect(throws: EgressPolicy.ResolutionError.self) { try EgressPolicy.resolve(host: "", port: 80) }
-    }
 }
 
 extension String {

@@ -13,6 +13,8 @@ import TrellisUpstream
 final class KnowledgeService: Sendable {
     let store: SQLiteStore
     let upstreams: UpstreamClient
+    /// The egress check every embedding call passes first; the call connects along the route it gives.
+    let egress: EgressCache
     /// The keyword and vector indexes and the knowledge generation they reflect, changed together under one
     /// lock. The generation is the store's counter, moved by every committed document write. This process's
     /// own writes are applied in commit order: one that commits generation g is applied on top of g - 1, or
@@ -44,9 +46,10 @@ final class KnowledgeService: Sendable {
     /// The process environment (or a test's): upstream API keys are read from the variables upstreams name.
     let environment: [String: String]
 
-    init(store: SQLiteStore, upstreams: UpstreamClient, environment: [String: String]) {
+    init(store: SQLiteStore, upstreams: UpstreamClient, egress: EgressCache, environment: [String: String]) {
         self.store = store
         self.upstreams = upstreams
+        self.egress = egress
         self.environment = environment
     }
 
@@ -210,7 +213,9 @@ final class KnowledgeService: Sendable {
             apiKey = value
         }
         let body: JSONValue = ["model": .string(embedding.model), "input": .array(inputs.map { .string($0) }), "encoding_format": "float"]
-        let call = UpstreamCall(upstream: upstream, path: "/embeddings", body: JSONWriter.encode(body), stream: false, requestID: "embed", apiKey: apiKey)
+        let route = try await egress.route(for: upstream, logger: logger)
+        let call = UpstreamCall(
+            upstream: upstream, route: route, path: "/embeddings", body: JSONWriter.encode(body), stream: false, requestID: "embed", apiKey: apiKey)
         let object: JSONObject
         do {
             let response = try await upstreams.send(call, logger: logger)

@@ -54,8 +54,9 @@ struct Dispatcher {
                     lastFailure = UpstreamFailure(kind: .status, upstream: upstream.name, status: 401).clientError
                     continue
                 }
+                let route: UpstreamRoute
                 do {
-                    try await gateway.egressCache.check(upstream, policy: config.egress, logger: logger)
+                    route = try await gateway.egressCache.route(for: upstream, logger: logger)
                 } catch {
                     lastFailure = error
                     continue
@@ -65,7 +66,8 @@ struct Dispatcher {
                     circuitOpen = min(circuitOpen ?? wait, wait)
                     continue
                 }
-                let call = UpstreamCall(upstream: upstream, path: path, body: body(target), stream: stream, requestID: requestID, apiKey: apiKey)
+                let call = UpstreamCall(
+                    upstream: upstream, route: route, path: path, body: body(target), stream: stream, requestID: requestID, apiKey: apiKey)
                 do {
                     let response = try await sendLoadingAdapter(call, target: target, upstream: upstream, apiKey: apiKey, logger: logger)
                     let value = try await read(response, upstream)
@@ -140,12 +142,12 @@ struct Dispatcher {
     ) async throws(UpstreamFailure) -> UpstreamResponse {
         guard let load = target.loadAdapter else { return try await gateway.upstreams.send(call, logger: logger) }
         let loader = gateway.adapterLoader
-        try await loader.ensureLoaded(load, upstream: upstream, apiKey: apiKey, client: gateway.upstreams, logger: logger)
+        try await loader.ensureLoaded(load, upstream: upstream, route: call.route, apiKey: apiKey, client: gateway.upstreams, logger: logger)
         do {
             return try await gateway.upstreams.send(call, logger: logger)
         } catch  where error.kind == .status && error.status == 404 {
             loader.forget(load, upstream: upstream.name)
-            try await loader.ensureLoaded(load, upstream: upstream, apiKey: apiKey, client: gateway.upstreams, logger: logger)
+            try await loader.ensureLoaded(load, upstream: upstream, route: call.route, apiKey: apiKey, client: gateway.upstreams, logger: logger)
             return try await gateway.upstreams.send(call, logger: logger)
         }
     }

@@ -43,15 +43,17 @@ struct UpstreamProber: Service {
                     case .key(let k): apiKey = k
                     case .none, .missing: apiKey = nil
                     }
+                    let route: UpstreamRoute
                     do throws(TrellisError) {
-                        try await gateway.egressCache.check(upstream, policy: gateway.config.egress, logger: logger)
+                        route = try await gateway.egressCache.route(for: upstream, logger: logger)
                     } catch {
                         // Not sent: the server's health is unknown, and it is unusable either way.
                         gateway.health.probed(upstream.name, ok: false, reason: error.code ?? "egress_denied")
                         publish(upstream.name, up: false)
                         return
                     }
-                    var failure = await gateway.upstreams.probe(upstream: upstream, apiKey: apiKey, timeoutMs: upstream.timeouts.connectMs + 1_000)
+                    var failure = await gateway.upstreams.probe(
+                        upstream: upstream, route: route, apiKey: apiKey, timeoutMs: upstream.timeouts.connectMs + 1_000)
                     // A 4xx (no /models route, a key it dislikes) still proves the server is up and answering.
                     if let f = failure, f.hasPrefix("status_4"), f != "status_429" { failure = nil }
                     let before = gateway.health.circuit(upstream.name)

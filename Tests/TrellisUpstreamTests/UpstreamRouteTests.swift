@@ -1,0 +1,133 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+import Testing
+import TrellisCore
+
+@testable import TrellisUpstream
+
+/// Calls along a pinned route connect to the checked addresses only, with the upstream's name kept for the
+/// `Host` header; the name itself is never looked up.
+@Suite struct UpstreamRouteTests {
+    /// `upstream.invalid` cannot resolve (`.invalid` is reserved), so a call that reaches the server was
+    /// connected by address, not by a lookup of the name.
+    static let name = "upstream.invalid"
+
+    func upstream(port: Int) -> Upstream {
+        Upstream(
+            id: "u", name: "pinned", baseURL: "http://\(Self.name):\(port)/v1", kind: .openai, labels: [.private], apiKeyEnv: nil,
+            timeouts: UpstreamTimeouts(connectMs: 5_000, firstByteMs: 30_000, idleMs: 30_000, totalMs: 60_000), createdAt: Date())
+    }
+
+    func call(_ port: Int, _ route: UpstreamRoute) -> UpstreamCall {
+        UpstreamCall(upstream: upstream(port: port), route: route, path: "/chat/completions", body: Array("{}".utf8), stream: false, requestID: "r", apiKey: nil)
+    }
+
+    func address(_ text: String) throws -> IPAddress { try #require(IPAddress(text)) }
+
+    /// A server on 127.0.0.1 port 0 that records each request's `Host`.
+    func withServer(_ body: (_ port: Int, _ hosts: @Sendable () -> [String]) async throws -> Void) async throws {
+        let seen = Mutex<[String]>([])
+        let router = Router()
+        router.post("v1/chat/completions") { request, _ -> Response in
+            seen.withLock { $0.append(request.head.authority ?? "") }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"ok":true}"#)))
+        }
+        router.get("v1/models") { request, _ -> Response in
+            seen.withLock { $0.append(request.head.authority ?? "") }
+            return Response(status: .ok)
+        }
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        var logger = Logger(label: "route-test")
+        logger.logLevel = .critical
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in
+                continuation.yield(channel.localAddress?.port ?? 0)
+                continuation.finish()
+            }, logger: logger)
+        let task = Task { try await app.run() }
+        defer { task.cancel() }
+        var port = 0
+        for await p in ports { port = p }
+        try await body(port, { seen.withLock { $0 } })
+    }
+
+    func withClient(_ body: (UpstreamClient) async throws -> Void) async throws {
+        let client = UpstreamClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
+        do {
+            try await body(client)
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+    }
+
+    @Test func pinnedCallsConnectToTheAddressKeepTheNameAndShareOnePool() async throws {
+        try await withServer { port, hosts in
+            try await withClient { client in
+                let logger = Logger(label: "t")
+                for _ in 0..<3 {
+                    let response = try await client.send(call(port, .pinned([try address("127.0.0.1")])), logger: logger)
+                    _ = try await response.collect(upTo: 1024, upstream: "pinned")
+                }
+                #expect(hosts() == Array(repeating: "\(Self.name):\(port)", count: 3), "the Host header names the upstream")
+                #expect(client.pinnedClientsMade.load(ordering: .relaxed) == 1, "one client (and pool) for the name and address, reused")
+                // The probe goes the same way.
+                #expect(await client.probe(upstream: upstream(port: port), route: .pinned([try address("127.0.0.1")]), apiKey: nil, timeoutMs: 5_000) == nil)
+                #expect(hosts().count == 4)
+
+                // As named, the client would have to look the name up: it cannot, and nothing is sent.
+                await #expect {
+                    try await client.send(call(port, .asNamed), logger: logger)
+                } throws: { error in
+                    (error as? UpstreamFailure)?.kind == .connect
+                }
+                // A pinned route without addresses connects nowhere (never to a lookup of the name).
+                await #expect {
+                    try await client.send(call(port, .pinned([])), logger: logger)
+                } throws: { error in
+                    (error as? UpstreamFailure)?.kind == .connect
+                }
+                #expect(hosts().count == 4)
+            }
+        }
+    }
+
+    @Test func aRefusedAddressMovesOnToTheNextCheckedOne() async throws {
+        try await withServer { port, hosts in
+            try await withClient { client in
+                // Nothing listens on 127.0.0.3: the connection is refused, nothing was sent, the next address is tried.
+                let route = UpstreamRoute.pinned([try address("127.0.0.3"), try address("127.0.0.1")])
+                for _ in 0..<2 {
+                    let response = try await client.send(call(port, route), logger: Logger(label: "t"))
+                    #expect(response.status == 200)
+                }
+                #expect(hosts().count == 2)
+            }
+        }
+    }
+
+    @Test func onlyConnectionFailuresAreRetriedOnAnotherAddress() {
+        #expect(UpstreamClient.isConnectFailure(IOError(errnoCode: ECONNREFUSED, reason: "connect")))
+        #expect(UpstreamClient.isConnectFailure(HTTPClientError.connectTimeout))
+        #expect(UpstreamClient.isConnectFailure(ChannelError.connectTimeout(.seconds(1))))
+        #expect(!UpstreamClient.isConnectFailure(IOError(errnoCode: ECONNRESET, reason: "read")), "the request may have been sent")
+        #expect(!UpstreamClient.isConnectFailure(HTTPClientError.remoteConnectionClosed))
+        #expect(!UpstreamClient.isConnectFailure(HTTPClientError.readTimeout))
+    }
+
+    @Test func theCheckedHostIsTheOneTheClientConnectsFor() {
+        #expect(UpstreamRoute.host(ofURL: "http://gpu1.models.internal:8000/v1") == "gpu1.models.internal")
+        #expect(UpstreamRoute.host(ofURL: "https://[fd00::1]:8443/v1") == "fd00::1")
+        #expect(UpstreamRoute.host(ofURL: "http://10.0.0.5/v1") == "10.0.0.5")
+        #expect(UpstreamRoute.host(ofURL: "not a url") == nil)
+        #expect(UpstreamRoute.overrideKey(forHost: "fd00::1") == "[fd00::1]")
+        #expect(UpstreamRoute.overrideKey(forHost: "gpu1.models.internal") == "gpu1.models.internal")
+    }
+}
