@@ -156,6 +156,8 @@ public final class UpstreamClient: Sendable {
     private let clients = Mutex<(entries: [ClientKey: Entry], closed: Bool)>(([:], false))
     /// Per host name, the checked address that last accepted a connection, tried first next time.
     private let preferred = Mutex<[String: String]>([:])
+    /// Call URLs and the `dnsOverride` key of their host.
+    private let overrideKeys = Mutex<[String: String]>([:])
     /// How many pinned clients were made (for tests).
     let pinnedClientsMade = Atomic<Int>(0)
 
@@ -217,8 +219,7 @@ public final class UpstreamClient: Sendable {
             return try await client(connectMs: connectMs, idleMs: idleMs, pin: nil, holdMs: holdMs).execute(request, deadline: deadline, logger: logger)
         }
         // Nothing to connect to: a connect failure, never a lookup of the name.
-        guard let host = UpstreamRoute.host(ofURL: url), !addresses.isEmpty else { throw NoAddress() }
-        let key = UpstreamRoute.overrideKey(forHost: host)
+        guard let key = overrideKey(forURL: url), !addresses.isEmpty else { throw NoAddress() }
         var candidates = addresses.prefix(Self.maxAddressesTried).map(\.description)
         if let first = preferred.withLock({ $0[key] }), let i = candidates.firstIndex(of: first), i > 0 {
             candidates.insert(candidates.remove(at: i), at: 0)
@@ -234,11 +235,24 @@ public final class UpstreamClient: Sendable {
                     }
                 }
                 return response
-            } catch where i < candidates.count - 1 && Self.isConnectFailure(error) {
+            } catch  where i < candidates.count - 1 && Self.isConnectFailure(error) {
                 continue
             }
         }
         throw NoAddress()  // not reached: the last candidate's error is thrown above
+    }
+
+    /// The `dnsOverride` key for `url`'s host, parsed as AsyncHTTPClient parses it; remembered per URL (a
+    /// handful per upstream), so the hot path does not parse each call's URL twice.
+    private func overrideKey(forURL url: String) -> String? {
+        if let known = overrideKeys.withLock({ $0[url] }) { return known }
+        guard let host = UpstreamRoute.host(ofURL: url) else { return nil }
+        let key = UpstreamRoute.overrideKey(forHost: host)
+        overrideKeys.withLock { keys in
+            if keys.count >= 4096 { keys.removeAll() }
+            keys[url] = key
+        }
+        return key
     }
 
     /// A pinned route with nothing to connect to (classified as a connect failure).

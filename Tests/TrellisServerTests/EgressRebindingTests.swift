@@ -52,7 +52,9 @@ import TrellisCore
     }
 
     /// The pair of servers on one port, stopped when `body` returns.
-    static func withPair<T>(tls: TLSConfiguration? = nil, _ body: (_ checked: RecordingUpstream, _ other: RecordingUpstream) async throws -> T) async throws
+    static func withPair<T>(
+        tls: TLSConfiguration? = nil, _ body: (_ checked: RecordingUpstream, _ other: RecordingUpstream) async throws -> T
+    ) async throws
         -> T
     {
         let other = RecordingUpstream()
@@ -146,7 +148,8 @@ import TrellisCore
                     try await gw.createUpstream("outside", baseURL: "http://\(Self.other):\(checked.port)/v1")
                     for (name, upstream) in [("near", "rebind"), ("far", "outside")] {
                         let reply = try await gw.admin(
-                            .POST, "/knowledge-bases", ["name": .string(name), "tenant": "acme", "embedding": ["upstream": .string(upstream), "model": "embed"]])
+                            .POST, "/knowledge-bases",
+                            ["name": .string(name), "tenant": "acme", "embedding": ["upstream": .string(upstream), "model": "embed"]])
                         try #require(reply.status == 201, "\(reply.text)")
                     }
                     manage = try await gw.issueKey(tenant: "acme", ["scopes": ["manage", "inference"]]).key

@@ -24,7 +24,8 @@ import TrellisCore
     }
 
     func call(_ port: Int, _ route: UpstreamRoute) -> UpstreamCall {
-        UpstreamCall(upstream: upstream(port: port), route: route, path: "/chat/completions", body: Array("{}".utf8), stream: false, requestID: "r", apiKey: nil)
+        UpstreamCall(
+            upstream: upstream(port: port), route: route, path: "/chat/completions", body: Array("{}".utf8), stream: false, requestID: "r", apiKey: nil)
     }
 
     func address(_ text: String) throws -> IPAddress { try #require(IPAddress(text)) }

@@ -1,3 +1,5 @@
+import TrellisCore
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -5,7 +7,6 @@
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import TrellisCore
 
 /// Host-name resolution for the egress check, kept out of `TrellisCore` (which does no I/O): the check
 /// (`EgressCache`) resolves a name once, decides on every address with `EgressPolicy.allowsAddresses`, and
