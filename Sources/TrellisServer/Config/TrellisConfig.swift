@@ -32,6 +32,10 @@ public struct TrellisConfig: Sendable {
     public var maxMessages = 2_048
     /// The largest document a knowledge base accepts (413 beyond).
     public var maxDocumentBytes = 16 << 20
+    /// PDF conversion (`pdftotext`, run fenced): wall clock, most text per PDF (413 beyond), address space.
+    public var pdfTimeoutMs = 30_000
+    public var pdfMaxTextBytes = 16 << 20
+    public var pdfMaxMemoryBytes = 1 << 30
     /// Deployment defaults for keys and tenants that set no limit of their own (nil: not limited).
     public var defaultKeyLimits = Limits(concurrency: 512)
     public var defaultTenantLimits = Limits()
@@ -108,6 +112,9 @@ public struct TrellisConfig: Sendable {
         int("server.idle_timeout_seconds", "idle connection timeout", 1...86_400) { $0.idleTimeoutSeconds = $1 },
         int("server.shutdown_grace_seconds", "how long shutdown waits for in-flight requests", 0...3_600) { $0.shutdownGraceSeconds = $1 },
         int("knowledge.max_document_bytes", "largest document accepted for a knowledge base", 1_024...1_073_741_824) { $0.maxDocumentBytes = $1 },
+        int("knowledge.pdf_timeout_ms", "longest one PDF conversion may take (then pdftotext is killed)", 100...3_600_000) { $0.pdfTimeoutMs = $1 },
+        int("knowledge.pdf_max_text_bytes", "most text one PDF may produce (413 beyond)", 1_024...1_073_741_824) { $0.pdfMaxTextBytes = $1 },
+        int("knowledge.pdf_max_memory_bytes", "address-space limit of pdftotext", 67_108_864...68_719_476_736) { $0.pdfMaxMemoryBytes = $1 },
         optionalInt("limits.key_rpm", "requests per minute for keys that set none", 1...100_000_000) { $0.defaultKeyLimits.requestsPerMinute = $1 },
         optionalInt("limits.key_tpm", "tokens per minute for keys that set none", 1...1_000_000_000_000) { $0.defaultKeyLimits.tokensPerMinute = $1 },
         optionalInt("limits.key_concurrency", "concurrent requests per key (default 512)", 1...1_000_000) { $0.defaultKeyLimits.concurrency = $1 },

@@ -148,10 +148,13 @@ struct KnowledgeController {
         "application/xhtml+xml": "text/html", "application/pdf": "application/pdf",
     ]
 
-    static func extractText(_ raw: [UInt8], kind: String) async throws -> String {
+    /// The text of an upload. A PDF is converted by `pdftotext` (fenced, see ``PDFText``), killed if the client
+    /// leaves meanwhile.
+    func extractText(_ raw: [UInt8], kind: String, context: TrellisRequestContext) async throws -> String {
         switch kind {
         case "application/pdf":
-            return try await PDFText.extract(raw)
+            let pdf = PDFText(config: gateway.config)
+            return try await ClientDisconnect.cancelling(on: context.channel) { try await pdf.extract(raw) }
         default:
             guard let decoded = String(validating: raw, as: UTF8.self) else {
                 throw TrellisError.invalidRequest("The document is not valid UTF-8 text.", code: "invalid_encoding")
@@ -193,7 +196,7 @@ struct KnowledgeController {
             storedType = kind
             title = request.uri.queryParameters.get("title").map { String($0) } ?? ""
             guard !title.isEmpty else { throw TrellisError.missingField("title") }
-            text = try await Self.extractText(raw, kind: kind)
+            text = try await extractText(raw, kind: kind, context: context)
         } else if contentType == "multipart/form-data" {
             // A form upload (`curl -F file=@handbook.md`): the part named `file` (or the first with a file
             // name), an optional `title` (else the file name) and `metadata` (a JSON object).
@@ -220,7 +223,7 @@ struct KnowledgeController {
                 guard case .object? = try? JSONParser.parse(Array(m.utf8)) else { throw TrellisError.invalidField("metadata", "must be a JSON object") }
                 metadata = m
             }
-            text = try await Self.extractText(raw, kind: kind)
+            text = try await extractText(raw, kind: kind, context: context)
         } else {
             throw TrellisError.unsupportedMediaType(
                 "Upload JSON {\"title\",\"text\"}, a multipart form with a file, or a raw body of type text/plain, text/markdown, text/html or application/pdf with ?title=."
@@ -291,36 +294,3 @@ struct KnowledgeController {
     }
 }
 
-/// PDF text through poppler's `pdftotext`, when it is installed.
-enum PDFText {
-    static let candidates = ["/usr/bin/pdftotext", "/usr/local/bin/pdftotext"]
-
-    static var tool: String? { candidates.first { FileManager.default.isExecutableFile(atPath: $0) } }
-
-    static func extract(_ bytes: [UInt8]) async throws -> String {
-        guard let tool else {
-            throw TrellisError.unsupportedMediaType(
-                "PDF needs pdftotext (Debian: apt-get install poppler-utils) on the gateway's machine; upload text instead.")
-        }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("trellis-pdf-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let input = directory.appendingPathComponent("in.pdf")
-        let output = directory.appendingPathComponent("out.txt")
-        try Data(bytes).write(to: input)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = ["-enc", "UTF-8", "-q", input.path, output.path]
-        try process.run()
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async {
-                process.waitUntilExit()
-                continuation.resume()
-            }
-        }
-        guard process.terminationStatus == 0, let data = FileManager.default.contents(atPath: output.path) else {
-            throw TrellisError.invalidRequest("The PDF could not be read.", code: "invalid_document")
-        }
-        return String(decoding: data, as: UTF8.self)
-    }
-}
