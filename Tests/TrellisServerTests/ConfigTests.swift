@@ -11,9 +11,11 @@ private struct ConfigFiles {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     }
 
+    /// Writes a file readable by its owner only (as a key file must be).
     func write(_ name: String, _ text: String) throws -> String {
         let path = directory.appendingPathComponent(name).path
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
         return path
     }
 

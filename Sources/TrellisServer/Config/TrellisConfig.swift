@@ -136,7 +136,8 @@ public struct TrellisConfig: Sendable {
         string("admin.key", "the operator key (prefer the environment or admin.key_file)") { c, v throws(ConfigProblem) in
             try c.setAdminKey(v)
         },
-        string("admin.key_file", "file holding the operator key") { c, path throws(ConfigProblem) in
+        string("admin.key_file", "file holding the operator key (mode 0600 or 0400: refused if others may read it)") { c, path throws(ConfigProblem) in
+            if let problem = keyFileProblem(path) { throw ConfigProblem(message: problem) }
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                 throw ConfigProblem(message: "cannot read the file '\(path)'")
             }
