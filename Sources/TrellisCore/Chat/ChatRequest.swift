@@ -53,12 +53,7 @@ public struct ChatRequest: Sendable {
                 wantsUsage = b
             }
         }
-        var user: String?
-        if let u = body[ChatField.user], !u.isNull {
-            guard case .string(let s) = u else { throw .invalidField("user", "must be a string") }
-            guard s.utf8.count <= 256 else { throw .invalidField("user", "must be at most 256 bytes") }
-            user = s.isEmpty ? nil : s
-        }
+        let user = try endUser(body[ChatField.user])
         for key in [ChatField.maxTokens, ChatField.maxCompletionTokens] {
             if let v = body[key], !v.isNull {
                 guard let n = v.numberValue?.intValue, n > 0 else { throw .invalidField(key, "must be a positive integer") }
@@ -78,6 +73,18 @@ public struct ChatRequest: Sendable {
     }
 
     public var messages: [JSONValue] { body[ChatField.messages]?.arrayValue ?? [] }
+
+    /// The longest end-user id (`user`) accepted, in UTF-8 bytes: it is stored with every usage row.
+    public static let maxUserBytes = 256
+
+    /// The end-user id of a request body's `user` field (chat, embeddings): a string of at most
+    /// ``maxUserBytes`` bytes; absent, null or empty is nil.
+    public static func endUser(_ value: JSONValue?) throws(TrellisError) -> String? {
+        guard let value, !value.isNull else { return nil }
+        guard case .string(let s) = value else { throw .invalidField("user", "must be a string") }
+        guard s.utf8.count <= maxUserBytes else { throw .invalidField("user", "must be at most \(maxUserBytes) bytes") }
+        return s.isEmpty ? nil : s
+    }
 
     /// The message rules OpenAI's API applies, checked here so a malformed message is a clear 400 rather than
     /// whatever the model server makes of it (llama.cpp's server answers 500).

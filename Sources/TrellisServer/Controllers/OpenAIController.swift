@@ -72,7 +72,7 @@ struct OpenAIController {
         }
         guard let input = body["input"] else { throw TrellisError.missingField("input") }
         try Self.validateEmbeddingInput(input)
-        let user = body["user"]?.stringValue
+        let user = try ChatRequest.endUser(body["user"])
         let started = ContinuousClock.now
         let startedAt = Date()
         let (model, version) = try ChatPlanner.resolve(reference, key: key, snapshot: gateway.snapshot, stickyKey: user ?? key.id)
