@@ -46,7 +46,9 @@ public final class Gateway: Sendable {
         self.metrics = metrics
         self.catalog = CatalogHolder()
         self.egressCache = EgressCache(policy: config.egress, clock: self.clock)
-        self.knowledge = KnowledgeService(store: store, upstreams: upstreams, egress: egressCache, environment: environment)
+        self.knowledge = KnowledgeService(
+            store: store, upstreams: upstreams, egress: egressCache, environment: environment,
+            privacy: EmbeddingPrivacy(policy: config.externalEmbeddings, scope: config.piiMaskScope, masker: config.piiMasker))
         self.inFlight = InFlightLimit(limit: config.maxInFlight)
         self.health = UpstreamHealth(
             breakerConfig: .init(failureThreshold: config.circuitFailureThreshold, coolDown: Double(config.circuitCoolDownMs) / 1000),

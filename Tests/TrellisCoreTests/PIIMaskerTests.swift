@@ -303,16 +303,20 @@ struct PIIMaskerTests {
         #expect(try mask("```未闭合的代码块 13812345678") == "```未闭合的代码块 [PHONE_1]")
     }
 
-    @Test("nothing inside an http(s) URL token is masked")
+    @Test("PII inside an http(s) URL is masked like any other text, and restored")
     func urls() throws {
-        for url in ["https://13812345678.example.com/path", "http://user@example.com/x", "HTTPS://example.com/?card=4111111111111111"] {
-            #expect(try mask("见 \(url) 。") == "见 \(url) 。", "\(url)")
+        let cases = [
+            ("https://13812345678.example.com/path", "https://[PHONE_1].example.com/path"), ("http://user@example.com/x", "http://[EMAIL_1]/x"),
+            ("HTTPS://example.com/?card=4111111111111111", "HTTPS://example.com/?card=[BANK_CARD_1]"),
+        ]
+        for (url, expected) in cases {
+            var session = try masker().session()
+            let out = session.mask("见 \(url) 。")
+            #expect(out == "见 \(expected) 。", "\(url)")
+            #expect(session.restore(out) == "见 \(url) 。")
         }
-        #expect(
-            try mask("见https://example.com/u/13812345678，电话13912345678") == "见https://example.com/u/13812345678，电话[PHONE_1]",
-            "the URL ends at the first non-ASCII character")
-        #expect(try mask("<http://a.com/13812345678>13912345678") == "<http://a.com/13812345678>[PHONE_1]")
-        #expect(try mask("ftp://13812345678") == "ftp://[PHONE_1]", "only http and https")
+        #expect(try mask("见https://example.com/u/13812345678，电话13912345678") == "见https://example.com/u/[PHONE_1]，电话[PHONE_2]")
+        #expect(try mask("<http://a.com/13812345678>13912345678") == "<http://a.com/[PHONE_1]>[PHONE_2]")
     }
 
     @Test("an 18-digit number with a wrong check digit is not an ID number")
@@ -446,7 +450,7 @@ struct PIIMaskerTests {
         #expect(!out.contains("phone 13812345678") && !out.contains("4111111111111111"))
         #expect(out.contains("[PHONE_1]") && out.contains("[BANK_CARD_1]"))
         #expect(out.contains(#"{\"phone\":\"[PHONE_1]\"}"#), "tool-call arguments masked with the same placeholder")
-        #expect(out.contains("https://x/13812345678.png"), "URLs are left alone")
+        #expect(out.contains("https://x/13812345678.png"), "image URLs are left alone: the upstream fetches them")
         let answer: JSONObject = [
             "choices": [
                 [

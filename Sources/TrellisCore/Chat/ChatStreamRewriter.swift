@@ -35,11 +35,21 @@ public struct ChatStreamRewriter: Sendable {
     }
 
     /// The bytes to send for one upstream event (possibly none), and whether it carried content.
-    /// Puts masked personal data back into the content as it streams (a placeholder split across chunks is
-    /// held back until it is whole); nil when nothing was masked. Each choice (`n` > 1) restores on its own
-    /// copy, so text held back for one never lands in another.
+    /// Puts masked personal data back into the content, the reasoning and the tool-call arguments as they
+    /// stream (a placeholder split across chunks is held back until it is whole); nil when nothing was masked.
+    /// Each choice (`n` > 1), and in it each field and each tool call (by its `index`), restores on its own
+    /// copy, so text held back for one never lands in another. Arguments get their originals JSON-escaped.
     public var restorer: PIIRestorer?
     private var restorers: [Int: PIIRestorer] = [:]
+    private var fieldRestorers: [StreamField: PIIRestorer] = [:]
+    private var argumentsTemplate: PIIRestorer?
+
+    /// A streamed text other than the content: the reasoning of a choice, or the arguments of one of its tool calls.
+    private struct StreamField: Hashable {
+        var choice: Int
+        /// The tool call's `index`; nil for `reasoning_content`.
+        var toolCall: Int?
+    }
 
     public mutating func process(_ event: SSEEvent) -> (frame: [UInt8], hasContent: Bool) {
         if event.isDone {
@@ -104,8 +114,9 @@ public struct ChatStreamRewriter: Sendable {
         return (SSEWriter.frame(.object(chunk)), hasContent)
     }
 
-    /// One choice with its delta's content passed through its restorer; the held-back rest is flushed into
-    /// the chunk that finishes the choice. A `null` or absent content stays so unless there is text to flush.
+    /// One choice with its delta's content, reasoning and tool-call arguments passed through their restorers; the
+    /// held-back rest is flushed into the chunk that finishes the choice. A `null` or absent content stays so
+    /// unless there is text to flush.
     private mutating func restoreChoice(_ choice: JSONValue) -> JSONValue {
         guard case .object(var c) = choice, let template = restorer else { return choice }
         let index = c["index"]?.numberValue?.intValue ?? 0
@@ -113,18 +124,78 @@ public struct ChatStreamRewriter: Sendable {
         var delta = c["delta"]?.objectValue
         var content: String?
         if case .string(let piece)? = delta?["content"] { content = own.feed(piece) }
+        let reasoningField = StreamField(choice: index, toolCall: nil)
+        var reasoning: String?
+        if case .string(let piece)? = delta?["reasoning_content"] { reasoning = feed(piece, reasoningField, template) }
+        var calls: [JSONValue]?
+        if case .array(let list)? = delta?["tool_calls"] {
+            calls = list.enumerated().map { position, call in restoreToolCall(call, position: position, choice: index) }
+        }
         if case .string? = c["finish_reason"] {
             let rest = own.finish()
             if !rest.isEmpty { content = (content ?? "") + rest }
+            if let rest = fieldRestorers.removeValue(forKey: reasoningField)?.finishing(), !rest.isEmpty {
+                reasoning = (reasoning ?? "") + rest
+            }
+            for field in fieldRestorers.keys.filter({ $0.choice == index }).sorted(by: { ($0.toolCall ?? 0) < ($1.toolCall ?? 0) }) {
+                guard let toolCall = field.toolCall, let rest = fieldRestorers.removeValue(forKey: field)?.finishing(), !rest.isEmpty else { continue }
+                calls = Self.appendArguments(rest, toolCall: toolCall, to: calls ?? [])
+            }
         }
         restorers[index] = own
-        if let content {
+        if content != nil || reasoning != nil || calls != nil {
             var d = delta ?? JSONObject()
-            d["content"] = .string(content)
+            if let content { d["content"] = .string(content) }
+            if let reasoning { d["reasoning_content"] = .string(reasoning) }
+            if let calls { d["tool_calls"] = .array(calls) }
             delta = d
         }
         if let delta { c["delta"] = .object(delta) }
         return .object(c)
+    }
+
+    /// `piece` of a field through that field's restorer (arguments: originals JSON-escaped).
+    private mutating func feed(_ piece: String, _ field: StreamField, _ template: PIIRestorer) -> String {
+        var own: PIIRestorer
+        if let known = fieldRestorers[field] {
+            own = known
+        } else if field.toolCall != nil {
+            let arguments = argumentsTemplate ?? template.jsonEscaped()
+            argumentsTemplate = arguments
+            own = arguments
+        } else {
+            own = template
+        }
+        let out = own.feed(piece)
+        fieldRestorers[field] = own
+        return out
+    }
+
+    /// One entry of `delta.tool_calls` with its `function.arguments` piece restored.
+    private mutating func restoreToolCall(_ call: JSONValue, position: Int, choice: Int) -> JSONValue {
+        guard case .object(var c) = call, case .object(var function)? = c["function"], case .string(let piece)? = function["arguments"],
+            let template = restorer
+        else { return call }
+        let toolCall = c["index"]?.numberValue?.intValue ?? position
+        function["arguments"] = .string(feed(piece, StreamField(choice: choice, toolCall: toolCall), template))
+        c["function"] = .object(function)
+        return .object(c)
+    }
+
+    /// `calls` with `rest` added to the arguments of the tool call `toolCall`: to its entry when this chunk has
+    /// one, else as an entry of its own (`{"index", "function": {"arguments"}}`, as later pieces of a call come).
+    static func appendArguments(_ rest: String, toolCall: Int, to calls: [JSONValue]) -> [JSONValue] {
+        var calls = calls
+        for (i, call) in calls.enumerated() {
+            guard case .object(var c) = call, c["index"]?.numberValue?.intValue == toolCall else { continue }
+            var function = c["function"]?.objectValue ?? JSONObject()
+            function["arguments"] = .string((function["arguments"]?.stringValue ?? "") + rest)
+            c["function"] = .object(function)
+            calls[i] = .object(c)
+            return calls
+        }
+        calls.append(["index": .int(toolCall), "function": ["arguments": .string(rest)]])
+        return calls
     }
 
     /// The usage chunk to send when the client asked for usage and the upstream sent none (llama.cpp's server

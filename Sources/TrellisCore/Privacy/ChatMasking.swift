@@ -8,81 +8,158 @@ public enum PIIMaskScope: String, Sendable, CaseIterable {
 }
 
 extension ChatPlan {
-    /// The plan with personal data in its messages masked through `session` (see `PIIMasker.Session.mask(messages:)`).
+    /// The plan with personal data masked, through `session`, in every text of the body it sends (see
+    /// `PIIMasker.Session.mask(chatBody:)`). Only the body changes: `user` as the gateway records it (usage, sticky
+    /// version choice) stays in `ChatPlan.user`.
     public func masked(with session: inout PIIMasker.Session) -> ChatPlan {
-        guard let messages = body[ChatField.messages] else { return self }
         var out = self
-        out.body[ChatField.messages] = session.mask(messages: messages)
+        out.body = session.mask(chatBody: body)
         return out
     }
 }
 
 extension PIIMasker.Session {
-    /// Chat messages with personal data masked: string contents, the `text` of content parts and tool-call
-    /// arguments, in every message (system prompt and retrieved context included), so one value has one
-    /// placeholder across the whole request.
+    /// Members whose values are never masked: payloads the upstream decodes or fetches (images, audio, video,
+    /// files: base64 data or a URL to fetch, which a placeholder would break) and the model name.
+    static let untouchedMembers: Set<String> = ["image_url", "video_url", "input_audio", "audio", "file", "model"]
+
+    /// A chat request body with personal data masked in every string it carries, at any depth: message contents
+    /// (strings and content parts), names, refusals and reasoning; `user`; tool and function definitions
+    /// (descriptions, and every description, title, enum value, default and example of their parameter schemas);
+    /// response-format schemas; stop sequences; and whatever other text a client sends, so that a new field is
+    /// masked without a code change. Left alone: `untouchedMembers`, numbers, booleans and object
+    /// keys of the body itself. Tool-call arguments and tool results are JSON text: their strings, numbers and
+    /// keys are masked as JSON (see `mask(jsonText:)`), so they stay valid JSON for servers that parse them (vLLM
+    /// parses the arguments of earlier tool calls). One session: one value has one placeholder across the request.
+    public mutating func mask(chatBody body: JSONObject) -> JSONObject {
+        var out = JSONObject()
+        for member in body {
+            let value = member.key == ChatField.messages ? mask(messages: member.value) : maskMember(member.key, member.value)
+            out.appendUnchecked(member.key, value)
+        }
+        return out
+    }
+
+    /// Chat messages with personal data masked (see `mask(chatBody:)`); a tool's result is masked as JSON text
+    /// when it is JSON.
     public mutating func mask(messages: JSONValue) -> JSONValue {
-        guard case .array(let list) = messages else { return messages }
+        guard case .array(let list) = messages else { return maskStrings(messages) }
         var out: [JSONValue] = []
         out.reserveCapacity(list.count)
         for message in list {
-            guard case .object(var m) = message else {
-                out.append(message)
+            guard case .object(let m) = message else {
+                out.append(maskStrings(message))
                 continue
             }
-            switch m["content"] {
-            case .string(let text)?:
-                m["content"] = .string(mask(text))
-            case .array(let parts)?:
-                var masked: [JSONValue] = []
-                for part in parts {
-                    guard case .object(var p) = part, case .string(let text)? = p["text"] else {
-                        masked.append(part)
-                        continue
-                    }
-                    p["text"] = .string(mask(text))
-                    masked.append(.object(p))
+            let role = m["role"]?.stringValue
+            let resultIsJSON = role == "tool" || role == "function"
+            var masked = JSONObject()
+            for member in m {
+                if resultIsJSON, member.key == "content", case .string(let result) = member.value {
+                    masked.appendUnchecked(member.key, .string(mask(jsonText: result)))
+                } else {
+                    masked.appendUnchecked(member.key, maskMember(member.key, member.value))
                 }
-                m["content"] = .array(masked)
-            default:
-                break
             }
-            // Tool-call arguments in the history (JSON text) carry the same data.
-            if case .array(let calls)? = m["tool_calls"] {
-                var masked: [JSONValue] = []
-                for call in calls { masked.append(Self.mapArguments(call) { mask($0) }) }
-                m["tool_calls"] = .array(masked)
-            }
-            out.append(.object(m))
+            out.append(.object(masked))
         }
         return .array(out)
     }
 
-    /// A tool call with `function.arguments` passed through `transform`.
-    static func mapArguments(_ call: JSONValue, _ transform: (String) -> String) -> JSONValue {
-        guard case .object(var c) = call, case .object(var function)? = c["function"], case .string(let arguments)? = function["arguments"]
-        else { return call }
-        function["arguments"] = .string(transform(arguments))
-        c["function"] = .object(function)
-        return .object(c)
+    /// `value` with every string masked, at any depth, except under `untouchedMembers`; `arguments` strings
+    /// masked as JSON text.
+    mutating func maskStrings(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .string(let text):
+            return .string(mask(text))
+        case .array(let items):
+            var out: [JSONValue] = []
+            out.reserveCapacity(items.count)
+            for item in items { out.append(maskStrings(item)) }
+            return .array(out)
+        case .object(let object):
+            var out = JSONObject()
+            for member in object { out.appendUnchecked(member.key, maskMember(member.key, member.value)) }
+            return .object(out)
+        default:
+            return value
+        }
+    }
+
+    /// The value of an object member named `key`, masked.
+    private mutating func maskMember(_ key: String, _ value: JSONValue) -> JSONValue {
+        if Self.untouchedMembers.contains(key) { return value }
+        if key == "arguments", case .string(let arguments) = value { return .string(mask(jsonText: arguments)) }
+        return maskStrings(value)
+    }
+
+    /// JSON text (tool-call arguments, a tool's result) with personal data masked inside it: its strings (escapes
+    /// decoded first, so `\uff11` is the digit it stands for), its numbers (a masked number becomes a string
+    /// holding the placeholder) and its keys, written back as compact JSON when anything changed. Text that is
+    /// not a JSON object or array is masked as plain text.
+    public mutating func mask(jsonText text: String) -> String {
+        let first = text.utf8.first { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }
+        guard first == UInt8(ascii: "{") || first == UInt8(ascii: "["), let parsed = try? JSONParser.parse(text) else { return mask(text) }
+        let masked = maskJSON(parsed)
+        return masked == parsed ? text : JSONWriter.string(masked)
+    }
+
+    private mutating func maskJSON(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .string(let text):
+            return .string(mask(text))
+        case .number(let number):
+            let masked = mask(number.literal)
+            return masked == number.literal ? value : .string(masked)
+        case .array(let items):
+            var out: [JSONValue] = []
+            out.reserveCapacity(items.count)
+            for item in items { out.append(maskJSON(item)) }
+            return .array(out)
+        case .object(let object):
+            var out = JSONObject()
+            for member in object { out.appendUnchecked(mask(member.key), maskJSON(member.value)) }
+            return .object(out)
+        default:
+            return value
+        }
     }
 }
 
 extension PIIMasker.Session {
-    /// A whole chat completion with the placeholders in its choices' message contents put back.
+    /// A whole chat completion with the placeholders in its choices' messages put back: content, refusal,
+    /// reasoning and any other text, and tool-call arguments (as JSON string content, so they stay valid JSON).
     public func restore(completion object: JSONObject) -> JSONObject {
         guard !mapping.isEmpty, case .array(let choices)? = object[ChatField.choices] else { return object }
         var out = object
         out[ChatField.choices] = .array(
             choices.map { choice in
-                guard case .object(var c) = choice, case .object(var message)? = c["message"] else { return choice }
-                if case .string(let text)? = message["content"] { message["content"] = .string(restore(text)) }
-                if case .array(let calls)? = message["tool_calls"] {
-                    message["tool_calls"] = .array(calls.map { Self.mapArguments($0) { restore($0) } })
-                }
-                c["message"] = .object(message)
+                guard case .object(var c) = choice, let message = c["message"] else { return choice }
+                c["message"] = restoreStrings(message)
                 return .object(c)
             })
         return out
+    }
+
+    /// `value` with placeholders restored in every string; `arguments` strings restored as JSON text.
+    func restoreStrings(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .string(let text):
+            return .string(restore(text))
+        case .array(let items):
+            return .array(items.map { restoreStrings($0) })
+        case .object(let object):
+            var out = JSONObject()
+            for member in object {
+                if member.key == "arguments", case .string(let arguments) = member.value {
+                    out.appendUnchecked(member.key, .string(restore(jsonText: arguments)))
+                } else {
+                    out.appendUnchecked(member.key, restoreStrings(member.value))
+                }
+            }
+            return .object(out)
+        default:
+            return value
+        }
     }
 }

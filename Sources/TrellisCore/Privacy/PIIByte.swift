@@ -13,7 +13,8 @@ enum PIIByte {
     static func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
     static func isLetter(_ c: UInt8) -> Bool { (c | 0x20) >= 0x61 && (c | 0x20) <= 0x7A }
     static func isLocalPart(_ c: UInt8) -> Bool {
-        PIIByte.isLetter(c) || PIIByte.isDigit(c) || c == PIIByte.dot || c == PIIByte.dash || c == UInt8(ascii: "_") || c == PIIByte.plus || c == UInt8(ascii: "%")
+        PIIByte.isLetter(c) || PIIByte.isDigit(c) || c == PIIByte.dot || c == PIIByte.dash || c == UInt8(ascii: "_") || c == PIIByte.plus
+            || c == UInt8(ascii: "%")
     }
     static func isDomainPart(_ c: UInt8) -> Bool { PIIByte.isLetter(c) || PIIByte.isDigit(c) || c == PIIByte.dot || c == PIIByte.dash }
 }

@@ -1,3 +1,5 @@
+import OpenAIWire
+
 // Putting originals back in place of placeholders.
 
 extension PIIMasker {
@@ -32,5 +34,14 @@ extension PIIMasker {
             return String(decoding: out, as: UTF8.self)
         }
         return restored ?? text
+    }
+
+    /// `mapping` with each original written as the inside of a JSON string.
+    static func jsonEscaped(_ mapping: [String: String]) -> [String: String] {
+        mapping.mapValues { original in
+            guard original.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else { return original }
+            let quoted = JSONWriter.string(.string(original))
+            return String(quoted.dropFirst().dropLast())
+        }
     }
 }

@@ -73,11 +73,12 @@ extension PIIMasker {
             return runs
         }
 
-        /// The separator joining run `k` to run `k - 1`: a single space or dash between them.
-        func joiner(_ runs: [Range<Int>], _ k: Int) -> UInt8? {
+        /// The separator joining run `k` to run `k - 1`: a single space or dash between them, or with `dots` also a
+        /// dot (phones are written `138.1234.5678`; a dot between card or ID groups is too rare to risk).
+        func joiner(_ runs: [Range<Int>], _ k: Int, dots: Bool = false) -> UInt8? {
             guard k > 0, k < runs.count, runs[k].lowerBound - runs[k - 1].upperBound == 1 else { return nil }
             let c = b[runs[k].lowerBound - 1]
-            return c == PIIByte.space || c == PIIByte.dash ? c : nil
+            return c == PIIByte.space || c == PIIByte.dash || (dots && c == PIIByte.dot) ? c : nil
         }
 
         /// Nothing number-like directly before `start`: no digit, no `<digit>.`.

@@ -1,7 +1,11 @@
-// Where masking does not look: code spans and fences, and URL tokens.
+// Where masking does not look: code spans and fences.
 
 extension PIIMasker {
-    /// The parts of the text outside code and URLs, in order.
+    /// The parts of the text outside code, in order.
+    ///
+    /// URLs are not left alone: a URL's path, query and user part carry personal data as often as prose does
+    /// (`http://crm/c,13812345678,alice@example.com`), and a gateway's promise to keep that data from an outside
+    /// model beats keeping a link intact. An answer that echoes a masked link gets it back restored.
     static func openSegments(_ b: UnsafeBufferPointer<UInt8>) -> [Range<Int>] {
         let n = b.count
         var segments: [Range<Int>] = []
@@ -22,9 +26,6 @@ extension PIIMasker {
                 } else {
                     i = runEnd
                 }
-            } else if c | 0x20 == UInt8(ascii: "h"), let end = urlEnd(b, at: i) {
-                protect(i, end)
-                i = end
             } else {
                 i += 1
             }
@@ -54,30 +55,5 @@ extension PIIMasker {
             }
         }
         return nil
-    }
-
-    /// The end of a URL token starting at `i`, when one starts there.
-    static func urlEnd(_ b: UnsafeBufferPointer<UInt8>, at i: Int) -> Int? {
-        let n = b.count
-        var j = i
-        for expected in "http".utf8 {
-            guard j < n, b[j] | 0x20 == expected else { return nil }
-            j += 1
-        }
-        if j < n, b[j] | 0x20 == UInt8(ascii: "s") { j += 1 }
-        for expected in "://".utf8 {
-            guard j < n, b[j] == expected else { return nil }
-            j += 1
-        }
-        while j < n {
-            let c = b[j]
-            if c >= 0x80 || c <= 0x20 || c == 0x7F || c == UInt8(ascii: "<") || c == UInt8(ascii: ">") || c == UInt8(ascii: "\"")
-                || c == PIIByte.backtick
-            {
-                break
-            }
-            j += 1
-        }
-        return j
     }
 }

@@ -8,16 +8,22 @@ import Foundation
 /// numbers placeholders per kind in order of first appearance and gives the same value the same placeholder in
 /// all messages of that request.
 ///
-/// Left alone: fenced code blocks (a run of three or more backticks up to the next run at least as long),
-/// inline code (a run of one or two backticks up to the next run of the same length on the same line), and URL
-/// tokens (`http://` or `https://` up to the next whitespace, non-ASCII character, `<`, `>`, `"` or backtick).
-/// An unclosed backtick run is ordinary text, so a stray backtick never switches masking off.
+/// What is read is what people type: every rule runs on a normalised copy of the text (``PIINormalizedText``:
+/// full-width forms folded to ASCII, odd spaces and dashes to ` ` and `-`, zero-width characters dropped), and the
+/// matches replace the corresponding characters of the text as written, which is otherwise sent unchanged.
 ///
-/// Numbers are found by one scan over the UTF-8 bytes (ASCII digits only); a match is never part of a longer digit
-/// run or separator grouping, nor of a decimal or version number (a `.` between it and another digit), and digits
-/// followed by `@` and a domain are left to the e-mail rule. Card numbers also need a known issuer prefix (see
-/// `issuerKnown`). On overlap the order is ID card, bank card, phone, e-mail, custom patterns (in list order);
-/// masked spans never overlap.
+/// Left alone: fenced code blocks (a run of three or more backticks up to the next run at least as long) and
+/// inline code (a run of one or two backticks up to the next run of the same length on the same line). An
+/// unclosed backtick run is ordinary text, so a stray backtick never switches masking off. URLs are masked like
+/// any other text (see `openSegments`).
+///
+/// Numbers are found by one scan over the normalised bytes; a match is never part of a longer digit run, nor of
+/// a decimal or version number (a `.` between it and another digit), and digits followed by `@` and a domain
+/// are left to the e-mail rule. Phone and card numbers are not part of a longer separator grouping; ID numbers
+/// may be (their check character and birth date are check enough). Separators: phones take spaces, dashes and
+/// dots, parentheses around the first group and a +86 code (`PIIMasker+Phones.swift`); ID numbers and cards
+/// take spaces and dashes. Card numbers also need a known issuer prefix (see `issuerKnown`). On overlap the order
+/// is ID card, bank card, phone, e-mail, custom patterns (in list order); masked spans never overlap.
 public struct PIIMasker: Sendable {
     /// What a placeholder stands for.
     public enum Kind: Hashable, Sendable {

@@ -24,6 +24,12 @@ public struct PIIRestorer: Sendable {
         self.longest = longest
     }
 
+    /// A fresh restorer for the same placeholders that puts each original back as the inside of a JSON string
+    /// (for streamed tool-call arguments, which must stay valid JSON).
+    public func jsonEscaped() -> PIIRestorer {
+        PIIRestorer(mapping: PIIMasker.jsonEscaped(mapping))
+    }
+
     /// The restored text that is now certain, for the next `chunk` of the answer.
     public mutating func feed(_ chunk: String) -> String {
         var text = held.isEmpty ? chunk : held + chunk
@@ -47,6 +53,12 @@ public struct PIIRestorer: Sendable {
         }
         held = hold
         return PIIMasker.restore(ready, mapping: mapping, longest: longest)
+    }
+
+    /// What `finish()` gives, for a restorer that is not used again.
+    func finishing() -> String {
+        var copy = self
+        return copy.finish()
     }
 
     /// The text still held back at the end of the answer (an incomplete placeholder stays as it was).

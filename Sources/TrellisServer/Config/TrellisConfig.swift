@@ -69,6 +69,8 @@ public struct TrellisConfig: Sendable {
     /// patterns), and whether the originals are put back into the answer.
     public var piiMaskScope: PIIMaskScope = .external
     public var piiRestore = true
+    /// Knowledge-base text (chunks, search queries) for an embedding upstream labelled external: refused, or masked.
+    public var externalEmbeddings: ExternalEmbeddingPolicy = .refuse
     public var piiMasker: PIIMasker = TrellisConfig.standardMasker
     /// Serve the operator console at `/console` (static files built into the binary; every call it makes goes
     /// through the admin API with the signed-in key).
@@ -190,6 +192,11 @@ public struct TrellisConfig: Sendable {
             c.piiMaskScope = scope
         },
         bool("privacy.restore", "put masked values back into the answer for the caller") { $0.piiRestore = $1 },
+        string("privacy.external_embeddings", "knowledge-base text to an embedding upstream labelled external: refuse, or mask it first") {
+            c, v throws(ConfigProblem) in
+            guard let policy = ExternalEmbeddingPolicy(rawValue: v.lowercased()) else { throw ConfigProblem(message: "must be refuse or mask") }
+            c.externalEmbeddings = policy
+        },
         list("privacy.patterns", "extra patterns to mask, each NAME=regex (masked as [NAME_1]); ';' between them outside YAML") {
             c, items throws(ConfigProblem) in
             var custom: [PIIMasker.CustomPattern] = []

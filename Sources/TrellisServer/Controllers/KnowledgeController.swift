@@ -105,9 +105,10 @@ struct KnowledgeController {
             let reader = try BodyReader(.object(e), allowed: ["upstream", "model"], path: "embedding")
             let upstream = try reader.requiredString("upstream", maxBytes: 128)
             let model = try reader.requiredString("model", maxBytes: 256)
-            guard gateway.snapshot.upstreams[upstream] != nil else {
+            guard let registered = gateway.snapshot.upstreams[upstream] else {
                 throw TrellisError.invalidRequest("'\(upstream.prefix(128))' is not a registered upstream.", param: "embedding.upstream", code: "invalid_value")
             }
+            try knowledge.privacy.check(registered, param: "embedding.upstream")
             embedding = .init(upstream: upstream, model: model)
         }
         let size = try body.int("chunk_size", in: 32...8192) ?? Chunker.defaultSize

@@ -45,12 +45,18 @@ final class KnowledgeService: Sendable {
 
     /// The process environment (or a test's): upstream API keys are read from the variables upstreams name.
     let environment: [String: String]
+    /// What may be sent for embedding, and masked first (`privacy.external_embeddings`, see ``EmbeddingPrivacy``).
+    let privacy: EmbeddingPrivacy
 
-    init(store: SQLiteStore, upstreams: UpstreamClient, egress: EgressCache, environment: [String: String]) {
+    init(
+        store: SQLiteStore, upstreams: UpstreamClient, egress: EgressCache, environment: [String: String],
+        privacy: EmbeddingPrivacy = EmbeddingPrivacy(masker: TrellisConfig.standardMasker)
+    ) {
         self.store = store
         self.upstreams = upstreams
         self.egress = egress
         self.environment = environment
+        self.privacy = privacy
     }
 
     // MARK: Vector indexes
@@ -212,7 +218,8 @@ final class KnowledgeService: Sendable {
             }
             apiKey = value
         }
-        let body: JSONValue = ["model": .string(embedding.model), "input": .array(inputs.map { .string($0) }), "encoding_format": "float"]
+        let sent = try privacy.inputs(inputs, for: upstream)
+        let body: JSONValue = ["model": .string(embedding.model), "input": .array(sent.map { .string($0) }), "encoding_format": "float"]
         let route = try await egress.route(for: upstream, logger: logger)
         let call = UpstreamCall(
             upstream: upstream, route: route, path: "/embeddings", body: JSONWriter.encode(body), stream: false, requestID: "embed", apiKey: apiKey)
@@ -251,7 +258,8 @@ final class KnowledgeService: Sendable {
     }
 
     /// The same, with the mode that actually answered: keyword when the knowledge base has no embedding model,
-    /// or when hybrid search found the embedding model down (the scores are then keyword scores).
+    /// or when hybrid search found the embedding model down or refused by `privacy.external_embeddings` (the
+    /// scores are then keyword scores).
     func searchReportingMode(
         kb: KnowledgeBase, query: String, mode: SearchMode, topK: Int, snapshot: CatalogSnapshot, logger: Logger
     ) async throws -> (chunks: [RetrievedChunk], mode: SearchMode) {
@@ -276,7 +284,7 @@ final class KnowledgeService: Sendable {
             let vector: [(Int64, Double)]
             do {
                 vector = try await vectorSearch(kb: kb, query: query, limit: depth, snapshot: snapshot, logger: logger)
-            } catch let error as TrellisError where error.type == "upstream_error" {
+            } catch let error as TrellisError where error.type == "upstream_error" || error.code == EmbeddingPrivacy.refusedCode {
                 // The embedding model is down: keyword results still answer, with their own scores.
                 logger.warning("vector search unavailable; keyword only", metadata: ["knowledge_base": "\(kb.name)"])
                 let hits = keyword
