@@ -19,17 +19,24 @@ VENV="${TRELLIS_VENV:-$REPO/.venv}"
 # installed here when missing and possible, with a Chinese font for the screenshots.
 # TRELLIS_E2E_BROWSER=0 skips those tests instead.
 has_cjk_font() { command -v fc-list >/dev/null 2>&1 && [[ -n "$(fc-list :lang=zh family 2>/dev/null)" ]]; }
+# Installs Debian packages with apt-get when it can (as root, or through passwordless sudo); false otherwise.
+apt_updated=0
+apt_install() {
+  command -v apt-get >/dev/null 2>&1 || return 1
+  local sudo=()
+  if [[ "$(id -u)" != 0 ]] && command -v sudo >/dev/null 2>&1; then sudo=(sudo -n); fi
+  [[ "$(id -u)" == 0 || ${#sudo[@]} -gt 0 ]] || return 1
+  echo "[e2e] installing $* with apt-get" >&2
+  if [[ $apt_updated == 0 ]]; then "${sudo[@]}" apt-get update -qq >&2 || true; apt_updated=1; fi
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+}
 if [[ "${TRELLIS_E2E_BROWSER:-1}" != 0 ]] && ! { command -v chromium && command -v chromedriver && has_cjk_font; } >/dev/null 2>&1; then
-  if command -v apt-get >/dev/null 2>&1; then
-    sudo=()
-    if [[ "$(id -u)" != 0 ]] && command -v sudo >/dev/null 2>&1; then sudo=(sudo -n); fi
-    if [[ "$(id -u)" == 0 || ${#sudo[@]} -gt 0 ]]; then
-      echo "[e2e] installing chromium, chromium-driver and fonts-wqy-zenhei with apt-get" >&2
-      "${sudo[@]}" apt-get update -qq >&2 || true
-      "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-wqy-zenhei >&2 ||
-        echo "[e2e] could not install chromium; the console tests will fail (TRELLIS_E2E_BROWSER=0 skips them)" >&2
-    fi
-  fi
+  apt_install chromium chromium-driver fonts-wqy-zenhei ||
+    echo "[e2e] could not install chromium; the console tests will fail (TRELLIS_E2E_BROWSER=0 skips them)" >&2
+fi
+# PDF uploads are converted by poppler's pdftotext (Tests/TrellisServerTests/PDFTextTests, the upload cases here).
+if ! command -v pdftotext >/dev/null 2>&1; then
+  apt_install poppler-utils || echo "[e2e] could not install poppler-utils; PDF uploads are answered 415" >&2
 fi
 
 cd "$REPO"
