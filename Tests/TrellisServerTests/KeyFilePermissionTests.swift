@@ -18,7 +18,9 @@ struct KeyFilePermissionTests {
         return (path, directory)
     }
 
-    @Test("a key file open to its group or to others is refused, naming the file, the mode and chmod 600", arguments: [0o644, 0o640, 0o604, 0o660, 0o620, 0o602, 0o777, 0o440, 0o444])
+    @Test(
+        "a key file open to its group or to others is refused, naming the file, the mode and chmod 600",
+        arguments: [0o644, 0o640, 0o604, 0o660, 0o620, 0o602, 0o777, 0o440, 0o444])
     func groupOrWorldAccessIsRefused(mode: Int) throws {
         let (path, directory) = try Self.keyFile(mode: mode)
         defer { try? FileManager.default.removeItem(at: directory) }

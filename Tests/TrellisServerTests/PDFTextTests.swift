@@ -114,7 +114,9 @@ import TrellisCore
         #expect((broken as? TrellisError)?.status == 400)
     }
 
-    @Test("a PDF whose text passes knowledge.pdf_max_text_bytes is 413 with an OpenAI-shaped error, and nothing is stored", .enabled(if: hasPdftotext, skipReason))
+    @Test(
+        "a PDF whose text passes knowledge.pdf_max_text_bytes is 413 with an OpenAI-shaped error, and nothing is stored", .enabled(if: hasPdftotext, skipReason)
+    )
     func uploadPastTheTextCap() async throws {
         try await withMockUpstream { upstream in
             try await TestGateway.run(configure: { $0.pdfMaxTextBytes = 1_024 }) { gw in
@@ -162,7 +164,8 @@ import TrellisCore
         // What the shell running the script sets by itself; nothing comes from the gateway.
         #expect(Set(names).isSubset(of: ["PWD", "OLDPWD", "SHLVL", "_"]), "the converter saw: \(names)")
         #expect(!names.contains(canary))
-        #expect(ProcessInfo.processInfo.environment[canary] != nil && ProcessInfo.processInfo.environment["PATH"] != nil, "the test's own environment is not empty")
+        #expect(
+            ProcessInfo.processInfo.environment[canary] != nil && ProcessInfo.processInfo.environment["PATH"] != nil, "the test's own environment is not empty")
         var targets: [Int: String] = [:]
         for line in parts[1].split(separator: "\n") {
             let fields = line.split(separator: " ", maxSplits: 1).map(String.init)
