@@ -12,6 +12,10 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
         case tooDeep(limit: Int)
         case duplicateKey(String)
         case trailingData
+        /// An object with more members than ``JSONParser/Limits/maxObjectMembers``.
+        case tooManyMembers(limit: Int)
+        /// More object members and array elements in the whole document than ``JSONParser/Limits/maxElements``.
+        case tooManyElements(limit: Int)
     }
 
     public let reason: Reason
@@ -29,52 +33,135 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
         case .tooDeep(let limit): "JSON nested deeper than \(limit) levels"
         case .duplicateKey(let key): "duplicate key \"\(key.prefix(64))\" in JSON object at byte \(offset)"
         case .trailingData: "unexpected data after the JSON value at byte \(offset)"
+        case .tooManyMembers(let limit): "JSON object has more than \(limit) members at byte \(offset)"
+        case .tooManyElements(let limit): "JSON document has more than \(limit) elements (object members and array elements together) at byte \(offset)"
+        }
+    }
+
+    /// The document broke one of the parser's size limits (depth, members, elements): it may be well-formed JSON,
+    /// refused for its size.
+    public var isLimit: Bool {
+        switch reason {
+        case .tooDeep, .tooManyMembers, .tooManyElements: true
+        default: false
         }
     }
 }
 
-/// A strict RFC 8259 parser: UTF-8 only, no comments or trailing commas, bounded nesting, and duplicate keys
-/// refused (two readers of one request must never disagree about what it says).
+/// A strict RFC 8259 parser: UTF-8 only, no comments or trailing commas, duplicate keys refused (two readers of one
+/// request must never disagree about what it says), and bounded: nesting depth, members per object and elements in
+/// the whole document are capped (``Limits``). Time is linear in the input: duplicate keys are found by scanning a
+/// small object's earlier keys and by hashing in a larger one.
 public struct JSONParser {
+    /// What one parse may build. The defaults are sized for what OpenAI-compatible bodies need, with room to spare:
+    ///
+    /// - `maxDepth` 64: chat bodies nest a handful of levels; tool schemas rarely pass ten.
+    /// - `maxObjectMembers` 8,192: OpenAI's Structured Outputs accept up to 5,000 object properties in a schema, all
+    ///   of which may sit in one `properties` object; the other maps in a request (`metadata`: 16 pairs) are smaller.
+    /// - `maxElements` 1,000,000 object members and array elements in total: OpenAI caps an embeddings request at
+    ///   300,000 tokens, so its largest body (2,048 inputs, each an array of token ids) is about 302,000 elements;
+    ///   a million leaves three times that (2,048 pre-tokenised inputs of 480 tokens each) while one parse builds
+    ///   at most a few tens of megabytes of values. Callers that parse larger documents on purpose (an embeddings
+    ///   answer: inputs × dimensions numbers) pass a larger limit.
+    public struct Limits: Sendable, Equatable {
+        public var maxDepth: Int
+        public var maxObjectMembers: Int
+        public var maxElements: Int
+
+        public init(
+            maxDepth: Int = JSONParser.defaultMaxDepth, maxObjectMembers: Int = JSONParser.defaultMaxObjectMembers,
+            maxElements: Int = JSONParser.defaultMaxElements
+        ) {
+            self.maxDepth = maxDepth
+            self.maxObjectMembers = maxObjectMembers
+            self.maxElements = maxElements
+        }
+
+        public static let standard = Limits()
+    }
+
     public static let defaultMaxDepth = 64
+    public static let defaultMaxObjectMembers = 8_192
+    public static let defaultMaxElements = 1_000_000
+
+    /// Objects up to this many members find duplicate keys by comparing with each earlier key (fastest at this
+    /// size, and no allocation); a larger object hashes its keys instead.
+    static let linearScanMembers = 16
 
     public static func parse(_ bytes: some Collection<UInt8>, maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSONValue {
-        let result: Result<JSONValue, JSONParseError>? = bytes.withContiguousStorageIfAvailable { buffer in
-            Result { () throws(JSONParseError) -> JSONValue in try parse(buffer: buffer, maxDepth: maxDepth) }
-        }
-        if let result {
-            return try result.get()
-        }
-        let array = Array(bytes)
-        return try array.withUnsafeBufferPointer { buffer throws(JSONParseError) in
-            try parse(buffer: buffer, maxDepth: maxDepth)
-        }
+        try parse(bytes, limits: Limits(maxDepth: maxDepth))
+    }
+
+    public static func parse(_ bytes: some Collection<UInt8>, limits: Limits) throws(JSONParseError) -> JSONValue {
+        var work = Work()
+        return try parse(bytes, limits: limits, work: &work)
     }
 
     public static func parse(_ string: String, maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSONValue {
         try parse(Array(string.utf8), maxDepth: maxDepth)
     }
 
-    static func parse(buffer: UnsafeBufferPointer<UInt8>, maxDepth: Int) throws(JSONParseError) -> JSONValue {
-        var reader = Reader(bytes: buffer, maxDepth: maxDepth)
+    public static func parse(_ string: String, limits: Limits) throws(JSONParseError) -> JSONValue {
+        try parse(Array(string.utf8), limits: limits)
+    }
+
+    /// What a parse did, counted for tests that check the work stays linear in the input.
+    struct Work: Sendable, Equatable {
+        /// Key equality checks: one per earlier key compared in a small object's scan, one per hashed lookup (and
+        /// one per key moved into the hash set when an object outgrows the scan).
+        var keyChecks = 0
+    }
+
+    /// Parses and reports the work done (for tests).
+    static func parse(_ bytes: some Collection<UInt8>, limits: Limits, work: inout Work) throws(JSONParseError) -> JSONValue {
+        let result: Result<(JSONValue, Work), JSONParseError>? = bytes.withContiguousStorageIfAvailable { buffer in
+            Result { () throws(JSONParseError) -> (JSONValue, Work) in try parse(buffer: buffer, limits: limits) }
+        }
+        let parsed: (JSONValue, Work)
+        if let result {
+            parsed = try result.get()
+        } else {
+            let array = Array(bytes)
+            parsed = try array.withUnsafeBufferPointer { buffer throws(JSONParseError) in try parse(buffer: buffer, limits: limits) }
+        }
+        work = parsed.1
+        return parsed.0
+    }
+
+    static func parse(buffer: UnsafeBufferPointer<UInt8>, limits: Limits) throws(JSONParseError) -> (JSONValue, Work) {
+        var reader = Reader(bytes: buffer, limits: limits)
         reader.skipWhitespace()
         let value = try reader.parseValue(depth: 0)
         reader.skipWhitespace()
         if reader.index != buffer.count {
             throw JSONParseError(reason: .trailingData, offset: reader.index)
         }
-        return value
+        return (value, reader.work)
     }
 }
 
 private struct Reader {
     let bytes: UnsafeBufferPointer<UInt8>
     let maxDepth: Int
+    let maxObjectMembers: Int
+    let maxElements: Int
     var index = 0
+    /// Object members and array elements so far, in the whole document.
+    var elementCount = 0
+    var work = JSONParser.Work()
 
-    init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
+    init(bytes: UnsafeBufferPointer<UInt8>, limits: JSONParser.Limits) {
         self.bytes = bytes
-        self.maxDepth = maxDepth
+        self.maxDepth = limits.maxDepth
+        self.maxObjectMembers = limits.maxObjectMembers
+        self.maxElements = limits.maxElements
+    }
+
+    /// Counts one more member or element against the document's limit.
+    @inline(__always)
+    mutating func countElement() throws(JSONParseError) {
+        elementCount += 1
+        if elementCount > maxElements { throw fail(.tooManyElements(limit: maxElements)) }
     }
 
     @inline(__always)
@@ -130,6 +217,8 @@ private struct Reader {
         if depth > maxDepth { throw fail(.tooDeep(limit: maxDepth)) }
         index += 1  // {
         var members: [JSONObject.Member] = []
+        // The keys of an object past `linearScanMembers`; empty (and unallocated) until then.
+        var seen = Set<String>()
         skipWhitespace()
         guard index < bytes.count else { throw fail(.unexpectedEnd) }
         if bytes[index] == UInt8(ascii: "}") {
@@ -141,9 +230,24 @@ private struct Reader {
             guard index < bytes.count else { throw fail(.unexpectedEnd) }
             guard bytes[index] == UInt8(ascii: "\"") else { throw fail(.unexpectedCharacter) }
             let keyOffset = index
+            if members.count >= maxObjectMembers { throw fail(.tooManyMembers(limit: maxObjectMembers)) }
+            try countElement()
             let key = try parseString()
-            for member in members where member.key == key {
-                throw JSONParseError(reason: .duplicateKey(key), offset: keyOffset)
+            if members.count < JSONParser.linearScanMembers {
+                work.keyChecks += members.count
+                for member in members where member.key == key {
+                    throw JSONParseError(reason: .duplicateKey(key), offset: keyOffset)
+                }
+            } else {
+                if seen.isEmpty {
+                    seen.reserveCapacity(4 * JSONParser.linearScanMembers)
+                    for member in members { seen.insert(member.key) }
+                    work.keyChecks += members.count
+                }
+                work.keyChecks += 1
+                if !seen.insert(key).inserted {
+                    throw JSONParseError(reason: .duplicateKey(key), offset: keyOffset)
+                }
             }
             skipWhitespace()
             guard index < bytes.count else { throw fail(.unexpectedEnd) }
@@ -178,6 +282,7 @@ private struct Reader {
         }
         while true {
             skipWhitespace()
+            try countElement()
             elements.append(try parseValue(depth: depth))
             skipWhitespace()
             guard index < bytes.count else { throw fail(.unexpectedEnd) }

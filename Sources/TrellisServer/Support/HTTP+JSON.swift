@@ -59,6 +59,10 @@ extension Request {
         do {
             return try JSONParser.parse(buffer.readableBytesView)
         } catch {
+            // Well-formed perhaps, but over one of the parser's size limits: say so rather than "not valid JSON".
+            if error.isLimit {
+                throw TrellisError.invalidRequest("The request body is over a JSON size limit: \(error.description).", code: "invalid_json")
+            }
             throw TrellisError.invalidJSON(error.description)
         }
     }
