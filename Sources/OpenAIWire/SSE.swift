@@ -15,26 +15,48 @@ public struct SSEEvent: Sendable, Equatable {
 /// An incremental parser of the `text/event-stream` format (WHATWG HTML §9.2): feed it bytes as they arrive,
 /// in any split, and it returns the events completed so far. Handles LF, CRLF and CR line ends, comments and
 /// multi-line data; `id` and `retry` fields are read and ignored.
+///
+/// Memory is bounded: an event may hold at most `maxEventBytes` bytes of lines (line ends not counted), so a
+/// sender that never ends its event (or its line) is refused at the limit instead of being buffered without end.
 public struct SSEParser: Sendable {
     private var line: [UInt8] = []
     private var data: [UInt8] = []
     private var hasData = false
     private var eventType: String?
     private var lastWasCR = false
-    /// The longest line accepted; a longer one is an error rather than unbounded growth.
-    public let maxLineLength: Int
+    /// The bytes of the current event's lines so far, the unfinished line's included.
+    private var eventBytes = 0
+    /// Set once an event went over the limit: the stream is refused from then on.
+    private var refused = false
+    /// The most bytes of lines (line ends not counted) one event may have; a longer event, or a longer line, is
+    /// an error rather than unbounded growth.
+    public let maxEventBytes: Int
     /// How many bytes of a leading UTF-8 byte-order mark (EF BB BF) have been seen; 3 once the check is over.
     private var bomMatched = 0
 
-    public struct LineTooLong: Error, Sendable {}
+    public static let defaultMaxEventBytes = 8 << 20
+    /// Buffers up to this size are kept between lines and events for reuse; a larger one (after a large event)
+    /// is let go, so an idle stream does not keep its largest event's memory.
+    static let keptCapacity = 64 << 10
 
-    public init(maxLineLength: Int = 8 << 20) {
-        self.maxLineLength = maxLineLength
+    /// An event went over ``maxEventBytes``. The parser has let go of what it had buffered and refuses the rest
+    /// of the stream.
+    public struct EventTooLarge: Error, Sendable, Equatable {
+        public let limit: Int
     }
 
-    public mutating func feed(_ bytes: some Sequence<UInt8>) throws(LineTooLong) -> [SSEEvent] {
+    public init(maxEventBytes: Int = defaultMaxEventBytes) {
+        self.maxEventBytes = maxEventBytes
+    }
+
+    /// What the parser holds on to between feeds, in bytes of buffer capacity (for tests).
+    var bufferedCapacity: Int { line.capacity + data.capacity }
+
+    public mutating func feed(_ bytes: some Sequence<UInt8>) throws(EventTooLarge) -> [SSEEvent] {
+        if refused { throw EventTooLarge(limit: maxEventBytes) }
         var events: [SSEEvent] = []
-        var failure: LineTooLong?
+        var failure: EventTooLarge?
+        let limit = maxEventBytes
         // One call through the sequence's witness for the whole buffer (NIO's ByteBufferView, arrays), then a
         // scan over raw bytes: byte-at-a-time iteration through an unspecialised generic costs several
         // witness calls per byte.
@@ -42,7 +64,7 @@ public struct SSEParser: Sendable {
             do {
                 try scan(UnsafeRawBufferPointer(stored), into: &events)
             } catch {
-                failure = (error as? LineTooLong) ?? LineTooLong()
+                failure = (error as? EventTooLarge) ?? EventTooLarge(limit: limit)
             }
         }
         if scanned == nil {
@@ -51,7 +73,7 @@ public struct SSEParser: Sendable {
                 do {
                     try scan(raw, into: &events)
                 } catch {
-                    failure = (error as? LineTooLong) ?? LineTooLong()
+                    failure = (error as? EventTooLarge) ?? EventTooLarge(limit: limit)
                 }
             }
         }
@@ -59,7 +81,17 @@ public struct SSEParser: Sendable {
         return events
     }
 
-    private mutating func scan(_ buffer: UnsafeRawBufferPointer, into events: inout [SSEEvent]) throws(LineTooLong) {
+    /// Lets go of everything buffered and refuses the stream from now on.
+    private mutating func refuse() -> EventTooLarge {
+        refused = true
+        line = []
+        data = []
+        hasData = false
+        eventType = nil
+        return EventTooLarge(limit: maxEventBytes)
+    }
+
+    private mutating func scan(_ buffer: UnsafeRawBufferPointer, into events: inout [SSEEvent]) throws(EventTooLarge) {
         var i = 0
         let n = buffer.count
         while i < n {
@@ -86,14 +118,15 @@ public struct SSEParser: Sendable {
                 lastWasCR = false
                 var end = i + 1
                 while end < n, buffer[end] != 0x0A, buffer[end] != 0x0D { end += 1 }
-                if line.count + (end - i) > maxLineLength { throw LineTooLong() }
+                if eventBytes + (end - i) > maxEventBytes { throw refuse() }
+                eventBytes += end - i
                 line.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[i..<end]))
                 i = end
             }
         }
     }
 
-    private mutating func take(_ b: UInt8, into events: inout [SSEEvent]) throws(LineTooLong) {
+    private mutating func take(_ b: UInt8, into events: inout [SSEEvent]) throws(EventTooLarge) {
         switch b {
         case 0x0A:
             if lastWasCR {
@@ -106,7 +139,8 @@ public struct SSEParser: Sendable {
             if let event = endLine() { events.append(event) }
         default:
             lastWasCR = false
-            if line.count >= maxLineLength { throw LineTooLong() }
+            if eventBytes >= maxEventBytes { throw refuse() }
+            eventBytes += 1
             line.append(b)
         }
     }
@@ -117,18 +151,20 @@ public struct SSEParser: Sendable {
         data.removeAll()
         hasData = false
         eventType = nil
+        eventBytes = 0
     }
 
     private mutating func endLine() -> SSEEvent? {
-        defer { line.removeAll(keepingCapacity: true) }
+        defer { line.removeAll(keepingCapacity: line.capacity <= Self.keptCapacity) }
         if line.isEmpty {
+            eventBytes = 0
             guard hasData else {
                 eventType = nil
                 return nil
             }
             if data.last == 0x0A { data.removeLast() }
             let event = SSEEvent(event: eventType, data: String(decoding: data, as: UTF8.self))
-            data.removeAll(keepingCapacity: true)
+            data.removeAll(keepingCapacity: data.capacity <= Self.keptCapacity)
             hasData = false
             eventType = nil
             return event

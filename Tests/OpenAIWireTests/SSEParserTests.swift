@@ -1,9 +1,10 @@
-import OpenAIWire
 import Testing
 
+@testable import OpenAIWire
+
 /// Feeds `bytes` in the given pieces and returns every event completed.
-private func events(_ bytes: [UInt8], splitAt cuts: [Int] = [], maxLineLength: Int = 8 << 20) throws -> [SSEEvent] {
-    var parser = SSEParser(maxLineLength: maxLineLength)
+private func events(_ bytes: [UInt8], splitAt cuts: [Int] = [], maxEventBytes: Int = SSEParser.defaultMaxEventBytes) throws -> [SSEEvent] {
+    var parser = SSEParser(maxEventBytes: maxEventBytes)
     var out: [SSEEvent] = []
     var start = 0
     for cut in cuts.sorted() + [bytes.count] {
@@ -64,8 +65,8 @@ struct SSEParserTests {
         var parser = SSEParser()
         let lazy = Array(sampleStream.utf8).lazy.map { $0 }  // no withContiguousStorageIfAvailable
         #expect(try parser.feed(lazy) == sampleEvents)
-        var limited = SSEParser(maxLineLength: 8)
-        #expect(throws: SSEParser.LineTooLong.self) { try limited.feed(Array("data: 123456789\n\n".utf8).lazy.map { $0 }) }
+        var limited = SSEParser(maxEventBytes: 8)
+        #expect(throws: SSEParser.EventTooLarge(limit: 8)) { try limited.feed(Array("data: 123456789\n\n".utf8).lazy.map { $0 }) }
     }
 
     @Test("split in two at every byte boundary, the events are the same", arguments: ["\n", "\r\n", "\r"])
@@ -206,27 +207,79 @@ struct SSEParserTests {
         #expect(try parser.feed(Array("data: next\n\n".utf8)) == [SSEEvent(data: "next")])
     }
 
-    @Test("a line longer than the limit throws LineTooLong")
-    func lineTooLong() throws {
+    @Test("an event of exactly the limit passes; one byte more is refused, in any split")
+    func eventAtAndOverTheLimit() throws {
         let limit = 16
-        let exact = "data: " + String(repeating: "x", count: limit - 6)  // exactly `limit` bytes
-        #expect(try events(Array((exact + "\n\n").utf8), maxLineLength: limit) == [SSEEvent(data: String(repeating: "x", count: limit - 6))])
-        #expect(throws: SSEParser.LineTooLong.self) {
-            try events(Array((exact + "y\n\n").utf8), maxLineLength: limit)
+        // One line of exactly `limit` bytes (line ends are not counted).
+        let exact = "data: " + String(repeating: "x", count: limit - 6)
+        #expect(try events(Array((exact + "\n\n").utf8), maxEventBytes: limit) == [SSEEvent(data: String(repeating: "x", count: limit - 6))])
+        #expect(throws: SSEParser.EventTooLarge(limit: limit)) { try events(Array((exact + "y\n\n").utf8), maxEventBytes: limit) }
+        // Several lines adding up to exactly the limit (6 + 4 + 6 bytes), with CRLF line ends.
+        let lines = "data: a\r\nid: 7\r\nevent:e\r\n"  // 7 + 5 + 7 = 19 bytes: over 16
+        #expect(throws: SSEParser.EventTooLarge(limit: limit)) { try events(Array((lines + "\r\n").utf8), maxEventBytes: limit) }
+        let fits = "data: a\r\nid: 7\r\ndata:b\r\n\r\n"  // 7 + 5 + 6 = 18 bytes
+        #expect(try events(Array(fits.utf8), maxEventBytes: 18) == [SSEEvent(data: "a\nb")])
+        let bytes = Array(fits.utf8)
+        for cut in 0...bytes.count {
+            #expect(try events(bytes, splitAt: [cut], maxEventBytes: 18) == [SSEEvent(data: "a\nb")], "cut at \(cut)")
+            #expect(throws: SSEParser.EventTooLarge(limit: 17), "cut at \(cut)") { try events(bytes, splitAt: [cut], maxEventBytes: 17) }
         }
         // Also when the long line arrives in pieces and never ends.
-        var parser = SSEParser(maxLineLength: limit)
+        var parser = SSEParser(maxEventBytes: limit)
         _ = try parser.feed(Array("data: 0123".utf8))
         _ = try parser.feed(Array("456789".utf8))
-        #expect(throws: SSEParser.LineTooLong.self) { try parser.feed(Array("!".utf8)) }
+        #expect(throws: SSEParser.EventTooLarge(limit: limit)) { try parser.feed(Array("!".utf8)) }
     }
 
-    @Test("the limit is per line: many lines each under it are fine")
-    func limitPerLine() throws {
-        let line = "data: 0123456789\n"  // 16 bytes before the LF
-        let text = String(repeating: line, count: 100) + "\n"
-        let got = try events(Array(text.utf8), maxLineLength: 16)
-        #expect(got.count == 1)
-        #expect(got.first?.data.split(separator: "\n").count == 100)
+    @Test("the limit is per event: many events each at the limit are fine")
+    func limitPerEvent() throws {
+        let event = "data: 0123456789\n\n"  // 16 bytes of lines
+        let got = try events(Array(String(repeating: event, count: 1_000).utf8), maxEventBytes: 16)
+        #expect(got.count == 1_000)
+        #expect(got.allSatisfy { $0.data == "0123456789" })
+        // A blank line ends the count even when it dispatches nothing (a comment-only event).
+        #expect(try events(Array(": 0123456789abcd\n\ndata: 0123456789\n\n".utf8), maxEventBytes: 16) == [SSEEvent(data: "0123456789")])
+    }
+
+    @Test("data lines that never reach a blank line are refused at the limit, and the parser lets go of them")
+    func endlessEventRefused() throws {
+        let limit = 64 << 10
+        var parser = SSEParser(maxEventBytes: limit)
+        #expect(try parser.feed(Array("data: {\"first\":true}\n\n".utf8)) == [SSEEvent(data: #"{"first":true}"#)])
+        // Each line is far under the limit; together they are not. Up to 32 MiB is offered, as a hostile server
+        // would send without end.
+        let piece = Array(String(repeating: "data: 0123456789abcdef0123456789abcdef\n", count: 64).utf8)
+        var offered = 0
+        var refusal: SSEParser.EventTooLarge?
+        while offered < 32 << 20 {
+            do {
+                let completed = try parser.feed(piece)
+                #expect(completed.isEmpty)
+            } catch {
+                refusal = error
+                break
+            }
+            offered += piece.count
+            // What is held stays near the event's size (buffers grow by doubling), never what was offered.
+            if parser.bufferedCapacity > 4 * limit {
+                Issue.record("\(parser.bufferedCapacity) bytes held after \(offered) bytes offered")
+                break
+            }
+        }
+        #expect(refusal == SSEParser.EventTooLarge(limit: limit))
+        #expect(offered < 2 * limit, "refused near the limit, after \(offered) bytes")
+        #expect(parser.bufferedCapacity == 0, "the refused event's bytes are let go")
+        // The stream stays refused, even at what would be an event boundary.
+        #expect(throws: SSEParser.EventTooLarge(limit: limit)) { try parser.feed(Array("\n\ndata: x\n\n".utf8)) }
+    }
+
+    @Test("a large event's buffers are let go once it is dispatched; small ones are kept for reuse")
+    func largeBuffersReleased() throws {
+        var parser = SSEParser()
+        let big = "data: " + String(repeating: "x", count: 1 << 20) + "\n\n"
+        #expect(try parser.feed(Array(big.utf8)).first?.data.utf8.count == 1 << 20)
+        #expect(parser.bufferedCapacity <= 2 * SSEParser.keptCapacity)
+        #expect(try parser.feed(Array("data: small\n\n".utf8)) == [SSEEvent(data: "small")])
+        #expect(parser.bufferedCapacity > 0 && parser.bufferedCapacity <= 2 * SSEParser.keptCapacity)
     }
 }

@@ -82,4 +82,27 @@ import TrellisCore
             }
         }
     }
+
+    @Test("/v1/embeddings for a model on an external upstream sends its input and user masked")
+    func clientEmbeddingsMasked() async throws {
+        try await withMockUpstream { upstream in
+            try await TestGateway.run { gw in
+                let key = try await Self.setUp(gw, upstream)
+                try await gw.createModel("outside-embed", spec: ["upstream": "cloud", "model": "embed-small"])
+                let reply = try await gw.request(
+                    .POST, "/v1/embeddings", key: key,
+                    json: ["model": "outside-embed", "input": ["电话１３８１２３４５６７８", "身份证110101 19900307 4514"], "user": "alice@example.com"])
+                #expect(reply.status == 200, "\(reply.text)")
+                #expect(reply.json["data"]?.arrayValue?.count == 2)
+                let sent = try #require(upstream.requests.last(where: { $0.path.hasSuffix("/embeddings") })?.body)
+                #expect(sent["input"] == ["电话[PHONE_1]", "身份证[ID_CARD_1]"])
+                #expect(sent["user"] == "[EMAIL_1]")
+                let local = try await gw.request(.POST, "/v1/embeddings", key: key, json: ["model": "echo", "input": "电话13812345678"])
+                #expect(local.status == 200)
+                #expect(upstream.requests.last?.body["input"] == "电话13812345678", "an upstream not labelled external gets the text as it is")
+                await gw.flushUsage()
+                #expect(try await gw.gateway.store.usageEvents().compactMap(\.endUser) == ["alice@example.com"], "the gateway records the caller's own user")
+            }
+        }
+    }
 }

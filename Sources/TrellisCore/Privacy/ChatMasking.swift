@@ -5,6 +5,11 @@ public enum PIIMaskScope: String, Sendable, CaseIterable {
     case off
     case external
     case all
+
+    /// Whether text for the upstream named `upstream` is masked under this scope.
+    public func masks(upstream: String, in snapshot: CatalogSnapshot) -> Bool {
+        self == .all || (self == .external && snapshot.upstreams[upstream]?.labels.contains(.external) == true)
+    }
 }
 
 extension ChatPlan {

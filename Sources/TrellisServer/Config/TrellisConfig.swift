@@ -29,6 +29,12 @@ public struct TrellisConfig: Sendable {
     public var upstreamMaxConnectionsPerHost = 1_024
     public var upstreamConnectTimeoutMs = 5_000
     public var upstreamReadTimeoutMs = 120_000
+    /// The most bytes one event of an upstream's stream may hold; beyond, the stream ends with an error event.
+    public var upstreamMaxEventBytes = 8 << 20
+    /// The largest whole (non-streaming) chat answer read from an upstream; beyond, 502.
+    public var upstreamMaxResponseBytes = 8 << 20
+    /// The largest embeddings answer read from an upstream for `/v1/embeddings`; beyond, 502.
+    public var upstreamMaxEmbeddingsResponseBytes = 64 << 20
     public var maxMessages = 2_048
     /// The largest document a knowledge base accepts (413 beyond).
     public var maxDocumentBytes = 16 << 20
@@ -89,6 +95,13 @@ public struct TrellisConfig: Sendable {
     public var egress: EgressPolicy = EgressPolicy.privateOnly
 
     public init() {}
+
+    /// How an upstream's embeddings answer is parsed: it holds inputs × dimensions numbers, so its element cap
+    /// follows its byte cap (a number and its comma take at least 4 bytes, `0.1,`) rather than the default for
+    /// request bodies.
+    public var embeddingsAnswerLimits: JSONParser.Limits {
+        JSONParser.Limits(maxElements: max(JSONParser.defaultMaxElements, upstreamMaxEmbeddingsResponseBytes / 4))
+    }
 
     public var databasePath: String { (dataDir as NSString).appendingPathComponent("trellis.sqlite") }
 
@@ -171,6 +184,13 @@ public struct TrellisConfig: Sendable {
         int("upstream.max_connections_per_host", "connection pool size per model server", 1...100_000) { $0.upstreamMaxConnectionsPerHost = $1 },
         int("upstream.connect_timeout_ms", "connect timeout for model servers", 1...600_000) { $0.upstreamConnectTimeoutMs = $1 },
         int("upstream.read_timeout_ms", "longest silence on an upstream connection", 1...3_600_000) { $0.upstreamReadTimeoutMs = $1 },
+        int("upstream.max_event_bytes", "most bytes in one event of an upstream's stream", 65_536...1_073_741_824) { $0.upstreamMaxEventBytes = $1 },
+        int("upstream.max_response_bytes", "largest non-streaming chat answer read from an upstream", 65_536...1_073_741_824) {
+            $0.upstreamMaxResponseBytes = $1
+        },
+        int("upstream.max_embeddings_response_bytes", "largest embeddings answer read from an upstream", 65_536...2_147_483_648) {
+            $0.upstreamMaxEmbeddingsResponseBytes = $1
+        },
     ]
 
     static let resilienceSettings: [Setting] = [

@@ -102,6 +102,11 @@ struct OpenAIController {
         }
         do {
             let base = body
+            // Personal data in `input` and `user` is masked for the upstreams `privacy.mask` covers (nothing to restore).
+            let scope = gateway.config.piiMaskScope
+            var session = gateway.config.piiMasker.session()
+            let masked = scope == .off ? base : session.mask(chatBody: base)
+            let snapshot = gateway.snapshot
             let dispatcher = Dispatcher(gateway: gateway)
             let requestID = context.requestID
             let logger = context.logger
@@ -109,7 +114,7 @@ struct OpenAIController {
                 try await dispatcher.send(
                     targets: targets, path: "/embeddings", stream: false, requestID: requestID, logger: logger,
                     body: { target in
-                        var body = base
+                        var body = scope.masks(upstream: target.upstream, in: snapshot) ? masked : base
                         body["model"] = .string(target.model)
                         for member in target.extraBody { body[member.key] = member.value }
                         return JSONWriter.encode(.object(body))

@@ -41,6 +41,9 @@ final class KnowledgeService: Sendable {
     static let maxPending = 64
     private let indexes = Mutex(Indexes())
     static let embeddingBatch = 32
+    /// The largest embeddings answer read for one batch: 32 inputs of up to 8,192 dimensions at about 30 bytes per
+    /// number (pretty-printed JSON) is under 8 MiB.
+    static let maxEmbeddingAnswerBytes = 16 << 20
     static let maxChunksPerDocument = 20_000
 
     /// The process environment (or a test's): upstream API keys are read from the variables upstreams name.
@@ -226,7 +229,7 @@ final class KnowledgeService: Sendable {
         let object: JSONObject
         do {
             let response = try await upstreams.send(call, logger: logger)
-            let buffer = try await response.collect(upTo: 256 << 20, upstream: upstream.name)
+            let buffer = try await response.collect(upTo: Self.maxEmbeddingAnswerBytes, upstream: upstream.name)
             guard case .object(let o)? = try? JSONParser.parse(buffer.readableBytesView) else {
                 throw UpstreamFailure(kind: .protocolError, upstream: upstream.name)
             }

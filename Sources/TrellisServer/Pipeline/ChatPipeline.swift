@@ -15,7 +15,6 @@ import TrellisUpstream
 /// is cancelled the moment the client goes away, which cancels the upstream call with it.
 struct ChatPipeline {
     let gateway: Gateway
-    static let maxResponseBytes = 64 << 20
 
     func respond(to chat: ChatRequest, key: TenantKey, context: TrellisRequestContext) async throws -> Response {
         let started = ContinuousClock.now
@@ -114,7 +113,7 @@ struct ChatPipeline {
                         targets: finalPlan.targets, path: "/chat/completions", stream: false, requestID: requestID, logger: logger,
                         body: upstreamBody
                     ) { response, upstream throws(UpstreamFailure) in
-                        let buffer = try await response.collect(upTo: Self.maxResponseBytes, upstream: upstream.name)
+                        let buffer = try await response.collect(upTo: dispatcher.gateway.config.upstreamMaxResponseBytes, upstream: upstream.name)
                         guard case .object(let object)? = try? JSONParser.parse(buffer.readableBytesView) else {
                             throw UpstreamFailure(kind: .protocolError, upstream: upstream.name)
                         }
@@ -245,7 +244,8 @@ final class StreamRelay: Sendable {
                     clientModel: clientModel, clientWantsUsage: plan.clientWantsUsage, firstChunkExtras: firstChunkExtras,
                     keepText: accounting.capture != nil)
                 if let target = plan.targets.first(where: { $0.upstream == upstream.name }) { rewriter.restorer = restorer(target) }
-                let session = StreamSession(response: response, upstream: upstream, rewriter: rewriter)
+                let session = StreamSession(
+                    response: response, upstream: upstream, rewriter: rewriter, maxEventBytes: dispatcher.gateway.config.upstreamMaxEventBytes)
                 try await session.prime()
                 return session
             }

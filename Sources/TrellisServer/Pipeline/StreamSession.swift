@@ -15,7 +15,9 @@ import TrellisUpstream
 /// step, inside that same task. Nothing touches it concurrently, which is what its mutable state requires.
 final class StreamSession: @unchecked Sendable {
     private var body: TimedBody
-    private var parser = SSEParser()
+    private var parser: SSEParser
+    /// The upstream sent an event over the parser's limit (`upstream.max_event_bytes`).
+    private var oversizedEvent = false
     private(set) var rewriter: ChatStreamRewriter
     private var pending: [UInt8] = []
     private var upstreamEnded = false
@@ -23,8 +25,9 @@ final class StreamSession: @unchecked Sendable {
     let upstream: String
     let oneTokenPerChunk: Bool
 
-    init(response: UpstreamResponse, upstream: Upstream, rewriter: ChatStreamRewriter) {
+    init(response: UpstreamResponse, upstream: Upstream, rewriter: ChatStreamRewriter, maxEventBytes: Int = SSEParser.defaultMaxEventBytes) {
         self.body = response.timedBody(upstream: upstream.name)
+        self.parser = SSEParser(maxEventBytes: maxEventBytes)
         self.upstream = upstream.name
         self.oneTokenPerChunk = upstream.kind == .llamacpp
         self.rewriter = rewriter
@@ -51,6 +54,8 @@ final class StreamSession: @unchecked Sendable {
         do {
             events = try parser.feed(buffer.readableBytesView)
         } catch {
+            // The parser has let go of the oversized event; the stream ends here.
+            oversizedEvent = true
             throw UpstreamFailure(kind: .protocolError, upstream: upstream)
         }
         for event in events {
@@ -95,13 +100,7 @@ final class StreamSession: @unchecked Sendable {
             }
         }
         if let failure {
-            let error =
-                failure.kind == .timeout
-                ? TrellisError.upstreamTimeout(
-                    failure.phase == "total"
-                        ? "The model server did not finish the answer within its time limit (total timeout)."
-                        : "The model server stopped sending in the middle of the answer.")
-                : TrellisError.upstream("The model server ended the stream early.", code: "upstream_stream_broken")
+            let error = streamError(failure)
             var tail = SSEWriter.frame(error.openAI.json)
             tail.append(contentsOf: SSEWriter.done)
             // Recorded before the last frame goes out, so the row exists once the client has the whole stream.
@@ -129,6 +128,22 @@ final class StreamSession: @unchecked Sendable {
         }
         try await send(ByteBuffer(bytes: tail))
         return nil
+    }
+
+    /// The error event for a stream the upstream broke.
+    private func streamError(_ failure: UpstreamFailure) -> TrellisError {
+        if failure.kind == .timeout {
+            return TrellisError.upstreamTimeout(
+                failure.phase == "total"
+                    ? "The model server did not finish the answer within its time limit (total timeout)."
+                    : "The model server stopped sending in the middle of the answer.")
+        }
+        if oversizedEvent {
+            return TrellisError.upstream(
+                "The model server sent an event larger than the gateway accepts (\(parser.maxEventBytes) bytes); the answer was cut short.",
+                code: "upstream_event_too_large")
+        }
+        return TrellisError.upstream("The model server ended the stream early.", code: "upstream_stream_broken")
     }
 
     /// Ends the stream for shutdown: a `server_shutting_down` error event, `[DONE]`, recorded as 503.

@@ -26,6 +26,8 @@ import Synchronization
 ///   (or the default stream).
 /// - `vllm-500`: 500 in vLLM's shape, with an integer `code`.
 /// - `stall-stream`: streams a first content chunk, then says nothing more until the caller goes away.
+/// - `endless-event`: streams a first chunk, then `data:` lines that never reach the blank line ending an event
+///   (64 MiB at once, then a short line every 100 ms for two minutes; records when a write fails).
 /// - `echo-stream`: streams "echo:<last user message>" in pieces of three characters.
 /// - `GET /v1/models` answers 503 while `modelsHealthy` is false (for the active health checks).
 ///
@@ -292,6 +294,25 @@ final class MockUpstream: Sendable {
                     self.note("stall-stream:started")
                     try await Task.sleep(for: .seconds(120))
                     try await writer.finish(nil)
+                })
+        case "endless-event":
+            let lines = ByteBuffer(string: String(repeating: "data: " + String(repeating: "x", count: 1_018) + "\n", count: 16))
+            return Response(
+                status: .ok, headers: headers,
+                body: .init { writer in
+                    do {
+                        try await writer.write(chunk(["role": "assistant", "content": ""]))
+                        for _ in 0..<(64 << 20) / lines.readableBytes { try await writer.write(lines) }
+                        // Then a line now and then, so a closed connection is noticed (a write fails).
+                        for _ in 0..<1_200 {
+                            try await Task.sleep(for: .milliseconds(100))
+                            try await writer.write(ByteBuffer(string: "data: x\n"))
+                        }
+                        try await writer.finish(nil)
+                    } catch {
+                        self.note("cancelled:endless-event")
+                        throw error
+                    }
                 })
         case "echo-stream":
             return Response(
