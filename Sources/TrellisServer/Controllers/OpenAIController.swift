@@ -120,8 +120,9 @@ struct OpenAIController {
                         return JSONWriter.encode(.object(body))
                     }
                 ) { response, upstream throws(UpstreamFailure) in
-                    let buffer = try await response.collect(upTo: ChatPipeline.maxResponseBytes, upstream: upstream.name)
-                    guard case .object(let object)? = try? JSONParser.parse(buffer.readableBytesView) else {
+                    let config = dispatcher.gateway.config
+                    let buffer = try await response.collect(upTo: config.upstreamMaxEmbeddingsResponseBytes, upstream: upstream.name)
+                    guard case .object(let object)? = try? JSONParser.parse(buffer.readableBytesView, limits: config.embeddingsAnswerLimits) else {
                         throw UpstreamFailure(kind: .protocolError, upstream: upstream.name)
                     }
                     return object
