@@ -24,23 +24,27 @@ extension ChatPlan {
 }
 
 extension PIIMasker.Session {
-    /// Members whose values are never masked: payloads the upstream decodes or fetches (images, audio, video,
-    /// files: base64 data or a URL to fetch, which a placeholder would break) and the model name.
-    static let untouchedMembers: Set<String> = ["image_url", "video_url", "input_audio", "audio", "file", "model"]
+    /// Content parts whose payload is never masked: what the upstream decodes or fetches (base64 data or a URL,
+    /// which a placeholder would break). The payload of a part `{"type": "image_url", "image_url": {…}}` is left as
+    /// it is; a member of that name anywhere else (a schema's property, say) is text like any other.
+    static let payloadParts: Set<String> = ["image_url", "video_url", "input_audio", "file"]
 
     /// A chat request body with personal data masked in every string it carries, at any depth: message contents
     /// (strings and content parts), names, refusals and reasoning; `user`; tool and function definitions
     /// (descriptions, and every description, title, enum value, default and example of their parameter schemas);
     /// response-format schemas; stop sequences; and whatever other text a client sends, so that a new field is
-    /// masked without a code change. Left alone: `untouchedMembers`, numbers, booleans and object
-    /// keys of the body itself. Tool-call arguments and tool results are JSON text: their strings, numbers and
+    /// masked without a code change. Left alone: the payloads of `payloadParts`, a message's `audio` (a reference
+    /// to an earlier answer's audio), the top-level `model`, numbers, booleans and object keys of the body itself. Tool-call arguments and tool results are JSON text: their strings, numbers and
     /// keys are masked as JSON (see `mask(jsonText:)`), so they stay valid JSON for servers that parse them (vLLM
     /// parses the arguments of earlier tool calls). One session: one value has one placeholder across the request.
     public mutating func mask(chatBody body: JSONObject) -> JSONObject {
         var out = JSONObject()
         for member in body {
-            let value = member.key == ChatField.messages ? mask(messages: member.value) : maskMember(member.key, member.value)
-            out.appendUnchecked(member.key, value)
+            switch member.key {
+            case ChatField.messages: out.appendUnchecked(member.key, mask(messages: member.value))
+            case ChatField.model: out.appendUnchecked(member.key, member.value)
+            default: out.appendUnchecked(member.key, maskMember(member.key, member.value, in: body))
+            }
         }
         return out
     }
@@ -62,8 +66,10 @@ extension PIIMasker.Session {
             for member in m {
                 if resultIsJSON, member.key == "content", case .string(let result) = member.value {
                     masked.appendUnchecked(member.key, .string(mask(jsonText: result)))
+                } else if member.key == "audio" {
+                    masked.appendUnchecked(member.key, member.value)
                 } else {
-                    masked.appendUnchecked(member.key, maskMember(member.key, member.value))
+                    masked.appendUnchecked(member.key, maskMember(member.key, member.value, in: m))
                 }
             }
             out.append(.object(masked))
@@ -71,7 +77,7 @@ extension PIIMasker.Session {
         return .array(out)
     }
 
-    /// `value` with every string masked, at any depth, except under `untouchedMembers`; `arguments` strings
+    /// `value` with every string masked, at any depth, except the payloads of `payloadParts`; `arguments` strings
     /// masked as JSON text.
     mutating func maskStrings(_ value: JSONValue) -> JSONValue {
         switch value {
@@ -84,16 +90,16 @@ extension PIIMasker.Session {
             return .array(out)
         case .object(let object):
             var out = JSONObject()
-            for member in object { out.appendUnchecked(member.key, maskMember(member.key, member.value)) }
+            for member in object { out.appendUnchecked(member.key, maskMember(member.key, member.value, in: object)) }
             return .object(out)
         default:
             return value
         }
     }
 
-    /// The value of an object member named `key`, masked.
-    private mutating func maskMember(_ key: String, _ value: JSONValue) -> JSONValue {
-        if Self.untouchedMembers.contains(key) { return value }
+    /// The value of the member named `key` of `object`, masked.
+    private mutating func maskMember(_ key: String, _ value: JSONValue, in object: JSONObject) -> JSONValue {
+        if Self.payloadParts.contains(key), object["type"]?.stringValue == key { return value }
         if key == "arguments", case .string(let arguments) = value { return .string(mask(jsonText: arguments)) }
         return maskStrings(value)
     }
