@@ -162,6 +162,7 @@ let package = Package(
                 "TrellisServer",
                 "TrellisCore",
                 "TrellisStore",
+                "TrellisUpstream",
                 "OpenAIWire",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

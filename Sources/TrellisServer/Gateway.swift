@@ -28,6 +28,10 @@ public final class Gateway: Sendable {
     let environment: [String: String]
     /// Requests in flight now (bounded by `config.maxInFlight`), and whether streams are being cut for shutdown.
     let inFlight: InFlightLimit
+    /// Each tenant's share of those (`server.max_in_flight_per_tenant`).
+    let tenantInFlight: TenantInFlightLimit
+    /// Ratings per key per minute (`limits.feedback_rpm`).
+    let feedbackLimit: KeyedRateLimit
     let drain = DrainState()
     /// The egress check every outbound call passes: verdicts per upstream host, with the addresses a name
     /// was checked at (the only ones its calls connect to).
@@ -50,6 +54,8 @@ public final class Gateway: Sendable {
             store: store, upstreams: upstreams, egress: egressCache, environment: environment,
             privacy: EmbeddingPrivacy(policy: config.externalEmbeddings, scope: config.piiMaskScope, masker: config.piiMasker))
         self.inFlight = InFlightLimit(limit: config.maxInFlight)
+        self.tenantInFlight = TenantInFlightLimit(limit: config.effectiveMaxInFlightPerTenant)
+        self.feedbackLimit = KeyedRateLimit(perMinute: config.feedbackPerMinute, clock: self.clock)
         self.health = UpstreamHealth(
             breakerConfig: .init(failureThreshold: config.circuitFailureThreshold, coolDown: Double(config.circuitCoolDownMs) / 1000),
             clock: self.clock)

@@ -54,6 +54,8 @@ public enum ChatPlanner {
                 param: "variables.\(name.prefix(64))", code: "unknown_variable")
         }
         applyParams(version.spec.params, to: &body)
+        // After the spec's params too: an adapter is chosen by the model's registration alone.
+        body = removingAdapterSelectors(body)
         let adapter = try resolveAdapter(version.spec, model: model, snapshot: snapshot)
         return ChatPlan(
             modelName: model.name, model: model, version: version.version, spec: version.spec,
@@ -107,8 +109,9 @@ public enum ChatPlanner {
             let lora: JSONValue = [["id": .int(id), "scale": .double(scale)]]
             return ModelSpec.Target(upstream: adapter.upstream, model: adapter.baseModel, extraBody: ["lora": lora])
         case .path(let path):
-            return ModelSpec.Target(
-                upstream: adapter.upstream, model: adapter.name, loadAdapter: ModelSpec.AdapterLoad(name: adapter.name, path: path))
+            // Served under a name namespaced by its owner and path, never the bare name another tenant may share.
+            let served = Adapter.loadedName(tenantID: adapter.tenantID, name: adapter.name, path: path)
+            return ModelSpec.Target(upstream: adapter.upstream, model: served, loadAdapter: ModelSpec.AdapterLoad(name: served, path: path))
         }
     }
 

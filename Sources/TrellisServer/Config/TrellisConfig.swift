@@ -53,6 +53,18 @@ public struct TrellisConfig: Sendable {
     /// Requests in flight at once across the gateway; beyond this, 503 with Retry-After (health and metrics
     /// excepted), instead of an unbounded queue.
     public var maxInFlight = 4_096
+    /// Requests in flight at once for one tenant (nil: three quarters of `maxInFlight`, so one tenant can
+    /// never take every slot); beyond this, 429 with Retry-After.
+    public var maxInFlightPerTenant: Int?
+    /// The longest one write of a response may wait for its client to take bytes; a client that stops
+    /// reading for longer has its connection closed, which releases its slots. The upstream side of a stream
+    /// is bounded by the upstream's `total_ms`, so a stream holds its slots for at most `total_ms` plus this.
+    public var writeStallMs = 30_000
+    /// Ratings (`POST /v1/feedback`) one key may send per minute.
+    public var feedbackPerMinute = 600
+
+    /// The per-tenant in-flight cap in force.
+    public var effectiveMaxInFlightPerTenant: Int { maxInFlightPerTenant ?? max(1, maxInFlight * 3 / 4) }
     /// The listener's certificate chain and private key (PEM). Both set: the gateway speaks HTTPS only.
     public var tlsCertificateFile: String?
     public var tlsKeyFile: String?
@@ -139,6 +151,7 @@ public struct TrellisConfig: Sendable {
         optionalInt("limits.tenant_monthly_token_quota", "tokens per calendar month for tenants that set none", 1...1_000_000_000_000_000) {
             $0.defaultMonthlyTokenQuota = $1
         },
+        int("limits.feedback_rpm", "ratings (POST /v1/feedback) per key per minute", 1...1_000_000) { $0.feedbackPerMinute = $1 },
         int("limits.default_completion_reservation", "tokens reserved for an answer without max_tokens", 1...1_000_000) {
             $0.defaultCompletionReservation = $1
         },
@@ -195,6 +208,10 @@ public struct TrellisConfig: Sendable {
 
     static let resilienceSettings: [Setting] = [
         int("server.max_in_flight", "requests in flight at once before 503 (health and metrics excepted)", 1...10_000_000) { $0.maxInFlight = $1 },
+        optionalInt("server.max_in_flight_per_tenant", "requests in flight at once for one tenant (default 3/4 of max_in_flight)", 1...10_000_000) {
+            $0.maxInFlightPerTenant = $1
+        },
+        int("server.write_stall_ms", "longest a response write waits for a client that stopped reading", 100...3_600_000) { $0.writeStallMs = $1 },
         file("server.tls.certificate_file", "PEM certificate chain for HTTPS on the listener") { $0.tlsCertificateFile = $1 },
         file("server.tls.key_file", "PEM private key for HTTPS on the listener") { $0.tlsKeyFile = $1 },
         bool("server.tls.http2", "offer HTTP/2 over TLS as well as HTTP/1.1") { $0.tlsHTTP2 = $1 },

@@ -75,9 +75,10 @@ struct OpenAIController {
         let user = try ChatRequest.endUser(body["user"])
         let started = ContinuousClock.now
         let startedAt = Date()
-        let (model, version) = try ChatPlanner.resolve(reference, key: key, snapshot: gateway.snapshot, stickyKey: user ?? key.id)
+        let snapshot = gateway.snapshot
+        let (model, version) = try ChatPlanner.resolve(reference, key: key, snapshot: snapshot, stickyKey: user ?? key.id)
         var random = SystemRandomNumberGenerator()
-        let adapter = try ChatPlanner.resolveAdapter(version.spec, model: model, snapshot: gateway.snapshot)
+        let adapter = try ChatPlanner.resolveAdapter(version.spec, model: model, snapshot: snapshot)
         let targets = ChatPlanner.orderTargets(version.spec, adapter: adapter, random: &random)
         var upstreamName: String?
         let admission = try gateway.admit(key, estimatedTokens: Self.estimateInput(input))
@@ -101,13 +102,12 @@ struct OpenAIController {
                 promptTokens: event.promptTokens, completionTokens: 0)
         }
         do {
-            let base = body
+            let base = ChatPlanner.removingAdapterSelectors(body)
             // Personal data in `input` and `user` is masked for the upstreams `privacy.mask` covers (nothing to restore).
             let scope = gateway.config.piiMaskScope
             var session = gateway.config.piiMasker.session()
             let masked = scope == .off ? base : session.mask(chatBody: base)
-            let snapshot = gateway.snapshot
-            let dispatcher = Dispatcher(gateway: gateway)
+            let dispatcher = Dispatcher(gateway: gateway, snapshot: snapshot)
             let requestID = context.requestID
             let logger = context.logger
             let answered = try await ClientDisconnect.cancelling(on: context.channel) {
@@ -151,6 +151,12 @@ struct OpenAIController {
         guard !key.scopes.isDisjoint(with: [.inference, .usage]) else {
             throw TrellisError.permissionDenied("This key needs the 'inference' or 'usage' scope.")
         }
+        if let wait = gateway.feedbackLimit.take(key.id) {
+            throw TrellisError(
+                status: 429, type: "rate_limit_error", code: "rate_limit_exceeded",
+                message: "This key has sent \(gateway.feedbackLimit.perMinute) ratings in the last minute, its limit; try again shortly.",
+                headers: [("Retry-After", String(max(1, Int(wait.rounded(.up)))))])
+        }
         var request = request
         let body = try BodyReader(try await request.jsonBody(limit: 1 << 20), allowed: ["request_id", "rating", "comment", "correction"])
         let requestID = try body.requiredString("request_id", maxBytes: 64)
@@ -159,13 +165,7 @@ struct OpenAIController {
         }
         let comment = try body.string("comment", maxBytes: 8192)
         let correction = try body.string("correction", maxBytes: 200_000)
-        var owner = try await gateway.store.usageOwner(requestID: requestID)
-        if owner == nil {
-            // The answer may still be in the usage buffer.
-            await gateway.usage.flush()
-            owner = try await gateway.store.usageOwner(requestID: requestID)
-        }
-        guard let owner, owner.tenantID == key.tenantID else { throw TrellisError.notFound("The request '\(requestID.prefix(64))'") }
+        let owner = try await feedbackOwner(requestID: requestID, tenantID: key.tenantID)
         let id = try await gateway.store.insertFeedback(
             requestID: requestID, owner: owner, keyID: key.id, rating: rating, comment: comment, correction: correction)
         return .json(
@@ -173,6 +173,20 @@ struct OpenAIController {
                 "id": .int(Int(id)), "object": "feedback", "request_id": .string(requestID), "rating": .int(rating), "comment": .optionalString(comment),
                 "correction": .optionalString(correction), "model": .string(owner.model), "model_version": owner.modelVersion.map { .int($0) } ?? .null,
             ], status: .created)
+    }
+
+    /// Who the rated request belonged to, when it was the caller's tenant's (404 otherwise, the same for another
+    /// tenant's request as for an unknown one). The id is looked up in the usage buffer, then the store, with
+    /// no write: only a request of this tenant that is still buffered is flushed first, so that its daily
+    /// roll-up exists for the rating to be counted in.
+    func feedbackOwner(requestID: String, tenantID: String) async throws -> SQLiteStore.UsageOwner {
+        let missing = TrellisError.notFound("The request '\(requestID.prefix(64))'")
+        if let buffered = gateway.usage.buffered(requestID: requestID) {
+            guard buffered.tenantID == tenantID else { throw missing }
+            await gateway.usage.flush()
+        }
+        guard let owner = try await gateway.store.usageOwner(requestID: requestID), owner.tenantID == tenantID else { throw missing }
+        return owner
     }
 
     /// OpenAI's accepted shapes: a string, an array of strings, an array of token ids, or an array of

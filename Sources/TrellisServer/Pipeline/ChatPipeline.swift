@@ -37,7 +37,9 @@ struct ChatPipeline {
         let completionBudget =
             plan.body[ChatField.maxTokens]?.numberValue?.intValue ?? plan.body[ChatField.maxCompletionTokens]?.numberValue?.intValue
             ?? gateway.config.defaultCompletionReservation
-        let admission = try gateway.admit(key, estimatedTokens: promptEstimate + contextAllowance + max(0, completionBudget))
+        // `n` answers (1 to 128, checked by the parser) may each use the whole completion budget.
+        let choices = max(1, plan.body["n"]?.numberValue?.intValue ?? 1)
+        let admission = try gateway.admit(key, estimatedTokens: promptEstimate + contextAllowance + max(0, completionBudget) * choices)
         for (name, value) in admission.headers {
             if let field = HTTPField.Name(name) { headers[field] = value }
         }
@@ -100,7 +102,7 @@ struct ChatPipeline {
         }
         let finalAccounting = accounting
         let finalCitations = citations
-        let dispatcher = Dispatcher(gateway: gateway)
+        let dispatcher = Dispatcher(gateway: gateway, snapshot: snapshot)
         let logger = context.logger
         let requestID = context.requestID
         let clientModel = chat.modelReference

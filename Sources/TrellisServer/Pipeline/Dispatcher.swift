@@ -14,6 +14,14 @@ import TrellisUpstream
 /// with jitter), up to `upstream.retries` times and only while `upstream.retry_budget_ms` has not run out.
 struct Dispatcher {
     let gateway: Gateway
+    /// The catalog the request was planned on: its targets, and whether they were masked for, were decided
+    /// from this snapshot, so the upstreams it sends to are read from it too, never from a newer one.
+    let snapshot: CatalogSnapshot
+
+    init(gateway: Gateway, snapshot: CatalogSnapshot) {
+        self.gateway = gateway
+        self.snapshot = snapshot
+    }
 
     struct Answered<Value: Sendable>: Sendable {
         var value: Value
@@ -34,7 +42,6 @@ struct Dispatcher {
         body: (ModelSpec.Target) -> [UInt8],
         read: (UpstreamResponse, Upstream) async throws(UpstreamFailure) -> Value
     ) async throws(TrellisError) -> Answered<Value> {
-        let snapshot = gateway.snapshot
         let config = gateway.config
         var lastFailure: TrellisError?
         var retries = 0

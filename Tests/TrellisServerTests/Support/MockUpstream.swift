@@ -28,11 +28,13 @@ import Synchronization
 /// - `stall-stream`: streams a first content chunk, then says nothing more until the caller goes away.
 /// - `endless-event`: streams a first chunk, then `data:` lines that never reach the blank line ending an event
 ///   (64 MiB at once, then a short line every 100 ms for two minutes; records when a write fails).
+/// - `big-stream`: streams `max_tokens` chunks of 16 KiB content each, without pauses.
 /// - `echo-stream`: streams "echo:<last user message>" in pieces of three characters.
 /// - `GET /v1/models` answers 503 while `modelsHealthy` is false (for the active health checks).
 ///
-/// - a model named `lora-…`: a vLLM-style dynamic adapter; 404 (vLLM's "does not exist") until
-///   `POST /v1/load_lora_adapter` has loaded it; `forgetAdapters()` simulates a restart.
+/// - a model named `lora-…` or `trellis.…`: a vLLM-style dynamic adapter; 404 (vLLM's "does not exist") until
+///   `POST /v1/load_lora_adapter` has loaded it (a second load of a loaded name is refused, as vLLM does);
+///   `GET /v1/models` lists loaded adapters with their path as `root`; `forgetAdapters()` simulates a restart.
 ///
 /// Streams send `n` content chunks ("tok0", "tok1", …) where `n` is the request's `max_tokens` (default 3).
 ///
@@ -52,7 +54,8 @@ final class MockUpstream: Sendable {
     private let eventStream: AsyncStream<String>
     private let eventContinuation: AsyncStream<String>.Continuation
     private let state = Mutex<(port: Int, task: Task<Void, any Error>?)>((0, nil))
-    private let loadedAdapters = Mutex<Set<String>>([])
+    /// Loaded adapters: served name → the path its weights came from.
+    private let loadedAdapters = Mutex<[String: String]>([:])
     private let adapterLoads = Mutex<[String]>([])
     private let embeddingLog = Mutex<[EmbeddingCall]>([])
     private let callCounts = Mutex<[String: Int]>([:])
@@ -103,6 +106,12 @@ final class MockUpstream: Sendable {
     /// The adapter names `load_lora_adapter` was called with, in order.
     var loads: [String] { adapterLoads.withLock { $0 } }
 
+    /// The path the adapter served as `name` was loaded from, if it is loaded.
+    func adapterPath(_ name: String) -> String? { loadedAdapters.withLock { $0[name] } }
+
+    /// Loads an adapter as someone other than the gateway would (another client of the same server).
+    func preload(name: String, path: String) { loadedAdapters.withLock { $0[name] = path } }
+
     /// Forgets every loaded adapter, as a restarted vLLM server would.
     func forgetAdapters() {
         loadedAdapters.withLock { $0.removeAll() }
@@ -152,14 +161,22 @@ final class MockUpstream: Sendable {
             guard let name = body["lora_name"]?.stringValue, body["lora_path"]?.stringValue != nil else {
                 return Self.json(["object": "error", "message": "lora_name and lora_path are required", "code": 400], status: .badRequest)
             }
+            // As vLLM: a name already loaded is refused, whatever path it came from.
+            guard self.loadedAdapters.withLock({ $0[name] == nil }) else {
+                return Self.json(
+                    ["object": "error", "message": .string("The lora adapter '\(name)' has already been loaded."), "type": "InvalidUserInput", "code": 400],
+                    status: .badRequest)
+            }
             self.adapterLoads.withLock { $0.append(name) }
-            self.loadedAdapters.withLock { _ = $0.insert(name) }
+            self.loadedAdapters.withLock { $0[name] = body["lora_path"]?.stringValue }
             return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "Success: LoRA adapter '\(name)' added successfully.")))
         }
         router.get("v1/models") { _, _ in
             guard self.healthy.withLock({ $0 }) else { return Response(status: .serviceUnavailable) }
-            return Response(
-                status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"object":"list","data":[]}"#)))
+            // As vLLM: loaded adapters are listed with the path they came from as `root`.
+            let adapters = self.loadedAdapters.withLock { $0 }.sorted { $0.key < $1.key }
+            let data: [JSONValue] = adapters.map { ["id": .string($0.key), "object": "model", "root": .string($0.value), "parent": "base"] }
+            return Self.json(["object": "list", "data": .array(data)])
         }
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
         var logger = Logger(label: "mock-upstream")
@@ -217,7 +234,7 @@ final class MockUpstream: Sendable {
             return Self.json(
                 ["object": "error", "message": "CUDA out of memory", "type": "InternalServerError", "param": .null, "code": 500], status: .internalServerError)
         }
-        if model.hasPrefix("lora-"), !loadedAdapters.withLock({ $0.contains(model) }) {
+        if model.hasPrefix("lora-") || model.hasPrefix("trellis."), loadedAdapters.withLock({ $0[model] == nil }) {
             return Self.json(
                 ["object": "error", "message": .string("The model `\(model)` does not exist."), "type": "NotFoundError", "code": 404], status: .notFound)
         }
@@ -313,6 +330,18 @@ final class MockUpstream: Sendable {
                         self.note("cancelled:endless-event")
                         throw error
                     }
+                })
+        case "big-stream":
+            // `max_tokens` chunks of 16 KiB each, as fast as the reader takes them (for clients that stop reading).
+            let piece = String(repeating: "x", count: 16 << 10)
+            return Response(
+                status: .ok, headers: headers,
+                body: .init { writer in
+                    try await writer.write(chunk(["role": "assistant", "content": ""]))
+                    for _ in 0..<maxTokens { try await writer.write(chunk(["content": .string(piece)])) }
+                    try await writer.write(chunk([:], finish: "stop"))
+                    try await writer.write(ByteBuffer(bytes: SSEWriter.done))
+                    try await writer.finish(nil)
                 })
         case "echo-stream":
             return Response(
