@@ -71,7 +71,9 @@ public func buildApplication(
     let console = config.consoleEnabled ? ConsoleController() : nil
     console?.register(on: Router(context: TrellisRequestContext.self), routes: &collected)
 
-    router.add(middleware: GatewayMiddleware(metrics: metrics, routes: collected, maxBodyBytes: config.maxBodyBytes, inFlight: gateway.inFlight,
+    router.add(
+        middleware: GatewayMiddleware(
+            metrics: metrics, routes: collected, maxBodyBytes: config.maxBodyBytes, inFlight: gateway.inFlight,
             writeStall: .milliseconds(config.writeStallMs)))
     ops.register(on: router, routes: &routes)
     let v1 = router.group("v1").add(middleware: AuthMiddleware(gateway: gateway))

@@ -23,7 +23,8 @@ import TrellisCore
         for tenant in ["acme", "globex"] {
             try await gw.createTenant(tenant)
             let created = try await gw.admin(
-                .POST, "/adapters", ["name": "support", "tenant": .string(tenant), "upstream": "vllm", "base_model": "qwen", "path": .string("/adapters/\(tenant)")])
+                .POST, "/adapters",
+                ["name": "support", "tenant": .string(tenant), "upstream": "vllm", "base_model": "qwen", "path": .string("/adapters/\(tenant)")])
             try #require(created.status == 201, "\(created.text)")
             try await gw.createModel("assist", tenant: tenant, spec: ["adapter": "support"])
             keys.append(try await gw.issueKey(tenant: tenant).key)
@@ -119,7 +120,8 @@ import TrellisCore
                     try await gw.request(.POST, "/admin/v1" + path, key: key, json: json)
                 }
                 #expect(
-                    try await post(acme, "/adapters", ["name": "claims", "upstream": "mock", "base_model": "b", "served_model": "acme-claims-ft"]).status == 201)
+                    try await post(acme, "/adapters", ["name": "claims", "upstream": "mock", "base_model": "b", "served_model": "acme-claims-ft"]).status == 201
+                )
                 #expect(try await post(acme, "/adapters", ["name": "by-id", "upstream": "llama", "base_model": "b", "lora_id": 3]).status == 201)
                 let served = try await post(globex, "/adapters", ["name": "mine", "upstream": "mock", "base_model": "b", "served_model": "acme-claims-ft"])
                 #expect(served.status == 404, "\(served.text)")
@@ -129,9 +131,11 @@ import TrellisCore
                 let model = try await post(globex, "/models", ["name": "borrow", "spec": ["upstream": "mock", "model": "acme-claims-ft"]])
                 #expect(model.status == 404, "\(model.text)")
                 let fallback = try await post(
-                    globex, "/models", ["name": "borrow2", "spec": ["upstream": "mock", "model": "echo", "fallbacks": [["upstream": "mock", "model": "acme-claims-ft"]]]])
+                    globex, "/models",
+                    ["name": "borrow2", "spec": ["upstream": "mock", "model": "echo", "fallbacks": [["upstream": "mock", "model": "acme-claims-ft"]]]])
                 #expect(fallback.status == 404, "\(fallback.text)")
-                let params = try await post(globex, "/models", ["name": "sideways", "spec": ["upstream": "llama", "model": "b", "params": ["lora": [["id": 3, "scale": 1]]]]])
+                let params = try await post(
+                    globex, "/models", ["name": "sideways", "spec": ["upstream": "llama", "model": "b", "params": ["lora": [["id": 3, "scale": 1]]]]])
                 #expect(params.status == 400 && params.json["error"]?["param"]?.stringValue == "spec.params.lora", "\(params.text)")
                 // The owner itself, and another LoRA id, are fine.
                 #expect(try await post(acme, "/models", ["name": "own", "spec": ["upstream": "mock", "model": "acme-claims-ft"]]).status == 201)

@@ -119,13 +119,15 @@ import TrellisCore
                 let logger = Logger(label: "t")
                 let ok = try await client.send(
                     UpstreamCall(
-                        upstream: upstream(port: port), route: .asNamed, path: "/chat/completions", body: Array("{}".utf8), stream: false, requestID: "r1", apiKey: "secret"),
+                        upstream: upstream(port: port), route: .asNamed, path: "/chat/completions", body: Array("{}".utf8), stream: false, requestID: "r1",
+                        apiKey: "secret"),
                     logger: logger)
                 let body = try await ok.collect(upTo: 1024, upstream: "live")
                 #expect(String(buffer: body) == #"{"ok":true}"#)
                 await #expect {
                     try await client.send(
-                        UpstreamCall(upstream: upstream(port: port), route: .asNamed, path: "/chat/completions", body: [], stream: false, requestID: "r2", apiKey: nil),
+                        UpstreamCall(
+                            upstream: upstream(port: port), route: .asNamed, path: "/chat/completions", body: [], stream: false, requestID: "r2", apiKey: nil),
                         logger: logger)
                 } throws: { error in
                     guard let f = error as? UpstreamFailure else { return false }
@@ -148,7 +150,8 @@ import TrellisCore
                 await #expect {
                     try await client.send(
                         UpstreamCall(
-                            upstream: upstream(port: port, firstByteMs: 200), route: .asNamed, path: "/chat/completions", body: [], stream: false, requestID: "r", apiKey: nil),
+                            upstream: upstream(port: port, firstByteMs: 200), route: .asNamed, path: "/chat/completions", body: [], stream: false,
+                            requestID: "r", apiKey: nil),
                         logger: logger)
                 } throws: { error in
                     (error as? UpstreamFailure)?.kind == .timeout
@@ -159,7 +162,8 @@ import TrellisCore
                 let refusedStart = ContinuousClock.now
                 await #expect {
                     try await client.send(
-                        UpstreamCall(upstream: upstream(port: 9), route: .asNamed, path: "/chat/completions", body: [], stream: false, requestID: "r", apiKey: nil),
+                        UpstreamCall(
+                            upstream: upstream(port: 9), route: .asNamed, path: "/chat/completions", body: [], stream: false, requestID: "r", apiKey: nil),
                         logger: logger)
                 } throws: { error in
                     (error as? UpstreamFailure)?.kind == .connect
