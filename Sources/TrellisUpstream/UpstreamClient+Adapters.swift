@@ -10,16 +10,8 @@ extension UpstreamClient {
     /// that name as a LoRA loaded from `path` (`GET /models`: `{"id": name, "root": path}`). A name loaded
     /// from other weights, or not listed at all, is not this adapter, and the call must not go there.
     func isLoaded(name: String, path: String, upstream: Upstream, route: UpstreamRoute, apiKey: String?) async -> Bool {
-        var base = upstream.baseURL
-        while base.hasSuffix("/") { base.removeLast() }
-        let url = base + "/models"
-        var request = HTTPClientRequest(url: url)
-        request.method = .GET
-        if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
         do {
-            let response = try await execute(
-                request, url: url, route: route, connectMs: upstream.timeouts.connectMs, idleMs: nil, holdMs: Int64(upstream.timeouts.firstByteMs),
-                deadline: .now() + .milliseconds(Int64(upstream.timeouts.firstByteMs)), logger: Self.quietLogger)
+            let response = try await models(upstream: upstream, route: route, apiKey: apiKey, timeoutMs: upstream.timeouts.firstByteMs)
             guard (200..<300).contains(Int(response.status.code)) else { return false }
             let body = try await response.body.collect(upTo: maxListingBytes)
             guard let models = (try? JSONParser.parse(body.readableBytesView))?["data"]?.arrayValue else { return false }

@@ -346,22 +346,27 @@ extension UpstreamClient {
     /// The active health check: `GET {base_url}/models` along `route`, answered 2xx within `timeoutMs`. Returns nil when the
     /// server is healthy, else a short label-safe reason (`connect`, `timeout`, `status_503`, …).
     public func probe(upstream: Upstream, route: UpstreamRoute, apiKey: String?, timeoutMs: Int) async -> String? {
-        var base = upstream.baseURL
-        while base.hasSuffix("/") { base.removeLast() }
-        let url = base + "/models"
-        var request = HTTPClientRequest(url: url)
-        request.method = .GET
-        if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
         do {
-            let response = try await execute(
-                request, url: url, route: route, connectMs: upstream.timeouts.connectMs, idleMs: nil, holdMs: Int64(timeoutMs),
-                deadline: .now() + .milliseconds(Int64(timeoutMs)), logger: Self.quietLogger)
+            let response = try await models(upstream: upstream, route: route, apiKey: apiKey, timeoutMs: timeoutMs)
             _ = try? await response.body.collect(upTo: 1 << 20)
             let status = Int(response.status.code)
             return (200..<300).contains(status) ? nil : "status_\(status)"
         } catch {
             return Self.classify(error, upstream: upstream.name, phase: "probe").label
         }
+    }
+
+    /// `GET {base_url}/models` along `route`, within `timeoutMs`: the response, for the caller to read.
+    func models(upstream: Upstream, route: UpstreamRoute, apiKey: String?, timeoutMs: Int) async throws -> HTTPClientResponse {
+        var base = upstream.baseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        let url = base + "/models"
+        var request = HTTPClientRequest(url: url)
+        request.method = .GET
+        if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
+        return try await execute(
+            request, url: url, route: route, connectMs: upstream.timeouts.connectMs, idleMs: nil, holdMs: Int64(timeoutMs),
+            deadline: .now() + .milliseconds(Int64(timeoutMs)), logger: Self.quietLogger)
     }
 
     /// Loads a LoRA adapter into a vLLM server (`POST /v1/load_lora_adapter`). A server that says it already

@@ -222,7 +222,7 @@ import TrellisCore
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         // A certificate for the name only: no IP address in it, so a check against the address would fail.
-        let (cert, keyFile) = try Self.makeCertificate(in: directory, subjectAltName: "DNS:localhost")
+        let (cert, keyFile) = try ResilienceTests.makeCertificate(in: directory, subjectAltName: "DNS:localhost")
         var tls = TLSConfiguration.makeServerConfiguration(
             certificateChain: try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) },
             privateKey: .privateKey(try NIOSSLPrivateKey(file: keyFile, format: .pem)))
@@ -266,23 +266,6 @@ import TrellisCore
                 #expect(checked.requests.count == 1)
             }
         }
-    }
-
-    /// A self-signed certificate for `subjectAltName`, made with openssl in `directory`: (cert, key).
-    static func makeCertificate(in directory: URL, subjectAltName: String) throws -> (String, String) {
-        let cert = directory.appendingPathComponent("cert.pem").path
-        let keyFile = directory.appendingPathComponent("key.pem").path
-        let openssl = Process()
-        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        openssl.arguments = [
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-            "-addext", "subjectAltName=\(subjectAltName)", "-keyout", keyFile, "-out", cert,
-        ]
-        openssl.standardError = FileHandle.nullDevice
-        try openssl.run()
-        openssl.waitUntilExit()
-        try #require(openssl.terminationStatus == 0, "openssl made the certificate")
-        return (cert, keyFile)
     }
 }
 
@@ -341,27 +324,7 @@ final class RecordingUpstream: Sendable {
             self.record(request)
             return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "Success")))
         }
-        let (ports, continuation) = AsyncStream<Int>.makeStream()
-        var logger = Logger(label: "recording-upstream")
-        logger.logLevel = .critical
-        let app = Application(
-            router: router, server: try tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
-            configuration: .init(address: .hostname(address, port: port)),
-            onServerRunning: { channel in
-                continuation.yield(channel.localAddress?.port ?? 0)
-                continuation.finish()
-            }, logger: logger)
-        let task = Task {
-            // A failed bind ends the stream without a port.
-            try? await app.run()
-            continuation.finish()
-        }
-        var bound = 0
-        for await p in ports { bound = p }
-        guard bound != 0 else {
-            task.cancel()
-            throw CancellationError()
-        }
+        let (bound, task) = try await startLocalServer(router, label: "recording-upstream", address: address, port: port, tls: tls)
         state.withLock { $0 = (bound, task) }
         return bound
     }

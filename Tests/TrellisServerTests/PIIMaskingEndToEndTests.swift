@@ -122,7 +122,7 @@ import TrellisCore
 /// pieces of 4, so placeholders are split mid-token. It records every body it receives.
 final class ToolEchoUpstream: Sendable {
     private let received = Mutex<[JSONValue]>([])
-    private let state = Mutex<(port: Int, task: Task<Void, any Error>?)>((0, nil))
+    private let state = Mutex<(port: Int, task: Task<Void, Never>?)>((0, nil))
 
     var bodies: [JSONValue] { received.withLock { $0 } }
     var baseURL: String { "http://127.0.0.1:\(state.withLock { $0.port })/v1" }
@@ -130,25 +130,14 @@ final class ToolEchoUpstream: Sendable {
     func start() async throws {
         let router = Router()
         router.post("v1/chat/completions") { request, _ in try await self.chat(request) }
-        let (ports, continuation) = AsyncStream<Int>.makeStream()
-        var logger = Logger(label: "tool-echo-upstream")
-        logger.logLevel = .critical
-        let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in
-                continuation.yield(channel.localAddress?.port ?? 0)
-                continuation.finish()
-            }, logger: logger)
-        let task = Task { try await app.run() }
-        var port = 0
-        for await p in ports { port = p }
+        let (port, task) = try await startLocalServer(router, label: "tool-echo-upstream")
         state.withLock { $0 = (port, task) }
     }
 
     func stop() async {
         let task = state.withLock { $0.task }
         task?.cancel()
-        _ = try? await task?.value
+        await task?.value
     }
 
     private func chat(_ request: Request) async throws -> Response {

@@ -362,15 +362,16 @@ import TrellisStore
         }
     }
 
-    /// A self-signed certificate for localhost and 127.0.0.1, made with openssl in `directory`: (cert, key).
-    static func makeCertificate(in directory: URL) throws -> (String, String) {
+    /// A self-signed certificate for `subjectAltName` (by default localhost and 127.0.0.1), made with openssl in
+    /// `directory`: (cert, key).
+    static func makeCertificate(in directory: URL, subjectAltName: String = "DNS:localhost,IP:127.0.0.1") throws -> (String, String) {
         let cert = directory.appendingPathComponent("cert.pem").path
         let keyFile = directory.appendingPathComponent("key.pem").path
         let openssl = Process()
         openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
         openssl.arguments = [
             "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", keyFile, "-out", cert,
+            "-addext", "subjectAltName=\(subjectAltName)", "-keyout", keyFile, "-out", cert,
         ]
         openssl.standardError = FileHandle.nullDevice
         try openssl.run()

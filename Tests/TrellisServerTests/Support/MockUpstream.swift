@@ -53,7 +53,7 @@ final class MockUpstream: Sendable {
     private let events = Mutex<[String]>([])
     private let eventStream: AsyncStream<String>
     private let eventContinuation: AsyncStream<String>.Continuation
-    private let state = Mutex<(port: Int, task: Task<Void, any Error>?)>((0, nil))
+    private let state = Mutex<(port: Int, task: Task<Void, Never>?)>((0, nil))
     /// Loaded adapters: served name → the path its weights came from.
     private let loadedAdapters = Mutex<[String: String]>([:])
     private let adapterLoads = Mutex<[String]>([])
@@ -178,20 +178,8 @@ final class MockUpstream: Sendable {
             let data: [JSONValue] = adapters.map { ["id": .string($0.key), "object": "model", "root": .string($0.value), "parent": "base"] }
             return Self.json(["object": "list", "data": .array(data)])
         }
-        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
-        var logger = Logger(label: "mock-upstream")
-        logger.logLevel = .critical
         secure.withLock { $0 = tls != nil }
-        let app = Application(
-            router: router, server: try tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
-            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in
-                portContinuation.yield(channel.localAddress?.port ?? 0)
-                portContinuation.finish()
-            }, logger: logger)
-        let task = Task { try await app.run() }
-        var port = 0
-        for await p in ports { port = p }
+        let (port, task) = try await startLocalServer(router, label: "mock-upstream", tls: tls)
         state.withLock { $0 = (port, task) }
         return port
     }
@@ -199,7 +187,7 @@ final class MockUpstream: Sendable {
     func stop() async {
         let task = state.withLock { $0.task }
         task?.cancel()
-        _ = try? await task?.value
+        await task?.value
     }
 
     var baseURL: String { "\(secure.withLock { $0 } ? "https" : "http")://127.0.0.1:\(port)/v1" }
