@@ -71,10 +71,11 @@ public func buildApplication(
     let console = config.consoleEnabled ? ConsoleController() : nil
     console?.register(on: Router(context: TrellisRequestContext.self), routes: &collected)
 
+    let stallWatchdog = StallWatchdog(deadline: .milliseconds(config.writeStallMs))
     router.add(
         middleware: GatewayMiddleware(
             metrics: metrics, routes: collected, maxBodyBytes: config.maxBodyBytes, inFlight: gateway.inFlight,
-            writeStall: .milliseconds(config.writeStallMs)))
+            stallWatchdog: stallWatchdog))
     ops.register(on: router, routes: &routes)
     let v1 = router.group("v1").add(middleware: AuthMiddleware(gateway: gateway))
     openAI.register(on: v1, routes: &routes)
@@ -116,8 +117,10 @@ public func buildApplication(
         onServerRunning: onServerRunning,
         logger: appLogger)
     // Shut down in reverse order: the HTTP server first (draining requests), then the refresher, then the
-    // upstream client, and last the usage recorder with its final flush.
+    // upstream client, the usage recorder with its final flush, and last the stall watchdog (streams still
+    // draining stay watched until the server is done).
     app.addServices(
+        stallWatchdog,
         usage,
         UpstreamClientService(gateway: gateway),
         CatalogRefresher(gateway: gateway, interval: .milliseconds(config.catalogRefreshIntervalMs), logger: logger),

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import OpenAIWire
+import Synchronization
 import Testing
 import TrellisCore
 
@@ -109,6 +110,25 @@ import TrellisCore
         #expect(watch.stalled(at: origin + .milliseconds(11_001), deadline: .seconds(1)))
         watch.end()
         #expect(!watch.stalled(at: origin + .seconds(60), deadline: .seconds(1)))
+    }
+
+    @Test("the watchdog calls back once for each stream stalled past its deadline, and stops watching it")
+    func watchdogCutsOnlyStalledStreams() {
+        let watchdog = StallWatchdog(deadline: .seconds(1))
+        let origin = ContinuousClock.now
+        let stalled = WriteWatch(origin: origin)
+        let busy = WriteWatch(origin: origin)
+        let cuts = Mutex<[String]>([])
+        _ = watchdog.watch(stalled) { cuts.withLock { $0.append("stalled") } }
+        let busyID = watchdog.watch(busy) { cuts.withLock { $0.append("busy") } }
+        stalled.begin(at: origin)
+        busy.begin(at: origin + .milliseconds(1_500))
+        watchdog.check(at: origin + .milliseconds(2_000))
+        watchdog.check(at: origin + .milliseconds(2_100))
+        #expect(cuts.withLock { $0 } == ["stalled"], "cut once; the write that began 500 ms ago is not stalled")
+        #expect(watchdog.count == 1)
+        watchdog.forget(busyID)
+        #expect(watchdog.count == 0)
     }
 
     @Test("tenant slots: at most the limit each, given back once, nothing kept for idle tenants")

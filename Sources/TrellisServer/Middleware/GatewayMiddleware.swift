@@ -14,8 +14,8 @@ struct GatewayMiddleware: RouterMiddleware {
     let routes: RouteTable
     let maxBodyBytes: Int
     let inFlight: InFlightLimit
-    /// The longest one write of a streamed response may wait for its client (`server.write_stall_ms`).
-    let writeStall: Duration
+    /// Cuts off streamed responses whose client takes no bytes for `server.write_stall_ms`.
+    let stallWatchdog: StallWatchdog
 
     /// Health, readiness and metrics answer even when the gateway is full: they are how operators see it.
     static func isExempt(_ path: String) -> Bool {
@@ -51,7 +51,7 @@ struct GatewayMiddleware: RouterMiddleware {
                 // that stops reading is cut off after `writeStall`, so it cannot hold the slot forever.
                 let metrics = self.metrics
                 let logger = context.logger
-                response.body = response.body.holding(InFlightSlot(inFlight), stallDeadline: writeStall, channel: context.channel) {
+                response.body = response.body.holding(InFlightSlot(inFlight), watchdog: stallWatchdog, channel: context.channel) {
                     metrics.writeStalled()
                     logger.notice("client stopped reading a streamed response; connection closed")
                 }
