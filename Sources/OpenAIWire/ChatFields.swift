@@ -28,13 +28,18 @@ public struct TokenUsage: Sendable, Equatable {
 
     public var totalTokens: Int { promptTokens + completionTokens }
 
-    /// Reads `{"prompt_tokens","completion_tokens"}`; nil when absent or malformed.
+    /// The largest count taken from an upstream's report: an upstream that reports 2^62 tokens must not make
+    /// the gateway's sums overflow.
+    public static let maxReportedTokens = 1 << 40
+
+    /// Reads `{"prompt_tokens","completion_tokens"}`, each clamped to 0...``maxReportedTokens``; nil when
+    /// absent or malformed.
     public init?(json: JSONValue?) {
         guard case .object(let usage)? = json,
             let prompt = usage[ChatField.promptTokens]?.numberValue?.intValue
         else { return nil }
-        self.promptTokens = prompt
-        self.completionTokens = usage[ChatField.completionTokens]?.numberValue?.intValue ?? 0
+        self.promptTokens = min(max(0, prompt), Self.maxReportedTokens)
+        self.completionTokens = min(max(0, usage[ChatField.completionTokens]?.numberValue?.intValue ?? 0), Self.maxReportedTokens)
     }
 
     public var json: JSONValue {

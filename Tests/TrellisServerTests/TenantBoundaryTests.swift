@@ -45,6 +45,15 @@ import TrellisUpstream
                 let refused = try await gw.request(.POST, "/v1/chat/completions", key: key, json: .object(many))
                 #expect(refused.status == 429, "\(refused.text)")
                 #expect(upstream.calls("echo") == calls, "refused before the upstream was called")
+                // A max_tokens near Int.max times n must be refused, not overflow (it trapped the process).
+                many["max_tokens"] = .number(JSONNumber(validatedLiteral: "9223372036854775807"))
+                many["n"] = 128
+                let huge = try await gw.request(.POST, "/v1/chat/completions", key: key, json: .object(many))
+                #expect(huge.status == 429, "\(huge.text)")
+                let unlimited = try await gw.issueKey(tenant: "acme").key
+                let admitted = try await gw.request(.POST, "/v1/chat/completions", key: unlimited, json: .object(many))
+                #expect(admitted.status == 200, "no token limit: admitted, and the gateway still answers: \(admitted.text)")
+                #expect(try await gw.request(.GET, "/healthz").status == 200)
             }
         }
     }

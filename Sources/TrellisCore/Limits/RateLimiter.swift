@@ -50,6 +50,17 @@ public final class RateLimiter: Sendable {
     }
 
     /// Lets a request in or refuses it with the limit that stopped it.
+    /// The most tokens one request may reserve or report: far above any real request, and low enough that
+    /// sums over many requests cannot overflow. A client's `max_tokens` of 10^17 times `n` must not trap.
+    public static let maxTokensPerRequest = 1 << 40
+
+    static func clampTokens(_ n: Int) -> Int { min(max(0, n), maxTokensPerRequest) }
+
+    static func adding(_ a: Int, _ b: Int) -> Int {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? (b > 0 ? Int.max : Int.min) : sum
+    }
+
     public func admit(
         keyID: String, keyLimits: Limits, tenantID: String, tenantLimits: Limits, monthlyQuota: Int?, estimatedTokens: Int, now: Double,
         month: String
@@ -61,7 +72,8 @@ public final class RateLimiter: Sendable {
             }
             var key = Self.configured(s.keys[keyID], keyLimits, now: now)
             var tenant = Self.configured(s.tenants[tenantID], tenantLimits, now: now)
-            let tokens = Double(max(0, estimatedTokens))
+            let estimatedTokens = Self.clampTokens(estimatedTokens)
+            let tokens = Double(estimatedTokens)
 
             // A refusal still tells the client where it stands (the x-ratelimit-* headers), and takes nothing.
             func refuse(_ which: LimitRefusal.Which, retryAfter: Double) -> Result<Admission, LimitRefusal> {
@@ -70,7 +82,7 @@ public final class RateLimiter: Sendable {
                 s.tenants[tenantID] = tenant
                 return .failure(LimitRefusal(which: which, retryAfter: retryAfter, rateLimitHeaders: headers))
             }
-            if let quota = monthlyQuota, (s.monthUsed[tenantID] ?? 0) + estimatedTokens > quota {
+            if let quota = monthlyQuota, Self.adding(s.monthUsed[tenantID] ?? 0, estimatedTokens) > quota {
                 return refuse(.monthlyQuota, retryAfter: Self.secondsToNextMonth(month: month))
             }
             if let cap = keyLimits.concurrency, key.inFlight >= cap {
@@ -115,7 +127,7 @@ public final class RateLimiter: Sendable {
             _ = tenant.tokens?.take(tokens, now: now)
             key.inFlight += 1
             tenant.inFlight += 1
-            s.monthUsed[tenantID, default: 0] += estimatedTokens
+            s.monthUsed[tenantID] = Self.adding(s.monthUsed[tenantID] ?? 0, estimatedTokens)
             let headers = Self.headers(key: &key, tenant: &tenant, now: now)
             s.keys[keyID] = key
             s.tenants[tenantID] = tenant
@@ -134,6 +146,7 @@ public final class RateLimiter: Sendable {
                 s.month = month
                 s.monthUsed = [:]
             }
+            let actualTokens = Self.clampTokens(actualTokens)
             let delta = Double(actualTokens - admission.reservedTokens)
             if var key = s.keys[admission.keyID] {
                 key.tokens?.settle(delta, now: now)
@@ -146,7 +159,7 @@ public final class RateLimiter: Sendable {
                 s.tenants[admission.tenantID] = tenant
             }
             if admission.month == s.month {
-                s.monthUsed[admission.tenantID] = max(0, (s.monthUsed[admission.tenantID] ?? 0) + actualTokens - admission.reservedTokens)
+                s.monthUsed[admission.tenantID] = max(0, Self.adding(s.monthUsed[admission.tenantID] ?? 0, actualTokens - admission.reservedTokens))
             }
         }
     }

@@ -17,12 +17,18 @@ public struct Pricing: Sendable, Equatable {
     /// Cost in millionths of the currency unit.
     public func costMicros(model: String, promptTokens: Int, completionTokens: Int) -> Int {
         if let rate = perModel[model] ?? perModel["*"] {
-            return Int(((Double(promptTokens) * rate.inputPer1K + Double(completionTokens) * rate.outputPer1K) / 1000 * 1_000_000).rounded())
+            return Self.micros((Double(promptTokens) * rate.inputPer1K + Double(completionTokens) * rate.outputPer1K) / 1000 * 1_000_000)
         }
         if let gpuHour, let tokensPerGPUHour, tokensPerGPUHour > 0 {
-            return Int((Double(promptTokens + completionTokens) / tokensPerGPUHour * gpuHour * 1_000_000).rounded())
+            return Self.micros((Double(promptTokens) + Double(completionTokens)) / tokensPerGPUHour * gpuHour * 1_000_000)
         }
         return 0
+    }
+
+    /// A cost as a whole number of micros, within 0 and 2^62 (a Double out of Int's range would trap).
+    static func micros(_ value: Double) -> Int {
+        guard value.isFinite, value > 0 else { return 0 }
+        return Int(min(value, 0x1p62).rounded())
     }
 
     /// `{"models": {"name" | "*": {"input_per_1k", "output_per_1k"}}}` or `{"gpu_hour", "tokens_per_gpu_hour"}`.

@@ -39,7 +39,9 @@ struct ChatPipeline {
             ?? gateway.config.defaultCompletionReservation
         // `n` answers (1 to 128, checked by the parser) may each use the whole completion budget.
         let choices = max(1, plan.body["n"]?.numberValue?.intValue ?? 1)
-        let admission = try gateway.admit(key, estimatedTokens: promptEstimate + contextAllowance + max(0, completionBudget) * choices)
+        // Clamped first, so that a `max_tokens` near Int.max times `n` cannot overflow.
+        let perAnswer = min(max(0, completionBudget), RateLimiter.maxTokensPerRequest)
+        let admission = try gateway.admit(key, estimatedTokens: promptEstimate + contextAllowance + perAnswer * choices)
         for (name, value) in admission.headers {
             if let field = HTTPField.Name(name) { headers[field] = value }
         }

@@ -261,7 +261,9 @@ final class MockUpstream: Sendable {
         default:
             break
         }
-        let usage: JSONValue = ["prompt_tokens": 7, "completion_tokens": .int(maxTokens), "total_tokens": .int(7 + maxTokens)]
+        // Reports max_tokens as used, however large (capped only so the mock's own sum cannot overflow).
+        let used = min(maxTokens, 1 << 62)
+        let usage: JSONValue = ["prompt_tokens": 7, "completion_tokens": .int(used), "total_tokens": .int(7 + used)]
         if !stream {
             var completion: JSONObject = [
                 "id": "chatcmpl-mock", "object": "chat.completion", "created": 1_700_000_000, "model": .string(model),
