@@ -71,11 +71,12 @@ public func buildApplication(
     let console = config.consoleEnabled ? ConsoleController() : nil
     console?.register(on: Router(context: TrellisRequestContext.self), routes: &collected)
 
-    let stallWatchdog = StallWatchdog(deadline: .milliseconds(config.writeStallMs))
+    let stallWatchdog = StallWatchdog(deadline: .milliseconds(config.writeStallMs), otherDeadlines: [.milliseconds(config.bodyReadMs)])
     router.add(
         middleware: GatewayMiddleware(
             metrics: metrics, routes: collected, maxBodyBytes: config.maxBodyBytes, inFlight: gateway.inFlight,
-            stallWatchdog: stallWatchdog))
+            stallWatchdog: stallWatchdog,
+            bodyReadDeadline: .milliseconds(config.bodyReadMs)))
     ops.register(on: router, routes: &routes)
     let v1 = router.group("v1").add(middleware: AuthMiddleware(gateway: gateway))
     openAI.register(on: v1, routes: &routes)

@@ -100,6 +100,34 @@ import TrellisCore
         }
     }
 
+    @Test("a body sent a byte at a time is cut at server.body_read_ms, and its slots come back")
+    func tricklingBodyIsCut() async throws {
+        try await withMockUpstream { upstream in
+            try await TestGateway.run(configure: { $0.bodyReadMs = 500 }) { gw in
+                let key = try await gw.standardSetup(upstream: upstream)
+                let head =
+                    "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(key)\r\n"
+                    + "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+                let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    .connect(host: "127.0.0.1", port: gw.port).get()
+                defer { channel.close(promise: nil) }
+                try await channel.writeAndFlush(channel.allocator.buffer(string: head + "{")).get()
+                // One byte every 100 ms: each resets the idle timeout, and 1,000 of them would take 100 s.
+                var sent = 1
+                while sent < 1_000, channel.isActive {
+                    try await Task.sleep(for: .milliseconds(100))
+                    guard (try? await channel.writeAndFlush(channel.allocator.buffer(string: " ")).get()) != nil else { break }
+                    sent += 1
+                }
+                #expect(!channel.isActive || sent < 1_000, "the gateway closed the connection before the body was complete")
+                #expect(sent < 300, "cut well before the body could finish (sent \(sent) bytes)")
+                try await waitUntil { gw.gateway.inFlight.current == 0 }
+                let tenant = try #require(gw.gateway.snapshot.tenant(named: "acme"))
+                #expect(gw.gateway.tenantInFlight.current(tenant.id) == 0)
+            }
+        }
+    }
+
     @Test("the stall watch: a write waiting longer than the deadline is stalled; a finished one never is")
     func writeWatchDecides() {
         let origin = ContinuousClock.now

@@ -60,6 +60,9 @@ public struct TrellisConfig: Sendable {
     /// reading for longer has its connection closed, which releases its slots. The upstream side of a stream
     /// is bounded by the upstream's `total_ms`, so a stream holds its slots for at most `total_ms` plus this.
     public var writeStallMs = 30_000
+    /// The longest a request body may take to arrive, from its first byte read to its last; a client that
+    /// sends it slower has its connection closed (which releases its slots).
+    public var bodyReadMs = 60_000
     /// Ratings (`POST /v1/feedback`) one key may send per minute.
     public var feedbackPerMinute = 600
 
@@ -211,6 +214,7 @@ public struct TrellisConfig: Sendable {
         optionalInt("server.max_in_flight_per_tenant", "requests in flight at once for one tenant (default 3/4 of max_in_flight)", 1...10_000_000) {
             $0.maxInFlightPerTenant = $1
         },
+        int("server.body_read_ms", "longest a request body may take to arrive, first byte read to last", 100...3_600_000) { $0.bodyReadMs = $1 },
         int("server.write_stall_ms", "longest a response write waits for a client that stopped reading", 100...3_600_000) { $0.writeStallMs = $1 },
         file("server.tls.certificate_file", "PEM certificate chain for HTTPS on the listener") { $0.tlsCertificateFile = $1 },
         file("server.tls.key_file", "PEM private key for HTTPS on the listener") { $0.tlsKeyFile = $1 },

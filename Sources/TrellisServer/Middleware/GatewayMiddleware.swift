@@ -14,8 +14,10 @@ struct GatewayMiddleware: RouterMiddleware {
     let routes: RouteTable
     let maxBodyBytes: Int
     let inFlight: InFlightLimit
-    /// Cuts off streamed responses whose client takes no bytes for `server.write_stall_ms`.
+    /// Cuts off streamed responses whose client takes no bytes for `server.write_stall_ms`, and requests whose
+    /// body takes longer than `server.body_read_ms` to arrive.
     let stallWatchdog: StallWatchdog
+    let bodyReadDeadline: Duration
 
     /// Health, readiness and metrics answer even when the gateway is full: they are how operators see it.
     static func isExempt(_ path: String) -> Bool {
@@ -39,12 +41,25 @@ struct GatewayMiddleware: RouterMiddleware {
             metrics.httpRequest(route: "overloaded", status: 503)
             return response
         }
+        var request = request
+        var bodyWatch: Int?
+        if counted, request.announcesBody, let channel = context.channel {
+            // A body that trickles in holds this request's slots: its reading is bounded like a stalled write.
+            let watch = WriteWatch()
+            let logger = context.logger
+            bodyWatch = stallWatchdog.watch(watch, deadline: bodyReadDeadline) {
+                logger.notice("request body not received within server.body_read_ms; connection closed")
+                channel.close(promise: nil)
+            }
+            request.body = RequestBody(asyncSequence: WatchedRequestBody(base: request.body, watch: watch))
+        }
         var response: Response
         do {
             response = try await next(request, context)
         } catch {
             response = Response.error(translate(error, request: request, context: context))
         }
+        if let bodyWatch { stallWatchdog.forget(bodyWatch) }
         if counted {
             if response.body.contentLength == nil {
                 // A stream: the slot is held until its last byte is written (or the write fails), and a client

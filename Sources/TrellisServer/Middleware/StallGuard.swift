@@ -53,28 +53,34 @@ struct StallGuardedWriter: ResponseBodyWriter {
     }
 }
 
-/// Watches the writes of every streamed response from one task, instead of a task per stream (a timer per
+/// Watches the writes of every streamed response (and the reading of every request body) from one task, instead of a task per stream (a timer per
 /// stream cost about 50 µs of CPU per streamed request): every quarter of the deadline (10 ms to 1 s) it looks
 /// at the registered streams and calls `onStall` once for each whose write in progress has waited longer than
 /// the deadline. Runs as a service until the server has shut down (it is registered before the others, so it
 /// stops after them).
 final class StallWatchdog: Service, Sendable {
     let deadline: Duration
+    /// How often it looks: a quarter of the shortest deadline it watches for, 10 ms to 1 s.
+    let interval: Duration
     private struct Watched {
         var watch: WriteWatch
+        var deadline: Duration
         var onStall: @Sendable () -> Void
     }
     private let watched = Mutex<(next: Int, entries: [Int: Watched])>((0, [:]))
 
-    init(deadline: Duration) {
+    /// `deadline` for response writes; `otherDeadlines` for anything else watched with a deadline of its own.
+    init(deadline: Duration, otherDeadlines: [Duration] = []) {
         self.deadline = deadline
+        let shortest = ([deadline] + otherDeadlines).min() ?? deadline
+        self.interval = max(min(shortest / 4, .seconds(1)), .milliseconds(10))
     }
 
-    /// Starts watching; returns the id to stop watching with.
-    func watch(_ watch: WriteWatch, onStall: @escaping @Sendable () -> Void) -> Int {
+    /// Starts watching (for `deadline`, else the watchdog's own); returns the id to stop watching with.
+    func watch(_ watch: WriteWatch, deadline: Duration? = nil, onStall: @escaping @Sendable () -> Void) -> Int {
         watched.withLock { state in
             state.next += 1
-            state.entries[state.next] = Watched(watch: watch, onStall: onStall)
+            state.entries[state.next] = Watched(watch: watch, deadline: deadline ?? self.deadline, onStall: onStall)
             return state.next
         }
     }
@@ -88,14 +94,14 @@ final class StallWatchdog: Service, Sendable {
     /// Calls `onStall` for (and stops watching) every stream whose write has waited longer than the deadline.
     func check(at now: ContinuousClock.Instant) {
         let stalled: [Watched] = watched.withLock { state in
-            let ids = state.entries.filter { $0.value.watch.stalled(at: now, deadline: deadline) }.map(\.key)
+            let ids = state.entries.filter { $0.value.watch.stalled(at: now, deadline: $0.value.deadline) }.map(\.key)
             return ids.compactMap { state.entries.removeValue(forKey: $0) }
         }
         for entry in stalled { entry.onStall() }
     }
 
     func run() async throws {
-        let interval = max(min(deadline / 4, .seconds(1)), .milliseconds(10))
+        let interval = self.interval
         try? await cancelWhenGracefulShutdown {
             while true {
                 try await Task.sleep(for: interval)
@@ -128,5 +134,40 @@ extension ResponseBody {
             defer { watchdog.forget(id) }
             try await body.write(StallGuardedWriter(inner: writer, watch: watch))
         }
+    }
+}
+
+/// A request body whose reading is watched: from the first read to its end it may take at most the watchdog
+/// deadline it was registered with (`server.body_read_ms`), so a client that sends its body a byte at a time
+/// (each byte resets the connection's idle timer) cannot hold a request, and its slots, for ever.
+struct WatchedRequestBody: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let base: RequestBody
+    let watch: WriteWatch
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var base: RequestBody.AsyncIterator
+        let watch: WriteWatch
+        var started = false
+
+        mutating func next() async throws -> ByteBuffer? {
+            if !started {
+                started = true
+                watch.begin()
+            }
+            let buffer = try await base.next()
+            if buffer == nil { watch.end() }
+            return buffer
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator(), watch: watch) }
+}
+
+extension Request {
+    /// Whether the request says it has a body (a non-zero Content-Length, or a transfer encoding).
+    var announcesBody: Bool {
+        if let length = headers[.contentLength] { return length != "0" }
+        return headers[.transferEncoding] != nil
     }
 }
