@@ -74,6 +74,37 @@ import TrellisCore
         }
     }
 
+    @Test("another tenant's adapter path, and the gateway's served names, cannot be taken by anyone else")
+    func pathsAndServedNamesAreOwned() async throws {
+        try await withMockUpstream { upstream in
+            try await TestGateway.run { gw in
+                _ = try await Self.twoTenantsWithSupport(gw, upstream: upstream)
+                try await gw.createTenant("initech")
+                // The path picks the weights: acme's, written another way, for another tenant, is refused.
+                let borrowed = try await gw.admin(
+                    .POST, "/adapters", ["name": "mine", "tenant": "initech", "upstream": "vllm", "base_model": "qwen", "path": "/adapters/x/../acme/"])
+                #expect(borrowed.status == 404, "\(borrowed.text)")
+                // Served names in the gateway's own namespace are reserved for the adapters they belong to.
+                let acmeID = try #require(gw.gateway.snapshot.tenant(named: "acme")?.id)
+                let acmeName = Adapter.loadedName(tenantID: acmeID, name: "support", path: "/adapters/acme")
+                let manager = try await gw.issueKey(tenant: "initech", ["scopes": ["manage"]]).key
+                let spec = try await gw.request(
+                    .POST, "/admin/v1/models", key: manager, json: ["name": "sneaky", "spec": ["upstream": "vllm", "model": .string(acmeName)]])
+                #expect(spec.status == 404, "\(spec.text)")
+                let guessed = try await gw.request(
+                    .POST, "/admin/v1/models", key: manager, json: ["name": "early", "spec": ["upstream": "vllm", "model": "trellis.tnt_x.support.000000"]])
+                #expect(guessed.status == 404, "a name for an adapter not registered yet is reserved too")
+                let served = try await gw.request(
+                    .POST, "/admin/v1/adapters", key: manager,
+                    json: ["name": "n", "upstream": "vllm", "base_model": "qwen", "served_model": .string(acmeName)])
+                #expect(served.status == 404)
+                // acme's own model over its own served name is fine.
+                let own = try await gw.admin(.POST, "/models", ["name": "direct", "tenant": "acme", "spec": ["upstream": "vllm", "model": .string(acmeName)]])
+                #expect(own.status == 201, "\(own.text)")
+            }
+        }
+    }
+
     @Test("a client's own adapter-selecting fields never reach the upstream; the gateway's lora does")
     func clientAdapterFieldsAreStripped() async throws {
         try await withMockUpstream { upstream in

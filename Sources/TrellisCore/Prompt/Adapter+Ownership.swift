@@ -17,6 +17,20 @@ extension Adapter {
         return "trellis.\(owner).\(name).\(hex)"
     }
 
+    /// A path as a file system would resolve it, for comparing adapters' paths: repeated and trailing slashes,
+    /// `.` segments and `..` segments folded (`/models/a/../b/` is `/models/b`).
+    public static func normalisedPath(_ path: String) -> String {
+        var parts: [Substring] = []
+        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+            switch part {
+            case ".": continue
+            case "..": if !parts.isEmpty { parts.removeLast() }
+            default: parts.append(part)
+            }
+        }
+        return (path.hasPrefix("/") ? "/" : "") + parts.joined(separator: "/")
+    }
+
     /// The path a vLLM server loads the adapter from, for `path` adapters.
     public var path: String? {
         if case .path(let p) = serving { return p }
@@ -48,6 +62,23 @@ extension CatalogSnapshot {
         allAdapters.contains { a in
             a.tenantID != nil && a.tenantID != tenantID && a.upstream == upstream && a.servedModelName == model
         }
+    }
+
+    /// Whether `path` on `upstream` is where another tenant's adapter is loaded from: the path picks the weights,
+    /// whatever the adapter is called.
+    public func adapterPathBelongsToAnotherTenant(_ path: String, upstream: String, tenantID: String?) -> Bool {
+        let wanted = Adapter.normalisedPath(path)
+        return allAdapters.contains { a in
+            a.tenantID != nil && a.tenantID != tenantID && a.upstream == upstream && a.path.map(Adapter.normalisedPath) == wanted
+        }
+    }
+
+    /// Whether `model` is a served name the gateway gives path-loaded adapters (`trellis.…`) that is not one of
+    /// `tenantID`'s own: such names are reserved, so no one can name another tenant's adapter before (or after)
+    /// it is registered.
+    public func isReservedServedName(_ model: String, upstream: String, tenantID: String?) -> Bool {
+        guard model.hasPrefix("trellis.") else { return false }
+        return !allAdapters.contains { a in a.upstream == upstream && a.tenantID == tenantID && a.servedModelName == model }
     }
 
     /// Whether llama.cpp LoRA `id` on `upstream` is another tenant's adapter (see above).

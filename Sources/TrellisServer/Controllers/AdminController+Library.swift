@@ -244,6 +244,10 @@ extension AdminController {
             throw TrellisError.notFound("The served model '\(m.prefix(128))' on upstream '\(upstreamName.prefix(128))'")
         case .loraID(let id, _) where snapshot.loraIDBelongsToAnotherTenant(id, upstream: upstreamName, tenantID: tenantID):
             throw TrellisError.notFound("The LoRA id \(id) on upstream '\(upstreamName.prefix(128))'")
+        case .servedModel(let m) where snapshot.isReservedServedName(m, upstream: upstreamName, tenantID: tenantID):
+            throw TrellisError.notFound("The served model '\(m.prefix(128))' on upstream '\(upstreamName.prefix(128))'")
+        case .path(let p) where snapshot.adapterPathBelongsToAnotherTenant(p, upstream: upstreamName, tenantID: tenantID):
+            throw TrellisError.notFound("The adapter path '\(p.prefix(256))' on upstream '\(upstreamName.prefix(128))'")
         default:
             break
         }

@@ -389,7 +389,9 @@ struct AdminController {
         // A tenant's fine-tuned weights are reached through its own adapters only: another tenant's served
         // model does not exist for this spec, and no params may pick an adapter on the side.
         for target in spec.deployments + spec.fallbacks
-        where snapshot.servedModelBelongsToAnotherTenant(target.model, upstream: target.upstream, tenantID: tenantID) {
+        where snapshot.servedModelBelongsToAnotherTenant(target.model, upstream: target.upstream, tenantID: tenantID)
+            || snapshot.isReservedServedName(target.model, upstream: target.upstream, tenantID: tenantID)
+        {
             throw TrellisError.notFound("The model '\(target.model.prefix(128))' on upstream '\(target.upstream.prefix(128))'")
         }
         if let field = spec.params.first(where: { ChatPlanner.adapterSelectingFields.contains($0.key) })?.key {

@@ -106,7 +106,8 @@ struct OpenAIController {
             // Personal data in `input` and `user` is masked for the upstreams `privacy.mask` covers (nothing to restore).
             let scope = gateway.config.piiMaskScope
             var session = gateway.config.piiMasker.session()
-            let masked = scope == .off ? base : session.mask(chatBody: base)
+            let needsMasking = scope != .off && targets.contains { scope.masks(upstream: $0.upstream, in: snapshot) }
+            let masked = needsMasking ? session.mask(chatBody: base) : base
             let dispatcher = Dispatcher(gateway: gateway, snapshot: snapshot)
             let requestID = context.requestID
             let logger = context.logger
