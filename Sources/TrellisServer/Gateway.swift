@@ -32,6 +32,8 @@ public final class Gateway: Sendable {
     let tenantInFlight: TenantInFlightLimit
     /// Ratings per key per minute (`limits.feedback_rpm`).
     let feedbackLimit: KeyedRateLimit
+    /// PDF conversions running at once (`knowledge.pdf_max_concurrent`).
+    let pdfConversions: InFlightLimit
     let drain = DrainState()
     /// The egress check every outbound call passes: verdicts per upstream host, with the addresses a name
     /// was checked at (the only ones its calls connect to).
@@ -56,6 +58,7 @@ public final class Gateway: Sendable {
         self.inFlight = InFlightLimit(limit: config.maxInFlight)
         self.tenantInFlight = TenantInFlightLimit(limit: config.effectiveMaxInFlightPerTenant)
         self.feedbackLimit = KeyedRateLimit(perMinute: config.feedbackPerMinute, clock: self.clock)
+        self.pdfConversions = InFlightLimit(limit: config.pdfMaxConcurrent)
         self.health = UpstreamHealth(
             breakerConfig: .init(failureThreshold: config.circuitFailureThreshold, coolDown: Double(config.circuitCoolDownMs) / 1000),
             clock: self.clock)

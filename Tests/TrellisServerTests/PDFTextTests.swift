@@ -138,6 +138,27 @@ import TrellisCore
         }
     }
 
+    @Test("past knowledge.pdf_max_concurrent conversions a PDF upload is 503 with Retry-After; the slot comes back", .enabled(if: hasPdftotext, skipReason))
+    func conversionsAreCapped() async throws {
+        try await withMockUpstream { upstream in
+            try await TestGateway.run(configure: { $0.pdfMaxConcurrent = 1 }) { gw in
+                let knowledge = KnowledgeTests()
+                let keys = try await knowledge.setUp(gw, upstream)
+                try await knowledge.createKB(gw, "policies", embedding: false)
+                let pdf = KnowledgeTests.minimalPDF("clause 1 windscreen")
+                // Another conversion holds the only slot.
+                #expect(gw.gateway.pdfConversions.enter())
+                let busy = try await knowledge.uploadRaw(gw, kb: "policies", key: keys.manage, title: "Busy", type: "application/pdf", pdf)
+                #expect(busy.status == 503, "\(busy.text)")
+                #expect(busy.errorCode == "server_overloaded" && busy.headers.first(name: "Retry-After") == "1")
+                gw.gateway.pdfConversions.leave()
+                let done = try await knowledge.uploadRaw(gw, kb: "policies", key: keys.manage, title: "Done", type: "application/pdf", pdf)
+                #expect(done.status == 201, "\(done.text)")
+                #expect(gw.gateway.pdfConversions.current == 0)
+            }
+        }
+    }
+
     // MARK: The fence
 
     @Test("the converter sees no environment and no descriptor of the gateway's, under either limiter", arguments: limiters)

@@ -42,6 +42,8 @@ public struct TrellisConfig: Sendable {
     public var pdfTimeoutMs = 30_000
     public var pdfMaxTextBytes = 16 << 20
     public var pdfMaxMemoryBytes = 1 << 30
+    /// PDF conversions at once (each a process and a thread); beyond, 503 with Retry-After.
+    public var pdfMaxConcurrent = max(1, ProcessInfo.processInfo.activeProcessorCount)
     /// Deployment defaults for keys and tenants that set no limit of their own (nil: not limited).
     public var defaultKeyLimits = Limits(concurrency: 512)
     public var defaultTenantLimits = Limits()
@@ -144,6 +146,7 @@ public struct TrellisConfig: Sendable {
         int("knowledge.max_document_bytes", "largest document accepted for a knowledge base", 1_024...1_073_741_824) { $0.maxDocumentBytes = $1 },
         int("knowledge.pdf_timeout_ms", "longest one PDF conversion may take (then pdftotext is killed)", 100...3_600_000) { $0.pdfTimeoutMs = $1 },
         int("knowledge.pdf_max_text_bytes", "most text one PDF may produce (413 beyond)", 1_024...1_073_741_824) { $0.pdfMaxTextBytes = $1 },
+        int("knowledge.pdf_max_concurrent", "PDF conversions at once (default: the number of cores)", 1...1_024) { $0.pdfMaxConcurrent = $1 },
         int("knowledge.pdf_max_memory_bytes", "address-space limit of pdftotext", 67_108_864...68_719_476_736) { $0.pdfMaxMemoryBytes = $1 },
         optionalInt("limits.key_rpm", "requests per minute for keys that set none", 1...100_000_000) { $0.defaultKeyLimits.requestsPerMinute = $1 },
         optionalInt("limits.key_tpm", "tokens per minute for keys that set none", 1...1_000_000_000_000) { $0.defaultKeyLimits.tokensPerMinute = $1 },

@@ -154,6 +154,14 @@ struct KnowledgeController {
     func extractText(_ raw: [UInt8], kind: String, context: TrellisRequestContext) async throws -> String {
         switch kind {
         case "application/pdf":
+            // Each conversion is a process and a thread while it runs: at most `knowledge.pdf_max_concurrent`.
+            guard gateway.pdfConversions.enter() else {
+                throw TrellisError(
+                    status: 503, type: "server_error", code: "server_overloaded",
+                    message: "The gateway is converting \(gateway.pdfConversions.limit) PDFs already; try again shortly.",
+                    headers: [("Retry-After", "1")])
+            }
+            defer { gateway.pdfConversions.leave() }
             let pdf = PDFText(config: gateway.config)
             return try await ClientDisconnect.cancelling(on: context.channel) { try await pdf.extract(raw) }
         default:

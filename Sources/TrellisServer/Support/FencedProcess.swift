@@ -162,14 +162,28 @@ enum FencedProcess {
                 return Child(pid: pid, output: out.read, wakeRead: wake.read, wakeWrite: wake.write)
             }
 
-            /// A pipe whose ends are closed on exec (the child gets its end through dup2, which clears the flag).
+            /// A pipe whose ends are closed on exec (the child gets its end through dup2, which clears the flag),
+            /// made so atomically (`pipe2` with `O_CLOEXEC`): a conversion spawned at the same moment on another
+            /// thread cannot inherit this one's ends.
             private static func makePipe() throws -> (read: Int32, write: Int32) {
                 var fds: [Int32] = [-1, -1]
-                guard pipe(&fds) == 0 else { throw SpawnError(call: "pipe", code: errno) }
-                _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
-                _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+                if let pipe2 = Self.pipe2 {
+                    guard pipe2(&fds, Int32(O_CLOEXEC)) == 0 else { throw SpawnError(call: "pipe2", code: errno) }
+                } else {
+                    guard pipe(&fds) == 0 else { throw SpawnError(call: "pipe", code: errno) }
+                    _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
+                    _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+                }
                 return (fds[0], fds[1])
             }
+
+            private typealias Pipe2 = @convention(c) (UnsafeMutablePointer<Int32>?, Int32) -> Int32
+
+            /// glibc's `pipe2`, looked up at run time because Swift's Glibc module hides GNU extensions.
+            private static let pipe2: Pipe2? = {
+                guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "pipe2") else { return nil }
+                return unsafeBitCast(symbol, to: Pipe2.self)
+            }()
 
             private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32
 
