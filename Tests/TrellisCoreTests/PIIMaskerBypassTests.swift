@@ -33,6 +33,16 @@ struct PIIMaskerBypassTests {
         #expect(session.restore(out) == text)
     }
 
+    @Test(
+        "the international prefix 0086 in front of a mobile number is masked with it",
+        arguments: ["0086 138 1234 5678", "0086-138-1234-5678", "008613812345678", "0086 13812345678"])
+    func internationalPrefix(_ written: String) throws {
+        let text = "致电\(written)。"
+        let (out, session) = try masked(text)
+        #expect(out == "致电[PHONE_1]。", "\(out)")
+        #expect(session.restore(out) == text)
+    }
+
     @Test("a zero-width character inside a number does not hide it", arguments: ["\u{200B}", "\u{200C}", "\u{200D}", "\u{2060}", "\u{FEFF}", "\u{00AD}"])
     func zeroWidth(_ invisible: String) throws {
         let text = "电话138\(invisible)1234\(invisible)5678。"

@@ -1,7 +1,7 @@
 // Mainland mobile numbers: 11 digits starting 13-19, as people write them: contiguous; grouped 3-4-4 by spaces,
 // dashes or dots (one kind per number); 3-8 by a space or dash; with the first group in parentheses
 // (`(138)1234-5678`, `(138) 1234 5678`, `(138)12345678`); and after a +86 country code (`+86`, `86`, `(+86)`,
-// `(86)`, `+(86)`, then at most one space or dash).
+// `(86)`, `+(86)`, `0086`, then at most one space or dash; or `008613812345678` run together).
 
 extension PIIMasker.Scan {
     mutating func phones(_ runs: [Range<Int>]) {
@@ -67,6 +67,9 @@ extension PIIMasker.Scan {
             // 8613812345678, +8613812345678
             let plusBefore = run.lowerBound > segment.lowerBound && b[run.lowerBound - 1] == PIIByte.plus
             found = (plusBefore ? run.lowerBound - 1 : run.lowerBound, k, Array(UnsafeBufferPointer(rebasing: b[(run.lowerBound + 2)..<run.upperBound])))
+        } else if run.count == 15, Self.isInternationalPrefix(b, at: run.lowerBound), mobileStart(run.lowerBound + 4) {
+            // 008613812345678: the international call prefix 00, then 86
+            found = (run.lowerBound, k, Array(UnsafeBufferPointer(rebasing: b[(run.lowerBound + 4)..<run.upperBound])))
         } else if let n = national(runs, at: k) {
             let start = countryCodeStart(before: n.start)
             // Without a country code, a grouping that runs on to the left (`12 138 1234 5678`) is not a phone.
@@ -108,12 +111,20 @@ extension PIIMasker.Scan {
             } else {
                 return start
             }
+        } else if j - 2 >= floor, b[j - 2] == UInt8(ascii: "0"), b[j - 1] == UInt8(ascii: "0") {
+            // 0086: the international call prefix written instead of +
+            j -= 2
         } else if j > floor, b[j - 1] == PIIByte.plus {
             j -= 1
         } else if !separated && b[start] != openParenthesis {
             return start
         }
         return leftClear(j) ? j : start
+    }
+
+    /// Whether `0086` starts at `i`.
+    static func isInternationalPrefix(_ b: UnsafeBufferPointer<UInt8>, at i: Int) -> Bool {
+        i + 4 <= b.count && b[i] == UInt8(ascii: "0") && b[i + 1] == UInt8(ascii: "0") && b[i + 2] == UInt8(ascii: "8") && b[i + 3] == UInt8(ascii: "6")
     }
 
     /// A separator people put between the groups of a phone number.
