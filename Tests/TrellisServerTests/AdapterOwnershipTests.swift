@@ -168,6 +168,14 @@ import TrellisCore
                 let params = try await post(
                     globex, "/models", ["name": "sideways", "spec": ["upstream": "llama", "model": "b", "params": ["lora": [["id": 3, "scale": 1]]]]])
                 #expect(params.status == 400 && params.json["error"]?["param"]?.stringValue == "spec.params.lora", "\(params.text)")
+                // A base model is no one's: an adapter over it (served as its own base, or a model a shared
+                // industry model uses) claims nothing, so other tenants keep using it.
+                try await gw.createModel("shared-base", spec: ["upstream": "mock", "model": "qwen-base"])
+                #expect(
+                    try await post(acme, "/adapters", ["name": "grab", "upstream": "mock", "base_model": "b", "served_model": "qwen-base"]).status == 201)
+                #expect(try await post(acme, "/adapters", ["name": "same", "upstream": "mock", "base_model": "llama-base", "served_model": "llama-base"]).status == 201)
+                #expect(try await post(globex, "/models", ["name": "on-base", "spec": ["upstream": "mock", "model": "qwen-base"]]).status == 201)
+                #expect(try await post(globex, "/models", ["name": "on-llama", "spec": ["upstream": "mock", "model": "llama-base"]]).status == 201)
                 // The owner itself, and another LoRA id, are fine.
                 #expect(try await post(acme, "/models", ["name": "own", "spec": ["upstream": "mock", "model": "acme-claims-ft"]]).status == 201)
                 #expect(try await post(globex, "/adapters", ["name": "other", "upstream": "llama", "base_model": "b", "lora_id": 4]).status == 201)

@@ -58,9 +58,24 @@ extension CatalogSnapshot {
     /// Whether `model` on `upstream` is a tenant's adapter that `tenantID` does not own (nil: shared, owned by
     /// no tenant). A tenant may not point its models or adapters at another tenant's fine-tuned weights; to it,
     /// that served model does not exist.
+    ///
+    /// A name that is shared infrastructure belongs to no one, whoever registered an adapter over it: a base
+    /// model (some adapter's `base_model` on that upstream, or the adapter's own), or a model a shared industry
+    /// model is served by. So a tenant cannot claim a base model and lock the others out of it.
     public func servedModelBelongsToAnotherTenant(_ model: String, upstream: String, tenantID: String?) -> Bool {
-        allAdapters.contains { a in
-            a.tenantID != nil && a.tenantID != tenantID && a.upstream == upstream && a.servedModelName == model
+        let claimed = allAdapters.contains { a in
+            a.tenantID != nil && a.tenantID != tenantID && a.upstream == upstream && a.servedModelName == model && a.baseModel != model
+        }
+        return claimed && !isSharedServedModel(model, upstream: upstream)
+    }
+
+    /// Whether `model` on `upstream` is shared infrastructure: an adapter's base model, or a target of a shared
+    /// industry model's versions.
+    public func isSharedServedModel(_ model: String, upstream: String) -> Bool {
+        if allAdapters.contains(where: { $0.upstream == upstream && $0.baseModel == model }) { return true }
+        return visibleModels(tenantID: nil).contains { shared in
+            shared.tenantID == nil
+                && shared.versions.contains { v in (v.spec.deployments + v.spec.fallbacks).contains { $0.upstream == upstream && $0.model == model } }
         }
     }
 
