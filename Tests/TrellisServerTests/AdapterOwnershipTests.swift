@@ -173,7 +173,9 @@ import TrellisCore
                 try await gw.createModel("shared-base", spec: ["upstream": "mock", "model": "qwen-base"])
                 #expect(
                     try await post(acme, "/adapters", ["name": "grab", "upstream": "mock", "base_model": "b", "served_model": "qwen-base"]).status == 201)
-                #expect(try await post(acme, "/adapters", ["name": "same", "upstream": "mock", "base_model": "llama-base", "served_model": "llama-base"]).status == 201)
+                #expect(
+                    try await post(acme, "/adapters", ["name": "same", "upstream": "mock", "base_model": "llama-base", "served_model": "llama-base"]).status
+                        == 201)
                 #expect(try await post(globex, "/models", ["name": "on-base", "spec": ["upstream": "mock", "model": "qwen-base"]]).status == 201)
                 #expect(try await post(globex, "/models", ["name": "on-llama", "spec": ["upstream": "mock", "model": "llama-base"]]).status == 201)
                 // The owner itself, and another LoRA id, are fine.
