@@ -38,6 +38,9 @@ final class EgressCache: Sendable {
     /// Decisions that never change for a base URL (IP literals, listed names, malformed hosts), so the hot
     /// path does not parse the URL again: the route, or nil for a refusal. Names that need resolving are absent.
     private let fixed = Mutex<[String: UpstreamRoute?]>([:])
+    /// For base URLs whose host is a name to resolve: that host and its verdict key, so the hot path does not
+    /// parse the URL on every call either.
+    private let resolvedHosts = Mutex<[String: (host: String, key: String)]>([:])
 
     init(policy: EgressPolicy, ttl: Double = 30, clock: @escaping @Sendable () -> Double) {
         self.policy = policy
@@ -50,6 +53,7 @@ final class EgressCache: Sendable {
         resolver.withLock { $0 = resolve }
         verdicts.withLock { $0.removeAll() }
         fixed.withLock { $0.removeAll() }
+        resolvedHosts.withLock { $0.removeAll() }
     }
 
     /// Where a call to `upstream` may connect. Throws `egress_denied` (502) when the policy does not allow
@@ -60,22 +64,29 @@ final class EgressCache: Sendable {
             guard let route = decided else { throw Self.denied }
             return route
         }
-        // The host as the HTTP client will read it, so the check and the connection agree on it.
-        guard let host = UpstreamRoute.host(ofURL: upstream.baseURL) else {
-            fixed.withLock { $0[upstream.baseURL] = .some(nil) }
-            throw Self.denied
+        let host: String
+        let key: String
+        if let known = resolvedHosts.withLock({ $0[upstream.baseURL] }) {
+            (host, key) = known
+        } else {
+            // The host as the HTTP client will read it, so the check and the connection agree on it.
+            guard let parsed = UpstreamRoute.host(ofURL: upstream.baseURL) else {
+                fixed.withLock { $0[upstream.baseURL] = .some(nil) }
+                throw Self.denied
+            }
+            switch policy.allowsHost(parsed) {
+            case .allowed:
+                fixed.withLock { $0[upstream.baseURL] = .some(.asNamed) }
+                return .asNamed
+            case .denied:
+                fixed.withLock { $0[upstream.baseURL] = .some(nil) }
+                logger.warning("egress policy refused an upstream", metadata: ["upstream": "\(upstream.name)", "host": "\(parsed)"])
+                throw Self.denied
+            case .needsResolution:
+                (host, key) = (parsed, parsed.lowercased())
+                resolvedHosts.withLock { $0[upstream.baseURL] = (host, key) }
+            }
         }
-        switch policy.allowsHost(host) {
-        case .allowed:
-            fixed.withLock { $0[upstream.baseURL] = .some(.asNamed) }
-            return .asNamed
-        case .denied:
-            fixed.withLock { $0[upstream.baseURL] = .some(nil) }
-            logger.warning("egress policy refused an upstream", metadata: ["upstream": "\(upstream.name)", "host": "\(host)"])
-            throw Self.denied
-        case .needsResolution: break
-        }
-        let key = host.lowercased()
         let now = clock()
         if let verdict = verdicts.withLock({ $0[key] }) {
             switch verdict.outcome {
