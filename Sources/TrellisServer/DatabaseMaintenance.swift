@@ -4,7 +4,7 @@ import TrellisStore
 
 /// Offline database tasks for the command line.
 public enum DatabaseMaintenance {
-    public typealias FileCheck = SQLiteStore.FileCheck
+    public typealias FileCheck = BackupCheck
 
     public struct MigrationResult: Sendable {
         public var applied: [String]
@@ -13,28 +13,28 @@ public enum DatabaseMaintenance {
 
     /// Applies a catalog directory to the database at `databasePath`.
     public static func applyCatalog(directory: String, databasePath: String) async throws -> CatalogApplier.Report {
-        let store = try SQLiteStore(path: databasePath)
+        let store = try openStore(databasePath: databasePath)
         return try await CatalogApplier(store: store, actor: "cli:catalog").apply(directory: directory)
     }
 
     /// Creates the database if needed and applies every pending migration.
     public static func migrate(path: String) throws -> MigrationResult {
-        let store = try SQLiteStore(path: path)
+        let store = try openStore(databasePath: path)
         return MigrationResult(applied: try store.appliedMigrations(), journalMode: try store.journalMode())
     }
 }
 
 extension DatabaseMaintenance {
     /// `trellis backup`: an online copy of the database at `databasePath`.
-    public static func backup(databasePath: String, to destination: String) throws -> SQLiteStore.FileCheck {
-        try SQLiteStore(path: databasePath).backup(to: destination)
+    public static func backup(databasePath: String, to destination: String) throws -> BackupCheck {
+        try openStore(databasePath: databasePath).backup(to: destination)
     }
 
     /// `trellis restore`: puts a backup in place of the database at `databasePath` (the gateway must be
     /// stopped). The backup is checked first; the database it replaces is kept beside it, renamed with the
     /// time, and its WAL and shared-memory files are moved with it so they cannot be replayed onto the copy.
-    public static func restore(from backup: String, databasePath: String, now: Date = Date()) throws -> (check: SQLiteStore.FileCheck, previous: String?) {
-        let check = try SQLiteStore.check(file: backup)
+    public static func restore(from backup: String, databasePath: String, now: Date = Date()) throws -> (check: BackupCheck, previous: String?) {
+        let check = try checkBackup(file: backup)
         guard check.integrity == "ok" else {
             throw TrellisError(
                 status: 400, type: "invalid_request_error", code: "corrupt_backup",
@@ -55,7 +55,7 @@ extension DatabaseMaintenance {
         if !directory.isEmpty { try files.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         try files.copyItem(atPath: backup, toPath: databasePath)
         // Opening it applies any migration the backup predates.
-        _ = try SQLiteStore(path: databasePath)
+        _ = try openStore(databasePath: databasePath)
         return (check, previous)
     }
 }

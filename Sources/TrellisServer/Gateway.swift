@@ -12,7 +12,7 @@ import TrellisUpstream
 /// type.
 public final class Gateway: Sendable {
     public let config: TrellisConfig
-    public let store: SQLiteStore
+    public let store: any TrellisStoreEngine
     public let upstreams: UpstreamClient
     public let usage: UsageRecorder
     public let metrics: GatewayMetrics
@@ -40,7 +40,7 @@ public final class Gateway: Sendable {
     let egressCache: EgressCache
 
     init(
-        config: TrellisConfig, store: SQLiteStore, upstreams: UpstreamClient, usage: UsageRecorder, metrics: GatewayMetrics,
+        config: TrellisConfig, store: any TrellisStoreEngine, upstreams: UpstreamClient, usage: UsageRecorder, metrics: GatewayMetrics,
         logger: Logger, environment: [String: String], clock: (@Sendable () -> Double)? = nil
     ) {
         let origin = ContinuousClock.now

@@ -112,15 +112,15 @@ let days = 30
 
 let directory = options.dir ?? FileManager.default.temporaryDirectory.appendingPathComponent("trellis-usage-bench-\(UUID().uuidString)").path
 try? FileManager.default.removeItem(atPath: directory)
-let store = try SQLiteStore(directory: directory)
+let store: any UsageStore = try SQLiteStore(directory: directory)
 let dbPath = (directory as NSString).appendingPathComponent(SQLiteStore.fileName)
 
 // The month: 30 whole UTC days ending yesterday.
 let dayMs: Int64 = 86_400_000
 let todayStart = (Int64(Date().timeIntervalSince1970 * 1000) / dayMs) * dayMs
 let startMs = todayStart - Int64(days) * dayMs
-let fromDay = SQLiteStore.day(ms: startMs)
-let toDay = SQLiteStore.day(ms: todayStart - 1)
+let fromDay = UsageQuery.day(ms: startMs)
+let toDay = UsageQuery.day(ms: todayStart - 1)
 
 var rng = SeededGenerator(state: 0x7E11_15B3_4C4E)
 let tenantPick = WeightedPick((0..<tenants).map { 1 / pow(Double($0 + 1), 0.8) })
@@ -189,7 +189,7 @@ let dbSize = fileSize(dbPath) + fileSize(dbPath + "-wal")
 
 struct Case {
     var name: String
-    var query: SQLiteStore.UsageQuery
+    var query: UsageQuery
 }
 
 let cases = [

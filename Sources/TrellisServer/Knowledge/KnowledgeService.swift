@@ -11,7 +11,7 @@ import TrellisUpstream
 /// Knowledge bases at run time: ingestion (extract, chunk, tokenise, embed in batches, store), the in-memory
 /// vector index per knowledge base, and search (keyword, vector, or both fused by reciprocal rank).
 final class KnowledgeService: Sendable {
-    let store: SQLiteStore
+    let store: any KnowledgeStore
     let upstreams: UpstreamClient
     /// The egress check every embedding call passes first; the call connects along the route it gives.
     let egress: EgressCache
@@ -52,7 +52,7 @@ final class KnowledgeService: Sendable {
     let privacy: EmbeddingPrivacy
 
     init(
-        store: SQLiteStore, upstreams: UpstreamClient, egress: EgressCache, environment: [String: String],
+        store: any KnowledgeStore, upstreams: UpstreamClient, egress: EgressCache, environment: [String: String],
         privacy: EmbeddingPrivacy = EmbeddingPrivacy(masker: TrellisConfig.standardMasker)
     ) {
         self.store = store
@@ -129,16 +129,16 @@ final class KnowledgeService: Sendable {
     // MARK: Ingestion
 
     struct Ingested: Sendable {
-        var write: SQLiteStore.DocumentWrite
+        var write: DocumentWrite
     }
 
     func ingest(
         kb: KnowledgeBase, title: String, text: String, contentType: String, raw: [UInt8], metadata: String?, snapshot: CatalogSnapshot,
         actor: String, logger: Logger
-    ) async throws -> SQLiteStore.DocumentWrite {
+    ) async throws -> DocumentWrite {
         let sha = SHA256.hash(data: raw).map { String(format: "%02x", $0) }.joined()
         if let existing = try await store.document(sha256: sha, knowledgeBaseID: kb.id) {
-            return SQLiteStore.DocumentWrite(document: existing, created: false, chunkIDs: [])
+            return DocumentWrite(document: existing, created: false, chunkIDs: [])
         }
         let pieces = Chunker(size: kb.chunkSize, overlap: kb.chunkOverlap).chunk(text)
         guard pieces.count <= Self.maxChunksPerDocument else {
@@ -163,7 +163,7 @@ final class KnowledgeService: Sendable {
                 terms: SearchTokenizer.indexTerms(title + "\n" + p.headingPath + "\n" + p.text), embedding: embeddings[i])
         }
         beginWrite()
-        let write: SQLiteStore.DocumentWrite
+        let write: DocumentWrite
         do {
             write = try await store.insertDocument(
                 knowledgeBase: kb, title: title, contentType: contentType, sha256: sha, bytes: raw.count, metadata: metadata, chunks: chunks, actor: actor)

@@ -25,7 +25,7 @@ public final class UsageRecorder: Service, Sendable {
     }
 
     private let state = Mutex(State())
-    private let store: SQLiteStore
+    private let store: any UsageStore & FlywheelStore
     private let capacity: Int
     private let batchSize: Int
     private let flushInterval: Duration
@@ -33,7 +33,7 @@ public final class UsageRecorder: Service, Sendable {
     private let wake: AsyncStream<Void>.Continuation
     private let wakeups: AsyncStream<Void>
 
-    public init(store: SQLiteStore, capacity: Int, batchSize: Int, flushInterval: Duration, logger: Logger) {
+    public init(store: any UsageStore & FlywheelStore, capacity: Int, batchSize: Int, flushInterval: Duration, logger: Logger) {
         self.store = store
         self.capacity = capacity
         self.batchSize = batchSize

@@ -2,21 +2,27 @@ import Foundation
 import GRDB
 import TrellisCore
 
+/// Migrations, integrity, backups and checks of database files.
 extension SQLiteStore {
-    /// What a backup or a check found in a database file.
-    public struct FileCheck: Sendable {
-        public var path: String
-        public var bytes: Int
-        public var integrity: String
-        public var migrations: [String]
-        public var tables: [String: Int]
+    public func appliedMigrations() throws -> [String] {
+        var migrator = DatabaseMigrator()
+        Migrations.register(in: &migrator)
+        return try pool.read { db in try migrator.appliedMigrations(db) }
+    }
+
+    public func journalMode() throws -> String {
+        try pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "" }
+    }
+
+    public func integrityCheck() throws -> String {
+        try pool.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "" }
     }
 
     /// Writes a consistent copy of the live database to `destination` with `VACUUM INTO`: online (the gateway
     /// keeps serving and writing; the copy is one read snapshot of the WAL database), compact, and a plain
     /// database file with no WAL beside it. Refuses to overwrite a file. The copy is then opened read-only and
     /// checked (`PRAGMA integrity_check`).
-    public func backup(to destination: String) throws -> FileCheck {
+    public func backup(to destination: String) throws -> BackupCheck {
         guard !FileManager.default.fileExists(atPath: destination) else {
             throw TrellisError(
                 status: 409, type: "invalid_request_error", code: "exists", message: "\(destination) already exists; the backup does not overwrite files.")
@@ -33,7 +39,7 @@ extension SQLiteStore {
     }
 
     /// Opens a database file read-only and reports its integrity, migrations and row counts.
-    public static func check(file path: String) throws -> FileCheck {
+    public static func check(file path: String) throws -> BackupCheck {
         var config = Configuration()
         config.readonly = true
         let queue = try DatabaseQueue(path: path, configuration: config)
@@ -51,7 +57,7 @@ extension SQLiteStore {
                 tables[name] = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(name)") ?? 0
             }
             let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-            return FileCheck(path: path, bytes: bytes, integrity: integrity, migrations: migrations, tables: tables)
+            return BackupCheck(path: path, bytes: bytes, integrity: integrity, migrations: migrations, tables: tables)
         }
     }
 }

@@ -3,10 +3,11 @@ import GRDB
 import OpenAIWire
 import TrellisCore
 
+/// Knowledge bases, documents, chunks, their FTS5 index terms and embeddings.
 extension SQLiteStore {
     public func createKnowledgeBase(
         name: String, tenantID: String, description: String?, embedding: KnowledgeBase.Embedding?, chunkSize: Int, chunkOverlap: Int,
-        actor: String, now: Date = Date()
+        actor: String, now: Date
     ) async throws -> KnowledgeBase {
         try await pool.write { db in
             if try KnowledgeBaseRecord.filter(Column("tenant_id") == tenantID && Column("name") == name).fetchCount(db) > 0 {
@@ -22,7 +23,7 @@ extension SQLiteStore {
         }
     }
 
-    public func setKnowledgeBaseDescription(id: String, description: String?, actor: String, now: Date = Date()) async throws {
+    public func setKnowledgeBaseDescription(id: String, description: String?, actor: String, now: Date) async throws {
         try await pool.write { db in
             guard var kb = try KnowledgeBaseRecord.fetchOne(db, key: id) else { throw TrellisError.notFound("The knowledge base") }
             kb.description = description
@@ -48,22 +49,6 @@ extension SQLiteStore {
         try KnowledgeBaseRecord.order(Column("name")).fetchAll(db).map(\.domain)
     }
 
-    public struct DocumentWrite: Sendable {
-        public var document: DocumentInfo
-        /// False when the same content (by SHA-256) was already in the knowledge base.
-        public var created: Bool
-        public var chunkIDs: [Int64]
-        /// The knowledge generation this write committed (nil when nothing was written).
-        public var generation: Int64?
-
-        public init(document: DocumentInfo, created: Bool, chunkIDs: [Int64], generation: Int64? = nil) {
-            self.document = document
-            self.created = created
-            self.generation = generation
-            self.chunkIDs = chunkIDs
-        }
-    }
-
     /// The document with this content in a knowledge base, if any.
     public func document(sha256: String, knowledgeBaseID: String) async throws -> DocumentInfo? {
         try await pool.read { db in
@@ -75,7 +60,7 @@ extension SQLiteStore {
     /// content uploaded again is a no-op that returns the existing document.
     public func insertDocument(
         knowledgeBase: KnowledgeBase, title: String, contentType: String, sha256: String, bytes: Int, metadata: String?, chunks: [NewChunk],
-        actor: String, now: Date = Date()
+        actor: String, now: Date
     ) async throws -> DocumentWrite {
         try await pool.write { db in
             if let existing = try DocumentRecord.filter(Column("kb_id") == knowledgeBase.id && Column("sha256") == sha256).fetchOne(db) {
@@ -107,7 +92,7 @@ extension SQLiteStore {
         }
     }
 
-    public func documents(knowledgeBaseID: String, limit: Int = 100, afterID: String? = nil) async throws -> [DocumentInfo] {
+    public func documents(knowledgeBaseID: String, limit: Int, afterID: String?) async throws -> [DocumentInfo] {
         try await pool.read { db in
             var request = DocumentRecord.filter(Column("kb_id") == knowledgeBaseID).order(Column("id")).limit(limit)
             if let afterID { request = request.filter(Column("id") > afterID) }
@@ -124,7 +109,7 @@ extension SQLiteStore {
     /// Deletes a document with its chunks from every index; returns the chunk ids removed and the knowledge
     /// generation the deletion committed.
     public func deleteDocument(
-        id: String, knowledgeBase: KnowledgeBase, actor: String, now: Date = Date()
+        id: String, knowledgeBase: KnowledgeBase, actor: String, now: Date
     ) async throws -> (chunkIDs: [Int64], generation: Int64) {
         try await pool.write { db in
             guard let document = try DocumentRecord.filter(Column("id") == id && Column("kb_id") == knowledgeBase.id).fetchOne(db) else {
@@ -139,48 +124,6 @@ extension SQLiteStore {
                 db, actor: actor, tenantID: knowledgeBase.tenantID, action: "document.delete", target: "document:\(id)",
                 detail: ["knowledge_base": .string(knowledgeBase.name), "title": .string(String(document.title.prefix(200)))], now: now)
             return (ids, generation)
-        }
-    }
-
-    /// BM25 over the keyword index, within one knowledge base: the best `limit` chunk ids and scores (higher is
-    /// better). Terms are matched with OR, so a chunk matching more (and rarer) terms ranks higher.
-    /// The most postings a keyword query reads. Query terms are taken rarest first (document frequency in
-    /// the knowledge base, from fts5vocab) while their posting lists fit in this budget, and the rarest is
-    /// always taken. Very common terms ("the", "保险" in an insurer's handbook) match most chunks, cost most of
-    /// the time, and weigh least in BM25 (their inverse document frequency is near zero), so leaving them out
-    /// keeps a search in milliseconds at 100k chunks and barely changes the ranking.
-    public static let keywordPostingsBudget = 12_000
-
-    public func keywordSearch(knowledgeBase: KnowledgeBase, terms: [String], limit: Int) async throws -> [(id: Int64, score: Double)] {
-        var unique: [String] = []
-        for t in terms where !unique.contains(t) && !t.isEmpty {
-            unique.append(t)
-            if unique.count == 64 { break }
-        }
-        guard !unique.isEmpty else { return [] }
-        let prefix = knowledgeBase.termPrefix
-        let queryTerms = unique
-        return try await pool.read { db in
-            let frequency = try db.cachedStatement(sql: "SELECT doc FROM chunk_terms_vocab WHERE term = ?")
-            var present: [(term: String, df: Int)] = []
-            for t in queryTerms {
-                let term = prefix + t
-                let df = try Int.fetchOne(frequency, arguments: [term]) ?? 0
-                if df > 0 { present.append((term, df)) }
-            }
-            guard !present.isEmpty else { return [] }
-            present.sort { $0.df < $1.df }
-            var chosen: [String] = []
-            var postings = 0
-            for (term, df) in present where chosen.isEmpty || postings + df <= Self.keywordPostingsBudget {
-                chosen.append(term)
-                postings += df
-            }
-            let match = chosen.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }.joined(separator: " OR ")
-            let rows = try Row.fetchAll(
-                db, sql: "SELECT rowid, bm25(chunk_terms) AS rank FROM chunk_terms WHERE chunk_terms MATCH ? ORDER BY rank LIMIT ?",
-                arguments: [match, limit])
-            return rows.map { (id: $0["rowid"], score: -($0["rank"] as Double)) }
         }
     }
 
@@ -203,20 +146,6 @@ extension SQLiteStore {
             }
             return ids.compactMap { byID[$0] }
         }
-    }
-
-    /// Every stored embedding of a knowledge base, for building its in-memory vector index.
-    public func embeddings(knowledgeBaseID: String) async throws -> [(id: Int64, vector: [Float])] {
-        try await pool.read { db in try Self.fetchEmbeddings(db, knowledgeBaseID: knowledgeBaseID) }
-    }
-
-    /// What the in-memory indexes are built from, read in one transaction (one consistent snapshot of the WAL
-    /// database): the knowledge generation, every chunk's index terms per knowledge base, and the stored
-    /// embeddings of those with an embedding model.
-    public struct IndexSnapshot: Sendable {
-        public var generation: Int64
-        public var terms: [String: [(id: Int64, terms: [String])]]
-        public var vectors: [String: [(id: Int64, vector: [Float])]]
     }
 
     public func indexSnapshot(knowledgeBases: [KnowledgeBase]) async throws -> IndexSnapshot {

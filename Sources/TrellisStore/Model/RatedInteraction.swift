@@ -1,0 +1,20 @@
+import OpenAIWire
+
+/// A captured interaction with its latest feedback, for dataset export.
+public struct RatedInteraction: Sendable {
+    public var requestID: String
+    public var model: String
+    public var messages: JSONValue
+    public var answer: String
+    public var rating: Int
+    public var correction: String?
+
+    public init(requestID: String, model: String, messages: JSONValue, answer: String, rating: Int, correction: String?) {
+        self.requestID = requestID
+        self.model = model
+        self.messages = messages
+        self.answer = answer
+        self.rating = rating
+        self.correction = correction
+    }
+}

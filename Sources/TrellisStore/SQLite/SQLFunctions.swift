@@ -1,0 +1,110 @@
+import Foundation
+import GRDB
+import TrellisCore
+
+/// `trellis_hist_merge(blob)`: an SQL aggregate that merges encoded histograms (`Histogram.merge(encoded:)`)
+/// into one, so a report groups and merges in one pass over the roll-ups.
+struct HistogramMerge: DatabaseAggregate {
+    static let function = DatabaseFunction("trellis_hist_merge", argumentCount: 1, pure: true, aggregate: HistogramMerge.self)
+
+    var histogram = Histogram()
+
+    init() {}
+
+    mutating func step(_ values: [DatabaseValue]) throws {
+        if let bytes = Data.fromDatabaseValue(values[0]) { histogram.merge(encoded: bytes) }
+    }
+
+    func finalize() throws -> (any DatabaseValueConvertible)? {
+        Data(histogram.encoded)
+    }
+}
+
+/// The distinct end users of a daily roll-up row: 64-bit FNV-1a hashes of their names, sorted, little-endian.
+/// Sets merge by union, so a report counts the distinct users of any grouping from the daily rows alone
+/// (exact up to a 64-bit hash collision), without reading a row per user.
+enum UserSet {
+    static func hash(_ user: String) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in user.utf8 {
+            h ^= UInt64(b)
+            h = h &* 0x0000_0100_0000_01B3
+        }
+        return h
+    }
+
+    static func encode(_ set: Set<UInt64>) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(set.count * 8)
+        for h in set.sorted() {
+            for shift in stride(from: 0, to: 64, by: 8) { out.append(UInt8((h >> UInt64(shift)) & 0xFF)) }
+        }
+        return out
+    }
+
+    static func append(encoded bytes: Data, to hashes: inout [UInt64]) {
+        guard bytes.count % 8 == 0 else { return }
+        bytes.withUnsafeBytes { raw in
+            var o = 0
+            while o < raw.count {
+                hashes.append(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: o, as: UInt64.self)))
+                o += 8
+            }
+        }
+    }
+
+    static func distinctCount(_ hashes: [UInt64]) -> Int {
+        guard !hashes.isEmpty else { return 0 }
+        let sorted = hashes.sorted()
+        var count = 1
+        for i in 1..<sorted.count where sorted[i] != sorted[i - 1] { count += 1 }
+        return count
+    }
+
+    static func insert(encoded bytes: Data, into set: inout Set<UInt64>) {
+        guard bytes.count % 8 == 0 else { return }
+        bytes.withUnsafeBytes { raw in
+            var o = 0
+            while o < raw.count {
+                set.insert(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: o, as: UInt64.self)))
+                o += 8
+            }
+        }
+    }
+}
+
+/// `trellis_users_count(blob)`: the number of distinct end users across `UserSet`s. The hashes are gathered
+/// into an array and counted once sorted at the end: appending is several times cheaper than inserting into
+/// a hash set, and a month of roll-ups carries hundreds of thousands of them.
+struct UserCount: DatabaseAggregate {
+    static let function = DatabaseFunction("trellis_users_count", argumentCount: 1, pure: true, aggregate: UserCount.self)
+
+    var hashes: [UInt64] = []
+
+    init() {}
+
+    mutating func step(_ values: [DatabaseValue]) throws {
+        if let bytes = Data.fromDatabaseValue(values[0]) { UserSet.append(encoded: bytes, to: &hashes) }
+    }
+
+    func finalize() throws -> (any DatabaseValueConvertible)? {
+        UserSet.distinctCount(hashes)
+    }
+}
+
+/// `trellis_users_union(blob)`: the union of `UserSet`s, encoded as one.
+struct UserUnion: DatabaseAggregate {
+    static let function = DatabaseFunction("trellis_users_union", argumentCount: 1, pure: true, aggregate: UserUnion.self)
+
+    var users = Set<UInt64>()
+
+    init() {}
+
+    mutating func step(_ values: [DatabaseValue]) throws {
+        if let bytes = Data.fromDatabaseValue(values[0]) { UserSet.insert(encoded: bytes, into: &users) }
+    }
+
+    func finalize() throws -> (any DatabaseValueConvertible)? {
+        Data(UserSet.encode(users))
+    }
+}

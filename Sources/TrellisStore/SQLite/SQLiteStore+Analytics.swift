@@ -1,0 +1,103 @@
+import Foundation
+import GRDB
+import OpenAIWire
+import TrellisCore
+
+/// The usage report, grouped and merged in SQL over the roll-ups.
+extension SQLiteStore {
+    /// The usage report: sums, distinct end users, errors, tokens, cost, latency and time-to-first-token
+    /// percentiles and feedback, for any grouping of tenant, model, version, key, end user and day, over
+    /// whole UTC days. Reads the daily roll-ups, so a month is thousands of rows, not millions.
+    public func usageReport(_ query: UsageQuery) async throws -> [UsageRow] {
+        var conditions: [String] = []
+        var values: [String] = []
+        if let t = query.tenantID {
+            conditions.append("tenant_id = ?")
+            values.append(t)
+        }
+        if let m = query.model {
+            conditions.append("model = ?")
+            values.append(m)
+        }
+        if let f = query.fromDay {
+            conditions.append("day >= ?")
+            values.append(f)
+        }
+        if let t = query.toDay {
+            conditions.append("day <= ?")
+            values.append(t)
+        }
+        let whereClause = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+        let arguments = values
+        let dims = query.groupBy
+        let groupColumns = dims.map(\.column)
+        let select = groupColumns.isEmpty ? "" : groupColumns.joined(separator: ", ") + ", "
+        let groupClause = groupColumns.isEmpty ? "" : " GROUP BY " + groupColumns.joined(separator: ", ")
+        @Sendable func groupOf(_ row: Row) -> [UsageDimension: String] {
+            var g: [UsageDimension: String] = [:]
+            for d in dims {
+                let value: DatabaseValue = row[d.column]
+                g[d] = value.isNull ? "" : (String.fromDatabaseValue(value) ?? Int.fromDatabaseValue(value).map(String.init) ?? "")
+            }
+            return g
+        }
+        func sorted(_ rows: [UsageRow]) -> [UsageRow] {
+            rows.sorted { a, b in
+                for d in dims where a.group[d] != b.group[d] { return (a.group[d] ?? "") < (b.group[d] ?? "") }
+                return false
+            }
+        }
+        if dims.contains(.user) {
+            let sql = """
+                SELECT \(select) SUM(requests) r, SUM(errors) e, SUM(prompt_tokens) p, SUM(completion_tokens) c, SUM(cost_micros) m,
+                    SUM(positive) pos, SUM(negative) neg, COUNT(DISTINCT end_user) u
+                FROM usage_daily_users\(whereClause)\(groupClause)
+                """
+            return try await pool.read { db in
+                try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map { row in
+                    UsageRow(
+                        group: groupOf(row), requests: row["r"], users: row["u"], errors: row["e"], promptTokens: row["p"], completionTokens: row["c"],
+                        costMicros: row["m"], positive: row["pos"], negative: row["neg"])
+                }
+            }
+        }
+        // Grouped in SQL; histograms merged by the trellis_hist_merge aggregate as SQLite reads the rows.
+        let sql = """
+            SELECT \(select) SUM(requests) r, SUM(errors) e, SUM(prompt_tokens) p, SUM(completion_tokens) c, SUM(cost_micros) m,
+                SUM(positive) pos, SUM(negative) neg, trellis_hist_merge(latency_hist) lh, trellis_hist_merge(ttft_hist) th,
+                trellis_users_count(users) u
+            FROM \(dims.contains(.key) ? "usage_daily" : "usage_daily_models")\(whereClause)\(groupClause)
+            """
+        let rows = try await pool.read { db in
+            var out: [UsageRow] = []
+            for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)) {
+                // Without GROUP BY, no matching roll-up still makes one row of NULL sums: nothing to report.
+                guard let requests = row["r"] as Int? else { continue }
+                var r = UsageRow(
+                    group: groupOf(row), requests: requests, users: 0, errors: (row["e"] as Int?) ?? 0, promptTokens: (row["p"] as Int?) ?? 0,
+                    completionTokens: (row["c"] as Int?) ?? 0, costMicros: (row["m"] as Int?) ?? 0, positive: (row["pos"] as Int?) ?? 0,
+                    negative: (row["neg"] as Int?) ?? 0)
+                r.users = (row["u"] as Int?) ?? 0
+                if let latency = row["lh"] as Data? { r.latency.merge(encoded: latency) }
+                if let ttft = row["th"] as Data? { r.ttft.merge(encoded: ttft) }
+                out.append(r)
+            }
+            return out
+        }
+        return sorted(rows)
+    }
+}
+
+extension UsageDimension {
+    /// The roll-up column a dimension groups by.
+    var column: String {
+        switch self {
+        case .tenant: "tenant_id"
+        case .model: "model"
+        case .version: "model_version"
+        case .key: "key_id"
+        case .user: "end_user"
+        case .day: "day"
+        }
+    }
+}
