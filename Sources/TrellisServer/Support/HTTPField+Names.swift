@@ -1,0 +1,13 @@
+import HTTPTypes
+
+extension HTTPField.Name {
+    static let requestID = literal("x-request-id")
+    static let modelVersion = literal("x-trellis-model-version")
+    static let retryAfter = literal("retry-after")
+
+    /// For header names written in the source: a literal that is not a valid token is a programming error.
+    static func literal(_ name: String) -> HTTPField.Name {
+        guard let field = HTTPField.Name(name) else { preconditionFailure("invalid header name literal: \(name)") }
+        return field
+    }
+}
