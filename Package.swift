@@ -141,10 +141,18 @@ let package = Package(
         ),
         .testTarget(name: "OpenAIWireTests", dependencies: ["OpenAIWire"], swiftSettings: testSettings),
         .testTarget(name: "TrellisCoreTests", dependencies: ["TrellisCore"], swiftSettings: testSettings),
+        // For test targets only: reads of what a store wrote that the product never reads back (usage rows,
+        // counts), and the engines the store's integration tests run against (`StoreEngines.all`).
+        .target(
+            name: "TrellisStoreTestSupport",
+            dependencies: ["TrellisStore", "TrellisCore", .product(name: "GRDB", package: "GRDB.swift")],
+            path: "Tests/TrellisStoreTestSupport",
+            swiftSettings: testSettings
+        ),
         .testTarget(
             name: "TrellisStoreTests",
             // GRDB: the tests reopen the database file to check what the store wrote.
-            dependencies: ["TrellisStore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["TrellisStore", "TrellisStoreTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: testSettings
         ),
         .testTarget(
@@ -162,6 +170,7 @@ let package = Package(
                 "TrellisServer",
                 "TrellisCore",
                 "TrellisStore",
+                "TrellisStoreTestSupport",
                 "TrellisUpstream",
                 "OpenAIWire",
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -324,7 +324,7 @@ final class FakeClock: Sendable {
                 let byDay = try await gw.admin(.GET, "/usage?group_by=day")
                 let days = Self.rows(byDay)
                 #expect(days.count == 1)
-                let today = SQLiteStore.day(ms: Int64(Date().timeIntervalSince1970 * 1000))
+                let today = UsageQuery.day(ms: Int64(Date().timeIntervalSince1970 * 1000))
                 let day = try #require(days.first)
                 #expect(day["day"]?.stringValue == today)
                 #expect(day["requests"] == 8 && day["users"] == 4 && day["errors"] == 1)

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 import TrellisCore
+import TrellisStoreTestSupport
 
 @testable import TrellisStore
 
@@ -11,7 +12,7 @@ struct KeywordSearchTests {
         NewChunk(position: i, heading: "", text: text, terms: SearchTokenizer.indexTerms(text), embedding: nil)
     }
 
-    static func knowledgeBase(_ store: SQLiteStore, tenant: String, name: String) async throws -> KnowledgeBase {
+    static func knowledgeBase(_ store: any TrellisStoreEngine, tenant: String, name: String) async throws -> KnowledgeBase {
         let t = try await store.createTenant(name: tenant, actor: "test")
         return try await store.createKnowledgeBase(
             name: name, tenantID: t.id, description: nil, embedding: nil, chunkSize: 256, chunkOverlap: 32, actor: "test")
@@ -28,22 +29,22 @@ struct KeywordSearchTests {
         let inB = try await temp.store.insertDocument(
             knowledgeBase: b, title: "B", contentType: "text/plain", sha256: "b", bytes: 1, metadata: nil,
             chunks: [Self.chunk(0, "Hail and 冰雹 in B's own handbook")], actor: "test")
-        let hitsA = try await temp.store.keywordSearch(knowledgeBase: a, terms: SearchTokenizer.queryTerms("hail 冰雹"), limit: 10)
+        let hitsA = try await temp.fts5.keywordSearch(knowledgeBase: a, terms: SearchTokenizer.queryTerms("hail 冰雹"), limit: 10)
         #expect(hitsA.map(\.id) == [inA.chunkIDs[0]])
-        let hitsB = try await temp.store.keywordSearch(knowledgeBase: b, terms: SearchTokenizer.queryTerms("冰雹"), limit: 10)
+        let hitsB = try await temp.fts5.keywordSearch(knowledgeBase: b, terms: SearchTokenizer.queryTerms("冰雹"), limit: 10)
         #expect(hitsB.map(\.id) == inB.chunkIDs)
-        #expect(try await temp.store.keywordSearch(knowledgeBase: a, terms: ["absent"], limit: 10).isEmpty)
+        #expect(try await temp.fts5.keywordSearch(knowledgeBase: a, terms: ["absent"], limit: 10).isEmpty)
         // Deleting a document takes its terms out of the index.
         _ = try await temp.store.deleteDocument(id: inA.document.id, knowledgeBase: a, actor: "test")
-        #expect(try await temp.store.keywordSearch(knowledgeBase: a, terms: ["hail"], limit: 10).isEmpty)
-        #expect(try await temp.store.keywordSearch(knowledgeBase: b, terms: ["hail"], limit: 10).map(\.id) == inB.chunkIDs)
+        #expect(try await temp.fts5.keywordSearch(knowledgeBase: a, terms: ["hail"], limit: 10).isEmpty)
+        #expect(try await temp.fts5.keywordSearch(knowledgeBase: b, terms: ["hail"], limit: 10).map(\.id) == inB.chunkIDs)
     }
 
     @Test func aTermCommonerThanTheBudgetIsLeftOutUnlessItIsTheRarest() async throws {
         let temp = try TemporaryStore()
         defer { temp.remove() }
         let kb = try await Self.knowledgeBase(temp.store, tenant: "a", name: "big")
-        let common = SQLiteStore.keywordPostingsBudget + 100
+        let common = FTS5KeywordSearch.postingsBudget + 100
         var chunks = (0..<common).map { Self.chunk($0, "policy terms and conditions, clause \($0)") }
         chunks.append(Self.chunk(common, "policy clause on hail and windscreen damage"))
         chunks.append(Self.chunk(common + 1, "hail storms are covered"))
@@ -52,10 +53,10 @@ struct KeywordSearchTests {
         let hail = Set(write.chunkIDs.suffix(2))
         // "policy" is in every chunk: past the budget, so the query reads only "hail"'s postings; the two hail
         // chunks are the whole answer, not two among thousands of "policy" matches.
-        let both = try await temp.store.keywordSearch(knowledgeBase: kb, terms: SearchTokenizer.queryTerms("policy hail"), limit: 10)
+        let both = try await temp.fts5.keywordSearch(knowledgeBase: kb, terms: SearchTokenizer.queryTerms("policy hail"), limit: 10)
         #expect(Set(both.map(\.id)) == hail)
         // Alone, the common term is the rarest there is, and it is searched.
-        let alone = try await temp.store.keywordSearch(knowledgeBase: kb, terms: ["policy"], limit: 5)
+        let alone = try await temp.fts5.keywordSearch(knowledgeBase: kb, terms: ["policy"], limit: 5)
         #expect(alone.count == 5)
     }
 
@@ -96,14 +97,14 @@ struct KeywordSearchTests {
         #expect(try store.appliedMigrations().contains("v5-knowledge-terms"))
         let kb = try #require(try await store.loadSnapshot().allKnowledgeBases.first)
         #expect(kb.indexToken == "kbkb0123456789abcdef")
-        #expect(try await store.keywordSearch(knowledgeBase: kb, terms: SearchTokenizer.queryTerms("航班延误"), limit: 5).map(\.id) == [7])
-        #expect(try await store.keywordSearch(knowledgeBase: kb, terms: ["delay"], limit: 5).map(\.id) == [7])
+        #expect(try await FTS5KeywordSearch(path: path).keywordSearch(knowledgeBase: kb, terms: SearchTokenizer.queryTerms("航班延误"), limit: 5).map(\.id) == [7])
+        #expect(try await FTS5KeywordSearch(path: path).keywordSearch(knowledgeBase: kb, terms: ["delay"], limit: 5).map(\.id) == [7])
         let oldTable = try await store.pool.read { db in try db.tableExists("chunks_fts") }
         #expect(!oldTable)
     }
 }
 
-@Suite("KeywordIndex against SQLite FTS5")
+@Suite("KeywordIndex against SQLite FTS5 (the reference search)")
 struct KeywordIndexAgainstFTS5Tests {
     @Test func scoresAndOrderEqualFTS5BM25() async throws {
         let temp = try TemporaryStore()
@@ -127,7 +128,7 @@ struct KeywordIndexAgainstFTS5Tests {
 
         for query in ["flight delay", "policy", "the policy holder", "航班延误", "宠物", "report within hours", "grace period lapses", "nothing here"] {
             let terms = SearchTokenizer.queryTerms(query)
-            let fts = try await temp.store.keywordSearch(knowledgeBase: kb, terms: terms, limit: 10)
+            let fts = try await temp.fts5.keywordSearch(knowledgeBase: kb, terms: terms, limit: 10)
             let memory = index.search(terms, limit: 10)
             #expect(memory.map(\.id) == fts.map(\.id), "same order for '\(query)'")
             for (m, f) in zip(memory, fts) {

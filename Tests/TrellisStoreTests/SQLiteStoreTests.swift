@@ -3,6 +3,7 @@ import GRDB
 import OpenAIWire
 import Testing
 import TrellisCore
+import TrellisStoreTestSupport
 import TrellisStore
 
 @Suite("SQLiteStore: schema and file")
@@ -66,9 +67,9 @@ struct SQLiteStoreKeyTests {
         }
     }
 
-    @Test("createTenant, then a duplicate name is a 409")
-    func duplicateTenant() async throws {
-        let temp = try TemporaryStore()
+    @Test("createTenant, then a duplicate name is a 409", arguments: StoreEngines.all)
+    func duplicateTenant(engine: StoreEngineFactory) async throws {
+        let temp = try engine.make()
         defer { temp.remove() }
         let now = Date(timeIntervalSince1970: 1_750_000_000)
         let tenant = try await temp.store.createTenant(name: "acme", actor: "operator", now: now)
@@ -128,9 +129,9 @@ struct SQLiteStoreKeyTests {
         }
     }
 
-    @Test("loadSnapshot authenticates by KeyDigest, with the key's tenant, scopes, models and limits")
-    func snapshotAuthenticates() async throws {
-        let temp = try TemporaryStore()
+    @Test("loadSnapshot authenticates by KeyDigest, with the key's tenant, scopes, models and limits", arguments: StoreEngines.all)
+    func snapshotAuthenticates(engine: StoreEngineFactory) async throws {
+        let temp = try engine.make()
         defer { temp.remove() }
         let tenant = try await temp.store.createTenant(name: "acme", actor: "operator")
         let new = NewKey(
@@ -153,9 +154,9 @@ struct SQLiteStoreKeyTests {
         #expect(snapshot.key(for: KeyDigest(of: APIKeys.generate().key)) == nil)
     }
 
-    @Test("a key for a tenant that does not exist is a 404")
-    func keyForMissingTenant() async throws {
-        let temp = try TemporaryStore()
+    @Test("a key for a tenant that does not exist is a 404", arguments: StoreEngines.all)
+    func keyForMissingTenant(engine: StoreEngineFactory) async throws {
+        let temp = try engine.make()
         defer { temp.remove() }
         let error = await #expect(throws: TrellisError.self) {
             try await temp.store.createKey(Fixtures.newKey(tenantID: "tnt_missing"), actor: "operator")
@@ -163,9 +164,9 @@ struct SQLiteStoreKeyTests {
         #expect(error?.status == 404)
     }
 
-    @Test("listing keys gives metadata in creation order")
-    func listKeys() async throws {
-        let temp = try TemporaryStore()
+    @Test("listing keys gives metadata in creation order", arguments: StoreEngines.all)
+    func listKeys(engine: StoreEngineFactory) async throws {
+        let temp = try engine.make()
         defer { temp.remove() }
         let acme = try await temp.store.createTenant(name: "acme", actor: "operator")
         let other = try await temp.store.createTenant(name: "other", actor: "operator")
@@ -183,9 +184,9 @@ struct SQLiteStoreKeyTests {
         #expect(try await temp.store.key(id: "key_nope") == nil)
     }
 
-    @Test("revoking removes the key from the next snapshot and bumps the catalog generation")
-    func revoke() async throws {
-        let temp = try TemporaryStore()
+    @Test("revoking removes the key from the next snapshot and bumps the catalog generation", arguments: StoreEngines.all)
+    func revoke(engine: StoreEngineFactory) async throws {
+        let temp = try engine.make()
         defer { temp.remove() }
         let tenant = try await temp.store.createTenant(name: "acme", actor: "operator")
         let (info, key) = try await temp.store.createKey(Fixtures.newKey(tenantID: tenant.id), actor: "operator")
@@ -216,9 +217,9 @@ struct SQLiteStoreKeyTests {
         #expect(error?.status == 404)
     }
 
-    @Test("expired keys are left out of the snapshot")
-    func expiry() async throws {
-        let temp = try TemporaryStore()
+    @Test("expired keys are left out of the snapshot", arguments: StoreEngines.all)
+    func expiry(engine: StoreEngineFactory) async throws {
+        let temp = try engine.make()
         defer { temp.remove() }
         let tenant = try await temp.store.createTenant(name: "acme", actor: "operator")
         let now = Date(timeIntervalSince1970: 1_760_000_000)
@@ -241,9 +242,9 @@ struct SQLiteStoreKeyTests {
 
 @Suite("SQLiteStore: models")
 struct SQLiteStoreModelTests {
-    @Test("createModel makes version 1 with all the traffic, and the snapshot serves it")
-    func create() async throws {
-        let temp = try TemporaryStore()
+    @Test("createModel makes version 1 with all the traffic, and the snapshot serves it", arguments: StoreEngines.all)
+    func create(engine: StoreEngineFactory) async throws {
+        let temp = try engine.make()
         defer { temp.remove() }
         let before = try await temp.store.catalogGeneration()
         let model = try await temp.store.createModel(name: "assistant", tenantID: nil, description: "general", spec: Fixtures.spec, actor: "operator")
@@ -260,9 +261,9 @@ struct SQLiteStoreModelTests {
         #expect(loaded.versions.first?.spec.json == Fixtures.spec)
     }
 
-    @Test("a tenant model may not take a shared name (409)")
-    func tenantCannotTakeSharedName() async throws {
-        let temp = try TemporaryStore()
+    @Test("a tenant model may not take a shared name (409)", arguments: StoreEngines.all)
+    func tenantCannotTakeSharedName(engine: StoreEngineFactory) async throws {
+        let temp = try engine.make()
         defer { temp.remove() }
         let acme = try await temp.store.createTenant(name: "acme", actor: "operator")
         _ = try await temp.store.createModel(name: "assistant", tenantID: nil, description: nil, spec: Fixtures.spec, actor: "operator")
@@ -273,9 +274,9 @@ struct SQLiteStoreModelTests {
         #expect(try await temp.store.loadSnapshot().tenantModel(named: "assistant", tenantID: acme.id) == nil)
     }
 
-    @Test("two tenants may both have `assistant`; one tenant may not have two")
-    func tenantNamespaces() async throws {
-        let temp = try TemporaryStore()
+    @Test("two tenants may both have `assistant`; one tenant may not have two", arguments: StoreEngines.all)
+    func tenantNamespaces(engine: StoreEngineFactory) async throws {
+        let temp = try engine.make()
         defer { temp.remove() }
         let acme = try await temp.store.createTenant(name: "acme", actor: "operator")
         let globex = try await temp.store.createTenant(name: "globex", actor: "operator")
@@ -294,9 +295,9 @@ struct SQLiteStoreModelTests {
         #expect(snapshot.tenantsOwningModel(named: "assistant").sorted() == [acme.id, globex.id].sorted())
     }
 
-    @Test("a duplicate shared name is a 409")
-    func duplicateShared() async throws {
-        let temp = try TemporaryStore()
+    @Test("a duplicate shared name is a 409", arguments: StoreEngines.all)
+    func duplicateShared(engine: StoreEngineFactory) async throws {
+        let temp = try engine.make()
         defer { temp.remove() }
         _ = try await temp.store.createModel(name: "assistant", tenantID: nil, description: nil, spec: Fixtures.spec, actor: "operator")
         let error = await #expect(throws: TrellisError.self) {
@@ -305,9 +306,9 @@ struct SQLiteStoreModelTests {
         #expect(error?.status == 409)
     }
 
-    @Test("addModelVersion numbers versions upwards and leaves traffic where it was")
-    func addVersion() async throws {
-        let temp = try TemporaryStore()
+    @Test("addModelVersion numbers versions upwards and leaves traffic where it was", arguments: StoreEngines.all)
+    func addVersion(engine: StoreEngineFactory) async throws {
+        let temp = try engine.make()
         defer { temp.remove() }
         let model = try await temp.store.createModel(name: "assistant", tenantID: nil, description: nil, spec: Fixtures.spec, actor: "operator")
         let g1 = try await temp.store.catalogGeneration()
@@ -331,9 +332,9 @@ struct SQLiteStoreModelTests {
         #expect(error?.status == 404)
     }
 
-    @Test("setTraffic replaces the split")
-    func setTraffic() async throws {
-        let temp = try TemporaryStore()
+    @Test("setTraffic replaces the split", arguments: StoreEngines.all)
+    func setTraffic(engine: StoreEngineFactory) async throws {
+        let temp = try engine.make()
         defer { temp.remove() }
         let model = try await temp.store.createModel(name: "assistant", tenantID: nil, description: nil, spec: Fixtures.spec, actor: "operator")
         _ = try await temp.store.addModelVersion(modelID: model.id, spec: Fixtures.specV2, actor: "operator")
@@ -352,9 +353,9 @@ struct SQLiteStoreModelTests {
         #expect(error?.status == 404)
     }
 
-    @Test("upstreams: created, listed in the snapshot, duplicate names refused")
-    func upstreams() async throws {
-        let temp = try TemporaryStore()
+    @Test("upstreams: created, listed in the snapshot, duplicate names refused", arguments: StoreEngines.all)
+    func upstreams(engine: StoreEngineFactory) async throws {
+        let temp = try engine.make()
         defer { temp.remove() }
         let new = NewUpstream(
             name: "local", baseURL: "http://127.0.0.1:8081/v1", kind: .llamacpp, labels: [.private], apiKeyEnv: "LOCAL_KEY",
@@ -381,9 +382,9 @@ struct SQLiteStoreUsageAuditTests {
             ttftMs: full ? 45.25 : nil, status: full ? 200 : 502, errorCode: full ? nil : "upstream_error", stream: full)
     }
 
-    @Test("usage rows round trip, nil fields and Chinese end-user names included")
-    func usageRoundTrip() async throws {
-        let temp = try TemporaryStore()
+    @Test("usage rows round trip, nil fields and Chinese end-user names included", arguments: StoreEngines.all)
+    func usageRoundTrip(engine: StoreEngineFactory) async throws {
+        let temp = try engine.make()
         defer { temp.remove() }
         let events = [
             Self.event(0, endUser: "王小明"), Self.event(1, endUser: nil, full: false), Self.event(2, endUser: "użytkownik 😀"),
@@ -417,9 +418,9 @@ struct SQLiteStoreUsageAuditTests {
         #expect(try await temp.store.usageEvents().last?.endUser == "李")
     }
 
-    @Test("every change writes an audit row naming the actor")
-    func audit() async throws {
-        let temp = try TemporaryStore()
+    @Test("every change writes an audit row naming the actor", arguments: StoreEngines.all)
+    func audit(engine: StoreEngineFactory) async throws {
+        let temp = try engine.make()
         defer { temp.remove() }
         let tenant = try await temp.store.createTenant(name: "acme", actor: "operator")
         let (key, _) = try await temp.store.createKey(Fixtures.newKey(tenantID: tenant.id), actor: "key:trk-abcdefgh")
@@ -460,9 +461,9 @@ struct SQLiteStoreUsageAuditTests {
         #expect(page.map(\.id) == Array(entries.dropFirst(3)).map(\.id))
     }
 
-    @Test("a refused change writes no audit row and does not move the generation")
-    func refusedChangeNotAudited() async throws {
-        let temp = try TemporaryStore()
+    @Test("a refused change writes no audit row and does not move the generation", arguments: StoreEngines.all)
+    func refusedChangeNotAudited(engine: StoreEngineFactory) async throws {
+        let temp = try engine.make()
         defer { temp.remove() }
         _ = try await temp.store.createTenant(name: "acme", actor: "operator")
         let count = try await temp.store.auditEntries().count

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 import TrellisCore
+import TrellisStoreTestSupport
 
 @testable import TrellisStore
 
@@ -55,8 +56,8 @@ struct UsageRollupMigrationTests {
 struct RollupAgreementTests {
     /// Reports not grouped by key read usage_daily_models; grouped by key they read usage_daily. Written in
     /// several batches (so rows are merged with stored ones), with users shared across keys and feedback.
-    @Test func reportsByModelEqualTheSumOverKeys() async throws {
-        let temp = try TemporaryStore()
+    @Test(arguments: StoreEngines.all) func reportsByModelEqualTheSumOverKeys(engine: StoreEngineFactory) async throws {
+        let temp = try engine.make()
         defer { temp.remove() }
         let day0 = 1_764_547_200.0  // 2025-12-01T00:00:00Z
         var events: [UsageEvent] = []
@@ -76,7 +77,7 @@ struct RollupAgreementTests {
             let owner = try #require(try await temp.store.usageOwner(requestID: id))
             _ = try await temp.store.insertFeedback(requestID: id, owner: owner, keyID: owner.keyID, rating: rating, comment: nil, correction: nil)
         }
-        let month = SQLiteStore.UsageQuery(fromDay: "2025-12-01", toDay: "2025-12-31", groupBy: [.model, .day])
+        let month = UsageQuery(fromDay: "2025-12-01", toDay: "2025-12-31", groupBy: [.model, .day])
         let byModel = try await temp.store.usageReport(month)
         var byKeyQuery = month
         byKeyQuery.groupBy = [.model, .day, .key]
@@ -95,7 +96,7 @@ struct RollupAgreementTests {
             #expect(row.latency == latency)
             let expectedUsers = Set(
                 events.filter { e in
-                    e.model == row.group[.model] && SQLiteStore.day(ms: Int64(e.at.timeIntervalSince1970 * 1000)) == row.group[.day]
+                    e.model == row.group[.model] && UsageQuery.day(ms: Int64(e.at.timeIntervalSince1970 * 1000)) == row.group[.day]
                 }.compactMap(\.endUser))
             #expect(row.users == expectedUsers.count)
         }

@@ -49,6 +49,10 @@ extension CatalogStore {
         try await createTenant(name: name, settings: settings, actor: actor, now: Date())
     }
 
+    public func createTenant(name: String, actor: String, now: Date) async throws -> Tenant {
+        try await createTenant(name: name, settings: TenantSettings(), actor: actor, now: now)
+    }
+
     public func setTenantSettings(id: String, settings: TenantSettings, actor: String) async throws -> Tenant {
         try await setTenantSettings(id: id, settings: settings, actor: actor, now: Date())
     }
