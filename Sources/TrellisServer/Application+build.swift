@@ -55,37 +55,8 @@ public func buildApplication(
         logger.warning("no operator key is configured (TRELLIS_ADMIN_KEY or admin.key): the administration API refuses every call")
     }
 
-    let router = Router(context: TrellisRequestContext.self)
-    var routes = RouteTable()
-    let ops = OpsController(gateway: gateway)
-    let openAI = OpenAIController(gateway: gateway)
-    let admin = AdminController(gateway: gateway)
-    let knowledge = KnowledgeController(gateway: gateway)
-    // Registered first so the route table is complete before the middleware copies it.
-    var collected = RouteTable()
-    ops.register(on: Router(context: TrellisRequestContext.self), routes: &collected)
-    openAI.register(on: Router(context: TrellisRequestContext.self).group("v1"), routes: &collected)
-    admin.register(on: Router(context: TrellisRequestContext.self).group("admin/v1"), routes: &collected)
-    knowledge.registerAdmin(on: Router(context: TrellisRequestContext.self).group("admin/v1"), routes: &collected)
-    knowledge.registerV1(on: Router(context: TrellisRequestContext.self).group("v1"), routes: &collected)
-    let console = config.consoleEnabled ? ConsoleController() : nil
-    console?.register(on: Router(context: TrellisRequestContext.self), routes: &collected)
-
     let stallWatchdog = StallWatchdog(deadline: .milliseconds(config.writeStallMs), otherDeadlines: [.milliseconds(config.bodyReadMs)])
-    router.add(
-        middleware: GatewayMiddleware(
-            metrics: metrics, routes: collected, maxBodyBytes: config.maxBodyBytes, inFlight: gateway.inFlight,
-            stallWatchdog: stallWatchdog,
-            bodyReadDeadline: .milliseconds(config.bodyReadMs)))
-    ops.register(on: router, routes: &routes)
-    let v1 = router.group("v1").add(middleware: AuthMiddleware(gateway: gateway))
-    openAI.register(on: v1, routes: &routes)
-    let adminGroup = router.group("admin/v1").add(middleware: AuthMiddleware(gateway: gateway))
-    admin.register(on: adminGroup, routes: &routes)
-    knowledge.registerAdmin(on: adminGroup, routes: &routes)
-    knowledge.registerV1(on: v1, routes: &routes)
-    // The console's static files need no key (they hold no data); the API calls they make do.
-    console?.register(on: router, routes: &routes)
+    let router = buildRouter(gateway: gateway, stallWatchdog: stallWatchdog)
 
     // Hummingbird's own messages at notice and above only, so that starting logs a single "listening" line.
     var appLogger = logger

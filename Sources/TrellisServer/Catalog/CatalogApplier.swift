@@ -134,7 +134,7 @@ public struct CatalogApplier: Sendable {
             return "created"
 
         case "upstreams":
-            let new = try AdminController.parseUpstream(try BodyReader(value, allowed: AdminController.upstreamFields))
+            let new = try UpstreamsController.parseUpstream(try BodyReader(value, allowed: UpstreamsController.upstreamFields))
             if let egress, snapshot.upstreams[new.name]?.baseURL != new.baseURL {
                 try await EgressCache.checkRegistration(baseURL: new.baseURL, policy: egress)
             }
@@ -153,7 +153,7 @@ public struct CatalogApplier: Sendable {
         case "prompts":
             let body = try BodyReader(value, allowed: ["name", "tenant", "description", "messages", "variables", "labels"])
             let tenant = try tenantID(body, snapshot: snapshot)
-            let input = try AdminController.parsePrompt(body)
+            let input = try LibraryController.parsePrompt(body)
             let write = try await store.writePrompt(
                 name: input.name, tenantID: tenant, description: input.description, definition: input.definition.json, labels: input.labels,
                 actor: actor)
@@ -162,9 +162,9 @@ public struct CatalogApplier: Sendable {
             return existing?.labels == write.prompt.labels ? nil : "labels"
 
         case "adapters":
-            let body = try BodyReader(value, allowed: AdminController.adapterFields)
+            let body = try BodyReader(value, allowed: LibraryController.adapterFields)
             let tenant = try tenantID(body, snapshot: snapshot)
-            var adapter = try AdminController.parseAdapter(body, tenantID: tenant, snapshot: snapshot)
+            var adapter = try LibraryController.parseAdapter(body, tenantID: tenant, snapshot: snapshot)
             let existing = tenant.map { snapshot.tenantAdapter(named: adapter.name, tenantID: $0) } ?? snapshot.sharedAdapter(named: adapter.name)
             guard let existing else {
                 _ = try await store.createAdapter(adapter, actor: actor)
@@ -215,7 +215,7 @@ public struct CatalogApplier: Sendable {
             guard Names.isValidObject(name) else { throw TrellisError.invalidField("name", "must be \(Names.objectRule)") }
             let tenant = try tenantID(body, snapshot: snapshot)
             guard let specValue = body.value("spec") else { throw TrellisError.missingField("spec") }
-            let spec = try AdminController.validateSpec(specValue, tenantID: tenant, snapshot: snapshot)
+            let spec = try ModelsController.validateSpec(specValue, tenantID: tenant, snapshot: snapshot)
             let existing = tenant.map { snapshot.tenantModel(named: name, tenantID: $0) } ?? snapshot.sharedModel(named: name)
             var changes: [String] = []
             var model: IndustryModel

@@ -34,7 +34,7 @@ struct ConsoleController {
         return Asset(bytes: bytes, contentType: contentType, etag: "\"\(digest)\"")
     }
 
-    func register(on router: Router<TrellisRequestContext>, routes: inout RouteTable) {
+    func register(on router: Router<TrellisRequestContext>) {
         // The router matches `/console/` here too.
         router.get("console") { request, _ in Self.serve("index.html", request: request) }
         router.head("console") { request, _ in Self.serve("index.html", request: request, head: true) }
@@ -44,10 +44,6 @@ struct ConsoleController {
         router.head("console/:asset") { request, context in
             Self.serve(context.parameters.decoded("asset"), request: request, head: true)
         }
-        routes.add(.get, "/console")
-        routes.add(.head, "/console")
-        routes.add(.get, "/console/{asset}")
-        routes.add(.head, "/console/{asset}")
     }
 
     static func serve(_ name: String, request: Request, head: Bool = false) -> Response {

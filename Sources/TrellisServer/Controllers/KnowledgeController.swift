@@ -12,44 +12,33 @@ struct KnowledgeController {
     let gateway: Gateway
     var knowledge: KnowledgeService { gateway.knowledge }
 
-    func registerAdmin(on group: RouterGroup<TrellisRequestContext>, routes: inout RouteTable) {
-        let table: [(HTTPRequest.Method, String, @Sendable (Request, TrellisRequestContext) async throws -> Response)] = [
-            (.post, "knowledge-bases", createKnowledgeBase),
-            (.get, "knowledge-bases", listKnowledgeBases),
-            (.get, "knowledge-bases/{kb}", getKnowledgeBase),
-            (.post, "knowledge-bases/{kb}/documents", uploadDocument),
-            (.get, "knowledge-bases/{kb}/documents", listDocuments),
-            (.delete, "knowledge-bases/{kb}/documents/{id}", deleteDocument),
-        ]
-        for (method, path, handler) in table {
-            group.on(RouterPath(path), method: method, use: handler)
-            routes.add(method, "/admin/v1/" + path)
-        }
+    func registerAdmin(on group: RouterGroup<AuthenticatedContext>) {
+        group.post("knowledge-bases", use: createKnowledgeBase)
+        group.get("knowledge-bases", use: listKnowledgeBases)
+        group.get("knowledge-bases/{kb}", use: getKnowledgeBase)
+        group.post("knowledge-bases/{kb}/documents", use: uploadDocument)
+        group.get("knowledge-bases/{kb}/documents", use: listDocuments)
+        group.delete("knowledge-bases/{kb}/documents/{id}", use: deleteDocument)
     }
 
-    func registerV1(on group: RouterGroup<TrellisRequestContext>, routes: inout RouteTable) {
+    func registerV1(on group: RouterGroup<AuthenticatedContext>) {
         group.post("knowledge-bases/{kb}/search", use: search)
-        routes.add(.post, "/v1/knowledge-bases/{kb}/search")
     }
-
-    var admin: AdminController { AdminController(gateway: gateway) }
 
     // MARK: Resolution
 
     /// A knowledge base by name, for the caller: a tenant key sees only its tenant's; the operator names the
     /// tenant with `?tenant=` unless exactly one tenant has the name.
-    func resolve(_ request: Request, _ context: TrellisRequestContext, scopes: Set<Scope>) throws -> KnowledgeBase {
+    func resolve(_ request: Request, _ context: AuthenticatedContext, scopes: Set<Scope>) throws -> KnowledgeBase {
         let name = context.parameters.decoded("kb")
         let snapshot = gateway.snapshot
         let missing = TrellisError.notFound("The knowledge base '\(name.prefix(128))'")
         switch context.principal {
-        case .tenantKey(let key)?:
+        case .tenantKey(let key):
             guard let kb = snapshot.knowledgeBase(named: name, tenantID: key.tenantID) else { throw missing }
-            guard !key.scopes.isDisjoint(with: scopes) else {
-                throw TrellisError.permissionDenied("This key needs one of the scopes: \(scopes.map(\.rawValue).sorted().joined(separator: ", ")).")
-            }
+            _ = try key.requiring(anyOf: scopes, "This key needs one of the scopes: \(scopes.map(\.rawValue).sorted().joined(separator: ", ")).")
             return kb
-        case .operator?:
+        case .operator:
             if let tenantName = request.uri.queryParameters.get("tenant") {
                 guard let tenant = snapshot.tenant(named: tenantName), let kb = snapshot.knowledgeBase(named: name, tenantID: tenant.id) else { throw missing }
                 return kb
@@ -58,8 +47,6 @@ struct KnowledgeController {
             if matches.count == 1 { return matches[0] }
             if matches.count > 1 { throw TrellisError.conflict("Several tenants have a knowledge base named '\(name.prefix(128))'; add '?tenant=NAME'.") }
             throw missing
-        case nil:
-            throw TrellisError.missingKey
         }
     }
 
@@ -88,14 +75,14 @@ struct KnowledgeController {
 
     // MARK: Knowledge bases
 
-    @Sendable func createKnowledgeBase(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+    @Sendable func createKnowledgeBase(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         var request = request
         let body = try BodyReader(
             try await request.jsonBody(limit: 64 * 1024), allowed: ["name", "tenant", "description", "embedding", "chunk_size", "chunk_overlap"])
         let name = try body.requiredString("name", maxBytes: 128)
         guard Names.isValidObject(name) else { throw TrellisError.invalidField("name", "must be \(Names.objectRule)") }
         let tenant: Tenant
-        if let t = try admin.owningTenant(body, context) {
+        if let t = try context.owningTenant(body, in: gateway.snapshot) {
             tenant = t
         } else {
             throw TrellisError.missingField("tenant")
@@ -116,13 +103,13 @@ struct KnowledgeController {
         guard overlap <= size / 2 else { throw TrellisError.invalidField("chunk_overlap", "must be at most half of chunk_size") }
         let kb = try await gateway.store.createKnowledgeBase(
             name: name, tenantID: tenant.id, description: try body.string("description", maxBytes: 4096), embedding: embedding, chunkSize: size,
-            chunkOverlap: overlap, actor: context.principal?.actor ?? "operator")
+            chunkOverlap: overlap, actor: context.actor)
         try await gateway.reloadCatalog()
         return .json(kbJSON(kb, documents: 0, chunks: 0), status: .created)
     }
 
-    @Sendable func listKnowledgeBases(_ request: Request, context: TrellisRequestContext) async throws -> Response {
-        let caller = try admin.requireManageKey(context)
+    @Sendable func listKnowledgeBases(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let caller = try context.manageKey()
         let snapshot = gateway.snapshot
         var list: [KnowledgeBase]
         if let caller {
@@ -136,7 +123,7 @@ struct KnowledgeController {
         return .json(["object": "list", "data": .array(list.map { kbJSON($0) })])
     }
 
-    @Sendable func getKnowledgeBase(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+    @Sendable func getKnowledgeBase(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let kb = try resolve(request, context, scopes: [.manage])
         let documents = try await gateway.store.documents(knowledgeBaseID: kb.id, limit: 1_000_000).count
         return .json(kbJSON(kb, documents: documents, chunks: try await gateway.store.chunkCount(knowledgeBaseID: kb.id)))
@@ -151,7 +138,7 @@ struct KnowledgeController {
 
     /// The text of an upload. A PDF is converted by `pdftotext` (fenced, see ``PDFText``), killed if the client
     /// leaves meanwhile.
-    func extractText(_ raw: [UInt8], kind: String, context: TrellisRequestContext) async throws -> String {
+    func extractText(_ raw: [UInt8], kind: String, context: AuthenticatedContext) async throws -> String {
         switch kind {
         case "application/pdf":
             // Each conversion is a process and a thread while it runs: at most `knowledge.pdf_max_concurrent`.
@@ -174,7 +161,7 @@ struct KnowledgeController {
 
     /// JSON `{"title","text","metadata"}`, a multipart form, or a raw body with its content type (plain text, Markdown, HTML, or
     /// PDF when `pdftotext` is installed) and the title in `?title=`.
-    @Sendable func uploadDocument(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+    @Sendable func uploadDocument(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let kb = try resolve(request, context, scopes: [.manage])
         var request = request
         let limit = gateway.config.maxDocumentBytes
@@ -243,13 +230,13 @@ struct KnowledgeController {
         }
         let write = try await knowledge.ingest(
             kb: kb, title: title, text: text, contentType: storedType, raw: raw, metadata: metadata, snapshot: gateway.snapshot,
-            actor: context.principal?.actor ?? "operator", logger: context.logger)
+            actor: context.actor, logger: context.logger)
         guard case .object(var json) = documentJSON(write.document) else { throw TrellisError.internalError }
         json["created"] = .bool(write.created)
         return .json(.object(json), status: write.created ? .created : .ok)
     }
 
-    @Sendable func listDocuments(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+    @Sendable func listDocuments(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let kb = try resolve(request, context, scopes: [.manage])
         let query = request.uri.queryParameters
         var limit = 100
@@ -261,19 +248,17 @@ struct KnowledgeController {
         return .json(["object": "list", "data": .array(docs.prefix(limit).map(documentJSON)), "has_more": .bool(docs.count > limit)])
     }
 
-    @Sendable func deleteDocument(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+    @Sendable func deleteDocument(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let kb = try resolve(request, context, scopes: [.manage])
         let id = context.parameters.decoded("id")
-        try await knowledge.delete(kb: kb, documentID: id, actor: context.principal?.actor ?? "operator", knowledgeBases: gateway.snapshot.allKnowledgeBases)
+        try await knowledge.delete(kb: kb, documentID: id, actor: context.actor, knowledgeBases: gateway.snapshot.allKnowledgeBases)
         return .json(["id": .string(id), "object": "document", "deleted": true])
     }
 
     // MARK: Search
 
-    @Sendable func search(_ request: Request, context: TrellisRequestContext) async throws -> Response {
-        guard case .tenantKey? = context.principal else {
-            throw TrellisError.permissionDenied("Search acts for a tenant: use a tenant key with the 'inference' or 'manage' scope.")
-        }
+    @Sendable func search(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        _ = try context.tenantKey(operatorRefusal: "Search acts for a tenant: use a tenant key with the 'inference' or 'manage' scope.")
         let kb = try resolve(request, context, scopes: [.inference, .manage])
         var request = request
         let body = try BodyReader(try await request.jsonBody(limit: 64 * 1024), allowed: ["query", "top_k", "mode"])

@@ -11,17 +11,15 @@ import TrellisUpstream
 struct OpenAIController {
     let gateway: Gateway
 
-    func register(on group: RouterGroup<TrellisRequestContext>, routes: inout RouteTable) {
-        group.get("models", use: listModels)
-        group.get("models/{model}", use: getModel)
-        group.post("chat/completions", use: chatCompletions)
-        group.post("embeddings", use: embeddings)
+    /// The inference routes run in a ``TenantContext`` (a tenant key with the `inference` scope, checked before
+    /// the handler); feedback, which a `usage` key may give too, decides for itself.
+    func register(on group: RouterGroup<AuthenticatedContext>) {
+        let inference = group.group(context: TenantContext.self)
+        inference.get("models", use: listModels)
+        inference.get("models/{model}", use: getModel)
+        inference.post("chat/completions", use: chatCompletions)
+        inference.post("embeddings", use: embeddings)
         group.post("feedback", use: feedback)
-        routes.add(.get, "/v1/models")
-        routes.add(.get, "/v1/models/{model}")
-        routes.add(.post, "/v1/chat/completions")
-        routes.add(.post, "/v1/embeddings")
-        routes.add(.post, "/v1/feedback")
     }
 
     func modelJSON(_ model: IndustryModel, snapshot: CatalogSnapshot) -> JSONValue {
@@ -34,15 +32,15 @@ struct OpenAIController {
         ]
     }
 
-    @Sendable func listModels(_ request: Request, context: TrellisRequestContext) async throws -> Response {
-        let key = try context.tenantKey(scope: .inference)
+    @Sendable func listModels(_ request: Request, context: TenantContext) async throws -> Response {
+        let key = context.key
         let snapshot = gateway.snapshot
         let models = snapshot.visibleModels(tenantID: key.tenantID).filter { key.models.allows($0.name) }
         return .json(["object": "list", "data": .array(models.map { modelJSON($0, snapshot: snapshot) })])
     }
 
-    @Sendable func getModel(_ request: Request, context: TrellisRequestContext) async throws -> Response {
-        let key = try context.tenantKey(scope: .inference)
+    @Sendable func getModel(_ request: Request, context: TenantContext) async throws -> Response {
+        let key = context.key
         let name = context.parameters.decoded("model")
         let snapshot = gateway.snapshot
         let (base, pinned) = VersionSelector.parseReference(name)
@@ -54,7 +52,7 @@ struct OpenAIController {
         return .json(modelJSON(model, snapshot: snapshot))
     }
 
-    @Sendable func chatCompletions(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+    @Sendable func chatCompletions(_ request: Request, context: TenantContext) async throws -> Response {
         let key = try context.tenantKey(scope: .inference)
         var request = request
         let body = try await request.jsonBody(limit: gateway.config.maxBodyBytes)
@@ -62,7 +60,7 @@ struct OpenAIController {
         return try await ChatPipeline(gateway: gateway).respond(to: chat, key: key, context: context)
     }
 
-    @Sendable func embeddings(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+    @Sendable func embeddings(_ request: Request, context: TenantContext) async throws -> Response {
         let key = try context.tenantKey(scope: .inference)
         var request = request
         let value = try await request.jsonBody(limit: gateway.config.maxBodyBytes)
@@ -145,13 +143,9 @@ struct OpenAIController {
 
     /// `POST /v1/feedback`: a rating of one of the caller's tenant's answers (by its `x-request-id`), with an
     /// optional comment and expert correction. Another tenant's request answers exactly like an unknown one.
-    @Sendable func feedback(_ request: Request, context: TrellisRequestContext) async throws -> Response {
-        guard case .tenantKey(let key)? = context.principal else {
-            throw TrellisError.permissionDenied("Feedback is given for a tenant's answers: use a tenant key.")
-        }
-        guard !key.scopes.isDisjoint(with: [.inference, .usage]) else {
-            throw TrellisError.permissionDenied("This key needs the 'inference' or 'usage' scope.")
-        }
+    @Sendable func feedback(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let key = try context.tenantKey(operatorRefusal: "Feedback is given for a tenant's answers: use a tenant key.")
+            .requiring(anyOf: [.inference, .usage], "This key needs the 'inference' or 'usage' scope.")
         if let wait = gateway.feedbackLimit.take(key.id) {
             throw TrellisError(
                 status: 429, type: "rate_limit_error", code: "rate_limit_exceeded",

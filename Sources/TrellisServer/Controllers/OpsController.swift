@@ -9,7 +9,7 @@ import TrellisStore
 struct OpsController {
     let gateway: Gateway
 
-    func register(on router: Router<TrellisRequestContext>, routes: inout RouteTable) {
+    func register(on router: Router<TrellisRequestContext>) {
         router.get("healthz") { _, _ in
             Response.json(["status": "ok"])
         }
@@ -30,8 +30,5 @@ struct OpsController {
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: gateway.metrics.render())))
         }
-        routes.add(.get, "/healthz")
-        routes.add(.get, "/readyz")
-        routes.add(.get, "/metrics")
     }
 }

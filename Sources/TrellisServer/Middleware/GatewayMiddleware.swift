@@ -11,7 +11,8 @@ import TrellisStore
 struct GatewayMiddleware: RouterMiddleware {
     typealias Context = TrellisRequestContext
     let metrics: GatewayMetrics
-    let routes: RouteTable
+    /// The registered routes, for 405 with `Allow`; installed once every route is registered.
+    let routes: RouteIndex
     let maxBodyBytes: Int
     let inFlight: InFlightLimit
     /// Cuts off streamed responses whose client takes no bytes for `server.write_stall_ms`, and requests whose
@@ -86,7 +87,7 @@ struct GatewayMiddleware: RouterMiddleware {
         case is CancellationError:
             // The client went away (or the server is stopping): nobody reads this answer, and it is not a fault.
             context.logger.debug("request cancelled")
-            return TrellisError(status: 499, type: "invalid_request_error", code: "client_closed_request", message: "The request was cancelled.")
+            return .clientClosed()
         case let e as HTTPError:
             switch e.status {
             case .notFound:
@@ -112,8 +113,8 @@ struct GatewayMiddleware: RouterMiddleware {
     }
 }
 
-/// Resolves the bearer token to a principal. Missing or unknown tokens are refused here (401), so handlers
-/// behind it always have a caller.
+/// Resolves the bearer token to a principal. Missing or unknown tokens are refused here (401); the groups
+/// behind it turn the context into an ``AuthenticatedContext``, where the caller is not optional.
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = TrellisRequestContext
     let gateway: Gateway

@@ -1,15 +1,17 @@
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
-import OpenAIWire
 import TrellisCore
-import TrellisStore
 
-/// The per-request context: Hummingbird's core storage, the request id every response carries, and the
-/// authenticated caller once the auth middleware has run.
+/// The per-request context every route starts in: Hummingbird's core storage, the request id every response
+/// carries, and the caller once `AuthMiddleware` has identified one. Routes that need a key do not read
+/// `principal` here: they run in an ``AuthenticatedContext`` (or a narrower child of it), where the caller is
+/// not optional.
 public struct TrellisRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var requestID: String
+    /// Set by `AuthMiddleware` only; nil until it has run (and on routes that need no key).
     public var principal: Principal?
     /// The connection, to learn when its client goes away.
     public let channel: (any Channel)?
@@ -21,19 +23,15 @@ public struct TrellisRequestContext: RequestContext {
         self.channel = source.channel
     }
 
-    /// The caller, who must be a tenant key with `scope`; the operator key is refused here (403) because the
-    /// OpenAI API acts for a tenant.
-    func tenantKey(scope: Scope) throws -> TenantKey {
-        switch principal {
-        case .tenantKey(let key)?:
-            guard key.scopes.contains(scope) else {
-                throw TrellisError.permissionDenied("This key does not have the '\(scope.rawValue)' scope.")
-            }
-            return key
-        case .operator?:
-            throw TrellisError.permissionDenied("The operator key cannot call the OpenAI API; issue a tenant key with the 'inference' scope.")
-        case nil:
-            throw TrellisError.missingKey
-        }
+    /// A context with no connection behind it, for checking the rules of the contexts built from it.
+    init(logger: Logger, requestID: String = "", principal: Principal? = nil) {
+        self.coreContext = .init(source: DetachedSource(logger: logger))
+        self.requestID = requestID
+        self.principal = principal
+        self.channel = nil
+    }
+
+    private struct DetachedSource: RequestContextSource {
+        let logger: Logger
     }
 }

@@ -5,51 +5,19 @@ import OpenAIWire
 import TrellisCore
 import TrellisStore
 
-// Prompts, adapters, and what a model version resolves to.
-extension AdminController {
-    // MARK: Namespaces
+/// The library under `/admin/v1`: prompts (versioned, with labels) and adapters (fine-tuned weights on an
+/// upstream). Shared ones are the operator's; a manage key writes its tenant's and reads shared ones.
+struct LibraryController {
+    let gateway: Gateway
 
-    /// The tenant an object being created belongs to: the body's `tenant` (which a manage key may only set to
-    /// its own), else the manage key's tenant, else shared (operator).
-    func owningTenant(_ body: BodyReader, _ context: TrellisRequestContext) throws -> Tenant? {
-        let caller = try requireManageKey(context)
-        if let tenantName = try body.string("tenant", maxBytes: 63) {
-            return try managedTenant(named: tenantName, context)
-        }
-        if let caller { return gateway.snapshot.tenants[caller.tenantID] }
-        return nil
-    }
-
-    /// Finds a namespaced object the way the contract says: for a tenant key its own first, then shared
-    /// (read-only); for the operator `?tenant=NAME`, else a shared one, else the only tenant's that has it.
-    func resolveNamed<T>(
-        _ name: String, kind: String, request: Request, context: TrellisRequestContext, forWriting: Bool,
-        shared: (String) -> T?, owned: (String, String) -> T?, owners: (String) -> [String]
-    ) throws -> T {
-        let snapshot = gateway.snapshot
-        let missing = TrellisError.notFound("The \(kind) '\(name.prefix(128))'")
-        switch context.principal {
-        case .operator?:
-            if let tenantName = request.uri.queryParameters.get("tenant") {
-                guard let tenant = snapshot.tenant(named: tenantName), let found = owned(name, tenant.id) else { throw missing }
-                return found
-            }
-            if let found = shared(name) { return found }
-            let who = owners(name)
-            if who.count == 1, let found = owned(name, who[0]) { return found }
-            if who.count > 1 { throw TrellisError.conflict("Several tenants have a \(kind) named '\(name.prefix(128))'; add '?tenant=NAME'.") }
-            throw missing
-        case .tenantKey(let key)?:
-            guard key.scopes.contains(.manage) else { throw TrellisError.permissionDenied("This key does not have the 'manage' scope.") }
-            if let own = owned(name, key.tenantID) { return own }
-            if let found = shared(name) {
-                if forWriting { throw TrellisError.permissionDenied("Shared \(kind)s are managed by the operator.") }
-                return found
-            }
-            throw missing
-        case nil:
-            throw TrellisError.missingKey
-        }
+    func register(on group: RouterGroup<AuthenticatedContext>) {
+        group.post("prompts", use: createPrompt)
+        group.get("prompts", use: listPrompts)
+        group.get("prompts/{name}", use: getPrompt)
+        group.put("prompts/{name}/labels", use: setPromptLabels)
+        group.post("adapters", use: createAdapter)
+        group.get("adapters", use: listAdapters)
+        group.get("adapters/{name}", use: getAdapter)
     }
 
     func tenantName(_ id: String?) -> JSONValue {
@@ -93,15 +61,15 @@ extension AdminController {
         return PromptInput(name: name, description: try body.string("description", maxBytes: 4096), definition: definition, labels: labels)
     }
 
-    @Sendable func createPrompt(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+    @Sendable func createPrompt(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         var request = request
         let body = try BodyReader(
             try await request.jsonBody(limit: 1 << 20), allowed: ["name", "tenant", "description", "messages", "variables", "labels"])
-        let tenant = try owningTenant(body, context)
+        let tenant = try context.owningTenant(body, in: gateway.snapshot)
         let input = try Self.parsePrompt(body)
         let write = try await gateway.store.writePrompt(
             name: input.name, tenantID: tenant?.id, description: input.description, definition: input.definition.json, labels: input.labels,
-            actor: context.principal?.actor ?? "operator")
+            actor: context.actor)
         try await gateway.reloadCatalog()
         guard case .object(var json) = promptJSON(write.prompt) else { throw TrellisError.internalError }
         json["version"] = .int(write.version)
@@ -109,8 +77,8 @@ extension AdminController {
         return .json(.object(json), status: write.created ? .created : .ok)
     }
 
-    @Sendable func listPrompts(_ request: Request, context: TrellisRequestContext) async throws -> Response {
-        let caller = try requireManageKey(context)
+    @Sendable func listPrompts(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let caller = try context.manageKey()
         let snapshot = gateway.snapshot
         var prompts = caller.map { snapshot.visiblePrompts(tenantID: $0.tenantID) } ?? snapshot.allPrompts
         if caller == nil, let tenantName = request.uri.queryParameters.get("tenant") {
@@ -120,19 +88,20 @@ extension AdminController {
         return .json(["object": "list", "data": .array(prompts.map(promptJSON))])
     }
 
-    func resolvePromptNamed(_ request: Request, _ context: TrellisRequestContext, forWriting: Bool) throws -> Prompt {
+    func resolvePromptNamed(_ request: Request, _ context: AuthenticatedContext, forWriting: Bool) throws -> Prompt {
         let snapshot = gateway.snapshot
-        return try resolveNamed(
-            context.parameters.decoded("name"), kind: "prompt", request: request, context: context, forWriting: forWriting,
+        return try context.resolveNamed(
+            context.parameters.decoded("name"), kind: "prompt", in: snapshot, tenantQuery: request.uri.queryParameters.get("tenant"),
+            forWriting: forWriting,
             shared: snapshot.sharedPrompt(named:), owned: snapshot.tenantPrompt(named:tenantID:), owners: snapshot.tenantsOwningPrompt(named:))
     }
 
-    @Sendable func getPrompt(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+    @Sendable func getPrompt(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         .json(promptJSON(try resolvePromptNamed(request, context, forWriting: false)))
     }
 
     /// `PUT /prompts/{name}/labels` with `{"production": 3, "staging": null}`: moves or removes labels.
-    @Sendable func setPromptLabels(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+    @Sendable func setPromptLabels(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let prompt = try resolvePromptNamed(request, context, forWriting: true)
         var request = request
         guard case .object(let object) = try await request.jsonBody(limit: 64 * 1024), !object.isEmpty else {
@@ -166,7 +135,7 @@ extension AdminController {
                 }
             }
         }
-        let updated = try await gateway.store.setPromptLabels(promptID: prompt.id, labels: labels, actor: context.principal?.actor ?? "operator")
+        let updated = try await gateway.store.setPromptLabels(promptID: prompt.id, labels: labels, actor: context.actor)
         try await gateway.reloadCatalog()
         return .json(promptJSON(updated))
     }
@@ -259,69 +228,33 @@ extension AdminController {
             description: try body.string("description", maxBytes: 4096), createdAt: Date())
     }
 
-    @Sendable func createAdapter(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+    @Sendable func createAdapter(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         var request = request
         let body = try BodyReader(try await request.jsonBody(limit: 64 * 1024), allowed: Self.adapterFields)
-        let tenant = try owningTenant(body, context)
+        let tenant = try context.owningTenant(body, in: gateway.snapshot)
         let adapter = try Self.parseAdapter(body, tenantID: tenant?.id, snapshot: gateway.snapshot)
-        if case .path = adapter.serving, case .tenantKey? = context.principal {
+        if case .path = adapter.serving, case .tenantKey = context.principal {
             // Loading makes the model server read a file of its own: that is the operator's decision.
             throw TrellisError.permissionDenied("Only the operator key may register adapters that a vLLM server loads from a path.")
         }
-        let created = try await gateway.store.createAdapter(adapter, actor: context.principal?.actor ?? "operator")
+        let created = try await gateway.store.createAdapter(adapter, actor: context.actor)
         try await gateway.reloadCatalog()
         return .json(adapterJSON(created), status: .created)
     }
 
-    @Sendable func listAdapters(_ request: Request, context: TrellisRequestContext) async throws -> Response {
-        let caller = try requireManageKey(context)
+    @Sendable func listAdapters(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let caller = try context.manageKey()
         let snapshot = gateway.snapshot
         let adapters = caller.map { snapshot.visibleAdapters(tenantID: $0.tenantID) } ?? snapshot.allAdapters
         return .json(["object": "list", "data": .array(adapters.map(adapterJSON))])
     }
 
-    @Sendable func getAdapter(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+    @Sendable func getAdapter(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let snapshot = gateway.snapshot
-        let adapter = try resolveNamed(
-            context.parameters.decoded("name"), kind: "adapter", request: request, context: context, forWriting: false,
+        let adapter = try context.resolveNamed(
+            context.parameters.decoded("name"), kind: "adapter", in: snapshot, tenantQuery: request.uri.queryParameters.get("tenant"),
+            forWriting: false,
             shared: snapshot.sharedAdapter(named:), owned: snapshot.tenantAdapter(named:tenantID:), owners: snapshot.tenantsOwningAdapter(named:))
         return .json(adapterJSON(adapter))
-    }
-
-    // MARK: What a version resolves to
-
-    /// Where a version's requests go and with what: base or adapter, prompt version, parameters.
-    func resolvedJSON(_ spec: ModelSpec, model: IndustryModel, snapshot: CatalogSnapshot) -> JSONValue {
-        var out = JSONObject()
-        if let name = spec.adapter {
-            if let adapter = snapshot.adapter(named: name, tenantID: model.tenantID) {
-                let target = ChatPlanner.target(for: adapter)
-                out["adapter"] = ["name": .string(name), "base_model": .string(adapter.baseModel), "method": .string(adapter.method.rawValue)]
-                out["targets"] = [["upstream": .string(target.upstream), "model": .string(target.model)]]
-            } else {
-                out["adapter"] = ["name": .string(name), "missing": true]
-            }
-        } else {
-            out["targets"] = .array(spec.deployments.map { ["upstream": .string($0.upstream), "model": .string($0.model), "weight": .int($0.weight)] })
-        }
-        if !spec.fallbacks.isEmpty {
-            out["fallbacks"] = .array(spec.fallbacks.map { ["upstream": .string($0.upstream), "model": .string($0.model)] })
-        }
-        switch spec.prompt {
-        case nil:
-            out["prompt"] = .null
-        case .inline?:
-            out["prompt"] = ["inline": true]
-        case .named(let name, let version, let label)?:
-            let prompt = snapshot.prompt(named: name, tenantID: model.tenantID)
-            let current: Int? = version ?? (label != nil ? label.flatMap { prompt?.labels[$0] } : prompt?.latest?.version)
-            var p: JSONObject = ["name": .string(name), "version": current.map { .int($0) } ?? .null]
-            if prompt == nil || current.flatMap({ prompt?.version($0) }) == nil { p["missing"] = true }
-            if let label { p["label"] = .string(label) }
-            if version == nil && label == nil { p["follows"] = "latest" }
-            out["prompt"] = .object(p)
-        }
-        out["params"] = .object(spec.params)
-        return .object(out)
     }
 }

@@ -6,26 +6,78 @@ import OpenAIWire
 import TrellisCore
 import TrellisStore
 
-// Usage analytics and dataset export.
-extension AdminController {
+/// Governance under `/admin/v1`: the audit log, usage reports and the dataset export. The operator sees every
+/// tenant's (or one, with `?tenant=`); a tenant key sees its own tenant's only.
+struct GovernanceController {
+    let gateway: Gateway
+
+    func register(on group: RouterGroup<AuthenticatedContext>) {
+        group.get("audit", use: listAudit)
+        group.get("usage", use: usageReport)
+        group.get("datasets/export", use: exportDataset)
+    }
+
+    // MARK: Audit
+
+    @Sendable func listAudit(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let caller = try context.manageKey()
+        let query = request.uri.queryParameters
+        var limit = 100
+        if let text = query.get("limit") {
+            guard let n = Int(text), (1...1000).contains(n) else { throw TrellisError.invalidField("limit", "must be an integer from 1 to 1000") }
+            limit = n
+        }
+        var before: Int64?
+        if let text = query.get("before") {
+            guard let n = Int64(text), n > 0 else { throw TrellisError.invalidField("before", "must be a positive audit entry id") }
+            before = n
+        }
+        var tenantID = caller?.tenantID
+        if caller == nil, let tenantName = query.get("tenant") {
+            guard let tenant = gateway.snapshot.tenant(named: tenantName) else { throw TrellisError.notFound("The tenant '\(tenantName.prefix(64))'") }
+            tenantID = tenant.id
+        }
+        var filter = AuditFilter()
+        filter.action = query.get("action").map { String($0) }
+        filter.actor = query.get("actor").map { String($0) }
+        filter.target = query.get("target").map { String($0) }
+        if let from = query.get("from") {
+            guard let date = Timestamps.parse(.string(String(from))) else { throw TrellisError.invalidField("from", "must be an RFC 3339 time") }
+            filter.from = date
+        }
+        if let to = query.get("to") {
+            guard let date = Timestamps.parse(.string(String(to))) else { throw TrellisError.invalidField("to", "must be an RFC 3339 time") }
+            filter.to = date
+        }
+        let entries = try await gateway.store.auditEntries(tenantID: tenantID, limit: limit + 1, beforeID: before, filter: filter)
+        let page = entries.prefix(limit)
+        let snapshot = gateway.snapshot
+        let data: [JSONValue] = page.map { e in
+            [
+                "id": .int(Int(e.id)), "at": .time(e.at), "actor": .string(e.actor),
+                "tenant": .optionalString(e.tenantID.flatMap { snapshot.tenants[$0]?.name }), "action": .string(e.action),
+                "target": .string(e.target), "detail": e.detail.flatMap { try? JSONParser.parse($0) } ?? .null,
+            ]
+        }
+        return .json(["object": "list", "data": .array(data), "has_more": .bool(entries.count > limit)])
+    }
+
+    // MARK: Usage and export
+
     /// The caller's view of usage: the operator's of everything (or `?tenant=`), a tenant key's (scope
     /// `usage` or `manage`) of its own tenant only.
-    func usageTenant(_ request: Request, _ context: TrellisRequestContext) throws -> String? {
+    func usageTenant(_ request: Request, _ context: AuthenticatedContext) throws -> String? {
         switch context.principal {
-        case .operator?:
+        case .operator:
             guard let name = request.uri.queryParameters.get("tenant") else { return nil }
             guard let tenant = gateway.snapshot.tenant(named: String(name)) else { throw TrellisError.notFound("The tenant '\(name.prefix(64))'") }
             return tenant.id
-        case .tenantKey(let key)?:
-            guard !key.scopes.isDisjoint(with: [.usage, .manage]) else {
-                throw TrellisError.permissionDenied("This key needs the 'usage' scope to read usage.")
-            }
+        case .tenantKey(let key):
+            _ = try key.requiring(anyOf: [.usage, .manage], "This key needs the 'usage' scope to read usage.")
             if let name = request.uri.queryParameters.get("tenant"), name != key.tenantName {
                 throw TrellisError.notFound("The tenant '\(name.prefix(64))'")
             }
             return key.tenantID
-        case nil:
-            throw TrellisError.missingKey
         }
     }
 
@@ -34,29 +86,29 @@ extension AdminController {
         let s = String(text)
         if s.count == 10, s.split(separator: "-").count == 3, Timestamps.parse(.string(s + "T00:00:00Z")) != nil { return s }
         guard let date = Timestamps.parse(.string(s)) else { throw TrellisError.invalidField(param, "must be a date (2026-11-29) or an RFC 3339 time") }
-        return SQLiteStore.day(ms: Int64(date.timeIntervalSince1970 * 1000))
+        return UsageQuery.day(ms: Int64(date.timeIntervalSince1970 * 1000))
     }
 
     /// `GET /usage?tenant=&model=&group_by=model,version,tenant,key,user,day&from=&to=`: requests, distinct end
     /// users, errors, tokens, cost, latency and time-to-first-token percentiles and feedback per group, over
     /// whole UTC days (`from` and `to` inclusive; default the last 30 days).
-    @Sendable func usageReport(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+    @Sendable func usageReport(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let tenantID = try usageTenant(request, context)
         let query = request.uri.queryParameters
-        var groupBy: [SQLiteStore.UsageDimension] = []
+        var groupBy: [UsageDimension] = []
         if let text = query.get("group_by"), !text.isEmpty {
             // A form-encoded space ("model,+day") is a space too.
             for part in text.split(separator: ",") {
                 let name = part.replacingOccurrences(of: "+", with: " ").trimmingCharacters(in: .whitespaces)
-                guard let d = SQLiteStore.UsageDimension(rawValue: name == "end_user" ? "user" : name) else {
+                guard let d = UsageDimension(rawValue: name == "end_user" ? "user" : name) else {
                     throw TrellisError.invalidField("group_by", "takes tenant, model, version, key, user and day, comma-separated")
                 }
                 if !groupBy.contains(d) { groupBy.append(d) }
             }
         }
         let now = Int64(Date().timeIntervalSince1970 * 1000)
-        let from = try query.get("from").map { try Self.day($0, param: "from") } ?? SQLiteStore.day(ms: now - 29 * 86_400_000)
-        let to = try query.get("to").map { try Self.day($0, param: "to") } ?? SQLiteStore.day(ms: now)
+        let from = try query.get("from").map { try Self.day($0, param: "from") } ?? UsageQuery.day(ms: now - 29 * 86_400_000)
+        let to = try query.get("to").map { try Self.day($0, param: "to") } ?? UsageQuery.day(ms: now)
         guard from <= to else { throw TrellisError.invalidRequest("'from' is after 'to'.", param: "from", code: "invalid_value") }
         let model = query.get("model").map { String($0) }
         let started = ContinuousClock.now
@@ -101,7 +153,7 @@ extension AdminController {
     /// `GET /datasets/export?model=&format=openai-sft|openai-dpo`: JSON Lines, streamed, from captured
     /// interactions. SFT: well-rated answers, and corrections as the assistant turn. DPO: corrected answers,
     /// the correction preferred over the original.
-    @Sendable func exportDataset(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+    @Sendable func exportDataset(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let tenantID = try usageTenant(request, context)
         let query = request.uri.queryParameters
         let format = query.get("format").map { String($0) } ?? "openai-sft"
@@ -137,7 +189,7 @@ extension AdminController {
             })
     }
 
-    static func datasetLines(_ item: SQLiteStore.RatedInteraction, format: String) -> [JSONValue] {
+    static func datasetLines(_ item: RatedInteraction, format: String) -> [JSONValue] {
         let messages = item.messages.arrayValue ?? []
         func assistant(_ text: String) -> JSONValue { ["role": "assistant", "content": .string(text)] }
         if format == "openai-dpo" {

@@ -5,8 +5,71 @@ import OpenAIWire
 import TrellisCore
 import TrellisStore
 
-// Tenant keys: issue (clamped to what a manage key may give), list, revoke.
-extension AdminController {
+/// Tenants and their keys under `/admin/v1`. The operator creates tenants and sets their limits; a tenant key
+/// with the `manage` scope reads its own tenant and issues, lists and revokes its keys.
+struct TenantsController {
+    let gateway: Gateway
+
+    func register(on group: RouterGroup<AuthenticatedContext>) {
+        let operatorOnly = group.group(context: OperatorContext.self)
+        operatorOnly.post("tenants", use: createTenant)
+        group.get("tenants", use: listTenants)
+        group.get("tenants/{tenant}", use: getTenant)
+        operatorOnly.patch("tenants/{tenant}", use: updateTenant)
+        group.post("tenants/{tenant}/keys", use: createKey)
+        group.get("tenants/{tenant}/keys", use: listKeys)
+        group.delete("keys/{id}", use: revokeKey)
+    }
+
+    // MARK: Tenants
+
+    func tenantJSON(_ t: Tenant) -> JSONValue {
+        var o: JSONObject = ["id": .string(t.id), "object": "tenant", "name": .string(t.name), "created_at": .time(t.createdAt)]
+        if case .object(let settings) = t.settings.json {
+            for m in settings { o[m.key] = m.value }
+        }
+        return .object(o)
+    }
+
+    @Sendable func createTenant(_ request: Request, context: OperatorContext) async throws -> Response {
+        var request = request
+        let body = try BodyReader(try await request.jsonBody(limit: 64 * 1024), allowed: ["name"] + TenantSettings.fields)
+        let name = try body.requiredString("name", maxBytes: 63)
+        guard Names.isValidTenant(name) else { throw TrellisError.invalidField("name", "must match \(Names.tenantRule)") }
+        let settings = try TenantSettings.parse(body.object)
+        let tenant = try await gateway.store.createTenant(name: name, settings: settings, actor: context.actor)
+        try await gateway.reloadCatalog()
+        return .json(tenantJSON(tenant), status: .created)
+    }
+
+    @Sendable func listTenants(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let snapshot = gateway.snapshot
+        let tenants: [Tenant]
+        if let key = try context.manageKey() {
+            tenants = snapshot.tenants[key.tenantID].map { [$0] } ?? []
+        } else {
+            tenants = snapshot.tenants.values.sorted { $0.name < $1.name }
+        }
+        return .json(["object": "list", "data": .array(tenants.map(tenantJSON))])
+    }
+
+    @Sendable func getTenant(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let tenant = try context.managedTenant(named: context.parameters.decoded("tenant"), in: gateway.snapshot)
+        return .json(tenantJSON(tenant))
+    }
+
+    /// `PATCH /tenants/{tenant}`: limits, monthly quota and capture; fields left out keep their values, null
+    /// clears one. Operator only: a tenant does not set its own limits.
+    @Sendable func updateTenant(_ request: Request, context: OperatorContext) async throws -> Response {
+        let tenant = try context.principal.managedTenant(named: context.parameters.decoded("tenant"), in: gateway.snapshot)
+        var request = request
+        let body = try BodyReader(try await request.jsonBody(limit: 64 * 1024), allowed: TenantSettings.fields)
+        let settings = try TenantSettings.parse(body.object, base: tenant.settings)
+        let updated = try await gateway.store.setTenantSettings(id: tenant.id, settings: settings, actor: context.actor)
+        try await gateway.reloadCatalog()
+        return .json(tenantJSON(updated))
+    }
+
     // MARK: Keys
 
     func keyJSON(_ k: APIKeyInfo, tenantName: String, secret: String? = nil) -> JSONValue {
@@ -29,8 +92,9 @@ extension AdminController {
         return .object(o)
     }
 
-    @Sendable func createKey(_ request: Request, context: TrellisRequestContext) async throws -> Response {
-        let tenant = try managedTenant(named: context.parameters.decoded("tenant"), context)
+    /// `POST /tenants/{tenant}/keys`: issues a key, clamped to what a manage key may give.
+    @Sendable func createKey(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let tenant = try context.managedTenant(named: context.parameters.decoded("tenant"), in: gateway.snapshot)
         var request = request
         let body = try BodyReader(
             try await request.jsonBody(limit: 64 * 1024), allowed: ["name", "scopes", "models", "rpm", "tpm", "concurrency", "expires_at"])
@@ -55,7 +119,7 @@ extension AdminController {
         var limits = Limits(
             requestsPerMinute: try body.int("rpm", in: 1...100_000_000), tokensPerMinute: try body.int("tpm", in: 1...1_000_000_000_000),
             concurrency: try body.int("concurrency", in: 1...1_000_000))
-        if case .tenantKey? = context.principal {
+        if case .tenantKey = context.principal {
             // A tenant's manage key mints keys within what the deployment gives a key and the tenant has: the
             // operator alone may raise a key above them.
             let own = tenant.settings.limits
@@ -77,26 +141,26 @@ extension AdminController {
             NewKey(
                 tenantID: tenant.id, name: name, scopes: scopes, models: models, rpm: limits.requestsPerMinute, tpm: limits.tokensPerMinute,
                 expiresAt: expiresAt, concurrency: limits.concurrency),
-            actor: context.principal?.actor ?? "operator")
+            actor: context.actor)
         try await gateway.reloadCatalog()
         var headers = HTTPFields()
         headers[.cacheControl] = "no-store"
         return .json(keyJSON(info, tenantName: tenant.name, secret: secret), status: .created, headers: headers)
     }
 
-    @Sendable func listKeys(_ request: Request, context: TrellisRequestContext) async throws -> Response {
-        let tenant = try managedTenant(named: context.parameters.decoded("tenant"), context)
+    @Sendable func listKeys(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let tenant = try context.managedTenant(named: context.parameters.decoded("tenant"), in: gateway.snapshot)
         let keys = try await gateway.store.keys(tenantID: tenant.id)
         return .json(["object": "list", "data": .array(keys.map { keyJSON($0, tenantName: tenant.name) })])
     }
 
-    @Sendable func revokeKey(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+    @Sendable func revokeKey(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let id = context.parameters.decoded("id")
-        let caller = try requireManageKey(context)
+        let caller = try context.manageKey()
         guard let info = try await gateway.store.key(id: id), caller == nil || caller?.tenantID == info.tenantID else {
             throw TrellisError.notFound("The key '\(id.prefix(64))'")
         }
-        let revoked = try await gateway.store.revokeKey(id: id, actor: context.principal?.actor ?? "operator")
+        let revoked = try await gateway.store.revokeKey(id: id, actor: context.actor)
         try await gateway.reloadCatalog()
         let tenantName = gateway.snapshot.tenants[revoked.tenantID]?.name ?? ""
         return .json(keyJSON(revoked, tenantName: tenantName))
