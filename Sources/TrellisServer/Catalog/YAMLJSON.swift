@@ -20,7 +20,8 @@ enum YAMLJSON {
             throw Failure(description: "not valid YAML: " + (String(describing: error).split(separator: "\n").first.map(String.init) ?? "syntax error"))
         }
         guard let node else { return .object(JSONObject()) }
-        return try convert(node, depth: 0, environment: environment)
+        var converter = Converter(environment: environment)
+        return try YAMLWalker.walk(node, with: &converter)
     }
 
     static let variablePrefix = "TRELLIS_CATALOG_"
@@ -56,10 +57,24 @@ enum YAMLJSON {
         return out
     }
 
-    static func convert(_ node: Node, depth: Int, environment: [String: String]) throws -> JSONValue {
-        guard depth < 64 else { throw Failure(description: "nested too deeply") }
-        switch node {
-        case .scalar(let scalar):
+    /// The catalog's reading of a YAML document: scalars by their resolved tag, `${TRELLIS_CATALOG_…}` filled
+    /// in strings, duplicate keys refused, at most 64 levels deep.
+    struct Converter: YAMLVisitor {
+        let environment: [String: String]
+
+        var maxDepth: Int { 64 }
+        var refusesDuplicateKeys: Bool { true }
+
+        func failure(_ problem: YAMLWalker.Problem, at path: YAMLWalker.Path) -> any Error {
+            switch problem {
+            case .tooDeep: Failure(description: "nested too deeply")
+            case .keyNotString: Failure(description: "mapping keys must be strings")
+            case .duplicateKey(let name): Failure(description: "duplicate key '\(name)'")
+            case .alias: Failure(description: "YAML aliases are not supported")
+            }
+        }
+
+        func scalar(_ scalar: Node.Scalar, of node: Node, at path: YAMLWalker.Path) throws -> JSONValue {
             switch node.tag.rawValue {  // resolving the implicit tag (int, float, bool, null, str)
             case Tag.Name.null.rawValue:
                 return .null
@@ -74,18 +89,16 @@ enum YAMLJSON {
             default:
                 return .string(try expand(scalar.string, environment: environment))
             }
-        case .sequence(let seq):
-            return .array(try seq.map { try convert($0, depth: depth + 1, environment: environment) })
-        case .mapping(let mapping):
+        }
+
+        func list(_ items: [JSONValue], at path: YAMLWalker.Path) -> JSONValue {
+            .array(items)
+        }
+
+        func mapping(_ entries: [(key: String, value: JSONValue)], at path: YAMLWalker.Path) -> JSONValue {
             var object = JSONObject()
-            for (key, value) in mapping {
-                guard let name = key.string else { throw Failure(description: "mapping keys must be strings") }
-                if object[name] != nil { throw Failure(description: "duplicate key '\(name)'") }
-                object.appendUnchecked(name, try convert(value, depth: depth + 1, environment: environment))
-            }
+            for (key, value) in entries { object.appendUnchecked(key, value) }
             return .object(object)
-        case .alias:
-            throw Failure(description: "YAML aliases are not supported")
         }
     }
 }

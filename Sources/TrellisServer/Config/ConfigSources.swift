@@ -73,55 +73,84 @@ public struct RawSettings: Sendable {
             throw ConfigError(key: "--config", source: path, problem: "not valid YAML")
         }
         guard let node else { return }  // an empty file sets nothing
-        guard case .mapping(let root) = node else {
+        guard case .mapping = node else {
             throw ConfigError(key: "--config", source: path, problem: "the top level must be a mapping of settings")
         }
-        try flatten(root, prefix: "", path: path, knownKeys: knownKeys, listKeys: listKeys)
+        var flattener = Flattener(settings: self, file: path, knownKeys: knownKeys, listKeys: listKeys)
+        defer { self = flattener.settings }  // what was read before a refusal stays, as it always did
+        try YAMLWalker.walk(node, with: &flattener)
     }
 
-    private mutating func flatten(_ mapping: Node.Mapping, prefix: String, path: String, knownKeys: Set<String>, listKeys: Set<String>) throws {
-        for (keyNode, valueNode) in mapping {
-            guard let name = keyNode.string else {
-                throw ConfigError(key: prefix.isEmpty ? "(root)" : prefix, source: path, problem: "keys must be strings")
-            }
-            let key = prefix.isEmpty ? name : "\(prefix).\(name)"
-            switch valueNode {
-            case .mapping(let inner):
-                guard knownKeys.contains(where: { $0.hasPrefix(key + ".") }) else {
-                    throw ConfigError(key: key, source: path, problem: "unknown setting")
-                }
-                try flatten(inner, prefix: key, path: path, knownKeys: knownKeys, listKeys: listKeys)
-            case .sequence(let seq):
-                guard listKeys.contains(key) else {
-                    throw ConfigError(key: key, source: path, problem: knownKeys.contains(key) ? "must be a single value, not a list" : "unknown setting")
-                }
-                var items: [String] = []
-                for item in seq {
-                    guard let s = item.string else { throw ConfigError(key: key, source: path, problem: "list items must be plain values") }
-                    items.append(s)
-                }
-                set(key, list: items, source: path)
-            case .scalar(let scalar):
-                let isNull =
-                    scalar.tag.description == Tag.Name.null.rawValue || (scalar.string.isEmpty && scalar.style == .plain) || scalar.string == "~"
-                    || scalar.string == "null"
-                // A section whose settings are all commented out (`admin:` with only comments) is an empty one.
-                let isSection = knownKeys.contains(where: { $0.hasPrefix(key + ".") })
-                guard knownKeys.contains(key) || (isNull && isSection) else {
-                    throw ConfigError(key: key, source: path, problem: "unknown setting")
-                }
-                if isNull {
-                    continue  // an explicit null leaves the default
-                }
-                if listKeys.contains(key) {
-                    set(key, list: scalar.string.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }, source: path)
-                } else {
-                    set(key, scalar.string, source: path)
-                }
+    /// The configuration's reading of a YAML file: nested mappings become dotted keys, each checked against the
+    /// known settings before it is read; a sequence of plain values is a list, for list settings only; a null
+    /// leaves the default.
+    private struct Flattener: YAMLVisitor {
+        var settings: RawSettings
+        let file: String
+        let knownKeys: Set<String>
+        let listKeys: Set<String>
+
+        func failure(_ problem: YAMLWalker.Problem, at path: YAMLWalker.Path) -> any Error {
+            switch problem {
+            case .keyNotString:
+                ConfigError(key: path.keys.isEmpty ? "(root)" : path.dotted, source: file, problem: "keys must be strings")
             case .alias:
-                throw ConfigError(key: key, source: path, problem: "YAML aliases are not supported in the configuration")
+                ConfigError(key: path.dotted, source: file, problem: "YAML aliases are not supported in the configuration")
+            // Neither is asked for: Yams refuses duplicate keys itself, and an unknown section ends the walk.
+            case .duplicateKey(let name):
+                ConfigError(key: path.dotted, source: file, problem: "duplicate key '\(name)'")
+            case .tooDeep:
+                ConfigError(key: path.dotted, source: file, problem: "nested too deeply")
             }
         }
+
+        func isSection(_ key: String) -> Bool {
+            knownKeys.contains(where: { $0.hasPrefix(key + ".") })
+        }
+
+        func enterMapping(at path: YAMLWalker.Path) throws {
+            let key = path.dotted
+            guard path.keys.isEmpty || isSection(key) else {
+                throw ConfigError(key: key, source: file, problem: "unknown setting")
+            }
+        }
+
+        mutating func sequence(_ sequence: Node.Sequence, at path: YAMLWalker.Path) throws -> Void? {
+            let key = path.dotted
+            guard listKeys.contains(key) else {
+                throw ConfigError(key: key, source: file, problem: knownKeys.contains(key) ? "must be a single value, not a list" : "unknown setting")
+            }
+            var items: [String] = []
+            for item in sequence {
+                guard let s = item.string else { throw ConfigError(key: key, source: file, problem: "list items must be plain values") }
+                items.append(s)
+            }
+            settings.set(key, list: items, source: file)
+            return ()
+        }
+
+        mutating func scalar(_ scalar: Node.Scalar, of node: Node, at path: YAMLWalker.Path) throws {
+            let key = path.dotted
+            let isNull =
+                scalar.tag.description == Tag.Name.null.rawValue || (scalar.string.isEmpty && scalar.style == .plain) || scalar.string == "~"
+                || scalar.string == "null"
+            // A section whose settings are all commented out (`admin:` with only comments) is an empty one.
+            guard knownKeys.contains(key) || (isNull && isSection(key)) else {
+                throw ConfigError(key: key, source: file, problem: "unknown setting")
+            }
+            if isNull {
+                return  // an explicit null leaves the default
+            }
+            if listKeys.contains(key) {
+                settings.set(key, list: scalar.string.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }, source: file)
+            } else {
+                settings.set(key, scalar.string, source: file)
+            }
+        }
+
+        func list(_ items: [Void], at path: YAMLWalker.Path) {}
+
+        func mapping(_ entries: [(key: String, value: Void)], at path: YAMLWalker.Path) {}
     }
 
     /// Environment variables override the file: `TRELLIS_SERVER_PORT=9000`. Lists are comma-separated.
