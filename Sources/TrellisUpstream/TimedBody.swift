@@ -23,10 +23,10 @@ public struct TimedBody {
         do {
             buffer = try await iterator.next()
         } catch {
-            throw UpstreamClient.classify(error, upstream: upstream, phase: "idle")
+            throw UpstreamClient.classify(error, upstream: upstream, phase: .idle)
         }
         if buffer != nil, ContinuousClock.now > deadline {
-            throw UpstreamFailure(kind: .timeout, upstream: upstream, phase: "total")
+            throw UpstreamFailure(kind: .timeout, upstream: upstream, phase: .total)
         }
         return buffer
     }

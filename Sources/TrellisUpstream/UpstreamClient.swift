@@ -301,7 +301,7 @@ public final class UpstreamClient: Sendable {
                 request, url: url, route: call.route, connectMs: timeouts.connectMs, idleMs: timeouts.idleMs,
                 holdMs: Int64(timeouts.totalMs) + Int64(timeouts.idleMs), deadline: deadline, logger: clientLogger)
         } catch {
-            throw Self.classify(error, upstream: name, phase: "first byte")
+            throw Self.classify(error, upstream: name, phase: .firstByte)
         }
         let status = Int(response.status.code)
         if (200..<300).contains(status) {
@@ -317,7 +317,7 @@ public final class UpstreamClient: Sendable {
     }
 
     /// Maps AsyncHTTPClient and NIO errors to failure kinds without keeping their text (which can hold URLs).
-    public static func classify(_ error: any Error, upstream: String, phase: String) -> UpstreamFailure {
+    public static func classify(_ error: any Error, upstream: String, phase: UpstreamFailure.Phase) -> UpstreamFailure {
         if error is CancellationError {
             return UpstreamFailure(kind: .cancelled, upstream: upstream)
         }
@@ -326,10 +326,10 @@ public final class UpstreamClient: Sendable {
                 return UpstreamFailure(kind: .timeout, upstream: upstream, phase: phase)
             }
             if e == .readTimeout {
-                return UpstreamFailure(kind: .timeout, upstream: upstream, phase: "idle")
+                return UpstreamFailure(kind: .timeout, upstream: upstream, phase: .idle)
             }
             if e == .connectTimeout {
-                return UpstreamFailure(kind: .timeout, upstream: upstream, phase: "connect")
+                return UpstreamFailure(kind: .timeout, upstream: upstream, phase: .connect)
             }
             if e == .cancelled {
                 return UpstreamFailure(kind: .cancelled, upstream: upstream)
@@ -352,7 +352,7 @@ extension UpstreamClient {
             let status = Int(response.status.code)
             return (200..<300).contains(status) ? nil : "status_\(status)"
         } catch {
-            return Self.classify(error, upstream: upstream.name, phase: "probe").label
+            return Self.classify(error, upstream: upstream.name, phase: .probe).label
         }
     }
 

@@ -12,15 +12,26 @@ public struct UpstreamFailure: Error, Sendable, CustomStringConvertible {
         case cancelled
     }
 
+    /// Which timeout fired. The raw value names it in the client's message ("first byte timeout").
+    public enum Phase: String, Sendable, Equatable, CustomStringConvertible {
+        case connect
+        case firstByte = "first byte"
+        case idle
+        case total
+        case probe
+
+        public var description: String { rawValue }
+    }
+
     public var kind: Kind
     public var upstream: String
     public var status: Int?
     public var upstreamError: OpenAIError?
     public var retryAfter: String?
     /// Which timeout fired, for `.timeout`.
-    public var phase: String?
+    public var phase: Phase?
 
-    public init(kind: Kind, upstream: String, status: Int? = nil, upstreamError: OpenAIError? = nil, retryAfter: String? = nil, phase: String? = nil) {
+    public init(kind: Kind, upstream: String, status: Int? = nil, upstreamError: OpenAIError? = nil, retryAfter: String? = nil, phase: Phase? = nil) {
         self.kind = kind
         self.upstream = upstream
         self.status = status
@@ -38,13 +49,17 @@ public struct UpstreamFailure: Error, Sendable, CustomStringConvertible {
     public var description: String { "upstream \(upstream): \(label)" }
 
     /// Worth trying another deployment: nothing reached the client, and the failure is the upstream's, not the
-    /// request's.
+    /// request's (``DispatchPolicy/movesOn(after:status:)``).
     public var isRetryable: Bool {
+        DispatchPolicy.movesOn(after: dispatchFailure)
+    }
+
+    /// The failure as the dispatch policy tells failures apart.
+    public var dispatchFailure: DispatchPolicy.Failure {
         switch kind {
-        case .connect, .timeout: return true
-        case .status: return (status ?? 0) >= 500 || status == 429 || status == 408
-        case .protocolError: return true
-        case .cancelled: return false
+        case .connect, .timeout, .protocolError: .noAnswer
+        case .status: .status(status)
+        case .cancelled: .cancelled
         }
     }
 
@@ -57,9 +72,9 @@ public struct UpstreamFailure: Error, Sendable, CustomStringConvertible {
         case .connect:
             return .upstream("Could not connect to the model server.", code: "upstream_unavailable")
         case .timeout:
-            return .upstreamTimeout("The model server did not answer in time\(phase.map { " (\($0) timeout)" } ?? "").")
+            return .upstreamTimeout("The model server did not answer in time\(phase.map { " (\($0.rawValue) timeout)" } ?? "").")
         case .cancelled:
-            return TrellisError(status: 499, type: "invalid_request_error", code: "client_closed_request", message: "The client closed the request.")
+            return .clientClosed("The client closed the request.")
         case .protocolError:
             return .upstream("The model server sent an invalid response.", code: "upstream_invalid_response")
         case .status:

@@ -42,7 +42,7 @@ import TrellisCore
         #expect(limited.clientError.status == 429)
         #expect(limited.clientError.headers.contains { $0.0 == "Retry-After" && $0.1 == "7" })
 
-        #expect(UpstreamFailure(kind: .timeout, upstream: "u", phase: "first byte").clientError.status == 504)
+        #expect(UpstreamFailure(kind: .timeout, upstream: "u", phase: .firstByte).clientError.status == 504)
         #expect(UpstreamFailure(kind: .connect, upstream: "u").clientError.status == 502)
         #expect(failure(503).label == "status_503")
     }
@@ -56,12 +56,12 @@ import TrellisCore
     }
 
     @Test func classifyMapsClientErrorsWithoutKeepingTheirText() {
-        #expect(UpstreamClient.classify(HTTPClientError.deadlineExceeded, upstream: "u", phase: "first byte").kind == .timeout)
-        #expect(UpstreamClient.classify(HTTPClientError.readTimeout, upstream: "u", phase: "x").phase == "idle")
-        #expect(UpstreamClient.classify(HTTPClientError.connectTimeout, upstream: "u", phase: "x").phase == "connect")
-        #expect(UpstreamClient.classify(CancellationError(), upstream: "u", phase: "x").kind == .cancelled)
-        #expect(UpstreamClient.classify(HTTPClientError.remoteConnectionClosed, upstream: "u", phase: "x").kind == .protocolError)
-        #expect(UpstreamClient.classify(ChannelError.ioOnClosedChannel, upstream: "u", phase: "x").kind == .connect)
+        #expect(UpstreamClient.classify(HTTPClientError.deadlineExceeded, upstream: "u", phase: .firstByte).kind == .timeout)
+        #expect(UpstreamClient.classify(HTTPClientError.readTimeout, upstream: "u", phase: .total).phase == .idle)
+        #expect(UpstreamClient.classify(HTTPClientError.connectTimeout, upstream: "u", phase: .total).phase == .connect)
+        #expect(UpstreamClient.classify(CancellationError(), upstream: "u", phase: .total).kind == .cancelled)
+        #expect(UpstreamClient.classify(HTTPClientError.remoteConnectionClosed, upstream: "u", phase: .total).kind == .protocolError)
+        #expect(UpstreamClient.classify(ChannelError.ioOnClosedChannel, upstream: "u", phase: .total).kind == .connect)
     }
 }
 

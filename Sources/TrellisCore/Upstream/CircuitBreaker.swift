@@ -40,14 +40,27 @@ public struct CircuitBreaker: Sendable, Equatable {
         /// The cool-down is over: a limited number of probes may pass.
         case halfOpen
 
-        /// `closed`, `open` or `half_open`, for metrics labels and status pages.
-        public var label: String {
+        /// Which of the three states, without the open state's deadline.
+        public var circuit: Circuit {
             switch self {
-            case .closed: "closed"
-            case .open: "open"
-            case .halfOpen: "half_open"
+            case .closed: .closed
+            case .open: .open
+            case .halfOpen: .halfOpen
             }
         }
+
+        /// `closed`, `open` or `half_open`, for metrics labels and status pages.
+        public var label: String { circuit.rawValue }
+    }
+
+    /// The breaker's state as status pages, metrics and logs show it: the raw value (and the description, so
+    /// string interpolation in logs gives the same text) is `closed`, `open` or `half_open`.
+    public enum Circuit: String, Sendable, Equatable, CaseIterable, CustomStringConvertible {
+        case closed
+        case open
+        case halfOpen = "half_open"
+
+        public var description: String { rawValue }
     }
 
     enum Phase: Equatable {

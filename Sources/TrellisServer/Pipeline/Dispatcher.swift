@@ -8,10 +8,10 @@ import TrellisStore
 import TrellisUpstream
 
 /// Sends a call to the first target that answers, in the plan's order, skipping targets whose circuit is open.
-/// Failures that are the upstream's (connect errors, timeouts, 5xx, 429) move on to the next target; failures
-/// caused by the request (4xx) end the attempt at once, since another server would refuse it too. When every
-/// target has failed and nothing has reached the client yet, the round is retried after a backoff (doubling,
-/// with jitter), up to `upstream.retries` times and only while `upstream.retry_budget_ms` has not run out.
+/// The rules (which failures move on, which end the attempt, when another round starts and after how long,
+/// what error a client gets when all fail) are `DispatchPolicy`'s, in TrellisCore; this is the I/O loop that
+/// carries out what it answers: it checks and sends to a target, records the outcome on the upstream's circuit,
+/// sleeps between rounds, and feeds each outcome back.
 struct Dispatcher {
     let gateway: Gateway
     /// The catalog the request was planned on: its targets, and whether they were masked for, were decided
@@ -43,34 +43,51 @@ struct Dispatcher {
         read: (UpstreamResponse, Upstream) async throws(UpstreamFailure) -> Value
     ) async throws(TrellisError) -> Answered<Value> {
         let config = gateway.config
-        var lastFailure: TrellisError?
-        var retries = 0
+        var policy = DispatchPolicy(
+            targets: targets.count, stream: stream,
+            config: DispatchPolicy.Config(
+                retries: config.upstreamRetries, backoffBaseMs: config.upstreamRetryBackoffMs, retryBudgetMs: config.upstreamRetryBudgetMs))
+        var random = SystemRandomNumberGenerator()
         let started = ContinuousClock.now
-        var round = 0
+        var action = policy.start()
         while true {
-            var circuitOpen: Double?
-            var retryable = false
-            for target in targets {
-                guard let upstream = snapshot.upstreams[target.upstream] else { continue }
+            switch action {
+            case .fail(let error):
+                throw error
+            case .wait(let backoff):
+                do {
+                    try await Task.sleep(for: backoff)
+                } catch {
+                    throw UpstreamFailure(kind: .cancelled, upstream: "").clientError
+                }
+                if let first = targets.first { gateway.metrics.upstreamRetry(upstream: first.upstream) }
+                action = policy.waited()
+            case .send(let index):
+                let target = targets[index]
+                guard let upstream = snapshot.upstreams[target.upstream] else {
+                    action = policy.unregistered(elapsed: ContinuousClock.now - started, random: &random)
+                    continue
+                }
                 let apiKey: String?
                 switch gateway.credential(for: upstream) {
                 case .none: apiKey = nil
                 case .key(let k): apiKey = k
                 case .missing(let variable):
                     logger.warning("upstream credential variable is not set", metadata: ["upstream": "\(upstream.name)", "variable": "\(variable)"])
-                    lastFailure = UpstreamFailure(kind: .status, upstream: upstream.name, status: 401).clientError
+                    let error = UpstreamFailure(kind: .status, upstream: upstream.name, status: 401).clientError
+                    action = policy.notSent(error, elapsed: ContinuousClock.now - started, random: &random)
                     continue
                 }
                 let route: UpstreamRoute
                 do {
                     route = try await gateway.egressCache.route(for: upstream, logger: logger)
                 } catch {
-                    lastFailure = error
+                    action = policy.notSent(error, elapsed: ContinuousClock.now - started, random: &random)
                     continue
                 }
                 guard gateway.health.allow(upstream.name) else {
-                    let wait = gateway.health.retryAfter(upstream.name) ?? 1
-                    circuitOpen = min(circuitOpen ?? wait, wait)
+                    action = policy.circuitOpen(
+                        retryAfter: gateway.health.retryAfter(upstream.name), elapsed: ContinuousClock.now - started, random: &random)
                     continue
                 }
                 let call = UpstreamCall(
@@ -78,68 +95,41 @@ struct Dispatcher {
                 do {
                     let response = try await sendLoadingAdapter(call, target: target, upstream: upstream, apiKey: apiKey, logger: logger)
                     let value = try await read(response, upstream)
-                    if !stream, gateway.health.success(upstream.name) { publishCircuit(upstream.name) }
-                    return Answered(value: value, upstream: upstream, target: target, retries: retries)
+                    if policy.answered() == .success, gateway.health.success(upstream.name) { publishCircuit(upstream.name) }
+                    return Answered(value: value, upstream: upstream, target: target, retries: policy.round)
                 } catch {
-                    if error.kind == .cancelled {
-                        gateway.health.release(upstream.name)
-                        throw error.clientError
-                    }
-                    gateway.metrics.upstreamFailure(upstream: upstream.name, reason: error.label)
-                    let changed: Bool
-                    // 429 is the server pacing callers, not failing: it moves on to the next target, but neither
-                    // counts against the circuit nor starts another round (which would ignore its Retry-After).
-                    if error.kind != .status || (error.status ?? 0) >= 500 {
-                        changed = gateway.health.failure(upstream.name, reason: error.label)
-                    } else {
-                        // The server answered: it is up, whatever it thought of the request.
-                        changed = gateway.health.success(upstream.name)
-                    }
-                    if changed {
-                        publishCircuit(upstream.name)
-                        logger.notice(
-                            "upstream circuit changed", metadata: ["upstream": "\(upstream.name)", "circuit": "\(gateway.health.circuit(upstream.name))"])
-                    }
-                    logger.notice("upstream call failed", metadata: ["upstream": "\(upstream.name)", "reason": "\(error.label)", "round": "\(round)"])
-                    lastFailure = error.clientError
-                    if !error.isRetryable { throw error.clientError }
-                    if error.status != 429 { retryable = true }
+                    let decision = policy.failed(
+                        error.dispatchFailure, error: error.clientError, elapsed: ContinuousClock.now - started, random: &random)
+                    record(error, on: upstream.name, as: decision.circuit, round: policy.round, logger: logger)
+                    action = decision.action
                 }
             }
-            // Another round only for failures worth retrying, within the count and the time budget.
-            guard retryable, round < config.upstreamRetries else {
-                if !retryable, let circuitOpen {
-                    throw TrellisError(
-                        status: 503, type: "server_error", code: "upstream_circuit_open",
-                        message: "Every model server for this model is failing; the gateway stopped sending to them for a while.",
-                        headers: [("Retry-After", String(max(1, Int(circuitOpen.rounded(.up)))))])
-                }
-                break
-            }
-            let backoff = Self.backoff(round: round, baseMs: config.upstreamRetryBackoffMs)
-            let elapsed = ContinuousClock.now - started
-            guard elapsed + backoff < .milliseconds(config.upstreamRetryBudgetMs) else { break }
-            do {
-                try await Task.sleep(for: backoff)
-            } catch {
-                throw UpstreamFailure(kind: .cancelled, upstream: "").clientError
-            }
-            round += 1
-            retries += 1
-            if let first = targets.first { gateway.metrics.upstreamRetry(upstream: first.upstream) }
         }
-        throw lastFailure ?? .upstream("No model server is configured for this model.", code: "upstream_unavailable")
+    }
+
+    /// Records a failed call on its upstream's circuit (and in the metrics and the log), as the policy decided.
+    private func record(_ error: UpstreamFailure, on upstream: String, as circuit: DispatchPolicy.CircuitRecord, round: Int, logger: Logger) {
+        let changed: Bool
+        switch circuit {
+        case .release:
+            gateway.health.release(upstream)
+            return
+        case .failure:
+            gateway.metrics.upstreamFailure(upstream: upstream, reason: error.label)
+            changed = gateway.health.failure(upstream, reason: error.label)
+        case .success:
+            gateway.metrics.upstreamFailure(upstream: upstream, reason: error.label)
+            changed = gateway.health.success(upstream)
+        }
+        if changed {
+            publishCircuit(upstream)
+            logger.notice("upstream circuit changed", metadata: ["upstream": "\(upstream)", "circuit": "\(gateway.health.circuit(upstream))"])
+        }
+        logger.notice("upstream call failed", metadata: ["upstream": "\(upstream)", "reason": "\(error.label)", "round": "\(round)"])
     }
 
     func publishCircuit(_ upstream: String) {
-        gateway.metrics.upstreamState(upstream: upstream, circuitOpen: gateway.health.circuit(upstream) != "closed", up: nil)
-    }
-
-    /// The wait before retry round `round + 1`: `baseMs · 2^round`, between half and all of it (jitter, so
-    /// callers that failed together do not come back together), at most 5 seconds.
-    static func backoff(round: Int, baseMs: Int) -> Duration {
-        let full = min(Double(baseMs) * pow(2, Double(min(round, 16))), 5_000)
-        return .milliseconds(Int64(full / 2 + Double.random(in: 0...(full / 2))))
+        gateway.metrics.upstreamState(upstream: upstream, circuitOpen: gateway.health.circuit(upstream) != .closed, up: nil)
     }
 
     /// Sends a call, first loading the target's vLLM adapter when it needs one. A 404 for a loaded adapter

@@ -134,7 +134,7 @@ final class StreamSession: @unchecked Sendable {
     private func streamError(_ failure: UpstreamFailure) -> TrellisError {
         if failure.kind == .timeout {
             return TrellisError.upstreamTimeout(
-                failure.phase == "total"
+                failure.phase == .total
                     ? "The model server did not finish the answer within its time limit (total timeout)."
                     : "The model server stopped sending in the middle of the answer.")
         }

@@ -60,11 +60,11 @@ final class UpstreamHealth: Sendable {
     func success(_ upstream: String, at date: Date = Date()) -> Bool {
         let now = clock()
         return update(upstream) { entry in
-            let before = entry.breaker.state(now: now).label
+            let before = entry.breaker.state(now: now).circuit
             entry.breaker.record(success: true, now: now)
             entry.lastSuccess = date
             entry.successes += 1
-            return before != entry.breaker.state(now: now).label
+            return before != entry.breaker.state(now: now).circuit
         }
     }
 
@@ -73,12 +73,12 @@ final class UpstreamHealth: Sendable {
     func failure(_ upstream: String, reason: String, at date: Date = Date()) -> Bool {
         let now = clock()
         return update(upstream) { entry in
-            let before = entry.breaker.state(now: now).label
+            let before = entry.breaker.state(now: now).circuit
             entry.breaker.record(success: false, now: now)
             entry.lastFailure = date
             entry.lastFailureReason = reason
             entry.failures += 1
-            return before != entry.breaker.state(now: now).label
+            return before != entry.breaker.state(now: now).circuit
         }
     }
 
@@ -108,9 +108,9 @@ final class UpstreamHealth: Sendable {
         entries.withLock { $0[upstream] ?? Entry(breaker: CircuitBreaker(config: breakerConfig)) }
     }
 
-    /// `closed`, `open` or `half_open`.
-    func circuit(_ upstream: String) -> String {
-        entry(upstream).breaker.state(now: clock()).label
+    /// The circuit's state now (its `rawValue` is what the admin API and logs show: `closed`, `open`, `half_open`).
+    func circuit(_ upstream: String) -> CircuitBreaker.Circuit {
+        entry(upstream).breaker.state(now: clock()).circuit
     }
 
     func json(_ upstream: String) -> JSONValue {
@@ -124,7 +124,7 @@ final class UpstreamHealth: Sendable {
         }
         var out: JSONObject = [
             "status": .string(status),
-            "circuit": .string(state.label),
+            "circuit": .string(state.circuit.rawValue),
             "consecutive_failures": .int(e.breaker.consecutiveFailures),
             "circuit_opened": .int(e.breaker.openedCount),
             "successes": .int(e.successes),

@@ -69,6 +69,6 @@ struct UpstreamProber: Service {
     }
 
     func publish(_ upstream: String, up: Bool) {
-        gateway.metrics.upstreamState(upstream: upstream, circuitOpen: gateway.health.circuit(upstream) != "closed", up: up)
+        gateway.metrics.upstreamState(upstream: upstream, circuitOpen: gateway.health.circuit(upstream) != .closed, up: up)
     }
 }
