@@ -149,26 +149,28 @@ final class FakeClock: Sendable {
             try await TestGateway.run(clock: clock.now) { gw in
                 _ = try await gw.standardSetup(upstream: upstream)
                 let issued = try await gw.issueKey(tenant: "acme", ["tpm": 200])
-                // A slow stream reserving 7 + 150 = 157; the client leaves after the first chunks.
+                // A stream reserving 7 + 150 = 157 that sends its first chunk and then only comments (so what it
+                // used does not depend on how fast the test runs); the client leaves after that chunk.
+                try await gw.createModel("quiet-stream", spec: ["upstream": "mock", "model": "quiet-stream"])
                 let client = HTTPClient(eventLoopGroupProvider: .singleton)
                 var request = HTTPClientRequest(url: gw.base + "/v1/chat/completions")
                 request.method = .POST
                 request.headers.add(name: "Authorization", value: "Bearer \(issued.key)")
                 request.headers.add(name: "Content-Type", value: "application/json")
-                request.body = .bytes(JSONWriter.encode(Self.chat("slower-stream", maxTokens: 150, stream: true)))
+                request.body = .bytes(JSONWriter.encode(Self.chat("quiet-stream", maxTokens: 150, stream: true)))
                 let response = try await client.execute(request, timeout: .seconds(30))
                 #expect(response.status == .ok)
                 #expect(response.headers.first(name: "x-ratelimit-remaining-tokens") == "43")
                 var iterator = response.body.makeAsyncIterator()
                 // Read until the first content chunk has arrived.
                 while let buffer = try await iterator.next() {
-                    if String(buffer: buffer).contains("tok") { break }
+                    if String(buffer: buffer).contains("first") { break }
                 }
-                #expect(await upstream.waitFor("slower-stream:started"))
+                #expect(await upstream.waitFor("quiet-stream:started"))
                 // While it runs, its reservation holds: 57 do not fit.
                 #expect(try await Self.send(gw, key: issued.key, Self.chat("echo", maxTokens: 50)).status == 429)
                 try await client.shutdown()
-                #expect(await upstream.waitFor("cancelled:slower-stream"))
+                #expect(await upstream.waitFor("cancelled:quiet-stream"))
                 try await waitUntil { gw.gateway.limiter.inFlight(keyID: issued.id) == 0 }
                 await gw.flushUsage()
                 let row = try #require(try await gw.gateway.store.usageEvents().first { $0.status == 499 })

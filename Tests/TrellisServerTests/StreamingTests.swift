@@ -152,8 +152,9 @@ import Testing
 }
 
 /// Polls `condition` until it holds, for at most `timeout`; fails the test otherwise. For waiting on work that
-/// happens asynchronously by design (a flush, a cancellation), never to paper over a race.
-func waitUntil(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async throws {
+/// happens asynchronously by design (a flush, a cancellation), never to paper over a race. The bound is
+/// generous, since the tests share two busy cores: only a condition that never comes reaches it.
+func waitUntil(timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if try await condition() { return }

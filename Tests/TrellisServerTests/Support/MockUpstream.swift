@@ -20,12 +20,14 @@ import Synchronization
 /// - `slow-stream`: streams a chunk every 50 ms (`max_tokens` chunks, else 200); records when the writer fails.
 ///   `slower-stream`: the same at one chunk every 500 ms, for tests that must cut a stream short even on a
 ///   loaded machine.
-/// - `break-stream`: streams two chunks, then drops the connection.
+/// - `break-stream`: streams two chunks (in one write), then drops the connection.
 /// - `empty-stream`: answers 200 as an event stream and closes without any event.
 /// - `flaky-<n>-<tag>`: the first `n` calls of that exact model answer 500; later ones behave as `echo`
 ///   (or the default stream).
 /// - `vllm-500`: 500 in vLLM's shape, with an integer `code`.
 /// - `stall-stream`: streams a first content chunk, then says nothing more until the caller goes away.
+/// - `quiet-stream`: streams a first content chunk, then only SSE comments (every 100 ms, for two minutes), so
+///   what it used does not depend on time; records when a write fails (the caller went away).
 /// - `endless-event`: streams a first chunk, then `data:` lines that never reach the blank line ending an event
 ///   (64 MiB at once, then a short line every 100 ms for two minutes; records when a write fails).
 /// - `big-stream`: streams `max_tokens` chunks of 16 KiB content each, without pauses.
@@ -132,7 +134,8 @@ final class MockUpstream: Sendable {
     }
 
     /// Waits (bounded) until the server has noted `event`.
-    func waitFor(_ event: String, timeout: Duration = .seconds(10)) async -> Bool {
+    /// The bound is generous (a loaded machine is slow, and only a missing event reaches it).
+    func waitFor(_ event: String, timeout: Duration = .seconds(60)) async -> Bool {
         if events.withLock({ $0.contains(event) }) { return true }
         return await withTaskGroup(of: Bool.self) { group in
             group.addTask {
@@ -289,8 +292,13 @@ final class MockUpstream: Sendable {
             return Response(
                 status: .ok, headers: headers,
                 body: .init { writer in
-                    try await writer.write(chunk(["role": "assistant"]))
-                    try await writer.write(chunk(["content": "partial"]))
+                    // Both chunks in one write, so they reach the gateway together, whatever its reader is doing
+                    // (bytes a busy reader has not asked for yet are lost when the connection breaks: see
+                    // UpstreamBreakTests). The write is flushed on the event loop before the close that follows.
+                    var both = chunk(["role": "assistant"])
+                    var partial = chunk(["content": "partial"])
+                    both.writeBuffer(&partial)
+                    try await writer.write(both)
                     throw CancellationError()  // the server closes the connection mid-stream
                 })
         case "stall-stream":
@@ -301,6 +309,24 @@ final class MockUpstream: Sendable {
                     self.note("stall-stream:started")
                     try await Task.sleep(for: .seconds(120))
                     try await writer.finish(nil)
+                })
+        case "quiet-stream":
+            return Response(
+                status: .ok, headers: headers,
+                body: .init { writer in
+                    do {
+                        try await writer.write(chunk(["role": "assistant", "content": "first"]))
+                        self.note("quiet-stream:started")
+                        // Only SSE comments from here on (no events, no tokens), so a closed connection is noticed.
+                        for _ in 0..<1_200 {
+                            try await Task.sleep(for: .milliseconds(100))
+                            try await writer.write(ByteBuffer(string: ": waiting\n\n"))
+                        }
+                        try await writer.finish(nil)
+                    } catch {
+                        self.note("cancelled:quiet-stream")
+                        throw error
+                    }
                 })
         case "endless-event":
             let lines = ByteBuffer(string: String(repeating: "data: " + String(repeating: "x", count: 1_018) + "\n", count: 16))
