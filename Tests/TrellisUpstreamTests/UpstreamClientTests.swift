@@ -156,7 +156,7 @@ import TrellisCore
                 } throws: { error in
                     (error as? UpstreamFailure)?.kind == .timeout
                 }
-                #expect(ContinuousClock.now - started < .seconds(10), "the first-byte deadline ended the wait, not the server")
+                #expect(ContinuousClock.now - started < .seconds(25), "the first-byte deadline ended the wait, not the server (30 s)")
 
                 // Port 9 (discard) is closed on the test machine: refused at once, no retry loop.
                 let refusedStart = ContinuousClock.now
@@ -168,7 +168,8 @@ import TrellisCore
                 } throws: { error in
                     (error as? UpstreamFailure)?.kind == .connect
                 }
-                #expect(ContinuousClock.now - refusedStart < .seconds(3))
+                // A retry loop would go on until the minute-long first-byte deadline.
+                #expect(ContinuousClock.now - refusedStart < .seconds(30))
             }
         }
     }
