@@ -3,8 +3,8 @@ import GRDB
 import OpenAIWire
 import Testing
 import TrellisCore
-import TrellisStoreTestSupport
 import TrellisStore
+import TrellisStoreTestSupport
 
 @Suite("SQLiteStore: schema and file")
 struct SQLiteStoreFileTests {

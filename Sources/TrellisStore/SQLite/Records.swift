@@ -1,10 +1,12 @@
 import Foundation
 import GRDB
 
-// One Codable struct per table, with the table's columns; conversions to domain types live in
+// One Codable struct per table, with the table's columns as camel-case properties (snake_case in SQL, by the
+// column coding strategies of `SnakeCaseRecord`), a `Columns` enum for the columns requests use, and the
+// requests used more than once as `DerivableRequest` extensions. Conversions to domain types live in
 // `Records+Domain.swift`.
 
-struct TenantRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
+struct TenantRecord: SnakeCaseRecord, PersistableRecord, Sendable {
     static let databaseTableName = "tenants"
     var id: String
     var name: String
@@ -12,18 +14,13 @@ struct TenantRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
     /// JSON: limits, quota, capture.
     var settings: String = "{}"
 
-    enum CodingKeys: String, CodingKey {
-        case id, name, settings
-        case createdAt = "created_at"
-    }
-
     enum Columns {
-        static let id = Column(CodingKeys.id)
-        static let name = Column(CodingKeys.name)
+        static let id = Column(snakeCase: CodingKeys.id)
+        static let name = Column(snakeCase: CodingKeys.name)
     }
 }
 
-struct APIKeyRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
+struct APIKeyRecord: SnakeCaseRecord, PersistableRecord, Sendable {
     static let databaseTableName = "api_keys"
     var id: String
     var tenantID: String
@@ -41,23 +38,15 @@ struct APIKeyRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
     var revokedAt: Int64?
     var concurrency: Int?
 
-    enum CodingKeys: String, CodingKey {
-        case id, name, prefix, digest, scopes, models, rpm, tpm, concurrency
-        case tenantID = "tenant_id"
-        case expiresAt = "expires_at"
-        case createdAt = "created_at"
-        case revokedAt = "revoked_at"
-    }
-
     enum Columns {
-        static let id = Column(CodingKeys.id)
-        static let tenantID = Column(CodingKeys.tenantID)
-        static let revokedAt = Column(CodingKeys.revokedAt)
-        static let createdAt = Column(CodingKeys.createdAt)
+        static let id = Column(snakeCase: CodingKeys.id)
+        static let tenantID = Column(snakeCase: CodingKeys.tenantID)
+        static let revokedAt = Column(snakeCase: CodingKeys.revokedAt)
+        static let createdAt = Column(snakeCase: CodingKeys.createdAt)
     }
 }
 
-struct UpstreamRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
+struct UpstreamRecord: SnakeCaseRecord, PersistableRecord, Sendable {
     static let databaseTableName = "upstreams"
     var id: String
     var name: String
@@ -72,19 +61,12 @@ struct UpstreamRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
     /// JSON pricing, when set.
     var pricing: String?
 
-    enum CodingKeys: String, CodingKey {
-        case id, name, kind, labels, timeouts, pricing
-        case baseURL = "base_url"
-        case apiKeyEnv = "api_key_env"
-        case createdAt = "created_at"
-    }
-
     enum Columns {
-        static let name = Column(CodingKeys.name)
+        static let name = Column(snakeCase: CodingKeys.name)
     }
 }
 
-struct ModelRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
+struct ModelRecord: SnakeCaseRecord, PersistableRecord, Sendable {
     static let databaseTableName = "models"
     var id: String
     var name: String
@@ -94,39 +76,27 @@ struct ModelRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
     var traffic: String
     var createdAt: Int64
 
-    enum CodingKeys: String, CodingKey {
-        case id, name, description, traffic
-        case tenantID = "tenant_id"
-        case createdAt = "created_at"
-    }
-
     enum Columns {
-        static let id = Column(CodingKeys.id)
-        static let name = Column(CodingKeys.name)
-        static let tenantID = Column(CodingKeys.tenantID)
+        static let id = Column(snakeCase: CodingKeys.id)
+        static let name = Column(snakeCase: CodingKeys.name)
+        static let tenantID = Column(snakeCase: CodingKeys.tenantID)
     }
 }
 
-struct ModelVersionRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
+struct ModelVersionRecord: SnakeCaseRecord, PersistableRecord, Sendable {
     static let databaseTableName = "model_versions"
     var modelID: String
     var version: Int
     var spec: String
     var createdAt: Int64
 
-    enum CodingKeys: String, CodingKey {
-        case version, spec
-        case modelID = "model_id"
-        case createdAt = "created_at"
-    }
-
     enum Columns {
-        static let modelID = Column(CodingKeys.modelID)
-        static let version = Column(CodingKeys.version)
+        static let modelID = Column(snakeCase: CodingKeys.modelID)
+        static let version = Column(snakeCase: CodingKeys.version)
     }
 }
 
-struct UsageRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
+struct UsageRecord: SnakeCaseRecord, PersistableRecord, Sendable {
     static let databaseTableName = "usage"
     var id: Int64?
     var requestID: String
@@ -149,25 +119,14 @@ struct UsageRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
     var retrievalMs: Double?
     var costMicros: Int = 0
 
-    enum CodingKeys: String, CodingKey {
-        case id, endpoint, model, upstream, status, stream, estimated
-        case retrievalMs = "retrieval_ms"
-        case costMicros = "cost_micros"
-        case requestID = "request_id"
-        case atMs = "at_ms"
-        case tenantID = "tenant_id"
-        case keyID = "key_id"
-        case endUser = "end_user"
-        case modelVersion = "model_version"
-        case promptTokens = "prompt_tokens"
-        case completionTokens = "completion_tokens"
-        case latencyMs = "latency_ms"
-        case ttftMs = "ttft_ms"
-        case errorCode = "error_code"
+    enum Columns {
+        static let id = Column(snakeCase: CodingKeys.id)
+        static let requestID = Column(snakeCase: CodingKeys.requestID)
+        static let tenantID = Column(snakeCase: CodingKeys.tenantID)
     }
 }
 
-struct AuditRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
+struct AuditRecord: SnakeCaseRecord, PersistableRecord, Sendable {
     static let databaseTableName = "audit_log"
     var id: Int64?
     var atMs: Int64
@@ -177,21 +136,17 @@ struct AuditRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
     var target: String
     var detail: String?
 
-    enum CodingKeys: String, CodingKey {
-        case id, actor, action, target, detail
-        case atMs = "at_ms"
-        case tenantID = "tenant_id"
-    }
-
     enum Columns {
-        static let id = Column(CodingKeys.id)
-        static let atMs = Column(CodingKeys.atMs)
-        static let tenantID = Column(CodingKeys.tenantID)
-        static let action = Column(CodingKeys.action)
+        static let id = Column(snakeCase: CodingKeys.id)
+        static let atMs = Column(snakeCase: CodingKeys.atMs)
+        static let tenantID = Column(snakeCase: CodingKeys.tenantID)
+        static let action = Column(snakeCase: CodingKeys.action)
+        static let actor = Column(snakeCase: CodingKeys.actor)
+        static let target = Column(snakeCase: CodingKeys.target)
     }
 }
 
-struct PromptRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
+struct PromptRecord: SnakeCaseRecord, PersistableRecord, Sendable {
     static let databaseTableName = "prompts"
     var id: String
     var name: String
@@ -201,19 +156,13 @@ struct PromptRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
     var labels: String
     var createdAt: Int64
 
-    enum CodingKeys: String, CodingKey {
-        case id, name, description, labels
-        case tenantID = "tenant_id"
-        case createdAt = "created_at"
-    }
-
     enum Columns {
-        static let name = Column(CodingKeys.name)
-        static let tenantID = Column(CodingKeys.tenantID)
+        static let name = Column(snakeCase: CodingKeys.name)
+        static let tenantID = Column(snakeCase: CodingKeys.tenantID)
     }
 }
 
-struct PromptVersionRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
+struct PromptVersionRecord: SnakeCaseRecord, PersistableRecord, Sendable {
     static let databaseTableName = "prompt_versions"
     var promptID: String
     var version: Int
@@ -221,19 +170,13 @@ struct PromptVersionRecord: Codable, FetchableRecord, PersistableRecord, Sendabl
     var definition: String
     var createdAt: Int64
 
-    enum CodingKeys: String, CodingKey {
-        case version, definition
-        case promptID = "prompt_id"
-        case createdAt = "created_at"
-    }
-
     enum Columns {
-        static let promptID = Column(CodingKeys.promptID)
-        static let version = Column(CodingKeys.version)
+        static let promptID = Column(snakeCase: CodingKeys.promptID)
+        static let version = Column(snakeCase: CodingKeys.version)
     }
 }
 
-struct AdapterRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
+struct AdapterRecord: SnakeCaseRecord, PersistableRecord, Sendable {
     static let databaseTableName = "adapters"
     var id: String
     var name: String
@@ -250,23 +193,13 @@ struct AdapterRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
     var description: String?
     var createdAt: Int64
 
-    enum CodingKeys: String, CodingKey {
-        case id, name, upstream, path, method, dataset, evaluation, description
-        case tenantID = "tenant_id"
-        case baseModel = "base_model"
-        case servedModel = "served_model"
-        case loraID = "lora_id"
-        case loraScale = "lora_scale"
-        case createdAt = "created_at"
-    }
-
     enum Columns {
-        static let name = Column(CodingKeys.name)
-        static let tenantID = Column(CodingKeys.tenantID)
+        static let name = Column(snakeCase: CodingKeys.name)
+        static let tenantID = Column(snakeCase: CodingKeys.tenantID)
     }
 }
 
-struct KnowledgeBaseRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
+struct KnowledgeBaseRecord: SnakeCaseRecord, PersistableRecord, Sendable {
     static let databaseTableName = "knowledge_bases"
     var id: String
     var name: String
@@ -278,18 +211,13 @@ struct KnowledgeBaseRecord: Codable, FetchableRecord, PersistableRecord, Sendabl
     var chunkOverlap: Int
     var createdAt: Int64
 
-    enum CodingKeys: String, CodingKey {
-        case id, name, description
-        case tenantID = "tenant_id"
-        case embeddingUpstream = "embedding_upstream"
-        case embeddingModel = "embedding_model"
-        case chunkSize = "chunk_size"
-        case chunkOverlap = "chunk_overlap"
-        case createdAt = "created_at"
+    enum Columns {
+        static let name = Column(snakeCase: CodingKeys.name)
+        static let tenantID = Column(snakeCase: CodingKeys.tenantID)
     }
 }
 
-struct DocumentRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
+struct DocumentRecord: SnakeCaseRecord, PersistableRecord, Sendable {
     static let databaseTableName = "documents"
     var id: String
     var kbID: String
@@ -301,16 +229,14 @@ struct DocumentRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
     var chunkCount: Int
     var createdAt: Int64
 
-    enum CodingKeys: String, CodingKey {
-        case id, title, sha256, bytes, metadata
-        case kbID = "kb_id"
-        case contentType = "content_type"
-        case chunkCount = "chunk_count"
-        case createdAt = "created_at"
+    enum Columns {
+        static let id = Column(snakeCase: CodingKeys.id)
+        static let kbID = Column(snakeCase: CodingKeys.kbID)
+        static let sha256 = Column(snakeCase: CodingKeys.sha256)
     }
 }
 
-struct ChunkRecord: Codable, FetchableRecord, MutablePersistableRecord, Sendable {
+struct ChunkRecord: SnakeCaseRecord, MutablePersistableRecord, Sendable {
     static let databaseTableName = "chunks"
     var id: Int64?
     var kbID: String
@@ -320,10 +246,10 @@ struct ChunkRecord: Codable, FetchableRecord, MutablePersistableRecord, Sendable
     var text: String
     var embedding: Data?
 
-    enum CodingKeys: String, CodingKey {
-        case id, position, heading, text, embedding
-        case kbID = "kb_id"
-        case documentID = "document_id"
+    enum Columns {
+        static let id = Column(snakeCase: CodingKeys.id)
+        static let kbID = Column(snakeCase: CodingKeys.kbID)
+        static let documentID = Column(snakeCase: CodingKeys.documentID)
     }
 
     mutating func didInsert(_ inserted: InsertionSuccess) {

@@ -11,7 +11,7 @@ extension SQLiteStore {
             let generation = try Self.generation(db)
             let tenants = try TenantRecord.fetchAll(db).map(\.domain)
             let tenantNames = Dictionary(uniqueKeysWithValues: tenants.map { ($0.id, $0.name) })
-            let keyRows = try APIKeyRecord.filter(APIKeyRecord.Columns.revokedAt == nil).fetchAll(db)
+            let keyRows = try APIKeyRecord.all().notRevoked().fetchAll(db)
             var keys: [(KeyDigest, TenantKey)] = []
             keys.reserveCapacity(keyRows.count)
             for row in keyRows {
@@ -40,7 +40,7 @@ extension SQLiteStore {
 
     static func fetchModels(_ db: Database) throws -> [IndustryModel] {
         let modelRows = try ModelRecord.fetchAll(db)
-        let versionRows = try ModelVersionRecord.order(ModelVersionRecord.Columns.version).fetchAll(db)
+        let versionRows = try ModelVersionRecord.all().byVersion().fetchAll(db)
         var versionsByModel: [String: [ModelVersion]] = [:]
         for row in versionRows {
             // A stored spec was valid when written; one that no longer parses is skipped, not fatal.
@@ -58,7 +58,7 @@ extension SQLiteStore {
 
     static func fetchPrompts(_ db: Database) throws -> [Prompt] {
         let rows = try PromptRecord.fetchAll(db)
-        let versionRows = try PromptVersionRecord.order(PromptVersionRecord.Columns.version).fetchAll(db)
+        let versionRows = try PromptVersionRecord.all().byVersion().fetchAll(db)
         var versions: [String: [Prompt.Version]] = [:]
         for row in versionRows {
             guard case .object(let o)? = try? JSONParser.parse(row.definition),
@@ -77,7 +77,7 @@ extension SQLiteStore {
 
     public func createTenant(name: String, settings: TenantSettings, actor: String, now: Date) async throws -> Tenant {
         try await pool.write { db in
-            if try TenantRecord.filter(TenantRecord.Columns.name == name).fetchCount(db) > 0 {
+            if try TenantRecord.all().named(name).fetchCount(db) > 0 {
                 throw TrellisError.conflict("A tenant named '\(name)' already exists.")
             }
             let record = TenantRecord(id: APIKeys.identifier("tnt"), name: name, createdAt: now.unixSeconds, settings: JSONWriter.string(settings.json))
@@ -111,7 +111,7 @@ extension SQLiteStore {
 
     public func createUpstream(_ new: NewUpstream, actor: String, now: Date) async throws -> Upstream {
         try await pool.write { db in
-            if try UpstreamRecord.filter(UpstreamRecord.Columns.name == new.name).fetchCount(db) > 0 {
+            if try UpstreamRecord.all().named(new.name).fetchCount(db) > 0 {
                 throw TrellisError.conflict("An upstream named '\(new.name)' already exists.")
             }
             let record = UpstreamRecord(
@@ -130,7 +130,7 @@ extension SQLiteStore {
     /// Replaces an upstream's settings (the declarative catalog changed them).
     public func updateUpstream(name: String, _ new: NewUpstream, actor: String, now: Date) async throws {
         try await pool.write { db in
-            guard var record = try UpstreamRecord.filter(UpstreamRecord.Columns.name == name).fetchOne(db) else {
+            guard var record = try UpstreamRecord.all().named(name).fetchOne(db) else {
                 throw TrellisError.notFound("The upstream")
             }
             record.baseURL = new.baseURL

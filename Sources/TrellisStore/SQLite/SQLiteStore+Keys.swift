@@ -26,7 +26,7 @@ extension SQLiteStore {
 
     public func keys(tenantID: String) async throws -> [APIKeyInfo] {
         try await pool.read { db in
-            try APIKeyRecord.filter(APIKeyRecord.Columns.tenantID == tenantID).order(APIKeyRecord.Columns.createdAt, APIKeyRecord.Columns.id)
+            try APIKeyRecord.all().forTenant(tenantID).inCreationOrder()
                 .fetchAll(db).map(\.info)
         }
     }

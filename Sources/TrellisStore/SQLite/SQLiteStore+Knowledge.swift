@@ -10,7 +10,7 @@ extension SQLiteStore {
         actor: String, now: Date
     ) async throws -> KnowledgeBase {
         try await pool.write { db in
-            if try KnowledgeBaseRecord.filter(Column("tenant_id") == tenantID && Column("name") == name).fetchCount(db) > 0 {
+            if try KnowledgeBaseRecord.all().named(name, tenantID: tenantID).fetchCount(db) > 0 {
                 throw TrellisError.conflict("This tenant already has a knowledge base named '\(name)'.")
             }
             let record = KnowledgeBaseRecord(
@@ -46,13 +46,13 @@ extension SQLiteStore {
     }
 
     static func fetchKnowledgeBases(_ db: Database) throws -> [KnowledgeBase] {
-        try KnowledgeBaseRecord.order(Column("name")).fetchAll(db).map(\.domain)
+        try KnowledgeBaseRecord.all().byName().fetchAll(db).map(\.domain)
     }
 
     /// The document with this content in a knowledge base, if any.
     public func document(sha256: String, knowledgeBaseID: String) async throws -> DocumentInfo? {
         try await pool.read { db in
-            try DocumentRecord.filter(Column("kb_id") == knowledgeBaseID && Column("sha256") == sha256).fetchOne(db)?.domain
+            try DocumentRecord.all().inKnowledgeBase(knowledgeBaseID).withContent(sha256: sha256).fetchOne(db)?.domain
         }
     }
 
@@ -63,7 +63,7 @@ extension SQLiteStore {
         actor: String, now: Date
     ) async throws -> DocumentWrite {
         try await pool.write { db in
-            if let existing = try DocumentRecord.filter(Column("kb_id") == knowledgeBase.id && Column("sha256") == sha256).fetchOne(db) {
+            if let existing = try DocumentRecord.all().inKnowledgeBase(knowledgeBase.id).withContent(sha256: sha256).fetchOne(db) {
                 return DocumentWrite(document: existing.domain, created: false, chunkIDs: [])
             }
             let document = DocumentRecord(
@@ -94,15 +94,15 @@ extension SQLiteStore {
 
     public func documents(knowledgeBaseID: String, limit: Int, afterID: String?) async throws -> [DocumentInfo] {
         try await pool.read { db in
-            var request = DocumentRecord.filter(Column("kb_id") == knowledgeBaseID).order(Column("id")).limit(limit)
-            if let afterID { request = request.filter(Column("id") > afterID) }
+            var request = DocumentRecord.all().inKnowledgeBase(knowledgeBaseID).order(DocumentRecord.Columns.id).limit(limit)
+            if let afterID { request = request.filter(DocumentRecord.Columns.id > afterID) }
             return try request.fetchAll(db).map(\.domain)
         }
     }
 
     public func document(id: String, knowledgeBaseID: String) async throws -> DocumentInfo? {
         try await pool.read { db in
-            try DocumentRecord.filter(Column("id") == id && Column("kb_id") == knowledgeBaseID).fetchOne(db)?.domain
+            try DocumentRecord.all().withID(id).inKnowledgeBase(knowledgeBaseID).fetchOne(db)?.domain
         }
     }
 
@@ -112,7 +112,7 @@ extension SQLiteStore {
         id: String, knowledgeBase: KnowledgeBase, actor: String, now: Date
     ) async throws -> (chunkIDs: [Int64], generation: Int64) {
         try await pool.write { db in
-            guard let document = try DocumentRecord.filter(Column("id") == id && Column("kb_id") == knowledgeBase.id).fetchOne(db) else {
+            guard let document = try DocumentRecord.all().withID(id).inKnowledgeBase(knowledgeBase.id).fetchOne(db) else {
                 throw TrellisError.notFound("The document '\(id.prefix(64))'")
             }
             let ids = try Int64.fetchAll(db, sql: "SELECT id FROM chunks WHERE document_id = ?", arguments: [id])
@@ -181,6 +181,6 @@ extension SQLiteStore {
     }
 
     public func chunkCount(knowledgeBaseID: String) async throws -> Int {
-        try await pool.read { db in try ChunkRecord.filter(Column("kb_id") == knowledgeBaseID).fetchCount(db) }
+        try await pool.read { db in try ChunkRecord.all().inKnowledgeBase(knowledgeBaseID).fetchCount(db) }
     }
 }

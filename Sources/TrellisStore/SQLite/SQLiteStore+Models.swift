@@ -76,15 +76,13 @@ extension SQLiteStore {
         let text = JSONWriter.string(definition)
         let canonical = JSONWriter.string(definition.canonical)
         return try await pool.write { db in
-            let existing = try PromptRecord.filter(
-                PromptRecord.Columns.name == name && (tenantID == nil ? PromptRecord.Columns.tenantID == nil : PromptRecord.Columns.tenantID == tenantID)
-            ).fetchOne(db)
+            let existing = try PromptRecord.all().named(name, tenantID: tenantID).fetchOne(db)
             var record: PromptRecord
             var version: Int
             var created = true
             var described = false
             if var found = existing {
-                let latest = try PromptVersionRecord.filter(PromptVersionRecord.Columns.promptID == found.id).order(PromptVersionRecord.Columns.version.desc)
+                let latest = try PromptVersionRecord.all().ofPrompt(found.id).latestFirst()
                     .fetchOne(db)
                 if let latest,
                     latest.definition == text

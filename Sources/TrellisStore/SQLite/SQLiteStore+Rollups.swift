@@ -30,9 +30,11 @@ extension SQLiteStore {
         /// The end users seen, as `UserSet` hashes (daily rows only).
         var users = Set<UInt64>()
     }
+
     static func accumulate(_ events: [UsageRecord], into daily: inout [RollupKey: RollupDelta], users: inout [RollupKey: RollupDelta]) {
         for e in events {
-            let base = RollupKey(day: UsageQuery.day(ms: e.atMs), tenantID: e.tenantID, model: e.model, version: e.modelVersion ?? -1, keyID: e.keyID, endUser: nil)
+            let base = RollupKey(
+                day: UsageQuery.day(ms: e.atMs), tenantID: e.tenantID, model: e.model, version: e.modelVersion ?? -1, keyID: e.keyID, endUser: nil)
             var d = daily[base] ?? RollupDelta()
             d.requests += 1
             if e.status >= 400 { d.errors += 1 }
