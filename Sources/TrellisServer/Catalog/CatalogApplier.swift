@@ -30,14 +30,14 @@ public struct CatalogApplier: Sendable {
         }
     }
 
-    let store: SQLiteStore
+    let store: any CatalogStore & KnowledgeStore
     let actor: String
     let environment: [String: String]
     /// When set, upstreams outside it are refused (the gateway passes its `egress.allow`).
     let egress: EgressPolicy?
 
     public init(
-        store: SQLiteStore, actor: String = "catalog", environment: [String: String] = ProcessInfo.processInfo.environment, egress: EgressPolicy? = nil
+        store: any CatalogStore & KnowledgeStore, actor: String = "catalog", environment: [String: String] = ProcessInfo.processInfo.environment, egress: EgressPolicy? = nil
     ) {
         self.store = store
         self.actor = actor

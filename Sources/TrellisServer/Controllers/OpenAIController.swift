@@ -174,7 +174,7 @@ struct OpenAIController {
     /// tenant's request as for an unknown one). The id is looked up in the usage buffer, then the store, with
     /// no write: only a request of this tenant that is still buffered is flushed first, so that its daily
     /// roll-up exists for the rating to be counted in.
-    func feedbackOwner(requestID: String, tenantID: String) async throws -> SQLiteStore.UsageOwner {
+    func feedbackOwner(requestID: String, tenantID: String) async throws -> UsageOwner {
         let missing = TrellisError.notFound("The request '\(requestID.prefix(64))'")
         if let buffered = gateway.usage.buffered(requestID: requestID) {
             guard buffered.tenantID == tenantID else { throw missing }
