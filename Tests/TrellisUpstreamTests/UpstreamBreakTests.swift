@@ -10,18 +10,37 @@ import TrellisCore
 
 /// A raw HTTP/1.1 server on 127.0.0.1 port 0 for one connection: it answers a chunked event stream in steps the
 /// test drives, each written, flushed and waited for (so the bytes are on the wire), and then drops the
-/// connection without the chunked terminator, as a model server that crashes mid-answer does.
+/// connection without the chunked terminator, as a model server that crashes mid-answer does. It reads the whole
+/// request first, so its close is a FIN after the data (a close with unread input would be a reset).
 final class BreakingServer: Sendable {
     let port: Int
     private let channel: any Channel
     private let connection = Mutex<(any Channel)?>(nil)
     private let (connections, connected) = AsyncStream<any Channel>.makeStream()
+    private let (requests, requestRead) = AsyncStream<Void>.makeStream()
+
+    /// Reads the request (whose body is `{}`) and says when all of it arrived.
+    final class RequestReader: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        private var received = ""
+        private let done: AsyncStream<Void>.Continuation
+        init(done: AsyncStream<Void>.Continuation) { self.done = done }
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            received += String(buffer: unwrapInboundIn(data))
+            if received.hasSuffix("\r\n\r\n{}") { done.yield() }
+        }
+    }
 
     init() async throws {
-        let continuation = connected
+        let (continuation, done) = (connected, requestRead)
         channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { child in
+                do {
+                    try child.pipeline.syncOperations.addHandler(RequestReader(done: done))
+                } catch {
+                    return child.eventLoop.makeFailedFuture(error)
+                }
                 continuation.yield(child)
                 return child.eventLoop.makeSucceededVoidFuture()
             }
@@ -29,11 +48,11 @@ final class BreakingServer: Sendable {
         port = channel.localAddress?.port ?? 0
     }
 
-    /// Waits for the client's connection (its request is left unread: the answer does not depend on it).
+    /// Waits for the client's connection and its whole request.
     func accept() async throws -> any Channel {
         for await child in connections {
             connection.withLock { $0 = child }
-            return child
+            for await _ in requests { return child }
         }
         throw CancellationError()
     }
