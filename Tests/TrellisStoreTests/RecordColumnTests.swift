@@ -21,6 +21,23 @@ struct RecordColumnTests {
         }
     }
 
+    /// Why decoding does not use GRDB's `.convertFromSnakeCase`: it turns `tenant_id` into `tenantId`, so a
+    /// property named `tenantID` is not found. Should GRDB learn acronyms, this fails and the custom
+    /// strategy can go.
+    @Test func grdbsOwnSnakeCaseDecodingMissesAcronyms() throws {
+        struct Probe: Decodable, FetchableRecord {
+            static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+            var tenantID: String
+        }
+        struct Ours: Decodable, FetchableRecord {
+            static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.custom(SnakeCase.key(forColumn:))
+            var tenantID: String
+        }
+        let row: Row = ["tenant_id": "tnt_1"]
+        #expect(throws: (any Error).self) { try Probe(row: row) }
+        #expect(try Ours(row: row).tenantID == "tnt_1")
+    }
+
     /// Every table written through the store, read back row by row into its record and encoded again: the
     /// record's columns are the table's, and nothing is lost or renamed on the way.
     @Test func everyRecordDecodesAndEncodesItsTableRowUnchanged() async throws {
