@@ -90,6 +90,12 @@ public struct TrellisError: Error, Sendable, Equatable, CustomStringConvertible 
             message: "The request body is larger than the limit of \(limit) bytes.")
     }
 
+    /// 499 `client_closed_request`: the client went away (or the server is stopping) before its answer was
+    /// written; the request is recorded and counted with it.
+    public static func clientClosed(_ message: String = "The request was cancelled.") -> TrellisError {
+        TrellisError(status: 499, type: "invalid_request_error", code: "client_closed_request", message: message)
+    }
+
     public static func unsupportedMediaType(_ message: String) -> TrellisError {
         TrellisError(status: 415, type: "invalid_request_error", code: "unsupported_media_type", message: message)
     }

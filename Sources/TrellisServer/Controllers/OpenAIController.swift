@@ -57,88 +57,16 @@ struct OpenAIController {
         var request = request
         let body = try await request.jsonBody(limit: gateway.config.maxBodyBytes)
         let chat = try ChatRequest.parse(body, limits: .init(maxMessages: gateway.config.maxMessages))
-        return try await ChatPipeline(gateway: gateway).respond(to: chat, key: key, context: context)
+        let call = CallContext(requestID: context.requestID, logger: context.logger, connection: ClientConnection(channel: context.channel))
+        return try await InferenceFlow(gateway: gateway).chat(chat, key: key, call: call).response(gateway: gateway)
     }
 
     @Sendable func embeddings(_ request: Request, context: TenantContext) async throws -> Response {
         let key = try context.tenantKey(scope: .inference)
         var request = request
-        let value = try await request.jsonBody(limit: gateway.config.maxBodyBytes)
-        guard case .object(let body) = value else { throw TrellisError.invalidRequest("The request body must be a JSON object.") }
-        guard case .string(let reference)? = body["model"], !reference.isEmpty else {
-            throw body["model"] == nil ? TrellisError.missingField("model") : TrellisError.invalidField("model", "must be a non-empty string")
-        }
-        guard let input = body["input"] else { throw TrellisError.missingField("input") }
-        try Self.validateEmbeddingInput(input)
-        let user = try ChatRequest.endUser(body["user"])
-        let started = ContinuousClock.now
-        let startedAt = Date()
-        let snapshot = gateway.snapshot
-        let (model, version) = try ChatPlanner.resolve(reference, key: key, snapshot: snapshot, stickyKey: user ?? key.id)
-        var random = SystemRandomNumberGenerator()
-        let adapter = try ChatPlanner.resolveAdapter(version.spec, model: model, snapshot: snapshot)
-        let targets = ChatPlanner.orderTargets(version.spec, adapter: adapter, random: &random)
-        var upstreamName: String?
-        let admission = try gateway.admit(key, estimatedTokens: Self.estimateInput(input))
-        var headers = HTTPFields()
-        headers[.modelVersion] = String(version.version)
-        for (name, value) in admission.headers {
-            if let field = HTTPField.Name(name) { headers[field] = value }
-        }
-        func record(status: Int, usage: TokenUsage?, errorCode: String?) {
-            let latency = ContinuousClock.now - started
-            let estimate = usage == nil && status < 400 ? Self.estimateInput(input) : 0
-            let event = UsageEvent(
-                requestID: context.requestID, at: startedAt, endpoint: "embeddings", tenantID: key.tenantID, keyID: key.id,
-                endUser: user, model: model.name, modelVersion: version.version, upstream: upstreamName,
-                promptTokens: usage?.promptTokens ?? estimate, completionTokens: 0, estimated: usage == nil && estimate > 0,
-                latencyMs: latency.milliseconds, ttftMs: nil, status: status, errorCode: errorCode, stream: false)
-            if !gateway.usage.record(event) { gateway.metrics.usageDropped() }
-            admission.settle(actualTokens: event.promptTokens)
-            gateway.metrics.modelRequest(
-                tenant: key.tenantName, model: model.name, version: version.version, status: status, seconds: latency.seconds, ttft: nil,
-                promptTokens: event.promptTokens, completionTokens: 0)
-        }
-        do {
-            let base = ChatPlanner.removingAdapterSelectors(body)
-            // Personal data in `input` and `user` is masked for the upstreams `privacy.mask` covers (nothing to restore).
-            let scope = gateway.config.piiMaskScope
-            var session = gateway.config.piiMasker.session()
-            let needsMasking = scope != .off && targets.contains { scope.masks(upstream: $0.upstream, in: snapshot) }
-            let masked = needsMasking ? session.mask(chatBody: base) : base
-            let dispatcher = Dispatcher(gateway: gateway, snapshot: snapshot)
-            let requestID = context.requestID
-            let logger = context.logger
-            let answered = try await ClientDisconnect.cancelling(on: context.channel) {
-                try await dispatcher.send(
-                    targets: targets, path: "/embeddings", stream: false, requestID: requestID, logger: logger,
-                    body: { target in
-                        var body = scope.masks(upstream: target.upstream, in: snapshot) ? masked : base
-                        body["model"] = .string(target.model)
-                        for member in target.extraBody { body[member.key] = member.value }
-                        return JSONWriter.encode(.object(body))
-                    }
-                ) { response, upstream throws(UpstreamFailure) in
-                    let config = dispatcher.gateway.config
-                    let buffer = try await response.collect(upTo: config.upstreamMaxEmbeddingsResponseBytes, upstream: upstream.name)
-                    guard case .object(let object)? = try? JSONParser.parse(buffer.readableBytesView, limits: config.embeddingsAnswerLimits) else {
-                        throw UpstreamFailure(kind: .protocolError, upstream: upstream.name)
-                    }
-                    return object
-                }
-            }
-            upstreamName = answered.upstream.name
-            var object = answered.value
-            object["model"] = .string(reference)
-            record(status: 200, usage: TokenUsage(json: object["usage"]), errorCode: nil)
-            return .json(.object(object), headers: headers)
-        } catch let error as TrellisError {
-            record(status: error.status, usage: nil, errorCode: error.code)
-            throw error
-        } catch {
-            record(status: 499, usage: nil, errorCode: "client_closed_request")
-            throw error
-        }
+        let embeddings = try EmbeddingsRequest.parse(try await request.jsonBody(limit: gateway.config.maxBodyBytes))
+        let call = CallContext(requestID: context.requestID, logger: context.logger, connection: ClientConnection(channel: context.channel))
+        return try await InferenceFlow(gateway: gateway).embeddings(embeddings, key: key, call: call).response(gateway: gateway)
     }
 
     /// `POST /v1/feedback`: a rating of one of the caller's tenant's answers (by its `x-request-id`), with an
@@ -182,40 +110,5 @@ struct OpenAIController {
         }
         guard let owner = try await gateway.store.usageOwner(requestID: requestID), owner.tenantID == tenantID else { throw missing }
         return owner
-    }
-
-    /// OpenAI's accepted shapes: a string, an array of strings, an array of token ids, or an array of
-    /// token-id arrays; nothing empty.
-    static func validateEmbeddingInput(_ input: JSONValue) throws {
-        let problem = "must be a string, an array of strings, an array of token ids, or an array of token-id arrays"
-        switch input {
-        case .string(let s):
-            guard !s.isEmpty else { throw TrellisError.invalidField("input", "must not be empty") }
-        case .array(let items):
-            guard !items.isEmpty, items.count <= 2048 else { throw TrellisError.invalidField("input", "must have 1 to 2048 entries") }
-            let isToken: (JSONValue) -> Bool = { $0.numberValue?.intValue.map { $0 >= 0 } ?? false }
-            let allStrings = items.allSatisfy { $0.stringValue.map { !$0.isEmpty } ?? false }
-            let allTokens = items.allSatisfy(isToken)
-            let allTokenArrays = items.allSatisfy { $0.arrayValue.map { !$0.isEmpty && $0.allSatisfy(isToken) } ?? false }
-            guard allStrings || allTokens || allTokenArrays else { throw TrellisError.invalidField("input", problem) }
-        default:
-            throw TrellisError.invalidField("input", problem)
-        }
-    }
-
-    static func estimateInput(_ input: JSONValue) -> Int {
-        switch input {
-        case .string(let s): return TokenEstimator.estimate(text: s)
-        case .array(let items):
-            return items.reduce(0) { total, item in
-                switch item {
-                case .string(let s): total + TokenEstimator.estimate(text: s)
-                case .array(let tokens): total + tokens.count
-                case .number: total + 1
-                default: total
-                }
-            }
-        default: return 0
-        }
     }
 }

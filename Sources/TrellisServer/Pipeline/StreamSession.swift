@@ -1,10 +1,8 @@
 import AsyncHTTPClient
 import HTTPTypes
-import Hummingbird
 import NIOCore
 import OpenAIWire
 import TrellisCore
-import TrellisStore
 import TrellisUpstream
 
 /// One upstream stream being relayed: the body iterator, the SSE parser and the rewriter, plus frames read
@@ -72,7 +70,7 @@ final class StreamSession: @unchecked Sendable {
     ///
     /// `shouldCut` is asked between frames: when it is true (the gateway is shutting down and its drain window
     /// has closed) the stream ends at once with a `server_shutting_down` error event and `[DONE]`. A stream
-    /// waiting on a silent upstream at that moment is ended by the response writer instead (`ChatPipeline`).
+    /// waiting on a silent upstream at that moment is ended by the response writer instead (`RelayedStream.response`).
     @discardableResult
     func relay(
         accounting: inout Accounting, shouldCut: () -> Bool = { false }, send: (ByteBuffer) async throws -> Void

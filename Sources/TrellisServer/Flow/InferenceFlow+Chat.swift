@@ -1,0 +1,76 @@
+import Logging
+import OpenAIWire
+import TrellisCore
+
+/// What retrieval added to a chat request: the citations for its answer, and the time it took.
+struct Retrieval: Sendable {
+    var citations: JSONValue
+    var milliseconds: Double
+}
+
+extension InferenceFlow {
+    /// `POST /v1/chat/completions`: plan → admit → retrieve → mask → account → dispatch, whole or as a stream.
+    func chat(_ chat: ChatRequest, key: TenantKey, call: CallContext) async throws -> InferenceOutcome {
+        let start = RequestStart.now()
+        let snapshot = gateway.snapshot
+        var plan = try Self.plan(chat, key: key, snapshot: snapshot)
+        let config = gateway.config
+        let estimate = AdmissionEstimate.chat(plan, snapshot: snapshot, defaultCompletion: config.defaultCompletionReservation)
+        // Admission first, before any retrieval or embedding call, so that a refused caller costs nothing.
+        let (ticket, headers) = try admit(key, estimate: estimate, modelVersion: plan.version)
+        let retrieval = try await retrieve(into: &plan, from: chat, snapshot: snapshot, logger: call.logger)
+        let payload = ChatPayload(plan: plan, snapshot: snapshot, scope: config.piiMaskScope, masker: config.piiMasker, restores: config.piiRestore)
+        let promptEstimate = retrieval == nil ? estimate.prompt : TokenEstimator.estimate(messages: plan.body[ChatField.messages]?.arrayValue ?? [])
+        var accounting = Accounting(
+            gateway: gateway, subject: .chat(plan, key: key, requestID: call.requestID, start: start), promptEstimate: promptEstimate,
+            admission: ticket, priced: true)
+        accounting.retrievalMs = retrieval?.milliseconds
+        accounting.capture = Self.capture(payload, key: key, snapshot: snapshot)
+        let admitted = AdmittedCall(
+            dispatcher: Dispatcher(gateway: gateway, snapshot: snapshot), targets: plan.targets, call: call, headers: headers, accounting: accounting)
+        let answer = ChatAnswer(
+            payload: payload, clientModel: chat.modelReference, citations: retrieval?.citations,
+            answerLimits: AnswerLimits(maxBytes: config.upstreamMaxResponseBytes), maxEventBytes: config.upstreamMaxEventBytes)
+        return plan.stream ? try await admitted.stream(answer) : try await admitted.complete(answer)
+    }
+
+    /// Resolves the model and version (weighted, sticky per end user) and plans the upstream request.
+    static func plan(_ chat: ChatRequest, key: TenantKey, snapshot: CatalogSnapshot) throws -> ChatPlan {
+        var random = SystemRandomNumberGenerator()
+        return try ChatPlanner.plan(chat, key: key, snapshot: snapshot, random: &random)
+    }
+
+    /// For a RAG model: searches its knowledge bases with the caller's last user message and puts the passages
+    /// into the plan as numbered context. Nil for other models.
+    func retrieve(into plan: inout ChatPlan, from chat: ChatRequest, snapshot: CatalogSnapshot, logger: Logger) async throws -> Retrieval? {
+        guard let knowledge = plan.spec.knowledge, let tenantID = plan.model.tenantID else { return nil }
+        let started = ContinuousClock.now
+        let query = KnowledgeContext.query(from: chat.messages) ?? ""
+        let chunks =
+            query.isEmpty ? [] : try await gateway.knowledge.retrieve(knowledge, tenantID: tenantID, query: query, snapshot: snapshot, logger: logger)
+        let system = KnowledgeContext.systemMessage(chunks, query: query, template: knowledge.template)
+        plan.body[ChatField.messages] = .array(KnowledgeContext.insert(system, into: plan.body[ChatField.messages]?.arrayValue ?? []))
+        let citations = KnowledgeContext.citations(chunks)
+        let elapsed = ContinuousClock.now - started
+        gateway.metrics.retrieval(seconds: elapsed.seconds, knowledgeBase: knowledge.bases.joined(separator: "+"))
+        return Retrieval(citations: citations, milliseconds: elapsed.milliseconds)
+    }
+
+    /// What to keep of the interaction for the data flywheel, when the model's (else the tenant's) capture
+    /// settings say so: the messages as sent, masked when anything was.
+    static func capture(_ payload: ChatPayload, key: TenantKey, snapshot: CatalogSnapshot) -> CapturePlan? {
+        let tenantCapture = snapshot.tenants[key.tenantID]?.settings.capture
+        guard let settings = payload.plan.spec.capture ?? tenantCapture, settings.enabled else { return nil }
+        let messages = payload.masked?.body[ChatField.messages] ?? payload.plan.body[ChatField.messages] ?? .array([])
+        return CapturePlan(settings: settings, messages: messages, masking: payload.masking)
+    }
+}
+
+extension UsageSubject {
+    /// A chat request's row: the planned model version, the end user, streamed or not.
+    static func chat(_ plan: ChatPlan, key: TenantKey, requestID: String, start: RequestStart) -> UsageSubject {
+        UsageSubject(
+            endpoint: "chat", requestID: requestID, start: start, key: key, user: plan.user, model: plan.modelName, version: plan.version,
+            stream: plan.stream)
+    }
+}
