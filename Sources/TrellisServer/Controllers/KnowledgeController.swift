@@ -166,7 +166,7 @@ struct KnowledgeController {
         var request = request
         let limit = gateway.config.maxDocumentBytes
         let contentType =
-            request.headers[.contentType].map { $0.split(separator: ";")[0].trimmingCharacters(in: .whitespaces).lowercased() } ?? "application/json"
+            request.headers[.contentType].map { MediaType.base(of: $0) } ?? "application/json"
         var title: String
         var text: String
         var metadata: String?

@@ -15,15 +15,9 @@ struct MultipartUpload {
 
     /// The boundary parameter of a `multipart/form-data` content type, unquoted.
     static func boundary(_ contentType: String) -> String? {
-        for parameter in contentType.split(separator: ";").dropFirst() {
-            let pair = parameter.split(separator: "=", maxSplits: 1)
-            guard pair.count == 2, pair[0].trimmingCharacters(in: .whitespaces).lowercased() == "boundary" else { continue }
-            var value = pair[1].trimmingCharacters(in: .whitespaces)
-            if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = String(value.dropFirst().dropLast()) }
-            // RFC 2046: 1 to 70 characters.
-            return (1...70).contains(value.utf8.count) ? value : nil
-        }
-        return nil
+        guard let value = MediaType.parameter("boundary", in: contentType) else { return nil }
+        // RFC 2046: 1 to 70 characters.
+        return (1...70).contains(value.utf8.count) ? value : nil
     }
 
     /// The document kind a file name implies, when its part has no usable content type.
@@ -62,10 +56,9 @@ struct MultipartUpload {
         var upload = MultipartUpload()
         for part in parts {
             let disposition = part.headers.first { $0.0.lowercased() == "content-disposition" }?.1 ?? ""
-            let name = parameter("name", in: disposition)
-            let fileName = parameter("filename", in: disposition)
-            let type = part.headers.first { $0.0.lowercased() == "content-type" }?.1
-                .split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            let name = MediaType.parameter("name", in: disposition)
+            let fileName = MediaType.parameter("filename", in: disposition)
+            let type = part.headers.first { $0.0.lowercased() == "content-type" }.map { MediaType.base(of: $0.1) }
             if name == "file" || (fileName != nil && upload.file == nil) {
                 if upload.file == nil || name == "file" {
                     upload.file = File(fileName: fileName, contentType: type, body: part.body)
@@ -75,17 +68,5 @@ struct MultipartUpload {
             }
         }
         return upload
-    }
-
-    /// A parameter of a Content-Disposition value (`form-data; name="file"; filename="a.md"`).
-    static func parameter(_ key: String, in header: String) -> String? {
-        for piece in header.split(separator: ";").dropFirst() {
-            let pair = piece.split(separator: "=", maxSplits: 1)
-            guard pair.count == 2, pair[0].trimmingCharacters(in: .whitespaces).lowercased() == key else { continue }
-            var value = pair[1].trimmingCharacters(in: .whitespaces)
-            if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = String(value.dropFirst().dropLast()) }
-            return value
-        }
-        return nil
     }
 }

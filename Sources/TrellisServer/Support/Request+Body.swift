@@ -23,7 +23,7 @@ extension Request {
     /// Reads and parses a JSON body. Refuses other content types (415) and bodies that are not strict JSON (400).
     mutating func jsonBody(limit: Int) async throws -> JSONValue {
         if let type = headers[.contentType] {
-            let base = type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+            let base = MediaType.base(of: type)
             if base != "application/json" && !base.hasSuffix("+json") && base != "text/plain" && !base.isEmpty {
                 throw TrellisError.unsupportedMediaType("Send the body as JSON with 'Content-Type: application/json'.")
             }
