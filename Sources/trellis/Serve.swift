@@ -31,12 +31,7 @@ struct Serve: AsyncParsableCommand {
         var overrides: [String: String] = [:]
         if let host { overrides["server.host"] = host }
         if let port { overrides["server.port"] = String(port) }
-        let config: TrellisConfig
-        do {
-            config = try options.load(extra: overrides)
-        } catch let error as ConfigError {
-            exitWithConfigError(error)
-        }
+        let config = try options.loadOrExit(extra: overrides)
         bootstrapLogging(level: config.logLevel)
         let logger = {
             var logger = Logger(label: "trellis")
@@ -47,8 +42,7 @@ struct Serve: AsyncParsableCommand {
         do {
             try await serve(config: config, logger: logger)
         } catch let error as CatalogError {
-            FileHandle.standardError.write(Data("trellis: \(error.description)\n".utf8))
-            throw ExitCode(2)
+            throw refused(error)
         }
     }
 
@@ -85,18 +79,12 @@ struct Catalog: AsyncParsableCommand {
         @Argument(help: "Directory of *.yaml files (tenants, upstreams, prompts, adapters, models).") var directory: String
 
         func run() async throws {
-            let config: TrellisConfig
-            do {
-                config = try options.load()
-            } catch let error as ConfigError {
-                exitWithConfigError(error)
-            }
+            let config = try options.loadOrExit()
             do {
                 let report = try await DatabaseMaintenance.applyCatalog(directory: directory, databasePath: config.databasePath)
                 print(report.description)
             } catch let error as CatalogError {
-                FileHandle.standardError.write(Data("trellis: \(error.description)\n".utf8))
-                throw ExitCode(2)
+                throw refused(error)
             }
         }
     }
@@ -109,12 +97,7 @@ struct Migrate: AsyncParsableCommand {
     @OptionGroup var options: ConfigOptions
 
     func run() async throws {
-        let config: TrellisConfig
-        do {
-            config = try options.load()
-        } catch let error as ConfigError {
-            exitWithConfigError(error)
-        }
+        let config = try options.loadOrExit()
         let result = try DatabaseMaintenance.migrate(path: config.databasePath)
         print("database: \(config.databasePath)")
         print("journal mode: \(result.journalMode)")
@@ -138,12 +121,7 @@ struct Backup: AsyncParsableCommand {
     @Argument(help: "The backup file to create (it must not exist).") var file: String
 
     func run() async throws {
-        let config: TrellisConfig
-        do {
-            config = try options.load()
-        } catch let error as ConfigError {
-            exitWithConfigError(error)
-        }
+        let config = try options.loadOrExit()
         let check = try DatabaseMaintenance.backup(databasePath: config.databasePath, to: file)
         printCheck(check, title: "backup")
         if check.integrity != "ok" { throw ExitCode(1) }
@@ -159,12 +137,7 @@ struct Restore: AsyncParsableCommand {
     @Argument(help: "A file written by `trellis backup`.") var file: String
 
     func run() async throws {
-        let config: TrellisConfig
-        do {
-            config = try options.load()
-        } catch let error as ConfigError {
-            exitWithConfigError(error)
-        }
+        let config = try options.loadOrExit()
         let (check, previous) = try DatabaseMaintenance.restore(from: file, databasePath: config.databasePath)
         printCheck(check, title: "restored from")
         print("database: \(config.databasePath)")

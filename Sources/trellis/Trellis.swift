@@ -32,12 +32,27 @@ struct ConfigOptions: ParsableArguments {
         let file = config ?? environment["TRELLIS_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
         return try TrellisConfig.load(file: file, environment: environment, overrides: overrides)
     }
+
+    /// The configuration; a configuration problem is printed the way a shell user expects and exits with status 2.
+    func loadOrExit(extra: [String: String] = [:]) throws -> TrellisConfig {
+        do {
+            return try load(extra: extra)
+        } catch let error as ConfigError {
+            printRefusal(error)
+            Foundation.exit(2)
+        }
+    }
 }
 
-/// Prints a configuration error the way a shell user expects and exits with status 2.
-func exitWithConfigError(_ error: ConfigError) -> Never {
+/// Prints `trellis: <what was refused>` on standard error, the way a shell user expects.
+func printRefusal(_ error: some CustomStringConvertible) {
     FileHandle.standardError.write(Data("trellis: \(error.description)\n".utf8))
-    Foundation.exit(2)
+}
+
+/// Prints a refused input; the exit status to throw for it (2).
+func refused(_ error: some CustomStringConvertible) -> ExitCode {
+    printRefusal(error)
+    return ExitCode(2)
 }
 
 func bootstrapLogging(level: Logger.Level) {
