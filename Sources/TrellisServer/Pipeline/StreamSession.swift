@@ -97,22 +97,20 @@ final class StreamSession: @unchecked Sendable {
                 break
             }
         }
+        let (tail, outcome) = end(after: failure, accounting: &accounting)
+        try await send(ByteBuffer(bytes: tail))
+        return outcome
+    }
+
+    /// The stream's last frames, and the failure to report for the upstream's health. The end is recorded
+    /// before the last frames go out, so the row exists once the client has the whole stream.
+    private func end(after failure: UpstreamFailure?, accounting: inout Accounting) -> (tail: [UInt8], failure: UpstreamFailure?) {
         if let failure {
-            let error = streamError(failure)
-            var tail = SSEWriter.frame(error.openAI.json)
-            tail.append(contentsOf: SSEWriter.done)
-            // Recorded before the last frame goes out, so the row exists once the client has the whole stream.
-            recordEnd(&accounting, status: error.status, errorCode: error.code)
-            try await send(ByteBuffer(bytes: tail))
-            return failure
+            return (errorTail(streamError(failure), accounting: &accounting), failure)
         }
         if !rewriter.completed {
             let error = TrellisError.upstream("The model server ended the stream without finishing the answer.", code: "upstream_stream_broken")
-            var tail = SSEWriter.frame(error.openAI.json)
-            tail.append(contentsOf: SSEWriter.done)
-            recordEnd(&accounting, status: error.status, errorCode: error.code)
-            try await send(ByteBuffer(bytes: tail))
-            return UpstreamFailure(kind: .protocolError, upstream: upstream)
+            return (errorTail(error, accounting: &accounting), UpstreamFailure(kind: .protocolError, upstream: upstream))
         }
         var tail: [UInt8] = []
         if let usageFrame = rewriter.synthesizedUsageFrame(usage: estimatedUsage(accounting)) {
@@ -124,8 +122,15 @@ final class StreamSession: @unchecked Sendable {
         } else {
             recordEnd(&accounting, status: 200, errorCode: nil)
         }
-        try await send(ByteBuffer(bytes: tail))
-        return nil
+        return (tail, nil)
+    }
+
+    /// An error event and `[DONE]`, the stream recorded as ended by `error`.
+    private func errorTail(_ error: TrellisError, accounting: inout Accounting) -> [UInt8] {
+        var tail = SSEWriter.frame(error.openAI.json)
+        tail.append(contentsOf: SSEWriter.done)
+        recordEnd(&accounting, status: error.status, errorCode: error.code)
+        return tail
     }
 
     /// The error event for a stream the upstream broke.
