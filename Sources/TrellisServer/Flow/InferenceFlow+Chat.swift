@@ -8,9 +8,24 @@ struct Retrieval: Sendable {
     var milliseconds: Double
 }
 
+/// A chat request planned, admitted and prepared (retrieved into, masked, accounted): ready to dispatch whole or as a
+/// stream. A facade over chat (another API's shape) prepares the same way and brings its own answer.
+struct PreparedChat: Sendable {
+    let admitted: AdmittedCall
+    let answer: ChatAnswer
+
+    var stream: Bool { answer.payload.plan.stream }
+}
+
 extension InferenceFlow {
     /// `POST /v1/chat/completions`: plan → admit → retrieve → mask → account → dispatch, whole or as a stream.
     func chat(_ chat: ChatRequest, key: TenantKey, call: CallContext) async throws -> InferenceOutcome {
+        let prepared = try await prepare(chat, key: key, call: call)
+        return prepared.stream ? try await prepared.admitted.stream(prepared.answer) : try await prepared.admitted.complete(prepared.answer)
+    }
+
+    /// The chat flow up to dispatch: plan → admit → retrieve → mask → account.
+    func prepare(_ chat: ChatRequest, key: TenantKey, call: CallContext) async throws -> PreparedChat {
         let start = RequestStart.now()
         let snapshot = gateway.snapshot
         var plan = try Self.plan(chat, key: key, snapshot: snapshot)
@@ -31,7 +46,7 @@ extension InferenceFlow {
         let answer = ChatAnswer(
             payload: payload, clientModel: chat.modelReference, citations: retrieval?.citations,
             answerLimits: AnswerLimits(maxBytes: config.upstreamMaxResponseBytes), maxEventBytes: config.upstreamMaxEventBytes)
-        return plan.stream ? try await admitted.stream(answer) : try await admitted.complete(answer)
+        return PreparedChat(admitted: admitted, answer: answer)
     }
 
     /// Resolves the model and version (weighted, sticky per end user) and plans the upstream request.

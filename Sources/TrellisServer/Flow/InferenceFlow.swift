@@ -6,7 +6,8 @@ import TrellisCore
 /// 1. **resolve** the model version and its targets (chat: `ChatPlanner.plan`);
 /// 2. **admit** against the caller's limits (``admit(_:estimate:modelVersion:)``), which also gives the
 ///    ``AnswerHeaders``;
-/// 3. endpoint-specific preparation (chat: **retrieve** knowledge, **mask** personal data, **account**, capture);
+/// 3. endpoint-specific preparation (chat: **retrieve** knowledge, **mask** personal data, **account**, capture;
+///    `prepare(_:key:call:)` stops there with a ``PreparedChat``, which a facade over chat dispatches with its own answer);
 /// 4. **dispatch** through an ``AdmittedCall``: a whole answer for any ``WholeAnswerEndpoint``
 ///    (``AdmittedCall/complete(_:)``), or a chat stream (``AdmittedCall/stream(_:)``);
 /// 5. **record** usage exactly once however the call ends (``Accounting``).
