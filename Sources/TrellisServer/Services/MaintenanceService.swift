@@ -1,21 +1,20 @@
 import Logging
-import ServiceLifecycle
 import TrellisStore
 
 /// Periodic housekeeping: deletes captured interactions past their retention.
-struct MaintenanceService: Service {
+struct MaintenanceService: PeriodicService {
     let gateway: Gateway
     let interval: Duration
     let logger: Logger
 
-    func run() async throws {
-        await PeriodicLoop.run(every: interval, start: .now) {
-            do {
-                let purged = try await gateway.store.purgeInteractions()
-                if purged > 0 { logger.info("expired interactions purged", metadata: ["count": "\(purged)"]) }
-            } catch {
-                logger.error("interaction purge failed", metadata: ["error_type": "\(type(of: error))"])
-            }
+    var waitsBeforeFirstRound: Bool { false }
+
+    func round() async {
+        do {
+            let purged = try await gateway.store.purgeInteractions()
+            if purged > 0 { logger.info("expired interactions purged", metadata: ["count": "\(purged)"]) }
+        } catch {
+            logger.error("interaction purge failed", metadata: ["error_type": "\(type(of: error))"])
         }
     }
 }
