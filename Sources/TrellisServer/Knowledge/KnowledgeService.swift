@@ -15,27 +15,17 @@ final class KnowledgeService: Sendable {
     let upstreams: UpstreamClient
     /// The egress check every embedding call passes first; the call connects along the route it gives.
     let egress: EgressCache
-    /// The keyword and vector indexes and the knowledge generation they reflect, changed together under one
-    /// lock. The generation is the store's counter, moved by every committed document write. This process's
-    /// own writes are applied in commit order: one that commits generation g is applied on top of g - 1, or
-    /// waits in `pending` for it (concurrent uploads finish in any order). A full load only moves forward and
-    /// keeps the changes newer than what it read. So uploads racing each other and reloads neither add a
-    /// chunk twice nor lose one, and a busy ingest never reloads everything for its own writes. A gap no local
-    /// write will fill (another process wrote) is closed by a full load once no local write is in flight.
+    /// The keyword and vector indexes and the order their changes apply in (`IndexCommitOrder`: the knowledge
+    /// generation they reflect, this process's writes in flight and those waiting for a predecessor), changed
+    /// together under one lock. This process's own writes are applied in the store's commit order, and a full
+    /// load only moves forward and keeps the changes newer than what it read. So uploads racing each other and
+    /// reloads neither add a chunk twice nor lose one, and a busy ingest never reloads everything for its own
+    /// writes. A gap no local write will fill (another process wrote) is closed by a full load.
     typealias Change = @Sendable (inout Indexes) -> Void
     struct Indexes {
         var byKnowledgeBase: [String: VectorIndex] = [:]
         var keyword: [String: KeywordIndex] = [:]
-        var generation: Int64 = -1
-        var pending: [Int64: Change] = [:]
-        var localWrites = 0
-
-        mutating func drain() {
-            while let next = pending.removeValue(forKey: generation + 1) {
-                next(&self)
-                generation += 1
-            }
-        }
+        var order = IndexCommitOrder<Change>(maxPending: KnowledgeService.maxPending)
     }
     /// Local changes held back for a missing predecessor before a full load is forced anyway.
     static let maxPending = 64
@@ -68,7 +58,7 @@ final class KnowledgeService: Sendable {
     /// process has added or deleted documents).
     func loadIndexes(_ knowledgeBases: [KnowledgeBase]) async throws {
         let stored = try await store.indexSnapshot(knowledgeBases: knowledgeBases)
-        var built = Indexes(generation: stored.generation)
+        var built = Indexes()
         for kb in knowledgeBases {
             var keyword = KeywordIndex()
             for (id, terms) in stored.terms[kb.id] ?? [] { keyword.add(id: id, terms: terms) }
@@ -80,11 +70,10 @@ final class KnowledgeService: Sendable {
         }
         indexes.withLock { state in
             // A load that read an older snapshot than what is installed would go backwards: keep the newer.
-            guard built.generation >= state.generation else { return }
-            built.pending = state.pending.filter { $0.key > built.generation }
-            built.localWrites = state.localWrites
-            state = built
-            state.drain()
+            guard let newer = state.order.loaded(generation: stored.generation) else { return }
+            state.byKnowledgeBase = built.byKnowledgeBase
+            state.keyword = built.keyword
+            for change in newer { change(&state) }
         }
     }
 
@@ -93,31 +82,28 @@ final class KnowledgeService: Sendable {
     /// change to reload for (the writes apply themselves, and force a load if they find a gap).
     func refreshIfChanged(_ knowledgeBases: [KnowledgeBase]) async throws {
         let generation = try await store.knowledgeGeneration()
-        let (loaded, busy) = indexes.withLock { ($0.generation, $0.localWrites > 0) }
-        if !busy, generation != loaded {
+        if indexes.withLock({ $0.order.needsRefresh(storedGeneration: generation) }) {
             try await loadIndexes(knowledgeBases)
         }
     }
 
     /// Counts a write of this process as in flight; `apply` (or `abandon`, when the write failed) ends it.
     private func beginWrite() {
-        indexes.withLock { $0.localWrites += 1 }
+        indexes.withLock { $0.order.beginWrite() }
     }
 
     private func abandonWrite(_ knowledgeBases: [KnowledgeBase]) async throws {
-        try await apply(generation: nil, knowledgeBases: knowledgeBases) { _ in }
+        let needsLoad = indexes.withLock { $0.order.abandoned().needsLoad }
+        if needsLoad { try await loadIndexes(knowledgeBases) }
     }
 
-    /// Applies this process's committed write in commit order (see `Indexes`).
+    /// Applies this process's committed write in commit order (see `IndexCommitOrder`); a write that reports
+    /// no generation ends like an abandoned one.
     private func apply(generation: Int64?, knowledgeBases: [KnowledgeBase], _ change: @escaping Change) async throws {
         let needsLoad = indexes.withLock { state -> Bool in
-            state.localWrites -= 1
-            if let generation, generation > state.generation {
-                state.pending[generation] = change
-                state.drain()
-            }
-            // Still waiting for a predecessor that no local write will bring (another process wrote it).
-            return !state.pending.isEmpty && (state.localWrites == 0 || state.pending.count > Self.maxPending)
+            let applied = generation.map { state.order.committed(generation: $0, change: change) } ?? state.order.abandoned()
+            for ready in applied.changes { ready(&state) }
+            return applied.needsLoad
         }
         if needsLoad { try await loadIndexes(knowledgeBases) }
     }
