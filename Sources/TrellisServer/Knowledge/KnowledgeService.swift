@@ -215,14 +215,10 @@ final class KnowledgeService: Sendable {
         let object: JSONObject
         do {
             let response = try await upstreams.send(call, logger: logger)
-            let buffer = try await response.collect(upTo: Self.maxEmbeddingAnswerBytes, upstream: upstream.name)
-            guard case .object(let o)? = try? JSONParser.parse(buffer.readableBytesView) else {
-                throw UpstreamFailure(kind: .protocolError, upstream: upstream.name)
-            }
-            object = o
-        } catch let failure as UpstreamFailure {
-            logger.warning("embedding call failed", metadata: ["upstream": "\(upstream.name)", "reason": "\(failure.label)"])
-            throw TrellisError.upstream("The embedding model failed (\(failure.label)).", code: "embedding_failed")
+            object = try await response.jsonObject(limits: AnswerLimits(maxBytes: Self.maxEmbeddingAnswerBytes), upstream: upstream.name)
+        } catch {
+            logger.warning("embedding call failed", metadata: ["upstream": "\(upstream.name)", "reason": "\(error.label)"])
+            throw TrellisError.upstream("The embedding model failed (\(error.label)).", code: "embedding_failed")
         }
         guard case .array(let data)? = object["data"], data.count == inputs.count else {
             throw TrellisError.upstream(

@@ -113,17 +113,24 @@ final class UpstreamHealth: Sendable {
         entry(upstream).breaker.state(now: clock()).circuit
     }
 
+    /// What the admin API reports for an upstream: nothing known yet, or whether its circuit is closed.
+    enum Status: String, Sendable {
+        case unknown, healthy, unhealthy
+
+        init(_ entry: Entry, state: CircuitBreaker.State) {
+            if entry.lastSuccess == nil && entry.lastFailure == nil && entry.lastProbeOK != true {
+                self = .unknown
+            } else {
+                self = state == .closed ? .healthy : .unhealthy
+            }
+        }
+    }
+
     func json(_ upstream: String) -> JSONValue {
         let e = entry(upstream)
         let state = e.breaker.state(now: clock())
-        let status: String
-        if e.lastSuccess == nil && e.lastFailure == nil && e.lastProbeOK != true {
-            status = "unknown"
-        } else {
-            status = state == .closed ? "healthy" : "unhealthy"
-        }
         var out: JSONObject = [
-            "status": .string(status),
+            "status": .string(Status(e, state: state).rawValue),
             "circuit": .string(state.circuit.rawValue),
             "consecutive_failures": .int(e.breaker.consecutiveFailures),
             "circuit_opened": .int(e.breaker.openedCount),
