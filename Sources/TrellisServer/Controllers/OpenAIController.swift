@@ -53,7 +53,7 @@ struct OpenAIController {
     }
 
     @Sendable func chatCompletions(_ request: Request, context: TenantContext) async throws -> Response {
-        let key = try context.tenantKey(scope: .inference)
+        let key = context.key
         var request = request
         let body = try await request.jsonBody(limit: gateway.config.maxBodyBytes)
         let chat = try ChatRequest.parse(body, limits: .init(maxMessages: gateway.config.maxMessages))
@@ -62,7 +62,7 @@ struct OpenAIController {
     }
 
     @Sendable func embeddings(_ request: Request, context: TenantContext) async throws -> Response {
-        let key = try context.tenantKey(scope: .inference)
+        let key = context.key
         var request = request
         let embeddings = try EmbeddingsRequest.parse(try await request.jsonBody(limit: gateway.config.maxBodyBytes))
         let call = CallContext(requestID: context.requestID, logger: context.logger, connection: ClientConnection(channel: context.channel))
