@@ -130,7 +130,7 @@ def main():
         ("  AHC request tracing attributes", lambda f: "TracingSupport" in name(f[0])),
         ("  Logger metadata copies (any module)", lambda f: "Logger.subscript.setter" in name(f[0])),
         ("TrellisServer code", lambda f: swift_module(f[0]) == "TrellisServer"),
-        ("  ChatPipeline.respond", lambda f: "ChatPipeline.respond" in name(f[0])),
+        ("  the inference flow (InferenceFlow, AdmittedCall, StreamRelay)", lambda f: any(t in name(f[0]) for t in ("InferenceFlow", "AdmittedCall", "StreamRelay"))),
         ("  AuthMiddleware + Gateway.authenticate", lambda f: "AuthMiddleware" in name(f[0])),
         ("  GatewayMiddleware", lambda f: "GatewayMiddleware" in name(f[0])),
         ("  Accounting.finish (usage event + metrics)", lambda f: "Accounting.finish" in name(f[0])),

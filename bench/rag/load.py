@@ -258,7 +258,7 @@ def healthz_floor(gw, n: int = 300) -> dict:
 
 
 def sqlite_breakdown(db: Path, kb_id: str, queries: list[tuple[str, str]], repeat: int = 3) -> dict:
-    """For comparison: the FTS5 statement SQLiteStore.keywordSearch runs (the gateway itself ranks keywords in
+    """For comparison: the FTS5 statement of the tests' reference search (Tests/TrellisStoreTests/FTS5KeywordSearch.swift) (the gateway itself ranks keywords in
     memory, KeywordIndex, with the same BM25) and the chunk materialisation the gateway does run, timed directly
     on the database file."""
     token = "kb" + "".join(c for c in kb_id if c.isalnum())
@@ -299,11 +299,11 @@ def sqlite_breakdown(db: Path, kb_id: str, queries: list[tuple[str, str]], repea
             "matched_p50": pct(matches, 0.5), "matched_p99": pct(matches, 0.99), "matched_max": max(matches) if matches else 0}
 
 
-POSTINGS_BUDGET = 12_000  # SQLiteStore.keywordPostingsBudget
+POSTINGS_BUDGET = 12_000  # FTS5KeywordSearch.postingsBudget (Tests/TrellisStoreTests)
 
 
 def gateway_match(conn, token: str, unique: list[str]) -> str | None:
-    """The MATCH expression SQLiteStore.keywordSearch builds: the knowledge base's namespaced terms, rarest first
+    """The MATCH expression the FTS5 reference search builds: the knowledge base's namespaced terms, rarest first
     while their posting lists fit the budget (document frequencies from fts5vocab), the rarest always."""
     present = []
     for t in unique:
