@@ -37,7 +37,8 @@ public struct CatalogApplier: Sendable {
     let egress: EgressPolicy?
 
     public init(
-        store: any CatalogStore & KnowledgeStore, actor: String = "catalog", environment: [String: String] = ProcessInfo.processInfo.environment, egress: EgressPolicy? = nil
+        store: any CatalogStore & KnowledgeStore, actor: String = "catalog",
+        environment: [String: String] = ProcessInfo.processInfo.environment, egress: EgressPolicy? = nil
     ) {
         self.store = store
         self.actor = actor
