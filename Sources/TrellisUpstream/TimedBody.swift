@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import NIOCore
 
 /// An upstream answer's body read under the upstream's own timeouts, in the reading task itself (no extra task
@@ -7,11 +6,11 @@ import NIOCore
 /// the call was sent) is checked as each buffer arrives, so a server that keeps sending past it is stopped at
 /// its next buffer, and a silent one by the idle timeout.
 public struct TimedBody {
-    private var iterator: HTTPClientResponse.Body.AsyncIterator
+    private var iterator: UpstreamBody.AsyncIterator
     private let upstream: String
     private let deadline: ContinuousClock.Instant
 
-    public init(body: HTTPClientResponse.Body, upstream: String, deadline: ContinuousClock.Instant) {
+    public init(body: UpstreamBody, upstream: String, deadline: ContinuousClock.Instant) {
         self.iterator = body.makeAsyncIterator()
         self.upstream = upstream
         self.deadline = deadline

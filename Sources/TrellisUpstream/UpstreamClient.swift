@@ -41,7 +41,7 @@ public struct UpstreamCall: Sendable {
 public struct UpstreamResponse: Sendable {
     public var status: Int
     public var contentType: String?
-    public var body: HTTPClientResponse.Body
+    public var body: UpstreamBody
     /// The end of the upstream's `total_ms`, counted from when the call was sent.
     public var deadline: ContinuousClock.Instant = .now + .seconds(600)
 
@@ -68,10 +68,30 @@ public struct UpstreamResponse: Sendable {
 /// and adapter load carries the ``UpstreamRoute`` the egress check gave it and connects along it only: a
 /// pinned route by the checked address (`dnsOverride`, so `Host`, SNI and certificate checks keep the name).
 public final class UpstreamClient: Sendable {
-    /// The client for the deployment's own timeouts, connecting to hosts as named. Calls reach it (and every
-    /// other client) only through `execute(_:url:route:…)`, so each one connects along its egress route.
-    private let http: HTTPClient
+    /// The clients for the deployment's own timeouts, connecting to hosts as named: one per event loop, taken in
+    /// turn. Calls reach them (and every other client) only through `execute(url:route:…)`, so each one connects
+    /// along its egress route.
+    ///
+    /// Every AsyncHTTPClient client here runs on one event loop of the group, so its connections and the
+    /// delegate calls of its requests share that loop: an upstream body's buffer is taken and more asked for
+    /// before the connection reads again, and bytes an upstream sends before it breaks are never left in the
+    /// connection (see `UpstreamBody`). Asking for the connection's loop per request instead
+    /// (`.delegateAndChannel`) would make every connection a loop-bound one, which AsyncHTTPClient closes as
+    /// soon as it is idle: a new connection (and TLS handshake) per call.
+    private let defaults: [HTTPClient]
+    private let loops: [any EventLoop]
+    private let turn = Atomic<UInt>(0)
     public let maxErrorBodyBytes = 64 * 1024
+
+    /// The next event loop of the group, in turn.
+    private func nextLoop() -> any EventLoop {
+        loops[Int(turn.wrappingAdd(1, ordering: .relaxed).oldValue % UInt(loops.count))]
+    }
+
+    /// A client for the deployment's own timeouts, in turn.
+    private var http: HTTPClient {
+        defaults[Int(turn.wrappingAdd(1, ordering: .relaxed).oldValue % UInt(defaults.count))]
+    }
 
     public struct Settings: Sendable {
         public var maxConnectionsPerHost: Int
@@ -113,15 +133,15 @@ public final class UpstreamClient: Sendable {
         // The gateway installs no tracer. AsyncHTTPClient's default is the global no-op tracer, with which it
         // still builds a span and its attributes per request (about 3 % of the gateway's CPU); nil skips that.
         config.tracing.tracer = nil
-        self.http = HTTPClient(eventLoopGroup: eventLoopGroup, configuration: config)
+        let loops = Array(eventLoopGroup.makeIterator())
+        self.loops = loops.isEmpty ? [eventLoopGroup.next()] : loops
+        self.defaults = self.loops.map { HTTPClient(eventLoopGroup: $0, configuration: config) }
         self.configuration = config
-        self.eventLoopGroup = eventLoopGroup
         self.defaultConnectMs = settings.connectTimeoutMs
         self.defaultReadMs = settings.readTimeoutMs
     }
 
     private let configuration: HTTPClient.Configuration
-    private let eventLoopGroup: any EventLoopGroup
     private let defaultConnectMs: Int
     private let defaultReadMs: Int
 
@@ -189,7 +209,7 @@ public final class UpstreamClient: Sendable {
                 }
                 pinnedClientsMade.wrappingAdd(1, ordering: .relaxed)
             }
-            let client = HTTPClient(eventLoopGroup: eventLoopGroup, configuration: config)
+            let client = HTTPClient(eventLoopGroup: nextLoop(), configuration: config)
             state.entries[key] = Entry(client: client, lastUsed: now, holdMs: holdMs)
             return client
         }
@@ -205,18 +225,19 @@ public final class UpstreamClient: Sendable {
             return state.entries.values.map(\.client)
         }
         for client in others { try? await client.shutdown() }
-        try await http.shutdown()
+        for client in defaults.dropLast() { try? await client.shutdown() }
+        try await defaults.last?.shutdown()
     }
 
-    /// Executes `request` (whose URL is `url`) along `route`: as named on the timeouts' client, or on the
-    /// pinned client of one checked address after another (the one that last accepted a connection first),
-    /// moving on only when a connection could not be made, so nothing was sent.
-    func execute(
-        _ request: HTTPClientRequest, url: String, route: UpstreamRoute, connectMs: Int, idleMs: Int?, holdMs: Int64, deadline: NIODeadline,
-        logger: Logger
-    ) async throws -> HTTPClientResponse {
+    /// Performs a request to `url` along `route` (`perform` sends it on the client given and waits for its
+    /// head): as named on the timeouts' client, or on the pinned client of one checked address after another
+    /// (the one that last accepted a connection first), moving on only when a connection could not be made, so
+    /// nothing was sent.
+    func execute<Answer>(
+        url: String, route: UpstreamRoute, connectMs: Int, idleMs: Int?, holdMs: Int64, _ perform: (HTTPClient) async throws -> Answer
+    ) async throws -> Answer {
         guard case .pinned(let addresses) = route else {
-            return try await client(connectMs: connectMs, idleMs: idleMs, pin: nil, holdMs: holdMs).execute(request, deadline: deadline, logger: logger)
+            return try await perform(client(connectMs: connectMs, idleMs: idleMs, pin: nil, holdMs: holdMs))
         }
         // Nothing to connect to: a connect failure, never a lookup of the name.
         guard let key = overrideKey(forURL: url), !addresses.isEmpty else { throw NoAddress() }
@@ -227,7 +248,7 @@ public final class UpstreamClient: Sendable {
         for (i, address) in candidates.enumerated() {
             let pinned = client(connectMs: connectMs, idleMs: idleMs, pin: Pin(host: key, address: address), holdMs: holdMs)
             do {
-                let response = try await pinned.execute(request, deadline: deadline, logger: logger)
+                let response = try await perform(pinned)
                 if i > 0 {
                     preferred.withLock { map in
                         if map.count >= 4096 { map.removeAll() }
@@ -279,37 +300,40 @@ public final class UpstreamClient: Sendable {
     public func send(_ call: UpstreamCall, logger: Logger) async throws(UpstreamFailure) -> UpstreamResponse {
         let name = call.upstream.name
         let url = call.url
-        var request = HTTPClientRequest(url: url)
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.headers.add(name: "Accept", value: call.stream ? "text/event-stream" : "application/json")
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Accept", value: call.stream ? "text/event-stream" : "application/json")
         // Not `X-Request-Id`: some servers (llama-cpp-python) refuse ids that are not UUIDs.
-        request.headers.add(name: "X-Trellis-Request-Id", value: call.requestID)
+        headers.add(name: "X-Trellis-Request-Id", value: call.requestID)
         if let apiKey = call.apiKey {
-            request.headers.add(name: "Authorization", value: "Bearer \(apiKey)")
+            headers.add(name: "Authorization", value: "Bearer \(apiKey)")
         }
-        request.body = .bytes(call.body)
         let sent = ContinuousClock.now
         let timeouts = call.upstream.timeouts
         let deadline = NIODeadline.now() + .milliseconds(Int64(min(timeouts.firstByteMs, timeouts.totalMs)))
-        let response: HTTPClientResponse
+        let response: (head: HTTPResponseHead, body: UpstreamBody)
         do {
+            // The delegate API, not the async one: see `UpstreamBody` (the async body loses bytes at a break).
+            let request = try HTTPClient.Request(url: url, method: .POST, headers: headers, body: .bytes(call.body))
             // AsyncHTTPClient logs only at debug and trace, yet sets its per-request metadata on whatever logger it
             // is given (each setter copies the handler): below debug it gets the no-op logger instead.
             let clientLogger = logger.logLevel <= .debug ? logger : Self.quietLogger
             response = try await execute(
-                request, url: url, route: call.route, connectMs: timeouts.connectMs, idleMs: timeouts.idleMs,
-                holdMs: Int64(timeouts.totalMs) + Int64(timeouts.idleMs), deadline: deadline, logger: clientLogger)
+                url: url, route: call.route, connectMs: timeouts.connectMs, idleMs: timeouts.idleMs,
+                holdMs: Int64(timeouts.totalMs) + Int64(timeouts.idleMs)
+            ) { client in
+                try await UpstreamBody.send(request, on: client, headDeadline: deadline, logger: clientLogger)
+            }
         } catch {
             throw Self.classify(error, upstream: name, phase: .firstByte)
         }
-        let status = Int(response.status.code)
+        let status = Int(response.head.status.code)
         if (200..<300).contains(status) {
             return UpstreamResponse(
-                status: status, contentType: response.headers.first(name: "Content-Type"), body: response.body,
+                status: status, contentType: response.head.headers.first(name: "Content-Type"), body: response.body,
                 deadline: sent + .milliseconds(timeouts.totalMs))
         }
-        var failure = UpstreamFailure(kind: .status, upstream: name, status: status, retryAfter: response.headers.first(name: "Retry-After"))
+        var failure = UpstreamFailure(kind: .status, upstream: name, status: status, retryAfter: response.head.headers.first(name: "Retry-After"))
         if let buffer = try? await response.body.collect(upTo: maxErrorBodyBytes) {
             failure.upstreamError = OpenAIError.parse(upstreamBody: buffer.readableBytesView)
         }
@@ -364,9 +388,10 @@ extension UpstreamClient {
         var request = HTTPClientRequest(url: url)
         request.method = .GET
         if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
-        return try await execute(
-            request, url: url, route: route, connectMs: upstream.timeouts.connectMs, idleMs: nil, holdMs: Int64(timeoutMs),
-            deadline: .now() + .milliseconds(Int64(timeoutMs)), logger: Self.quietLogger)
+        let deadline = NIODeadline.now() + .milliseconds(Int64(timeoutMs))
+        return try await execute(url: url, route: route, connectMs: upstream.timeouts.connectMs, idleMs: nil, holdMs: Int64(timeoutMs)) { client in
+            try await client.execute(request, deadline: deadline, logger: Self.quietLogger)
+        }
     }
 
     /// Loads a LoRA adapter into a vLLM server (`POST /v1/load_lora_adapter`). A server that says it already

@@ -1,0 +1,136 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Testing
+import TrellisCore
+
+@testable import TrellisUpstream
+
+/// `UpstreamBody`: a reader far behind holds the upstream back and still gets every byte; a reader that leaves
+/// (cancelled, or dropping the body) cancels the request, which closes its connection.
+@Suite struct UpstreamBodyTests {
+    let tests = UpstreamBreakTests()
+
+    func call(port: Int) -> UpstreamCall {
+        UpstreamCall(
+            upstream: tests.upstream(port: port), route: .asNamed, path: "/chat/completions", body: Array("{}".utf8), stream: true, requestID: "r",
+            apiKey: nil)
+    }
+
+    /// Runs `body` with a breaking server and a client, both stopped after it, whatever it threw.
+    func withServer(_ body: (BreakingServer, UpstreamClient) async throws -> Void) async throws {
+        let server = try await BreakingServer()
+        let client = UpstreamClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
+        do {
+            try await body(server, client)
+        } catch {
+            try? await client.shutdown()
+            await server.stop()
+            throw error
+        }
+        try await client.shutdown()
+        await server.stop()
+    }
+
+    /// Polls `condition` for at most a minute (a bound only a condition that never comes reaches).
+    func eventually(_ condition: () -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            if condition() { return true }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return condition()
+    }
+
+    /// True when `channel` closed within a minute.
+    func closes(_ channel: any Channel) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask { (try? await channel.closeFuture.get()) != nil }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(60))
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+    }
+
+    @Test("a reader more than the bound behind holds the upstream back, then gets every byte and the end")
+    func aSlowReaderGetsEveryByte() async throws {
+        try await withServer { server, client in
+            async let sent = client.send(call(port: server.port), logger: Logger(label: "t"))
+            let child = try await server.accept()
+            try await BreakingServer.send(BreakingServer.head, on: child)
+            let response = try await sent
+            let chunk = BreakingServer.chunk(String(repeating: "x", count: 64 * 1024))
+            let count = 48  // 3 MiB, three times the bound
+            let writer = Task {
+                for _ in 0..<count { try await BreakingServer.send(chunk, on: child) }
+                try await BreakingServer.send("0\r\n\r\n", on: child)
+            }
+            // The reader has read nothing: the body fills up to the bound, and the upstream is held back there.
+            #expect(try await eventually { response.body.owner.stream.buffered.bytes >= UpstreamBodyStream.bound })
+            let (text, failed) = await tests.drain(response)
+            try await writer.value
+            #expect(!failed)
+            #expect(text.utf8.count == count * (64 * 1024 + "data: \n\n".utf8.count))
+        }
+    }
+
+    @Test("cancelling a waiting reader ends its read as cancelled and closes the upstream connection")
+    func cancellingTheReaderCancelsTheRequest() async throws {
+        try await withServer { server, client in
+            async let sent = client.send(call(port: server.port), logger: Logger(label: "t"))
+            let child = try await server.accept()
+            try await BreakingServer.send(BreakingServer.head + BreakingServer.chunk("first"), on: child)
+            let response = try await sent
+            let reader = Task { () -> UpstreamFailure? in
+                var body = response.timedBody(upstream: "breaking")
+                do {
+                    while try await body.next() != nil {}
+                } catch {
+                    return error as? UpstreamFailure
+                }
+                return nil
+            }
+            #expect(try await eventually { response.body.owner.stream.buffered.readerWaiting })
+            reader.cancel()
+            #expect(await reader.value?.kind == .cancelled)
+            #expect(await closes(child), "the request was cancelled, so its connection closed")
+        }
+    }
+
+    @Test("a body let go of before its end cancels the request and closes the upstream connection")
+    func droppingTheBodyCancelsTheRequest() async throws {
+        try await withServer { server, client in
+            let call = call(port: server.port)
+            let read = Task {
+                let response = try await client.send(call, logger: Logger(label: "t"))
+                var body = response.timedBody(upstream: "breaking")
+                return try await body.next().map { String(buffer: $0) }
+            }
+            let child = try await server.accept()
+            try await BreakingServer.send(BreakingServer.head + BreakingServer.chunk("first"), on: child)
+            #expect(try await read.value == "data: first\n\n")
+            #expect(await closes(child), "the body was let go of, so its request was cancelled")
+        }
+    }
+
+    @Test("calls in turn share one kept-alive connection")
+    func callsReuseTheConnection() async throws {
+        try await withServer { server, client in
+            let answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+            async let first = client.send(call(port: server.port), logger: Logger(label: "t"))
+            let child = try await server.accept()
+            try await BreakingServer.send(answer, on: child)
+            #expect(try await String(buffer: first.collect(upTo: 100, upstream: "breaking")) == "{}")
+            async let second = client.send(call(port: server.port), logger: Logger(label: "t"))
+            await server.nextRequest()
+            try await BreakingServer.send(answer, on: child)
+            #expect(try await String(buffer: second.collect(upTo: 100, upstream: "breaking")) == "{}")
+            #expect(server.accepted.value.load(ordering: .relaxed) == 1)
+        }
+    }
+}
