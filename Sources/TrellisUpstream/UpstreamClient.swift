@@ -135,7 +135,10 @@ public final class UpstreamClient: Sendable {
         config.tracing.tracer = nil
         let loops = Array(eventLoopGroup.makeIterator())
         self.loops = loops.isEmpty ? [eventLoopGroup.next()] : loops
-        self.defaults = self.loops.map { HTTPClient(eventLoopGroup: $0, configuration: config) }
+        // The default clients share the setting, so that the deployment's connections per host stay within it.
+        var shared = config
+        shared.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(1, settings.maxConnectionsPerHost / self.loops.count)
+        self.defaults = self.loops.map { HTTPClient(eventLoopGroup: $0, configuration: shared) }
         self.configuration = config
         self.defaultConnectMs = settings.connectTimeoutMs
         self.defaultReadMs = settings.readTimeoutMs
