@@ -1,5 +1,4 @@
 import Hummingbird
-import TrellisCore
 
 /// The gateway's router. `GatewayMiddleware` goes first, around every route and the router's not-found answer;
 /// the routes that need no key (health, metrics, the console's files) are on the router itself; the API's

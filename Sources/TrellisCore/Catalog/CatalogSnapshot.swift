@@ -1,5 +1,3 @@
-import Foundation
-
 /// An immutable view of the whole catalog, built once per catalog change and swapped in atomically: the hot
 /// path authenticates and resolves models from it without touching the database.
 public final class CatalogSnapshot: Sendable {

@@ -1,5 +1,3 @@
-import Foundation
-
 // One scan over a text: the segments to look at, digit runs, and the spans accepted so far.
 
 extension PIIMasker {

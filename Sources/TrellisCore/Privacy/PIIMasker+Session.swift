@@ -1,5 +1,3 @@
-import Foundation
-
 extension PIIMasker {
     /// The masking state of one request: placeholders handed out so far and what they stand for.
     public struct Session: Sendable {

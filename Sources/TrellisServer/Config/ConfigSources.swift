@@ -1,8 +1,6 @@
 import Foundation
-import HTTPTypes
 import OpenAIWire
 import TrellisCore
-import TrellisStore
 import Yams
 
 /// A configuration problem, named by its key and where the value came from.

@@ -1,9 +1,7 @@
 import Foundation
-import HTTPTypes
 import Logging
 import OpenAIWire
 import TrellisCore
-import TrellisStore
 
 /// The deployment's settings, validated: a value of this type cannot be invalid. Built by
 /// ``TrellisConfig/load(file:environment:overrides:)`` from flags > environment > file > defaults.

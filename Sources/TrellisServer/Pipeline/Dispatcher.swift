@@ -1,10 +1,7 @@
 import Foundation
-import HTTPTypes
 import Logging
-import NIOCore
 import OpenAIWire
 import TrellisCore
-import TrellisStore
 import TrellisUpstream
 
 /// Sends a call to the first target that answers, in the plan's order, skipping targets whose circuit is open.

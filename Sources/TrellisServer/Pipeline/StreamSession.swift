@@ -1,5 +1,4 @@
 import AsyncHTTPClient
-import HTTPTypes
 import NIOCore
 import OpenAIWire
 import TrellisCore

@@ -1,8 +1,5 @@
-import HTTPTypes
-import OpenAIWire
 import Synchronization
 import TrellisCore
-import TrellisStore
 
 /// Holds the current catalog snapshot. Readers take a reference under a lock held for a pointer copy; writers
 /// swap in a newer snapshot, never an older one, so concurrent reloads cannot go back in time.

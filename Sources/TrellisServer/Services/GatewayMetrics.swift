@@ -1,12 +1,8 @@
 import CoreMetrics
-import Foundation
-import HTTPTypes
 import Metrics
-import OpenAIWire
 import Prometheus
 import Synchronization
 import TrellisCore
-import TrellisStore
 
 /// The gateway's metrics, through swift-metrics onto a Prometheus registry owned by this application instance
 /// (not the process-wide bootstrap, so several gateways can run in one test process). Labels are bounded:

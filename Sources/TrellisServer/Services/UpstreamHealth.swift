@@ -1,9 +1,7 @@
 import Foundation
-import HTTPTypes
 import OpenAIWire
 import Synchronization
 import TrellisCore
-import TrellisStore
 
 /// What the gateway knows of each upstream: a circuit breaker fed by every call (passive) and by the periodic
 /// `GET /models` probe (active), the consecutive failures and the last outcomes. Reported by

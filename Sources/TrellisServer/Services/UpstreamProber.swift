@@ -1,8 +1,6 @@
-import Foundation
 import Logging
 import ServiceLifecycle
 import TrellisCore
-import TrellisStore
 import TrellisUpstream
 
 /// Active health checks: every `upstream.health_check_interval_ms`, each registered upstream is asked for

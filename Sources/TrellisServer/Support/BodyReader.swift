@@ -1,7 +1,5 @@
-import HTTPTypes
 import OpenAIWire
 import TrellisCore
-import TrellisStore
 
 /// Typed, strict reading of an administration request body: the body must be an object, unknown fields are
 /// refused (a misspelt field must not be silently ignored), and each getter names the field in its error.

@@ -1,5 +1,4 @@
 import MultipartKit
-import NIOCore
 import TrellisCore
 
 /// A `multipart/form-data` body read with MultipartKit's parser: the file part and the plain fields.
