@@ -458,13 +458,9 @@ def main() -> int:
                 res["sqlite"] = sqlite_breakdown(gw.db_path, kb_id(name), queries)
                 results.append(res)
     finally:
-        fake.terminate()
-        fake.wait(timeout=10)
+        stop_fake(fake)
 
-    print_report(report)
-    if args.json:
-        args.json.write_text(json.dumps(report, ensure_ascii=False, indent=1))
-    return 0
+    return finish(args, report)
 
 
 def start_fake(port: int) -> tuple[subprocess.Popen, str]:
@@ -477,6 +473,19 @@ def start_fake(port: int) -> tuple[subprocess.Popen, str]:
         except requests.RequestException:
             time.sleep(0.1)
     return fake, url
+
+
+def stop_fake(fake: subprocess.Popen) -> None:
+    fake.terminate()
+    fake.wait(timeout=10)
+
+
+def finish(args, report: dict) -> int:
+    """Prints the report, writes it to --json when given, and returns the exit status."""
+    print_report(report)
+    if args.json:
+        args.json.write_text(json.dumps(report, ensure_ascii=False, indent=1))
+    return 0
 
 
 def reuse(args, binary: Path, report: dict, queries: list[tuple[str, str]]) -> int:
@@ -504,12 +513,8 @@ def reuse(args, binary: Path, report: dict, queries: list[tuple[str, str]]) -> i
                     results.append(res)
                     harness.log(f"{kb['name']} {mode} p50 {res['p50']:.2f} ms p99 {res['p99']:.2f} ms")
         finally:
-            fake.terminate()
-            fake.wait(timeout=10)
-    print_report(report)
-    if args.json:
-        args.json.write_text(json.dumps(report, ensure_ascii=False, indent=1))
-    return 0
+            stop_fake(fake)
+    return finish(args, report)
 
 
 def print_report(r: dict) -> None:
