@@ -52,6 +52,7 @@ let package = Package(
         .target(
             name: "TrellisStore",
             dependencies: [
+                "OpenAIWire",
                 "TrellisCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
@@ -60,6 +61,7 @@ let package = Package(
         .target(
             name: "TrellisUpstream",
             dependencies: [
+                "OpenAIWire",
                 "TrellisCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -73,6 +75,7 @@ let package = Package(
             name: "TrellisServer",
             dependencies: [
                 .product(name: "MultipartKit", package: "multipart-kit"),
+                "OpenAIWire",
                 "TrellisCore",
                 "TrellisStore",
                 "TrellisUpstream",
@@ -88,6 +91,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
@@ -109,6 +114,7 @@ let package = Package(
                 "OpenAIWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -138,7 +144,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "OpenAIWireTests", dependencies: ["OpenAIWire"], swiftSettings: testSettings),
-        .testTarget(name: "TrellisCoreTests", dependencies: ["TrellisCore"], swiftSettings: testSettings),
+        .testTarget(name: "TrellisCoreTests", dependencies: ["TrellisCore", "OpenAIWire"], swiftSettings: testSettings),
         // For test targets only: reads of what a store wrote that the product never reads back (usage rows,
         // counts), and the engines the store's integration tests run against (`StoreEngines.all`).
         .target(
@@ -150,14 +156,20 @@ let package = Package(
         .testTarget(
             name: "TrellisStoreTests",
             // GRDB: the tests reopen the database file to check what the store wrote.
-            dependencies: ["TrellisStore", "TrellisStoreTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["TrellisStore", "TrellisStoreTestSupport", "TrellisCore", "OpenAIWire", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: testSettings
         ),
         .testTarget(
             name: "TrellisUpstreamTests",
             dependencies: [
                 "TrellisUpstream",
+                "TrellisCore",
+                "OpenAIWire",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: testSettings
         ),
@@ -176,6 +188,10 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: testSettings
         ),
