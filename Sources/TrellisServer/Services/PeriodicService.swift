@@ -11,6 +11,12 @@ protocol PeriodicService: Service {
 
 extension PeriodicService {
     func run() async throws {
+        await runRounds()
+    }
+
+    /// The rounds, one every interval, until graceful shutdown or cancellation (for a service whose own `run`
+    /// decides first whether to run them).
+    func runRounds() async {
         await cancelWhenGracefulShutdown {
             if waitsBeforeFirstRound, !(await pause()) { return }
             while !Task.isCancelled {

@@ -7,10 +7,12 @@ import TrellisUpstream
 /// `GET /models` (all of them at once, each bounded by its connect timeout plus a second). A failed probe
 /// counts towards opening its circuit; a successful one closes an open circuit at once. Results show in
 /// `GET /admin/v1/upstreams` and as `trellis_upstream_up` / `trellis_upstream_circuit_open` in `/metrics`.
-struct UpstreamProber: Service {
+struct UpstreamProber: PeriodicService {
     let gateway: Gateway
     let interval: Duration
     let logger: Logger
+
+    var waitsBeforeFirstRound: Bool { false }
 
     func run() async throws {
         guard interval > .zero else {
@@ -18,17 +20,10 @@ struct UpstreamProber: Service {
             try? await gracefulShutdown()
             return
         }
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                await probeAll()
-                do {
-                    try await Task.sleep(for: interval)
-                } catch {
-                    return
-                }
-            }
-        }
+        await runRounds()
     }
+
+    func round() async { await probeAll() }
 
     /// Probes every upstream once, concurrently, and records the outcomes.
     func probeAll() async {
