@@ -32,25 +32,26 @@ public final class GatewayMetrics: Sendable {
     }
 
     func increment(_ label: String, _ dimensions: [(String, String)], by amount: Int64 = 1) {
-        let cacheKey = Self.cacheKey(label, dimensions)
-        let counter = counters.withLock { cache in
-            if let c = cache[cacheKey] { return c }
-            let c = CoreMetrics.Counter(label: label, dimensions: dimensions, factory: factory)
-            cache[cacheKey] = c
-            return c
-        }
+        let counter = Self.cached(label, dimensions, in: counters) { CoreMetrics.Counter(label: label, dimensions: dimensions, factory: factory) }
         counter.increment(by: amount)
     }
 
     func record(_ label: String, _ dimensions: [(String, String)], seconds: Double) {
-        let cacheKey = Self.cacheKey(label, dimensions)
-        let timer = timers.withLock { cache in
-            if let t = cache[cacheKey] { return t }
-            let t = Metrics.Timer(label: label, dimensions: dimensions, factory: factory)
-            cache[cacheKey] = t
-            return t
-        }
+        let timer = Self.cached(label, dimensions, in: timers) { Metrics.Timer(label: label, dimensions: dimensions, factory: factory) }
         timer.recordNanoseconds(Int64(seconds * 1e9))
+    }
+
+    /// The metric for a label and dimensions from `cache`, made and kept there the first time.
+    private static func cached<Metric: Sendable>(
+        _ label: String, _ dimensions: [(String, String)], in cache: borrowing Mutex<[String: Metric]>, make: () -> Metric
+    ) -> Metric {
+        let key = Self.cacheKey(label, dimensions)
+        return cache.withLock { cache in
+            if let metric = cache[key] { return metric }
+            let metric = make()
+            cache[key] = metric
+            return metric
+        }
     }
 
     static func cacheKey(_ label: String, _ dimensions: [(String, String)]) -> String {
