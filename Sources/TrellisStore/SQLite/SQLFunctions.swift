@@ -43,14 +43,7 @@ enum UserSet {
     }
 
     static func append(encoded bytes: Data, to hashes: inout [UInt64]) {
-        guard bytes.count % 8 == 0 else { return }
-        bytes.withUnsafeBytes { raw in
-            var o = 0
-            while o < raw.count {
-                hashes.append(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: o, as: UInt64.self)))
-                o += 8
-            }
-        }
+        forEach(encoded: bytes) { hashes.append($0) }
     }
 
     static func distinctCount(_ hashes: [UInt64]) -> Int {
@@ -62,11 +55,16 @@ enum UserSet {
     }
 
     static func insert(encoded bytes: Data, into set: inout Set<UInt64>) {
+        forEach(encoded: bytes) { set.insert($0) }
+    }
+
+    /// Each hash of an encoded set, in order; nothing for bytes that are not whole hashes.
+    private static func forEach(encoded bytes: Data, _ body: (UInt64) -> Void) {
         guard bytes.count % 8 == 0 else { return }
         bytes.withUnsafeBytes { raw in
             var o = 0
             while o < raw.count {
-                set.insert(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: o, as: UInt64.self)))
+                body(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: o, as: UInt64.self)))
                 o += 8
             }
         }

@@ -29,6 +29,15 @@ extension SQLiteStore {
         var ttft = Histogram()
         /// The end users seen, as `UserSet` hashes (daily rows only).
         var users = Set<UInt64>()
+
+        /// Counts one usage row's request, error and tokens.
+        mutating func count(_ e: UsageRecord) {
+            requests += 1
+            if e.status >= 400 { errors += 1 }
+            promptTokens += e.promptTokens
+            completionTokens += e.completionTokens
+            costMicros += e.costMicros
+        }
     }
 
     static func accumulate(_ events: [UsageRecord], into daily: inout [RollupKey: RollupDelta], users: inout [RollupKey: RollupDelta]) {
@@ -36,11 +45,7 @@ extension SQLiteStore {
             let base = RollupKey(
                 day: UsageQuery.day(ms: e.atMs), tenantID: e.tenantID, model: e.model, version: e.modelVersion ?? -1, keyID: e.keyID, endUser: nil)
             var d = daily[base] ?? RollupDelta()
-            d.requests += 1
-            if e.status >= 400 { d.errors += 1 }
-            d.promptTokens += e.promptTokens
-            d.completionTokens += e.completionTokens
-            d.costMicros += e.costMicros
+            d.count(e)
             if e.status < 400 {
                 d.latency.add(e.latencyMs)
                 if let t = e.ttftMs { d.ttft.add(t) }
@@ -51,11 +56,7 @@ extension SQLiteStore {
                 var key = base
                 key.endUser = user
                 var u = users[key] ?? RollupDelta()
-                u.requests += 1
-                if e.status >= 400 { u.errors += 1 }
-                u.promptTokens += e.promptTokens
-                u.completionTokens += e.completionTokens
-                u.costMicros += e.costMicros
+                u.count(e)
                 users[key] = u
             }
         }
