@@ -11,21 +11,10 @@ extension SQLiteStore {
     public func usageReport(_ query: UsageQuery) async throws -> [UsageRow] {
         var conditions: [String] = []
         var values: [String] = []
-        if let t = query.tenantID {
-            conditions.append("tenant_id = ?")
-            values.append(t)
-        }
-        if let m = query.model {
-            conditions.append("model = ?")
-            values.append(m)
-        }
-        if let f = query.fromDay {
-            conditions.append("day >= ?")
-            values.append(f)
-        }
-        if let t = query.toDay {
-            conditions.append("day <= ?")
-            values.append(t)
+        let filters = [("tenant_id = ?", query.tenantID), ("model = ?", query.model), ("day >= ?", query.fromDay), ("day <= ?", query.toDay)]
+        for case (let condition, let value?) in filters {
+            conditions.append(condition)
+            values.append(value)
         }
         let whereClause = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
         let arguments = values
@@ -41,6 +30,15 @@ extension SQLiteStore {
             }
             return g
         }
+        // The sums every report reads (r, e, p, c, m, pos, neg) and its distinct users (u); nil for the row of NULL
+        // sums an aggregate without GROUP BY makes when no roll-up matches.
+        @Sendable func reportRow(_ row: Row) -> UsageRow? {
+            guard let requests = row["r"] as Int? else { return nil }
+            return UsageRow(
+                group: groupOf(row), requests: requests, users: (row["u"] as Int?) ?? 0, errors: (row["e"] as Int?) ?? 0,
+                promptTokens: (row["p"] as Int?) ?? 0, completionTokens: (row["c"] as Int?) ?? 0, costMicros: (row["m"] as Int?) ?? 0,
+                positive: (row["pos"] as Int?) ?? 0, negative: (row["neg"] as Int?) ?? 0)
+        }
         func sorted(_ rows: [UsageRow]) -> [UsageRow] {
             rows.sorted { a, b in
                 for d in dims where a.group[d] != b.group[d] { return (a.group[d] ?? "") < (b.group[d] ?? "") }
@@ -54,11 +52,7 @@ extension SQLiteStore {
                 FROM usage_daily_users\(whereClause)\(groupClause)
                 """
             return try await pool.read { db in
-                try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map { row in
-                    UsageRow(
-                        group: groupOf(row), requests: row["r"], users: row["u"], errors: row["e"], promptTokens: row["p"], completionTokens: row["c"],
-                        costMicros: row["m"], positive: row["pos"], negative: row["neg"])
-                }
+                try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).compactMap(reportRow)
             }
         }
         // Grouped in SQL; histograms merged by the trellis_hist_merge aggregate as SQLite reads the rows.
@@ -71,13 +65,7 @@ extension SQLiteStore {
         let rows = try await pool.read { db in
             var out: [UsageRow] = []
             for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)) {
-                // Without GROUP BY, no matching roll-up still makes one row of NULL sums: nothing to report.
-                guard let requests = row["r"] as Int? else { continue }
-                var r = UsageRow(
-                    group: groupOf(row), requests: requests, users: 0, errors: (row["e"] as Int?) ?? 0, promptTokens: (row["p"] as Int?) ?? 0,
-                    completionTokens: (row["c"] as Int?) ?? 0, costMicros: (row["m"] as Int?) ?? 0, positive: (row["pos"] as Int?) ?? 0,
-                    negative: (row["neg"] as Int?) ?? 0)
-                r.users = (row["u"] as Int?) ?? 0
+                guard var r = reportRow(row) else { continue }
                 if let latency = row["lh"] as Data? { r.latency.merge(encoded: latency) }
                 if let ttft = row["th"] as Data? { r.ttft.merge(encoded: ttft) }
                 out.append(r)
