@@ -93,30 +93,10 @@ public final class RateLimiter: Sendable {
             }
             // Check every bucket before taking from any, so a refusal takes nothing.
             let checks: [(LimitRefusal.Which, Double, Double)] = [
-                (
-                    .keyRequests, 1,
-                    key.requests.map {
-                        var b = $0; return b.wait(for: 1, now: now)
-                    } ?? 0
-                ),
-                (
-                    .keyTokens, tokens,
-                    key.tokens.map {
-                        var b = $0; return b.wait(for: tokens, now: now)
-                    } ?? 0
-                ),
-                (
-                    .tenantRequests, 1,
-                    tenant.requests.map {
-                        var b = $0; return b.wait(for: 1, now: now)
-                    } ?? 0
-                ),
-                (
-                    .tenantTokens, tokens,
-                    tenant.tokens.map {
-                        var b = $0; return b.wait(for: tokens, now: now)
-                    } ?? 0
-                ),
+                (.keyRequests, 1, Self.wait(key.requests, for: 1, now: now)),
+                (.keyTokens, tokens, Self.wait(key.tokens, for: tokens, now: now)),
+                (.tenantRequests, 1, Self.wait(tenant.requests, for: 1, now: now)),
+                (.tenantTokens, tokens, Self.wait(tenant.tokens, for: tokens, now: now)),
             ]
             if let refused = checks.first(where: { $0.2 > 0 }) {
                 return refuse(refused.0, retryAfter: refused.2)
@@ -135,6 +115,12 @@ public final class RateLimiter: Sendable {
                 Admission(
                     keyID: keyID, tenantID: tenantID, reservedTokens: estimatedTokens, countsConcurrency: true, month: month, headers: headers))
         }
+    }
+
+    /// How long `bucket` would make `amount` wait (0 without a bucket), taking nothing from it.
+    private static func wait(_ bucket: TokenBucket?, for amount: Double, now: Double) -> Double {
+        guard var bucket else { return 0 }
+        return bucket.wait(for: amount, now: now)
     }
 
     /// Settles a request on what it actually used (0 when it failed before generating anything). `month` is
