@@ -34,7 +34,7 @@ struct GovernanceController {
         }
         var tenantID = caller?.tenantID
         if caller == nil, let tenantName = query.get("tenant") {
-            guard let tenant = gateway.snapshot.tenant(named: tenantName) else { throw TrellisError.notFound("The tenant '\(tenantName.prefix(64))'") }
+            let tenant = try context.managedTenant(named: tenantName, in: gateway.snapshot)
             tenantID = tenant.id
         }
         var filter = AuditFilter()

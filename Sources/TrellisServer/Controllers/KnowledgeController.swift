@@ -115,7 +115,7 @@ struct KnowledgeController {
         if let caller {
             list = snapshot.knowledgeBases(tenantID: caller.tenantID)
         } else if let tenantName = request.uri.queryParameters.get("tenant") {
-            guard let tenant = snapshot.tenant(named: tenantName) else { throw TrellisError.notFound("The tenant '\(tenantName.prefix(64))'") }
+            let tenant = try context.managedTenant(named: tenantName, in: snapshot)
             list = snapshot.knowledgeBases(tenantID: tenant.id)
         } else {
             list = snapshot.allKnowledgeBases

@@ -82,7 +82,7 @@ struct LibraryController {
         let snapshot = gateway.snapshot
         var prompts = caller.map { snapshot.visiblePrompts(tenantID: $0.tenantID) } ?? snapshot.allPrompts
         if caller == nil, let tenantName = request.uri.queryParameters.get("tenant") {
-            guard let tenant = snapshot.tenant(named: tenantName) else { throw TrellisError.notFound("The tenant '\(tenantName.prefix(64))'") }
+            let tenant = try context.managedTenant(named: tenantName, in: snapshot)
             prompts = prompts.filter { $0.tenantID == tenant.id }
         }
         return .json(["object": "list", "data": .array(prompts.map(promptJSON))])

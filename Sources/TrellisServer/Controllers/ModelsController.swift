@@ -127,7 +127,7 @@ struct ModelsController {
         if let caller {
             models = snapshot.visibleModels(tenantID: caller.tenantID)
         } else if let tenantName = request.uri.queryParameters.get("tenant") {
-            guard let tenant = snapshot.tenant(named: tenantName) else { throw TrellisError.notFound("The tenant '\(tenantName.prefix(64))'") }
+            let tenant = try context.managedTenant(named: tenantName, in: snapshot)
             models = snapshot.allModels.filter { $0.tenantID == tenant.id }
         } else {
             models = snapshot.allModels
