@@ -14,12 +14,19 @@ struct BackupTests {
             promptTokens: 10, completionTokens: 20, estimated: false, latencyMs: 12, ttftMs: nil, status: 200, errorCode: nil, stream: false)
     }
 
-    @Test func anOnlineBackupTakenWhileRowsAreWrittenIsConsistentAndRestores() async throws {
+    /// A new temporary directory (the caller removes it) with a database at `relativePath` in it holding `rows`
+    /// usage rows.
+    static func makeDatabase(at relativePath: String, rows: Int) async throws -> (directory: String, live: String, store: SQLiteStore) {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("trellis-backup-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let live = (directory as NSString).appendingPathComponent("data/trellis.sqlite")
+        let live = (directory as NSString).appendingPathComponent(relativePath)
         let store = try SQLiteStore(path: live)
-        try await store.insertUsage((0..<500).map(Self.event))
+        try await store.insertUsage((0..<rows).map(Self.event))
+        return (directory, live, store)
+    }
+
+    @Test func anOnlineBackupTakenWhileRowsAreWrittenIsConsistentAndRestores() async throws {
+        let (directory, live, store) = try await Self.makeDatabase(at: "data/trellis.sqlite", rows: 500)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
 
         // Writers keep committing batches while the backup runs.
         let stop = Mutex(false)
@@ -59,14 +66,12 @@ struct BackupTests {
     }
 
     @Test func aDamagedBackupIsRefusedAndTheDatabaseIsLeftAlone() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("trellis-backup-\(UUID().uuidString)").path
+        let (directory, live, store) = try await Self.makeDatabase(at: "trellis.sqlite", rows: 10)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let live = (directory as NSString).appendingPathComponent("trellis.sqlite")
-        let store = try SQLiteStore(path: live)
-        try await store.insertUsage((0..<10).map(Self.event))
         let bad = (directory as NSString).appendingPathComponent("bad.sqlite")
         try Data("not a database at all, just text".utf8).write(to: URL(fileURLWithPath: bad))
         #expect(throws: (any Error).self) { try DatabaseMaintenance.restore(from: bad, databasePath: live) }
         #expect(try SQLiteStore(path: live).countUsage() == 10)
+        withExtendedLifetime(store) {}
     }
 }
