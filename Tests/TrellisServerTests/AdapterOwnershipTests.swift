@@ -107,33 +107,30 @@ import TrellisCore
 
     @Test("a client's own adapter-selecting fields never reach the upstream; the gateway's lora does")
     func clientAdapterFieldsAreStripped() async throws {
-        try await withMockUpstream { upstream in
-            try await TestGateway.run { gw in
-                let key = try await gw.standardSetup(upstream: upstream)
-                try await gw.createUpstream("llama", baseURL: upstream.baseURL, kind: "llamacpp")
-                #expect(try await gw.admin(.POST, "/adapters", ["name": "by-id", "upstream": "llama", "base_model": "smollm2", "lora_id": 2]).status == 201)
-                try await gw.createModel("ft-id", spec: ["adapter": "by-id"])
-                let hostile: JSONObject = [
-                    "lora": [["id": 7, "scale": 1.0]], "lora_path": "/etc/other", "adapter_id": "globex-support", "lora_request": ["lora_int_id": 7],
-                    "temperature": 0.5,
-                ]
-                var body = hostile
-                body["model"] = "echo"
-                #expect(try await Self.chat(gw, key: key, body).status == 200)
-                let sent = try #require(upstream.lastBody?.objectValue)
-                for field in ["lora", "lora_path", "adapter_id", "lora_request"] { #expect(sent[field] == nil, "\(field) was stripped") }
-                #expect(sent["temperature"] == 0.5, "other fields pass through")
-                body["model"] = "ft-id"
-                #expect(try await Self.chat(gw, key: key, body).status == 200)
-                #expect(upstream.lastBody?["lora"] == [["id": 2, "scale": 1.0]], "only the registered adapter's lora")
-                // Embeddings too.
-                try await gw.createModel("embedder", spec: ["upstream": "mock", "model": "embed-small"])
-                let embedded = try await gw.request(
-                    .POST, "/v1/embeddings", key: key, json: ["model": "embedder", "input": "hi", "lora": [["id": 7, "scale": 1.0]], "adapter_id": "x"])
-                #expect(embedded.status == 200, "\(embedded.text)")
-                let embedBody = try #require(upstream.requests.last { $0.path.hasSuffix("/embeddings") }?.body.objectValue)
-                #expect(embedBody["lora"] == nil && embedBody["adapter_id"] == nil)
-            }
+        try await TestGateway.withStandardSetup { gw, upstream, key in
+            try await gw.createUpstream("llama", baseURL: upstream.baseURL, kind: "llamacpp")
+            #expect(try await gw.admin(.POST, "/adapters", ["name": "by-id", "upstream": "llama", "base_model": "smollm2", "lora_id": 2]).status == 201)
+            try await gw.createModel("ft-id", spec: ["adapter": "by-id"])
+            let hostile: JSONObject = [
+                "lora": [["id": 7, "scale": 1.0]], "lora_path": "/etc/other", "adapter_id": "globex-support", "lora_request": ["lora_int_id": 7],
+                "temperature": 0.5,
+            ]
+            var body = hostile
+            body["model"] = "echo"
+            #expect(try await Self.chat(gw, key: key, body).status == 200)
+            let sent = try #require(upstream.lastBody?.objectValue)
+            for field in ["lora", "lora_path", "adapter_id", "lora_request"] { #expect(sent[field] == nil, "\(field) was stripped") }
+            #expect(sent["temperature"] == 0.5, "other fields pass through")
+            body["model"] = "ft-id"
+            #expect(try await Self.chat(gw, key: key, body).status == 200)
+            #expect(upstream.lastBody?["lora"] == [["id": 2, "scale": 1.0]], "only the registered adapter's lora")
+            // Embeddings too.
+            try await gw.createModel("embedder", spec: ["upstream": "mock", "model": "embed-small"])
+            let embedded = try await gw.request(
+                .POST, "/v1/embeddings", key: key, json: ["model": "embedder", "input": "hi", "lora": [["id": 7, "scale": 1.0]], "adapter_id": "x"])
+            #expect(embedded.status == 200, "\(embedded.text)")
+            let embedBody = try #require(upstream.requests.last { $0.path.hasSuffix("/embeddings") }?.body.objectValue)
+            #expect(embedBody["lora"] == nil && embedBody["adapter_id"] == nil)
         }
     }
 

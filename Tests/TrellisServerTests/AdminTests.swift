@@ -77,70 +77,64 @@ import Testing
     }
 
     @Test func modelsVersionsAndTraffic() async throws {
-        try await withMockUpstream { upstream in
-            try await TestGateway.run { gw in
-                let key = try await gw.standardSetup(upstream: upstream)
-                let bad = try await gw.admin(.POST, "/models", ["name": "m", "spec": ["upstream": "nowhere", "model": "x"]])
-                #expect(bad.status == 400 && bad.json["error"]?["param"]?.stringValue == "spec.upstream")
-                let typo = try await gw.admin(.POST, "/models", ["name": "m", "spec": ["upstream": "mock", "model": "x", "parms": [:]]])
-                #expect(typo.status == 400 && typo.json["error"]?["param"]?.stringValue == "spec.parms")
-                let created = try await gw.admin(.POST, "/models", ["name": "claims", "description": "理赔助手", "spec": ["upstream": "mock", "model": "echo"]])
-                #expect(created.status == 201)
-                #expect(created.json["version"]?.numberValue?.intValue == 1)
-                #expect(created.json["traffic"] == ["1": 100])
-                #expect(created.json["description"]?.stringValue == "理赔助手")
+        try await TestGateway.withStandardSetup { gw, upstream, key in
+            let bad = try await gw.admin(.POST, "/models", ["name": "m", "spec": ["upstream": "nowhere", "model": "x"]])
+            #expect(bad.status == 400 && bad.json["error"]?["param"]?.stringValue == "spec.upstream")
+            let typo = try await gw.admin(.POST, "/models", ["name": "m", "spec": ["upstream": "mock", "model": "x", "parms": [:]]])
+            #expect(typo.status == 400 && typo.json["error"]?["param"]?.stringValue == "spec.parms")
+            let created = try await gw.admin(.POST, "/models", ["name": "claims", "description": "理赔助手", "spec": ["upstream": "mock", "model": "echo"]])
+            #expect(created.status == 201)
+            #expect(created.json["version"]?.numberValue?.intValue == 1)
+            #expect(created.json["traffic"] == ["1": 100])
+            #expect(created.json["description"]?.stringValue == "理赔助手")
 
-                let v2 = try await gw.admin(.POST, "/models/claims/versions", ["spec": ["upstream": "mock", "model": "no-usage"]])
-                #expect(v2.status == 201 && v2.json["version"]?.numberValue?.intValue == 2)
-                let shown = try await gw.admin(.GET, "/models/claims")
-                #expect(shown.json["versions"]?.arrayValue?.map { $0["version"]?.numberValue?.intValue } == [1, 2])
-                #expect(shown.json["traffic"] == ["1": 100], "a new version gets no traffic until the split says so")
+            let v2 = try await gw.admin(.POST, "/models/claims/versions", ["spec": ["upstream": "mock", "model": "no-usage"]])
+            #expect(v2.status == 201 && v2.json["version"]?.numberValue?.intValue == 2)
+            let shown = try await gw.admin(.GET, "/models/claims")
+            #expect(shown.json["versions"]?.arrayValue?.map { $0["version"]?.numberValue?.intValue } == [1, 2])
+            #expect(shown.json["traffic"] == ["1": 100], "a new version gets no traffic until the split says so")
 
-                let chat: (String) -> JSONValue = { ["model": .string($0), "messages": [["role": "user", "content": "x"]]] }
-                let unpinned = try await gw.request(.POST, "/v1/chat/completions", key: key, json: chat("claims"))
-                #expect(unpinned.headers.first(name: "x-trellis-model-version") == "1")
-                let pinned = try await gw.request(.POST, "/v1/chat/completions", key: key, json: chat("claims@2"))
-                #expect(pinned.headers.first(name: "x-trellis-model-version") == "2")
-                #expect(upstream.lastBody?["model"]?.stringValue == "no-usage")
-                #expect(pinned.json["model"]?.stringValue == "claims@2")
-                #expect(try await gw.request(.POST, "/v1/chat/completions", key: key, json: chat("claims@9")).status == 404)
+            let chat: (String) -> JSONValue = { ["model": .string($0), "messages": [["role": "user", "content": "x"]]] }
+            let unpinned = try await gw.request(.POST, "/v1/chat/completions", key: key, json: chat("claims"))
+            #expect(unpinned.headers.first(name: "x-trellis-model-version") == "1")
+            let pinned = try await gw.request(.POST, "/v1/chat/completions", key: key, json: chat("claims@2"))
+            #expect(pinned.headers.first(name: "x-trellis-model-version") == "2")
+            #expect(upstream.lastBody?["model"]?.stringValue == "no-usage")
+            #expect(pinned.json["model"]?.stringValue == "claims@2")
+            #expect(try await gw.request(.POST, "/v1/chat/completions", key: key, json: chat("claims@9")).status == 404)
 
-                #expect(try await gw.admin(.PUT, "/models/claims/traffic", ["3": 10]).status == 400)
-                #expect(try await gw.admin(.PUT, "/models/claims/traffic", ["1": 0, "2": 0]).status == 400)
-                #expect(try await gw.admin(.PUT, "/models/claims/traffic", ["1": -1]).status == 400)
-                let moved = try await gw.admin(.PUT, "/models/claims/traffic", ["2": 100])
-                #expect(moved.status == 200 && moved.json["traffic"] == ["2": 100])
-                let now = try await gw.request(.POST, "/v1/chat/completions", key: key, json: chat("claims"))
-                #expect(now.headers.first(name: "x-trellis-model-version") == "2")
-                #expect(try await gw.admin(.PUT, "/models/nope/traffic", ["1": 1]).status == 404)
-            }
+            #expect(try await gw.admin(.PUT, "/models/claims/traffic", ["3": 10]).status == 400)
+            #expect(try await gw.admin(.PUT, "/models/claims/traffic", ["1": 0, "2": 0]).status == 400)
+            #expect(try await gw.admin(.PUT, "/models/claims/traffic", ["1": -1]).status == 400)
+            let moved = try await gw.admin(.PUT, "/models/claims/traffic", ["2": 100])
+            #expect(moved.status == 200 && moved.json["traffic"] == ["2": 100])
+            let now = try await gw.request(.POST, "/v1/chat/completions", key: key, json: chat("claims"))
+            #expect(now.headers.first(name: "x-trellis-model-version") == "2")
+            #expect(try await gw.admin(.PUT, "/models/nope/traffic", ["1": 1]).status == 404)
         }
     }
 
     @Test func everyChangeIsAudited() async throws {
-        try await withMockUpstream { upstream in
-            try await TestGateway.run { gw in
-                _ = try await gw.standardSetup(upstream: upstream)
-                let manager = try await gw.issueKey(tenant: "acme", ["scopes": ["manage"]])
-                let issued = try await gw.request(.POST, "/admin/v1/tenants/acme/keys", key: manager.key, json: ["name": "by-manager"])
-                let id = try #require(issued.json["id"]?.stringValue)
-                _ = try await gw.admin(.DELETE, "/keys/\(id)")
-                _ = try await gw.admin(.PUT, "/models/echo/traffic", ["1": 100])
-                let audit = try await gw.admin(.GET, "/audit?limit=1000")
-                let entries = audit.json["data"]?.arrayValue ?? []
-                let actions = Set(entries.compactMap { $0["action"]?.stringValue })
-                #expect(actions.isSuperset(of: ["tenant.create", "upstream.create", "model.create", "key.create", "key.revoke", "model.traffic.set"]))
-                let byManager = entries.first { $0["target"]?.stringValue == "key:\(id)" && $0["action"]?.stringValue == "key.create" }
-                #expect(byManager?["actor"]?.stringValue == "key:\(manager.key.prefix(12))")
-                #expect(entries.allSatisfy { $0["at"]?.stringValue != nil && $0["id"] != nil })
-                #expect(!audit.text.contains(manager.key), "audit never holds a key")
-                // Paging.
-                let page = try await gw.admin(.GET, "/audit?limit=2")
-                #expect(page.json["data"]?.arrayValue?.count == 2 && page.json["has_more"] == true)
-                // A manage key sees its own tenant's entries only.
-                let tenantView = try await gw.request(.GET, "/admin/v1/audit", key: manager.key)
-                #expect(tenantView.json["data"]?.arrayValue?.allSatisfy { $0["tenant"]?.stringValue == "acme" } == true)
-            }
+        try await TestGateway.withStandardSetup { gw, _, _ in
+            let manager = try await gw.issueKey(tenant: "acme", ["scopes": ["manage"]])
+            let issued = try await gw.request(.POST, "/admin/v1/tenants/acme/keys", key: manager.key, json: ["name": "by-manager"])
+            let id = try #require(issued.json["id"]?.stringValue)
+            _ = try await gw.admin(.DELETE, "/keys/\(id)")
+            _ = try await gw.admin(.PUT, "/models/echo/traffic", ["1": 100])
+            let audit = try await gw.admin(.GET, "/audit?limit=1000")
+            let entries = audit.json["data"]?.arrayValue ?? []
+            let actions = Set(entries.compactMap { $0["action"]?.stringValue })
+            #expect(actions.isSuperset(of: ["tenant.create", "upstream.create", "model.create", "key.create", "key.revoke", "model.traffic.set"]))
+            let byManager = entries.first { $0["target"]?.stringValue == "key:\(id)" && $0["action"]?.stringValue == "key.create" }
+            #expect(byManager?["actor"]?.stringValue == "key:\(manager.key.prefix(12))")
+            #expect(entries.allSatisfy { $0["at"]?.stringValue != nil && $0["id"] != nil })
+            #expect(!audit.text.contains(manager.key), "audit never holds a key")
+            // Paging.
+            let page = try await gw.admin(.GET, "/audit?limit=2")
+            #expect(page.json["data"]?.arrayValue?.count == 2 && page.json["has_more"] == true)
+            // A manage key sees its own tenant's entries only.
+            let tenantView = try await gw.request(.GET, "/admin/v1/audit", key: manager.key)
+            #expect(tenantView.json["data"]?.arrayValue?.allSatisfy { $0["tenant"]?.stringValue == "acme" } == true)
         }
     }
 }

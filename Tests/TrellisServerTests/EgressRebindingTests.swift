@@ -66,27 +66,27 @@ import TrellisCore
             await other.stop()
             throw error
         }
-        do {
-            let result = try await body(checked, other)
+        return try await stopping({
             await checked.stop()
             await other.stop()
-            return result
-        } catch {
-            await checked.stop()
-            await other.stop()
-            throw error
-        }
+        }) { try await body(checked, other) }
     }
 
     /// Registers the catalog under the default policy (at registration `localhost` resolves to loopback,
-    /// which is private), then runs the gateway again on the same data with `egress.allow: 127.0.0.2/32`, the
+    /// which is private): tenant `acme`, the upstream `rebind` of `kind` at `localhost:<port>`, then what
+    /// `register` adds. Then runs the gateway again on the same data with `egress.allow: 127.0.0.2/32`, the
     /// rebinding resolver installed and a clock the test moves.
     static func withGateway(
-        register: (TestGateway) async throws -> Void, _ body: (TestGateway, RebindingResolver, FakeClock) async throws -> Void
+        port: Int, kind: String = "openai", register: (TestGateway) async throws -> Void,
+        _ body: (TestGateway, RebindingResolver, FakeClock) async throws -> Void
     ) async throws {
         let dataDir = TestGateway.makeDataDirectory()
         defer { try? FileManager.default.removeItem(atPath: dataDir) }
-        try await TestGateway.run(dataDir: dataDir) { gw in try await register(gw) }
+        try await TestGateway.run(dataDir: dataDir) { gw in
+            try await gw.createTenant("acme")
+            try await gw.createUpstream("rebind", baseURL: "http://localhost:\(port)/v1", kind: kind)
+            try await register(gw)
+        }
         let clock = FakeClock()
         try await TestGateway.run(
             dataDir: dataDir, configure: { $0.egress = Self.policy("\(Self.checked)/32") }, environment: [:], clock: clock.now
@@ -103,9 +103,8 @@ import TrellisCore
             let host = "localhost:\(checked.port)"
             var key = ""
             try await Self.withGateway(
+                port: checked.port,
                 register: { gw in
-                    try await gw.createTenant("acme")
-                    try await gw.createUpstream("rebind", baseURL: "http://\(host)/v1")
                     try await gw.createModel("m", spec: ["upstream": "rebind", "model": "m"])
                     try await gw.createModel("e", spec: ["upstream": "rebind", "model": "e"])
                     key = try await gw.issueKey(tenant: "acme").key
@@ -141,9 +140,8 @@ import TrellisCore
             let host = "localhost:\(checked.port)"
             var manage = ""
             try await Self.withGateway(
+                port: checked.port,
                 register: { gw in
-                    try await gw.createTenant("acme")
-                    try await gw.createUpstream("rebind", baseURL: "http://\(host)/v1")
                     // An IP literal outside egress.allow once the gateway runs with 127.0.0.2/32.
                     try await gw.createUpstream("outside", baseURL: "http://\(Self.other):\(checked.port)/v1")
                     for (name, upstream) in [("near", "rebind"), ("far", "outside")] {
@@ -190,9 +188,8 @@ import TrellisCore
             let host = "localhost:\(checked.port)"
             var key = ""
             try await Self.withGateway(
+                port: checked.port, kind: "vllm",
                 register: { gw in
-                    try await gw.createTenant("acme")
-                    try await gw.createUpstream("rebind", baseURL: "http://\(host)/v1", kind: "vllm")
                     let adapter = try await gw.admin(.POST, "/adapters", ["name": "lora-x", "upstream": "rebind", "base_model": "base", "path": "/models/x"])
                     try #require(adapter.status == 201, "\(adapter.text)")
                     try await gw.createModel("ft", spec: ["adapter": "lora-x"])
@@ -281,10 +278,10 @@ final class RecordingUpstream: Sendable {
     }
 
     private let seen = Mutex<[Seen]>([])
-    private let state = Mutex<(port: Int, task: Task<Void, Never>?)>((0, nil))
+    private let server = LocalServerState()
 
     var requests: [Seen] { seen.withLock { $0 } }
-    var port: Int { state.withLock { $0.port } }
+    var port: Int { server.port }
 
     private func record(_ request: Request) {
         let entry = Seen(method: request.method.rawValue, path: request.uri.path, host: request.head.authority)
@@ -324,14 +321,10 @@ final class RecordingUpstream: Sendable {
             self.record(request)
             return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "Success")))
         }
-        let (bound, task) = try await startLocalServer(router, label: "recording-upstream", address: address, port: port, tls: tls)
-        state.withLock { $0 = (bound, task) }
-        return bound
+        return try await server.start(router, label: "recording-upstream", address: address, port: port, tls: tls)
     }
 
     func stop() async {
-        let task = state.withLock { $0.task }
-        task?.cancel()
-        await task?.value
+        await server.stop()
     }
 }

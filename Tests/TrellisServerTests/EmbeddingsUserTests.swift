@@ -10,33 +10,30 @@ import TrellisCore
 @Suite struct EmbeddingsUserTests {
     @Test("/v1/embeddings refuses a user over 256 bytes with 400 naming 'user', and neither calls the upstream nor stores a row")
     func longUserIsRefused() async throws {
-        try await withMockUpstream { upstream in
-            try await TestGateway.run { gw in
-                let key = try await gw.standardSetup(upstream: upstream)
-                try await gw.createModel("embedder", spec: ["upstream": "mock", "model": "mock-embed"])
-                let refused: [(String, JSONValue)] = [
-                    ("257 ASCII bytes", .string(String(repeating: "u", count: 257))),
-                    ("258 bytes in 86 CJK characters", .string(String(repeating: "数", count: 86))),
-                    ("1 MB", .string(String(repeating: "x", count: 1 << 20))),
-                    ("not a string", .int(7)),
-                ]
-                for (label, user) in refused {
-                    let reply = try await gw.request(.POST, "/v1/embeddings", key: key, json: ["model": "embedder", "input": ["a"], "user": user])
-                    #expect(reply.status == 400, "\(label): \(reply.text)")
-                    #expect(reply.json["error"]?["param"]?.stringValue == "user", "\(label)")
-                    #expect(reply.json["error"]?["type"]?.stringValue == "invalid_request_error", "\(label)")
-                    #expect(reply.errorCode == "invalid_value", "\(label)")
-                }
-                #expect(upstream.requests.isEmpty, "no refused request reached the upstream")
-                await gw.flushUsage()
-                #expect(try await gw.gateway.store.usageEvents().isEmpty, "a refused request stores no usage row")
-
-                let longest = String(repeating: "u", count: ChatRequest.maxUserBytes)
-                let accepted = try await gw.request(.POST, "/v1/embeddings", key: key, json: ["model": "embedder", "input": ["a"], "user": .string(longest)])
-                #expect(accepted.status == 200, "\(accepted.text)")
-                await gw.flushUsage()
-                #expect(try await gw.gateway.store.usageEvents().map(\.endUser) == [longest])
+        try await TestGateway.withStandardSetup { gw, upstream, key in
+            try await gw.createModel("embedder", spec: ["upstream": "mock", "model": "mock-embed"])
+            let refused: [(String, JSONValue)] = [
+                ("257 ASCII bytes", .string(String(repeating: "u", count: 257))),
+                ("258 bytes in 86 CJK characters", .string(String(repeating: "数", count: 86))),
+                ("1 MB", .string(String(repeating: "x", count: 1 << 20))),
+                ("not a string", .int(7)),
+            ]
+            for (label, user) in refused {
+                let reply = try await gw.request(.POST, "/v1/embeddings", key: key, json: ["model": "embedder", "input": ["a"], "user": user])
+                #expect(reply.status == 400, "\(label): \(reply.text)")
+                #expect(reply.json["error"]?["param"]?.stringValue == "user", "\(label)")
+                #expect(reply.json["error"]?["type"]?.stringValue == "invalid_request_error", "\(label)")
+                #expect(reply.errorCode == "invalid_value", "\(label)")
             }
+            #expect(upstream.requests.isEmpty, "no refused request reached the upstream")
+            await gw.flushUsage()
+            #expect(try await gw.gateway.store.usageEvents().isEmpty, "a refused request stores no usage row")
+
+            let longest = String(repeating: "u", count: ChatRequest.maxUserBytes)
+            let accepted = try await gw.request(.POST, "/v1/embeddings", key: key, json: ["model": "embedder", "input": ["a"], "user": .string(longest)])
+            #expect(accepted.status == 200, "\(accepted.text)")
+            await gw.flushUsage()
+            #expect(try await gw.gateway.store.usageEvents().map(\.endUser) == [longest])
         }
     }
 }

@@ -26,23 +26,32 @@ import TrellisCore
         return try await gw.issueKey(tenant: "acme", ["scopes": ["manage", "inference"]]).key
     }
 
+    /// Runs `body` against a gateway (set up as `TestGateway.run` does) with a started mock upstream and `setUp`
+    /// done: the gateway, the upstream and the manage-and-inference key.
+    static func withCloudGateway<T>(
+        dataDir: String? = nil, configure: (inout TrellisConfig) -> Void = { _ in }, _ body: (TestGateway, MockUpstream, String) async throws -> T
+    ) async throws -> T {
+        try await withMockUpstream { upstream in
+            try await TestGateway.run(dataDir: dataDir, configure: configure) { gw in
+                try await body(gw, upstream, try await setUp(gw, upstream))
+            }
+        }
+    }
+
     static let external: JSONValue = ["upstream": "cloud", "model": "embed-small"]
 
     @Test("by default a knowledge base cannot be created on an external embedding upstream: 403 naming the field, nothing sent")
     func refusedByDefault() async throws {
-        try await withMockUpstream { upstream in
-            try await TestGateway.run { gw in
-                _ = try await Self.setUp(gw, upstream)
-                let refused = try await gw.admin(.POST, "/knowledge-bases", ["name": "contracts", "tenant": "acme", "embedding": Self.external])
-                #expect(refused.status == 403, "\(refused.text)")
-                #expect(refused.errorCode == "external_embeddings_refused")
-                #expect(refused.json["error"]?["type"]?.stringValue == "permission_error")
-                #expect(refused.json["error"]?["param"]?.stringValue == "embedding.upstream")
-                let local = try await gw.admin(
-                    .POST, "/knowledge-bases", ["name": "local", "tenant": "acme", "embedding": ["upstream": "mock", "model": "embed-small"]])
-                #expect(local.status == 201, "an upstream not labelled external is fine: \(local.text)")
-                #expect(Self.embedded(upstream).isEmpty)
-            }
+        try await Self.withCloudGateway { gw, upstream, _ in
+            let refused = try await gw.admin(.POST, "/knowledge-bases", ["name": "contracts", "tenant": "acme", "embedding": Self.external])
+            #expect(refused.status == 403, "\(refused.text)")
+            #expect(refused.errorCode == "external_embeddings_refused")
+            #expect(refused.json["error"]?["type"]?.stringValue == "permission_error")
+            #expect(refused.json["error"]?["param"]?.stringValue == "embedding.upstream")
+            let local = try await gw.admin(
+                .POST, "/knowledge-bases", ["name": "local", "tenant": "acme", "embedding": ["upstream": "mock", "model": "embed-small"]])
+            #expect(local.status == 201, "an upstream not labelled external is fine: \(local.text)")
+            #expect(Self.embedded(upstream).isEmpty)
         }
     }
 
@@ -85,24 +94,21 @@ import TrellisCore
 
     @Test("/v1/embeddings for a model on an external upstream sends its input and user masked")
     func clientEmbeddingsMasked() async throws {
-        try await withMockUpstream { upstream in
-            try await TestGateway.run { gw in
-                let key = try await Self.setUp(gw, upstream)
-                try await gw.createModel("outside-embed", spec: ["upstream": "cloud", "model": "embed-small"])
-                let reply = try await gw.request(
-                    .POST, "/v1/embeddings", key: key,
-                    json: ["model": "outside-embed", "input": ["电话１３８１２３４５６７８", "身份证110101 19900307 4514"], "user": "alice@example.com"])
-                #expect(reply.status == 200, "\(reply.text)")
-                #expect(reply.json["data"]?.arrayValue?.count == 2)
-                let sent = try #require(upstream.requests.last(where: { $0.path.hasSuffix("/embeddings") })?.body)
-                #expect(sent["input"] == ["电话[PHONE_1]", "身份证[ID_CARD_1]"])
-                #expect(sent["user"] == "[EMAIL_1]")
-                let local = try await gw.request(.POST, "/v1/embeddings", key: key, json: ["model": "echo", "input": "电话13812345678"])
-                #expect(local.status == 200)
-                #expect(upstream.requests.last?.body["input"] == "电话13812345678", "an upstream not labelled external gets the text as it is")
-                await gw.flushUsage()
-                #expect(try await gw.gateway.store.usageEvents().compactMap(\.endUser) == ["alice@example.com"], "the gateway records the caller's own user")
-            }
+        try await Self.withCloudGateway { gw, upstream, key in
+            try await gw.createModel("outside-embed", spec: ["upstream": "cloud", "model": "embed-small"])
+            let reply = try await gw.request(
+                .POST, "/v1/embeddings", key: key,
+                json: ["model": "outside-embed", "input": ["电话１３８１２３４５６７８", "身份证110101 19900307 4514"], "user": "alice@example.com"])
+            #expect(reply.status == 200, "\(reply.text)")
+            #expect(reply.json["data"]?.arrayValue?.count == 2)
+            let sent = try #require(upstream.requests.last(where: { $0.path.hasSuffix("/embeddings") })?.body)
+            #expect(sent["input"] == ["电话[PHONE_1]", "身份证[ID_CARD_1]"])
+            #expect(sent["user"] == "[EMAIL_1]")
+            let local = try await gw.request(.POST, "/v1/embeddings", key: key, json: ["model": "echo", "input": "电话13812345678"])
+            #expect(local.status == 200)
+            #expect(upstream.requests.last?.body["input"] == "电话13812345678", "an upstream not labelled external gets the text as it is")
+            await gw.flushUsage()
+            #expect(try await gw.gateway.store.usageEvents().compactMap(\.endUser) == ["alice@example.com"], "the gateway records the caller's own user")
         }
     }
 }

@@ -41,176 +41,153 @@ final class FakeClock: Sendable {
 
     @Test func keyRPMRefusesTheFourthRequestWithHeadersThatNameTheLimit() async throws {
         let clock = FakeClock()
-        try await withMockUpstream { upstream in
-            try await TestGateway.run(clock: clock.now) { gw in
-                _ = try await gw.standardSetup(upstream: upstream)
-                let limited = try await gw.issueKey(tenant: "acme", ["rpm": 3])
-                let free = try await gw.issueKey(tenant: "acme")
-                for i in 0..<3 {
-                    let ok = try await Self.send(gw, key: limited.key, Self.chat("echo"))
-                    #expect(ok.status == 200)
-                    #expect(ok.headers.first(name: "x-ratelimit-limit-requests") == "3")
-                    #expect(ok.headers.first(name: "x-ratelimit-remaining-requests") == String(2 - i))
-                    #expect(ok.headers.first(name: "x-ratelimit-reset-requests") == ["20s", "40s", "1m0s"][i])
-                }
-                let refused = try await Self.send(gw, key: limited.key, Self.chat("echo"))
-                #expect(refused.status == 429)
-                #expect(refused.errorCode == "rate_limit_exceeded")
-                #expect(refused.json["error"]?["type"]?.stringValue == "rate_limit_error")
-                let message = refused.json["error"]?["message"]?.stringValue ?? ""
-                #expect(message.contains("key requests per minute"), "the message names the limit: \(message)")
-                #expect(refused.headers.first(name: "retry-after") == "20", "one request refills in 20 s")
-                #expect(refused.headers.first(name: "x-ratelimit-limit-requests") == "3")
-                #expect(refused.headers.first(name: "x-ratelimit-remaining-requests") == "0")
-                #expect(refused.headers.first(name: "x-ratelimit-reset-requests") == "1m0s")
-                #expect(upstream.requests.count == 3, "the refused request never reached the model")
-                // Another key of the same tenant has no limit of its own.
-                #expect(try await Self.send(gw, key: free.key, Self.chat("echo")).status == 200)
-                // 19 s later, still refused; a minute later, the burst is back.
-                clock.advance(19)
-                #expect(try await Self.send(gw, key: limited.key, Self.chat("echo")).status == 429)
-                clock.advance(41)
-                for _ in 0..<3 { #expect(try await Self.send(gw, key: limited.key, Self.chat("echo")).status == 200) }
-                #expect(try await Self.send(gw, key: limited.key, Self.chat("echo")).status == 429)
+        try await TestGateway.withStandardSetup(clock: clock.now) { gw, upstream, _ in
+            let limited = try await gw.issueKey(tenant: "acme", ["rpm": 3])
+            let free = try await gw.issueKey(tenant: "acme")
+            for i in 0..<3 {
+                let ok = try await Self.send(gw, key: limited.key, Self.chat("echo"))
+                #expect(ok.status == 200)
+                #expect(ok.headers.first(name: "x-ratelimit-limit-requests") == "3")
+                #expect(ok.headers.first(name: "x-ratelimit-remaining-requests") == String(2 - i))
+                #expect(ok.headers.first(name: "x-ratelimit-reset-requests") == ["20s", "40s", "1m0s"][i])
             }
+            let refused = try await Self.send(gw, key: limited.key, Self.chat("echo"))
+            #expect(refused.status == 429)
+            #expect(refused.errorCode == "rate_limit_exceeded")
+            #expect(refused.json["error"]?["type"]?.stringValue == "rate_limit_error")
+            let message = refused.json["error"]?["message"]?.stringValue ?? ""
+            #expect(message.contains("key requests per minute"), "the message names the limit: \(message)")
+            #expect(refused.headers.first(name: "retry-after") == "20", "one request refills in 20 s")
+            #expect(refused.headers.first(name: "x-ratelimit-limit-requests") == "3")
+            #expect(refused.headers.first(name: "x-ratelimit-remaining-requests") == "0")
+            #expect(refused.headers.first(name: "x-ratelimit-reset-requests") == "1m0s")
+            #expect(upstream.requests.count == 3, "the refused request never reached the model")
+            // Another key of the same tenant has no limit of its own.
+            #expect(try await Self.send(gw, key: free.key, Self.chat("echo")).status == 200)
+            // 19 s later, still refused; a minute later, the burst is back.
+            clock.advance(19)
+            #expect(try await Self.send(gw, key: limited.key, Self.chat("echo")).status == 429)
+            clock.advance(41)
+            for _ in 0..<3 { #expect(try await Self.send(gw, key: limited.key, Self.chat("echo")).status == 200) }
+            #expect(try await Self.send(gw, key: limited.key, Self.chat("echo")).status == 429)
         }
     }
 
     @Test func tenantLimitsSetByPatchApplyAcrossKeysAndNotToOtherTenants() async throws {
         let clock = FakeClock()
-        try await withMockUpstream { upstream in
-            try await TestGateway.run(clock: clock.now) { gw in
-                let first = try await gw.standardSetup(upstream: upstream)
-                let second = try await gw.issueKey(tenant: "acme").key
-                try await gw.createTenant("beta")
-                let other = try await gw.issueKey(tenant: "beta").key
-                let patched = try await gw.admin(.PATCH, "/tenants/acme", ["rpm": 3, "tpm": 10_000])
-                #expect(patched.status == 200, "\(patched.text)")
-                #expect(patched.json["rpm"] == 3 && patched.json["tpm"] == 10_000 && patched.json["concurrency"] == .null)
-                #expect(try await gw.admin(.GET, "/tenants/acme").json["rpm"] == 3, "the settings are kept")
-                #expect(try await Self.send(gw, key: first, Self.chat("echo")).status == 200)
-                #expect(try await Self.send(gw, key: second, Self.chat("echo")).status == 200)
-                #expect(try await Self.send(gw, key: first, Self.chat("echo")).status == 200)
-                let refused = try await Self.send(gw, key: second, Self.chat("echo"))
-                #expect(refused.status == 429)
-                #expect(refused.json["error"]?["message"]?.stringValue?.contains("tenant requests per minute") == true, "\(refused.text)")
-                #expect(refused.headers.first(name: "x-ratelimit-limit-requests") == "3")
-                // The other tenant is not affected.
-                for _ in 0..<5 { #expect(try await Self.send(gw, key: other, Self.chat("echo")).status == 200) }
-                // Fields left out keep their values; null clears one.
-                let cleared = try await gw.admin(.PATCH, "/tenants/acme", ["rpm": .null])
-                #expect(cleared.json["rpm"] == .null && cleared.json["tpm"] == 10_000)
-                #expect(try await Self.send(gw, key: second, Self.chat("echo")).status == 200)
-                // Bad values are refused, and only the operator may change a tenant's limits.
-                #expect(try await gw.admin(.PATCH, "/tenants/acme", ["rpm": 0]).status == 400)
-                #expect(try await gw.admin(.PATCH, "/tenants/acme", ["rpm": "many"]).status == 400)
-                #expect(try await gw.admin(.PATCH, "/tenants/acme", ["burst": 3]).status == 400)
-                #expect(try await gw.admin(.PATCH, "/tenants/nope", ["rpm": 3]).status == 404)
-                let manager = try await gw.issueKey(tenant: "acme", ["scopes": ["manage"]]).key
-                #expect(try await gw.request(.PATCH, "/admin/v1/tenants/acme", key: manager, json: ["rpm": 1_000_000]).status == 403)
-            }
+        try await TestGateway.withStandardSetup(clock: clock.now) { gw, _, first in
+            let second = try await gw.issueKey(tenant: "acme").key
+            try await gw.createTenant("beta")
+            let other = try await gw.issueKey(tenant: "beta").key
+            let patched = try await gw.admin(.PATCH, "/tenants/acme", ["rpm": 3, "tpm": 10_000])
+            #expect(patched.status == 200, "\(patched.text)")
+            #expect(patched.json["rpm"] == 3 && patched.json["tpm"] == 10_000 && patched.json["concurrency"] == .null)
+            #expect(try await gw.admin(.GET, "/tenants/acme").json["rpm"] == 3, "the settings are kept")
+            #expect(try await Self.send(gw, key: first, Self.chat("echo")).status == 200)
+            #expect(try await Self.send(gw, key: second, Self.chat("echo")).status == 200)
+            #expect(try await Self.send(gw, key: first, Self.chat("echo")).status == 200)
+            let refused = try await Self.send(gw, key: second, Self.chat("echo"))
+            #expect(refused.status == 429)
+            #expect(refused.json["error"]?["message"]?.stringValue?.contains("tenant requests per minute") == true, "\(refused.text)")
+            #expect(refused.headers.first(name: "x-ratelimit-limit-requests") == "3")
+            // The other tenant is not affected.
+            for _ in 0..<5 { #expect(try await Self.send(gw, key: other, Self.chat("echo")).status == 200) }
+            // Fields left out keep their values; null clears one.
+            let cleared = try await gw.admin(.PATCH, "/tenants/acme", ["rpm": .null])
+            #expect(cleared.json["rpm"] == .null && cleared.json["tpm"] == 10_000)
+            #expect(try await Self.send(gw, key: second, Self.chat("echo")).status == 200)
+            // Bad values are refused, and only the operator may change a tenant's limits.
+            #expect(try await gw.admin(.PATCH, "/tenants/acme", ["rpm": 0]).status == 400)
+            #expect(try await gw.admin(.PATCH, "/tenants/acme", ["rpm": "many"]).status == 400)
+            #expect(try await gw.admin(.PATCH, "/tenants/acme", ["burst": 3]).status == 400)
+            #expect(try await gw.admin(.PATCH, "/tenants/nope", ["rpm": 3]).status == 404)
+            let manager = try await gw.issueKey(tenant: "acme", ["scopes": ["manage"]]).key
+            #expect(try await gw.request(.PATCH, "/admin/v1/tenants/acme", key: manager, json: ["rpm": 1_000_000]).status == 403)
         }
     }
 
     @Test func tpmReservesMaxTokensAndSettlesOnActualUse() async throws {
         let clock = FakeClock()
-        try await withMockUpstream { upstream in
-            try await TestGateway.run(clock: clock.now) { gw in
-                _ = try await gw.standardSetup(upstream: upstream)
-                let key = try await gw.issueKey(tenant: "acme", ["tpm": 100]).key
-                // Prompt estimate 7 ("x" in one user message) + max_tokens 50 = 57 reserved; the mock reports 7 + 50.
-                let first = try await Self.send(gw, key: key, Self.chat("echo", maxTokens: 50))
-                #expect(first.status == 200)
-                #expect(first.headers.first(name: "x-ratelimit-limit-tokens") == "100")
-                #expect(first.headers.first(name: "x-ratelimit-remaining-tokens") == "43")
-                #expect(first.headers.first(name: "x-ratelimit-reset-tokens") == "35s")
-                // 57 more do not fit in the 43 left.
-                let refused = try await Self.send(gw, key: key, Self.chat("echo", maxTokens: 50))
-                #expect(refused.status == 429)
-                #expect(refused.json["error"]?["message"]?.stringValue?.contains("key tokens per minute") == true)
-                #expect(refused.headers.first(name: "x-ratelimit-remaining-tokens") == "43")
-                // 7 + 36 = 43 does.
-                #expect(try await Self.send(gw, key: key, Self.chat("echo", maxTokens: 36)).status == 200)
-                #expect(try await Self.send(gw, key: key, Self.chat("echo", maxTokens: 1)).status == 429)
-                // More than the whole tpm can never fit.
-                let tooBig = try await Self.send(gw, key: key, Self.chat("echo", maxTokens: 500))
-                #expect(tooBig.status == 429 && tooBig.json["error"]?["message"]?.stringValue?.contains("max_tokens") == true)
-                // A minute later the bucket is full again.
-                clock.advance(60)
-                #expect(try await Self.send(gw, key: key, Self.chat("echo", maxTokens: 93)).status == 200)
-                #expect(upstream.requests.count == 3)
-            }
+        try await TestGateway.withStandardSetup(clock: clock.now) { gw, upstream, _ in
+            let key = try await gw.issueKey(tenant: "acme", ["tpm": 100]).key
+            // Prompt estimate 7 ("x" in one user message) + max_tokens 50 = 57 reserved; the mock reports 7 + 50.
+            let first = try await Self.send(gw, key: key, Self.chat("echo", maxTokens: 50))
+            #expect(first.status == 200)
+            #expect(first.headers.first(name: "x-ratelimit-limit-tokens") == "100")
+            #expect(first.headers.first(name: "x-ratelimit-remaining-tokens") == "43")
+            #expect(first.headers.first(name: "x-ratelimit-reset-tokens") == "35s")
+            // 57 more do not fit in the 43 left.
+            let refused = try await Self.send(gw, key: key, Self.chat("echo", maxTokens: 50))
+            #expect(refused.status == 429)
+            #expect(refused.json["error"]?["message"]?.stringValue?.contains("key tokens per minute") == true)
+            #expect(refused.headers.first(name: "x-ratelimit-remaining-tokens") == "43")
+            // 7 + 36 = 43 does.
+            #expect(try await Self.send(gw, key: key, Self.chat("echo", maxTokens: 36)).status == 200)
+            #expect(try await Self.send(gw, key: key, Self.chat("echo", maxTokens: 1)).status == 429)
+            // More than the whole tpm can never fit.
+            let tooBig = try await Self.send(gw, key: key, Self.chat("echo", maxTokens: 500))
+            #expect(tooBig.status == 429 && tooBig.json["error"]?["message"]?.stringValue?.contains("max_tokens") == true)
+            // A minute later the bucket is full again.
+            clock.advance(60)
+            #expect(try await Self.send(gw, key: key, Self.chat("echo", maxTokens: 93)).status == 200)
+            #expect(upstream.requests.count == 3)
         }
     }
 
     @Test func aStreamCutShortSettlesOnWhatItUsed() async throws {
         let clock = FakeClock()
-        try await withMockUpstream { upstream in
-            try await TestGateway.run(clock: clock.now) { gw in
-                _ = try await gw.standardSetup(upstream: upstream)
-                let issued = try await gw.issueKey(tenant: "acme", ["tpm": 200])
-                // A stream reserving 7 + 150 = 157 that sends its first chunk and then only comments (so what it
-                // used does not depend on how fast the test runs); the client leaves after that chunk.
-                try await gw.createModel("quiet-stream", spec: ["upstream": "mock", "model": "quiet-stream"])
-                let client = HTTPClient(eventLoopGroupProvider: .singleton)
-                var request = HTTPClientRequest(url: gw.base + "/v1/chat/completions")
-                request.method = .POST
-                request.headers.add(name: "Authorization", value: "Bearer \(issued.key)")
-                request.headers.add(name: "Content-Type", value: "application/json")
-                request.body = .bytes(JSONWriter.encode(Self.chat("quiet-stream", maxTokens: 150, stream: true)))
-                let response = try await client.execute(request, timeout: .seconds(30))
-                #expect(response.status == .ok)
-                #expect(response.headers.first(name: "x-ratelimit-remaining-tokens") == "43")
-                var iterator = response.body.makeAsyncIterator()
-                // Read until the first content chunk has arrived.
-                while let buffer = try await iterator.next() {
-                    if String(buffer: buffer).contains("first") { break }
-                }
-                #expect(await upstream.waitFor("quiet-stream:started"))
-                // While it runs, its reservation holds: 57 do not fit.
-                #expect(try await Self.send(gw, key: issued.key, Self.chat("echo", maxTokens: 50)).status == 429)
-                try await client.shutdown()
-                #expect(await upstream.waitFor("cancelled:quiet-stream"))
-                try await waitUntil { gw.gateway.limiter.inFlight(keyID: issued.id) == 0 }
-                await gw.flushUsage()
-                let row = try #require(try await gw.gateway.store.usageEvents().first { $0.status == 499 })
-                let used = row.promptTokens + row.completionTokens
-                #expect(used >= 7 && used < 50, "a few tokens were used before the client left: \(used)")
-                // Only what was used stays taken: 157 fit again if used ≤ 43.
-                #expect(try await Self.send(gw, key: issued.key, Self.chat("echo", maxTokens: 150)).status == 200)
+        try await TestGateway.withStandardSetup(clock: clock.now) { gw, upstream, _ in
+            let issued = try await gw.issueKey(tenant: "acme", ["tpm": 200])
+            // A stream reserving 7 + 150 = 157 that sends its first chunk and then only comments (so what it
+            // used does not depend on how fast the test runs); the client leaves after that chunk.
+            try await gw.createModel("quiet-stream", spec: ["upstream": "mock", "model": "quiet-stream"])
+            let client = HTTPClient(eventLoopGroupProvider: .singleton)
+            let request = gw.postJSON("/v1/chat/completions", key: issued.key, json: Self.chat("quiet-stream", maxTokens: 150, stream: true))
+            let response = try await client.execute(request, timeout: .seconds(30))
+            #expect(response.status == .ok)
+            #expect(response.headers.first(name: "x-ratelimit-remaining-tokens") == "43")
+            var iterator = response.body.makeAsyncIterator()
+            // Read until the first content chunk has arrived.
+            while let buffer = try await iterator.next() {
+                if String(buffer: buffer).contains("first") { break }
             }
+            #expect(await upstream.waitFor("quiet-stream:started"))
+            // While it runs, its reservation holds: 57 do not fit.
+            #expect(try await Self.send(gw, key: issued.key, Self.chat("echo", maxTokens: 50)).status == 429)
+            try await client.shutdown()
+            #expect(await upstream.waitFor("cancelled:quiet-stream"))
+            try await waitUntil { gw.gateway.limiter.inFlight(keyID: issued.id) == 0 }
+            await gw.flushUsage()
+            let row = try #require(try await gw.gateway.store.usageEvents().first { $0.status == 499 })
+            let used = row.promptTokens + row.completionTokens
+            #expect(used >= 7 && used < 50, "a few tokens were used before the client left: \(used)")
+            // Only what was used stays taken: 157 fit again if used ≤ 43.
+            #expect(try await Self.send(gw, key: issued.key, Self.chat("echo", maxTokens: 150)).status == 200)
         }
     }
 
     @Test func concurrencyCapRefusesWhileARequestHangsAndFreesTheSlotWhenItEnds() async throws {
-        try await withMockUpstream { upstream in
-            try await TestGateway.run { gw in
-                _ = try await gw.standardSetup(upstream: upstream)
-                let issued = try await gw.issueKey(tenant: "acme", ["concurrency": 1])
-                #expect(try await gw.admin(.GET, "/tenants/acme/keys").json["data"]?.arrayValue?.contains { $0["concurrency"] == 1 } == true)
-                let client = HTTPClient(eventLoopGroupProvider: .singleton)
-                var request = HTTPClientRequest(url: gw.base + "/v1/chat/completions")
-                request.method = .POST
-                request.headers.add(name: "Authorization", value: "Bearer \(issued.key)")
-                request.headers.add(name: "Content-Type", value: "application/json")
-                request.body = .bytes(JSONWriter.encode(Self.chat("hang")))
-                let pending = Task { try await client.execute(request, timeout: .seconds(60)) }
-                #expect(await upstream.waitFor("hanging"))
-                #expect(gw.gateway.limiter.inFlight(keyID: issued.id) == 1)
-                let refused = try await Self.send(gw, key: issued.key, Self.chat("echo"))
-                #expect(refused.status == 429)
-                #expect(refused.errorCode == "rate_limit_exceeded")
-                #expect(refused.json["error"]?["message"]?.stringValue?.contains("key concurrent requests") == true, "\(refused.text)")
-                #expect(refused.headers.first(name: "retry-after") == "1")
-                // The hanging client goes away: its slot comes back.
-                pending.cancel()
-                _ = try? await pending.value
-                try await client.shutdown()
-                #expect(await upstream.waitFor("cancelled:hang"))
-                try await waitUntil { gw.gateway.limiter.inFlight(keyID: issued.id) == 0 }
-                #expect(try await Self.send(gw, key: issued.key, Self.chat("echo")).status == 200)
-                #expect(try await Self.send(gw, key: issued.key, Self.chat("echo")).status == 200, "a finished request frees its slot")
-            }
+        try await TestGateway.withStandardSetup { gw, upstream, _ in
+            let issued = try await gw.issueKey(tenant: "acme", ["concurrency": 1])
+            #expect(try await gw.admin(.GET, "/tenants/acme/keys").json["data"]?.arrayValue?.contains { $0["concurrency"] == 1 } == true)
+            let client = HTTPClient(eventLoopGroupProvider: .singleton)
+            let request = gw.postJSON("/v1/chat/completions", key: issued.key, json: Self.chat("hang"))
+            let pending = Task { try await client.execute(request, timeout: .seconds(60)) }
+            #expect(await upstream.waitFor("hanging"))
+            #expect(gw.gateway.limiter.inFlight(keyID: issued.id) == 1)
+            let refused = try await Self.send(gw, key: issued.key, Self.chat("echo"))
+            #expect(refused.status == 429)
+            #expect(refused.errorCode == "rate_limit_exceeded")
+            #expect(refused.json["error"]?["message"]?.stringValue?.contains("key concurrent requests") == true, "\(refused.text)")
+            #expect(refused.headers.first(name: "retry-after") == "1")
+            // The hanging client goes away: its slot comes back.
+            pending.cancel()
+            _ = try? await pending.value
+            try await client.shutdown()
+            #expect(await upstream.waitFor("cancelled:hang"))
+            try await waitUntil { gw.gateway.limiter.inFlight(keyID: issued.id) == 0 }
+            #expect(try await Self.send(gw, key: issued.key, Self.chat("echo")).status == 200)
+            #expect(try await Self.send(gw, key: issued.key, Self.chat("echo")).status == 200, "a finished request frees its slot")
         }
     }
 
@@ -278,202 +255,190 @@ final class FakeClock: Sendable {
     }
 
     @Test func usageReportNumbersEqualWhatWasSent() async throws {
-        try await withMockUpstream { upstream in
-            try await TestGateway.run { gw in
-                let key = try await gw.standardSetup(upstream: upstream)
-                try await Self.setUpClaims(gw)
-                try await Self.sendMix(gw, key: key)
-                await gw.flushUsage()
+        try await TestGateway.withStandardSetup { gw, _, key in
+            try await Self.setUpClaims(gw)
+            try await Self.sendMix(gw, key: key)
+            await gw.flushUsage()
 
-                // By model. claims@2 serves "no-usage": its tokens are estimated ("echo:x" is 2 tokens).
-                let byModel = try await gw.admin(.GET, "/usage?group_by=model")
-                #expect(byModel.status == 200, "\(byModel.text)")
-                #expect(Self.rows(byModel).count == 3)
-                let echo = try #require(Self.row(byModel, "model", "echo"))
-                #expect(echo["requests"] == 4 && echo["users"] == 3 && echo["errors"] == 0)
-                #expect(echo["prompt_tokens"] == 28 && echo["completion_tokens"] == 17)
-                #expect(echo["p50_ms"]?.numberValue != nil && echo["p95_ms"]?.numberValue != nil)
-                #expect(echo["ttft_p50_ms"]?.numberValue != nil, "the stream has a time to first token")
-                #expect((echo["p50_ms"]?.numberValue?.doubleValue ?? -1) <= (echo["p95_ms"]?.numberValue?.doubleValue ?? -2))
-                let claims = try #require(Self.row(byModel, "model", "claims"))
-                #expect(claims["requests"] == 3 && claims["users"] == 2 && claims["errors"] == 0)
-                #expect(claims["prompt_tokens"] == 21 && claims["completion_tokens"] == 10)
-                #expect(claims["ttft_p50_ms"] == .null, "no stream, no time to first token")
-                let failed = try #require(Self.row(byModel, "model", "fail-500"))
-                #expect(failed["requests"] == 1 && failed["errors"] == 1 && failed["users"] == 1)
-                #expect(failed["prompt_tokens"] == 0 && failed["completion_tokens"] == 0)
-                #expect(failed["p50_ms"] == .null, "latency percentiles are of answered requests")
+            // By model. claims@2 serves "no-usage": its tokens are estimated ("echo:x" is 2 tokens).
+            let byModel = try await gw.admin(.GET, "/usage?group_by=model")
+            #expect(byModel.status == 200, "\(byModel.text)")
+            #expect(Self.rows(byModel).count == 3)
+            let echo = try #require(Self.row(byModel, "model", "echo"))
+            #expect(echo["requests"] == 4 && echo["users"] == 3 && echo["errors"] == 0)
+            #expect(echo["prompt_tokens"] == 28 && echo["completion_tokens"] == 17)
+            #expect(echo["p50_ms"]?.numberValue != nil && echo["p95_ms"]?.numberValue != nil)
+            #expect(echo["ttft_p50_ms"]?.numberValue != nil, "the stream has a time to first token")
+            #expect((echo["p50_ms"]?.numberValue?.doubleValue ?? -1) <= (echo["p95_ms"]?.numberValue?.doubleValue ?? -2))
+            let claims = try #require(Self.row(byModel, "model", "claims"))
+            #expect(claims["requests"] == 3 && claims["users"] == 2 && claims["errors"] == 0)
+            #expect(claims["prompt_tokens"] == 21 && claims["completion_tokens"] == 10)
+            #expect(claims["ttft_p50_ms"] == .null, "no stream, no time to first token")
+            let failed = try #require(Self.row(byModel, "model", "fail-500"))
+            #expect(failed["requests"] == 1 && failed["errors"] == 1 && failed["users"] == 1)
+            #expect(failed["prompt_tokens"] == 0 && failed["completion_tokens"] == 0)
+            #expect(failed["p50_ms"] == .null, "latency percentiles are of answered requests")
 
-                // By model and version.
-                let byVersion = try await gw.admin(.GET, "/usage?group_by=model,+version&model=claims")  // + is a form space
-                let versions = Self.rows(byVersion)
-                #expect(versions.count == 2)
-                #expect(versions.first { $0["version"] == 1 }?["requests"] == 2)
-                #expect(versions.first { $0["version"] == 2 }?["requests"] == 1)
-                #expect(versions.allSatisfy { $0["model"] == "claims" })
+            // By model and version.
+            let byVersion = try await gw.admin(.GET, "/usage?group_by=model,+version&model=claims")  // + is a form space
+            let versions = Self.rows(byVersion)
+            #expect(versions.count == 2)
+            #expect(versions.first { $0["version"] == 1 }?["requests"] == 2)
+            #expect(versions.first { $0["version"] == 2 }?["requests"] == 1)
+            #expect(versions.allSatisfy { $0["model"] == "claims" })
 
-                // By end user.
-                let byUser = try await gw.admin(.GET, "/usage?group_by=user")
-                #expect(Self.rows(byUser).count == 4)
-                let u1 = try #require(Self.row(byUser, "user", "u1"))
-                #expect(u1["requests"] == 3 && u1["users"] == 1 && u1["prompt_tokens"] == 21 && u1["completion_tokens"] == 12)
-                let u2 = try #require(Self.row(byUser, "user", "u2"))
-                #expect(u2["requests"] == 2 && u2["errors"] == 1 && u2["prompt_tokens"] == 7 && u2["completion_tokens"] == 5)
-                #expect(Self.row(byUser, "user", "u3")?["requests"] == 2)
-                #expect(Self.row(byUser, "user", "u4")?["completion_tokens"] == 2)
+            // By end user.
+            let byUser = try await gw.admin(.GET, "/usage?group_by=user")
+            #expect(Self.rows(byUser).count == 4)
+            let u1 = try #require(Self.row(byUser, "user", "u1"))
+            #expect(u1["requests"] == 3 && u1["users"] == 1 && u1["prompt_tokens"] == 21 && u1["completion_tokens"] == 12)
+            let u2 = try #require(Self.row(byUser, "user", "u2"))
+            #expect(u2["requests"] == 2 && u2["errors"] == 1 && u2["prompt_tokens"] == 7 && u2["completion_tokens"] == 5)
+            #expect(Self.row(byUser, "user", "u3")?["requests"] == 2)
+            #expect(Self.row(byUser, "user", "u4")?["completion_tokens"] == 2)
 
-                // By day: everything happened today.
-                let byDay = try await gw.admin(.GET, "/usage?group_by=day")
-                let days = Self.rows(byDay)
-                #expect(days.count == 1)
-                let today = UsageQuery.day(ms: Int64(Date().timeIntervalSince1970 * 1000))
-                let day = try #require(days.first)
-                #expect(day["day"]?.stringValue == today)
-                #expect(day["requests"] == 8 && day["users"] == 4 && day["errors"] == 1)
-                #expect(day["prompt_tokens"] == 49 && day["completion_tokens"] == 27)
-                // No grouping: one total row, the same numbers.
-                let total = try #require(Self.rows(try await gw.admin(.GET, "/usage")).first)
-                #expect(total["requests"] == 8 && total["users"] == 4 && total["prompt_tokens"] == 49)
-                // By key: one key sent everything.
-                let byKey = Self.rows(try await gw.admin(.GET, "/usage?group_by=key"))
-                #expect(byKey.count == 1 && byKey.first?["requests"] == 8)
+            // By day: everything happened today.
+            let byDay = try await gw.admin(.GET, "/usage?group_by=day")
+            let days = Self.rows(byDay)
+            #expect(days.count == 1)
+            let today = UsageQuery.day(ms: Int64(Date().timeIntervalSince1970 * 1000))
+            let day = try #require(days.first)
+            #expect(day["day"]?.stringValue == today)
+            #expect(day["requests"] == 8 && day["users"] == 4 && day["errors"] == 1)
+            #expect(day["prompt_tokens"] == 49 && day["completion_tokens"] == 27)
+            // No grouping: one total row, the same numbers.
+            let total = try #require(Self.rows(try await gw.admin(.GET, "/usage")).first)
+            #expect(total["requests"] == 8 && total["users"] == 4 && total["prompt_tokens"] == 49)
+            // By key: one key sent everything.
+            let byKey = Self.rows(try await gw.admin(.GET, "/usage?group_by=key"))
+            #expect(byKey.count == 1 && byKey.first?["requests"] == 8)
 
-                // A window that excludes today is empty; bad parameters are 400.
-                #expect(Self.rows(try await gw.admin(.GET, "/usage?group_by=day&from=2020-01-01&to=2020-01-31")).isEmpty)
-                #expect(try await gw.admin(.GET, "/usage?group_by=colour").status == 400)
-                #expect(try await gw.admin(.GET, "/usage?from=yesterday").status == 400)
-                #expect(try await gw.admin(.GET, "/usage?from=2026-02-01&to=2026-01-01").status == 400)
-            }
+            // A window that excludes today is empty; bad parameters are 400.
+            #expect(Self.rows(try await gw.admin(.GET, "/usage?group_by=day&from=2020-01-01&to=2020-01-31")).isEmpty)
+            #expect(try await gw.admin(.GET, "/usage?group_by=colour").status == 400)
+            #expect(try await gw.admin(.GET, "/usage?from=yesterday").status == 400)
+            #expect(try await gw.admin(.GET, "/usage?from=2026-02-01&to=2026-01-01").status == 400)
         }
     }
 
     @Test func aTenantUsageKeySeesOnlyItsOwnTenantAndTheOperatorSeesAll() async throws {
-        try await withMockUpstream { upstream in
-            try await TestGateway.run { gw in
-                let acme = try await gw.standardSetup(upstream: upstream)
-                try await gw.createTenant("beta")
-                let beta = try await gw.issueKey(tenant: "beta").key
-                for _ in 0..<2 { _ = try await Self.send(gw, key: acme, Self.chat("echo", user: "a", maxTokens: 5)) }
-                for _ in 0..<3 { _ = try await Self.send(gw, key: beta, Self.chat("echo", user: "b", maxTokens: 5)) }
-                await gw.flushUsage()
-                let operatorView = try await gw.admin(.GET, "/usage?group_by=tenant")
-                #expect(Self.rows(operatorView).count == 2)
-                #expect(Self.row(operatorView, "tenant", "acme")?["requests"] == 2)
-                #expect(Self.row(operatorView, "tenant", "beta")?["requests"] == 3)
-                let onlyBeta = try await gw.admin(.GET, "/usage?tenant=beta&group_by=user")
-                #expect(Self.rows(onlyBeta).compactMap { $0["user"]?.stringValue } == ["b"])
+        try await TestGateway.withStandardSetup { gw, _, acme in
+            try await gw.createTenant("beta")
+            let beta = try await gw.issueKey(tenant: "beta").key
+            for _ in 0..<2 { _ = try await Self.send(gw, key: acme, Self.chat("echo", user: "a", maxTokens: 5)) }
+            for _ in 0..<3 { _ = try await Self.send(gw, key: beta, Self.chat("echo", user: "b", maxTokens: 5)) }
+            await gw.flushUsage()
+            let operatorView = try await gw.admin(.GET, "/usage?group_by=tenant")
+            #expect(Self.rows(operatorView).count == 2)
+            #expect(Self.row(operatorView, "tenant", "acme")?["requests"] == 2)
+            #expect(Self.row(operatorView, "tenant", "beta")?["requests"] == 3)
+            let onlyBeta = try await gw.admin(.GET, "/usage?tenant=beta&group_by=user")
+            #expect(Self.rows(onlyBeta).compactMap { $0["user"]?.stringValue } == ["b"])
 
-                let usageKey = try await gw.issueKey(tenant: "acme", ["scopes": ["usage"]]).key
-                let own = try await gw.request(.GET, "/admin/v1/usage?group_by=tenant", key: usageKey)
-                #expect(own.status == 200, "\(own.text)")
-                #expect(Self.rows(own).count == 1)
-                #expect(Self.rows(own).first?["tenant"] == "acme" && Self.rows(own).first?["requests"] == 2)
-                let users = try await gw.request(.GET, "/admin/v1/usage?group_by=user", key: usageKey)
-                #expect(Self.rows(users).compactMap { $0["user"]?.stringValue } == ["a"], "no other tenant's end users")
-                // Asking for another tenant answers as if it did not exist.
-                let foreign = try await gw.request(.GET, "/admin/v1/usage?tenant=beta", key: usageKey)
-                let missing = try await gw.request(.GET, "/admin/v1/usage?tenant=nope", key: usageKey)
-                #expect(foreign.status == 404 && missing.status == 404)
-                // An inference-only key may not read usage; no key at all is 401.
-                #expect(try await gw.request(.GET, "/admin/v1/usage", key: acme).status == 403)
-                #expect(try await gw.request(.GET, "/admin/v1/usage").status == 401)
-            }
+            let usageKey = try await gw.issueKey(tenant: "acme", ["scopes": ["usage"]]).key
+            let own = try await gw.request(.GET, "/admin/v1/usage?group_by=tenant", key: usageKey)
+            #expect(own.status == 200, "\(own.text)")
+            #expect(Self.rows(own).count == 1)
+            #expect(Self.rows(own).first?["tenant"] == "acme" && Self.rows(own).first?["requests"] == 2)
+            let users = try await gw.request(.GET, "/admin/v1/usage?group_by=user", key: usageKey)
+            #expect(Self.rows(users).compactMap { $0["user"]?.stringValue } == ["a"], "no other tenant's end users")
+            // Asking for another tenant answers as if it did not exist.
+            let foreign = try await gw.request(.GET, "/admin/v1/usage?tenant=beta", key: usageKey)
+            let missing = try await gw.request(.GET, "/admin/v1/usage?tenant=nope", key: usageKey)
+            #expect(foreign.status == 404 && missing.status == 404)
+            // An inference-only key may not read usage; no key at all is 401.
+            #expect(try await gw.request(.GET, "/admin/v1/usage", key: acme).status == 403)
+            #expect(try await gw.request(.GET, "/admin/v1/usage").status == 401)
         }
     }
 
     @Test func costComesFromTheUpstreamsPricing() async throws {
-        try await withMockUpstream { upstream in
-            try await TestGateway.run { gw in
-                let key = try await gw.standardSetup(upstream: upstream)
-                try await gw.createUpstream(
-                    "priced", baseURL: upstream.baseURL,
-                    extra: ["pricing": ["models": ["echo": ["input_per_1k": 1, "output_per_1k": 2], "*": ["input_per_1k": 0.5, "output_per_1k": 0.5]]]])
-                try await gw.createUpstream("gpu", baseURL: upstream.baseURL, extra: ["pricing": ["gpu_hour": 3.6, "tokens_per_gpu_hour": 36_000]])
-                #expect(try await gw.admin(.GET, "/upstreams/priced").json["pricing"]?["models"]?["echo"]?["input_per_1k"] == 1)
-                try await gw.createModel("priced-echo", spec: ["upstream": "priced", "model": "echo"])
-                try await gw.createModel("priced-other", spec: ["upstream": "priced", "model": "fail-400"])
-                try await gw.createModel("gpu-echo", spec: ["upstream": "gpu", "model": "echo"])
-                // 7 in, 5 out at 1 and 2 per 1k: 0.017 each; twice.
-                for _ in 0..<2 { #expect(try await Self.send(gw, key: key, Self.chat("priced-echo", maxTokens: 5)).status == 200) }
-                // 7 + 3 tokens of a 3.60 GPU hour serving 36,000: 0.001.
-                #expect(try await Self.send(gw, key: key, Self.chat("gpu-echo", maxTokens: 3)).status == 200)
-                // Unpriced upstream: no cost. A failed request used no tokens: no cost.
-                #expect(try await Self.send(gw, key: key, Self.chat("echo", maxTokens: 5)).status == 200)
-                #expect(try await Self.send(gw, key: key, Self.chat("priced-other", maxTokens: 5)).status == 400)
-                await gw.flushUsage()
-                let report = try await gw.admin(.GET, "/usage?group_by=model")
-                func cost(_ model: String) -> Double? { Self.row(report, "model", .string(model))?["cost"]?.numberValue?.doubleValue }
-                #expect(abs((cost("priced-echo") ?? -1) - 0.034) < 1e-9)
-                #expect(abs((cost("gpu-echo") ?? -1) - 0.001) < 1e-9)
-                #expect(cost("echo") == 0)
-                #expect(cost("priced-other") == 0)
-                let total = try #require(Self.rows(try await gw.admin(.GET, "/usage")).first)
-                #expect(abs((total["cost"]?.numberValue?.doubleValue ?? -1) - 0.035) < 1e-9)
-                // Bad pricing is refused when the upstream is registered.
-                let bad = try await gw.admin(
-                    .POST, "/upstreams", ["name": "bad", "base_url": .string(upstream.baseURL), "kind": "openai", "pricing": ["gpu_hour": 1]])
-                #expect(bad.status == 400)
-            }
+        try await TestGateway.withStandardSetup { gw, upstream, key in
+            try await gw.createUpstream(
+                "priced", baseURL: upstream.baseURL,
+                extra: ["pricing": ["models": ["echo": ["input_per_1k": 1, "output_per_1k": 2], "*": ["input_per_1k": 0.5, "output_per_1k": 0.5]]]])
+            try await gw.createUpstream("gpu", baseURL: upstream.baseURL, extra: ["pricing": ["gpu_hour": 3.6, "tokens_per_gpu_hour": 36_000]])
+            #expect(try await gw.admin(.GET, "/upstreams/priced").json["pricing"]?["models"]?["echo"]?["input_per_1k"] == 1)
+            try await gw.createModel("priced-echo", spec: ["upstream": "priced", "model": "echo"])
+            try await gw.createModel("priced-other", spec: ["upstream": "priced", "model": "fail-400"])
+            try await gw.createModel("gpu-echo", spec: ["upstream": "gpu", "model": "echo"])
+            // 7 in, 5 out at 1 and 2 per 1k: 0.017 each; twice.
+            for _ in 0..<2 { #expect(try await Self.send(gw, key: key, Self.chat("priced-echo", maxTokens: 5)).status == 200) }
+            // 7 + 3 tokens of a 3.60 GPU hour serving 36,000: 0.001.
+            #expect(try await Self.send(gw, key: key, Self.chat("gpu-echo", maxTokens: 3)).status == 200)
+            // Unpriced upstream: no cost. A failed request used no tokens: no cost.
+            #expect(try await Self.send(gw, key: key, Self.chat("echo", maxTokens: 5)).status == 200)
+            #expect(try await Self.send(gw, key: key, Self.chat("priced-other", maxTokens: 5)).status == 400)
+            await gw.flushUsage()
+            let report = try await gw.admin(.GET, "/usage?group_by=model")
+            func cost(_ model: String) -> Double? { Self.row(report, "model", .string(model))?["cost"]?.numberValue?.doubleValue }
+            #expect(abs((cost("priced-echo") ?? -1) - 0.034) < 1e-9)
+            #expect(abs((cost("gpu-echo") ?? -1) - 0.001) < 1e-9)
+            #expect(cost("echo") == 0)
+            #expect(cost("priced-other") == 0)
+            let total = try #require(Self.rows(try await gw.admin(.GET, "/usage")).first)
+            #expect(abs((total["cost"]?.numberValue?.doubleValue ?? -1) - 0.035) < 1e-9)
+            // Bad pricing is refused when the upstream is registered.
+            let bad = try await gw.admin(
+                .POST, "/upstreams", ["name": "bad", "base_url": .string(upstream.baseURL), "kind": "openai", "pricing": ["gpu_hour": 1]])
+            #expect(bad.status == 400)
         }
     }
 
     // MARK: Feedback
 
     @Test func feedbackOnOwnRequestsCountsInTheReportAndForeignOrUnknownIdsAre404() async throws {
-        try await withMockUpstream { upstream in
-            try await TestGateway.run { gw in
-                let key = try await gw.standardSetup(upstream: upstream)
-                try await gw.createTenant("beta")
-                let beta = try await gw.issueKey(tenant: "beta").key
-                let good = try await Self.send(gw, key: key, Self.chat("echo", user: "u1"))
-                let bad = try await Self.send(gw, key: key, Self.chat("echo", user: "u2"))
-                let theirs = try await Self.send(gw, key: beta, Self.chat("echo"))
-                // Rated straight away: the usage rows may still be in the recorder's buffer.
-                let rated = try await gw.request(
-                    .POST, "/v1/feedback", key: key, json: ["request_id": .string(Self.requestID(good)), "rating": 1, "comment": "spot on"])
-                #expect(rated.status == 201, "\(rated.text)")
-                #expect(rated.json["object"] == "feedback" && rated.json["rating"] == 1 && rated.json["model"] == "echo")
-                #expect(rated.json["request_id"]?.stringValue == Self.requestID(good))
-                let down = try await gw.request(
-                    .POST, "/v1/feedback", key: key, json: ["request_id": .string(Self.requestID(bad)), "rating": -1, "correction": "4"])
-                #expect(down.status == 201 && down.json["correction"] == "4")
+        try await TestGateway.withStandardSetup { gw, _, key in
+            try await gw.createTenant("beta")
+            let beta = try await gw.issueKey(tenant: "beta").key
+            let good = try await Self.send(gw, key: key, Self.chat("echo", user: "u1"))
+            let bad = try await Self.send(gw, key: key, Self.chat("echo", user: "u2"))
+            let theirs = try await Self.send(gw, key: beta, Self.chat("echo"))
+            // Rated straight away: the usage rows may still be in the recorder's buffer.
+            let rated = try await gw.request(
+                .POST, "/v1/feedback", key: key, json: ["request_id": .string(Self.requestID(good)), "rating": 1, "comment": "spot on"])
+            #expect(rated.status == 201, "\(rated.text)")
+            #expect(rated.json["object"] == "feedback" && rated.json["rating"] == 1 && rated.json["model"] == "echo")
+            #expect(rated.json["request_id"]?.stringValue == Self.requestID(good))
+            let down = try await gw.request(
+                .POST, "/v1/feedback", key: key, json: ["request_id": .string(Self.requestID(bad)), "rating": -1, "correction": "4"])
+            #expect(down.status == 201 && down.json["correction"] == "4")
 
-                var report = try await gw.admin(.GET, "/usage?group_by=model")
-                #expect(Self.row(report, "model", "echo")?["positive"] == 1)
-                #expect(Self.row(report, "model", "echo")?["negative"] == 1)
-                let byUser = try await gw.admin(.GET, "/usage?group_by=user")
-                #expect(Self.row(byUser, "user", "u1")?["positive"] == 1 && Self.row(byUser, "user", "u1")?["negative"] == 0)
-                #expect(Self.row(byUser, "user", "u2")?["negative"] == 1)
-                // Rating again replaces the earlier rating in the counts.
-                #expect(try await gw.request(.POST, "/v1/feedback", key: key, json: ["request_id": .string(Self.requestID(good)), "rating": -1]).status == 201)
-                report = try await gw.admin(.GET, "/usage?group_by=model")
-                #expect(Self.row(report, "model", "echo")?["positive"] == 0)
-                #expect(Self.row(report, "model", "echo")?["negative"] == 2)
+            var report = try await gw.admin(.GET, "/usage?group_by=model")
+            #expect(Self.row(report, "model", "echo")?["positive"] == 1)
+            #expect(Self.row(report, "model", "echo")?["negative"] == 1)
+            let byUser = try await gw.admin(.GET, "/usage?group_by=user")
+            #expect(Self.row(byUser, "user", "u1")?["positive"] == 1 && Self.row(byUser, "user", "u1")?["negative"] == 0)
+            #expect(Self.row(byUser, "user", "u2")?["negative"] == 1)
+            // Rating again replaces the earlier rating in the counts.
+            #expect(try await gw.request(.POST, "/v1/feedback", key: key, json: ["request_id": .string(Self.requestID(good)), "rating": -1]).status == 201)
+            report = try await gw.admin(.GET, "/usage?group_by=model")
+            #expect(Self.row(report, "model", "echo")?["positive"] == 0)
+            #expect(Self.row(report, "model", "echo")?["negative"] == 2)
 
-                // Another tenant's request answers exactly like one that does not exist.
-                let foreignID = Self.requestID(theirs)
-                let unknownID = "req_does_not_exist_0000"
-                let foreign = try await gw.request(.POST, "/v1/feedback", key: key, json: ["request_id": .string(foreignID), "rating": 1])
-                let unknown = try await gw.request(.POST, "/v1/feedback", key: key, json: ["request_id": .string(unknownID), "rating": 1])
-                #expect(foreign.status == 404 && unknown.status == 404)
-                #expect(foreign.errorCode == unknown.errorCode)
-                #expect(foreign.json["error"]?["type"] == unknown.json["error"]?["type"])
-                let foreignMessage = foreign.json["error"]?["message"]?.stringValue?.replacingOccurrences(of: foreignID, with: "ID")
-                let unknownMessage = unknown.json["error"]?["message"]?.stringValue?.replacingOccurrences(of: unknownID, with: "ID")
-                #expect(foreignMessage != nil && foreignMessage == unknownMessage)
-                // Beta's own report shows nothing of acme's ratings, and acme's rating did not land on beta's row.
-                report = try await gw.admin(.GET, "/usage?group_by=tenant")
-                #expect(Self.row(report, "tenant", "beta")?["positive"] == 0)
+            // Another tenant's request answers exactly like one that does not exist.
+            let foreignID = Self.requestID(theirs)
+            let unknownID = "req_does_not_exist_0000"
+            let foreign = try await gw.request(.POST, "/v1/feedback", key: key, json: ["request_id": .string(foreignID), "rating": 1])
+            let unknown = try await gw.request(.POST, "/v1/feedback", key: key, json: ["request_id": .string(unknownID), "rating": 1])
+            #expect(foreign.status == 404 && unknown.status == 404)
+            #expect(foreign.errorCode == unknown.errorCode)
+            #expect(foreign.json["error"]?["type"] == unknown.json["error"]?["type"])
+            let foreignMessage = foreign.json["error"]?["message"]?.stringValue?.replacingOccurrences(of: foreignID, with: "ID")
+            let unknownMessage = unknown.json["error"]?["message"]?.stringValue?.replacingOccurrences(of: unknownID, with: "ID")
+            #expect(foreignMessage != nil && foreignMessage == unknownMessage)
+            // Beta's own report shows nothing of acme's ratings, and acme's rating did not land on beta's row.
+            report = try await gw.admin(.GET, "/usage?group_by=tenant")
+            #expect(Self.row(report, "tenant", "beta")?["positive"] == 0)
 
-                // Validation.
-                #expect(try await gw.request(.POST, "/v1/feedback", key: key, json: ["request_id": .string(Self.requestID(good))]).status == 400)
-                #expect(try await gw.request(.POST, "/v1/feedback", key: key, json: ["request_id": .string(Self.requestID(good)), "rating": 0]).status == 400)
-                #expect(try await gw.request(.POST, "/v1/feedback", key: key, json: ["request_id": .string(Self.requestID(good)), "rating": 5]).status == 400)
-                #expect(try await gw.request(.POST, "/v1/feedback", key: key, json: ["rating": 1]).status == 400)
-                #expect(
-                    try await gw.request(.POST, "/v1/feedback", key: TestGateway.adminKey, json: ["request_id": .string(Self.requestID(good)), "rating": 1])
-                        .status == 403)
-            }
+            // Validation.
+            #expect(try await gw.request(.POST, "/v1/feedback", key: key, json: ["request_id": .string(Self.requestID(good))]).status == 400)
+            #expect(try await gw.request(.POST, "/v1/feedback", key: key, json: ["request_id": .string(Self.requestID(good)), "rating": 0]).status == 400)
+            #expect(try await gw.request(.POST, "/v1/feedback", key: key, json: ["request_id": .string(Self.requestID(good)), "rating": 5]).status == 400)
+            #expect(try await gw.request(.POST, "/v1/feedback", key: key, json: ["rating": 1]).status == 400)
+            #expect(
+                try await gw.request(.POST, "/v1/feedback", key: TestGateway.adminKey, json: ["request_id": .string(Self.requestID(good)), "rating": 1])
+                    .status == 403)
         }
     }
 
@@ -484,112 +449,103 @@ final class FakeClock: Sendable {
     }
 
     @Test func captureOnTheTenantFeedsSFTAndDPOExports() async throws {
-        try await withMockUpstream { upstream in
-            try await TestGateway.run { gw in
-                let key = try await gw.standardSetup(upstream: upstream)
-                let patched = try await gw.admin(.PATCH, "/tenants/acme", ["capture": ["enabled": true, "retention_days": 7]])
-                #expect(patched.json["capture"] == ["enabled": true, "retention_days": 7])
-                let wellRated = try await Self.send(gw, key: key, Self.chat("echo", "What is 2+2?"))
-                let corrected = try await Self.send(gw, key: key, Self.chat("echo", "Capital of Australia?"))
-                let disliked = try await Self.send(gw, key: key, Self.chat("echo", "Tell me a joke"))
-                let unrated = try await Self.send(gw, key: key, Self.chat("echo", "Unrated question"))
-                let streamed = try await gw.stream("/v1/chat/completions", key: key, json: Self.chat("echo", "Stream please", maxTokens: 2, stream: true))
-                let streamedID = streamed.headers.first(name: "x-request-id") ?? ""
-                _ = try await readEvents(streamed)
-                #expect(unrated.status == 200)
-                func rate(_ id: String, _ rating: Int, correction: String? = nil) async throws {
-                    var body: JSONObject = ["request_id": .string(id), "rating": .int(rating)]
-                    if let correction { body["correction"] = .string(correction) }
-                    let reply = try await gw.request(.POST, "/v1/feedback", key: key, json: .object(body))
-                    #expect(reply.status == 201, "\(reply.text)")
-                }
-                try await rate(Self.requestID(wellRated), 1)
-                try await rate(Self.requestID(corrected), -1, correction: "Canberra.")
-                try await rate(Self.requestID(disliked), -1)
-                try await rate(streamedID, 1)
-                await gw.flushUsage()
-                #expect(try await gw.gateway.store.interactionCount() == 5)
-
-                let sft = try await gw.admin(.GET, "/datasets/export?model=echo&format=openai-sft")
-                #expect(sft.status == 200)
-                #expect(sft.headers.first(name: "content-type")?.hasPrefix("application/x-ndjson") == true)
-                #expect(sft.headers.first(name: "content-disposition") == #"attachment; filename="echo-openai-sft.jsonl""#)
-                let odd = try await gw.admin(.GET, "/datasets/export?model=a%22b%0D%0Ac&format=openai-sft")
-                #expect(odd.headers.first(name: "content-disposition") == #"attachment; filename="a_b__c-openai-sft.jsonl""#)
-                let lines = Self.exportLines(sft)
-                #expect(lines.count == 3, "well rated, corrected, streamed; not the disliked or the unrated: \(sft.text)")
-                func sftLine(asking question: String) -> [JSONValue]? {
-                    lines.first { $0["messages"]?.arrayValue?.first?["content"]?.stringValue == question }?["messages"]?.arrayValue
-                }
-                #expect(
-                    sftLine(asking: "What is 2+2?") == [["role": "user", "content": "What is 2+2?"], ["role": "assistant", "content": "echo:What is 2+2?"]])
-                #expect(
-                    sftLine(asking: "Capital of Australia?") == [
-                        ["role": "user", "content": "Capital of Australia?"], ["role": "assistant", "content": "Canberra."],
-                    ],
-                    "the correction is the assistant turn")
-                #expect(sftLine(asking: "Stream please")?.last == ["role": "assistant", "content": "tok0tok1"], "a streamed answer is captured whole")
-                #expect(sftLine(asking: "Tell me a joke") == nil && sftLine(asking: "Unrated question") == nil)
-
-                let dpo = try await gw.admin(.GET, "/datasets/export?model=echo&format=openai-dpo")
-                let pairs = Self.exportLines(dpo)
-                #expect(pairs.count == 1, "\(dpo.text)")
-                let pair = try #require(pairs.first)
-                #expect(pair["input"] == ["messages": [["role": "user", "content": "Capital of Australia?"]]])
-                #expect(pair["preferred_output"] == [["role": "assistant", "content": "Canberra."]])
-                #expect(pair["non_preferred_output"] == [["role": "assistant", "content": "echo:Capital of Australia?"]])
-
-                // The tenant's usage key exports its own; another model's export is empty; bad format is 400.
-                let usageKey = try await gw.issueKey(tenant: "acme", ["scopes": ["usage"]]).key
-                let own = try await gw.request(.GET, "/admin/v1/datasets/export?format=openai-sft", key: usageKey)
-                #expect(Self.exportLines(own).count == 3)
-                #expect(try await gw.admin(.GET, "/datasets/export?model=no-usage&format=openai-sft").text.isEmpty)
-                #expect(try await gw.admin(.GET, "/datasets/export?format=csv").status == 400)
-                try await gw.createTenant("beta")
-                let betaUsage = try await gw.issueKey(tenant: "beta", ["scopes": ["usage"]]).key
-                #expect(try await gw.request(.GET, "/admin/v1/datasets/export", key: betaUsage).text.isEmpty, "nothing of acme's")
+        try await TestGateway.withStandardSetup { gw, _, key in
+            let patched = try await gw.admin(.PATCH, "/tenants/acme", ["capture": ["enabled": true, "retention_days": 7]])
+            #expect(patched.json["capture"] == ["enabled": true, "retention_days": 7])
+            let wellRated = try await Self.send(gw, key: key, Self.chat("echo", "What is 2+2?"))
+            let corrected = try await Self.send(gw, key: key, Self.chat("echo", "Capital of Australia?"))
+            let disliked = try await Self.send(gw, key: key, Self.chat("echo", "Tell me a joke"))
+            let unrated = try await Self.send(gw, key: key, Self.chat("echo", "Unrated question"))
+            let streamed = try await gw.stream("/v1/chat/completions", key: key, json: Self.chat("echo", "Stream please", maxTokens: 2, stream: true))
+            let streamedID = streamed.headers.first(name: "x-request-id") ?? ""
+            _ = try await readEvents(streamed)
+            #expect(unrated.status == 200)
+            func rate(_ id: String, _ rating: Int, correction: String? = nil) async throws {
+                var body: JSONObject = ["request_id": .string(id), "rating": .int(rating)]
+                if let correction { body["correction"] = .string(correction) }
+                let reply = try await gw.request(.POST, "/v1/feedback", key: key, json: .object(body))
+                #expect(reply.status == 201, "\(reply.text)")
             }
+            try await rate(Self.requestID(wellRated), 1)
+            try await rate(Self.requestID(corrected), -1, correction: "Canberra.")
+            try await rate(Self.requestID(disliked), -1)
+            try await rate(streamedID, 1)
+            await gw.flushUsage()
+            #expect(try await gw.gateway.store.interactionCount() == 5)
+
+            let sft = try await gw.admin(.GET, "/datasets/export?model=echo&format=openai-sft")
+            #expect(sft.status == 200)
+            #expect(sft.headers.first(name: "content-type")?.hasPrefix("application/x-ndjson") == true)
+            #expect(sft.headers.first(name: "content-disposition") == #"attachment; filename="echo-openai-sft.jsonl""#)
+            let odd = try await gw.admin(.GET, "/datasets/export?model=a%22b%0D%0Ac&format=openai-sft")
+            #expect(odd.headers.first(name: "content-disposition") == #"attachment; filename="a_b__c-openai-sft.jsonl""#)
+            let lines = Self.exportLines(sft)
+            #expect(lines.count == 3, "well rated, corrected, streamed; not the disliked or the unrated: \(sft.text)")
+            func sftLine(asking question: String) -> [JSONValue]? {
+                lines.first { $0["messages"]?.arrayValue?.first?["content"]?.stringValue == question }?["messages"]?.arrayValue
+            }
+            #expect(
+                sftLine(asking: "What is 2+2?") == [["role": "user", "content": "What is 2+2?"], ["role": "assistant", "content": "echo:What is 2+2?"]])
+            #expect(
+                sftLine(asking: "Capital of Australia?") == [
+                    ["role": "user", "content": "Capital of Australia?"], ["role": "assistant", "content": "Canberra."],
+                ],
+                "the correction is the assistant turn")
+            #expect(sftLine(asking: "Stream please")?.last == ["role": "assistant", "content": "tok0tok1"], "a streamed answer is captured whole")
+            #expect(sftLine(asking: "Tell me a joke") == nil && sftLine(asking: "Unrated question") == nil)
+
+            let dpo = try await gw.admin(.GET, "/datasets/export?model=echo&format=openai-dpo")
+            let pairs = Self.exportLines(dpo)
+            #expect(pairs.count == 1, "\(dpo.text)")
+            let pair = try #require(pairs.first)
+            #expect(pair["input"] == ["messages": [["role": "user", "content": "Capital of Australia?"]]])
+            #expect(pair["preferred_output"] == [["role": "assistant", "content": "Canberra."]])
+            #expect(pair["non_preferred_output"] == [["role": "assistant", "content": "echo:Capital of Australia?"]])
+
+            // The tenant's usage key exports its own; another model's export is empty; bad format is 400.
+            let usageKey = try await gw.issueKey(tenant: "acme", ["scopes": ["usage"]]).key
+            let own = try await gw.request(.GET, "/admin/v1/datasets/export?format=openai-sft", key: usageKey)
+            #expect(Self.exportLines(own).count == 3)
+            #expect(try await gw.admin(.GET, "/datasets/export?model=no-usage&format=openai-sft").text.isEmpty)
+            #expect(try await gw.admin(.GET, "/datasets/export?format=csv").status == 400)
+            try await gw.createTenant("beta")
+            let betaUsage = try await gw.issueKey(tenant: "beta", ["scopes": ["usage"]]).key
+            #expect(try await gw.request(.GET, "/admin/v1/datasets/export", key: betaUsage).text.isEmpty, "nothing of acme's")
         }
     }
 
     @Test func captureIsOffByDefault() async throws {
-        try await withMockUpstream { upstream in
-            try await TestGateway.run { gw in
-                let key = try await gw.standardSetup(upstream: upstream)
-                #expect(try await gw.admin(.GET, "/tenants/acme").json["capture"] == .null)
-                let reply = try await Self.send(gw, key: key, Self.chat("echo", "Hello"))
-                let rated = try await gw.request(
-                    .POST, "/v1/feedback", key: key, json: ["request_id": .string(Self.requestID(reply)), "rating": 1, "correction": "Hi."])
-                #expect(rated.status == 201)
-                await gw.flushUsage()
-                #expect(try await gw.gateway.store.interactionCount() == 0)
-                let sft = try await gw.admin(.GET, "/datasets/export?format=openai-sft")
-                #expect(sft.status == 200 && sft.text.isEmpty)
-                #expect(try await gw.admin(.GET, "/datasets/export?format=openai-dpo").text.isEmpty)
-            }
+        try await TestGateway.withStandardSetup { gw, _, key in
+            #expect(try await gw.admin(.GET, "/tenants/acme").json["capture"] == .null)
+            let reply = try await Self.send(gw, key: key, Self.chat("echo", "Hello"))
+            let rated = try await gw.request(
+                .POST, "/v1/feedback", key: key, json: ["request_id": .string(Self.requestID(reply)), "rating": 1, "correction": "Hi."])
+            #expect(rated.status == 201)
+            await gw.flushUsage()
+            #expect(try await gw.gateway.store.interactionCount() == 0)
+            let sft = try await gw.admin(.GET, "/datasets/export?format=openai-sft")
+            #expect(sft.status == 200 && sft.text.isEmpty)
+            #expect(try await gw.admin(.GET, "/datasets/export?format=openai-dpo").text.isEmpty)
         }
     }
 
     @Test func capturePerModelAndPurgeWhenRetentionEnds() async throws {
-        try await withMockUpstream { upstream in
-            try await TestGateway.run { gw in
-                let key = try await gw.standardSetup(upstream: upstream)
-                _ = try await gw.admin(.PATCH, "/tenants/acme", ["capture": ["enabled": true, "retention_days": 7]])
-                // A model keeping its interactions for 30 days, and one opting out of the tenant's capture.
-                try await gw.createModel("kept", spec: ["upstream": "mock", "model": "echo", "capture": ["enabled": true, "retention_days": 30]])
-                try await gw.createModel("private", spec: ["upstream": "mock", "model": "echo", "capture": ["enabled": false]])
-                for model in ["echo", "echo", "kept", "private"] {
-                    #expect(try await Self.send(gw, key: key, Self.chat(model)).status == 200)
-                }
-                await gw.flushUsage()
-                #expect(try await gw.gateway.store.interactionCount() == 3, "the private model captured nothing")
-                let store = gw.gateway.store
-                #expect(try await store.purgeInteractions(now: Date()) == 0, "nothing has expired yet")
-                #expect(try await store.purgeInteractions(now: Date().addingTimeInterval(8 * 86_400)) == 2)
-                #expect(try await store.interactionCount() == 1, "the 30-day model's interaction is kept")
-                #expect(try await store.purgeInteractions(now: Date().addingTimeInterval(31 * 86_400)) == 1)
-                #expect(try await store.interactionCount() == 0)
+        try await TestGateway.withStandardSetup { gw, _, key in
+            _ = try await gw.admin(.PATCH, "/tenants/acme", ["capture": ["enabled": true, "retention_days": 7]])
+            // A model keeping its interactions for 30 days, and one opting out of the tenant's capture.
+            try await gw.createModel("kept", spec: ["upstream": "mock", "model": "echo", "capture": ["enabled": true, "retention_days": 30]])
+            try await gw.createModel("private", spec: ["upstream": "mock", "model": "echo", "capture": ["enabled": false]])
+            for model in ["echo", "echo", "kept", "private"] {
+                #expect(try await Self.send(gw, key: key, Self.chat(model)).status == 200)
             }
+            await gw.flushUsage()
+            #expect(try await gw.gateway.store.interactionCount() == 3, "the private model captured nothing")
+            let store = gw.gateway.store
+            #expect(try await store.purgeInteractions(now: Date()) == 0, "nothing has expired yet")
+            #expect(try await store.purgeInteractions(now: Date().addingTimeInterval(8 * 86_400)) == 2)
+            #expect(try await store.interactionCount() == 1, "the 30-day model's interaction is kept")
+            #expect(try await store.purgeInteractions(now: Date().addingTimeInterval(31 * 86_400)) == 1)
+            #expect(try await store.interactionCount() == 0)
         }
     }
 

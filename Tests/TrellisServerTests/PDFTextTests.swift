@@ -118,44 +118,38 @@ import TrellisCore
         "a PDF whose text passes knowledge.pdf_max_text_bytes is 413 with an OpenAI-shaped error, and nothing is stored", .enabled(if: hasPdftotext, skipReason)
     )
     func uploadPastTheTextCap() async throws {
-        try await withMockUpstream { upstream in
-            try await TestGateway.run(configure: { $0.pdfMaxTextBytes = 1_024 }) { gw in
-                let knowledge = KnowledgeTests()
-                let keys = try await knowledge.setUp(gw, upstream)
-                try await knowledge.createKB(gw, "policies", embedding: false)
-                let long = Self.pdf(lines: (0..<60).map { "clause \($0) windscreen glass" })
-                let reply = try await knowledge.uploadRaw(gw, kb: "policies", key: keys.manage, title: "Long", type: "application/pdf", long)
-                #expect(reply.status == 413, "\(reply.text)")
-                #expect(reply.errorCode == "document_too_large")
-                #expect(reply.json["error"]?["type"]?.stringValue == "invalid_request_error")
-                #expect(reply.json["error"]?["message"]?.stringValue?.contains("1024 bytes") == true)
-                let short = try await knowledge.uploadRaw(
-                    gw, kb: "policies", key: keys.manage, title: "Short", type: "application/pdf", KnowledgeTests.minimalPDF("clause 1 windscreen"))
-                #expect(short.status == 201, "\(short.text)")
-                let list = try await gw.request(.GET, "/admin/v1/knowledge-bases/policies/documents", key: keys.manage)
-                #expect(list.json["data"]?.arrayValue?.count == 1)
-            }
+        let knowledge = KnowledgeTests()
+        try await knowledge.withKnowledgeGateway(configure: { $0.pdfMaxTextBytes = 1_024 }) { gw, _, keys in
+            try await knowledge.createKB(gw, "policies", embedding: false)
+            let long = Self.pdf(lines: (0..<60).map { "clause \($0) windscreen glass" })
+            let reply = try await knowledge.uploadRaw(gw, kb: "policies", key: keys.manage, title: "Long", type: "application/pdf", long)
+            #expect(reply.status == 413, "\(reply.text)")
+            #expect(reply.errorCode == "document_too_large")
+            #expect(reply.json["error"]?["type"]?.stringValue == "invalid_request_error")
+            #expect(reply.json["error"]?["message"]?.stringValue?.contains("1024 bytes") == true)
+            let short = try await knowledge.uploadRaw(
+                gw, kb: "policies", key: keys.manage, title: "Short", type: "application/pdf", KnowledgeTests.minimalPDF("clause 1 windscreen"))
+            #expect(short.status == 201, "\(short.text)")
+            let list = try await gw.request(.GET, "/admin/v1/knowledge-bases/policies/documents", key: keys.manage)
+            #expect(list.json["data"]?.arrayValue?.count == 1)
         }
     }
 
     @Test("past knowledge.pdf_max_concurrent conversions a PDF upload is 503 with Retry-After; the slot comes back", .enabled(if: hasPdftotext, skipReason))
     func conversionsAreCapped() async throws {
-        try await withMockUpstream { upstream in
-            try await TestGateway.run(configure: { $0.pdfMaxConcurrent = 1 }) { gw in
-                let knowledge = KnowledgeTests()
-                let keys = try await knowledge.setUp(gw, upstream)
-                try await knowledge.createKB(gw, "policies", embedding: false)
-                let pdf = KnowledgeTests.minimalPDF("clause 1 windscreen")
-                // Another conversion holds the only slot.
-                #expect(gw.gateway.pdfConversions.enter())
-                let busy = try await knowledge.uploadRaw(gw, kb: "policies", key: keys.manage, title: "Busy", type: "application/pdf", pdf)
-                #expect(busy.status == 503, "\(busy.text)")
-                #expect(busy.errorCode == "server_overloaded" && busy.headers.first(name: "Retry-After") == "1")
-                gw.gateway.pdfConversions.leave()
-                let done = try await knowledge.uploadRaw(gw, kb: "policies", key: keys.manage, title: "Done", type: "application/pdf", pdf)
-                #expect(done.status == 201, "\(done.text)")
-                #expect(gw.gateway.pdfConversions.current == 0)
-            }
+        let knowledge = KnowledgeTests()
+        try await knowledge.withKnowledgeGateway(configure: { $0.pdfMaxConcurrent = 1 }) { gw, _, keys in
+            try await knowledge.createKB(gw, "policies", embedding: false)
+            let pdf = KnowledgeTests.minimalPDF("clause 1 windscreen")
+            // Another conversion holds the only slot.
+            #expect(gw.gateway.pdfConversions.enter())
+            let busy = try await knowledge.uploadRaw(gw, kb: "policies", key: keys.manage, title: "Busy", type: "application/pdf", pdf)
+            #expect(busy.status == 503, "\(busy.text)")
+            #expect(busy.errorCode == "server_overloaded" && busy.headers.first(name: "Retry-After") == "1")
+            gw.gateway.pdfConversions.leave()
+            let done = try await knowledge.uploadRaw(gw, kb: "policies", key: keys.manage, title: "Done", type: "application/pdf", pdf)
+            #expect(done.status == 201, "\(done.text)")
+            #expect(gw.gateway.pdfConversions.current == 0)
         }
     }
 

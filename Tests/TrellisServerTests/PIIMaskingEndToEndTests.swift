@@ -122,22 +122,19 @@ import TrellisCore
 /// pieces of 4, so placeholders are split mid-token. It records every body it receives.
 final class ToolEchoUpstream: Sendable {
     private let received = Mutex<[JSONValue]>([])
-    private let state = Mutex<(port: Int, task: Task<Void, Never>?)>((0, nil))
+    private let server = LocalServerState()
 
     var bodies: [JSONValue] { received.withLock { $0 } }
-    var baseURL: String { "http://127.0.0.1:\(state.withLock { $0.port })/v1" }
+    var baseURL: String { "http://127.0.0.1:\(server.port)/v1" }
 
     func start() async throws {
         let router = Router()
         router.post("v1/chat/completions") { request, _ in try await self.chat(request) }
-        let (port, task) = try await startLocalServer(router, label: "tool-echo-upstream")
-        state.withLock { $0 = (port, task) }
+        _ = try await server.start(router, label: "tool-echo-upstream")
     }
 
     func stop() async {
-        let task = state.withLock { $0.task }
-        task?.cancel()
-        await task?.value
+        await server.stop()
     }
 
     private func chat(_ request: Request) async throws -> Response {
@@ -194,12 +191,5 @@ final class ToolEchoUpstream: Sendable {
 func withToolEchoUpstream<T>(_ body: (ToolEchoUpstream) async throws -> T) async throws -> T {
     let upstream = ToolEchoUpstream()
     try await upstream.start()
-    do {
-        let result = try await body(upstream)
-        await upstream.stop()
-        return result
-    } catch {
-        await upstream.stop()
-        throw error
-    }
+    return try await stopping(upstream.stop) { try await body(upstream) }
 }

@@ -33,58 +33,52 @@ import TrellisUpstream
 
     @Test("admission reserves n answers: n × max_tokens beyond the key's tokens per minute is refused before any call")
     func nCountsInTheReservation() async throws {
-        try await withMockUpstream { upstream in
-            try await TestGateway.run { gw in
-                _ = try await gw.standardSetup(upstream: upstream)
-                let key = try await gw.issueKey(tenant: "acme", ["tpm": 1_000]).key
-                let one: JSONValue = ["model": "echo", "max_tokens": 200, "messages": [["role": "user", "content": "hi"]]]
-                #expect(try await gw.request(.POST, "/v1/chat/completions", key: key, json: one).status == 200)
-                var many = one.objectValue ?? [:]
-                many["n"] = 20
-                let calls = upstream.calls("echo")
-                let refused = try await gw.request(.POST, "/v1/chat/completions", key: key, json: .object(many))
-                #expect(refused.status == 429, "\(refused.text)")
-                #expect(upstream.calls("echo") == calls, "refused before the upstream was called")
-                // A max_tokens near Int.max times n must be refused, not overflow (it trapped the process).
-                many["max_tokens"] = .number(JSONNumber(validatedLiteral: "9223372036854775807"))
-                many["n"] = 128
-                let huge = try await gw.request(.POST, "/v1/chat/completions", key: key, json: .object(many))
-                #expect(huge.status == 429, "\(huge.text)")
-                let unlimited = try await gw.issueKey(tenant: "acme").key
-                let admitted = try await gw.request(.POST, "/v1/chat/completions", key: unlimited, json: .object(many))
-                #expect(admitted.status == 200, "no token limit: admitted, and the gateway still answers: \(admitted.text)")
-                #expect(try await gw.request(.GET, "/healthz").status == 200)
-            }
+        try await TestGateway.withStandardSetup { gw, upstream, _ in
+            let key = try await gw.issueKey(tenant: "acme", ["tpm": 1_000]).key
+            let one: JSONValue = ["model": "echo", "max_tokens": 200, "messages": [["role": "user", "content": "hi"]]]
+            #expect(try await gw.request(.POST, "/v1/chat/completions", key: key, json: one).status == 200)
+            var many = one.objectValue ?? [:]
+            many["n"] = 20
+            let calls = upstream.calls("echo")
+            let refused = try await gw.request(.POST, "/v1/chat/completions", key: key, json: .object(many))
+            #expect(refused.status == 429, "\(refused.text)")
+            #expect(upstream.calls("echo") == calls, "refused before the upstream was called")
+            // A max_tokens near Int.max times n must be refused, not overflow (it trapped the process).
+            many["max_tokens"] = .number(JSONNumber(validatedLiteral: "9223372036854775807"))
+            many["n"] = 128
+            let huge = try await gw.request(.POST, "/v1/chat/completions", key: key, json: .object(many))
+            #expect(huge.status == 429, "\(huge.text)")
+            let unlimited = try await gw.issueKey(tenant: "acme").key
+            let admitted = try await gw.request(.POST, "/v1/chat/completions", key: unlimited, json: .object(many))
+            #expect(admitted.status == 200, "no token limit: admitted, and the gateway still answers: \(admitted.text)")
+            #expect(try await gw.request(.GET, "/healthz").status == 200)
         }
     }
 
     @Test("ratings are limited per key, and an unknown request id is answered without writing the usage buffer")
     func feedbackIsLimitedAndUnknownIdsCostNoFlush() async throws {
-        try await withMockUpstream { upstream in
-            try await TestGateway.run(configure: {
-                $0.feedbackPerMinute = 3
-                $0.usageFlushIntervalMs = 600_000
-                $0.usageBatchSize = 10_000
-            }) { gw in
-                let key = try await gw.standardSetup(upstream: upstream)
-                try await gw.createTenant("globex")
-                let globex = try await gw.issueKey(tenant: "globex").key
-                let answered = try await gw.request(.POST, "/v1/chat/completions", key: key, json: ResilienceTests.chat("echo"))
-                let requestID = try #require(answered.headers.first(name: "x-request-id"))
-                try await waitUntil { gw.gateway.usage.pendingCount == 1 }
-                let unknown = try await gw.request(.POST, "/v1/feedback", key: key, json: ["request_id": "req_unknown", "rating": 1])
-                #expect(unknown.status == 404)
-                let foreign = try await gw.request(.POST, "/v1/feedback", key: globex, json: ["request_id": .string(requestID), "rating": 1])
-                #expect(foreign.status == 404, "another tenant's request is as unknown")
-                #expect(gw.gateway.usage.pendingCount == 1, "neither lookup flushed the buffer")
-                let rated = try await gw.request(.POST, "/v1/feedback", key: key, json: ["request_id": .string(requestID), "rating": 1])
-                #expect(rated.status == 201, "\(rated.text)")
-                _ = try await gw.request(.POST, "/v1/feedback", key: key, json: ["request_id": "req_unknown2", "rating": 1])
-                let limited = try await gw.request(.POST, "/v1/feedback", key: key, json: ["request_id": "req_unknown3", "rating": 1])
-                #expect(limited.status == 429, "\(limited.text)")
-                #expect(limited.headers.first(name: "Retry-After") != nil)
-                #expect(try await gw.request(.POST, "/v1/feedback", key: globex, json: ["request_id": "req_x", "rating": 1]).status == 404, "per key")
-            }
+        try await TestGateway.withStandardSetup(configure: {
+            $0.feedbackPerMinute = 3
+            $0.usageFlushIntervalMs = 600_000
+            $0.usageBatchSize = 10_000
+        }) { gw, _, key in
+            try await gw.createTenant("globex")
+            let globex = try await gw.issueKey(tenant: "globex").key
+            let answered = try await gw.request(.POST, "/v1/chat/completions", key: key, json: ResilienceTests.chat("echo"))
+            let requestID = try #require(answered.headers.first(name: "x-request-id"))
+            try await waitUntil { gw.gateway.usage.pendingCount == 1 }
+            let unknown = try await gw.request(.POST, "/v1/feedback", key: key, json: ["request_id": "req_unknown", "rating": 1])
+            #expect(unknown.status == 404)
+            let foreign = try await gw.request(.POST, "/v1/feedback", key: globex, json: ["request_id": .string(requestID), "rating": 1])
+            #expect(foreign.status == 404, "another tenant's request is as unknown")
+            #expect(gw.gateway.usage.pendingCount == 1, "neither lookup flushed the buffer")
+            let rated = try await gw.request(.POST, "/v1/feedback", key: key, json: ["request_id": .string(requestID), "rating": 1])
+            #expect(rated.status == 201, "\(rated.text)")
+            _ = try await gw.request(.POST, "/v1/feedback", key: key, json: ["request_id": "req_unknown2", "rating": 1])
+            let limited = try await gw.request(.POST, "/v1/feedback", key: key, json: ["request_id": "req_unknown3", "rating": 1])
+            #expect(limited.status == 429, "\(limited.text)")
+            #expect(limited.headers.first(name: "Retry-After") != nil)
+            #expect(try await gw.request(.POST, "/v1/feedback", key: globex, json: ["request_id": "req_x", "rating": 1]).status == 404, "per key")
         }
     }
 

@@ -8,34 +8,31 @@ import TrellisStore
 
 @Suite struct UsageTests {
     @Test func oneRowPerRequestWithWhatHappened() async throws {
-        try await withMockUpstream { upstream in
-            try await TestGateway.run { gw in
-                let key = try await gw.standardSetup(upstream: upstream)
-                let ok = try await gw.request(
-                    .POST, "/v1/chat/completions", key: key,
-                    json: ["model": "echo", "messages": [["role": "user", "content": "x"]], "user": "张三", "max_tokens": 5])
-                let estimated = try await gw.request(
-                    .POST, "/v1/chat/completions", key: key, json: ["model": "no-usage", "messages": [["role": "user", "content": "hello there"]]])
-                let failed = try await gw.request(
-                    .POST, "/v1/chat/completions", key: key, json: ["model": "fail-500", "messages": [["role": "user", "content": "x"]]])
-                #expect(ok.status == 200 && estimated.status == 200 && failed.status == 502)
-                await gw.flushUsage()
-                let rows = try await gw.gateway.store.usageEvents()
-                #expect(rows.count == 3)
-                let byID = Dictionary(uniqueKeysWithValues: rows.map { ($0.requestID, $0) })
-                let okRow = try #require(byID[ok.headers.first(name: "x-request-id") ?? ""])
-                #expect(okRow.model == "echo" && okRow.modelVersion == 1 && okRow.upstream == "mock")
-                #expect(okRow.endUser == "张三")
-                #expect(okRow.promptTokens == 7 && okRow.completionTokens == 5 && !okRow.estimated)
-                #expect(okRow.status == 200 && okRow.errorCode == nil && !okRow.stream && okRow.endpoint == "chat")
-                let tenantID = gw.gateway.snapshot.tenant(named: "acme")?.id
-                #expect(okRow.tenantID == tenantID)
-                let estRow = try #require(byID[estimated.headers.first(name: "x-request-id") ?? ""])
-                #expect(estRow.estimated && estRow.promptTokens > 0 && estRow.completionTokens > 0)
-                let failRow = try #require(byID[failed.headers.first(name: "x-request-id") ?? ""])
-                #expect(failRow.status == 502 && failRow.errorCode == "upstream_error")
-                #expect(failRow.promptTokens == 0 && failRow.completionTokens == 0)
-            }
+        try await TestGateway.withStandardSetup { gw, upstream, key in
+            let ok = try await gw.request(
+                .POST, "/v1/chat/completions", key: key,
+                json: ["model": "echo", "messages": [["role": "user", "content": "x"]], "user": "张三", "max_tokens": 5])
+            let estimated = try await gw.request(
+                .POST, "/v1/chat/completions", key: key, json: ["model": "no-usage", "messages": [["role": "user", "content": "hello there"]]])
+            let failed = try await gw.request(
+                .POST, "/v1/chat/completions", key: key, json: ["model": "fail-500", "messages": [["role": "user", "content": "x"]]])
+            #expect(ok.status == 200 && estimated.status == 200 && failed.status == 502)
+            await gw.flushUsage()
+            let rows = try await gw.gateway.store.usageEvents()
+            #expect(rows.count == 3)
+            let byID = Dictionary(uniqueKeysWithValues: rows.map { ($0.requestID, $0) })
+            let okRow = try #require(byID[ok.headers.first(name: "x-request-id") ?? ""])
+            #expect(okRow.model == "echo" && okRow.modelVersion == 1 && okRow.upstream == "mock")
+            #expect(okRow.endUser == "张三")
+            #expect(okRow.promptTokens == 7 && okRow.completionTokens == 5 && !okRow.estimated)
+            #expect(okRow.status == 200 && okRow.errorCode == nil && !okRow.stream && okRow.endpoint == "chat")
+            let tenantID = gw.gateway.snapshot.tenant(named: "acme")?.id
+            #expect(okRow.tenantID == tenantID)
+            let estRow = try #require(byID[estimated.headers.first(name: "x-request-id") ?? ""])
+            #expect(estRow.estimated && estRow.promptTokens > 0 && estRow.completionTokens > 0)
+            let failRow = try #require(byID[failed.headers.first(name: "x-request-id") ?? ""])
+            #expect(failRow.status == 502 && failRow.errorCode == "upstream_error")
+            #expect(failRow.promptTokens == 0 && failRow.completionTokens == 0)
         }
     }
 

@@ -3,6 +3,7 @@ import HummingbirdTLS
 import Logging
 import NIOCore
 import NIOSSL
+import Synchronization
 
 /// Runs `router` as a test server on `address` (port 0: a free one), over TLS when given, in a task of its
 /// own. Returns the bound port and the task (cancel it to stop the server), or throws when it could not bind.
@@ -31,4 +32,26 @@ func startLocalServer(
         throw CancellationError()
     }
     return (bound, task)
+}
+
+/// A started test server's port and task: `stop` cancels the task and waits for the server to end.
+final class LocalServerState: Sendable {
+    private let state = Mutex<(port: Int, task: Task<Void, Never>?)>((0, nil))
+
+    var port: Int { state.withLock { $0.port } }
+
+    /// Runs `router` as `startLocalServer` does, keeping its port and task; returns the bound port.
+    func start(
+        _ router: Router<BasicRequestContext>, label: String, address: String = "127.0.0.1", port: Int = 0, tls: TLSConfiguration? = nil
+    ) async throws -> Int {
+        let (bound, task) = try await startLocalServer(router, label: label, address: address, port: port, tls: tls)
+        state.withLock { $0 = (bound, task) }
+        return bound
+    }
+
+    func stop() async {
+        let task = state.withLock { $0.task }
+        task?.cancel()
+        await task?.value
+    }
 }

@@ -55,7 +55,7 @@ final class MockUpstream: Sendable {
     private let events = Mutex<[String]>([])
     private let eventStream: AsyncStream<String>
     private let eventContinuation: AsyncStream<String>.Continuation
-    private let state = Mutex<(port: Int, task: Task<Void, Never>?)>((0, nil))
+    private let server = LocalServerState()
     /// Loaded adapters: served name → the path its weights came from.
     private let loadedAdapters = Mutex<[String: String]>([:])
     private let adapterLoads = Mutex<[String]>([])
@@ -123,7 +123,7 @@ final class MockUpstream: Sendable {
         (eventStream, eventContinuation) = AsyncStream.makeStream()
     }
 
-    var port: Int { state.withLock { $0.port } }
+    var port: Int { server.port }
 
     var requests: [Received] { received.withLock { $0 } }
     var lastBody: JSONValue? { requests.last?.body }
@@ -182,15 +182,11 @@ final class MockUpstream: Sendable {
             return Self.json(["object": "list", "data": .array(data)])
         }
         secure.withLock { $0 = tls != nil }
-        let (port, task) = try await startLocalServer(router, label: "mock-upstream", tls: tls)
-        state.withLock { $0 = (port, task) }
-        return port
+        return try await server.start(router, label: "mock-upstream", tls: tls)
     }
 
     func stop() async {
-        let task = state.withLock { $0.task }
-        task?.cancel()
-        await task?.value
+        await server.stop()
     }
 
     var baseURL: String { "\(secure.withLock { $0 } ? "https" : "http")://127.0.0.1:\(port)/v1" }

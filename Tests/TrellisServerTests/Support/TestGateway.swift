@@ -103,14 +103,19 @@ struct TestGateway {
         try await request(method, "/admin/v1" + path, key: Self.adminKey, json: json)
     }
 
-    /// Sends a streaming request and returns the response for the caller to read.
-    func stream(_ path: String, key: String, json: JSONValue) async throws -> HTTPClientResponse {
+    /// A POST of `json` to `path` with `key`, for a test to send with a client of its own.
+    func postJSON(_ path: String, key: String, json: JSONValue) -> HTTPClientRequest {
         var request = HTTPClientRequest(url: base + path)
         request.method = .POST
         request.headers.add(name: "Authorization", value: "Bearer \(key)")
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(JSONWriter.encode(json))
-        return try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        return request
+    }
+
+    /// Sends a streaming request and returns the response for the caller to read.
+    func stream(_ path: String, key: String, json: JSONValue) async throws -> HTTPClientResponse {
+        try await HTTPClient.shared.execute(postJSON(path, key: key, json: json), timeout: .seconds(30))
     }
 
     // MARK: Set-up shortcuts
@@ -156,6 +161,19 @@ struct TestGateway {
         return try await issueKey(tenant: "acme").key
     }
 
+    /// Runs `body` against a gateway (set up as `run` does) with a started mock upstream and `standardSetup` done:
+    /// the gateway, the upstream and tenant `acme`'s inference key.
+    static func withStandardSetup<T>(
+        dataDir: String? = nil, configure: (inout TrellisConfig) -> Void = { _ in }, environment: [String: String] = [:],
+        clock: (@Sendable () -> Double)? = nil, _ body: (TestGateway, MockUpstream, String) async throws -> T
+    ) async throws -> T {
+        try await withMockUpstream { upstream in
+            try await run(dataDir: dataDir, configure: configure, environment: environment, clock: clock) { gw in
+                try await body(gw, upstream, try await gw.standardSetup(upstream: upstream))
+            }
+        }
+    }
+
     /// A temporary directory that outlives one gateway run, for restart tests; removed by the caller.
     static func makeDataDirectory() -> String {
         FileManager.default.temporaryDirectory.appendingPathComponent("trellis-kept-\(UUID().uuidString)").path
@@ -180,12 +198,17 @@ func readEvents(_ response: HTTPClientResponse) async throws -> [String] {
 func withMockUpstream<T>(_ body: (MockUpstream) async throws -> T) async throws -> T {
     let upstream = MockUpstream()
     _ = try await upstream.start()
+    return try await stopping(upstream.stop) { try await body(upstream) }
+}
+
+/// Runs `body`, then `stop`, whether `body` returned or threw.
+func stopping<T>(_ stop: () async -> Void, _ body: () async throws -> T) async throws -> T {
     do {
-        let result = try await body(upstream)
-        await upstream.stop()
+        let result = try await body()
+        await stop()
         return result
     } catch {
-        await upstream.stop()
+        await stop()
         throw error
     }
 }
