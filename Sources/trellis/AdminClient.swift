@@ -30,6 +30,25 @@ struct AdminOptions: ParsableArguments {
     }
 }
 
+/// What a resource's `list` subcommand reads and shows: its one-line help, the `/admin/v1/` path it reads and the
+/// columns of its table.
+protocol AdminListing {
+    static var abstract: String { get }
+    static var path: String { get }
+    static var columns: [String] { get }
+}
+
+/// The `list` subcommand of an admin resource: GET `/admin/v1/<path>`, printed as a table of the listing's columns
+/// (or the raw JSON with --json).
+struct AdminList<Listing: AdminListing>: AsyncParsableCommand {
+    static var configuration: CommandConfiguration { CommandConfiguration(commandName: "list", abstract: Listing.abstract) }
+    @OptionGroup var admin: AdminOptions
+
+    func run() async throws {
+        AdminClient.show(try await AdminClient.call(admin, .GET, Listing.path), options: admin, columns: Listing.columns)
+    }
+}
+
 struct AdminCallError: Error, CustomStringConvertible {
     let description: String
 }

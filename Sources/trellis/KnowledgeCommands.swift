@@ -36,14 +36,11 @@ struct KnowledgeBases: AsyncParsableCommand {
         }
     }
 
-    struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List knowledge bases.")
-        @OptionGroup var admin: AdminOptions
-
-        func run() async throws {
-            AdminClient.show(
-                try await AdminClient.call(admin, .GET, "knowledge-bases"), options: admin, columns: ["name", "tenant", "embedding", "chunk_size"])
-        }
+    typealias List = AdminList<Listing>
+    enum Listing: AdminListing {
+        static let abstract = "List knowledge bases."
+        static let path = "knowledge-bases"
+        static let columns = ["name", "tenant", "embedding", "chunk_size"]
     }
 
     struct Ingest: AsyncParsableCommand {

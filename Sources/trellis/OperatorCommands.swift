@@ -20,13 +20,11 @@ struct Tenants: AsyncParsableCommand {
         }
     }
 
-    struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List tenants.")
-        @OptionGroup var admin: AdminOptions
-
-        func run() async throws {
-            AdminClient.show(try await AdminClient.call(admin, .GET, "tenants"), options: admin, columns: ["id", "name", "created_at"])
-        }
+    typealias List = AdminList<Listing>
+    enum Listing: AdminListing {
+        static let abstract = "List tenants."
+        static let path = "tenants"
+        static let columns = ["id", "name", "created_at"]
     }
 
     struct Update: AsyncParsableCommand {
@@ -155,14 +153,11 @@ struct Upstreams: AsyncParsableCommand {
         }
     }
 
-    struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List model servers with their health.")
-        @OptionGroup var admin: AdminOptions
-
-        func run() async throws {
-            let answer = try await AdminClient.call(admin, .GET, "upstreams")
-            AdminClient.show(answer, options: admin, columns: ["name", "base_url", "kind", "labels", "health"])
-        }
+    typealias List = AdminList<Listing>
+    enum Listing: AdminListing {
+        static let abstract = "List model servers with their health."
+        static let path = "upstreams"
+        static let columns = ["name", "base_url", "kind", "labels", "health"]
     }
 }
 
@@ -213,14 +208,11 @@ struct Models: AsyncParsableCommand {
         }
     }
 
-    struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List models.")
-        @OptionGroup var admin: AdminOptions
-
-        func run() async throws {
-            let answer = try await AdminClient.call(admin, .GET, "models")
-            AdminClient.show(answer, options: admin, columns: ["name", "tenant", "latest_version", "traffic", "description"])
-        }
+    typealias List = AdminList<Listing>
+    enum Listing: AdminListing {
+        static let abstract = "List models."
+        static let path = "models"
+        static let columns = ["name", "tenant", "latest_version", "traffic", "description"]
     }
 
     struct Show: AsyncParsableCommand {
@@ -294,13 +286,11 @@ struct Prompts: AsyncParsableCommand {
         }
     }
 
-    struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List prompts.")
-        @OptionGroup var admin: AdminOptions
-
-        func run() async throws {
-            AdminClient.show(try await AdminClient.call(admin, .GET, "prompts"), options: admin, columns: ["name", "tenant", "latest_version", "labels"])
-        }
+    typealias List = AdminList<Listing>
+    enum Listing: AdminListing {
+        static let abstract = "List prompts."
+        static let path = "prompts"
+        static let columns = ["name", "tenant", "latest_version", "labels"]
     }
 
     struct Show: AsyncParsableCommand {
@@ -362,14 +352,11 @@ struct Adapters: AsyncParsableCommand {
         }
     }
 
-    struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List adapters.")
-        @OptionGroup var admin: AdminOptions
-
-        func run() async throws {
-            AdminClient.show(
-                try await AdminClient.call(admin, .GET, "adapters"), options: admin, columns: ["name", "tenant", "upstream", "base_model", "method", "dataset"])
-        }
+    typealias List = AdminList<Listing>
+    enum Listing: AdminListing {
+        static let abstract = "List adapters."
+        static let path = "adapters"
+        static let columns = ["name", "tenant", "upstream", "base_model", "method", "dataset"]
     }
 }
 
