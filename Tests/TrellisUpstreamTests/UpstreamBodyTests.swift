@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import NIOCore
-import NIOPosix
 import Testing
 import TrellisCore
 
@@ -16,21 +15,6 @@ import TrellisCore
         UpstreamCall(
             upstream: tests.upstream(port: port), route: .asNamed, path: "/chat/completions", body: Array("{}".utf8), stream: true, requestID: "r",
             apiKey: nil)
-    }
-
-    /// Runs `body` with a breaking server and a client, both stopped after it, whatever it threw.
-    func withServer(_ body: (BreakingServer, UpstreamClient) async throws -> Void) async throws {
-        let server = try await BreakingServer()
-        let client = UpstreamClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
-        do {
-            try await body(server, client)
-        } catch {
-            try? await client.shutdown()
-            await server.stop()
-            throw error
-        }
-        try await client.shutdown()
-        await server.stop()
     }
 
     /// Polls `condition` for at most a minute (a bound only a condition that never comes reaches).
@@ -59,7 +43,7 @@ import TrellisCore
 
     @Test("a reader more than the bound behind holds the upstream back, then gets every byte and the end")
     func aSlowReaderGetsEveryByte() async throws {
-        try await withServer { server, client in
+        try await withBreakingServer { server, client in
             async let sent = client.send(call(port: server.port), logger: Logger(label: "t"))
             let child = try await server.accept()
             try await BreakingServer.send(BreakingServer.head, on: child)
@@ -81,7 +65,7 @@ import TrellisCore
 
     @Test("cancelling a waiting reader ends its read as cancelled and closes the upstream connection")
     func cancellingTheReaderCancelsTheRequest() async throws {
-        try await withServer { server, client in
+        try await withBreakingServer { server, client in
             async let sent = client.send(call(port: server.port), logger: Logger(label: "t"))
             let child = try await server.accept()
             try await BreakingServer.send(BreakingServer.head + BreakingServer.chunk("first"), on: child)
@@ -104,7 +88,7 @@ import TrellisCore
 
     @Test("a body let go of before its end cancels the request and closes the upstream connection")
     func droppingTheBodyCancelsTheRequest() async throws {
-        try await withServer { server, client in
+        try await withBreakingServer { server, client in
             let call = call(port: server.port)
             let read = Task {
                 let response = try await client.send(call, logger: Logger(label: "t"))
@@ -120,7 +104,7 @@ import TrellisCore
 
     @Test("calls in turn share one kept-alive connection")
     func callsReuseTheConnection() async throws {
-        try await withServer { server, client in
+        try await withBreakingServer { server, client in
             let answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
             async let first = client.send(call(port: server.port), logger: Logger(label: "t"))
             let child = try await server.accept()

@@ -109,9 +109,7 @@ final class BreakingServer: Sendable {
 
     @Test("bytes an upstream sent before it dropped the connection reach the reader, even when it read nothing yet")
     func bytesBeforeABreakAreKept() async throws {
-        let server = try await BreakingServer()
-        let client = UpstreamClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
-        do {
+        try await withBreakingServer { server, client in
             let call = UpstreamCall(
                 upstream: upstream(port: server.port), route: .asNamed, path: "/chat/completions", body: Array("{}".utf8), stream: true,
                 requestID: "r", apiKey: nil)
@@ -134,12 +132,6 @@ final class BreakingServer: Sendable {
             // connection's state machine, and a connection that then fails drops them; `UpstreamBody` takes every
             // buffer as it arrives, so none is left there.
             #expect(text.contains("data: second") && text.contains("data: third"), "bytes on the wire before the break were delivered: \(text)")
-        } catch {
-            try? await client.shutdown()
-            await server.stop()
-            throw error
         }
-        try await client.shutdown()
-        await server.stop()
     }
 }

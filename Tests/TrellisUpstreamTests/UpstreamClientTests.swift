@@ -3,7 +3,6 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
-import NIOPosix
 import OpenAIWire
 import Testing
 import TrellisCore
@@ -73,36 +72,6 @@ import TrellisCore
             timeouts: UpstreamTimeouts(connectMs: 5_000, firstByteMs: firstByteMs, idleMs: 30_000, totalMs: 60_000), createdAt: Date())
     }
 
-    /// A client for the test, shut down however the test body ends (AsyncHTTPClient traps on a client released
-    /// without it).
-    func withClient(_ body: (UpstreamClient) async throws -> Void) async throws {
-        let client = UpstreamClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
-        do {
-            try await body(client)
-        } catch {
-            try? await client.shutdown()
-            throw error
-        }
-        try await client.shutdown()
-    }
-
-    func withServer(_ router: Router<BasicRequestContext>, _ body: (Int) async throws -> Void) async throws {
-        let (ports, continuation) = AsyncStream<Int>.makeStream()
-        var logger = Logger(label: "upstream-test")
-        logger.logLevel = .critical
-        let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in
-                continuation.yield(channel.localAddress?.port ?? 0)
-                continuation.finish()
-            }, logger: logger)
-        let task = Task { try await app.run() }
-        var port = 0
-        for await p in ports { port = p }
-        defer { task.cancel() }
-        try await body(port)
-    }
-
     @Test func successReturnsTheBodyAndErrorsCarryTheUpstreamsMessage() async throws {
         let router = Router()
         router.post("v1/chat/completions") { request, _ -> Response in
@@ -114,8 +83,8 @@ import TrellisCore
             }
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"ok":true}"#)))
         }
-        try await withServer(router) { port in
-            try await withClient { client in
+        try await withLocalServer(router, label: "upstream-test") { port in
+            try await withUpstreamClient { client in
                 let logger = Logger(label: "t")
                 let ok = try await client.send(
                     UpstreamCall(
@@ -143,8 +112,8 @@ import TrellisCore
             try await Task.sleep(for: .seconds(30))
             return Response(status: .ok)
         }
-        try await withServer(router) { port in
-            try await withClient { client in
+        try await withLocalServer(router, label: "upstream-test") { port in
+            try await withUpstreamClient { client in
                 let logger = Logger(label: "t")
                 let started = ContinuousClock.now
                 await #expect {

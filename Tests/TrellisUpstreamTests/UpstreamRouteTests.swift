@@ -3,7 +3,6 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
-import NIOPosix
 import Synchronization
 import Testing
 import TrellisCore
@@ -42,36 +41,12 @@ import TrellisCore
             seen.withLock { $0.append(request.head.authority ?? "") }
             return Response(status: .ok)
         }
-        let (ports, continuation) = AsyncStream<Int>.makeStream()
-        var logger = Logger(label: "route-test")
-        logger.logLevel = .critical
-        let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in
-                continuation.yield(channel.localAddress?.port ?? 0)
-                continuation.finish()
-            }, logger: logger)
-        let task = Task { try await app.run() }
-        defer { task.cancel() }
-        var port = 0
-        for await p in ports { port = p }
-        try await body(port, { seen.withLock { $0 } })
-    }
-
-    func withClient(_ body: (UpstreamClient) async throws -> Void) async throws {
-        let client = UpstreamClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
-        do {
-            try await body(client)
-        } catch {
-            try? await client.shutdown()
-            throw error
-        }
-        try await client.shutdown()
+        try await withLocalServer(router, label: "route-test") { port in try await body(port, { seen.withLock { $0 } }) }
     }
 
     @Test func pinnedCallsConnectToTheAddressKeepTheNameAndShareOnePool() async throws {
         try await withServer { port, hosts in
-            try await withClient { client in
+            try await withUpstreamClient { client in
                 let logger = Logger(label: "t")
                 for _ in 0..<3 {
                     let response = try await client.send(call(port, .pinned([try address("127.0.0.1")])), logger: logger)
@@ -102,7 +77,7 @@ import TrellisCore
 
     @Test func aRefusedAddressMovesOnToTheNextCheckedOne() async throws {
         try await withServer { port, hosts in
-            try await withClient { client in
+            try await withUpstreamClient { client in
                 // Nothing listens on 127.0.0.3: the connection is refused, nothing was sent, the next address is tried.
                 let route = UpstreamRoute.pinned([try address("127.0.0.3"), try address("127.0.0.1")])
                 for _ in 0..<2 {

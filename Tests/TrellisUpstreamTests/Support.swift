@@ -1,0 +1,49 @@
+import Hummingbird
+import Logging
+import NIOCore
+import NIOPosix
+
+@testable import TrellisUpstream
+
+/// Runs `router` as a server on 127.0.0.1 port 0 for `body`, which gets the bound port; the server stops after it.
+func withLocalServer(_ router: Router<BasicRequestContext>, label: String, _ body: (Int) async throws -> Void) async throws {
+    let (ports, continuation) = AsyncStream<Int>.makeStream()
+    var logger = Logger(label: label)
+    logger.logLevel = .critical
+    let app = Application(
+        router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+        onServerRunning: { channel in
+            continuation.yield(channel.localAddress?.port ?? 0)
+            continuation.finish()
+        }, logger: logger)
+    let task = Task { try await app.run() }
+    defer { task.cancel() }
+    var port = 0
+    for await p in ports { port = p }
+    try await body(port)
+}
+
+/// A client for the test, shut down however the test body ends (AsyncHTTPClient traps on a client released
+/// without it).
+func withUpstreamClient(_ body: (UpstreamClient) async throws -> Void) async throws {
+    let client = UpstreamClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
+    do {
+        try await body(client)
+    } catch {
+        try? await client.shutdown()
+        throw error
+    }
+    try await client.shutdown()
+}
+
+/// Runs `body` with a breaking server and a client, both stopped after it, whatever it threw.
+func withBreakingServer(_ body: (BreakingServer, UpstreamClient) async throws -> Void) async throws {
+    let server = try await BreakingServer()
+    do {
+        try await withUpstreamClient { client in try await body(server, client) }
+    } catch {
+        await server.stop()
+        throw error
+    }
+    await server.stop()
+}
