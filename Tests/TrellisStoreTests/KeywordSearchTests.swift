@@ -61,46 +61,37 @@ struct KeywordSearchTests {
     }
 
     @Test func aVersion4KeywordIndexIsCarriedOverByTheMigration() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("trellis-v4-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("trellis.sqlite").path
-        do {
-            // A database as version 4 left it, with one knowledge base and a chunk in the old index.
-            let queue = try DatabaseQueue(path: path)
-            var migrator = DatabaseMigrator()
-            Migrations.register(in: &migrator)
-            try migrator.migrate(queue, upTo: "v4-governance")
-            try await queue.write { db in
-                try db.execute(sql: "INSERT INTO tenants(id, name, created_at) VALUES ('tnt_1', 'acme', 0)")
-                try db.execute(
-                    sql: """
-                        INSERT INTO knowledge_bases(id, name, tenant_id, chunk_size, chunk_overlap, created_at)
-                        VALUES ('kb_0123456789abcdef', 'handbook', 'tnt_1', 256, 32, 0)
-                        """)
-                try db.execute(
-                    sql: """
-                        INSERT INTO documents(id, kb_id, title, content_type, sha256, bytes, chunk_count, created_at)
-                        VALUES ('doc_1', 'kb_0123456789abcdef', 'Travel', 'text/plain', 'x', 1, 1, 0)
-                        """)
-                try db.execute(
-                    sql:
-                        "INSERT INTO chunks(id, kb_id, document_id, position, heading, text) VALUES (7, 'kb_0123456789abcdef', 'doc_1', 0, '', 'flight delay 航班延误')"
-                )
-                try db.execute(
-                    sql: "INSERT INTO chunks_fts(rowid, kb, terms) VALUES (7, 'kbkb0123456789abcdef', ?)",
-                    arguments: [SearchTokenizer.indexTerms("flight delay 航班延误").joined(separator: " ")])
-            }
-            try queue.close()
+        // A database as version 4 left it, with one knowledge base and a chunk in the old index.
+        try await withDatabase(migratedUpTo: "v4-governance") { db in
+            try db.execute(sql: "INSERT INTO tenants(id, name, created_at) VALUES ('tnt_1', 'acme', 0)")
+            try db.execute(
+                sql: """
+                    INSERT INTO knowledge_bases(id, name, tenant_id, chunk_size, chunk_overlap, created_at)
+                    VALUES ('kb_0123456789abcdef', 'handbook', 'tnt_1', 256, 32, 0)
+                    """)
+            try db.execute(
+                sql: """
+                    INSERT INTO documents(id, kb_id, title, content_type, sha256, bytes, chunk_count, created_at)
+                    VALUES ('doc_1', 'kb_0123456789abcdef', 'Travel', 'text/plain', 'x', 1, 1, 0)
+                    """)
+            try db.execute(
+                sql:
+                    "INSERT INTO chunks(id, kb_id, document_id, position, heading, text) VALUES (7, 'kb_0123456789abcdef', 'doc_1', 0, '', 'flight delay 航班延误')"
+            )
+            try db.execute(
+                sql: "INSERT INTO chunks_fts(rowid, kb, terms) VALUES (7, 'kbkb0123456789abcdef', ?)",
+                arguments: [SearchTokenizer.indexTerms("flight delay 航班延误").joined(separator: " ")])
+        } then: { path in
+            let store = try SQLiteStore(path: path)
+            #expect(try store.appliedMigrations().contains("v5-knowledge-terms"))
+            let kb = try #require(try await store.loadSnapshot().allKnowledgeBases.first)
+            #expect(kb.indexToken == "kbkb0123456789abcdef")
+            #expect(
+                try await FTS5KeywordSearch(path: path).keywordSearch(knowledgeBase: kb, terms: SearchTokenizer.queryTerms("航班延误"), limit: 5).map(\.id) == [7])
+            #expect(try await FTS5KeywordSearch(path: path).keywordSearch(knowledgeBase: kb, terms: ["delay"], limit: 5).map(\.id) == [7])
+            let oldTable = try await store.pool.read { db in try db.tableExists("chunks_fts") }
+            #expect(!oldTable)
         }
-        let store = try SQLiteStore(path: path)
-        #expect(try store.appliedMigrations().contains("v5-knowledge-terms"))
-        let kb = try #require(try await store.loadSnapshot().allKnowledgeBases.first)
-        #expect(kb.indexToken == "kbkb0123456789abcdef")
-        #expect(try await FTS5KeywordSearch(path: path).keywordSearch(knowledgeBase: kb, terms: SearchTokenizer.queryTerms("航班延误"), limit: 5).map(\.id) == [7])
-        #expect(try await FTS5KeywordSearch(path: path).keywordSearch(knowledgeBase: kb, terms: ["delay"], limit: 5).map(\.id) == [7])
-        let oldTable = try await store.pool.read { db in try db.tableExists("chunks_fts") }
-        #expect(!oldTable)
     }
 }
 
