@@ -143,7 +143,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "OpenAIWireTests", dependencies: ["OpenAIWire"], swiftSettings: testSettings),
+        .testTarget(name: "OpenAIWireTests", dependencies: ["OpenAIWire", "TrellisCore"], swiftSettings: testSettings),
         .testTarget(name: "TrellisCoreTests", dependencies: ["TrellisCore", "OpenAIWire"], swiftSettings: testSettings),
         // For test targets only: reads of what a store wrote that the product never reads back (usage rows,
         // counts), and the engines the store's integration tests run against (`StoreEngines.all`).

@@ -49,18 +49,6 @@ struct Options {
     }
 }
 
-/// SplitMix64, so every run generates the same rows.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Picks an index with probability proportional to `weights`.
 struct WeightedPick {
     let cumulative: [Double]
@@ -122,7 +110,7 @@ let startMs = todayStart - Int64(days) * dayMs
 let fromDay = UsageQuery.day(ms: startMs)
 let toDay = UsageQuery.day(ms: todayStart - 1)
 
-var rng = SeededGenerator(state: 0x7E11_15B3_4C4E)
+var rng = SeededGenerator(seed: 0x7E11_15B3_4C4E)
 let tenantPick = WeightedPick((0..<tenants).map { 1 / pow(Double($0 + 1), 0.8) })
 // Each tenant uses 3 to 6 models, with a favourite.
 let tenantModels: [[Int]] = (0..<tenants).map { t in

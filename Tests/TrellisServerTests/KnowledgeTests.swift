@@ -447,7 +447,7 @@ import TrellisCore
         try await withKnowledgeGateway(configure: Self.noRefresh) { gw, upstream, keys in
             try await createKB(gw, "clauses", extra: ["chunk_size": 32, "chunk_overlap": 0])
             // 70 paragraphs of weight 24: one chunk each at size 32.
-            var generator = SplitMix(seed: 11)
+            var generator = SeededGenerator(seed: 11)
             let han = Array("天地玄黄宇宙洪荒日月盈昃辰宿列张寒来暑往秋收冬藏闰余成岁律吕调阳云腾致雨露结为霜金生丽水玉出昆冈剑号巨阙珠称夜光")
             let paragraphs = (0..<70).map { i in
                 "条款\(i % 10)：" + String((0..<20).map { _ in han[Int(generator.next() % UInt64(han.count))] })
@@ -909,20 +909,5 @@ import TrellisCore
                 #expect(broken.status == 400)
             }
         }
-    }
-}
-
-/// SplitMix64, for test data that is the same on every run.
-private struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
