@@ -370,16 +370,15 @@ public final class UpstreamClient: Sendable {
 }
 
 extension UpstreamClient {
-    /// The active health check: `GET {base_url}/models` along `route`, answered 2xx within `timeoutMs`. Returns nil when the
-    /// server is healthy, else a short label-safe reason (`connect`, `timeout`, `status_503`, …).
-    public func probe(upstream: Upstream, route: UpstreamRoute, apiKey: String?, timeoutMs: Int) async -> String? {
+    /// The active health check: `GET {base_url}/models` along `route`, within `timeoutMs`.
+    public func probe(upstream: Upstream, route: UpstreamRoute, apiKey: String?, timeoutMs: Int) async -> ProbeOutcome {
         do {
             let response = try await models(upstream: upstream, route: route, apiKey: apiKey, timeoutMs: timeoutMs)
             _ = try? await response.body.collect(upTo: 1 << 20)
             let status = Int(response.status.code)
-            return (200..<300).contains(status) ? nil : "status_\(status)"
+            return (200..<300).contains(status) ? .healthy : .status(status)
         } catch {
-            return Self.classify(error, upstream: upstream.name, phase: .probe).label
+            return .unreachable(Self.classify(error, upstream: upstream.name, phase: .probe).label)
         }
     }
 

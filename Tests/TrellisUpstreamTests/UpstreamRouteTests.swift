@@ -55,7 +55,9 @@ import TrellisCore
                 #expect(hosts() == Array(repeating: "\(Self.name):\(port)", count: 3), "the Host header names the upstream")
                 #expect(client.pinnedClientsMade.load(ordering: .relaxed) == 1, "one client (and pool) for the name and address, reused")
                 // The probe goes the same way.
-                #expect(await client.probe(upstream: upstream(port: port), route: .pinned([try address("127.0.0.1")]), apiKey: nil, timeoutMs: 5_000) == nil)
+                let probed = await client.probe(
+                    upstream: upstream(port: port), route: .pinned([try address("127.0.0.1")]), apiKey: nil, timeoutMs: 5_000)
+                #expect(probed == .healthy)
                 #expect(hosts().count == 4)
 
                 // As named, the client would have to look the name up: it cannot, and nothing is sent.
@@ -105,5 +107,20 @@ import TrellisCore
         #expect(UpstreamRoute.host(ofURL: "not a url") == nil)
         #expect(UpstreamRoute.overrideKey(forHost: "fd00::1") == "[fd00::1]")
         #expect(UpstreamRoute.overrideKey(forHost: "gpu1.models.internal") == "gpu1.models.internal")
+    }
+}
+
+@Suite struct ProbeOutcomeTests {
+    @Test func aServerThatAnswersIsUpUnlessItIsPacingOrFailing() {
+        #expect(ProbeOutcome.healthy.serverIsUp && ProbeOutcome.healthy.failureReason == nil)
+        for code in [400, 401, 404, 405] {
+            #expect(ProbeOutcome.status(code).serverIsUp, "\(code): it answered")
+            #expect(ProbeOutcome.status(code).failureReason == nil)
+        }
+        #expect(ProbeOutcome.status(429).failureReason == "status_429")
+        #expect(ProbeOutcome.status(503).failureReason == "status_503")
+        #expect(ProbeOutcome.status(302).failureReason == "status_302")
+        #expect(ProbeOutcome.unreachable("connect").failureReason == "connect")
+        #expect(!ProbeOutcome.unreachable("timeout").serverIsUp)
     }
 }

@@ -45,10 +45,9 @@ struct UpstreamProber: PeriodicService {
                         publish(upstream.name, up: false)
                         return
                     }
-                    var failure = await gateway.upstreams.probe(
-                        upstream: upstream, route: route, apiKey: apiKey, timeoutMs: upstream.timeouts.connectMs + 1_000)
-                    // A 4xx (no /models route, a key it dislikes) still proves the server is up and answering.
-                    if let f = failure, f.hasPrefix("status_4"), f != "status_429" { failure = nil }
+                    let failure = await gateway.upstreams.probe(
+                        upstream: upstream, route: route, apiKey: apiKey, timeoutMs: upstream.timeouts.connectMs + 1_000
+                    ).failureReason
                     let before = gateway.health.circuit(upstream.name)
                     gateway.health.probed(upstream.name, ok: failure == nil, reason: failure)
                     let after = gateway.health.circuit(upstream.name)
