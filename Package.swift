@@ -35,6 +35,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
         .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.1"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .target(
@@ -55,6 +56,9 @@ let package = Package(
                 "OpenAIWire",
                 "TrellisCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -149,7 +153,10 @@ let package = Package(
         // counts), and the engines the store's integration tests run against (`StoreEngines.all`).
         .target(
             name: "TrellisStoreTestSupport",
-            dependencies: ["TrellisStore", "TrellisCore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "TrellisStore", "TrellisCore", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/TrellisStoreTestSupport",
             swiftSettings: testSettings
         ),

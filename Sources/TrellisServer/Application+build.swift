@@ -21,7 +21,7 @@ public func buildApplication(
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in },
     clock: (@Sendable () -> Double)? = nil
 ) async throws -> (some ApplicationProtocol, Gateway) {
-    let store = try openStore(config)
+    let store = try await openStore(config, logger: logger)
     // The declarative catalog first: a bad file stops the start before anything else is running.
     if let directory = config.catalogDir {
         let report = try await CatalogApplier(store: store, environment: environment, egress: config.egress).apply(directory: directory)

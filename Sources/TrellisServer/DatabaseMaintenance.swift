@@ -18,16 +18,16 @@ public enum DatabaseMaintenance {
     }
 
     /// Creates the database if needed and applies every pending migration.
-    public static func migrate(path: String) throws -> MigrationResult {
+    public static func migrate(path: String) async throws -> MigrationResult {
         let store = try openStore(databasePath: path)
-        return MigrationResult(applied: try store.appliedMigrations(), journalMode: try store.journalMode())
+        return MigrationResult(applied: try await store.appliedMigrations(), journalMode: try await store.journalMode())
     }
 }
 
 extension DatabaseMaintenance {
     /// `trellis backup`: an online copy of the database at `databasePath`.
-    public static func backup(databasePath: String, to destination: String) throws -> BackupCheck {
-        try openStore(databasePath: databasePath).backup(to: destination)
+    public static func backup(databasePath: String, to destination: String) async throws -> BackupCheck {
+        try await openStore(databasePath: databasePath).backup(to: destination)
     }
 
     /// `trellis restore`: puts a backup in place of the database at `databasePath` (the gateway must be

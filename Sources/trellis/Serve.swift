@@ -98,7 +98,7 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         let config = try options.loadOrExit()
-        let result = try DatabaseMaintenance.migrate(path: config.databasePath)
+        let result = try await DatabaseMaintenance.migrate(path: config.databasePath)
         print("database: \(config.databasePath)")
         print("journal mode: \(result.journalMode)")
         for name in result.applied { print("migration applied: \(name)") }
@@ -122,7 +122,7 @@ struct Backup: AsyncParsableCommand {
 
     func run() async throws {
         let config = try options.loadOrExit()
-        let check = try DatabaseMaintenance.backup(databasePath: config.databasePath, to: file)
+        let check = try await DatabaseMaintenance.backup(databasePath: config.databasePath, to: file)
         printCheck(check, title: "backup")
         if check.integrity != "ok" { throw ExitCode(1) }
     }

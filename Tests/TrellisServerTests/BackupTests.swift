@@ -39,7 +39,7 @@ struct BackupTests {
             return next
         }
         let backupPath = (directory as NSString).appendingPathComponent("backups/one.sqlite")
-        let check = try DatabaseMaintenance.backup(databasePath: live, to: backupPath)
+        let check = try await DatabaseMaintenance.backup(databasePath: live, to: backupPath)
         stop.withLock { $0 = true }
         let written = try await writer.value
 
@@ -51,7 +51,7 @@ struct BackupTests {
         #expect(!FileManager.default.fileExists(atPath: backupPath + "-wal"), "a plain file, nothing to replay")
 
         // It does not overwrite.
-        #expect(throws: TrellisError.self) { try DatabaseMaintenance.backup(databasePath: live, to: backupPath) }
+        await #expect(throws: TrellisError.self) { try await DatabaseMaintenance.backup(databasePath: live, to: backupPath) }
 
         // Restore over the live database (as after stopping the gateway): the rows are the backup's, and the
         // replaced database is kept.

@@ -13,12 +13,12 @@ struct SQLiteStoreFileTests {
         let temp = try TemporaryStore()
         defer { temp.remove() }
         #expect(
-            try temp.store.appliedMigrations() == [
+            try await temp.store.appliedMigrations() == [
                 "v1-catalog-keys-usage", "v2-prompts-adapters", "v3-knowledge", "v4-governance", "v5-knowledge-terms", "v6-usage-users-by-model",
                 "v7-usage-user-sets", "v8-usage-by-model",
             ])
-        #expect(try temp.store.journalMode() == "wal")
-        #expect(try temp.store.integrityCheck() == "ok")
+        #expect(try await temp.store.journalMode() == "wal")
+        #expect(try await temp.store.integrityCheck() == "ok")
         #expect(FileManager.default.fileExists(atPath: temp.path))
         #expect(temp.path.hasSuffix(SQLiteStore.fileName))
         #expect(try await temp.store.catalogGeneration() >= 1)
@@ -41,9 +41,9 @@ struct SQLiteStoreFileTests {
         _ = try await temp.store.createModel(name: "assistant", tenantID: nil, description: "shared", spec: Fixtures.spec, actor: "operator")
         let generation = try await temp.store.catalogGeneration()
 
-        let reopened = try temp.reopen()
+        let reopened = try await temp.reopen()
         #expect(
-            try reopened.appliedMigrations() == [
+            try await reopened.appliedMigrations() == [
                 "v1-catalog-keys-usage", "v2-prompts-adapters", "v3-knowledge", "v4-governance", "v5-knowledge-terms", "v6-usage-users-by-model",
                 "v7-usage-user-sets", "v8-usage-by-model",
             ])
@@ -52,7 +52,7 @@ struct SQLiteStoreFileTests {
         let snapshot = try await reopened.loadSnapshot()
         #expect(snapshot.key(for: KeyDigest(of: key))?.tenantID == tenant.id)
         #expect(snapshot.sharedModel(named: "assistant")?.description == "shared")
-        #expect(try reopened.integrityCheck() == "ok")
+        #expect(try await reopened.integrityCheck() == "ok")
     }
 }
 
@@ -69,7 +69,7 @@ struct SQLiteStoreKeyTests {
 
     @Test("createTenant, then a duplicate name is a 409", arguments: StoreEngines.all)
     func duplicateTenant(engine: StoreEngineFactory) async throws {
-        let temp = try engine.make()
+        let temp = try await engine.make()
         defer { temp.remove() }
         let now = Date(timeIntervalSince1970: 1_750_000_000)
         let tenant = try await temp.store.createTenant(name: "acme", actor: "operator", now: now)
@@ -131,7 +131,7 @@ struct SQLiteStoreKeyTests {
 
     @Test("loadSnapshot authenticates by KeyDigest, with the key's tenant, scopes, models and limits", arguments: StoreEngines.all)
     func snapshotAuthenticates(engine: StoreEngineFactory) async throws {
-        let temp = try engine.make()
+        let temp = try await engine.make()
         defer { temp.remove() }
         let tenant = try await temp.store.createTenant(name: "acme", actor: "operator")
         let new = NewKey(
@@ -156,7 +156,7 @@ struct SQLiteStoreKeyTests {
 
     @Test("a key for a tenant that does not exist is a 404", arguments: StoreEngines.all)
     func keyForMissingTenant(engine: StoreEngineFactory) async throws {
-        let temp = try engine.make()
+        let temp = try await engine.make()
         defer { temp.remove() }
         let error = await #expect(throws: TrellisError.self) {
             try await temp.store.createKey(Fixtures.newKey(tenantID: "tnt_missing"), actor: "operator")
@@ -166,7 +166,7 @@ struct SQLiteStoreKeyTests {
 
     @Test("listing keys gives metadata in creation order", arguments: StoreEngines.all)
     func listKeys(engine: StoreEngineFactory) async throws {
-        let temp = try engine.make()
+        let temp = try await engine.make()
         defer { temp.remove() }
         let acme = try await temp.store.createTenant(name: "acme", actor: "operator")
         let other = try await temp.store.createTenant(name: "other", actor: "operator")
@@ -186,7 +186,7 @@ struct SQLiteStoreKeyTests {
 
     @Test("revoking removes the key from the next snapshot and bumps the catalog generation", arguments: StoreEngines.all)
     func revoke(engine: StoreEngineFactory) async throws {
-        let temp = try engine.make()
+        let temp = try await engine.make()
         defer { temp.remove() }
         let tenant = try await temp.store.createTenant(name: "acme", actor: "operator")
         let (info, key) = try await temp.store.createKey(Fixtures.newKey(tenantID: tenant.id), actor: "operator")
@@ -219,7 +219,7 @@ struct SQLiteStoreKeyTests {
 
     @Test("expired keys are left out of the snapshot", arguments: StoreEngines.all)
     func expiry(engine: StoreEngineFactory) async throws {
-        let temp = try engine.make()
+        let temp = try await engine.make()
         defer { temp.remove() }
         let tenant = try await temp.store.createTenant(name: "acme", actor: "operator")
         let now = Date(timeIntervalSince1970: 1_760_000_000)
@@ -244,7 +244,7 @@ struct SQLiteStoreKeyTests {
 struct SQLiteStoreModelTests {
     @Test("createModel makes version 1 with all the traffic, and the snapshot serves it", arguments: StoreEngines.all)
     func create(engine: StoreEngineFactory) async throws {
-        let temp = try engine.make()
+        let temp = try await engine.make()
         defer { temp.remove() }
         let before = try await temp.store.catalogGeneration()
         let model = try await temp.store.createModel(name: "assistant", tenantID: nil, description: "general", spec: Fixtures.spec, actor: "operator")
@@ -263,7 +263,7 @@ struct SQLiteStoreModelTests {
 
     @Test("a tenant model may not take a shared name (409)", arguments: StoreEngines.all)
     func tenantCannotTakeSharedName(engine: StoreEngineFactory) async throws {
-        let temp = try engine.make()
+        let temp = try await engine.make()
         defer { temp.remove() }
         let acme = try await temp.store.createTenant(name: "acme", actor: "operator")
         _ = try await temp.store.createModel(name: "assistant", tenantID: nil, description: nil, spec: Fixtures.spec, actor: "operator")
@@ -276,7 +276,7 @@ struct SQLiteStoreModelTests {
 
     @Test("two tenants may both have `assistant`; one tenant may not have two", arguments: StoreEngines.all)
     func tenantNamespaces(engine: StoreEngineFactory) async throws {
-        let temp = try engine.make()
+        let temp = try await engine.make()
         defer { temp.remove() }
         let acme = try await temp.store.createTenant(name: "acme", actor: "operator")
         let globex = try await temp.store.createTenant(name: "globex", actor: "operator")
@@ -297,7 +297,7 @@ struct SQLiteStoreModelTests {
 
     @Test("a duplicate shared name is a 409", arguments: StoreEngines.all)
     func duplicateShared(engine: StoreEngineFactory) async throws {
-        let temp = try engine.make()
+        let temp = try await engine.make()
         defer { temp.remove() }
         _ = try await temp.store.createModel(name: "assistant", tenantID: nil, description: nil, spec: Fixtures.spec, actor: "operator")
         let error = await #expect(throws: TrellisError.self) {
@@ -308,7 +308,7 @@ struct SQLiteStoreModelTests {
 
     @Test("addModelVersion numbers versions upwards and leaves traffic where it was", arguments: StoreEngines.all)
     func addVersion(engine: StoreEngineFactory) async throws {
-        let temp = try engine.make()
+        let temp = try await engine.make()
         defer { temp.remove() }
         let model = try await temp.store.createModel(name: "assistant", tenantID: nil, description: nil, spec: Fixtures.spec, actor: "operator")
         let g1 = try await temp.store.catalogGeneration()
@@ -334,7 +334,7 @@ struct SQLiteStoreModelTests {
 
     @Test("setTraffic replaces the split", arguments: StoreEngines.all)
     func setTraffic(engine: StoreEngineFactory) async throws {
-        let temp = try engine.make()
+        let temp = try await engine.make()
         defer { temp.remove() }
         let model = try await temp.store.createModel(name: "assistant", tenantID: nil, description: nil, spec: Fixtures.spec, actor: "operator")
         _ = try await temp.store.addModelVersion(modelID: model.id, spec: Fixtures.specV2, actor: "operator")
@@ -355,7 +355,7 @@ struct SQLiteStoreModelTests {
 
     @Test("upstreams: created, listed in the snapshot, duplicate names refused", arguments: StoreEngines.all)
     func upstreams(engine: StoreEngineFactory) async throws {
-        let temp = try engine.make()
+        let temp = try await engine.make()
         defer { temp.remove() }
         let new = NewUpstream(
             name: "local", baseURL: "http://127.0.0.1:8081/v1", kind: .llamacpp, labels: [.private], apiKeyEnv: "LOCAL_KEY",
@@ -384,7 +384,7 @@ struct SQLiteStoreUsageAuditTests {
 
     @Test("usage rows round trip, nil fields and Chinese end-user names included", arguments: StoreEngines.all)
     func usageRoundTrip(engine: StoreEngineFactory) async throws {
-        let temp = try engine.make()
+        let temp = try await engine.make()
         defer { temp.remove() }
         let events = [
             Self.event(0, endUser: "王小明"), Self.event(1, endUser: nil, full: false), Self.event(2, endUser: "użytkownik 😀"),
@@ -412,15 +412,11 @@ struct SQLiteStoreUsageAuditTests {
 
         #expect(try await temp.store.usageEvents(tenantID: "tnt_b").map(\.requestID) == ["req_3"])
         #expect(try await temp.store.usageEvents(limit: 2).map(\.requestID) == ["req_0", "req_1"])
-
-        // The blocking variant writes the same rows.
-        try temp.store.insertUsageNow([Self.event(9, endUser: "李")])
-        #expect(try await temp.store.usageEvents().last?.endUser == "李")
     }
 
     @Test("every change writes an audit row naming the actor", arguments: StoreEngines.all)
     func audit(engine: StoreEngineFactory) async throws {
-        let temp = try engine.make()
+        let temp = try await engine.make()
         defer { temp.remove() }
         let tenant = try await temp.store.createTenant(name: "acme", actor: "operator")
         let (key, _) = try await temp.store.createKey(Fixtures.newKey(tenantID: tenant.id), actor: "key:trk-abcdefgh")
@@ -463,7 +459,7 @@ struct SQLiteStoreUsageAuditTests {
 
     @Test("a refused change writes no audit row and does not move the generation", arguments: StoreEngines.all)
     func refusedChangeNotAudited(engine: StoreEngineFactory) async throws {
-        let temp = try engine.make()
+        let temp = try await engine.make()
         defer { temp.remove() }
         _ = try await temp.store.createTenant(name: "acme", actor: "operator")
         let count = try await temp.store.auditEntries().count

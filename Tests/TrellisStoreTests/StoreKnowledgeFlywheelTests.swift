@@ -19,7 +19,7 @@ struct StoreKnowledgeFlywheelTests {
 
     @Test("documents: stored once by content, paged, deleted with their chunks; the knowledge generation moves", arguments: StoreEngines.all)
     func documents(engine: StoreEngineFactory) async throws {
-        let temp = try engine.make()
+        let temp = try await engine.make()
         defer { temp.remove() }
         let store = temp.store
         let kb = try await Self.knowledgeBase(store, embedding: .init(upstream: "local", model: "e"))
@@ -79,7 +79,7 @@ struct StoreKnowledgeFlywheelTests {
 
     @Test("feedback counts in the report, a later rating replaces the earlier; interactions export and purge", arguments: StoreEngines.all)
     func flywheel(engine: StoreEngineFactory) async throws {
-        let temp = try engine.make()
+        let temp = try await engine.make()
         defer { temp.remove() }
         let store = temp.store
         let at = Date(timeIntervalSince1970: 1_764_547_200)  // 2025-12-01

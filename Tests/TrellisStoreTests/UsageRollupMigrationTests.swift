@@ -47,7 +47,7 @@ struct RollupAgreementTests {
     /// Reports not grouped by key read usage_daily_models; grouped by key they read usage_daily. Written in
     /// several batches (so rows are merged with stored ones), with users shared across keys and feedback.
     @Test(arguments: StoreEngines.all) func reportsByModelEqualTheSumOverKeys(engine: StoreEngineFactory) async throws {
-        let temp = try engine.make()
+        let temp = try await engine.make()
         defer { temp.remove() }
         let day0 = 1_764_547_200.0  // 2025-12-01T00:00:00Z
         var events: [UsageEvent] = []

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import OpenAIWire
 import TrellisCore
+import TrellisStore
 
 /// The deployment's settings, validated: a value of this type cannot be invalid. Built by
 /// ``TrellisConfig/load(file:environment:overrides:)`` from flags > environment > file > defaults.
@@ -15,6 +16,12 @@ public struct TrellisConfig: Sendable {
     /// How long a graceful shutdown waits for in-flight requests.
     public var shutdownGraceSeconds = 30
     public var dataDir = "./data"
+    /// The store `store.url` names; nil for SQLite in the data directory (see `store`).
+    public var storeLocation: StoreLocation?
+    public var storeURL: String?
+    public var storePasswordEnv: String?
+    public var storeCAFile: String?
+    public var storeOperationTimeoutMs = 10_000
     /// The operator key. Without one the administration API refuses every call.
     public var adminKey: String?
     public var logLevel: Logger.Level = .info
@@ -119,6 +126,9 @@ public struct TrellisConfig: Sendable {
     }
 
     public var databasePath: String { (dataDir as NSString).appendingPathComponent("trellis.sqlite") }
+
+    /// The store engine and where it is: `store.url`, else SQLite at `databasePath`.
+    public var store: StoreLocation { storeLocation ?? .sqlite(path: databasePath) }
 
     /// Every setting: its key, what it holds, and how it is read into the config.
     struct Setting: Sendable {
@@ -269,7 +279,7 @@ public struct TrellisConfig: Sendable {
         bool("console.enabled", "serve the operator console at /console") { $0.consoleEnabled = $1 }
     ]
 
-    static var allSettings: [Setting] { settings + resilienceSettings + consoleSettings }
+    static var allSettings: [Setting] { settings + resilienceSettings + consoleSettings + storeSettings }
 
     static var knownKeys: Set<String> { Set(allSettings.map(\.key)) }
     static var listKeys: Set<String> { Set(allSettings.filter(\.isList).map(\.key)) }
@@ -387,6 +397,7 @@ public struct TrellisConfig: Sendable {
             let key = config.tlsCertificateFile == nil ? "server.tls.certificate_file" : "server.tls.key_file"
             throw ConfigError(key: key, source: "", problem: "HTTPS needs both server.tls.certificate_file and server.tls.key_file")
         }
+        try config.resolveStore(environment: environment, urlSource: raw["store.url"]?.source)
         return config
     }
 

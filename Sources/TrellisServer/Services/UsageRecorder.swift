@@ -106,16 +106,16 @@ public final class UsageRecorder: Service, Sendable {
         } onGracefulShutdown: { [wake] in
             wake.yield()
         }
-        // Final flush: rows recorded while the server drained. Written synchronously, so that it happens even
-        // when the task has been cancelled.
-        flushNow()
+        // Final flush: rows recorded while the server drained. Written from a task of its own, so that it
+        // happens even when this one has been cancelled.
+        await Task { await self.flushFinal() }.value
         if droppedCount > 0 {
             logger.warning("usage rows dropped because the buffer was full", metadata: ["dropped": "\(droppedCount)"])
         }
     }
 
-    /// Writes everything buffered, blocking the calling thread: for shutdown only.
-    public func flushNow() {
+    /// Writes everything buffered in one go: for shutdown only.
+    func flushFinal() async {
         let all: [UsageEvent] = state.withLock { s in
             let all = s.buffer
             s.buffer.removeAll()
@@ -123,7 +123,7 @@ public final class UsageRecorder: Service, Sendable {
         }
         guard !all.isEmpty else { return }
         do {
-            try store.insertUsageNow(all)
+            try await store.insertUsage(all)
             state.withLock { $0.written += all.count }
         } catch {
             state.withLock { $0.dropped += all.count }

@@ -5,8 +5,6 @@ import TrellisCore
 public protocol UsageStore: Sendable {
     /// Appends usage rows and their roll-ups in one transaction.
     func insertUsage(_ events: [UsageEvent]) async throws
-    /// The same, blocking the calling thread: for a final flush at shutdown, when no task may be awaited.
-    func insertUsageNow(_ events: [UsageEvent]) throws
     /// Tokens each tenant used since the start of `month` (`"2026-11"`), by tenant id.
     func tokensThisMonth(_ month: String) async throws -> [String: Int]
     /// Sums, distinct end users, errors, tokens, cost, latency and time-to-first-token histograms and feedback,

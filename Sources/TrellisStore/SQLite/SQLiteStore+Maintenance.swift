@@ -4,6 +4,9 @@ import TrellisCore
 
 /// Migrations, integrity, backups and checks of database files.
 extension SQLiteStore {
+    /// Nothing to do: the file is created and migrated when it is opened.
+    public func prepare() async throws {}
+
     public func appliedMigrations() throws -> [String] {
         var migrator = DatabaseMigrator()
         Migrations.register(in: &migrator)

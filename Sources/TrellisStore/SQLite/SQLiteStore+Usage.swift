@@ -38,12 +38,6 @@ extension SQLiteStore {
         try applyRollups(db, daily: daily, users: users)
     }
 
-    /// The same, blocking the calling thread; for a final flush when no task may be awaited.
-    public func insertUsageNow(_ events: [UsageEvent]) throws {
-        guard !events.isEmpty else { return }
-        try pool.write { db in try Self.writeUsage(db, events) }
-    }
-
     /// Tokens each tenant used since the start of `month` (`"2026-11"`), from the roll-ups.
     public func tokensThisMonth(_ month: String) async throws -> [String: Int] {
         try await pool.read { db in

@@ -1,0 +1,336 @@
+import PostgresNIO
+
+/// The PostgreSQL schema, as append-only migrations: a migration is never edited once shipped. The first one
+/// is SQLite's schema as of its `v8` migration, column for column (times as integers, JSON as text, histograms
+/// and user sets as bytes), so rows move between the engines unchanged. Where SQLite keeps keyword terms in
+/// FTS5 tables, PostgreSQL keeps them in a plain table: searches run on the in-memory index either way.
+enum PostgresMigrations {
+    struct Migration {
+        var id: String
+        var statements: [String]
+    }
+
+    /// An arbitrary constant key for `pg_advisory_lock`: "trellis" in ASCII.
+    static let lockKey: Int64 = 0x7472_656C_6C69_73
+
+    static let all: [Migration] = [
+        Migration(id: "pg1-schema", statements: schemaV1)
+    ]
+
+    /// Applies the pending migrations on `connection`, each in its own transaction, holding the advisory lock
+    /// throughout; returns every applied migration's id, oldest first.
+    static func apply(on connection: PostgresConnection) async throws -> [String] {
+        let logger = PostgresStore.quiet
+        try await connection.query("SELECT pg_advisory_lock(\(lockKey))", logger: logger)
+        do {
+            try await connection.query(
+                "CREATE TABLE IF NOT EXISTS trellis_migrations (id TEXT PRIMARY KEY NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+                logger: logger)
+            var applied: [String] = []
+            for try await id in try await connection.query("SELECT id FROM trellis_migrations ORDER BY applied_at, id", logger: logger).decode(String.self) {
+                applied.append(id)
+            }
+            for migration in all where !applied.contains(migration.id) {
+                try await connection.withTransaction(logger: logger) { transaction in
+                    for statement in migration.statements {
+                        try await transaction.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    }
+                    try await transaction.query("INSERT INTO trellis_migrations (id) VALUES (\(migration.id))", logger: logger)
+                }
+                applied.append(migration.id)
+            }
+            try await connection.query("SELECT pg_advisory_unlock(\(lockKey))", logger: logger)
+            return applied
+        } catch {
+            _ = try? await connection.query("SELECT pg_advisory_unlock(\(lockKey))", logger: logger)
+            throw error
+        }
+    }
+
+    static let schemaV1: [String] = [
+        """
+        CREATE TABLE meta (
+            key TEXT PRIMARY KEY NOT NULL,
+            value BIGINT NOT NULL
+        )
+        """,
+        "INSERT INTO meta (key, value) VALUES ('catalog_generation', 1), ('knowledge_generation', 1)",
+        """
+        CREATE TABLE tenants (
+            id TEXT PRIMARY KEY NOT NULL,
+            name TEXT NOT NULL UNIQUE,
+            created_at BIGINT NOT NULL,
+            settings TEXT NOT NULL DEFAULT '{}'
+        )
+        """,
+        """
+        CREATE TABLE api_keys (
+            id TEXT PRIMARY KEY NOT NULL,
+            tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            prefix TEXT NOT NULL,
+            digest TEXT NOT NULL UNIQUE,
+            scopes TEXT NOT NULL,
+            models TEXT NOT NULL,
+            rpm BIGINT,
+            tpm BIGINT,
+            expires_at BIGINT,
+            created_at BIGINT NOT NULL,
+            revoked_at BIGINT,
+            concurrency BIGINT
+        )
+        """,
+        "CREATE INDEX api_keys_tenant ON api_keys(tenant_id)",
+        """
+        CREATE TABLE upstreams (
+            id TEXT PRIMARY KEY NOT NULL,
+            name TEXT NOT NULL UNIQUE,
+            base_url TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            labels TEXT NOT NULL,
+            api_key_env TEXT,
+            timeouts TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            pricing TEXT
+        )
+        """,
+        """
+        CREATE TABLE models (
+            id TEXT PRIMARY KEY NOT NULL,
+            name TEXT NOT NULL,
+            tenant_id TEXT REFERENCES tenants(id) ON DELETE CASCADE,
+            description TEXT,
+            traffic TEXT NOT NULL,
+            created_at BIGINT NOT NULL
+        )
+        """,
+        "CREATE UNIQUE INDEX models_shared_name ON models(name) WHERE tenant_id IS NULL",
+        "CREATE UNIQUE INDEX models_tenant_name ON models(tenant_id, name) WHERE tenant_id IS NOT NULL",
+        """
+        CREATE TABLE model_versions (
+            model_id TEXT NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+            version BIGINT NOT NULL,
+            spec TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            PRIMARY KEY (model_id, version)
+        )
+        """,
+        """
+        CREATE TABLE usage (
+            id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+            request_id TEXT NOT NULL,
+            at_ms BIGINT NOT NULL,
+            endpoint TEXT NOT NULL,
+            tenant_id TEXT NOT NULL,
+            key_id TEXT NOT NULL,
+            end_user TEXT,
+            model TEXT NOT NULL,
+            model_version BIGINT,
+            upstream TEXT,
+            prompt_tokens BIGINT NOT NULL,
+            completion_tokens BIGINT NOT NULL,
+            estimated BIGINT NOT NULL,
+            latency_ms DOUBLE PRECISION NOT NULL,
+            ttft_ms DOUBLE PRECISION,
+            status BIGINT NOT NULL,
+            error_code TEXT,
+            stream BIGINT NOT NULL,
+            retrieval_ms DOUBLE PRECISION,
+            cost_micros BIGINT NOT NULL DEFAULT 0
+        )
+        """,
+        "CREATE INDEX usage_at ON usage(at_ms)",
+        "CREATE INDEX usage_tenant_at ON usage(tenant_id, at_ms)",
+        "CREATE INDEX usage_request ON usage(request_id)",
+        """
+        CREATE TABLE audit_log (
+            id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+            at_ms BIGINT NOT NULL,
+            actor TEXT NOT NULL,
+            tenant_id TEXT,
+            action TEXT NOT NULL,
+            target TEXT NOT NULL,
+            detail TEXT
+        )
+        """,
+        "CREATE INDEX audit_at ON audit_log(at_ms)",
+        """
+        CREATE TABLE prompts (
+            id TEXT PRIMARY KEY NOT NULL,
+            name TEXT NOT NULL,
+            tenant_id TEXT REFERENCES tenants(id) ON DELETE CASCADE,
+            description TEXT,
+            labels TEXT NOT NULL,
+            created_at BIGINT NOT NULL
+        )
+        """,
+        "CREATE UNIQUE INDEX prompts_shared_name ON prompts(name) WHERE tenant_id IS NULL",
+        "CREATE UNIQUE INDEX prompts_tenant_name ON prompts(tenant_id, name) WHERE tenant_id IS NOT NULL",
+        """
+        CREATE TABLE prompt_versions (
+            prompt_id TEXT NOT NULL REFERENCES prompts(id) ON DELETE CASCADE,
+            version BIGINT NOT NULL,
+            definition TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            PRIMARY KEY (prompt_id, version)
+        )
+        """,
+        """
+        CREATE TABLE adapters (
+            id TEXT PRIMARY KEY NOT NULL,
+            name TEXT NOT NULL,
+            tenant_id TEXT REFERENCES tenants(id) ON DELETE CASCADE,
+            upstream TEXT NOT NULL,
+            base_model TEXT NOT NULL,
+            served_model TEXT,
+            lora_id BIGINT,
+            lora_scale DOUBLE PRECISION,
+            path TEXT,
+            method TEXT NOT NULL,
+            dataset TEXT,
+            evaluation TEXT,
+            description TEXT,
+            created_at BIGINT NOT NULL
+        )
+        """,
+        "CREATE UNIQUE INDEX adapters_shared_name ON adapters(name) WHERE tenant_id IS NULL",
+        "CREATE UNIQUE INDEX adapters_tenant_name ON adapters(tenant_id, name) WHERE tenant_id IS NOT NULL",
+        """
+        CREATE TABLE knowledge_bases (
+            id TEXT PRIMARY KEY NOT NULL,
+            name TEXT NOT NULL,
+            tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+            description TEXT,
+            embedding_upstream TEXT,
+            embedding_model TEXT,
+            chunk_size BIGINT NOT NULL,
+            chunk_overlap BIGINT NOT NULL,
+            created_at BIGINT NOT NULL,
+            UNIQUE (tenant_id, name)
+        )
+        """,
+        """
+        CREATE TABLE documents (
+            id TEXT PRIMARY KEY NOT NULL,
+            kb_id TEXT NOT NULL REFERENCES knowledge_bases(id) ON DELETE CASCADE,
+            title TEXT NOT NULL,
+            content_type TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            bytes BIGINT NOT NULL,
+            metadata TEXT,
+            chunk_count BIGINT NOT NULL,
+            created_at BIGINT NOT NULL,
+            UNIQUE (kb_id, sha256)
+        )
+        """,
+        """
+        CREATE TABLE chunks (
+            id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+            kb_id TEXT NOT NULL REFERENCES knowledge_bases(id) ON DELETE CASCADE,
+            document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            position BIGINT NOT NULL,
+            heading TEXT NOT NULL,
+            text TEXT NOT NULL,
+            embedding BYTEA
+        )
+        """,
+        "CREATE INDEX chunks_document ON chunks(document_id)",
+        "CREATE INDEX chunks_kb ON chunks(kb_id)",
+        // A chunk's keyword terms (SearchTokenizer's output, space-separated, without SQLite's per-knowledge-
+        // base prefix): what the in-memory keyword index is built from.
+        """
+        CREATE TABLE chunk_terms (
+            chunk_id BIGINT PRIMARY KEY NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,
+            terms TEXT NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE feedback (
+            id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+            request_id TEXT NOT NULL,
+            tenant_id TEXT NOT NULL,
+            key_id TEXT NOT NULL,
+            model TEXT NOT NULL,
+            model_version BIGINT,
+            rating BIGINT NOT NULL,
+            comment TEXT,
+            correction TEXT,
+            at_ms BIGINT NOT NULL
+        )
+        """,
+        "CREATE INDEX feedback_request ON feedback(request_id)",
+        "CREATE INDEX feedback_tenant_model ON feedback(tenant_id, model)",
+        """
+        CREATE TABLE interactions (
+            request_id TEXT PRIMARY KEY NOT NULL,
+            tenant_id TEXT NOT NULL,
+            model TEXT NOT NULL,
+            model_version BIGINT,
+            at_ms BIGINT NOT NULL,
+            messages TEXT NOT NULL,
+            answer TEXT NOT NULL,
+            expires_at_ms BIGINT NOT NULL
+        )
+        """,
+        "CREATE INDEX interactions_expiry ON interactions(expires_at_ms)",
+        "CREATE INDEX interactions_model ON interactions(tenant_id, model)",
+        // Daily roll-ups of usage (see SQLite's v4, v7 and v8 migrations); model_version -1 stands for none.
+        """
+        CREATE TABLE usage_daily (
+            day TEXT NOT NULL,
+            tenant_id TEXT NOT NULL,
+            model TEXT NOT NULL,
+            model_version BIGINT NOT NULL,
+            key_id TEXT NOT NULL,
+            requests BIGINT NOT NULL,
+            errors BIGINT NOT NULL,
+            prompt_tokens BIGINT NOT NULL,
+            completion_tokens BIGINT NOT NULL,
+            cost_micros BIGINT NOT NULL,
+            positive BIGINT NOT NULL,
+            negative BIGINT NOT NULL,
+            latency_hist BYTEA NOT NULL,
+            ttft_hist BYTEA NOT NULL,
+            users BYTEA,
+            PRIMARY KEY (day, tenant_id, model, model_version, key_id)
+        )
+        """,
+        """
+        CREATE TABLE usage_daily_users (
+            day TEXT NOT NULL,
+            tenant_id TEXT NOT NULL,
+            model TEXT NOT NULL,
+            model_version BIGINT NOT NULL,
+            key_id TEXT NOT NULL,
+            end_user TEXT NOT NULL,
+            requests BIGINT NOT NULL,
+            errors BIGINT NOT NULL,
+            prompt_tokens BIGINT NOT NULL,
+            completion_tokens BIGINT NOT NULL,
+            cost_micros BIGINT NOT NULL,
+            positive BIGINT NOT NULL,
+            negative BIGINT NOT NULL,
+            PRIMARY KEY (day, tenant_id, model, model_version, key_id, end_user)
+        )
+        """,
+        """
+        CREATE TABLE usage_daily_models (
+            day TEXT NOT NULL,
+            tenant_id TEXT NOT NULL,
+            model TEXT NOT NULL,
+            model_version BIGINT NOT NULL,
+            requests BIGINT NOT NULL,
+            errors BIGINT NOT NULL,
+            prompt_tokens BIGINT NOT NULL,
+            completion_tokens BIGINT NOT NULL,
+            cost_micros BIGINT NOT NULL,
+            positive BIGINT NOT NULL,
+            negative BIGINT NOT NULL,
+            latency_hist BYTEA NOT NULL,
+            ttft_hist BYTEA NOT NULL,
+            users BYTEA NOT NULL,
+            PRIMARY KEY (day, tenant_id, model, model_version)
+        )
+        """,
+    ]
+}
