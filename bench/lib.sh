@@ -84,6 +84,7 @@ cleanup() {
             wait "$pid" 2>/dev/null || true
         fi
     done
+    if [[ -n "${BENCH_PG_DIR:-}" ]]; then "$REPO/scripts/postgres.sh" stop "$BENCH_PG_DIR" || true; fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -123,7 +124,17 @@ start_upstream() {
 }
 
 # start_trellis: `trellis serve` on a free port with a fresh data directory; sets TRELLIS_PID, TRELLIS_URL, ADMIN_KEY.
+# The store of the gateway under test (BENCH_STORE_URL): unset for SQLite in its data directory (the default),
+# `postgres` for a throwaway PostgreSQL cluster started here (scripts/postgres.sh), or the postgres:// URL of an
+# empty database.
 start_trellis() {
+    local store=""
+    if [[ "${BENCH_STORE_URL:-}" == postgres ]]; then
+        BENCH_PG_DIR="$WORK/postgres"
+        store="$("$REPO/scripts/postgres.sh" start "$BENCH_PG_DIR")" || die "PostgreSQL did not start"
+    elif [[ -n "${BENCH_STORE_URL:-}" ]]; then
+        store="$BENCH_STORE_URL"
+    fi
     ADMIN_KEY="bench-$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"
     local port
     port="$(free_port)" || die "no free port"
@@ -139,6 +150,7 @@ start_trellis() {
         export TRELLIS_ADMIN_KEY="$ADMIN_KEY" TRELLIS_LOG_LEVEL=warning
         # BENCH_TRELLIS_ENV="NAME=VALUE …": extra settings for the gateway under test (e.g. to compare two).
         for setting in ${BENCH_TRELLIS_ENV:-}; do export "${setting?}"; done
+        if [[ -n "$store" ]]; then export TRELLIS_STORE_URL="$store"; fi
         exec "${GATEWAY_RUN[@]}" "$TRELLIS" serve --host 127.0.0.1 --port "$port" --data-dir "$WORK/data"
     ) >"$WORK/trellis.log" 2>&1 &
     TRELLIS_PID=$!

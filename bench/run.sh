@@ -26,6 +26,8 @@
 #                               docker/ and scripts/, so the benchmark measures the shipped binary and shares
 #                               its build cache (changing these flags recompiles every module)
 #   BENCH_RESULTS_DIR=bench/results
+#   BENCH_STORE_URL=            the gateway's store: unset for SQLite (default), `postgres` for a throwaway
+#                               PostgreSQL cluster (scripts/postgres.sh), or the postgres:// URL of an empty database
 #   BENCH_TRELLIS_ENV=          extra environment for trellis, "NAME=VALUE NAME2=VALUE2" (e.g. TRELLIS_* settings)
 #   BENCH_LITELLM=0             1: also measure the LiteLLM proxy (BENCH_LITELLM_VERSION, default 1.106.12, installed
 #                               from PyPI into bench/.venv-litellm once; fully offline, one worker, pinned like trellis)
