@@ -13,6 +13,10 @@ Environment:
                               and stops it afterwards
   TRELLIS_E2E_READY_TIMEOUT   seconds to wait for the gateway's GET /readyz (default 60)
   TRELLIS_E2E_KEEP            1: print where the gateway's data dir and log are kept
+  TRELLIS_E2E_STORE_URL       postgres://user:password@host:port/db of a PostgreSQL cluster: every
+                              gateway of the session stores into a fresh database made in it
+                              (TRELLIS_STORE_URL), instead of SQLite in its data dir; a gateway
+                              started again on the same root finds the same database
 
 The gateway runs with a clean environment as far as TRELLIS_* goes (only
 TRELLIS_ADMIN_KEY is set, plus TRELLIS_LOG* if present), in an empty working directory,
@@ -35,6 +39,8 @@ from typing import Any, Iterator
 import openai
 import pytest
 import requests
+
+import usage_db
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -143,9 +149,12 @@ class Gateway:
     def api_url(self) -> str:
         return self.url + "/v1"
 
+    store_url: str | None = None  # the PostgreSQL database (TRELLIS_E2E_STORE_URL), or None for SQLite
+
     @property
-    def db_path(self) -> Path:
-        return self.data_dir / "trellis.sqlite"
+    def store(self) -> str:
+        """Where the usage rows are, for usage_db: the database URL, or the SQLite file in the data dir."""
+        return self.store_url or str(self.data_dir / "trellis.sqlite")
 
     def log_tail(self, lines: int = 60) -> str:
         return tail(self.log_path, lines)
@@ -174,6 +183,20 @@ def gateway_binary() -> Path:
     return binary
 
 
+def store_url(root: Path) -> str | None:
+    """With TRELLIS_E2E_STORE_URL, the database of the gateway kept in `root`: made on the first start,
+    found again (its URL is kept in <root>/store-url) when the gateway restarts. None: SQLite."""
+    cluster = os.environ.get("TRELLIS_E2E_STORE_URL")
+    if not cluster:
+        return None
+    kept = root / "store-url"
+    if kept.exists():
+        return kept.read_text().strip()
+    url = usage_db.create_database(cluster, "e2e_" + secrets.token_hex(8))
+    kept.write_text(url)
+    return url
+
+
 def start_gateway(
     root: Path,
     *,
@@ -190,6 +213,9 @@ def start_gateway(
     data_dir.mkdir(parents=True, exist_ok=True)
     work_dir.mkdir(parents=True, exist_ok=True)
     log_path = root / log_name
+    database = store_url(root)
+    if database:
+        extra_env = {"TRELLIS_STORE_URL": database, **(extra_env or {})}
     admin_key = admin_key or "op-" + secrets.token_urlsafe(24)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -204,7 +230,7 @@ def start_gateway(
         stderr=subprocess.STDOUT,
     )
     log_file.close()  # the child has its own descriptor
-    gw = Gateway(url=url, admin_key=admin_key, data_dir=data_dir, log_path=log_path, proc=proc)
+    gw = Gateway(url=url, admin_key=admin_key, data_dir=data_dir, log_path=log_path, proc=proc, store_url=database)
 
     timeout = float(os.environ.get("TRELLIS_E2E_READY_TIMEOUT", "60"))
     started = time.monotonic()
@@ -234,6 +260,8 @@ def start_gateway(
     print(f"\ngateway on port {port} ready in {time.monotonic() - started:.1f}s")
     if os.environ.get("TRELLIS_E2E_KEEP") == "1":
         print(f"gateway data dir: {data_dir}\ngateway log: {log_path}")
+    if database:
+        print(f"gateway store: {usage_db.without_password(database)}")
     return gw
 
 

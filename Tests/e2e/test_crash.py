@@ -1,6 +1,6 @@
 """Crash safety and graceful shutdown of the real binary under load.
 
-- `kill -9` while 8 clients send requests: the database opens, `PRAGMA integrity_check` is ok, and every
+- `kill -9` while 8 clients send requests: the database opens, `PRAGMA integrity_check` is ok (SQLite), and every
   usage row for an answer the client had received more than one flush interval (plus a margin for the write)
   before the kill is in it. What the last un-flushed batch can lose is bounded by `usage.flush_interval_ms`.
 - SIGTERM under load: every answer a client received has its usage row (the final flush), and the process
@@ -9,12 +9,12 @@
 from __future__ import annotations
 
 import signal
-import sqlite3
 import threading
 import time
 
 import requests
 
+import usage_db
 from conftest import Admin, start_gateway, stop_gateway
 from fast_upstream import FastUpstream
 
@@ -60,14 +60,8 @@ def _run_load(gw, key: str, seconds: float, then) -> tuple[list, float]:
         return list(answered), at
 
 
-def _usage_ids(db) -> tuple[str, set[str]]:
-    con = sqlite3.connect(db)
-    try:
-        check = con.execute("PRAGMA integrity_check").fetchone()[0]
-        ids = {row[0] for row in con.execute("SELECT request_id FROM usage")}
-    finally:
-        con.close()
-    return check, ids
+def _usage_ids(store) -> tuple[str, set[str]]:
+    return usage_db.request_ids(store)
 
 
 def test_kill_9_under_load_keeps_the_database_and_every_flushed_row(tmp_path):
@@ -83,7 +77,7 @@ def test_kill_9_under_load_keeps_the_database_and_every_flushed_row(tmp_path):
         if gw.proc.poll() is None:
             gw.proc.kill()
     assert len(answered) > 100, f"the load got only {len(answered)} answers"
-    check, ids = _usage_ids(gw.db_path)
+    check, ids = _usage_ids(gw.store)
     assert check == "ok"
     settled = [rid for rid, at in answered if at < killed_at - (FLUSH_MS / 1000 + 0.8)]
     missing = [rid for rid in settled if rid not in ids]
@@ -103,7 +97,7 @@ def test_sigterm_under_load_records_every_answer(tmp_path):
     finally:
         upstream.stop()
     assert code == 0, gw.log_tail()
-    check, ids = _usage_ids(gw.db_path)
+    check, ids = _usage_ids(gw.store)
     assert check == "ok"
     missing = [rid for rid, _ in answered if rid not in ids]
     assert len(answered) > 50

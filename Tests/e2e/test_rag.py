@@ -209,7 +209,7 @@ def test_usage_row_records_retrieval_time(world, rag):
     request_id = raw.headers["x-request-id"]
     assert raw.parse().model_extra["citations"]
     rows, cols = udb.wait_for_usage(
-        world.gateway.db_path,
+        world.gateway.store,
         lambda rows: any(str(r.get("request_id")) == request_id for r in rows),
         what=f"the usage row of {request_id}",
     )

@@ -11,7 +11,7 @@ def by_request(rows, request_id):
 
 
 def test_usage_rows_are_written(world, client):
-    db = world.gateway.db_path
+    db = world.gateway.store
     acme_id = world.tenants["acme"]["id"]
     _, cols = udb.read_usage(db)
     udb.require(cols, "request_id")
@@ -67,7 +67,7 @@ def test_usage_rows_are_written(world, client):
 
 def test_every_successful_chat_has_a_row(world, client):
     """N more successful `assistant` chats for acme (plain and streamed), N more rows."""
-    db = world.gateway.db_path
+    db = world.gateway.store
     acme_id = world.tenants["acme"]["id"]
 
     def successes(rows):
