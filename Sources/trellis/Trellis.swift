@@ -12,7 +12,7 @@ struct Trellis: AsyncParsableCommand {
         subcommands: [
             Serve.self, Migrate.self, Backup.self, Restore.self, Catalog.self, Health.self, Tenants.self, Keys.self, Upstreams.self, Models.self, Prompts.self,
             Adapters.self,
-            KnowledgeBases.self, Usage.self, Export.self,
+            KnowledgeBases.self, Usage.self, Export.self, StoreCommand.self,
         ]
     )
 }
@@ -25,10 +25,16 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .long, help: "Directory of the SQLite database (data.dir).")
     var dataDir: String?
 
+    @Option(
+        name: .long,
+        help: "The store (store.url, TRELLIS_STORE_URL): postgres://user@host:5432/db?sslmode=require, or sqlite:///path; default SQLite in data.dir.")
+    var storeURL: String?
+
     func load(extra: [String: String] = [:]) throws -> TrellisConfig {
         let environment = ProcessInfo.processInfo.environment
         var overrides = extra
         if let dataDir { overrides["data.dir"] = dataDir }
+        if let storeURL { overrides["store.url"] = storeURL }
         let file = config ?? environment["TRELLIS_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
         return try TrellisConfig.load(file: file, environment: environment, overrides: overrides)
     }
