@@ -6,6 +6,10 @@
 #
 #   scripts/postgres.sh start DIR   start a cluster in DIR (created; must not exist); prints its URL
 #   scripts/postgres.sh stop DIR    stop it and remove DIR
+#   scripts/postgres.sh pause DIR [fast|immediate]
+#                                   stop the server, keeping its data and port (an outage, for the fault
+#                                   tests: fast ends sessions cleanly, immediate as a crash would)
+#   scripts/postgres.sh resume DIR  start a paused server again on the same port
 #
 # The cluster trades durability for speed (fsync off): it exists for one test run and is then deleted.
 set -euo pipefail
@@ -68,8 +72,28 @@ stop() {
   rm -rf "$dir"
 }
 
+pause() {
+  local dir="$1" mode="${2:-fast}" bin
+  [[ -d "$dir/data" ]] || { echo "$dir holds no cluster" >&2; exit 1; }
+  [[ "$mode" == fast || "$mode" == immediate ]] || { echo "pause mode must be fast or immediate" >&2; exit 2; }
+  bin="$(pg_bin)"
+  as_owner "$bin/pg_ctl" -D "$dir/data" -m "$mode" -w -t 60 stop >/dev/null
+}
+
+resume() {
+  local dir="$1" bin port
+  [[ -f "$dir/port" ]] || { echo "$dir holds no cluster" >&2; exit 1; }
+  bin="$(pg_bin)"
+  port="$(cat "$dir/port")"
+  as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
+    -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir/socket -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+    >/dev/null || { echo "PostgreSQL cannot resume: pg_ctl start failed (see $dir/server.log)" >&2; tail -20 "$dir/server.log" >&2 || true; exit 1; }
+}
+
 case "${1:-}" in
   start) start "${2:?usage: postgres.sh start DIR}" ;;
   stop) stop "${2:?usage: postgres.sh stop DIR}" ;;
-  *) echo "usage: scripts/postgres.sh start|stop DIR" >&2; exit 2 ;;
+  pause) pause "${2:?usage: postgres.sh pause DIR [fast|immediate]}" "${3:-fast}" ;;
+  resume) resume "${2:?usage: postgres.sh resume DIR}" ;;
+  *) echo "usage: scripts/postgres.sh start|stop|pause|resume DIR" >&2; exit 2 ;;
 esac

@@ -17,11 +17,13 @@ func buildRouter(gateway: Gateway, stallWatchdog: StallWatchdog) -> Router<Trell
             stallWatchdog: stallWatchdog, bodyReadDeadline: .milliseconds(config.bodyReadMs)))
     OpsController(gateway: gateway).register(on: router)
 
-    let v1 = router.group("v1").add(middleware: AuthMiddleware(gateway: gateway)).group(context: AuthenticatedContext.self)
+    let v1 = router.group("v1").add(middleware: StartGate(readiness: gateway.readiness)).add(middleware: AuthMiddleware(gateway: gateway))
+        .group(context: AuthenticatedContext.self)
     OpenAIController(gateway: gateway).register(on: v1)
     KnowledgeController(gateway: gateway).registerV1(on: v1)
 
-    let admin = router.group("admin/v1").add(middleware: AuthMiddleware(gateway: gateway)).group(context: AuthenticatedContext.self)
+    let admin = router.group("admin/v1").add(middleware: StartGate(readiness: gateway.readiness)).add(middleware: AuthMiddleware(gateway: gateway))
+        .group(context: AuthenticatedContext.self)
     TenantsController(gateway: gateway).register(on: admin)
     UpstreamsController(gateway: gateway).register(on: admin)
     ModelsController(gateway: gateway).register(on: admin)

@@ -14,24 +14,22 @@ import TrellisCore
 import TrellisStore
 import TrellisUpstream
 
-/// Builds the whole gateway from a configuration: opens and migrates the store, loads the catalog, and wires
+/// Builds the whole gateway from a configuration: opens the store, migrates it and loads the catalog, and wires
 /// the routes, middleware and background services. `trellis serve` runs what this returns; tests call it too.
+///
+/// On SQLite a store that cannot be opened fails the start. On PostgreSQL a database that cannot be reached (or
+/// refuses the gateway's credentials) does not: the gateway listens unready (`/readyz` 503, the API 503
+/// `store_unavailable`) while `StoreStartup` tries again, and becomes ready when the database answers.
 public func buildApplication(
     config: TrellisConfig, environment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger,
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in },
     clock: (@Sendable () -> Double)? = nil
 ) async throws -> (some ApplicationProtocol, Gateway) {
-    let store = try await openStore(config, logger: logger)
-    // The declarative catalog first: a bad file stops the start before anything else is running.
-    if let directory = config.catalogDir {
-        let report = try await CatalogApplier(store: store, environment: environment, egress: config.egress).apply(directory: directory)
-        logger.notice("catalog applied", metadata: ["directory": "\(directory)", "changes": "\(report.changes.count)", "unchanged": "\(report.unchanged)"])
-        for change in report.changes { logger.info("catalog change", metadata: ["change": "\(change)"]) }
-    }
+    let store = try makeStore(config.store, logger: logger, operationTimeout: .milliseconds(config.storeOperationTimeoutMs))
     let metrics = GatewayMetrics()
     let usage = UsageRecorder(
         store: store, capacity: config.usageBufferCapacity, batchSize: config.usageBatchSize,
-        flushInterval: .milliseconds(config.usageFlushIntervalMs), logger: logger)
+        flushInterval: .milliseconds(config.usageFlushIntervalMs), logger: logger, onDrop: { metrics.recorderDropped($0, kind: $1) })
     let upstreams = UpstreamClient(
         settings: .init(
             maxConnectionsPerHost: config.upstreamMaxConnectionsPerHost, connectTimeoutMs: config.upstreamConnectTimeoutMs,
@@ -39,16 +37,13 @@ public func buildApplication(
         eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
     let gateway = Gateway(
         config: config, store: store, upstreams: upstreams, usage: usage, metrics: metrics, logger: logger, environment: environment, clock: clock)
+    var startup = StoreStartup(gateway: gateway, environment: environment, logger: logger, retryCap: .milliseconds(config.storeRetryMaxMs))
     do {
-        try await gateway.reloadCatalog()
-        try await gateway.knowledge.loadIndexes(gateway.snapshot.allKnowledgeBases)
-        try await store.rebuildRollupsIfNeeded()
-        // Monthly quotas continue from stored usage, so a restart does not reset them.
-        let month = RateLimiter.month(of: Date())
-        gateway.limiter.seedMonth(month, used: try await store.tokensThisMonth(month))
+        startup.pending = try await startup.firstAttempt()
     } catch {
         // The HTTP client must be shut down before it is released.
         try? await upstreams.shutdown()
+        (store as? PostgresStore)?.shutdown()
         throw error
     }
     if config.adminKey == nil {
@@ -89,11 +84,12 @@ public func buildApplication(
         onServerRunning: onServerRunning,
         logger: appLogger)
     // Shut down in reverse order: the HTTP server first (draining requests), then the refresher, then the
-    // upstream client, the usage recorder with its final flush, and last the stall watchdog (streams still
-    // draining stay watched until the server is done).
+    // upstream client, the store's start (when it is still trying), the usage recorder with its final flush,
+    // and last the stall watchdog (streams still draining stay watched until the server is done).
     app.addServices(
         stallWatchdog,
         usage,
+        startup,
         UpstreamClientService(gateway: gateway),
         CatalogRefresher(gateway: gateway, interval: .milliseconds(config.catalogRefreshIntervalMs), logger: logger),
         MaintenanceService(gateway: gateway, interval: .seconds(config.capturePurgeIntervalSeconds), logger: logger),

@@ -11,20 +11,51 @@ public enum DatabaseMaintenance {
         public var journalMode: String
     }
 
-    /// Applies a catalog directory to the database at `databasePath`.
-    public static func applyCatalog(directory: String, databasePath: String) async throws -> CatalogApplier.Report {
-        let store = try openStore(databasePath: databasePath)
-        return try await CatalogApplier(store: store, actor: "cli:catalog").apply(directory: directory)
+    /// Applies a catalog directory to the store `config` names (SQLite or PostgreSQL).
+    public static func applyCatalog(directory: String, config: TrellisConfig) async throws -> CatalogApplier.Report {
+        try await withStore(config) { store in try await CatalogApplier(store: store, actor: "cli:catalog").apply(directory: directory) }
     }
 
-    /// Creates the database if needed and applies every pending migration.
+    /// Creates the store `config` names if needed and applies every pending migration (on PostgreSQL under the
+    /// advisory lock, so that a gateway starting meanwhile does not migrate twice).
+    public static func migrate(config: TrellisConfig) async throws -> MigrationResult {
+        try await withStore(config) { store in
+            MigrationResult(applied: try await store.appliedMigrations(), journalMode: try await store.journalMode())
+        }
+    }
+
+    /// Creates the database at `path` if needed and applies every pending migration.
     public static func migrate(path: String) async throws -> MigrationResult {
         let store = try openStore(databasePath: path)
         return MigrationResult(applied: try await store.appliedMigrations(), journalMode: try await store.journalMode())
     }
+
+    /// One line for a store task that failed: the store's own message for a refusal (such as a backup on
+    /// PostgreSQL, naming pg_dump), else why the store could not be used; never a password.
+    public static func line(for error: any Error) -> String {
+        switch error {
+        case let error as TrellisError: return error.message
+        case let error as StoreOpenError: return error.description
+        case let error as StoreURLError: return error.description
+        default: return StoreFailure.describe(error)
+        }
+    }
+
+    /// Runs `body` on the store `config` names, opened and prepared, and closes it afterwards.
+    static func withStore<T: Sendable>(_ config: TrellisConfig, _ body: (any TrellisStoreEngine) async throws -> T) async throws -> T {
+        let store = try await openStore(config)
+        defer { (store as? PostgresStore)?.shutdown() }
+        return try await body(store)
+    }
 }
 
 extension DatabaseMaintenance {
+    /// `trellis backup`: an online copy of the store `config` names. On PostgreSQL the store refuses, naming
+    /// `pg_dump` and the database's own replication (a 400 `backup_not_supported`).
+    public static func backup(config: TrellisConfig, to destination: String) async throws -> BackupCheck {
+        try await withStore(config) { store in try await store.backup(to: destination) }
+    }
+
     /// `trellis backup`: an online copy of the database at `databasePath`.
     public static func backup(databasePath: String, to destination: String) async throws -> BackupCheck {
         try await openStore(databasePath: databasePath).backup(to: destination)

@@ -47,6 +47,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     func serve(config: TrellisConfig, logger: Logger) async throws {
+        logger.notice("store", metadata: ["store": "\(describeStore(config.store))"])
         let (app, _) = try await buildApplication(config: config, logger: logger) { channel in
             let address = channel.localAddress
             let host = address?.ipAddress ?? config.host
@@ -81,10 +82,12 @@ struct Catalog: AsyncParsableCommand {
         func run() async throws {
             let config = try options.loadOrExit()
             do {
-                let report = try await DatabaseMaintenance.applyCatalog(directory: directory, databasePath: config.databasePath)
+                let report = try await DatabaseMaintenance.applyCatalog(directory: directory, config: config)
                 print(report.description)
             } catch let error as CatalogError {
                 throw refused(error)
+            } catch {
+                throw storeFailed(error)
             }
         }
     }
@@ -98,8 +101,13 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         let config = try options.loadOrExit()
-        let result = try await DatabaseMaintenance.migrate(path: config.databasePath)
-        print("database: \(config.databasePath)")
+        let result: DatabaseMaintenance.MigrationResult
+        do {
+            result = try await DatabaseMaintenance.migrate(config: config)
+        } catch {
+            throw storeFailed(error)
+        }
+        print("store: \(describeStore(config.store))")
         print("journal mode: \(result.journalMode)")
         for name in result.applied { print("migration applied: \(name)") }
     }
@@ -111,10 +119,12 @@ enum TrellisVersion {
 
 struct Backup: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write an online backup of the database to a new file.",
+        abstract: "Write an online backup of the database to a new file (SQLite).",
         discussion: """
             Safe while the gateway runs: the copy is one consistent snapshot (SQLite's VACUUM INTO), then checked \
             with PRAGMA integrity_check. Restore it with `trellis restore FILE` while the gateway is stopped.
+            On PostgreSQL this refuses and exits 1: back the database up with pg_dump and its own continuous \
+            archiving and replication.
             """)
 
     @OptionGroup var options: ConfigOptions
@@ -122,7 +132,12 @@ struct Backup: AsyncParsableCommand {
 
     func run() async throws {
         let config = try options.loadOrExit()
-        let check = try await DatabaseMaintenance.backup(databasePath: config.databasePath, to: file)
+        let check: DatabaseMaintenance.FileCheck
+        do {
+            check = try await DatabaseMaintenance.backup(config: config, to: file)
+        } catch {
+            throw storeFailed(error)
+        }
         printCheck(check, title: "backup")
         if check.integrity != "ok" { throw ExitCode(1) }
     }
@@ -130,19 +145,35 @@ struct Backup: AsyncParsableCommand {
 
 struct Restore: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Replace the database with a backup (stop the gateway first).",
-        discussion: "The backup is checked first; the database it replaces is kept beside it as <file>.before-restore-<time>.")
+        abstract: "Replace the database with a backup (SQLite; stop the gateway first).",
+        discussion: """
+            The backup is checked first; the database it replaces is kept beside it as <file>.before-restore-<time>. \
+            On PostgreSQL this refuses: restore with pg_restore (or the database's point-in-time recovery).
+            """)
 
     @OptionGroup var options: ConfigOptions
     @Argument(help: "A file written by `trellis backup`.") var file: String
 
     func run() async throws {
         let config = try options.loadOrExit()
+        if case .postgres = config.store {
+            printRefusal(
+                "the store is on PostgreSQL (\(describeStore(config.store))): trellis restore replaces SQLite files only; "
+                    + "restore a pg_dump with pg_restore, or use the database's point-in-time recovery")
+            throw ExitCode(2)
+        }
         let (check, previous) = try DatabaseMaintenance.restore(from: file, databasePath: config.databasePath)
         printCheck(check, title: "restored from")
         print("database: \(config.databasePath)")
         if let previous { print("previous database kept as: \(previous)") }
     }
+}
+
+/// A store task that failed: one line on standard error (the store's own message for a refusal, such as a
+/// backup on PostgreSQL naming pg_dump), exit status 1.
+func storeFailed(_ error: any Error) -> ExitCode {
+    printRefusal(DatabaseMaintenance.line(for: error))
+    return ExitCode(1)
 }
 
 func printCheck(_ check: DatabaseMaintenance.FileCheck, title: String) {

@@ -19,6 +19,9 @@ extension TrellisConfig {
         int("store.operation_timeout_ms", "longest one store operation may take before it fails as unavailable", 100...600_000) {
             $0.storeOperationTimeoutMs = $1
         },
+        int("store.retry_max_ms", "longest wait between attempts to reach a PostgreSQL store that is down at start", 100...600_000) {
+            $0.storeRetryMaxMs = $1
+        },
     ]
 
     /// Resolves `store.url` and its password into `storeLocation`; a malformed URL names the setting it came from. The

@@ -22,6 +22,7 @@ public struct TrellisConfig: Sendable {
     public var storePasswordEnv: String?
     public var storeCAFile: String?
     public var storeOperationTimeoutMs = 10_000
+    public var storeRetryMaxMs = 30_000
     /// The operator key. Without one the administration API refuses every call.
     public var adminKey: String?
     public var logLevel: Logger.Level = .info

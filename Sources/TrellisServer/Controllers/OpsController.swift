@@ -12,21 +12,34 @@ struct OpsController {
             Response.json(["status": "ok"])
         }
         router.get("readyz") { _, _ in
-            let snapshot = gateway.snapshot
-            do {
-                _ = try await gateway.store.catalogGeneration()
-            } catch {
-                return Response.json(["status": "unavailable", "store": "error"], status: .serviceUnavailable)
-            }
-            guard snapshot.generation > 0 else {
-                return Response.json(["status": "unavailable", "catalog": "not loaded"], status: .serviceUnavailable)
-            }
-            return Response.json(["status": "ready", "catalog_generation": .int(Int(snapshot.generation))])
+            readiness()
         }
         router.get("metrics") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: gateway.metrics.render())))
         }
+    }
+
+    /// Ready: the store prepared and the catalog loaded, and the store answering the catalog refresher's last
+    /// check. Read from memory: probes cost the store nothing. Not ready: 503 with `status` for probes and the
+    /// OpenAI-shaped `error` (code `store_unavailable`) for clients; the cause is in the gateway's log.
+    func readiness() -> Response {
+        let snapshot = gateway.snapshot
+        var body: JSONObject = ["status": "unavailable"]
+        let error: TrellisError
+        if !gateway.readiness.isStarted || snapshot.generation == 0 {
+            body["catalog"] = "not loaded"
+            error = StoreReadiness.notStarted
+        } else if !gateway.readiness.isReady {
+            body["store"] = "error"
+            error = StoreFailure.unavailable("The gateway cannot reach its store; it answers inference from the catalog it has loaded.")
+        } else {
+            return Response.json(["status": "ready", "catalog_generation": .int(Int(snapshot.generation))])
+        }
+        body["error"] = error.openAI.json["error"] ?? .null
+        var response = Response.json(.object(body), status: .serviceUnavailable)
+        response.headers[.retryAfter] = "2"
+        return response
     }
 }

@@ -127,8 +127,18 @@ public final class GatewayMetrics: Sendable {
         if let up { registry.makeGauge(name: "trellis_upstream_up", labels: [("upstream", upstream)]).set(Double(up ? 1 : 0)) }
     }
 
-    func usageDropped() {
-        increment("trellis_usage_rows_dropped_total", [])
+    /// Usage rows lost because the buffer (`usage.buffer_capacity`) was full, when recorded or when a failed
+    /// write was put back (the store unreachable for longer than the buffer lasts).
+    func usageDropped(_ count: Int = 1) {
+        increment("trellis_usage_rows_dropped_total", [], by: Int64(count))
+    }
+
+    /// What the usage recorder lost: usage rows, or captured interactions (`trellis_interactions_dropped_total`).
+    func recorderDropped(_ count: Int, kind: UsageRecorder.Dropped) {
+        switch kind {
+        case .usage: usageDropped(count)
+        case .interaction: increment("trellis_interactions_dropped_total", [], by: Int64(count))
+        }
     }
 
     static func statusClass(_ status: Int) -> String {

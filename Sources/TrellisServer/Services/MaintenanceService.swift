@@ -10,6 +10,8 @@ struct MaintenanceService: PeriodicService {
     var waitsBeforeFirstRound: Bool { false }
 
     func round() async {
+        // Nothing to purge before the store is up; an outage is the refresher's to report.
+        guard gateway.readiness.isReady else { return }
         do {
             let purged = try await gateway.store.purgeInteractions()
             if purged > 0 { logger.info("expired interactions purged", metadata: ["count": "\(purged)"]) }

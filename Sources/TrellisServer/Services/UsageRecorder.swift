@@ -21,6 +21,15 @@ public final class UsageRecorder: Service, Sendable {
         /// row is always either here, in `buffer`, or in the store.
         var writing: [Int: [UsageEvent]] = [:]
         var nextBatch = 0
+        /// `dropped` when the last warning was logged, and when.
+        var warnedDropped = 0
+        var warnedAt: ContinuousClock.Instant?
+    }
+
+    /// What was dropped, for the metrics (`onDrop`).
+    public enum Dropped: Sendable {
+        case usage
+        case interaction
     }
 
     private let state = Mutex(State())
@@ -31,8 +40,14 @@ public final class UsageRecorder: Service, Sendable {
     private let logger: Logger
     private let wake: AsyncStream<Void>.Continuation
     private let wakeups: AsyncStream<Void>
+    /// Told of rows lost past the bound, except those `record` refuses (its caller counts them).
+    private let onDrop: @Sendable (Int, Dropped) -> Void
 
-    public init(store: any UsageStore & FlywheelStore, capacity: Int, batchSize: Int, flushInterval: Duration, logger: Logger) {
+    public init(
+        store: any UsageStore & FlywheelStore, capacity: Int, batchSize: Int, flushInterval: Duration, logger: Logger,
+        onDrop: @escaping @Sendable (Int, Dropped) -> Void = { _, _ in }
+    ) {
+        self.onDrop = onDrop
         self.store = store
         self.capacity = capacity
         self.batchSize = batchSize
@@ -67,7 +82,7 @@ public final class UsageRecorder: Service, Sendable {
             s.captures.append(interaction)
             return true
         }
-        _ = accepted
+        if !accepted { onDrop(1, .interaction) }
     }
 
     public var pendingCount: Int { state.withLock { $0.buffer.count } }
@@ -127,6 +142,7 @@ public final class UsageRecorder: Service, Sendable {
             state.withLock { $0.written += all.count }
         } catch {
             state.withLock { $0.dropped += all.count }
+            onDrop(all.count, .usage)
             logger.error("final usage write failed", metadata: ["rows": "\(all.count)", "error": "\(type(of: error))"])
         }
     }
@@ -139,13 +155,24 @@ public final class UsageRecorder: Service, Sendable {
             defer { s.captures.removeAll() }
             return s.captures
         }
-        for c in captures {
+        for (index, c) in captures.enumerated() {
             do {
                 try await store.insertInteraction(
                     requestID: c.requestID, tenantID: c.tenantID, model: c.model, modelVersion: c.modelVersion, messages: c.messages, answer: c.answer,
                     retentionDays: c.retentionDays)
             } catch {
-                logger.error("interaction capture write failed", metadata: ["error": "\(type(of: error))"])
+                // This one and those after it go back in front, within the bound, for the next flush.
+                let rest = captures[index...]
+                let lost = state.withLock { s -> Int in
+                    let room = max(0, capacity - s.captures.count)
+                    s.captures.insert(contentsOf: rest.prefix(room), at: 0)
+                    let lost = rest.count - min(room, rest.count)
+                    s.dropped += lost
+                    return lost
+                }
+                if lost > 0 { onDrop(lost, .interaction) }
+                logger.error("interaction capture write failed; will retry", metadata: ["interactions": "\(rest.count)", "error": "\(type(of: error))"])
+                break
             }
         }
         while true {
@@ -165,13 +192,17 @@ public final class UsageRecorder: Service, Sendable {
                     s.writing[batchID] = nil
                 }
             } catch {
-                state.withLock { s in
+                let lost = state.withLock { s -> Int in
                     let room = max(0, capacity - s.buffer.count)
                     s.buffer.insert(contentsOf: batch.prefix(room), at: 0)
-                    s.dropped += batch.count - min(room, batch.count)
+                    let lost = batch.count - min(room, batch.count)
+                    s.dropped += lost
                     s.writing[batchID] = nil
+                    return lost
                 }
+                if lost > 0 { onDrop(lost, .usage) }
                 logger.error("usage batch write failed; will retry", metadata: ["rows": "\(batch.count)", "error": "\(type(of: error))"])
+                warnAboutDrops()
                 return
             }
         }
@@ -180,6 +211,25 @@ public final class UsageRecorder: Service, Sendable {
         while state.withLock({ !$0.writing.isEmpty }), !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(1))
         }
+        warnAboutDrops()
+    }
+
+    /// A warning with the count of rows dropped since the last one, at most every 10 seconds, so that a full
+    /// buffer is never silent (the metrics count them too).
+    private func warnAboutDrops() {
+        let now = ContinuousClock.now
+        let (total, new): (Int, Int) = state.withLock { s in
+            guard s.dropped > s.warnedDropped, s.warnedAt.map({ now - $0 >= .seconds(10) }) ?? true else { return (s.dropped, 0) }
+            defer {
+                s.warnedDropped = s.dropped
+                s.warnedAt = now
+            }
+            return (s.dropped, s.dropped - s.warnedDropped)
+        }
+        guard new > 0 else { return }
+        logger.warning(
+            "usage rows or interactions dropped: the buffer (usage.buffer_capacity) was full while the store could not keep up",
+            metadata: ["dropped": "\(new)", "dropped_total": "\(total)", "capacity": "\(capacity)"])
     }
 }
 

@@ -1,0 +1,55 @@
+import Logging
+import NIOSSL
+import PostgresNIO
+
+/// One connection of its own, outside the pool, to ask the database whether it can be used now and, when it
+/// cannot, why. The pool waits out a failing database until the operation's deadline and then says only that
+/// it did not answer; this fails at once with the real cause (a refused connection, or the server's SQLSTATE,
+/// such as 28P01 for a wrong password), for `StoreFailure.describe` and `StoreFailure.isCredentials`.
+public enum PostgresProbe {
+    /// Connects to the database `settings` names, runs `SELECT 1` and disconnects; throws the raw failure
+    /// (not mapped to a `TrellisError`), or a `StoreURLError` for a CA file that cannot be read.
+    public static func check(_ settings: PostgresSettings) async throws {
+        var configuration = PostgresConnection.Configuration(
+            host: settings.host, port: settings.port, username: settings.user, password: settings.password, database: settings.database,
+            tls: try tls(settings))
+        configuration.options.connectTimeout = .seconds(Int64(settings.connectTimeoutSeconds))
+        let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: PostgresStore.quiet)
+        do {
+            try await connection.query("SELECT 1", logger: PostgresStore.quiet)
+            try await connection.close()
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
+    /// True when the database server itself answered `error` (it is up and refused: a wrong password, an unknown
+    /// user or database), rather than the connection failing.
+    public static func answeredByServer(_ error: any Error) -> Bool {
+        (error as? PSQLError)?.code == .server
+    }
+
+    /// The same TLS choices as the store's pool (`PostgresStore.tls`), for a single connection.
+    static func tls(_ settings: PostgresSettings) throws -> PostgresConnection.Configuration.TLS {
+        switch settings.tls {
+        case .disable:
+            return .disable
+        case .require:
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.certificateVerification = .none
+            return .require(try NIOSSLContext(configuration: tls))
+        case .verifyFull:
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.certificateVerification = .fullVerification
+            if let caFile = settings.caFile {
+                do {
+                    tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
+                } catch {
+                    throw StoreURLError(setting: "store.ca_file", problem: "cannot read the CA certificates in \(caFile)")
+                }
+            }
+            return .require(try NIOSSLContext(configuration: tls))
+        }
+    }
+}
