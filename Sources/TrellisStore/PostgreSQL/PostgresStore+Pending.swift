@@ -8,41 +8,6 @@ extension PostgresStore {
         TrellisError(status: 501, type: "server_error", code: "not_implemented", message: "\(what) is not available on PostgreSQL yet.")
     }
 
-    // MARK: CatalogStore
-    public func loadSnapshot(now: Date) async throws -> CatalogSnapshot { throw Self.pending("loadSnapshot") }
-    public func createTenant(name: String, settings: TenantSettings, actor: String, now: Date) async throws -> Tenant { throw Self.pending("createTenant") }
-    public func setTenantSettings(id: String, settings: TenantSettings, actor: String, now: Date) async throws -> Tenant {
-        throw Self.pending("setTenantSettings")
-    }
-    public func tenants() async throws -> [Tenant] { throw Self.pending("tenants") }
-    public func createUpstream(_ new: NewUpstream, actor: String, now: Date) async throws -> Upstream { throw Self.pending("createUpstream") }
-    public func updateUpstream(name: String, _ new: NewUpstream, actor: String, now: Date) async throws { throw Self.pending("updateUpstream") }
-    public func createModel(name: String, tenantID: String?, description: String?, spec: JSONValue, actor: String, now: Date) async throws -> IndustryModel {
-        throw Self.pending("createModel")
-    }
-    public func addModelVersion(modelID: String, spec: JSONValue, actor: String, now: Date) async throws -> Int { throw Self.pending("addModelVersion") }
-    public func setModelDescription(modelID: String, description: String?, actor: String, now: Date) async throws { throw Self.pending("setModelDescription") }
-    public func setTraffic(modelID: String, traffic: [Int: Int], actor: String, now: Date) async throws { throw Self.pending("setTraffic") }
-    public func writePrompt(
-        name: String, tenantID: String?, description: String?, definition: JSONValue, labels: [String], actor: String, now: Date
-    ) async throws -> PromptWrite { throw Self.pending("writePrompt") }
-    public func setPromptLabels(promptID: String, labels: [String: Int?], actor: String, now: Date) async throws -> Prompt {
-        throw Self.pending("setPromptLabels")
-    }
-    public func createAdapter(_ adapter: Adapter, actor: String, now: Date) async throws -> Adapter { throw Self.pending("createAdapter") }
-    public func updateAdapter(_ adapter: Adapter, actor: String, now: Date) async throws { throw Self.pending("updateAdapter") }
-
-    // MARK: KeyStore
-    public func createKey(_ new: NewKey, actor: String, now: Date) async throws -> (APIKeyInfo, String) { throw Self.pending("createKey") }
-    public func keys(tenantID: String) async throws -> [APIKeyInfo] { throw Self.pending("keys") }
-    public func key(id: String) async throws -> APIKeyInfo? { throw Self.pending("key") }
-    public func revokeKey(id: String, actor: String, now: Date) async throws -> APIKeyInfo { throw Self.pending("revokeKey") }
-
-    // MARK: AuditStore
-    public func auditEntries(tenantID: String?, limit: Int, beforeID: Int64?, filter: AuditFilter) async throws -> [AuditEntry] {
-        throw Self.pending("auditEntries")
-    }
-
     // MARK: UsageStore
     public func insertUsage(_ events: [UsageEvent]) async throws { throw Self.pending("insertUsage") }
     public func tokensThisMonth(_ month: String) async throws -> [String: Int] { throw Self.pending("tokensThisMonth") }

@@ -21,6 +21,12 @@ public enum StoreFailure {
     /// `error` in the store's terms.
     static func map(_ error: any Error) -> any Error {
         if error is TrellisError || error is CancellationError { return error }
+        // A transaction's failure is the one inside it: its body's (a 404, a 409, a unique index), else BEGIN's or COMMIT's.
+        if let transaction = error as? PostgresTransactionError,
+            let inner = transaction.closureError ?? transaction.beginError ?? transaction.commitError
+        {
+            return map(inner)
+        }
         if let psql = error as? PSQLError {
             if psql.code == .server, let state = psql.serverInfo?[.sqlState] {
                 if state == "23505" { return TrellisError.conflict("That name is already taken.") }
