@@ -69,7 +69,8 @@ import Testing
     }
 
     @Test func keysAreStoredOnlyAsDigestsAndListedWithoutSecrets() async throws {
-        try await TestGateway.run { gw in
+        // SQLite: the check reads the database file and its WAL byte for byte.
+        try await TestGateway.run(store: .sqlite) { gw in
             try await gw.createTenant("acme")
             let issued = try await gw.issueKey(tenant: "acme", ["name": "ci", "scopes": ["inference", "usage"]])
             #expect(issued.key.hasPrefix("trk-"))

@@ -5,6 +5,8 @@ import TrellisCore
 import TrellisServer
 import TrellisStore
 
+/// SQLite's own backup files: these cases open `SQLiteStore` directly and ignore `TRELLIS_TEST_STORE` (on
+/// PostgreSQL, `pg_dump` and the database's replication are the tools).
 @Suite("backup and restore")
 struct BackupTests {
     static func event(_ i: Int) -> UsageEvent {

@@ -268,8 +268,7 @@ import TrellisStore
             let error = try #require(events.dropLast().last.flatMap { try? JSONParser.parse($0) })
             #expect(error["error"]?["code"]?.stringValue == "server_shutting_down")
         }
-        let store = try SQLiteStore(directory: dataDir)
-        #expect(try store.countUsage(where: "error_code = 'server_shutting_down' AND status = 503") == 1)
+        #expect(try await TestGateway.usageCount(dataDir: dataDir, where: "error_code = 'server_shutting_down' AND status = 503") == 1)
     }
 
     @Test("egress: a host outside egress.allow is refused at registration; a name that resolves outside at dispatch too")

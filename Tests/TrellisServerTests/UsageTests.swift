@@ -67,17 +67,9 @@ import TrellisStore
             }
             #expect(events.last == "[DONE]", "the in-flight stream was finished, not cut")
             #expect(events.filter { $0.contains("tok") }.count == 10)
-            // After shutdown every row is in the file, the stream's included.
-            #expect(try SQLiteCheck.count(dataDir) == 6)
-            #expect(try SQLiteCheck.count(dataDir, where: "request_id = '\(requestID)' AND status = 200") == 1)
+            // After shutdown every row is in the store, the stream's included.
+            #expect(try await TestGateway.usageCount(dataDir: dataDir) == 6)
+            #expect(try await TestGateway.usageCount(dataDir: dataDir, where: "request_id = '\(requestID)' AND status = 200") == 1)
         }
-    }
-}
-
-/// Reads the usage table straight from a data directory's file.
-enum SQLiteCheck {
-    static func count(_ dataDir: String, where condition: String? = nil) throws -> Int {
-        let store = try SQLiteStore(directory: dataDir)
-        return try store.countUsage(where: condition)
     }
 }

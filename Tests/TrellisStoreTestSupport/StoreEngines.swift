@@ -84,20 +84,43 @@ public enum TestDatabases {
 
     /// Runs one statement on the cluster's own database (CREATE or DROP DATABASE cannot run in a transaction).
     public static func execute(_ sql: String, on settings: PostgresSettings) async throws {
+        try await withConnection(to: settings) { connection in
+            try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+        }
+    }
+
+    /// Deletes a scratch database made by `create()`, closing what is still connected to it.
+    public static func drop(_ settings: PostgresSettings) async throws {
+        var cluster = settings
+        cluster.database = try clusterSettings().database
+        guard settings.database.hasPrefix("t_"), cluster.database != settings.database else { return }
+        try await execute("DROP DATABASE IF EXISTS \(settings.database) WITH (FORCE)", on: cluster)
+    }
+
+    /// Runs `body` on a connection of its own to the database `settings` names, closed afterwards.
+    public static func withConnection<T: Sendable>(
+        to settings: PostgresSettings, _ body: (PostgresConnection) async throws -> T
+    ) async throws -> T {
         let configuration = PostgresConnection.Configuration(
             host: settings.host, port: settings.port, username: settings.user, password: settings.password, database: settings.database,
             tls: .disable)
-        var logger = Logger(label: "trellis.test.postgres")
-        logger.logLevel = .error
         let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
         do {
-            try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+            let result = try await body(connection)
             try await connection.close()
+            return result
         } catch {
             try? await connection.close()
             throw error
         }
     }
+
+    /// Says nothing below errors.
+    static let logger: Logger = {
+        var logger = Logger(label: "trellis.test.postgres")
+        logger.logLevel = .error
+        return logger
+    }()
 }
 
 /// A store on fresh storage in its own temporary directory; `remove()` deletes the directory (a PostgreSQL

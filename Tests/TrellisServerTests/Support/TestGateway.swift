@@ -8,10 +8,12 @@ import NIOHTTP1
 import OpenAIWire
 import ServiceLifecycle
 import Testing
+import TrellisStore
+import TrellisStoreTestSupport
 
 @testable import TrellisServer
 
-/// A real gateway for a test: its own SQLite file in a temporary directory, listening on 127.0.0.1 port 0,
+/// A real gateway for a test: its own store (see `TestStore`) and data directory, listening on 127.0.0.1 port 0,
 /// run in a service group and shut down gracefully (with its final usage flush) when the test body returns.
 struct TestGateway {
     static let adminKey = "test-operator-key-0123456789"
@@ -24,13 +26,15 @@ struct TestGateway {
     var base: String { "http://127.0.0.1:\(port)" }
 
     static func run<T>(
-        dataDir: String? = nil, configure: (inout TrellisConfig) -> Void = { _ in }, environment: [String: String] = [:],
-        clock: (@Sendable () -> Double)? = nil, _ body: (TestGateway) async throws -> T
+        dataDir: String? = nil, store: TestStore = .fromEnvironment, configure: (inout TrellisConfig) -> Void = { _ in },
+        environment: [String: String] = [:], clock: (@Sendable () -> Double)? = nil, _ body: (TestGateway) async throws -> T
     ) async throws -> T {
         let dataDir = dataDir ?? FileManager.default.temporaryDirectory.appendingPathComponent("trellis-test-\(UUID().uuidString)").path
         let ownsDirectory = dataDir.contains("/trellis-test-")
         defer { if ownsDirectory { try? FileManager.default.removeItem(atPath: dataDir) } }
+        let storeLocation = try await store.location(dataDir: dataDir)
         var config = TrellisConfig()
+        config.storeLocation = storeLocation
         config.host = "127.0.0.1"
         config.port = 0
         config.dataDir = dataDir
@@ -56,16 +60,34 @@ struct TestGateway {
         var port = 0
         for await p in ports { port = p }
         let harness = TestGateway(port: port, gateway: gateway, dataDir: dataDir) { await group.triggerGracefulShutdown() }
+        // After the gateway has stopped: its pool closed, and a database made for this run alone deleted.
+        func release() async {
+            (gateway.store as? PostgresStore)?.shutdown()
+            if ownsDirectory, case .postgres(let settings) = storeLocation { try? await TestDatabases.drop(settings) }
+        }
         do {
             let result = try await body(harness)
             await group.triggerGracefulShutdown()
             try await runTask.value
+            await release()
             return result
         } catch {
             await group.triggerGracefulShutdown()
             _ = try? await runTask.value
+            await release()
             throw error
         }
+    }
+
+    /// Counts the usage rows a stopped gateway left in `dataDir`'s store (those matching an SQL condition when
+    /// there is one), on the engine `store` picks, as a restarted gateway would find them.
+    static func usageCount(dataDir: String, store: TestStore = .fromEnvironment, where condition: String? = nil) async throws -> Int {
+        guard case .postgres(let settings) = try await store.location(dataDir: dataDir) else {
+            return try SQLiteStore(directory: dataDir).countUsage(where: condition)
+        }
+        let engine = try PostgresStore(settings: settings)
+        defer { engine.shutdown() }
+        return try await engine.usageCount(where: condition)
     }
 
     // MARK: HTTP
