@@ -26,26 +26,4 @@ extension PostgresStore {
     public func ratedInteractions(tenantID: String?, model: String?, afterRequestID: String?, limit: Int) async throws -> [RatedInteraction] {
         throw Self.pending("ratedInteractions")
     }
-
-    // MARK: KnowledgeStore
-    public func createKnowledgeBase(
-        name: String, tenantID: String, description: String?, embedding: KnowledgeBase.Embedding?, chunkSize: Int, chunkOverlap: Int, actor: String, now: Date
-    ) async throws -> KnowledgeBase { throw Self.pending("createKnowledgeBase") }
-    public func setKnowledgeBaseDescription(id: String, description: String?, actor: String, now: Date) async throws {
-        throw Self.pending("setKnowledgeBaseDescription")
-    }
-    public func knowledgeGeneration() async throws -> Int64 { throw Self.pending("knowledgeGeneration") }
-    public func document(sha256: String, knowledgeBaseID: String) async throws -> DocumentInfo? { throw Self.pending("document") }
-    public func document(id: String, knowledgeBaseID: String) async throws -> DocumentInfo? { throw Self.pending("document") }
-    public func documents(knowledgeBaseID: String, limit: Int, afterID: String?) async throws -> [DocumentInfo] { throw Self.pending("documents") }
-    public func insertDocument(
-        knowledgeBase: KnowledgeBase, title: String, contentType: String, sha256: String, bytes: Int, metadata: String?, chunks: [NewChunk], actor: String,
-        now: Date
-    ) async throws -> DocumentWrite { throw Self.pending("insertDocument") }
-    public func deleteDocument(id: String, knowledgeBase: KnowledgeBase, actor: String, now: Date) async throws -> (chunkIDs: [Int64], generation: Int64) {
-        throw Self.pending("deleteDocument")
-    }
-    public func chunks(ids: [Int64]) async throws -> [RetrievedChunk] { throw Self.pending("chunks") }
-    public func chunkCount(knowledgeBaseID: String) async throws -> Int { throw Self.pending("chunkCount") }
-    public func indexSnapshot(knowledgeBases: [KnowledgeBase]) async throws -> IndexSnapshot { throw Self.pending("indexSnapshot") }
 }
