@@ -39,12 +39,6 @@ extension SQLiteStore {
                 promptTokens: (row["p"] as Int?) ?? 0, completionTokens: (row["c"] as Int?) ?? 0, costMicros: (row["m"] as Int?) ?? 0,
                 positive: (row["pos"] as Int?) ?? 0, negative: (row["neg"] as Int?) ?? 0)
         }
-        func sorted(_ rows: [UsageRow]) -> [UsageRow] {
-            rows.sorted { a, b in
-                for d in dims where a.group[d] != b.group[d] { return (a.group[d] ?? "") < (b.group[d] ?? "") }
-                return false
-            }
-        }
         if dims.contains(.user) {
             let sql = """
                 SELECT \(select) SUM(requests) r, SUM(errors) e, SUM(prompt_tokens) p, SUM(completion_tokens) c, SUM(cost_micros) m,
@@ -72,7 +66,7 @@ extension SQLiteStore {
             }
             return out
         }
-        return sorted(rows)
+        return rows.sortedByGroup(dims)
     }
 }
 

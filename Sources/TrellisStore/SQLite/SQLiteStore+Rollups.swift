@@ -4,85 +4,12 @@ import OpenAIWire
 import TrellisCore
 
 /// The daily roll-ups (`usage_daily`, `usage_daily_models`, `usage_daily_users`), kept in the transaction that
-/// writes the usage rows.
+/// writes the usage rows; the deltas are computed by `Rollups` (Usage/Rollups.swift).
 extension SQLiteStore {
-    // MARK: Roll-ups
-
-    struct RollupKey: Hashable {
-        var day: String
-        var tenantID: String
-        var model: String
-        var version: Int
-        var keyID: String
-        var endUser: String?
-    }
-
-    struct RollupDelta {
-        var requests = 0
-        var errors = 0
-        var promptTokens = 0
-        var completionTokens = 0
-        var costMicros = 0
-        var positive = 0
-        var negative = 0
-        var latency = Histogram()
-        var ttft = Histogram()
-        /// The end users seen, as `UserSet` hashes (daily rows only).
-        var users = Set<UInt64>()
-
-        /// Counts one usage row's request, error and tokens.
-        mutating func count(_ e: UsageRecord) {
-            requests += 1
-            if e.status >= 400 { errors += 1 }
-            promptTokens += e.promptTokens
-            completionTokens += e.completionTokens
-            costMicros += e.costMicros
-        }
-    }
-
-    static func accumulate(_ events: [UsageRecord], into daily: inout [RollupKey: RollupDelta], users: inout [RollupKey: RollupDelta]) {
-        for e in events {
-            let base = RollupKey(
-                day: UsageQuery.day(ms: e.atMs), tenantID: e.tenantID, model: e.model, version: e.modelVersion ?? -1, keyID: e.keyID, endUser: nil)
-            var d = daily[base] ?? RollupDelta()
-            d.count(e)
-            if e.status < 400 {
-                d.latency.add(e.latencyMs)
-                if let t = e.ttftMs { d.ttft.add(t) }
-            }
-            if let user = e.endUser, !user.isEmpty { d.users.insert(UserSet.hash(user)) }
-            daily[base] = d
-            if let user = e.endUser, !user.isEmpty {
-                var key = base
-                key.endUser = user
-                var u = users[key] ?? RollupDelta()
-                u.count(e)
-                users[key] = u
-            }
-        }
-    }
-
-    static func applyRollups(_ db: Database, daily: [RollupKey: RollupDelta], users: [RollupKey: RollupDelta]) throws {
-        // The same deltas without the key, for usage_daily_models.
-        var byModel: [RollupKey: RollupDelta] = [:]
-        for (k, d) in daily {
-            var key = k
-            key.keyID = ""
-            var m = byModel[key] ?? RollupDelta()
-            m.requests += d.requests
-            m.errors += d.errors
-            m.promptTokens += d.promptTokens
-            m.completionTokens += d.completionTokens
-            m.costMicros += d.costMicros
-            m.positive += d.positive
-            m.negative += d.negative
-            m.latency.merge(d.latency)
-            m.ttft.merge(d.ttft)
-            m.users.formUnion(d.users)
-            byModel[key] = m
-        }
-        try upsertDaily(db, table: "usage_daily", withKey: true, daily)
-        try upsertDaily(db, table: "usage_daily_models", withKey: false, byModel)
+    /// Writes a batch's roll-up deltas (`Rollups`) in the caller's transaction.
+    static func applyRollups(_ db: Database, _ rollups: Rollups) throws {
+        try upsertDaily(db, table: "usage_daily", withKey: true, rollups.daily)
+        try upsertDaily(db, table: "usage_daily_models", withKey: false, rollups.byModel)
         let upsertUser = try db.cachedStatement(
             sql: """
                 INSERT INTO usage_daily_users(day, tenant_id, model, model_version, key_id, end_user, requests, errors, prompt_tokens,
@@ -93,7 +20,7 @@ extension SQLiteStore {
                     prompt_tokens = prompt_tokens + excluded.prompt_tokens, completion_tokens = completion_tokens + excluded.completion_tokens,
                     cost_micros = cost_micros + excluded.cost_micros, positive = positive + excluded.positive, negative = negative + excluded.negative
                 """)
-        for (k, d) in users {
+        for (k, d) in rollups.users {
             try upsertUser.execute(arguments: [
                 k.day, k.tenantID, k.model, k.version, k.keyID, k.endUser ?? "", d.requests, d.errors, d.promptTokens, d.completionTokens, d.costMicros,
                 d.positive, d.negative,
@@ -141,22 +68,21 @@ extension SQLiteStore {
     /// Builds the roll-ups from the usage table when they are missing (a database from before they existed).
     public func rebuildRollupsIfNeeded() async throws {
         try await pool.write { db in
-            let rollups = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM usage_daily") ?? 0
+            let rollupRows = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM usage_daily") ?? 0
             let usage = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM usage") ?? 0
-            guard rollups == 0, usage > 0 else { return }
-            var daily: [RollupKey: RollupDelta] = [:]
-            var users: [RollupKey: RollupDelta] = [:]
+            guard rollupRows == 0, usage > 0 else { return }
+            var rollups = Rollups()
             let cursor = try UsageRecord.fetchCursor(db)
             var batch: [UsageRecord] = []
             while let row = try cursor.next() {
                 batch.append(row)
                 if batch.count == 10_000 {
-                    Self.accumulate(batch, into: &daily, users: &users)
+                    rollups.accumulate(batch)
                     batch.removeAll(keepingCapacity: true)
                 }
             }
-            Self.accumulate(batch, into: &daily, users: &users)
-            try Self.applyRollups(db, daily: daily, users: users)
+            rollups.accumulate(batch)
+            try Self.applyRollups(db, rollups)
         }
     }
 

@@ -32,10 +32,9 @@ extension SQLiteStore {
             ])
             records.append(r)
         }
-        var daily: [RollupKey: RollupDelta] = [:]
-        var users: [RollupKey: RollupDelta] = [:]
-        accumulate(records, into: &daily, users: &users)
-        try applyRollups(db, daily: daily, users: users)
+        var rollups = Rollups()
+        rollups.accumulate(records)
+        try applyRollups(db, rollups)
     }
 
     /// Tokens each tenant used since the start of `month` (`"2026-11"`), from the roll-ups.
