@@ -1,16 +1,16 @@
 import Foundation
-import GRDB
 import TrellisCore
 import TrellisStore
 
 // trellis-usage-bench: the usage report at a million rows, written the way the gateway writes them.
 //
-// Opens a SQLiteStore in a temporary directory, inserts usage rows through `insertUsage` in batches (so the
-// daily roll-ups are built by the store's own write path, exactly as the gateway's usage recorder does), then
-// times `usageReport` for the queries an operator runs over a month. Prints a Markdown table.
+// Opens a SQLiteStore in a temporary directory (or, with `--store-url postgres://…` or `BENCH_STORE_URL`, a
+// PostgresStore on an empty database), inserts usage rows through `insertUsage` in batches (so the daily
+// roll-ups are built by the store's own write path, exactly as the gateway's usage recorder does), then times
+// `usageReport` for the queries an operator runs over a month. Prints a Markdown table.
 //
 //   swift build -c release --product trellis-usage-bench
-//   .build/release/trellis-usage-bench [--rows 1000000] [--batch 5000] [--runs 20] [--dir PATH] [--keep]
+//   .build/release/trellis-usage-bench [--rows 1000000] [--batch 5000] [--runs 20] [--dir PATH] [--keep] [--store-url URL]
 //
 // The data: 30 days, 20 tenants (request volume skewed, Zipf-like), 10 keys per tenant (200), 30 models
 // with 3 versions each (traffic 70/25/5), each tenant using 3 to 6 of the models, 5,000 end users (250 per
@@ -23,6 +23,7 @@ struct Options {
     var runs = 20
     var dir: String?
     var keep = false
+    var storeURL = ProcessInfo.processInfo.environment["BENCH_STORE_URL"].flatMap { $0.isEmpty ? nil : $0 }
 
     init(_ args: [String]) {
         var i = 1
@@ -37,8 +38,9 @@ struct Options {
             case "--runs": runs = next().flatMap(Int.init) ?? runs
             case "--dir": dir = next()
             case "--keep": keep = true
+            case "--store-url": storeURL = next()
             case "-h", "--help":
-                print("usage: trellis-usage-bench [--rows N] [--batch N] [--runs N] [--dir PATH] [--keep]")
+                print("usage: trellis-usage-bench [--rows N] [--batch N] [--runs N] [--dir PATH] [--keep] [--store-url postgres://…]")
                 exit(0)
             default:
                 FileHandle.standardError.write(Data("unknown argument \(args[i])\n".utf8))
@@ -85,10 +87,6 @@ func percentile(_ sorted: [Double], _ q: Double) -> Double {
     return sorted[min(rank, sorted.count) - 1]
 }
 
-func fileSize(_ path: String) -> Int64 {
-    ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
-}
-
 func mib(_ bytes: Int64) -> String { String(format: "%.0f MiB", Double(bytes) / 1_048_576) }
 
 let options = Options(CommandLine.arguments)
@@ -98,10 +96,15 @@ let models = 30
 let usersPerTenant = 250
 let days = 30
 
-let directory = options.dir ?? FileManager.default.temporaryDirectory.appendingPathComponent("trellis-usage-bench-\(UUID().uuidString)").path
-try? FileManager.default.removeItem(atPath: directory)
-let store: any UsageStore = try SQLiteStore(directory: directory)
-let dbPath = (directory as NSString).appendingPathComponent(SQLiteStore.fileName)
+let target: BenchStore
+let store: any UsageStore
+do {
+    target = try BenchStore(options: options)
+    store = try await target.open()
+} catch {
+    FileHandle.standardError.write(Data("trellis-usage-bench: \(error)\n".utf8))
+    exit(1)
+}
 
 // The month: 30 whole UTC days ending yesterday.
 let dayMs: Int64 = 86_400_000
@@ -123,7 +126,7 @@ let tenantIDs = (0..<tenants).map { String(format: "tnt_bench%02d", $0) }
 let modelNames = (0..<models).map { String(format: "model-%02d", $0) }
 let keyIDs = (0..<(tenants * keysPerTenant)).map { String(format: "key_bench%03d", $0) }
 
-print("writing \(options.rows) usage rows in batches of \(options.batch) to \(dbPath)")
+print("writing \(options.rows) usage rows in batches of \(options.batch) to \(target.description)")
 let insertStarted = ContinuousClock.now
 var written = 0
 var batch: [UsageEvent] = []
@@ -163,17 +166,9 @@ for i in 0..<options.rows {
 let insertElapsed = ContinuousClock.now - insertStarted
 let insertSeconds = Double(insertElapsed.components.seconds) + Double(insertElapsed.components.attoseconds) / 1e18
 
-// Row counts of the roll-ups, and the file once the WAL is checkpointed.
-let pool = try DatabasePool(path: dbPath)
-let (usageRows, dailyRows, userRows) = try pool.write { db in
-    (
-        try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM usage") ?? 0, try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM usage_daily") ?? 0,
-        try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM usage_daily_users") ?? 0
-    )
-}
-try pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
-try pool.close()
-let dbSize = fileSize(dbPath) + fileSize(dbPath + "-wal")
+// Row counts of the roll-ups, and the size on disk.
+let stats = try await target.stats()
+let usageRows = stats.usage
 
 struct Case {
     var name: String
@@ -212,9 +207,8 @@ print("")
 print(
     String(
         format: "inserted %d rows in %.1f s (%.0f rows/s, batches of %d through insertUsage); usage_daily %d rows, usage_daily_users %d rows; database %@",
-        usageRows, insertSeconds, Double(usageRows) / insertSeconds, options.batch, dailyRows, userRows, mib(dbSize)))
+        usageRows, insertSeconds, Double(usageRows) / insertSeconds, options.batch, stats.daily, stats.users, mib(stats.bytes)))
 print("requests counted by each query (all = \(usageRows), one tenant's for (c) excludes requests without a user):")
 for c in cases { print("  \(c.name): \(totals[c.name] ?? 0)") }
-if !options.keep && options.dir == nil {
-    try? FileManager.default.removeItem(atPath: directory)
-}
+target.remove(keep: options.keep, explicitDirectory: options.dir != nil)
+(store as? PostgresStore)?.shutdown()
