@@ -31,6 +31,12 @@ public enum StoreFailure {
             if psql.code == .server, let state = psql.serverInfo?[.sqlState] {
                 if state == "23505" { return TrellisError.conflict("That name is already taken.") }
                 if state.hasPrefix("28") { return unavailable("The store refused the gateway's credentials.") }
+                // Text PostgreSQL cannot hold (a NUL character), which SQLite would have stored.
+                if state == "22021" || state == "22P05" {
+                    return TrellisError.invalidRequest("Text with a NUL character (\\u0000) cannot be stored.", code: "invalid_text")
+                }
+                // A serialization failure or a deadlock: the transaction was rolled back whole.
+                if state == "40001" || state == "40P01" { return unavailable("The store was busy with a conflicting change; nothing was changed. Try again.") }
                 // 08: connection exceptions; 57P: the server shutting down or starting; 53: out of resources.
                 if state.hasPrefix("08") || state.hasPrefix("57P") || state.hasPrefix("53") { return unavailable() }
                 return error
