@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import TrellisStore
 
@@ -33,6 +34,8 @@ public enum StoreCopy {
         /// The target already holds rows in this table.
         case targetNotEmpty(table: String, rows: Int)
         case sameStore
+        /// A SQLite source file that does not exist (opening it would create an empty store).
+        case noSource(String)
         case notTransferable(String)
 
         public var description: String {
@@ -40,6 +43,7 @@ public enum StoreCopy {
             case .targetNotEmpty(let table, let rows):
                 "the target already holds data (\(rows) row\(rows == 1 ? "" : "s") in \(table)); copy into a new, empty database"
             case .sameStore: "the source and the target are the same store"
+            case .noSource(let path): "there is no SQLite database at \(path)"
             case .notTransferable(let engine): "the store engine \(engine) cannot be copied"
             }
         }
@@ -51,6 +55,7 @@ public enum StoreCopy {
         operationTimeout: Duration = .seconds(120), progress: @Sendable (Progress) -> Void = { _ in }
     ) async throws -> Report {
         guard source != target else { throw Refusal.sameStore }
+        if case .sqlite(let path) = source, !FileManager.default.fileExists(atPath: path) { throw Refusal.noSource(path) }
         let from = try makeStore(source, logger: logger, operationTimeout: operationTimeout)
         defer { (from as? PostgresStore)?.shutdown() }
         try await from.prepare()

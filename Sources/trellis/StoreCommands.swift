@@ -14,15 +14,15 @@ struct StoreCommand: AsyncParsableCommand {
             abstract: "Copy a whole deployment to another store (SQLite to PostgreSQL and back).",
             discussion: """
                 Both stores are named by URL, as store.url: sqlite:///abs/path/trellis.sqlite or \
-                postgres://user:password@host:5432/database?sslmode=require. The target is created and migrated \
-                if needed and must hold no data. Tables move in batches, each batch one transaction on the target, \
+                postgres://user:password@host:5432/database?sslmode=require. The target's schema is created if \
+                needed (a PostgreSQL database must exist already); it must hold no data. Tables move in batches, each batch one transaction on the target, \
                 with a progress line per table; at the end the row counts of every table are compared (exit status \
                 1 on any difference, 2 when the copy is refused). Keys keep working: only their digests are stored. \
                 Stop the gateways using the source first, so that nothing is written while it is copied.
                 """)
 
         @Option(name: .long, help: "The store to copy from (a store URL).") var from: String
-        @Option(name: .long, help: "The store to copy into (a store URL; created if needed, must be empty).") var to: String
+        @Option(name: .long, help: "The store to copy into (a store URL; it must hold no data).") var to: String
         @Option(name: .long, help: "Environment variable holding the source database's password (instead of the URL's).")
         var fromPasswordEnv: String?
         @Option(name: .long, help: "Environment variable holding the target database's password (instead of the URL's).")
@@ -44,7 +44,7 @@ struct StoreCommand: AsyncParsableCommand {
             } catch let refusal as StoreCopy.Refusal {
                 throw refused(refusal)
             } catch {
-                printRefusal("store copy failed: \(error)")
+                printRefusal("store copy failed: \(StoreFailure.describe(error))")
                 throw ExitCode(1)
             }
             print("row counts (source, target):")
@@ -94,8 +94,8 @@ private final class ProgressPrinter: Sendable {
     func report(_ progress: StoreCopy.Progress) {
         let line = printed.withLock { last -> Bool in
             if progress.done {
-                last = 0
-                return true
+                defer { last = 0 }
+                return progress.copied == 0 || progress.copied != last
             }
             guard progress.copied >= last + max(batchSize, progress.total / 10) else { return false }
             last = progress.copied

@@ -110,6 +110,17 @@ struct StoreCopyTests {
             _ = try await StoreCopy.copy(from: location, to: location)
         }
     }
+
+    @Test("a SQLite source that does not exist is refused, and not created (it would copy an empty store)")
+    func refusesAMissingSource() async throws {
+        let target = try await StoreEngineFactory.sqlite.make()
+        defer { target.remove() }
+        let missing = target.directory.appendingPathComponent("typo.sqlite").path
+        await #expect(throws: StoreCopy.Refusal.noSource(missing)) {
+            _ = try await StoreCopy.copy(from: .sqlite(path: missing), to: target.location)
+        }
+        #expect(!FileManager.default.fileExists(atPath: missing))
+    }
 }
 
 /// Progress reports, collected across the copy's calls.
