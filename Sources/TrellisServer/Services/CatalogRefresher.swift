@@ -19,7 +19,13 @@ struct CatalogRefresher: PeriodicService {
         // Until the start is done, `StoreStartup` is the one trying the store.
         guard gateway.readiness.isStarted else { return }
         do {
-            let stored = try await gateway.store.catalogGeneration()
+            // Bounded here too: a store call that never returns must not stop the checks (nor keep readiness).
+            let store = gateway.store
+            let stored = try await withDeadline(.milliseconds(gateway.config.storeOperationTimeoutMs + 1_000)) {
+                StoreFailure.unavailable("The store did not answer the health check in time.")
+            } operation: {
+                try await store.catalogGeneration()
+            }
             if gateway.readiness.storeAnswered() {
                 logger.notice("store reachable again; the gateway is ready", metadata: ["store": "\(StoreStartup.describe(gateway.config.store))"])
             }

@@ -13,6 +13,7 @@ final class StoreReadiness: Sendable {
         var reachable = true
         /// Why the store cannot be used, one line without credentials (nil when it can).
         var problem: String?
+        var failedStarts = 0
     }
 
     private let state = Mutex(State())
@@ -34,9 +35,15 @@ final class StoreReadiness: Sendable {
         }
     }
 
+    /// Attempts at the start that failed so far.
+    var failedStarts: Int { state.withLock { $0.failedStarts } }
+
     /// The start could not finish: `problem` says why.
     func startFailed(_ problem: String) {
-        state.withLock { $0.problem = problem }
+        state.withLock {
+            $0.problem = problem
+            $0.failedStarts += 1
+        }
     }
 
     /// The store answered; true when it had been unreachable (the outage is over).
