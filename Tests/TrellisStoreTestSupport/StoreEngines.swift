@@ -77,7 +77,12 @@ public enum TestDatabases {
     public static func create() async throws -> PostgresSettings {
         var settings = try clusterSettings()
         let name = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        try await execute("CREATE DATABASE \(name)", on: settings)
+        do {
+            try await execute("CREATE DATABASE \(name)", on: settings)
+        } catch {
+            // The server's own words (PSQLError describes itself only when reflected); never the password.
+            throw Problem(description: "PostgreSQL for the tests: cannot create a database in \(settings): \(String(reflecting: error))")
+        }
         settings.database = name
         return settings
     }
