@@ -128,7 +128,8 @@ extension PostgresStore {
         let document = DocumentRecord(
             id: APIKeys.identifier("doc"), kbID: knowledgeBase.id, title: title, contentType: contentType, sha256: sha256, bytes: bytes,
             metadata: metadata, chunkCount: chunks.count, createdAt: now.unixSeconds)
-        return try await write { connection in
+        // Bulk: a large document is thousands of chunks, and its size is the client's.
+        return try await write(bulk: true) { connection in
             // A concurrent upload of the same content holds the unique index entry until it ends: this waits for
             // it, then inserts nothing, and the next statement sees its document.
             let inserted = try await connection.scalar(
@@ -264,7 +265,7 @@ extension PostgresStore {
     /// The generation, every chunk's terms and the embedded chunks' vectors of these knowledge bases, by chunk
     /// id, from one snapshot of the database.
     public func indexSnapshot(knowledgeBases: [KnowledgeBase]) async throws -> IndexSnapshot {
-        try await snapshotRead { connection in
+        try await snapshotRead(bulk: true) { connection in
             var snapshot = IndexSnapshot(generation: try await Self.knowledgeGeneration(connection), terms: [:], vectors: [:])
             for kb in knowledgeBases {
                 var list: [(id: Int64, terms: [String])] = []

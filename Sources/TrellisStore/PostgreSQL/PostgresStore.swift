@@ -76,21 +76,24 @@ public final class PostgresStore: Sendable {
         try await guarded { [client] in try await client.withConnection { try await body($0) } }
     }
 
-    /// Runs `body` in one transaction, within the deadline; an error rolls everything back.
-    func write<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        try await guarded { [client, logger] in try await client.withTransaction(logger: logger) { try await body($0) } }
+    /// Runs `body` in one transaction, within the deadline (`bulk`: the longer one of operations whose size
+    /// the caller sets, such as a large document's chunks); an error rolls everything back.
+    func write<T: Sendable>(bulk: Bool = false, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await guarded(bulk: bulk) { [client, logger] in try await client.withTransaction(logger: logger) { try await body($0) } }
     }
 
     /// Runs `body` in one read-only transaction that sees one snapshot of the database throughout.
-    func snapshotRead<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        try await write { connection in
+    func snapshotRead<T: Sendable>(bulk: Bool = false, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await write(bulk: bulk) { connection in
             try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: Self.quiet)
             return try await body(connection)
         }
     }
 
-    /// The operation within the deadline, its failures in the store's terms (`StoreFailure.map`).
-    func guarded<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+    /// The operation within the deadline, its failures in the store's terms (`StoreFailure.map`). A bulk
+    /// operation gets twelve times the deadline (two minutes by default).
+    func guarded<T: Sendable>(bulk: Bool = false, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        let operationTimeout = bulk ? operationTimeout * 12 : operationTimeout
         do {
             return try await withThrowingTaskGroup(of: T?.self) { group in
                 group.addTask { try await operation() }
