@@ -86,6 +86,8 @@ public final class UsageRecorder: Service, Sendable {
     }
 
     public var pendingCount: Int { state.withLock { $0.buffer.count } }
+    /// Captured interactions waiting to be written.
+    var pendingCaptures: Int { state.withLock { $0.captures.count } }
 
     /// The row of `requestID` while it is still in memory (buffered, or in a batch being written), else nil:
     /// then it is in the store, or there is no such request. Looked up without writing anything, so that
@@ -161,7 +163,15 @@ public final class UsageRecorder: Service, Sendable {
                     requestID: c.requestID, tenantID: c.tenantID, model: c.model, modelVersion: c.modelVersion, messages: c.messages, answer: c.answer,
                     retentionDays: c.retentionDays)
             } catch {
-                // This one and those after it go back in front, within the bound, for the next flush.
+                guard StoreFailure.isUnavailable(error) else {
+                    // Refused for itself (not an outage): retrying would not help.
+                    state.withLock { $0.dropped += 1 }
+                    onDrop(1, .interaction)
+                    logger.error("interaction capture write failed", metadata: ["error": "\(type(of: error))"])
+                    continue
+                }
+                // The store is away: this one and those after it go back in front, within the bound, for the
+                // next flush.
                 let rest = captures[index...]
                 let lost = state.withLock { s -> Int in
                     let room = max(0, capacity - s.captures.count)
