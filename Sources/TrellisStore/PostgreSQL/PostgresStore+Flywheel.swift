@@ -72,7 +72,7 @@ extension PostgresStore {
         let at = now.unixMilliseconds
         let expires = at + Int64(retentionDays) * 86_400_000
         try await write { connection in
-            try await connection.query(
+            _ = try await connection.query(
                 """
                 INSERT INTO interactions(request_id, tenant_id, model, model_version, at_ms, messages, answer, expires_at_ms)
                 VALUES (\(requestID), \(tenantID), \(model), \(modelVersion), \(at), \(JSONWriter.string(messages)), \(answer), \(expires))
