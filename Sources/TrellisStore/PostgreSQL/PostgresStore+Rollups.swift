@@ -99,10 +99,11 @@ extension PostgresStore {
     }
 
     /// Builds the roll-ups from the usage rows when they are missing (rows copied in without them). Usage
-    /// writes wait meanwhile (the table is locked against writes), so no row is counted twice.
+    /// writes wait meanwhile (the table is locked against writes), so no row is counted twice. It reads the
+    /// whole usage table: the bulk deadline.
     public func rebuildRollupsIfNeeded() async throws {
         guard try await read({ connection in try await Self.rollupsMissing(connection) }) else { return }
-        try await write { connection in
+        try await write(bulk: true) { connection in
             try await connection.query("LOCK TABLE usage IN EXCLUSIVE MODE", logger: Self.quiet)
             guard try await Self.rollupsMissing(connection) else { return }
             var rollups = Rollups()
