@@ -38,7 +38,8 @@ public enum StoreFailure {
                 // A serialization failure or a deadlock: the transaction was rolled back whole.
                 if state == "40001" || state == "40P01" { return unavailable("The store was busy with a conflicting change; nothing was changed. Try again.") }
                 // 08: connection exceptions; 57P: the server shutting down or starting; 53: out of resources.
-                if state.hasPrefix("08") || state.hasPrefix("57P") || state.hasPrefix("53") { return unavailable() }
+                // (08P01, a protocol violation, is a fault in the gateway's own statement, not an outage.)
+                if (state.hasPrefix("08") && state != "08P01") || state.hasPrefix("57P") || state.hasPrefix("53") { return unavailable() }
                 return error
             }
             switch psql.code {
