@@ -92,9 +92,14 @@ struct StoreOutageTests {
                     stop.withLock { $0 = true }
                     await workers.value
 
-                    try await waitUntil(timeout: .seconds(90)) {
-                        await gw.flushUsage()
-                        return gw.gateway.usage.pendingCount == 0
+                    // Bounded from outside as well: a store write stuck past its own deadline fails the test here.
+                    try await withDeadline(.seconds(120)) {
+                        PrivateCluster.Problem(description: "the usage rows were not written within 120 s of the database's return")
+                    } operation: {
+                        try await waitUntil(timeout: .seconds(90)) {
+                            await gw.flushUsage()
+                            return gw.gateway.usage.pendingCount == 0
+                        }
                     }
                     #expect(refused.withLock { $0 }.isEmpty, "\(refused.withLock { $0.prefix(5) })")
                     #expect(gw.gateway.usage.droppedCount == 0)
