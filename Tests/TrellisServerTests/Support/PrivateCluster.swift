@@ -4,6 +4,7 @@ import ServiceLifecycle
 import Synchronization
 import Testing
 import TrellisStore
+import TrellisStoreTestSupport
 
 @testable import TrellisServer
 
@@ -34,6 +35,9 @@ struct PrivateCluster: Sendable {
                 throw Problem(description: "scripts/postgres.sh printed no postgres:// URL")
             }
             cluster = PrivateCluster(directory: directory, settings: settings)
+            // The script's clusters trade durability for speed (synchronous_commit off), so a crash may lose
+            // commits already answered; an outage test needs what was answered to survive: on for its sessions.
+            try await TestDatabases.execute("ALTER DATABASE \(settings.database) SET synchronous_commit = on", on: settings)
         } catch {
             _ = try? await run(["stop", directory])
             throw error
