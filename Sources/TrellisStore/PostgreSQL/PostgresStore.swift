@@ -73,13 +73,23 @@ public final class PostgresStore: Sendable {
 
     /// Runs `body` on a pooled connection (no transaction), within the deadline.
     func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        try await guarded { [client] in try await client.withConnection { try await body($0) } }
+        try await guarded { [client] leased in
+            try await client.withConnection { connection in
+                leased.hold(connection)
+                return try await body(connection)
+            }
+        }
     }
 
     /// Runs `body` in one transaction, within the deadline (`bulk`: the longer one of operations whose size
     /// the caller sets, such as a large document's chunks); an error rolls everything back.
     func write<T: Sendable>(bulk: Bool = false, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        try await guarded(bulk: bulk) { [client, logger] in try await client.withTransaction(logger: logger) { try await body($0) } }
+        try await guarded(bulk: bulk) { [client, logger] leased in
+            try await client.withConnection { connection in
+                leased.hold(connection)
+                return try await connection.withTransaction(logger: logger) { try await body($0) }
+            }
+        }
     }
 
     /// Runs `body` in one read-only transaction that sees one snapshot of the database throughout.
@@ -92,21 +102,22 @@ public final class PostgresStore: Sendable {
 
     /// The operation within the deadline, its failures in the store's terms (`StoreFailure.map`). A bulk
     /// operation gets twelve times the deadline (two minutes by default).
-    func guarded<T: Sendable>(bulk: Bool = false, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
-        let operationTimeout = bulk ? operationTimeout * 12 : operationTimeout
+    ///
+    /// The deadline holds even when the operation does not end: a query on a connection whose server vanished
+    /// can wait on a socket that never answers, whatever its task's cancellation says. So the caller is answered
+    /// at the deadline without waiting for the operation (`withDeadline`), and the connection it leased is
+    /// closed, which fails the stuck query and gives the connection's place in the pool back.
+    func guarded<T: Sendable>(bulk: Bool = false, _ operation: @escaping @Sendable (LeasedConnection) async throws -> T) async throws -> T {
+        let deadline = bulk ? operationTimeout * 12 : operationTimeout
+        let leased = LeasedConnection()
         do {
-            return try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask { try await operation() }
-                group.addTask { [operationTimeout] in
-                    try await Task.sleep(for: operationTimeout)
-                    return nil
-                }
-                defer { group.cancelAll() }
-                guard let first = try await group.next(), let value = first else {
-                    throw StoreFailure.unavailable("The store did not answer within \(operationTimeout).")
-                }
-                return value
-            }
+            return try await withDeadline(
+                deadline,
+                onTimeout: {
+                    leased.close()
+                    return StoreFailure.unavailable("The store did not answer within \(deadline).")
+                },
+                operation: { try await operation(leased) })
         } catch {
             throw StoreFailure.map(error)
         }
@@ -125,8 +136,12 @@ public final class PostgresStore: Sendable {
     /// once; returns the applied migrations, oldest first.
     @discardableResult
     public func migrate() async throws -> [String] {
-        let applied = try await guarded { [client] in
-            try await client.withConnection { connection in try await PostgresMigrations.apply(on: connection) }
+        // Bulk: it may wait for another process's migration to release the lock.
+        let applied = try await guarded(bulk: true) { [client] leased in
+            try await client.withConnection { connection in
+                leased.hold(connection)
+                return try await PostgresMigrations.apply(on: connection)
+            }
         }
         migrations.withLock { $0 = applied }
         return applied
@@ -196,3 +211,18 @@ extension PostgresConnection {
 }
 
 extension PostgresStore: TrellisStoreEngine {}
+
+/// The connection an operation leased, so that an operation past its deadline can have it closed.
+final class LeasedConnection: Sendable {
+    private let connection = Mutex<PostgresConnection?>(nil)
+
+    func hold(_ leased: PostgresConnection) {
+        connection.withLock { $0 = leased }
+    }
+
+    /// Closes the connection, if one was leased; whatever waits on it fails, and the pool replaces it.
+    func close() {
+        guard let leased = connection.withLock({ $0 }) else { return }
+        Task { try? await leased.close() }
+    }
+}

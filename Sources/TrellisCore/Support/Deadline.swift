@@ -3,7 +3,7 @@ import Synchronization
 /// `operation`'s result, or `onTimeout()` thrown once `deadline` has passed, without waiting for `operation`
 /// to end: it is cancelled and left to finish on its own. For checks that must keep their rhythm even when
 /// what they call ignores cancellation (a store query on a connection that died without a word).
-func withDeadline<T: Sendable>(
+public func withDeadline<T: Sendable>(
     _ deadline: Duration, onTimeout: @escaping @Sendable () -> any Error, operation: @escaping @Sendable () async throws -> T
 ) async throws -> T {
     let race = Race<T>()
