@@ -12,7 +12,9 @@
 #   4. the end-to-end suite: that release binary in front of a real llama.cpp server, driven by the
 #      official openai SDK and langchain-openai, on SQLite and then on PostgreSQL (TRELLIS_E2E_STORE_URL:
 #      every gateway of the session on a fresh database of the cluster); one model server serves both
-#      runs (the first run compiles llama.cpp: ~10 minutes, then pip's cache makes it about a minute).
+#      runs (the first run compiles llama.cpp: ~10 minutes, then pip's cache makes it about a minute);
+#   5. `trellis store copy` end to end: the demo's SQLite database copied to PostgreSQL and the demo's curl
+#      lines answered by a gateway on the copy (scripts/store-copy-check.sh).
 # A failing test step does not stop the later ones: the run goes on and fails at the end, listing them.
 # Arguments are passed to pytest.
 set -euo pipefail
@@ -95,6 +97,8 @@ run_step "end-to-end suite on SQLite (llama.cpp + openai SDK + langchain-openai)
   env TRELLIS_BIN="$REPO/.build/release/trellis" "$REPO/scripts/e2e.sh" "$@"
 run_step "end-to-end suite on PostgreSQL (TRELLIS_E2E_STORE_URL)" \
   env TRELLIS_BIN="$REPO/.build/release/trellis" TRELLIS_E2E_STORE_URL="$TRELLIS_TEST_POSTGRES_URL" "$REPO/scripts/e2e.sh" "$@"
+run_step "trellis store copy: the demo's database moved to PostgreSQL, its curl lines answered there (scripts/store-copy-check.sh)" \
+  env TRELLIS_BIN="$REPO/.build/release/trellis" "$REPO/scripts/store-copy-check.sh"
 
 if ((${#failed[@]})); then
   step "FAILED after $((SECONDS - started)) s:"
