@@ -130,7 +130,8 @@ start_upstream() {
 start_trellis() {
     local store=""
     if [[ "${BENCH_STORE_URL:-}" == postgres ]]; then
-        BENCH_PG_DIR="$WORK/postgres"
+        # Its own folder under /tmp: the cluster runs as another user, who cannot enter $WORK (mode 0700).
+        BENCH_PG_DIR="$(mktemp -d -u "${TMPDIR:-/tmp}/trellis-bench-pg.XXXXXX")"
         store="$("$REPO/scripts/postgres.sh" start "$BENCH_PG_DIR")" || die "PostgreSQL did not start"
     elif [[ -n "${BENCH_STORE_URL:-}" ]]; then
         store="$BENCH_STORE_URL"
