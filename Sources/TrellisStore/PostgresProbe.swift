@@ -1,6 +1,7 @@
 import Logging
 import NIOSSL
 import PostgresNIO
+import TrellisCore
 
 /// One connection of its own, outside the pool, to ask the database whether it can be used now and, when it
 /// cannot, why. The pool waits out a failing database until the operation's deadline and then says only that
@@ -10,6 +11,15 @@ public enum PostgresProbe {
     /// Connects to the database `settings` names, runs `SELECT 1` and disconnects; throws the raw failure
     /// (not mapped to a `TrellisError`), or a `StoreURLError` for a CA file that cannot be read.
     public static func check(_ settings: PostgresSettings) async throws {
+        // Connecting is bounded by connect_timeout; a server that stalls after the login must not hold the
+        // start's retries forever either.
+        try await withDeadline(
+            .seconds(settings.connectTimeoutSeconds + 5),
+            onTimeout: { StoreFailure.unavailable("The database did not answer SELECT 1 in time.") },
+            operation: { try await connectAndSelect(settings) })
+    }
+
+    static func connectAndSelect(_ settings: PostgresSettings) async throws {
         var configuration = PostgresConnection.Configuration(
             host: settings.host, port: settings.port, username: settings.user, password: settings.password, database: settings.database,
             tls: try tls(settings))

@@ -40,7 +40,9 @@ public enum StoreLocation: Sendable, Equatable {
             case "sslrootcert":
                 settings.caFile = item.value
             case "connect_timeout":
-                guard let seconds = item.value.flatMap(Int.init), seconds > 0 else { throw fail("connect_timeout must be a positive number of seconds") }
+                guard let seconds = item.value.flatMap(Int.init), (1...3_600).contains(seconds) else {
+                    throw fail("connect_timeout must be a number of seconds from 1 to 3600")
+                }
                 settings.connectTimeoutSeconds = seconds
             case "pool_max":
                 guard let size = item.value.flatMap(Int.init), (1...1000).contains(size) else { throw fail("pool_max must be between 1 and 1000") }

@@ -120,6 +120,17 @@ public enum TestDatabases {
         }
     }
 
+    /// The first column of every row `sql` answers, as text, from the database `settings` names.
+    public static func strings(_ sql: String, on settings: PostgresSettings) async throws -> [String] {
+        try await withConnection(to: settings) { connection in
+            var out: [String] = []
+            for try await value in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger).decode(String.self) {
+                out.append(value)
+            }
+            return out
+        }
+    }
+
     /// Says nothing below errors.
     static let logger: Logger = {
         var logger = Logger(label: "trellis.test.postgres")

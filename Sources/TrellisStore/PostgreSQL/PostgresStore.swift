@@ -30,6 +30,14 @@ public final class PostgresStore: Sendable {
         configuration.options.connectTimeout = .seconds(Int64(settings.connectTimeoutSeconds))
         configuration.options.maximumConnections = settings.maxConnections
         configuration.options.minimumConnections = 0
+        // The server ends what a vanished gateway left behind (a transaction holding the catalog lock, a
+        // statement on a dead connection) within the bulk deadline instead of TCP keepalive's hours, and a
+        // lock wait ends with the operation's deadline.
+        let deadlineMs = operationTimeout.components.seconds * 1_000 + operationTimeout.components.attoseconds / 1_000_000_000_000_000
+        configuration.options.additionalStartupParameters = [
+            ("statement_timeout", "\(deadlineMs * 12)"), ("idle_in_transaction_session_timeout", "\(deadlineMs * 12)"),
+            ("lock_timeout", "\(deadlineMs)"),
+        ]
         self.settings = settings
         self.logger = logger
         self.operationTimeout = operationTimeout
@@ -75,7 +83,8 @@ public final class PostgresStore: Sendable {
     func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try await guarded { [client] leased in
             try await client.withConnection { connection in
-                leased.hold(connection)
+                try leased.hold(connection)
+                defer { leased.release() }
                 return try await body(connection)
             }
         }
@@ -86,7 +95,8 @@ public final class PostgresStore: Sendable {
     func write<T: Sendable>(bulk: Bool = false, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try await guarded(bulk: bulk) { [client, logger] leased in
             try await client.withConnection { connection in
-                leased.hold(connection)
+                try leased.hold(connection)
+                defer { leased.release() }
                 return try await connection.withTransaction(logger: logger) { try await body($0) }
             }
         }
@@ -139,7 +149,8 @@ public final class PostgresStore: Sendable {
         // Bulk: it may wait for another process's migration to release the lock.
         let applied = try await guarded(bulk: true) { [client] leased in
             try await client.withConnection { connection in
-                leased.hold(connection)
+                try leased.hold(connection)
+                defer { leased.release() }
                 return try await PostgresMigrations.apply(on: connection)
             }
         }
@@ -212,17 +223,40 @@ extension PostgresConnection {
 
 extension PostgresStore: TrellisStoreEngine {}
 
-/// The connection an operation leased, so that an operation past its deadline can have it closed.
+/// The connection an operation leased, so that an operation past its deadline can have it closed. Once the
+/// operation gives the connection back (`release`) it is never closed from here, since the pool may have lent
+/// it to someone else; an operation that gets its connection only after its deadline does not start.
 final class LeasedConnection: Sendable {
-    private let connection = Mutex<PostgresConnection?>(nil)
-
-    func hold(_ leased: PostgresConnection) {
-        connection.withLock { $0 = leased }
+    private enum State {
+        case waiting
+        case leased(PostgresConnection)
+        case released
+        case timedOut
     }
 
-    /// Closes the connection, if one was leased; whatever waits on it fails, and the pool replaces it.
+    private let state = Mutex(State.waiting)
+
+    func hold(_ connection: PostgresConnection) throws {
+        let late = state.withLock { state -> Bool in
+            if case .timedOut = state { return true }
+            state = .leased(connection)
+            return false
+        }
+        if late { throw CancellationError() }
+    }
+
+    func release() {
+        state.withLock { $0 = .released }
+    }
+
+    /// The deadline passed: closes the connection if the operation still holds it (whatever waits on it fails,
+    /// and the pool replaces it); an operation that has not leased one yet will not start.
     func close() {
-        guard let leased = connection.withLock({ $0 }) else { return }
-        Task { try? await leased.close() }
+        let leased = state.withLock { state -> PostgresConnection? in
+            defer { if case .waiting = state { state = .timedOut } }
+            if case .leased(let connection) = state { return connection }
+            return nil
+        }
+        if let leased { Task { try? await leased.close() } }
     }
 }

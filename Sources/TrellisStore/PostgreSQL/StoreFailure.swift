@@ -36,6 +36,9 @@ public enum StoreFailure {
                     return TrellisError.invalidRequest("Text with a NUL character (\\u0000) cannot be stored.", code: "invalid_text")
                 }
                 // A serialization failure or a deadlock: the transaction was rolled back whole.
+                // The server refusing writes (25006: a demoted primary reached after a failover), a statement or
+                // lock timeout (57014, 55P03): the change did not happen; another attempt may find it fine.
+                if state == "25006" || state == "57014" || state == "55P03" { return unavailable() }
                 if state == "40001" || state == "40P01" { return unavailable("The store was busy with a conflicting change; nothing was changed. Try again.") }
                 // 08: connection exceptions; 57P: the server shutting down or starting; 53: out of resources.
                 // (08P01, a protocol violation, is a fault in the gateway's own statement, not an outage.)
@@ -64,6 +67,7 @@ public enum StoreFailure {
                 if state.hasPrefix("28") { return "the database refused the credentials (\(state): \(message))" }
                 return "the database answered \(state): \(message)"
             }
+            if let tls = tlsProblem(psql) { return tls }
             if let underlying = psql.underlying { return "cannot connect (\(String(describing: underlying).prefix(200)))" }
             return "cannot connect (\(psql.code))"
         }
