@@ -83,6 +83,8 @@ public struct ChatRequest: Sendable {
         guard let value, !value.isNull else { return nil }
         guard case .string(let s) = value else { throw .invalidField("user", "must be a string") }
         guard s.utf8.count <= maxUserBytes else { throw .invalidField("user", "must be at most \(maxUserBytes) bytes") }
+        // Stored with every usage row: a NUL would be cut short by one store engine and refused by the other.
+        guard !s.utf8.contains(0) else { throw .invalidField("user", "must not contain a NUL character") }
         return s.isEmpty ? nil : s
     }
 

@@ -95,15 +95,23 @@ public struct CatalogApplier: Sendable {
         var report = Report()
         for kind in Self.kinds {
             for entry in entries[kind] ?? [] {
-                let snapshot = try await store.loadSnapshot()
-                do {
-                    if let change = try await apply(kind: kind, entry.body, snapshot: snapshot) {
-                        report.changes.append("\(kind.dropLast()) \(entry.body["name"]?.stringValue ?? "?"): \(change)")
-                    } else {
-                        report.unchanged += 1
+                // Twice at most: another gateway applying the same catalog to the same database may create the
+                // entry between this one's read and write (a 409); read again, and it is unchanged or an update.
+                for round in 1...2 {
+                    let snapshot = try await store.loadSnapshot()
+                    do {
+                        if let change = try await apply(kind: kind, entry.body, snapshot: snapshot) {
+                            report.changes.append("\(kind.dropLast()) \(entry.body["name"]?.stringValue ?? "?"): \(change)")
+                        } else {
+                            report.unchanged += 1
+                        }
+                        break
+                    } catch let error as TrellisError where error.status == 409 && round == 1 {
+                        continue
+                    } catch let error as TrellisError where !StoreFailure.isUnavailable(error) {
+                        // (A store out of reach is not the file's fault: that error goes up as it is, to be waited out.)
+                        throw CatalogError(file: entry.file, entry: entry.label, problem: (error.param.map { "\($0): " } ?? "") + error.message)
                     }
-                } catch let error as TrellisError {
-                    throw CatalogError(file: entry.file, entry: entry.label, problem: (error.param.map { "\($0): " } ?? "") + error.message)
                 }
             }
         }

@@ -201,6 +201,24 @@ public final class UsageRecorder: Service, Sendable {
                     s.written += batch.count
                     s.writing[batchID] = nil
                 }
+            } catch  where !StoreFailure.isUnavailable(error) && !(error is CancellationError) {
+                // The store is there but refused the batch: retrying it whole would fail forever and block
+                // every later row. Its rows are written one by one; a row the store refuses is dropped and counted
+                // (rows left when the store goes away meanwhile wait in the buffer as usual).
+                let (refused, left) = await writeOneByOne(batch)
+                let lost = state.withLock { s -> Int in
+                    let kept = min(left.count, max(0, capacity - s.buffer.count))
+                    s.written += batch.count - refused - left.count
+                    s.dropped += refused + left.count - kept
+                    s.buffer.insert(contentsOf: left.prefix(kept), at: 0)
+                    s.writing[batchID] = nil
+                    return refused + left.count - kept
+                }
+                if lost > 0 { onDrop(lost, .usage) }
+                if refused > 0 {
+                    logger.error("usage rows refused by the store; dropped", metadata: ["rows": "\(refused)", "error": "\(type(of: error))"])
+                }
+                if !left.isEmpty { return }
             } catch {
                 let lost = state.withLock { s -> Int in
                     let room = max(0, capacity - s.buffer.count)
@@ -222,6 +240,22 @@ public final class UsageRecorder: Service, Sendable {
             try? await Task.sleep(for: .milliseconds(1))
         }
         warnAboutDrops()
+    }
+
+    /// Writes each row of a batch the store refused on its own; returns how many it refused again, and the rows
+    /// not tried because the store became unreachable.
+    private func writeOneByOne(_ batch: [UsageEvent]) async -> (refused: Int, left: [UsageEvent]) {
+        var refused = 0
+        for (i, event) in batch.enumerated() {
+            do {
+                try await store.insertUsage([event])
+            } catch  where StoreFailure.isUnavailable(error) || error is CancellationError {
+                return (refused, Array(batch[i...]))
+            } catch {
+                refused += 1
+            }
+        }
+        return (refused, [])
     }
 
     /// A warning with the count of rows dropped since the last one, at most every 10 seconds, so that a full
