@@ -107,7 +107,7 @@ tls_ca() {
   command -v openssl >/dev/null 2>&1 || { echo "openssl is needed for TLS (apt-get install openssl)" >&2; return 1; }
   mkdir -p "$dir"
   (umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-    -subj "/CN=trellis throwaway CA $(basename "$dir")" \
+    -subj "/CN=trellis throwaway CA $(openssl rand -hex 8)" \
     -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
     -keyout "$dir/ca.key" -out "$dir/ca.pem" >/dev/null 2>&1) || { echo "openssl could not make a CA in $dir" >&2; return 1; }
   chmod 644 "$dir/ca.pem"
