@@ -14,21 +14,7 @@ extension PostgresStore {
             let tenantNames = Dictionary(uniqueKeysWithValues: tenants.map { ($0.id, $0.name) })
             let keyRows = try await Self.keyRows(
                 connection, "SELECT \(unescaped: PostgresColumns.apiKeys) FROM api_keys WHERE revoked_at IS NULL ORDER BY created_at, id")
-            var keys: [(KeyDigest, TenantKey)] = []
-            keys.reserveCapacity(keyRows.count)
-            for row in keyRows {
-                guard let digest = KeyDigest(hex: row.digest), let tenantName = tenantNames[row.tenantID] else { continue }
-                let info = row.info
-                if let expiry = info.expiresAt, expiry <= now { continue }
-                keys.append(
-                    (
-                        digest,
-                        TenantKey(
-                            id: row.id, name: row.name, prefix: row.prefix, tenantID: row.tenantID, tenantName: tenantName,
-                            scopes: Set(info.scopes), models: ModelAllowlist(info.models), rpm: row.rpm, tpm: row.tpm,
-                            expiresAt: info.expiresAt, concurrency: row.concurrency)
-                    ))
-            }
+            let keys = SnapshotAssembly.keys(keyRows, tenantNames: tenantNames, now: now)
             let upstreams = try await Self.upstreamRows(connection, "SELECT \(unescaped: PostgresColumns.upstreams) FROM upstreams ORDER BY id")
                 .compactMap(\.domain)
             let models = try await Self.fetchModels(connection)

@@ -64,10 +64,7 @@ extension PostgresStore {
                     WHERE prompt_id = \(found.id) ORDER BY version DESC LIMIT 1
                     """
                 ).first
-                if let latest,
-                    latest.definition == text
-                        || (try? JSONParser.parse(latest.definition)).map({ JSONWriter.string($0.canonical) }) == canonical
-                {
+                if let latest, SnapshotAssembly.isSameDefinition(latest, text: text, canonical: canonical) {
                     version = latest.version
                     created = false
                 } else {

@@ -19,19 +19,7 @@ extension PostgresStore {
             versionRecords = try await Self.modelVersionRows(
                 connection, "SELECT \(unescaped: PostgresColumns.modelVersions) FROM model_versions ORDER BY version, model_id")
         }
-        var versionsByModel: [String: [ModelVersion]] = [:]
-        for row in versionRecords {
-            // A stored spec was valid when written; one that no longer parses is skipped, not fatal.
-            guard let json = try? JSONParser.parse(row.spec), let spec = try? ModelSpec.parse(json) else { continue }
-            versionsByModel[row.modelID, default: []].append(
-                ModelVersion(version: row.version, spec: spec, createdAt: Date(unixSeconds: row.createdAt)))
-        }
-        return records.map { row in
-            IndustryModel(
-                id: row.id, name: row.name, tenantID: row.tenantID, description: row.description,
-                createdAt: Date(unixSeconds: row.createdAt), versions: versionsByModel[row.id] ?? [],
-                traffic: JSONText.decodeTraffic(row.traffic))
-        }
+        return SnapshotAssembly.models(records, versions: versionRecords)
     }
 
     /// The model `id`, locked for the rest of the transaction; a 404 when there is none.

@@ -12,21 +12,7 @@ extension SQLiteStore {
             let tenants = try TenantRecord.fetchAll(db).map(\.domain)
             let tenantNames = Dictionary(uniqueKeysWithValues: tenants.map { ($0.id, $0.name) })
             let keyRows = try APIKeyRecord.all().notRevoked().fetchAll(db)
-            var keys: [(KeyDigest, TenantKey)] = []
-            keys.reserveCapacity(keyRows.count)
-            for row in keyRows {
-                guard let digest = KeyDigest(hex: row.digest), let tenantName = tenantNames[row.tenantID] else { continue }
-                let info = row.info
-                if let expiry = info.expiresAt, expiry <= now { continue }
-                keys.append(
-                    (
-                        digest,
-                        TenantKey(
-                            id: row.id, name: row.name, prefix: row.prefix, tenantID: row.tenantID, tenantName: tenantName,
-                            scopes: Set(info.scopes), models: ModelAllowlist(info.models), rpm: row.rpm, tpm: row.tpm,
-                            expiresAt: info.expiresAt, concurrency: row.concurrency)
-                    ))
-            }
+            let keys = SnapshotAssembly.keys(keyRows, tenantNames: tenantNames, now: now)
             let upstreams = try UpstreamRecord.fetchAll(db).compactMap(\.domain)
             let models = try Self.fetchModels(db)
             let prompts = try Self.fetchPrompts(db)
@@ -41,19 +27,7 @@ extension SQLiteStore {
     static func fetchModels(_ db: Database) throws -> [IndustryModel] {
         let modelRows = try ModelRecord.fetchAll(db)
         let versionRows = try ModelVersionRecord.all().byVersion().fetchAll(db)
-        var versionsByModel: [String: [ModelVersion]] = [:]
-        for row in versionRows {
-            // A stored spec was valid when written; one that no longer parses is skipped, not fatal.
-            guard let json = try? JSONParser.parse(row.spec), let spec = try? ModelSpec.parse(json) else { continue }
-            versionsByModel[row.modelID, default: []].append(
-                ModelVersion(version: row.version, spec: spec, createdAt: Date(unixSeconds: row.createdAt)))
-        }
-        return modelRows.map { row in
-            IndustryModel(
-                id: row.id, name: row.name, tenantID: row.tenantID, description: row.description,
-                createdAt: Date(unixSeconds: row.createdAt), versions: versionsByModel[row.id] ?? [],
-                traffic: JSONText.decodeTraffic(row.traffic))
-        }
+        return SnapshotAssembly.models(modelRows, versions: versionRows)
     }
 
     static func fetchPrompts(_ db: Database) throws -> [Prompt] {

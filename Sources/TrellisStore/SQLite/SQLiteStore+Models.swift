@@ -84,10 +84,7 @@ extension SQLiteStore {
             if var found = existing {
                 let latest = try PromptVersionRecord.all().ofPrompt(found.id).latestFirst()
                     .fetchOne(db)
-                if let latest,
-                    latest.definition == text
-                        || (try? JSONParser.parse(latest.definition)).map({ JSONWriter.string($0.canonical) }) == canonical
-                {
+                if let latest, SnapshotAssembly.isSameDefinition(latest, text: text, canonical: canonical) {
                     version = latest.version
                     created = false
                 } else {
