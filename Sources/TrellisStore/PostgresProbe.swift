@@ -40,26 +40,9 @@ public enum PostgresProbe {
         (error as? PSQLError)?.code == .server
     }
 
-    /// The same TLS choices as the store's pool (`PostgresStore.tls`), for a single connection.
+    /// The same TLS choices as the store's pool (`PostgresStore.tlsConfiguration`), for a single connection.
     static func tls(_ settings: PostgresSettings) throws -> PostgresConnection.Configuration.TLS {
-        switch settings.tls {
-        case .disable:
-            return .disable
-        case .require:
-            var tls = TLSConfiguration.makeClientConfiguration()
-            tls.certificateVerification = .none
-            return .require(try NIOSSLContext(configuration: tls))
-        case .verifyFull:
-            var tls = TLSConfiguration.makeClientConfiguration()
-            tls.certificateVerification = .fullVerification
-            if let caFile = settings.caFile {
-                do {
-                    tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
-                } catch {
-                    throw StoreURLError(setting: "store.ca_file", problem: "cannot read the CA certificates in \(caFile)")
-                }
-            }
-            return .require(try NIOSSLContext(configuration: tls))
-        }
+        guard let configuration = try PostgresStore.tlsConfiguration(settings) else { return .disable }
+        return .require(try NIOSSLContext(configuration: configuration))
     }
 }

@@ -56,13 +56,20 @@ public final class PostgresStore: Sendable {
     public func shutdown() { runner.cancel() }
 
     static func tls(_ settings: PostgresSettings) throws -> PostgresClient.Configuration.TLS {
+        try tlsConfiguration(settings).map { .require($0) } ?? .disable
+    }
+
+    /// What `sslmode` asks of TLS, for the pool and for the start-up probe's single connection alike: nil for
+    /// none; `require` encrypts without checking the certificate; `verify-full` checks the chain against the CA
+    /// file (else the system's roots) and the host name.
+    static func tlsConfiguration(_ settings: PostgresSettings) throws -> TLSConfiguration? {
         switch settings.tls {
         case .disable:
-            return .disable
+            return nil
         case .require:
             var tls = TLSConfiguration.makeClientConfiguration()
             tls.certificateVerification = .none
-            return .require(tls)
+            return tls
         case .verifyFull:
             var tls = TLSConfiguration.makeClientConfiguration()
             tls.certificateVerification = .fullVerification
@@ -73,7 +80,7 @@ public final class PostgresStore: Sendable {
                     throw StoreURLError(setting: "store.ca_file", problem: "cannot read the CA certificates in \(caFile)")
                 }
             }
-            return .require(tls)
+            return tls
         }
     }
 
