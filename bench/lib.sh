@@ -132,7 +132,8 @@ start_trellis() {
     if [[ "${BENCH_STORE_URL:-}" == postgres ]]; then
         # Its own folder under /tmp: the cluster runs as another user, who cannot enter $WORK (mode 0700).
         BENCH_PG_DIR="$(mktemp -d -u "${TMPDIR:-/tmp}/trellis-bench-pg.XXXXXX")"
-        store="$("$REPO/scripts/postgres.sh" start "$BENCH_PG_DIR")" || die "PostgreSQL did not start"
+        # Pinned with the load (the upstream and wrk), not on the gateway's CPUs: the database is the load's side.
+        store="$("${LOAD_RUN[@]}" "$REPO/scripts/postgres.sh" start "$BENCH_PG_DIR")" || die "PostgreSQL did not start"
     elif [[ -n "${BENCH_STORE_URL:-}" ]]; then
         store="$BENCH_STORE_URL"
     fi
