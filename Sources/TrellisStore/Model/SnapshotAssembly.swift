@@ -42,6 +42,17 @@ enum SnapshotAssembly {
         }
     }
 
+    /// A prompt's stored labels (JSON) with `labels` pointed at `version`; nil when they all point there already.
+    static func pointing(_ labels: [String], at version: Int, in stored: String) -> String? {
+        var current = JSONText.decodeLabels(stored)
+        var changed = false
+        for label in labels where current[label] != version {
+            current[label] = version
+            changed = true
+        }
+        return changed ? JSONText.encode(labels: current) : nil
+    }
+
     /// True when a prompt's latest stored version has this definition (the same text, or the same JSON once
     /// canonicalised), so writing it again adds no version.
     static func isSameDefinition(_ latest: PromptVersionRecord?, text: String, canonical: String) -> Bool {

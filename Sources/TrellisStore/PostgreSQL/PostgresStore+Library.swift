@@ -89,14 +89,10 @@ extension PostgresStore {
                 version = 1
                 try await Self.insertPromptVersion(connection, promptID: record.id, version: 1, definition: text, now: now)
             }
-            var currentLabels = JSONText.decodeLabels(record.labels)
-            var labelsChanged = false
-            for label in labels where currentLabels[label] != version {
-                currentLabels[label] = version
-                labelsChanged = true
-            }
-            if labelsChanged {
-                record.labels = JSONText.encode(labels: currentLabels)
+            let pointed = SnapshotAssembly.pointing(labels, at: version, in: record.labels)
+            let labelsChanged = pointed != nil
+            if let pointed {
+                record.labels = pointed
                 try await connection.query("UPDATE prompts SET labels = \(record.labels) WHERE id = \(record.id)", logger: Self.quiet)
             }
             if created || labelsChanged || described {

@@ -105,14 +105,10 @@ extension SQLiteStore {
                 version = 1
                 try PromptVersionRecord(promptID: record.id, version: 1, definition: text, createdAt: now.unixSeconds).insert(db)
             }
-            var currentLabels = JSONText.decodeLabels(record.labels)
-            var labelsChanged = false
-            for label in labels where currentLabels[label] != version {
-                currentLabels[label] = version
-                labelsChanged = true
-            }
-            if labelsChanged {
-                record.labels = JSONText.encode(labels: currentLabels)
+            let pointed = SnapshotAssembly.pointing(labels, at: version, in: record.labels)
+            let labelsChanged = pointed != nil
+            if let pointed {
+                record.labels = pointed
                 try record.update(db)
             }
             if created || labelsChanged || described {
