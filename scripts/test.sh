@@ -15,6 +15,9 @@
 #      runs (the first run compiles llama.cpp: ~10 minutes, then pip's cache makes it about a minute);
 #   5. `trellis store copy` end to end: the demo's SQLite database copied to PostgreSQL and the demo's curl
 #      lines answered by a gateway on the copy (scripts/store-copy-check.sh).
+#   6. the cluster end-to-end suite (scripts/e2e-cluster.sh): scripts/cluster.sh's PostgreSQL, three replicas
+#      and nginx on 127.0.0.1 with the mock upstream, driven by the openai SDK (propagation, cluster-wide limits,
+#      knowledge and usage across replicas, a rolling restart and a kill -9 under traffic); a few minutes.
 # A failing test step does not stop the later ones: the run goes on and fails at the end, listing them.
 # Arguments are passed to pytest.
 set -euo pipefail
@@ -99,6 +102,8 @@ run_step "end-to-end suite on PostgreSQL (TRELLIS_E2E_STORE_URL)" \
   env TRELLIS_BIN="$REPO/.build/release/trellis" TRELLIS_E2E_STORE_URL="$TRELLIS_TEST_POSTGRES_URL" "$REPO/scripts/e2e.sh" "$@"
 run_step "trellis store copy: the demo's database moved to PostgreSQL, its curl lines answered there (scripts/store-copy-check.sh)" \
   env TRELLIS_BIN="$REPO/.build/release/trellis" "$REPO/scripts/store-copy-check.sh"
+run_step "cluster end-to-end suite: PostgreSQL, three replicas and nginx (scripts/e2e-cluster.sh)" \
+  env TRELLIS_BIN="$REPO/.build/release/trellis" "$REPO/scripts/e2e-cluster.sh"
 
 if ((${#failed[@]})); then
   step "FAILED after $((SECONDS - started)) s:"
