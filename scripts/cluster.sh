@@ -32,6 +32,7 @@
 #   TRELLIS_CLUSTER_ENV         extra settings for every replica, "NAME=VALUE NAME2=VALUE2" (TRELLIS_* only)
 #   TRELLIS_CLUSTER_CATALOG     1 (default): apply config/catalog and upload the handbook; 0: an empty catalog
 #   TRELLIS_CLUSTER_NGINX_WORKERS  nginx worker processes (1)
+#   TRELLIS_CLUSTER_READY_TIMEOUT  seconds to wait for a replica's /readyz (90)
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

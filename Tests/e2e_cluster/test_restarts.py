@@ -108,6 +108,18 @@ def _served_by(cluster: Cluster) -> dict[str, str]:
     return served
 
 
+def _carried(cluster: Cluster, request_ids: set[str]) -> int:
+    """How many of these answers nginx got only after trying another replica first (its access log lists more
+    than one upstream address for them)."""
+    pattern = re.compile(r"upstream=(.*?) ustatus=(.*?) rid=(\S*)")
+    count = 0
+    for line in cluster.nginx_log.read_text(errors="replace").splitlines():
+        m = pattern.search(line)
+        if m and m.group(3) in request_ids and ", " in m.group(1):
+            count += 1
+    return count
+
+
 def _rows_settled(store: str, wanted: set[str], timeout: float) -> set[str]:
     """The request ids among `wanted` that have a usage row, once every row that will come has come: waits until
     all are there or the count stops changing for a few flush intervals."""
@@ -140,7 +152,9 @@ def test_a_rolling_restart_under_traffic_answers_every_request(cluster, mock_mod
     outcomes = traffic.snapshot()
     failed = [o for o in outcomes if o.error]
     answered = [o for o in outcomes if not o.error]
-    print(f"\nrolling restart of {len(cluster.replicas)} replicas: {len(outcomes)} requests through nginx, {len(failed)} failed; exit statuses {exits}")
+    carried = _carried(cluster, {o.request_id for o in answered if o.request_id})
+    print(f"\nrolling restart of {len(cluster.replicas)} replicas: {len(outcomes)} requests through nginx, {len(failed)} failed, "
+          f"{carried} answered by another replica after a failed attempt; exit statuses {exits}")
     for o in failed[:10]:
         print(f"  failed: {o.error}")
     assert all(code == "0" for code in exits.values()), (
@@ -190,7 +204,8 @@ def test_kill_9_of_one_replica_fails_only_its_requests_in_flight_and_loses_only_
         f"{len(failed)} failed (at most {THREADS} can have been in flight on it; {len(late)} started after it died)\n"
         f"usage: {len(on_victim)} answers from the killed replica, {len(lost)} without a usage row; its rate before the kill "
         f"{rate:.0f}/s × (usage.flush_interval_ms {FLUSH_MS} ms + {margin_s * 1000:.0f} ms for the write in progress) = bound {bound:.0f}; "
-        f"{len(lost_elsewhere)} rows lost on the live replicas"
+        f"{len(lost_elsewhere)} rows lost on the live replicas; "
+        f"{_carried(cluster, {o.request_id for o in answered})} answers carried to another replica by nginx after a failed attempt"
     )
     for o in failed[:10]:
         print(f"  failed ({o.started - killed_at:+.3f} s .. {o.ended - killed_at:+.3f} s from the kill): {o.error}")
