@@ -189,10 +189,12 @@ class Tenant:
 
 @pytest.fixture(scope="session")
 def mock_model(cluster: Cluster) -> str:
-    """A shared upstream `mock` (the cluster's mock upstream) and a shared model `fast` on it."""
+    """A shared upstream `mock` (the cluster's mock upstream) and the shared models `fast` and `slow` on it."""
     admin = cluster.admin(1)
     admin.post("/upstreams", {"name": "mock", "base_url": cluster.upstream_url, "kind": "openai", "labels": ["private"]})
     admin.post("/models", {"name": "fast", "spec": {"upstream": "mock", "model": "fast"}})
+    # Streams ten words 0.2 s apart (mock_upstream.py): a stream still in flight when a replica is stopped.
+    admin.post("/models", {"name": "slow", "spec": {"upstream": "mock", "model": "slow"}})
     return "fast"
 
 

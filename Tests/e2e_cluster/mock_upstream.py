@@ -2,7 +2,7 @@
 cluster's tests and demo need from it — streamed answers (server-sent events, usage in a last chunk when asked)
 and /v1/embeddings (deterministic 16-dimension vectors made from the words of the input, float or base64), so
 that a knowledge base can be created and searched. Its chat answers echo the request's first message, so that a
-test can see which prompt version a replica applied.
+test can see which prompt version a replica applied. The upstream model `slow` streams ten words 0.2 s apart.
 
 Standard library only: `python3 Tests/e2e_cluster/mock_upstream.py PORT` serves until killed (scripts/cluster.sh)."""
 
@@ -14,6 +14,7 @@ import json
 import struct
 import sys
 import threading
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
@@ -89,7 +90,13 @@ class _Handler(fast_upstream._Handler):
         events.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
         if (request.get("stream_options") or {}).get("include_usage"):
             events.append({**base, "choices": [], "usage": usage})
+        # The upstream model `slow` streams ten words 0.2 s apart (a stream in flight while a replica shuts down).
+        if model == "slow":
+            words = [{**base, "choices": [{"index": 0, "delta": {"content": f"w{i} "}, "finish_reason": None}]} for i in range(10)]
+            events = events[:1] + words + events[-2 if events[-1]["choices"] == [] else -1:]
         for event in events:
+            if model == "slow":
+                time.sleep(0.2)
             self.wfile.write(b"data: " + json.dumps(event).encode() + b"\n\n")
             self.wfile.flush()
         self.wfile.write(b"data: [DONE]\n\n")

@@ -1,7 +1,8 @@
 """Replicas come and go under continuous traffic through nginx (the openai SDK, streamed and plain answers).
 
 - A rolling restart (SIGTERM each replica in turn, wait for it to exit 0, start it again, wait for /readyz)
-  answers every request 2xx, and every answer has its usage row (a replica flushes its buffer before exiting).
+  answers every request 2xx, two streams in flight on each replica when it is told to stop finish whole, and
+  every answer has its usage row (a replica flushes its buffer before exiting).
   This needs the gateway's drain phase on SIGTERM (/readyz 503 at once, requests still answered for
   `server.drain_delay_ms` with `Connection: close`, then the listener closes); without it nginx can write a
   request to a keep-alive connection the replica is closing, and a POST is not resent (config/nginx-cluster.conf).
@@ -137,12 +138,51 @@ def _rows_settled(store: str, wanted: set[str], timeout: float) -> set[str]:
         time.sleep(0.2)
 
 
+class SlowStream(threading.Thread):
+    """A stream of the model `slow` (ten words, 0.2 s apart) straight to one replica, read to the end."""
+
+    def __init__(self, cluster: Cluster, key: str, n: int) -> None:
+        super().__init__(daemon=True)
+        self.client, self.replica = cluster.client(key, n), n
+        self.first_chunk = threading.Event()
+        self.words = 0
+        self.usage = False
+        self.error: str | None = None
+
+    def run(self) -> None:
+        try:
+            stream = self.client.chat.completions.create(
+                model="slow", messages=[{"role": "user", "content": "x"}], stream=True, stream_options={"include_usage": True})
+            for chunk in stream:
+                self.first_chunk.set()
+                if chunk.choices and (chunk.choices[0].delta.content or "").startswith("w"):
+                    self.words += 1
+                self.usage = self.usage or chunk.usage is not None
+        except Exception as e:  # noqa: BLE001 — shown by the test
+            self.error = f"{type(e).__name__}: {e}"[:300]
+        finally:
+            self.first_chunk.set()
+
+    def problem(self) -> str | None:
+        if self.error or self.words != 10 or not self.usage:
+            return f"replica {self.replica}: {self.words} of 10 words, usage chunk {self.usage}, error {self.error}"
+        return None
+
+
 def test_a_rolling_restart_under_traffic_answers_every_request(cluster, mock_model):
     tenant = new_tenant(cluster, "rolling")
     exits = {}
+    streams: list[SlowStream] = []
     with Traffic(cluster, tenant.key, mock_model) as traffic:
         traffic.wait_answers(50)
         for n in range(1, len(cluster.replicas) + 1):
+            # Two streams in flight on the replica when it is told to stop: they must finish.
+            pair = [SlowStream(cluster, tenant.key, n) for _ in range(2)]
+            for s in pair:
+                s.start()
+            for s in pair:
+                assert s.first_chunk.wait(30), f"no first chunk from replica {n}"
+            streams += pair
             exits[n] = cluster.stop_replica(n, "TERM")
             traffic.wait_answers(20)  # served by the others meanwhile
             cluster.start_replica(n)
@@ -160,6 +200,10 @@ def test_a_rolling_restart_under_traffic_answers_every_request(cluster, mock_mod
     assert all(code == "0" for code in exits.values()), (
         f"a replica did not exit 0 on SIGTERM: {exits}\n" + "\n".join(f"replica {n}:\n{cluster.log_tail(n)}" for n in exits))
     assert not failed, f"{len(failed)} of {len(outcomes)} requests failed during the rolling restart, e.g. {[o.error for o in failed[:5]]}"
+    for s in streams:
+        s.join(timeout=30)
+    cut = [p for p in (s.problem() for s in streams) if p]
+    assert not cut, f"streams in flight on a replica told to stop did not finish: {cut}"
 
     # Every answer has its usage row: each replica flushed its buffer before it exited.
     ids = {o.request_id for o in answered if o.request_id}
