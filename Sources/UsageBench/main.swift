@@ -23,6 +23,9 @@ struct Options {
     var runs = 20
     var dir: String?
     var keep = false
+    /// Rows shaped like the load benchmark's (one tenant, key and model, no end user, written now), and the
+    /// process's CPU time per row printed instead of the report timings.
+    var gatewayShape = false
     var storeURL = ProcessInfo.processInfo.environment["BENCH_STORE_URL"].flatMap { $0.isEmpty ? nil : $0 }
 
     init(_ args: [String]) {
@@ -38,9 +41,10 @@ struct Options {
             case "--runs": runs = next().flatMap(Int.init) ?? runs
             case "--dir": dir = next()
             case "--keep": keep = true
+            case "--gateway-shape": gatewayShape = true
             case "--store-url": storeURL = next()
             case "-h", "--help":
-                print("usage: trellis-usage-bench [--rows N] [--batch N] [--runs N] [--dir PATH] [--keep] [--store-url postgres://…]")
+                print("usage: trellis-usage-bench [--rows N] [--batch N] [--runs N] [--dir PATH] [--keep] [--gateway-shape] [--store-url postgres://…]")
                 exit(0)
             default:
                 FileHandle.standardError.write(Data("unknown argument \(args[i])\n".utf8))
@@ -125,6 +129,13 @@ let versionPick = WeightedPick([70, 25, 5])
 let tenantIDs = (0..<tenants).map { String(format: "tnt_bench%02d", $0) }
 let modelNames = (0..<models).map { String(format: "model-%02d", $0) }
 let keyIDs = (0..<(tenants * keysPerTenant)).map { String(format: "key_bench%03d", $0) }
+
+if options.gatewayShape {
+    try await writeGatewayShaped(options, store: store)
+    target.remove(keep: options.keep, explicitDirectory: options.dir != nil)
+    (store as? PostgresStore)?.shutdown()
+    exit(0)
+}
 
 print("writing \(options.rows) usage rows in batches of \(options.batch) to \(target.description)")
 let insertStarted = ContinuousClock.now
