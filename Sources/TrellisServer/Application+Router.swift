@@ -14,7 +14,7 @@ func buildRouter(gateway: Gateway, stallWatchdog: StallWatchdog) -> Router<Trell
     router.add(
         middleware: GatewayMiddleware(
             metrics: gateway.metrics, routes: routes, maxBodyBytes: config.maxBodyBytes, inFlight: gateway.inFlight,
-            stallWatchdog: stallWatchdog, bodyReadDeadline: .milliseconds(config.bodyReadMs)))
+            stallWatchdog: stallWatchdog, bodyReadDeadline: .milliseconds(config.bodyReadMs), drain: gateway.drain))
     OpsController(gateway: gateway).register(on: router)
 
     let v1 = router.group("v1").add(middleware: StartGate(readiness: gateway.readiness)).add(middleware: AuthMiddleware(gateway: gateway))

@@ -24,7 +24,7 @@ public func buildApplication(
     config: TrellisConfig, environment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger,
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in },
     clock: (@Sendable () -> Double)? = nil
-) async throws -> (some ApplicationProtocol, Gateway) {
+) async throws -> (GatewayService, Gateway) {
     let store = try makeStore(config.store, logger: logger, operationTimeout: .milliseconds(config.storeOperationTimeoutMs))
     let metrics = GatewayMetrics()
     let usage = UsageRecorder(
@@ -94,5 +94,8 @@ public func buildApplication(
         CatalogRefresher(gateway: gateway, interval: .milliseconds(config.catalogRefreshIntervalMs), logger: logger),
         MaintenanceService(gateway: gateway, interval: .seconds(config.capturePurgeIntervalSeconds), logger: logger),
         UpstreamProber(gateway: gateway, interval: .milliseconds(config.healthCheckIntervalMs), logger: logger))
-    return (app, gateway)
+    // A graceful shutdown drains first (readiness 503, `Connection: close`, still serving for
+    // `server.drain_delay_ms`), then closes the listener and stops the application as above.
+    let drain = DrainPhase(gateway: gateway, delay: .milliseconds(config.drainDelayMs), logger: logger)
+    return (GatewayService(app: app, drain: drain, logger: appLogger), gateway)
 }

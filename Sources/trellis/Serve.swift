@@ -55,16 +55,37 @@ struct Serve: AsyncParsableCommand {
             let shown = host.contains(":") ? "[\(host)]" : host
             logger.notice("listening", metadata: ["address": "http://\(shown):\(port)", "version": "\(TrellisVersion.string)"])
         }
-        var groupConfig = ServiceGroupConfiguration(
-            services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        groupConfig.maximumGracefulShutdownDuration = .seconds(config.shutdownGraceSeconds)
+        // Signals are handled here rather than by the group, so that a second one can end a shutdown that takes
+        // too long: the first SIGTERM or SIGINT starts the graceful shutdown (draining for server.drain_delay_ms,
+        // then closing the listener while requests finish within server.shutdown_grace_seconds, then the final
+        // usage flush); a second one cancels what is still running (the final flush still happens).
+        var groupConfig = ServiceGroupConfiguration(services: [.init(service: app)], logger: logger)
+        groupConfig.maximumGracefulShutdownDuration = .milliseconds(config.drainDelayMs) + .seconds(config.shutdownGraceSeconds)
         let group = ServiceGroup(configuration: groupConfig)
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        let running = Task { try await group.run() }
+        let watcher = Task {
+            var caught = 0
+            for await signal in signals {
+                caught += 1
+                if caught == 1 {
+                    logger.notice("shutting down", metadata: ["signal": "\(signal)"])
+                    await group.triggerGracefulShutdown()
+                } else {
+                    logger.warning("second signal: stopping now; requests still in flight are cut", metadata: ["signal": "\(signal)"])
+                    running.cancel()
+                    return
+                }
+            }
+        }
         do {
-            try await group.run()
+            try await running.value
         } catch {
-            // A shutdown that ran past its grace period still ends here after the final usage flush.
+            // A shutdown that ran past its time limit, or was cut short by a second signal, still ends here after
+            // the final usage flush.
             logger.warning("shutdown ended early", metadata: ["error_type": "\(type(of: error))"])
         }
+        watcher.cancel()
         logger.notice("stopped")
     }
 }

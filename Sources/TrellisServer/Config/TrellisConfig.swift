@@ -15,6 +15,9 @@ public struct TrellisConfig: Sendable {
     public var idleTimeoutSeconds = 75
     /// How long a graceful shutdown waits for in-flight requests.
     public var shutdownGraceSeconds = 30
+    /// The first phase of a graceful shutdown: `/readyz` answers 503 and responses carry `Connection: close`
+    /// while requests are still served, for this long, before the listener closes (0: close at once).
+    public var drainDelayMs = 5_000
     public var dataDir = "./data"
     /// The store `store.url` names; nil for SQLite in the data directory (see `store`).
     public var storeLocation: StoreLocation?
@@ -152,6 +155,9 @@ public struct TrellisConfig: Sendable {
         int("server.max_body_bytes", "largest request body accepted", 1_024...1_073_741_824) { $0.maxBodyBytes = $1 },
         int("server.idle_timeout_seconds", "idle connection timeout", 1...86_400) { $0.idleTimeoutSeconds = $1 },
         int("server.shutdown_grace_seconds", "how long shutdown waits for in-flight requests", 0...3_600) { $0.shutdownGraceSeconds = $1 },
+        int("server.drain_delay_ms", "on shutdown, how long /readyz is 503 while requests are still served, before the listener closes", 0...3_600_000) {
+            $0.drainDelayMs = $1
+        },
         int("knowledge.max_document_bytes", "largest document accepted for a knowledge base", 1_024...1_073_741_824) { $0.maxDocumentBytes = $1 },
         int("knowledge.pdf_timeout_ms", "longest one PDF conversion may take (then pdftotext is killed)", 100...3_600_000) { $0.pdfTimeoutMs = $1 },
         int("knowledge.pdf_max_text_bytes", "most text one PDF may produce (413 beyond)", 1_024...1_073_741_824) { $0.pdfMaxTextBytes = $1 },

@@ -21,14 +21,19 @@ struct OpsController {
         }
     }
 
-    /// Ready: the store prepared and the catalog loaded, and the store answering the catalog refresher's last
-    /// check. Read from memory: probes cost the store nothing. Not ready: 503 with `status` for probes and the
-    /// OpenAI-shaped `error` (code `store_unavailable`) for clients; the cause is in the gateway's log.
+    /// Ready: the store prepared, the catalog and the knowledge indexes loaded (`StoreStartup` marks the start
+    /// done only after both), the store answering the catalog refresher's last check, and no shutdown begun.
+    /// Read from memory: probes cost the store nothing. Not ready: 503 with `status` for probes and the
+    /// OpenAI-shaped `error` for clients (`server_shutting_down` while draining, else `store_unavailable`; the
+    /// cause is in the gateway's log).
     func readiness() -> Response {
         let snapshot = gateway.snapshot
         var body: JSONObject = ["status": "unavailable"]
         let error: TrellisError
-        if !gateway.readiness.isStarted || snapshot.generation == 0 {
+        if gateway.drain.isDraining {
+            body["status"] = "draining"
+            error = Self.draining
+        } else if !gateway.readiness.isStarted || snapshot.generation == 0 {
             body["catalog"] = "not loaded"
             error = StoreReadiness.notStarted
         } else if !gateway.readiness.isReady {
@@ -42,4 +47,10 @@ struct OpsController {
         response.headers[.retryAfter] = "2"
         return response
     }
+
+    /// What `/readyz` answers once a shutdown has begun: requests are still served for a while, but a load
+    /// balancer should send new ones elsewhere.
+    static let draining = TrellisError(
+        status: 503, type: "server_error", code: "server_shutting_down",
+        message: "This gateway replica is shutting down; requests are still answered until it stops, send new ones to another replica.")
 }

@@ -19,6 +19,8 @@ struct GatewayMiddleware: RouterMiddleware {
     /// body takes longer than `server.body_read_ms` to arrive.
     let stallWatchdog: StallWatchdog
     let bodyReadDeadline: Duration
+    /// Once a shutdown has begun, every response closes its connection (see `closingConnection`).
+    let drain: DrainState
 
     /// Health, readiness and metrics answer even when the gateway is full: they are how operators see it.
     static func isExempt(_ path: String) -> Bool {
@@ -40,7 +42,7 @@ struct GatewayMiddleware: RouterMiddleware {
                     headers: [("Retry-After", "1")]))
             response.headers[.requestID] = requestID
             metrics.httpRequest(route: "overloaded", status: 503)
-            return response
+            return closingConnection(response, context: context)
         }
         var request = request
         var bodyWatch: Int?
@@ -77,6 +79,18 @@ struct GatewayMiddleware: RouterMiddleware {
         }
         response.headers[.requestID] = requestID
         metrics.httpRequest(route: context.endpointPath ?? "unmatched", status: Int(response.status.code))
+        return closingConnection(response, context: context)
+    }
+
+    /// While the gateway drains, an HTTP/1.1 response says `Connection: close`, so that the client (a load
+    /// balancer's keep-alive pool) opens its next connection elsewhere instead of reusing this one until the
+    /// listener closes and racing that close. HTTP/2 forbids the header: a stream's channel is the child of
+    /// its connection's, which is itself the listener's child, and is left alone (HTTP/2 clients are told by
+    /// GOAWAY when the listener closes).
+    func closingConnection(_ response: Response, context: Context) -> Response {
+        guard drain.isDraining, context.channel?.parent?.parent == nil else { return response }
+        var response = response
+        response.headers[.connection] = "close"
         return response
     }
 

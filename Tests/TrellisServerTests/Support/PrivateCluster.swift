@@ -155,6 +155,7 @@ extension TestGateway {
         config.catalogRefreshIntervalMs = 200
         config.storeRetryMaxMs = 1_000
         config.storeOperationTimeoutMs = 3_000
+        config.drainDelayMs = 0
         configure(&config)
         let logger = logs.logger
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()

@@ -45,6 +45,8 @@ struct TestGateway {
         config.upstreamRetries = 0
         config.circuitFailureThreshold = 1_000
         config.healthCheckIntervalMs = 0
+        // No drain phase at shutdown unless a test asks for one: no load balancer watches a test gateway.
+        config.drainDelayMs = 0
         configure(&config)
         var logger = Logger(label: "trellis-test")
         logger.logLevel = .critical
