@@ -3,8 +3,10 @@
 # sharing it (store.url) on free ports of 127.0.0.1, and nginx (Debian's package, installed with apt-get when
 # missing and run as root) as their load balancer, run as an unprivileged process with its own prefix and
 # configuration in the cluster's folder (config/nginx-cluster.conf: keepalive pool, retries on another replica,
-# passive health, streaming). The catalog in config/catalog is applied at start (as scripts/demo.sh does), the
-# handbook's documents are uploaded, and a key is issued for the tenant demo.
+# passive health, streaming), plus the active health check open-source nginx lacks: a loop that asks each
+# replica's /readyz twice a second and takes the replicas that are not ready out of nginx's upstream (reload).
+# The catalog in config/catalog is applied at start (as scripts/demo.sh does), the handbook's documents are
+# uploaded, and a key is issued for the tenant demo.
 #
 #   scripts/cluster.sh                    start everything in a temporary folder, print curl lines that work
 #                                         against nginx, wait; Ctrl-C (or any exit) stops everything and removes it
@@ -33,6 +35,7 @@
 #   TRELLIS_CLUSTER_CATALOG     1 (default): apply config/catalog and upload the handbook; 0: an empty catalog
 #   TRELLIS_CLUSTER_NGINX_WORKERS  nginx worker processes (1)
 #   TRELLIS_CLUSTER_READY_TIMEOUT  seconds to wait for a replica's /readyz (90)
+#   TRELLIS_CLUSTER_HEALTH_INTERVAL_MS  how often the health check asks each replica's /readyz (500)
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -156,12 +159,7 @@ nginx_start() {
   mkdir -p "$ndir/tmp"
   cp "$REPO/config/nginx-cluster.conf" "$ndir/trellis-cluster.conf"
   printf 'listen 127.0.0.1:%s;\n' "$port" >"$ndir/trellis-listen.conf"
-  : >"$ndir/trellis-replicas.conf"
-  for n in $(seq 1 "$REPLICAS"); do
-    # Passive health: one failed attempt (refused, reset, timed out, 502/503) takes the replica out for 2 s;
-    # then one request tries it again (and goes on to the next replica if it fails).
-    printf 'server 127.0.0.1:%s max_fails=1 fail_timeout=2s;\n' "$(cat "$dir/replica-$n/port")" >>"$ndir/trellis-replicas.conf"
-  done
+  replicas_conf "$dir" $(seq 1 "$REPLICAS") >"$ndir/trellis-replicas.conf"
   # Two descriptors per proxied connection; an unprivileged nginx may raise its limit up to the hard one.
   local files
   files="$(ulimit -Hn)"
@@ -191,6 +189,46 @@ EOF
     die "nginx did not start (see $ndir/error.log)"
   env_set "$dir" TRELLIS_CLUSTER_URL "http://127.0.0.1:$port"
   env_set "$dir" TRELLIS_CLUSTER_NGINX_LOG "$ndir/access.log"
+}
+
+# replicas_conf DIR [N...]: nginx's server lines for the replicas; those not named are marked down.
+# Passive health on top: one failed attempt (refused, reset, timed out, 502/503) takes a replica out for 2 s, then
+# one request tries it again (and goes on to the next replica if it fails).
+replicas_conf() {
+  local dir="$1" n line ready
+  shift
+  ready=" $* "
+  for n in $(seq 1 "$REPLICAS"); do
+    line="server 127.0.0.1:$(cat "$dir/replica-$n/port") max_fails=1 fail_timeout=2s"
+    [[ "$ready" == *" $n "* ]] || line+=" down"
+    printf '%s;\n' "$line"
+  done
+}
+
+# health_loop DIR: the load balancer's active health check, which open-source nginx does not have: every
+# TRELLIS_CLUSTER_HEALTH_INTERVAL_MS (500) it asks each replica's GET /readyz, marks the replicas that do not
+# answer 200 `down` in nginx's upstream and reloads nginx when that changes (a graceful reload: requests in
+# flight finish on the old workers). A replica told to stop answers 503 from the start of its drain phase, so
+# nginx stops sending it new connections before its listener closes; a replica (re)starting gets traffic once
+# it is ready. Runs until DIR is removed; its log is DIR/nginx/health.log.
+health_loop() {
+  local dir="$1" ndir="$1/nginx" interval n conf
+  local -a ready
+  interval="$(awk -v ms="${TRELLIS_CLUSTER_HEALTH_INTERVAL_MS:-500}" 'BEGIN { print ms / 1000 }')"
+  while [[ -f "$dir/cluster.env" ]]; do
+    ready=()
+    for n in $(seq 1 "$REPLICAS"); do
+      if curl -fs -o /dev/null --max-time 1 "http://127.0.0.1:$(cat "$dir/replica-$n/port")/readyz"; then ready+=("$n"); fi
+    done
+    conf="$(replicas_conf "$dir" "${ready[@]}")"
+    if [[ -f "$dir/cluster.env" && "$conf" != "$(cat "$ndir/trellis-replicas.conf")" ]]; then
+      printf '%s\n' "$conf" >"$ndir/trellis-replicas.conf.new"
+      mv "$ndir/trellis-replicas.conf.new" "$ndir/trellis-replicas.conf"
+      kill -HUP "$(cat "$ndir/nginx.pid")" 2>/dev/null || true
+      echo "$(date -u +%H:%M:%S.%N | cut -c1-12) ready: ${ready[*]:-none}; nginx reloaded" >&2
+    fi
+    sleep "$interval"
+  done
 }
 
 nginx_stop() {
@@ -301,6 +339,8 @@ start() {
   say "starting nginx on 127.0.0.1:$nginx_port"
   nginx_start "$dir" "$nginx_port"
   wait_http 15 "http://127.0.0.1:$nginx_port/readyz" || die "nginx does not answer (see $dir/nginx/error.log)"
+  ( health_loop "$dir" ) </dev/null >/dev/null 2>>"$dir/nginx/health.log" &
+  echo $! >"$dir/health.pid"
 
   if [[ "${TRELLIS_CLUSTER_CATALOG:-1}" == 1 ]]; then
     local key
@@ -321,6 +361,7 @@ stop() {
   local dir="$1" n
   [[ -d "$dir" ]] || return 0
   [[ -f "$dir/cluster.env" ]] || die "$dir holds no cluster (no cluster.env)"
+  if [[ -s "$dir/health.pid" ]]; then kill -TERM "$(cat "$dir/health.pid")" 2>/dev/null || true; fi
   nginx_stop "$dir"
   for rdir in "$dir"/replica-*; do
     [[ -d "$rdir" ]] || continue

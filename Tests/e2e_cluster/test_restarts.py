@@ -4,8 +4,10 @@
   answers every request 2xx, two streams in flight on each replica when it is told to stop finish whole, and
   every answer has its usage row (a replica flushes its buffer before exiting).
   This needs the gateway's drain phase on SIGTERM (/readyz 503 at once, requests still answered for
-  `server.drain_delay_ms` with `Connection: close`, then the listener closes); without it nginx can write a
-  request to a keep-alive connection the replica is closing, and a POST is not resent (config/nginx-cluster.conf).
+  `server.drain_delay_ms` with `Connection: close`, then the listener closes) and a load balancer that stops
+  sending new connections when /readyz turns 503 (scripts/cluster.sh's health check takes the replica out of
+  nginx's upstream): a connection still in the accept queue when the listener closes is reset after nginx has
+  sent the request, and a POST is not resent (config/nginx-cluster.conf).
 - `kill -9` of one replica: the only requests that may fail are those in flight on it (started before it died;
   nginx carries the rest to the others), and the only usage rows lost are the answers it gave in the last
   `usage.flush_interval_ms` (plus the write in progress). Prints the failed requests and lost rows against
