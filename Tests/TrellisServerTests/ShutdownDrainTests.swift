@@ -1,5 +1,7 @@
 import AsyncHTTPClient
 import Foundation
+import NIOHTTP1
+import NIOSSL
 import OpenAIWire
 import Testing
 import TrellisCore
@@ -78,6 +80,46 @@ import TrellisCore
             // Every answer, the one given while draining and the stream included, has its row in the store.
             #expect(try await TestGateway.usageCount(dataDir: dataDir) == 3)
             #expect(try await TestGateway.usageCount(dataDir: dataDir, where: "status = 200") == 3)
+        }
+    }
+
+    @Test("draining over TLS: HTTP/1.1 responses say Connection: close; HTTP/2 ones, which may not carry it, are answered as usual")
+    func drainOverHTTP2() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("trellis-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (cert, keyFile) = try ResilienceTests.makeCertificate(in: directory)
+        try await TestGateway.run(configure: {
+            $0.tlsCertificateFile = cert
+            $0.tlsKeyFile = keyFile
+            $0.tlsHTTP2 = true
+            $0.drainDelayMs = 3_600_000
+        }) { gw in
+            defer { gw.gateway.drain.endDrainPhase() }
+            await gw.beginShutdown()
+            try await waitUntil { gw.gateway.drain.isDraining }
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .file(cert)
+            var only1 = HTTPClient.Configuration(tlsConfiguration: tls)
+            only1.httpVersion = .http1Only
+            let clients = [
+                HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls)),
+                HTTPClient(eventLoopGroupProvider: .singleton, configuration: only1),
+            ]
+            do {
+                for (client, version) in zip(clients, [HTTPVersion.http2, .http1_1]) {
+                    let response = try await client.execute(HTTPClientRequest(url: "https://127.0.0.1:\(gw.port)/readyz"), timeout: .seconds(10))
+                    #expect(response.version == version)
+                    let body = String(buffer: try await response.body.collect(upTo: 1 << 16))
+                    #expect(response.status.code == 503 && body.contains("draining"), "\(response.version): \(body)")
+                    let closes = response.headers[canonicalForm: "connection"].contains { $0.lowercased() == "close" }
+                    #expect(closes == (response.version == .http1_1), "\(response.version)")
+                }
+            } catch {
+                for client in clients { try? await client.shutdown() }
+                throw error
+            }
+            for client in clients { try await client.shutdown() }
         }
     }
 
