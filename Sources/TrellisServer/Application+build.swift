@@ -86,12 +86,14 @@ public func buildApplication(
     // Shut down in reverse order: the HTTP server first (draining requests), then the refresher, then the
     // upstream client, the store's start (when it is still trying), the usage recorder with its final flush,
     // and last the stall watchdog (streams still draining stay watched until the server is done).
+    let refresher = CatalogRefresher(gateway: gateway, interval: .milliseconds(config.catalogRefreshIntervalMs), logger: logger)
     app.addServices(
         stallWatchdog,
         usage,
         startup,
         UpstreamClientService(gateway: gateway),
-        CatalogRefresher(gateway: gateway, interval: .milliseconds(config.catalogRefreshIntervalMs), logger: logger),
+        refresher,
+        ChangeListener(refresher: refresher, enabled: config.catalogListen),
         MaintenanceService(gateway: gateway, interval: .seconds(config.capturePurgeIntervalSeconds), logger: logger),
         UpstreamProber(gateway: gateway, interval: .milliseconds(config.healthCheckIntervalMs), logger: logger))
     // A graceful shutdown drains first (readiness 503, `Connection: close`, still serving for

@@ -33,6 +33,8 @@ public struct TrellisConfig: Sendable {
     public var usageBatchSize = 512
     public var usageBufferCapacity = 100_000
     public var catalogRefreshIntervalMs = 2_000
+    /// Hear other replicas' changes as they commit (PostgreSQL LISTEN/NOTIFY) instead of at the next refresh.
+    public var catalogListen = true
     /// A directory of declarative catalog files applied at start; nil for none.
     public var catalogDir: String?
     public var upstreamMaxConnectionsPerHost = 1_024
@@ -215,6 +217,7 @@ public struct TrellisConfig: Sendable {
         int("catalog.refresh_interval_ms", "how often another process's catalog changes are picked up", 100...3_600_000) {
             $0.catalogRefreshIntervalMs = $1
         },
+        bool("catalog.listen", "hear other replicas' changes as they commit (PostgreSQL LISTEN/NOTIFY)") { $0.catalogListen = $1 },
         int("upstream.max_connections_per_host", "connection pool size per model server", 1...100_000) { $0.upstreamMaxConnectionsPerHost = $1 },
         int("upstream.connect_timeout_ms", "connect timeout for model servers", 1...600_000) { $0.upstreamConnectTimeoutMs = $1 },
         int("upstream.read_timeout_ms", "longest silence on an upstream connection", 1...3_600_000) { $0.upstreamReadTimeoutMs = $1 },

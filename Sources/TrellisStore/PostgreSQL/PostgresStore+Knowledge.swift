@@ -59,11 +59,15 @@ extension PostgresStore {
         try await connection.scalar("SELECT value FROM meta WHERE key = 'knowledge_generation'", as: Int64.self) ?? 0
     }
 
-    /// Moves the knowledge generation on, in the caller's transaction; returns the new value. Every document
-    /// write takes this row's lock last, so concurrent writes queue here without deadlocking.
+    /// Moves the knowledge generation on, in the caller's transaction, and announces it to the other replicas
+    /// on commit (see `bumpGeneration`); returns the new value. Every document write takes this row's lock
+    /// last, so concurrent writes queue here without deadlocking.
     static func bumpKnowledgeGeneration(_ connection: PostgresConnection) async throws -> Int64 {
         try await connection.scalar(
-            "UPDATE meta SET value = value + 1 WHERE key = 'knowledge_generation' RETURNING value", as: Int64.self) ?? 0
+            """
+            WITH bumped AS (UPDATE meta SET value = value + 1 WHERE key = 'knowledge_generation' RETURNING value)
+            SELECT value, pg_notify(\(PostgresChangeListener.channel), 'knowledge ' || value) FROM bumped
+            """, as: Int64.self) ?? 0
     }
 
     // MARK: Documents

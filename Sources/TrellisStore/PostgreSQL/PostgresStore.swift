@@ -185,8 +185,15 @@ public final class PostgresStore: Sendable {
         try await connection.scalar("SELECT value FROM meta WHERE key = 'catalog_generation'", as: Int64.self) ?? 0
     }
 
+    /// Moves the catalog generation on, in the caller's transaction, and announces it to the other replicas
+    /// (`PostgresChangeListener`): PostgreSQL delivers the notification when the transaction commits, never
+    /// for one rolled back.
     static func bumpGeneration(_ connection: PostgresConnection) async throws {
-        try await connection.query("UPDATE meta SET value = value + 1 WHERE key = 'catalog_generation'", logger: quiet)
+        _ = try await connection.scalar(
+            """
+            WITH bumped AS (UPDATE meta SET value = value + 1 WHERE key = 'catalog_generation' RETURNING value)
+            SELECT value, pg_notify(\(PostgresChangeListener.channel), 'catalog ' || value) FROM bumped
+            """, as: Int64.self)
     }
 
     /// The name rules of the contract, for any namespaced table (see `SQLiteStore.checkName`). A name taken by

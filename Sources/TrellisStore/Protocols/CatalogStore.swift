@@ -10,6 +10,11 @@ public protocol CatalogStore: Sendable {
     func catalogGeneration() async throws -> Int64
     /// The whole catalog, read in one consistent transaction; keys expired at `now` are left out.
     func loadSnapshot(now: Date) async throws -> CatalogSnapshot
+    /// Calls `changed` whenever another process may have moved the catalog or knowledge generation, and once
+    /// after every (re)connection (a change may have been missed meanwhile), until the calling task is
+    /// cancelled; returns at once when the engine has no way to hear of changes (SQLite). A signal is a hint:
+    /// the caller compares the stored generations, which stay the truth.
+    func watchChanges(_ changed: @escaping @Sendable () -> Void) async
 
     func createTenant(name: String, settings: TenantSettings, actor: String, now: Date) async throws -> Tenant
     func setTenantSettings(id: String, settings: TenantSettings, actor: String, now: Date) async throws -> Tenant

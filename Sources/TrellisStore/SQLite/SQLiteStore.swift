@@ -83,4 +83,7 @@ public final class SQLiteStore: Sendable {
     }
 }
 
-extension SQLiteStore: TrellisStoreEngine {}
+extension SQLiteStore: TrellisStoreEngine {
+    /// Nothing to hear: other processes on the same file are found by the periodic generation check alone.
+    public func watchChanges(_ changed: @escaping @Sendable () -> Void) async {}
+}
