@@ -11,6 +11,8 @@ Run through scripts/restart-check.sh (which builds the binaries when needed). Th
   answer: a load balancer cannot safely retry a POST) or an HTTP error. Also: when /readyz turned 503 and when
   the first connection was refused, after the signal; the exit status; usage rows vs answers.
 - `second-signal`: a second SIGTERM during a long drain phase ends the shutdown at once (exit status, time).
+- `grace`: a request whose upstream never answers does not hold the shutdown past `server.drain_delay_ms` +
+  `server.shutdown_grace_seconds` (exit status, time, what the stuck client got).
 - `kill9`: `kill -9` under traffic: answers (2xx, with their request ids) vs usage rows stored, against the bound
   `usage.flush_interval_ms` x the answer rate.
 
@@ -235,6 +237,72 @@ def second_signal_check(args) -> dict:
                 "exit_after_second_signal_ms": round((done - second) * 1000)}
 
 
+class HangingUpstream:
+    """Accepts connections, reads the request and never answers: a request to it stays in flight."""
+
+    def __init__(self) -> None:
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(16)
+        self.base_url = f"http://127.0.0.1:{self.server.getsockname()[1]}/v1"
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+
+    def stop(self) -> None:
+        self.server.close()
+        for conn in self.held:
+            conn.close()
+
+
+def grace_check(args) -> dict:
+    """A request that never ends does not hold the shutdown past server.drain_delay_ms + shutdown_grace_seconds."""
+    with tempfile.TemporaryDirectory(prefix="trellis-restart-") as tmp:
+        upstream = Upstream(args.upstream)
+        hanging = HangingUpstream()
+        gw = Gateway(args.trellis, Path(tmp), {"TRELLIS_SERVER_DRAIN_DELAY_MS": "500", "TRELLIS_SERVER_SHUTDOWN_GRACE_SECONDS": "2"})
+        outcome: dict = {}
+        try:
+            key = gw.setup(upstream)
+            gw.admin("/upstreams", {"name": "hanging", "base_url": hanging.base_url, "kind": "openai"})
+            gw.admin("/models", {"name": "hanging", "spec": {"upstream": "hanging", "model": "m"}})
+
+            def stuck() -> None:
+                c = gw.connection()
+                try:
+                    c.request("POST", "/v1/chat/completions", json.dumps({"model": "hanging", "messages": [{"role": "user", "content": "x"}]}),
+                              {"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+                    outcome["status"] = c.getresponse().status
+                except (OSError, http.client.HTTPException) as e:
+                    outcome["error"] = type(e).__name__
+
+            client = threading.Thread(target=stuck, daemon=True)
+            client.start()
+            while not hanging.held:
+                time.sleep(0.01)
+            signalled = time.monotonic()
+            gw.proc.send_signal(signal.SIGTERM)
+            code = gw.proc.wait(timeout=60)
+            done = time.monotonic()
+            client.join(timeout=10)
+            rows = len(gw.usage_ids())
+        finally:
+            hanging.stop()
+            upstream.stop()
+            if gw.proc.poll() is None:
+                gw.proc.kill()
+        return {"drain_delay_ms": 500, "shutdown_grace_seconds": 2, "exit_status": code,
+                "exit_after_ms": round((done - signalled) * 1000), "stuck_request": outcome,
+                "usage_rows_of_the_stuck_request": rows}
+
+
 def kill9_check(args) -> dict:
     with tempfile.TemporaryDirectory(prefix="trellis-restart-") as tmp:
         upstream = Upstream(args.upstream)
@@ -280,12 +348,14 @@ def main() -> None:
     p.add_argument("--stream", action="store_true", help="streamed requests in the SIGTERM checks")
     p.add_argument("--flush-ms", type=int, default=1000)
     p.add_argument("--kill-after", type=float, default=3.0, help="seconds of measured traffic before kill -9")
-    p.add_argument("checks", nargs="*", default=["sigterm", "second-signal", "kill9"])
+    p.add_argument("checks", nargs="*", default=["sigterm", "second-signal", "grace", "kill9"])
     args = p.parse_args()
     for check in args.checks:
         if check == "sigterm":
             for drain in (args.drain_ms, 0):
                 print(json.dumps({"check": "sigterm", **sigterm_check(args, drain)}), flush=True)
+        elif check == "grace":
+            print(json.dumps({"check": "grace", **grace_check(args)}), flush=True)
         elif check == "second-signal":
             print(json.dumps({"check": "second-signal", **second_signal_check(args)}), flush=True)
         elif check == "kill9":
