@@ -206,6 +206,7 @@ def sigterm_check(args, drain_ms: int) -> dict:
             "answered_after_signal_with_connection_close": sum(1 for a in after if a[2]),
             "broken": len(load.broken),
             "broken_kinds": sorted({k for _, k in load.broken}),
+            "broken_after_ms": sorted(round((t - signalled) * 1000) for t, _ in load.broken),
             "http_errors": len(load.http_errors),
             "refused_connections": len(load.refused),
             "readyz_503_after_ms": None if not_ready_at is None else round((not_ready_at - signalled) * 1000),
