@@ -40,6 +40,7 @@ import TrellisStoreTestSupport
                 let early = try await gw.request(.GET, "/readyz")
                 #expect(early.status == 503)
                 #expect(early.errorCode == "store_unavailable")
+                #expect(early.json["catalog"]?.stringValue == "loaded" && early.json["start"]?.stringValue == "not finished", "\(early.text)")
                 // Another attempt while listening, and still not ready.
                 try await waitUntil(timeout: .seconds(90)) { gw.gateway.readiness.failedStarts >= 2 }
                 let later = try await gw.request(.GET, "/readyz")

@@ -34,7 +34,9 @@ struct OpsController {
             body["status"] = "draining"
             error = Self.draining
         } else if !gateway.readiness.isStarted || snapshot.generation == 0 {
-            body["catalog"] = "not loaded"
+            // The start loads the catalog, then the knowledge indexes, the usage roll-ups and the month's quotas.
+            body["catalog"] = snapshot.generation == 0 ? "not loaded" : "loaded"
+            body["start"] = "not finished"
             error = StoreReadiness.notStarted
         } else if !gateway.readiness.isReady {
             body["store"] = "error"
