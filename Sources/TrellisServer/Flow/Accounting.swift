@@ -55,6 +55,8 @@ struct Accounting: Sendable {
     /// Set when the interaction is to be kept for the data flywheel.
     var capture: CapturePlan?
     private var recorded = false
+    /// Held until the row is recorded, so that a shutdown's final flush waits for it (shared by copies).
+    private let openRow: UsageRecorder.OpenRow
 
     init(gateway: Gateway, subject: UsageSubject, promptEstimate: Int, admission: AdmissionTicket, priced: Bool) {
         self.gateway = gateway
@@ -62,6 +64,7 @@ struct Accounting: Sendable {
         self.promptEstimate = promptEstimate
         self.admission = admission
         self.priced = priced
+        openRow = gateway.usage.openRow()
     }
 
     /// The target that answered.
@@ -88,6 +91,7 @@ struct Accounting: Sendable {
         if !gateway.usage.record(event) { gateway.metrics.usageDropped() }
         admission.settle(actualTokens: prompt + completion)
         if let capture, status < 400, let answer { keep(answer, capture: capture) }
+        openRow.close()
         gateway.metrics.modelRequest(
             tenant: subject.key.tenantName, model: subject.model, version: subject.version, status: status, seconds: latency.seconds,
             ttft: ttft?.seconds, promptTokens: prompt, completionTokens: completion)

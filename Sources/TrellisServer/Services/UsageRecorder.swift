@@ -11,6 +11,11 @@ import TrellisStore
 /// HTTP server (shut down first) has finished its requests.
 ///
 /// What a crash can lose: rows recorded in the last `flushInterval` (and at most `capacity` rows).
+///
+/// A shutdown cut short (a second signal, or `server.shutdown_grace_seconds` run out) cancels this service
+/// while requests are still unwinding, and a stream's row is recorded by its relay task after its response ends:
+/// each request that will still record a row holds an ``OpenRow``, and the final flush waits up to
+/// `openRowsWait` for them before it writes.
 public final class UsageRecorder: Service, Sendable {
     struct State {
         var buffer: [UsageEvent] = []
@@ -33,6 +38,12 @@ public final class UsageRecorder: Service, Sendable {
     }
 
     private let state = Mutex(State())
+    /// Requests that will still record a row (``OpenRow``s not yet closed).
+    private let open = Atomic<Int>(0)
+    /// Whether the final flush has begun (for tests).
+    private let finalFlushBegun = Atomic<Bool>(false)
+    /// How long the final flush waits for open rows.
+    private let openRowsWait: Duration
     private let store: any UsageStore & FlywheelStore
     private let capacity: Int
     private let batchSize: Int
@@ -45,9 +56,10 @@ public final class UsageRecorder: Service, Sendable {
 
     public init(
         store: any UsageStore & FlywheelStore, capacity: Int, batchSize: Int, flushInterval: Duration, logger: Logger,
-        onDrop: @escaping @Sendable (Int, Dropped) -> Void = { _, _ in }
+        openRowsWait: Duration = .seconds(2), onDrop: @escaping @Sendable (Int, Dropped) -> Void = { _, _ in }
     ) {
         self.onDrop = onDrop
+        self.openRowsWait = openRowsWait
         self.store = store
         self.capacity = capacity
         self.batchSize = batchSize
@@ -84,6 +96,32 @@ public final class UsageRecorder: Service, Sendable {
         }
         if !accepted { onDrop(1, .interaction) }
     }
+
+    /// A request that will record a row: the final flush waits (a bounded time) until every one is closed.
+    /// Closed once, by `close()` after the row is recorded, or when the last copy of it goes away.
+    final class OpenRow: Sendable {
+        private let recorder: UsageRecorder
+        private let closed = Atomic<Bool>(false)
+
+        fileprivate init(_ recorder: UsageRecorder) { self.recorder = recorder }
+
+        func close() {
+            if !closed.exchange(true, ordering: .acquiringAndReleasing) { recorder.open.subtract(1, ordering: .releasing) }
+        }
+
+        deinit { close() }
+    }
+
+    /// Marks a request that will record a row later; close what this returns once it has.
+    func openRow() -> OpenRow {
+        open.add(1, ordering: .relaxed)
+        return OpenRow(self)
+    }
+
+    /// Requests that will still record a row.
+    var openRows: Int { open.load(ordering: .acquiring) }
+    /// Whether the final flush has begun.
+    var finalFlushStarted: Bool { finalFlushBegun.load(ordering: .acquiring) }
 
     public var pendingCount: Int { state.withLock { $0.buffer.count } }
     /// Captured interactions waiting to be written.
@@ -131,8 +169,12 @@ public final class UsageRecorder: Service, Sendable {
         }
     }
 
-    /// Writes everything buffered in one go: for shutdown only.
+    /// Writes everything buffered in one go, captured interactions too: for shutdown only. Waits first, up to
+    /// `openRowsWait`, for requests that will still record a row (cut requests unwinding, a stream's relay).
     func flushFinal() async {
+        finalFlushBegun.store(true, ordering: .releasing)
+        await waitForOpenRows()
+        await writeCapturesFinal()
         let all: [UsageEvent] = state.withLock { s in
             let all = s.buffer
             s.buffer.removeAll()
@@ -146,6 +188,44 @@ public final class UsageRecorder: Service, Sendable {
             state.withLock { $0.dropped += all.count }
             onDrop(all.count, .usage)
             logger.error("final usage write failed", metadata: ["rows": "\(all.count)", "error": "\(type(of: error))"])
+        }
+    }
+
+    private func waitForOpenRows() async {
+        guard openRows > 0 else { return }
+        logger.notice(
+            "final usage flush: waiting for requests still recording their usage",
+            metadata: ["requests": "\(openRows)", "wait_ms": "\(Int(openRowsWait.milliseconds))"])
+        let deadline = ContinuousClock.now + openRowsWait
+        // Polled: the wait is bounded and short, and happens once, at shutdown.
+        while openRows > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        let left = openRows
+        if left > 0 {
+            logger.warning("final usage flush: requests still running were not recorded", metadata: ["requests": "\(left)"])
+        }
+    }
+
+    /// Writes every captured interaction; those the store refuses are dropped and counted, and once it is
+    /// unreachable the rest are (nothing retries after the final flush).
+    private func writeCapturesFinal() async {
+        let captures: [CapturedInteraction] = state.withLock { s in
+            defer { s.captures.removeAll() }
+            return s.captures
+        }
+        for (index, c) in captures.enumerated() {
+            do {
+                try await store.insertInteraction(
+                    requestID: c.requestID, tenantID: c.tenantID, model: c.model, modelVersion: c.modelVersion, messages: c.messages, answer: c.answer,
+                    retentionDays: c.retentionDays)
+            } catch {
+                let lost = StoreFailure.isUnavailable(error) ? captures.count - index : 1
+                state.withLock { $0.dropped += lost }
+                onDrop(lost, .interaction)
+                logger.error("final interaction capture write failed", metadata: ["interactions": "\(lost)", "error": "\(type(of: error))"])
+                if lost > 1 || StoreFailure.isUnavailable(error) { return }
+            }
         }
     }
 
