@@ -32,12 +32,16 @@ struct PropagationTests {
     ) async throws -> T {
         let settings = try await TestDatabases.create()
         return try await stopping({ try? await TestDatabases.drop(settings) }) {
-            try await TestGateway.onStore(settings, configure: listenOnly) { a in
+            let result = try await TestGateway.onStore(settings, configure: listenOnly) { a in
                 try await TestGateway.onStore(settings, configure: configureB) { b in
                     try await listening(settings, b, checksAtLeast: 1)
                     return try await body(settings, a, b)
                 }
             }
+            // Both stopped: their listeners' connections closed with them, none left behind.
+            let left = "SELECT pid::text FROM pg_stat_activity WHERE datname = '\(settings.database)' AND application_name = 'trellis-listen'"
+            try await eventually("the listeners' connections closed") { try await TestDatabases.strings(left, on: settings).isEmpty }
+            return result
         }
     }
 

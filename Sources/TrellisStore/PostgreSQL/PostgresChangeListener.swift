@@ -50,7 +50,7 @@ struct PostgresChangeListener: Sendable {
                 if !away {
                     away = true
                     logger.warning(
-                        "lost the connection that hears other replicas' changes; they arrive by the periodic check until it is back",
+                        "not listening for other replicas' changes (no connection); they arrive by the periodic check until it is back",
                         metadata: ["store": "\(settings)", "problem": "\(StoreFailure.describe(error))"])
                 }
             }
