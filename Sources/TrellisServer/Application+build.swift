@@ -96,6 +96,8 @@ public func buildApplication(
         ChangeListener(refresher: refresher, enabled: config.catalogListen),
         MaintenanceService(gateway: gateway, interval: .seconds(config.capturePurgeIntervalSeconds), logger: logger),
         UpstreamProber(gateway: gateway, interval: .milliseconds(config.healthCheckIntervalMs), logger: logger))
+    // The limits shared with other replicas (PostgreSQL): synced every `limits.sync_interval_ms`.
+    if let limitSync = gateway.limitSync { app.addServices(LimitSyncService(gateway: gateway, sync: limitSync)) }
     // A graceful shutdown drains first (readiness 503, `Connection: close`, still serving for
     // `server.drain_delay_ms`), then closes the listener and stops the application as above.
     let drain = DrainPhase(gateway: gateway, delay: .milliseconds(config.drainDelayMs), logger: logger)

@@ -20,6 +20,9 @@ public final class Gateway: Sendable {
     let adapterLoader = AdapterLoader()
     let knowledge: KnowledgeService
     public let limiter = RateLimiter()
+    /// The limits shared with the other replicas on the same PostgreSQL database (`limits.sync_interval_ms`); nil
+    /// when this process limits on its own (SQLite, or the setting 0): then `limiter` holds every limit.
+    let limitSync: LimitSync?
     /// Seconds on a monotonic clock, for the rate limiter.
     let clock: @Sendable () -> Double
     let adminKeyDigest: KeyDigest?
@@ -64,6 +67,9 @@ public final class Gateway: Sendable {
             breakerConfig: .init(failureThreshold: config.circuitFailureThreshold, coolDown: Double(config.circuitCoolDownMs) / 1000),
             clock: self.clock)
         self.adminKeyDigest = config.adminKey.map { KeyDigest(of: $0) }
+        self.limitSync =
+            store.sharesLimits && config.limitsSyncIntervalMs > 0
+            ? LimitSync(store: store, intervalMs: config.limitsSyncIntervalMs, clock: self.clock, logger: logger) : nil
         self.logger = logger
         self.environment = environment
     }
@@ -125,8 +131,12 @@ extension Gateway {
     /// Admits a request that may use `estimatedTokens`, or throws the 429 that says which limit refused it.
     /// The ticket settles the reservation once, on actual use, or with nothing used if the request is
     /// dropped on any path that did not settle it (its `deinit`), so no concurrency slot can leak.
-    func admit(_ key: TenantKey, estimatedTokens: Int) throws -> AdmissionTicket {
+    func admit(_ key: TenantKey, estimatedTokens: Int) async throws -> AdmissionTicket {
         let (keyLimits, tenantLimits, quota) = limits(for: key)
+        if let limitSync {
+            return try await admitAcrossReplicas(
+                key, sync: limitSync, limits: (keyLimits, tenantLimits, quota), estimatedTokens: estimatedTokens, month: RateLimiter.month(of: Date()))
+        }
         switch limiter.admit(
             keyID: key.id, keyLimits: keyLimits, tenantID: key.tenantID, tenantLimits: tenantLimits, monthlyQuota: quota,
             estimatedTokens: estimatedTokens, now: clock(), month: RateLimiter.month(of: Date()))
@@ -146,21 +156,29 @@ final class AdmissionTicket: Sendable {
     private let limiter: RateLimiter
     private let clock: @Sendable () -> Double
     private let settled = Mutex(false)
+    /// What the request took from the leases on the cluster-wide limits, when they apply.
+    private let leases: (sync: LimitSync, demands: [LeaseDemand], headers: [(String, String)])?
 
-    init(admission: RateLimiter.Admission, gateway: Gateway) {
+    init(admission: RateLimiter.Admission, gateway: Gateway, leases: (LimitSync, [LeaseDemand], [(String, String)])? = nil) {
         self.admission = admission
         self.limiter = gateway.limiter
         self.clock = gateway.clock
+        self.leases = leases
     }
 
-    var headers: [(String, String)] { admission.headers }
+    var headers: [(String, String)] { leases?.headers ?? admission.headers }
 
     func settle(actualTokens: Int) {
         let first = settled.withLock { done -> Bool in
             defer { done = true }
             return !done
         }
-        if first { limiter.settle(admission, actualTokens: actualTokens, now: clock(), month: RateLimiter.month(of: Date())) }
+        guard first else { return }
+        limiter.settle(admission, actualTokens: actualTokens, now: clock(), month: RateLimiter.month(of: Date()))
+        if let leases {
+            let delta = RateLimiter.clampTokens(actualTokens) - admission.reservedTokens
+            leases.sync.settle(leases.demands, delta: Double(delta))
+        }
     }
 
     deinit {

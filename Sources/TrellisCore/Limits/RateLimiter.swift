@@ -54,7 +54,7 @@ public final class RateLimiter: Sendable {
     /// sums over many requests cannot overflow. A client's `max_tokens` of 10^17 times `n` must not trap.
     public static let maxTokensPerRequest = 1 << 40
 
-    static func clampTokens(_ n: Int) -> Int { min(max(0, n), maxTokensPerRequest) }
+    public static func clampTokens(_ n: Int) -> Int { min(max(0, n), maxTokensPerRequest) }
 
     static func adding(_ a: Int, _ b: Int) -> Int {
         let (sum, overflow) = a.addingReportingOverflow(b)
@@ -214,7 +214,7 @@ public final class RateLimiter: Sendable {
         CivilDate(date).monthString
     }
 
-    static func secondsToNextMonth(month: String) -> Double {
+    public static func secondsToNextMonth(month: String) -> Double {
         let parts = month.split(separator: "-").compactMap { Int($0) }
         guard parts.count == 2 else { return 86_400 }
         var calendar = Calendar(identifier: .gregorian)

@@ -78,6 +78,9 @@ public struct TrellisConfig: Sendable {
     public var bodyReadMs = 60_000
     /// Ratings (`POST /v1/feedback`) one key may send per minute.
     public var feedbackPerMinute = 600
+    /// On PostgreSQL, how often each replica reconciles its leases on the cluster-wide limits (0: each process
+    /// limits on its own, as on SQLite).
+    public var limitsSyncIntervalMs = 200
 
     /// The per-tenant in-flight cap in force.
     public var effectiveMaxInFlightPerTenant: Int { maxInFlightPerTenant ?? max(1, maxInFlight * 3 / 4) }
@@ -175,6 +178,9 @@ public struct TrellisConfig: Sendable {
             $0.defaultMonthlyTokenQuota = $1
         },
         int("limits.feedback_rpm", "ratings (POST /v1/feedback) per key per minute", 1...1_000_000) { $0.feedbackPerMinute = $1 },
+        int("limits.sync_interval_ms", "PostgreSQL: how often each replica reconciles its share of the cluster-wide limits (0: per process)", 0...10_000) {
+            $0.limitsSyncIntervalMs = $1 == 0 ? 0 : max(20, $1)
+        },
         int("limits.default_completion_reservation", "tokens reserved for an answer without max_tokens", 1...1_000_000) {
             $0.defaultCompletionReservation = $1
         },

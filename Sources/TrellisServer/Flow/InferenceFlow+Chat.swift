@@ -32,7 +32,7 @@ extension InferenceFlow {
         let config = gateway.config
         let estimate = AdmissionEstimate.chat(plan, snapshot: snapshot, defaultCompletion: config.defaultCompletionReservation)
         // Admission first, before any retrieval or embedding call, so that a refused caller costs nothing.
-        let (ticket, headers) = try admit(key, estimate: estimate, modelVersion: plan.version)
+        let (ticket, headers) = try await admit(key, estimate: estimate, modelVersion: plan.version)
         let retrieval = try await retrieve(into: &plan, from: chat, snapshot: snapshot, logger: call.logger)
         let payload = ChatPayload(plan: plan, snapshot: snapshot, scope: config.piiMaskScope, masker: config.piiMasker, restores: config.piiRestore)
         let promptEstimate = retrieval == nil ? estimate.prompt : TokenEstimator.estimate(messages: plan.body[ChatField.messages]?.arrayValue ?? [])

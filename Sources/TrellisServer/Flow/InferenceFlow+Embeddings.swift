@@ -9,7 +9,7 @@ extension InferenceFlow {
         let snapshot = gateway.snapshot
         let (model, version, targets) = try Self.resolve(request, key: key, snapshot: snapshot)
         let estimate = AdmissionEstimate.embeddings(request)
-        let (ticket, headers) = try admit(key, estimate: estimate, modelVersion: version.version)
+        let (ticket, headers) = try await admit(key, estimate: estimate, modelVersion: version.version)
         let subject = UsageSubject(
             endpoint: "embeddings", requestID: call.requestID, start: start, key: key, user: request.user, model: model.name,
             version: version.version, stream: false)

@@ -18,8 +18,8 @@ struct InferenceFlow: Sendable {
 
     /// Takes the request's reservation from the caller's limits (or throws their 429), and the headers its
     /// answer will carry.
-    func admit(_ key: TenantKey, estimate: AdmissionEstimate, modelVersion: Int) throws -> (AdmissionTicket, AnswerHeaders) {
-        let ticket = try gateway.admit(key, estimatedTokens: estimate.total)
+    func admit(_ key: TenantKey, estimate: AdmissionEstimate, modelVersion: Int) async throws -> (AdmissionTicket, AnswerHeaders) {
+        let ticket = try await gateway.admit(key, estimatedTokens: estimate.total)
         return (ticket, AnswerHeaders(modelVersion: modelVersion, admission: ticket))
     }
 }

@@ -14,7 +14,39 @@ enum PostgresMigrations {
     static let lockKey: Int64 = 0x7472_656C_6C69_73
 
     static let all: [Migration] = [
-        Migration(id: "pg1-schema", statements: schemaV1)
+        Migration(id: "pg1-schema", statements: schemaV1),
+        Migration(id: "pg2-cluster-limits", statements: clusterLimits),
+    ]
+
+    /// The limits replicas share (`PostgresStore+Limits`): each bucket's pool, the leases replicas hold on it,
+    /// and the replicas' heartbeats. Times are milliseconds on the database's clock.
+    static let clusterLimits: [String] = [
+        """
+        CREATE TABLE limit_pools (
+            bucket TEXT PRIMARY KEY NOT NULL,
+            level DOUBLE PRECISION NOT NULL,
+            capacity DOUBLE PRECISION NOT NULL,
+            refill_per_second DOUBLE PRECISION NOT NULL,
+            updated_ms BIGINT NOT NULL
+        )
+        """,
+        "CREATE INDEX limit_pools_updated ON limit_pools (updated_ms)",
+        """
+        CREATE TABLE limit_leases (
+            bucket TEXT NOT NULL REFERENCES limit_pools(bucket) ON DELETE CASCADE,
+            replica TEXT NOT NULL,
+            held DOUBLE PRECISION NOT NULL,
+            seen_ms BIGINT NOT NULL,
+            PRIMARY KEY (bucket, replica)
+        )
+        """,
+        """
+        CREATE TABLE replicas (
+            id TEXT PRIMARY KEY NOT NULL,
+            started_ms BIGINT NOT NULL,
+            seen_ms BIGINT NOT NULL
+        )
+        """,
     ]
 
     /// Applies the pending migrations on `connection`, each in its own transaction, holding the advisory lock

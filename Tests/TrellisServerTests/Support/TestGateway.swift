@@ -47,6 +47,9 @@ struct TestGateway {
         config.healthCheckIntervalMs = 0
         // No drain phase at shutdown unless a test asks for one: no load balancer watches a test gateway.
         config.drainDelayMs = 0
+        // A test that drives the clock drives this process's own limiter: the limits replicas share on PostgreSQL
+        // refill on the database's clock, which no test moves.
+        if clock != nil { config.limitsSyncIntervalMs = 0 }
         configure(&config)
         var logger = Logger(label: "trellis-test")
         logger.logLevel = .critical
