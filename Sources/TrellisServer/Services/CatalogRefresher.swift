@@ -3,7 +3,9 @@ import TrellisCore
 import TrellisStore
 
 /// Picks up catalog changes made by another process sharing the database (another replica, or the CLI):
-/// compares the stored generation with the snapshot's every interval and reloads when it moved.
+/// compares the stored generation with the snapshot's every interval and reloads when it moved, then the
+/// knowledge indexes likewise. On PostgreSQL `ChangeListener` runs the same round as soon as a change commits;
+/// the interval is then the fallback for a notification missed.
 ///
 /// The same read is the store's health check: failing with the store unreachable makes the gateway unready
 /// (`/readyz` 503; inference goes on from the loaded catalog), answering makes it ready again. One log line
