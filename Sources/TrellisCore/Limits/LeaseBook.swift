@@ -38,6 +38,11 @@ public struct LeaseBook: Sendable, Equatable {
     public struct Header: Sendable, Equatable {
         public var name: String
         public var value: String
+
+        public init(name: String, value: String) {
+            self.name = name
+            self.value = value
+        }
     }
 
     public let settings: Settings
