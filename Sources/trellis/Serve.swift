@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import ServiceLifecycle
+import Synchronization
 import TrellisServer
 import TrellisStore
 import UnixSignals
@@ -53,41 +54,60 @@ struct Serve: AsyncParsableCommand {
             let host = address?.ipAddress ?? config.host
             let port = address?.port ?? config.port
             let shown = host.contains(":") ? "[\(host)]" : host
-            logger.notice("listening", metadata: ["address": "http://\(shown):\(port)", "version": "\(TrellisVersion.string)"])
+            let scheme = config.tlsCertificateFile == nil ? "http" : "https"
+            logger.notice("listening", metadata: ["address": "\(scheme)://\(shown):\(port)", "version": "\(TrellisVersion.string)"])
         }
         // Signals are handled here rather than by the group, so that a second one can end a shutdown that takes
         // too long: the first SIGTERM or SIGINT starts the graceful shutdown (draining for server.drain_delay_ms,
         // then closing the listener while requests finish within server.shutdown_grace_seconds, then the final
-        // usage flush); a second one cancels what is still running (the final flush still happens).
+        // usage flush); a second one cancels what is still running (the final flush still happens, waiting a
+        // bounded time for the rows of requests being cut); a third one exits at once with status 1, for a
+        // cancelled shutdown that hangs (a final flush waiting on an unreachable database).
         var groupConfig = ServiceGroupConfiguration(services: [.init(service: app)], logger: logger)
         groupConfig.maximumGracefulShutdownDuration = .milliseconds(config.drainDelayMs) + .seconds(config.shutdownGraceSeconds)
         let group = ServiceGroup(configuration: groupConfig)
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        let caught = SignalCount()
         let running = Task { try await group.run() }
         let watcher = Task {
-            var caught = 0
             for await signal in signals {
-                caught += 1
-                if caught == 1 {
+                switch caught.increment() {
+                case 1:
                     logger.notice("shutting down", metadata: ["signal": "\(signal)"])
                     await group.triggerGracefulShutdown()
-                } else {
+                case 2:
                     logger.warning("second signal: stopping now; requests still in flight are cut", metadata: ["signal": "\(signal)"])
                     running.cancel()
-                    return
+                default:
+                    // Still watching after the second, so that the signal is never left ignored.
+                    logger.error("third signal: exiting at once; usage rows not yet written are lost", metadata: ["signal": "\(signal)"])
+                    Foundation.exit(1)
                 }
             }
         }
+        defer { watcher.cancel() }
         do {
             try await running.value
-        } catch {
+        } catch  where caught.value > 0 {
             // A shutdown that ran past its time limit, or was cut short by a second signal, still ends here after
             // the final usage flush.
             logger.warning("shutdown ended early", metadata: ["error_type": "\(type(of: error))"])
+        } catch {
+            // No shutdown was asked for: the server could not start (the port in use) or stopped on its own.
+            logger.critical("the gateway stopped on an error", metadata: ["error": "\(DatabaseMaintenance.line(for: error))"])
+            throw ExitCode(1)
         }
-        watcher.cancel()
         logger.notice("stopped")
     }
+}
+
+/// How many shutdown signals `serve` has caught.
+private final class SignalCount: Sendable {
+    private let count = Atomic<Int>(0)
+
+    /// Counts one more; returns the count.
+    func increment() -> Int { count.add(1, ordering: .sequentiallyConsistent).newValue }
+    var value: Int { count.load(ordering: .sequentiallyConsistent) }
 }
 
 struct Catalog: AsyncParsableCommand {
