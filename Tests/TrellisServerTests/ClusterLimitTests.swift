@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import OpenAIWire
 import Testing
@@ -117,6 +118,25 @@ struct ClusterLimitTests {
             #expect(accepted >= 1 && accepted <= 100 / 13, "\(statuses)")
             let refused = try await replicas[2].request(.POST, "/v1/chat/completions", key: key, json: Self.chat)
             #expect(refused.status == 429 && refused.errorCode == "insufficient_quota", "\(refused.text)")
+        }
+    }
+
+    @Test("a key's concurrency cap is shared out: each of three replicas lets one of three run", .enabled(if: hasPostgres, skipReason))
+    func concurrencyIsAPerReplicaShare() async throws {
+        try await Self.withReplicas { replicas, upstream in
+            let key = try await Self.issueKey(replicas, ["concurrency": 3])
+            try await waitUntil { replicas.allSatisfy { $0.gateway.limitSync?.liveReplicas == 3 } }
+            let client = HTTPClient(eventLoopGroupProvider: .singleton)
+            let hanging = replicas[0].postJSON("/v1/chat/completions", key: key, json: ["model": "hang", "messages": [["role": "user", "content": "x"]]])
+            let pending = Task { try await client.execute(hanging, timeout: .seconds(60)) }
+            #expect(await upstream.waitFor("hanging"))
+            let refused = try await replicas[0].request(.POST, "/v1/chat/completions", key: key, json: Self.chat)
+            #expect(refused.status == 429, "\(refused.text)")
+            #expect(refused.json["error"]?["message"]?.stringValue?.contains("key concurrent requests") == true, "\(refused.text)")
+            #expect(try await replicas[1].request(.POST, "/v1/chat/completions", key: key, json: Self.chat).status == 200, "another replica's share")
+            pending.cancel()
+            _ = try? await pending.value
+            try await client.shutdown()
         }
     }
 }
