@@ -18,6 +18,8 @@
 #   BENCH_CONNECTIONS=16      wrk connections
 #   BENCH_ROUNDS=1            each case is measured this many times, the cases taken in turn (less drift)
 #   BENCH_LIMIT_RPM=100000000 the "limited" key's rpm
+#   BENCH_TRELLIS_ENV=        extra settings for every replica, "NAME=VALUE …" (e.g. TRELLIS_LIMITS_SYNC_INTERVAL_MS=0
+#                             for per-process limits, to set against the cluster-wide ones)
 # Pinning (default when there are two CPUs or more): the replicas on BENCH_GATEWAY_CPUS (one event loop each),
 # everything else (wrk, the upstream, nginx, PostgreSQL) on BENCH_LOAD_CPUS.
 set -euo pipefail
@@ -55,7 +57,7 @@ chmod +x "$WORK/trellis-pinned"
 if [[ -n "$GATEWAY_LOOPS" ]]; then export NIO_SINGLETON_GROUP_LOOP_COUNT="$GATEWAY_LOOPS"; fi
 log "starting the cluster (scripts/cluster.sh start $CLUSTER_DIR)"
 TRELLIS_BIN="$WORK/trellis-pinned" TRELLIS_CLUSTER_UPSTREAM="$UPSTREAM_URL/v1" TRELLIS_CLUSTER_CATALOG=0 \
-    TRELLIS_CLUSTER_ENV="TRELLIS_LOG_LEVEL=warning TRELLIS_UPSTREAM_HEALTH_CHECK_INTERVAL_MS=0" \
+    TRELLIS_CLUSTER_ENV="TRELLIS_LOG_LEVEL=warning TRELLIS_UPSTREAM_HEALTH_CHECK_INTERVAL_MS=0 ${BENCH_TRELLIS_ENV:-}" \
     "${LOAD_RUN[@]}" "$REPO/scripts/cluster.sh" start "$CLUSTER_DIR" >&2
 unset NIO_SINGLETON_GROUP_LOOP_COUNT
 
@@ -144,7 +146,7 @@ done
 echo
 echo "Cluster benchmark: $(machine_line), trellis $(git_rev); $CONNS connections, $ROUNDS × $DURATION per case;"
 echo "pinned: $([[ $PIN == 1 ]] && echo "replicas on CPU $GATEWAY_CPUS, load + nginx + PostgreSQL on CPU $LOAD_CPUS" || echo no)."
-echo "'rpm' is a key limited to $LIMIT_RPM requests/minute (never reached); 'none' a key with no limit."
+echo "'rpm' is a key limited to $LIMIT_RPM requests/minute (never reached); 'none' a key with no limit.${BENCH_TRELLIS_ENV:+ Replicas with $BENCH_TRELLIS_ENV.}"
 echo
 echo "| path | key | requests/s | p50 ms | p99 ms | gateway CPU µs/request (3 replicas) | nginx µs/request | PostgreSQL µs/request | errors |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
