@@ -17,7 +17,12 @@ Run through scripts/restart-check.sh (which builds the binaries when needed). Th
   `usage.flush_interval_ms` x the answer rate.
 
 No load balancer is involved: after the listener closes, the single gateway refuses new connections, which is
-expected and counted apart. What must be zero is broken requests and HTTP errors."""
+expected and counted apart. What must be zero is broken requests and HTTP errors.
+
+Each JSON line ends with `problems`: the documented bounds it missed (exit status 0 after a signal; no broken
+request, HTTP error or answer without its usage row after a SIGTERM; a second signal ends the shutdown within
+10 s; the grace check exits within drain + grace + 5 s and writes the stuck request's usage row; after kill -9
+no answer older than usage.flush_interval_ms + 1 s lacks its row). The script exits 1 when any check has one."""
 
 from __future__ import annotations
 
@@ -286,7 +291,10 @@ def grace_check(args) -> dict:
 
             client = threading.Thread(target=stuck, daemon=True)
             client.start()
+            held_by = time.monotonic() + 30
             while not hanging.held:
+                if time.monotonic() > held_by or not client.is_alive():
+                    raise SystemExit(f"grace: the request never reached the hanging upstream (client: {outcome})")
                 time.sleep(0.01)
             signalled = time.monotonic()
             gw.proc.send_signal(signal.SIGTERM)
@@ -339,6 +347,44 @@ def kill9_check(args) -> dict:
         }
 
 
+# Slack over the documented bounds for starting to exit, the final flush (it waits up to 2 s for the rows of
+# requests being cut) and the process exit, on a busy machine.
+EXIT_MARGIN_MS = 5000
+# Slack over usage.flush_interval_ms for the write of the last batch before kill -9.
+WRITE_MARGIN_MS = 1000
+
+
+def problems(check: str, r: dict) -> list[str]:
+    """The documented bounds `r` missed."""
+    found = []
+    if check in ("sigterm", "second-signal", "grace") and r["exit_status"] != 0:
+        found.append(f"exit status {r['exit_status']}, not 0")
+    if check == "sigterm":
+        for field in ("broken", "http_errors", "answers_without_usage_row"):
+            if r[field]:
+                found.append(f"{field}: {r[field]}")
+    elif check == "second-signal" and r["exit_after_second_signal_ms"] > 10_000:
+        found.append(f"exit {r['exit_after_second_signal_ms']} ms after the second signal (bound 10000)")
+    elif check == "grace":
+        bound = r["drain_delay_ms"] + r["shutdown_grace_seconds"] * 1000 + EXIT_MARGIN_MS
+        if r["exit_after_ms"] > bound:
+            found.append(f"exit {r['exit_after_ms']} ms after the signal (bound {bound})")
+        if r["usage_rows_of_the_stuck_request"] != 1:
+            found.append(f"{r['usage_rows_of_the_stuck_request']} usage rows for the stuck request, not 1")
+    elif check == "kill9":
+        oldest = r["oldest_lost_ms_before_kill"]
+        if oldest is not None and oldest > r["flush_interval_ms"] + WRITE_MARGIN_MS:
+            found.append(f"an answer {oldest} ms before the kill has no usage row (bound {r['flush_interval_ms'] + WRITE_MARGIN_MS})")
+    return found
+
+
+def report(check: str, r: dict) -> bool:
+    """Prints one JSON line with its problems; whether there were none."""
+    found = problems(check, r)
+    print(json.dumps({"check": check, **r, "problems": found}), flush=True)
+    return not found
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--trellis", default=os.environ.get("TRELLIS_BIN", str(REPO / ".build/debug/trellis")))
@@ -351,18 +397,21 @@ def main() -> None:
     p.add_argument("--kill-after", type=float, default=3.0, help="seconds of measured traffic before kill -9")
     p.add_argument("checks", nargs="*", default=["sigterm", "second-signal", "grace", "kill9"])
     args = p.parse_args()
+    ok = True
     for check in args.checks:
         if check == "sigterm":
             for drain in (args.drain_ms, 0):
-                print(json.dumps({"check": "sigterm", **sigterm_check(args, drain)}), flush=True)
+                ok = report("sigterm", sigterm_check(args, drain)) and ok
         elif check == "grace":
-            print(json.dumps({"check": "grace", **grace_check(args)}), flush=True)
+            ok = report("grace", grace_check(args)) and ok
         elif check == "second-signal":
-            print(json.dumps({"check": "second-signal", **second_signal_check(args)}), flush=True)
+            ok = report("second-signal", second_signal_check(args)) and ok
         elif check == "kill9":
-            print(json.dumps({"check": "kill9", **kill9_check(args)}), flush=True)
+            ok = report("kill9", kill9_check(args)) and ok
         else:
             raise SystemExit(f"unknown check {check}")
+    if not ok:
+        sys.exit(1)
 
 
 if __name__ == "__main__":
