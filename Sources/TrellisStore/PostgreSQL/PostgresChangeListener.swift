@@ -33,13 +33,16 @@ struct PostgresChangeListener: Sendable {
         while !Task.isCancelled {
             do {
                 let connection = try await connect()
-                if away {
-                    logger.notice("listening for other replicas' changes again", metadata: ["store": "\(settings)"])
-                    away = false
-                }
-                failures = 0
                 do {
-                    try await listen(on: connection, changed)
+                    try await listen(on: connection, changed) {
+                        // Only a LISTEN in place counts as back: a server that takes the connection and refuses
+                        // LISTEN (a standby in recovery) is retried with the growing wait, not in a tight loop.
+                        if away {
+                            logger.notice("listening for other replicas' changes again", metadata: ["store": "\(settings)"])
+                            away = false
+                        }
+                        failures = 0
+                    }
                 } catch {
                     try? await connection.close()
                     throw error
@@ -100,10 +103,12 @@ struct PostgresChangeListener: Sendable {
         return connection
     }
 
-    /// LISTEN on `connection` until it fails (or the task is cancelled), with a keepalive query beside it.
-    func listen(on connection: PostgresConnection, _ changed: @escaping @Sendable () -> Void) async throws {
+    /// LISTEN on `connection` until it fails (or the task is cancelled), with a keepalive query beside it;
+    /// `listening` is called once LISTEN is in place.
+    func listen(on connection: PostgresConnection, _ changed: @escaping @Sendable () -> Void, listening: () -> Void) async throws {
         let keepalive = keepalive
         try await connection.listen(on: Self.channel) { notifications in
+            listening()
             // LISTEN is in place: whatever was committed before it, while this replica was not listening, is
             // found by comparing the generations once.
             changed()
