@@ -32,7 +32,7 @@ public struct TrellisConfig: Sendable {
     public var usageFlushIntervalMs = 1_000
     public var usageBatchSize = 512
     public var usageBufferCapacity = 100_000
-    public var catalogRefreshIntervalMs = 2_000
+    public var catalogRefreshIntervalMs = 1_000
     /// Hear other replicas' changes as they commit (PostgreSQL LISTEN/NOTIFY) instead of at the next refresh.
     public var catalogListen = true
     /// A directory of declarative catalog files applied at start; nil for none.

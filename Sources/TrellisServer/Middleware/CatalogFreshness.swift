@@ -16,7 +16,7 @@ struct CatalogFreshness: RouterMiddleware {
         do {
             let stored = try await gateway.store.catalogGeneration()
             if stored > gateway.snapshot.generation { try await gateway.reloadCatalog() }
-        } catch where StoreFailure.isUnavailable(error) {
+        } catch  where StoreFailure.isUnavailable(error) {
             // Answered from the loaded catalog; the gateway's readiness already says the store is away.
         }
         return try await next(request, context)
