@@ -12,8 +12,7 @@ import TrellisStoreTestSupport
 /// listens nor checks periodically within the test, so only the admin API's own freshness check can show it the
 /// upstream registered through A.
 @Suite(
-    "Admin calls read their writes across replicas", .serialized,
-    .enabled(if: !(ProcessInfo.processInfo.environment["TRELLIS_TEST_POSTGRES_URL"] ?? "").isEmpty, "PostgreSQL only"))
+    "Admin calls read their writes across replicas", .serialized)
 struct AdminFreshnessTests {
     static func deaf(_ config: inout TrellisConfig) {
         config.catalogRefreshIntervalMs = 3_600_000

@@ -9,11 +9,9 @@ import TrellisStoreTestSupport
 @testable import TrellisServer
 
 /// Three replicas on one PostgreSQL database are one gateway for the limits: a key's requests per minute hold for
-/// the three together. Needs the test cluster (`TRELLIS_TEST_POSTGRES_URL`); skipped without it.
+/// the three together. Needs the test cluster (`TRELLIS_TEST_POSTGRES_URL`).
 @Suite("Cluster-wide limits", .serialized)
 struct ClusterLimitTests {
-    static let hasPostgres = !(ProcessInfo.processInfo.environment["TRELLIS_TEST_POSTGRES_URL"] ?? "").isEmpty
-    static let skipReason: Comment = "needs the PostgreSQL test cluster (TRELLIS_TEST_POSTGRES_URL)"
     static let chat: JSONValue = ["model": "echo", "messages": [["role": "user", "content": "hello"]], "max_tokens": 5]
 
     /// Three gateways on one new database, each set up by `configure`, with the mock upstream as `mock` and a model
@@ -71,7 +69,7 @@ struct ClusterLimitTests {
         return counts.value
     }
 
-    @Test("120 requests/minute for 20 s through three replicas: at most 184 accepted (one process: 160)", .enabled(if: hasPostgres, skipReason))
+    @Test("120 requests/minute for 20 s through three replicas: at most 184 accepted (one process: 160)")
     func requestsPerMinuteHoldAcrossReplicas() async throws {
         try await Self.withReplicas { replicas, _ in
             let key = try await Self.issueKey(replicas, ["rpm": 120])
@@ -86,7 +84,7 @@ struct ClusterLimitTests {
         }
     }
 
-    @Test("a refusal on one replica names the limit; each replica's first request finds the cluster's budget", .enabled(if: hasPostgres, skipReason))
+    @Test("a refusal on one replica names the limit; each replica's first request finds the cluster's budget")
     func refusalsAndFirstRequests() async throws {
         try await Self.withReplicas { replicas, upstream in
             let key = try await Self.issueKey(replicas, ["rpm": 3])
@@ -104,7 +102,7 @@ struct ClusterLimitTests {
         }
     }
 
-    @Test("a tenant's month quota is one quota for the three replicas", .enabled(if: hasPostgres, skipReason))
+    @Test("a tenant's month quota is one quota for the three replicas")
     func monthQuotaAcrossReplicas() async throws {
         try await Self.withReplicas { replicas, _ in
             #expect(try await replicas[0].admin(.PATCH, "/tenants/acme", ["monthly_token_quota": 100]).status == 200)
@@ -121,7 +119,7 @@ struct ClusterLimitTests {
         }
     }
 
-    @Test("a key's concurrency cap is shared out: each of three replicas lets one of three run", .enabled(if: hasPostgres, skipReason))
+    @Test("a key's concurrency cap is shared out: each of three replicas lets one of three run")
     func concurrencyIsAPerReplicaShare() async throws {
         try await Self.withReplicas { replicas, upstream in
             let key = try await Self.issueKey(replicas, ["concurrency": 3])

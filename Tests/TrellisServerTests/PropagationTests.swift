@@ -7,18 +7,12 @@ import TrellisStoreTestSupport
 
 @testable import TrellisServer
 
-/// Whether the PostgreSQL test cluster is configured (these cases need one; without it they are skipped).
-private func testClusterConfigured() -> Bool {
-    !(ProcessInfo.processInfo.environment["TRELLIS_TEST_POSTGRES_URL"] ?? "").isEmpty
-}
-
 /// Two replicas (two gateways on one PostgreSQL database of the test cluster): a change made through one holds on
 /// the other as soon as it commits, through LISTEN/NOTIFY. Replica B's periodic check is an hour apart in these
 /// cases, so only a notification (or the check after the listener reconnects) can bring a change across within the
 /// generous deadlines. Waits are polls with deadlines; nothing passes by sleeping.
 @Suite(
-    "Changes reach every replica", .serialized,
-    .enabled(if: testClusterConfigured(), "PostgreSQL only: TRELLIS_TEST_POSTGRES_URL is not set"))
+    "Changes reach every replica", .serialized)
 struct PropagationTests {
 
     /// The periodic check at its longest: only a notification can deliver a change within a test.
