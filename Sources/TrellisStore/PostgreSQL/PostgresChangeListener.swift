@@ -83,6 +83,18 @@ struct PostgresChangeListener: Sendable {
         configuration.options.connectTimeout = .seconds(Int64(settings.connectTimeoutSeconds))
         configuration.options.additionalStartupParameters = [("application_name", Self.applicationName)]
         let leased = LeasedConnection()
+        // Cancelled (shutdown) or past the deadline, a connection that completes afterwards is closed as it
+        // arrives: `close()` leaves the lease timed out, and `hold` then refuses it.
+        do {
+            return try await connectHeld(configuration, leased)
+        } catch {
+            leased.close()
+            throw error
+        }
+    }
+
+    /// The connection, held by `leased` from the moment it arrives until it is returned.
+    private func connectHeld(_ configuration: PostgresConnection.Configuration, _ leased: LeasedConnection) async throws -> PostgresConnection {
         let connection = try await withDeadline(
             .seconds(settings.connectTimeoutSeconds + 5),
             onTimeout: {
