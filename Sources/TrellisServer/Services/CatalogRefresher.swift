@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 import TrellisCore
 import TrellisStore
 
@@ -15,9 +16,19 @@ struct CatalogRefresher: PeriodicService {
     let interval: Duration
     let logger: Logger
 
+    /// One check at a time, shared by the periodic round and `ChangeListener` (which holds a copy of this value):
+    /// a check asked for while one runs is run once more after it, so two never load the catalog and the
+    /// knowledge indexes side by side, and every request for a check is followed by one that starts after it.
+    let gate = CheckGate()
+
     var waitsBeforeFirstRound: Bool { true }
 
     func round() async {
+        guard gate.enter() else { return }
+        repeat { await check() } while gate.again()
+    }
+
+    private func check() async {
         // Until the start is done, `StoreStartup` is the one trying the store.
         guard gateway.readiness.isStarted else { return }
         do {
@@ -46,6 +57,34 @@ struct CatalogRefresher: PeriodicService {
                 return
             }
             logger.error("catalog refresh failed", metadata: ["error_type": "\(type(of: error))"])
+        }
+    }
+}
+
+/// Single flight with one rerun: `enter` is false while a check runs (and asks it to run once more); the runner
+/// asks `again` after each check and stops when nobody asked meanwhile.
+final class CheckGate: Sendable {
+    private let state = Mutex((running: false, rerun: false))
+
+    func enter() -> Bool {
+        state.withLock { s in
+            if s.running {
+                s.rerun = true
+                return false
+            }
+            s.running = true
+            return true
+        }
+    }
+
+    func again() -> Bool {
+        state.withLock { s in
+            if s.rerun {
+                s.rerun = false
+                return true
+            }
+            s.running = false
+            return false
         }
     }
 }
