@@ -1,7 +1,7 @@
 """Everything else agrees across replicas: a sticky traffic split picks the same version for the same `user`
 through every replica and through nginx (a stable hash, not per-process state); a document uploaded through one
 replica is searchable through the others within KNOWLEDGE_S; the usage report through any replica shows the
-traffic of all of them; the demo's curl lines (scripts/cluster.sh) work through nginx."""
+traffic of all of them; the audit log is one log; the demo's curl lines (scripts/cluster.sh) work through nginx."""
 
 from __future__ import annotations
 
@@ -95,6 +95,21 @@ def test_the_usage_report_through_any_replica_shows_the_traffic_of_all(cluster, 
     # And the same per-key figure through nginx.
     rows = cluster.admin(None).get(f"/usage?tenant={tenant.name}&group_by=key")["data"]
     assert [(r["key"], r["requests"]) for r in rows] == [(tenant.key_id, total)], rows
+
+
+def test_the_audit_log_is_one_log_through_every_replica(cluster):
+    tenant = new_tenant(cluster, "audit")
+    # One change through each replica: the tenant's rpm set to 100 + n through replica n.
+    for n in range(1, len(cluster.replicas) + 1):
+        cluster.admin(n).call("PATCH", f"/tenants/{tenant.name}", json={"rpm": 100 + n})
+    expected = {100 + n for n in range(1, len(cluster.replicas) + 1)}
+    # Every replica's audit log shows all of them, newest first, with one id sequence.
+    for n in [*range(1, len(cluster.replicas) + 1), None]:
+        entries = cluster.admin(n).get(f"/audit?tenant={tenant.name}&action=tenant.update")["data"]
+        seen = {((e.get("detail") or {}).get("after") or {}).get("rpm") for e in entries}
+        assert expected <= seen, (n, entries)
+        ids = [e["id"] for e in entries]
+        assert ids == sorted(ids, reverse=True), ids
 
 
 def test_the_printed_curl_lines_work_through_nginx(cluster):
