@@ -207,18 +207,27 @@ public final class UsageRecorder: Service, Sendable {
         }
     }
 
-    /// Writes every captured interaction; those the store refuses are dropped and counted, and once it is
-    /// unreachable the rest are (nothing retries after the final flush).
-    private func writeCapturesFinal() async {
-        let captures: [CapturedInteraction] = state.withLock { s in
+    /// The captured interactions waiting, taken out of the buffer.
+    private func takeCaptures() -> [CapturedInteraction] {
+        state.withLock { s in
             defer { s.captures.removeAll() }
             return s.captures
         }
+    }
+
+    private func write(_ c: CapturedInteraction) async throws {
+        try await store.insertInteraction(
+            requestID: c.requestID, tenantID: c.tenantID, model: c.model, modelVersion: c.modelVersion, messages: c.messages, answer: c.answer,
+            retentionDays: c.retentionDays)
+    }
+
+    /// Writes every captured interaction; those the store refuses are dropped and counted, and once it is
+    /// unreachable the rest are (nothing retries after the final flush).
+    private func writeCapturesFinal() async {
+        let captures = takeCaptures()
         for (index, c) in captures.enumerated() {
             do {
-                try await store.insertInteraction(
-                    requestID: c.requestID, tenantID: c.tenantID, model: c.model, modelVersion: c.modelVersion, messages: c.messages, answer: c.answer,
-                    retentionDays: c.retentionDays)
+                try await write(c)
             } catch {
                 let lost = StoreFailure.isUnavailable(error) ? captures.count - index : 1
                 state.withLock { $0.dropped += lost }
@@ -233,15 +242,10 @@ public final class UsageRecorder: Service, Sendable {
     /// (including a batch a concurrent flush had already taken). A failed batch is put back at the front and
     /// retried on the next flush.
     public func flush() async {
-        let captures: [CapturedInteraction] = state.withLock { s in
-            defer { s.captures.removeAll() }
-            return s.captures
-        }
+        let captures = takeCaptures()
         for (index, c) in captures.enumerated() {
             do {
-                try await store.insertInteraction(
-                    requestID: c.requestID, tenantID: c.tenantID, model: c.model, modelVersion: c.modelVersion, messages: c.messages, answer: c.answer,
-                    retentionDays: c.retentionDays)
+                try await write(c)
             } catch {
                 guard StoreFailure.isUnavailable(error) else {
                     // Refused for itself (not an outage): retrying would not help.
