@@ -94,7 +94,9 @@ import TrellisStoreTestSupport
             #expect(plain.status == 200)
             let streamed = try await gw.stream("/v1/chat/completions", key: key, json: ShutdownDrainTests.chat("echo", stream: true))
             _ = try await readEvents(streamed)
-            try await waitUntil { gw.gateway.usage.openRows == 0 }
+            // A row being written by a periodic flush is neither pending nor written yet: wait for both to be
+            // counted (a row never recorded would keep the count at 1 past the deadline).
+            try await waitUntil { gw.gateway.usage.openRows == 0 && gw.gateway.usage.pendingCount + gw.gateway.usage.writtenCount == 2 }
             #expect(gw.gateway.usage.pendingCount + gw.gateway.usage.writtenCount == 2)
         }
     }

@@ -80,7 +80,8 @@ struct HealthProbeTests {
 
     @Test("nothing listening: unhealthy at once, one line saying the connection was refused")
     func nothingListening() async throws {
-        let port = try await Self.closedPort()
+        let (fd, port) = try Self.closedPort()
+        defer { close(fd) }
         let outcome = try await HealthProbe(listenerOf: Self.config(["TRELLIS_SERVER_PORT": "\(port)"])).run(.live, timeout: .seconds(30))
         #expect(!outcome.healthy)
         #expect(outcome.line.hasPrefix("http://127.0.0.1:\(port)/healthz: connection refused"), "\(outcome.line)")
@@ -102,10 +103,22 @@ struct HealthProbeTests {
     }
 
     /// A port nothing listens on: bound on 127.0.0.1, then closed.
-    static func closedPort() async throws -> Int {
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
-        let port = channel.localAddress?.port ?? 0
-        try await channel.close()
-        return port
+    /// A port of 127.0.0.1 where nothing listens, kept so while the test runs: a socket bound to it that never
+    /// listens (connections to it are refused, and no other test can take the port meanwhile). Close the
+    /// descriptor at the end.
+    static func closedPort() throws -> (fd: Int32, port: Int) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(fd >= 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        if !bound { close(fd) }
+        try #require(bound)
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
     }
 }
