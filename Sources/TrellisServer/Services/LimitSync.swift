@@ -128,15 +128,13 @@ final class SyncRounds: Sendable {
         }
     }
 
-    /// Waits for the next round, at most `limit` (the round goes on without the caller).
+    /// Waits for the next round, at most `limit` (or until the caller is cancelled): then returns at once, and
+    /// the round goes on without the caller. (`round.value` does not end on cancellation, and a round may hang
+    /// in the store up to its deadline, after the one running before it: a wait that must end with that await, as
+    /// in a task group, would last both rounds.)
     func awaitNext(within limit: Duration, _ body: @escaping @Sendable () async -> Void) async {
         let round = next(body)
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await round.value }
-            group.addTask { try? await Task.sleep(for: limit) }
-            await group.next()
-            group.cancelAll()
-        }
+        _ = try? await withDeadline(limit, onTimeout: { CancellationError() }) { await round.value }
     }
 }
 
