@@ -8,7 +8,8 @@ import TrellisStore
 @testable import TrellisServer
 
 /// `LimitSync` against a store whose syncs can be held: a request waits for a sync at most its wait limit even
-/// when the store never answers.
+/// when the store never answers, and a process that stops hands its leases back even when a round was already
+/// waiting to start.
 @Suite("Lease syncs")
 struct LimitSyncTests {
     static let demands = [LeaseDemand(bucket: .perMinute("key:k1:rpm", 60), amount: 1, which: .keyRequests)]
@@ -41,6 +42,30 @@ struct LimitSyncTests {
             return
         }
         #expect(which == .keyRequests)
+    }
+
+    @Test("Stopping with a round waiting to start still hands every lease back")
+    func releaseAllAfterPendingRound() async throws {
+        let store = GatedLimitStore(held: false)
+        let sync = Self.sync(store)
+        // A lease of 10 requests, one taken.
+        guard case .admitted = await sync.admit(Self.demands) else {
+            Issue.record("the first request was not admitted")
+            return
+        }
+        store.hold()
+        // A periodic round hangs in the store; another waits to start behind it; then the process stops.
+        let running = Task { await sync.periodicRound() }
+        try await store.waitForCalls(2)
+        let pending = Task.immediate { await sync.periodicRound() }
+        let stop = Task.immediate { await sync.releaseAll() }
+        store.release()
+        await running.value
+        await pending.value
+        await stop.value
+        let last = try #require(store.requests.last)
+        let report = try #require(last.reports.first { $0.bucket.id == "key:k1:rpm" })
+        #expect(report.held == 0 && report.returned > 0 && !report.active, "the last sync was not a release: \(report)")
     }
 }
 

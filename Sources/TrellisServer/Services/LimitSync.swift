@@ -23,6 +23,9 @@ final class LimitSync: Sendable {
     private let rounds = SyncRounds()
     private let failing = Mutex(false)
     private let completed = Mutex(0)
+    /// Set by `releaseAll`: every round that starts from then on hands every lease back, so that a round already
+    /// waiting to start when the process stops (which `releaseAll` shares) is a final one too.
+    private let stopping = Mutex(false)
 
     init(store: any LimitStore, intervalMs: Int, clock: @escaping @Sendable () -> Double, logger: Logger) {
         self.store = store
@@ -58,9 +61,12 @@ final class LimitSync: Sendable {
         await rounds.next { await self.round() }.value
     }
 
-    /// The last round of a process that stops: every lease handed back to the pool.
+    /// The last round of a process that stops: every lease handed back to the pool. Marks the process as stopping
+    /// before it asks for a round, so the round it gets (the one waiting to start, or a new one) reads the mark
+    /// when it starts.
     func releaseAll() async {
-        await rounds.next { await self.round(final: true) }.value
+        stopping.withLock { $0 = true }
+        await rounds.next { await self.round() }.value
     }
 
     /// Whether the previous round failed; records whether this one did.
@@ -72,8 +78,10 @@ final class LimitSync: Sendable {
         }
     }
 
-    /// One sync: the reports made now, the pool's answers applied (or, on failure, what must be reported again kept).
-    func round(final: Bool = false) async {
+    /// One sync: the reports made now, the pool's answers applied (or, on failure, what must be reported again kept);
+    /// once the process is stopping, every lease handed back.
+    func round() async {
+        let final = stopping.withLock { $0 }
         let now = clock()
         let reports = book.withLock { final ? $0.releaseAll(now: now) : $0.reports(now: now) }
         let number = completed.withLock { $0 }
