@@ -41,6 +41,16 @@ struct LeaseLedgerTests {
         #expect(debt.grant.change == 0 && debt.lease?.held == -5)
     }
 
+    @Test("a forfeited lease's debt stays charged to the pool; what it held above zero is dropped")
+    func forfeitKeepsDebts() {
+        let bucket = LimitBucket(id: "key:k:tpm", capacity: 10_000, refillPerSecond: 0)
+        let pool = LeasePool(level: 1_000, capacity: 10_000, refillPerSecond: 0, updatedMs: 10_000)
+        let holdings = [LeaseHolding(replica: "dead", held: -5_000, seenMs: 0), LeaseHolding(replica: "gone", held: 300, seenMs: 0)]
+        let out = Self.ledger.sync(pool: pool, holdings: holdings, report: LeaseReport(bucket: bucket, held: 0, active: false), replica: "a", nowMs: 10_000)
+        #expect(out.forfeited == ["dead", "gone"])
+        #expect(out.pool.level == 1_000 - 5_000, "the 5,000 spent on credit are not admitted again")
+    }
+
     @Test("returned tokens go to the pool, minted ones are charged to it; no demand drops the lease and settles its debt")
     func returnsMintsAndDrops() {
         let pool = LeasePool(level: 10, capacity: 120, refillPerSecond: 2, updatedMs: 0)

@@ -89,9 +89,9 @@ public struct LeaseGrant: Sendable, Equatable {
 /// The arithmetic of one replica's sync of one bucket, apart from the store: the pool is refilled by the
 /// database time elapsed, never above capacity counting what every replica holds; leases not seen for
 /// `forfeitAfterMs` are forfeited (dropped, not returned: their replica may have spent part of them since it last
-/// reported, so giving them back could count those tokens twice); then the replica is granted up to its fair share
-/// (the pool and every holding, divided by the replicas holding leases, plus one while a live replica holds none),
-/// or at least its largest waiting request, and told what it holds above that.
+/// reported, so giving them back could count those tokens twice; a debt stays charged); then the replica is granted
+/// up to its fair share (the pool and every holding, divided by the replicas holding leases, plus one while a live
+/// replica holds none), or at least its largest waiting request, and told what it holds above that.
 ///
 /// Every token a replica spends was granted from the pool, and the pool only grows by `refillPerSecond` per second
 /// of database time, so the cluster admits at most `capacity + refillPerSecond × t` over any time `t`, whatever the
@@ -128,7 +128,10 @@ public struct LeaseLedger: Sendable, Equatable {
         Self.reconfigure(&pool, to: bucket)
         let others = holdings.filter { $0.replica != replica }
         let live = others.filter { nowMs - $0.seenMs <= forfeitAfterMs }
-        let forfeited = others.filter { nowMs - $0.seenMs > forfeitAfterMs }.map(\.replica)
+        let dropped = others.filter { nowMs - $0.seenMs > forfeitAfterMs }
+        let forfeited = dropped.map(\.replica)
+        // What a forfeited lease held is dropped, but its debt (tokens spent on credit) stays spent.
+        pool.level += dropped.reduce(0) { $0 + min(0, $1.held) }
         // A lease the pool does not know (forfeited, or never granted) holds nothing but its debt.
         let known = holdings.contains { $0.replica == replica }
         let held = known ? report.held : min(report.held, 0)
