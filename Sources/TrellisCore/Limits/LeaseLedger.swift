@@ -132,11 +132,13 @@ public struct LeaseLedger: Sendable, Equatable {
         let forfeited = dropped.map(\.replica)
         // What a forfeited lease held is dropped, but its debt (tokens spent on credit) stays spent.
         pool.level += dropped.reduce(0) { $0 + min(0, $1.held) }
-        // A lease the pool does not know (forfeited, or never granted) holds nothing but its debt.
+        // A lease the pool does not know (forfeited, or never granted) holds nothing but its debt; of what the
+        // replica created on its own meanwhile, only what it spent is charged (the rest is part of what it held).
         let known = holdings.contains { $0.replica == replica }
         let held = known ? report.held : min(report.held, 0)
         var change = held - report.held
-        pool.level += report.returned - report.minted
+        let unspent = known ? 0 : min(max(0, report.minted), max(0, report.held))
+        pool.level += report.returned - report.minted + unspent
         let othersHeld = live.reduce(0) { $0 + $1.held }
         Self.refill(&pool, holding: othersHeld + held, nowMs: nowMs)
 

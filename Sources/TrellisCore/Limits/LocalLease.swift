@@ -73,7 +73,8 @@ struct LocalLease: Sendable, Equatable {
     }
 
     /// The fallback share: entered with what the lease holds (at most the share), or a full share for a bucket the
-    /// pool never answered for; refilled at the rate divided by the replicas. What it creates is counted.
+    /// pool never answered for; refilled at the rate divided by the replicas. What it creates is counted. The share
+    /// lasts until a sync succeeds (`apply`), so that failed syncs never create another one.
     mutating func refillFallback(now: Double, replicas: Int) {
         let n = Double(max(1, replicas))
         let cap = bucket.capacity / n
@@ -97,12 +98,9 @@ struct LocalLease: Sendable, Equatable {
         fallback = share
     }
 
-    /// The report for the next sync; takes the returned and minted tokens out of the local state.
+    /// The report for the next sync; takes the returned and minted tokens out of the local state. What is left of a
+    /// fallback share is reported as held, and stays spendable as the share until the sync succeeds.
     mutating func report(now: Double, idleAfter: Double) -> LeaseReport {
-        if let share = fallback {
-            held += share.level
-            fallback = nil
-        }
         let active = now - demandAt <= idleAfter
         var returned = pendingReturn
         if !active, held > 0 {
@@ -110,7 +108,8 @@ struct LocalLease: Sendable, Equatable {
             held = 0
         }
         let report = LeaseReport(
-            bucket: bucket, held: held, returned: returned, minted: minted, need: need, largest: largest, active: active, fresh: poolLevel == nil)
+            bucket: bucket, held: held + (fallback?.level ?? 0), returned: returned, minted: minted, need: need, largest: largest, active: active,
+            fresh: poolLevel == nil)
         pendingReturn = 0
         minted = 0
         need = 0
@@ -122,6 +121,11 @@ struct LocalLease: Sendable, Equatable {
 
     /// Applies the pool's answer; `sent` is this sync's report.
     mutating func apply(_ grant: LeaseGrant) {
+        // The store answered: what is left of the fallback share (reported as held) is the lease's again.
+        if let share = fallback {
+            held += share.level
+            fallback = nil
+        }
         held += grant.change
         let release = min(grant.release, max(0, held))
         held -= release
@@ -131,8 +135,9 @@ struct LocalLease: Sendable, Equatable {
         leased = grant.leased
     }
 
-    /// The sync carrying `sent` failed: the minted tokens and the need are reported again next time. Returned
-    /// tokens are not taken back: the store may have received them before the answer was lost.
+    /// The sync carrying `sent` failed: the minted tokens and the need are reported again next time, and the
+    /// fallback share stays as it is. Returned tokens are not taken back: the store may have received them before
+    /// the answer was lost.
     mutating func failed(_ sent: LeaseReport) {
         minted += sent.minted
         need = max(need, sent.need)
