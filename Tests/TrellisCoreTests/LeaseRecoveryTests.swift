@@ -1,7 +1,7 @@
 import Testing
 import TrellisCore
 
-/// A replica and the pool across a store outage: what is admitted stays within the
+/// A replica and the pool across a store outage and after a lease was dropped: what is admitted stays within the
 /// documented bounds, and the pool is charged with what was spent, no more and no less.
 @Suite("Lease recovery")
 struct LeaseRecoveryTests {
@@ -63,5 +63,42 @@ struct LeaseRecoveryTests {
         let (admitted, charged) = Self.outage(bucket, amount: 10, perStep: 1, outage: 10)
         #expect(admitted > 0 && admitted <= 1_000_000 / 3, "\(admitted) admitted")
         #expect(abs(charged - admitted) < 1e-6, "charged \(charged) for \(admitted) admitted")
+    }
+
+    @Test("a request that settles after its buckets were given back and dropped as idle: its debt is still reported and charged")
+    func settleAfterTheLeaseWasDropped() {
+        let tpm = LimitBucket.perMinute("key:k:tpm", 10_000)
+        let demand = [LeaseDemand(bucket: tpm, amount: 1_024, which: .keyTokens)]
+        var book = LeaseBook(settings: Self.settings)
+        var pool: LeasePool?
+        var rows: [LeaseHolding] = []
+        var nowMs: Int64 = 0
+        func sync() {
+            let now = Double(nowMs) / 1_000
+            for report in book.reports(now: now) {
+                let out = Self.ledger.sync(pool: pool, holdings: rows, report: report, replica: "r", nowMs: nowMs)
+                pool = out.pool
+                rows = [out.lease].compactMap { $0 }
+                book.apply([out.grant], sentAt: now, replicas: 1)
+            }
+        }
+        #expect(book.admit(demand, now: 0, mayWait: true) == .sync([tpm.id]))
+        sync()
+        guard case .admitted = book.admit(demand, now: 0, mayWait: true) else {
+            Issue.record("not admitted")
+            return
+        }
+        // The stream runs 30 s; the bucket is asked for nothing else, so it is given back and forgotten.
+        while nowMs < 30_000 {
+            nowMs += 200
+            sync()
+        }
+        #expect(book.held(tpm.id) == 0 && rows.isEmpty)
+        let before = pool?.level ?? 0
+        book.settle(demand, delta: 4_000 - 1_024)
+        // The next sync, at the same database time (no refill in between).
+        sync()
+        #expect((pool?.level ?? 0) == before - 2_976, "the 2,976 above the reservation are charged")
+        #expect(book.held(tpm.id) == 0)
     }
 }

@@ -93,9 +93,14 @@ public struct LeaseBook: Sendable, Equatable {
         return .admitted(headers(demands))
     }
 
-    /// A request ended having used `delta` more (or, negative, less) than it took from each bucket.
+    /// A request ended having used `delta` more (or, negative, less) than it took from each bucket. A bucket given
+    /// back and forgotten while the request ran is taken up again, not asked for, so that the next sync reports the
+    /// debt (or the refund) and drops the lease.
     public mutating func settle(_ demands: [LeaseDemand], delta: Double) {
-        for demand in demands where demand.settlesOnUse { leases[demand.bucket.id]?.held -= delta }
+        guard delta != 0 else { return }
+        for demand in demands where demand.settlesOnUse {
+            leases[demand.bucket.id, default: LocalLease(bucket: demand.bucket, now: -.infinity)].held -= delta
+        }
     }
 
     /// The reports for the next sync, one per bucket with something to say; buckets idle with nothing held are

@@ -87,11 +87,11 @@ public struct LeaseGrant: Sendable, Equatable {
 }
 
 /// The arithmetic of one replica's sync of one bucket, apart from the store: the pool is refilled by the
-/// database time elapsed, never above capacity counting what every replica holds; leases not seen for
-/// `forfeitAfterMs` are forfeited (dropped, not returned: their replica may have spent part of them since it last
-/// reported, so giving them back could count those tokens twice; a debt stays charged); then the replica is granted
-/// up to its fair share (the pool and every holding, divided by the replicas holding leases, plus one while a live
-/// replica holds none), or at least its largest waiting request, and told what it holds above that.
+/// database time elapsed, never above capacity counting what every replica held at its last sync; leases not seen
+/// for `forfeitAfterMs` are forfeited (dropped, not returned: their replica may have spent part of them since it
+/// last reported, so giving them back could count those tokens twice; a debt stays charged); then the replica is
+/// granted up to its fair share (the pool and every holding, divided by the replicas holding leases, plus one while
+/// a live replica holds none), or at least its largest waiting request, and told what it holds above that.
 ///
 /// Every token a replica spends was granted from the pool, and the pool only grows by `refillPerSecond` per second
 /// of database time, so the cluster admits at most `capacity + refillPerSecond × t` over any time `t`, whatever the
@@ -130,6 +130,11 @@ public struct LeaseLedger: Sendable, Equatable {
         let live = others.filter { nowMs - $0.seenMs <= forfeitAfterMs }
         let dropped = others.filter { nowMs - $0.seenMs > forfeitAfterMs }
         let forfeited = dropped.map(\.replica)
+        let othersHeld = live.reduce(0) { $0 + $1.held }
+        // The refill since the last update came while the leases held what was recorded then: a debt run up since
+        // (reported now) is not refilled over time that passed before it.
+        let recorded = holdings.first { $0.replica == replica }?.held ?? 0
+        Self.refill(&pool, holding: othersHeld + recorded, nowMs: nowMs)
         // What a forfeited lease held is dropped, but its debt (tokens spent on credit) stays spent.
         pool.level += dropped.reduce(0) { $0 + min(0, $1.held) }
         // A lease the pool does not know (forfeited, or never granted) holds nothing but its debt; of what the
@@ -139,8 +144,6 @@ public struct LeaseLedger: Sendable, Equatable {
         var change = held - report.held
         let unspent = known ? 0 : min(max(0, report.minted), max(0, report.held))
         pool.level += report.returned - report.minted + unspent
-        let othersHeld = live.reduce(0) { $0 + $1.held }
-        Self.refill(&pool, holding: othersHeld + held, nowMs: nowMs)
 
         guard report.active else {
             // No demand: whatever is left (a debt, normally) is settled with the pool and the lease dropped.
