@@ -52,6 +52,8 @@ struct LeaseSimulation {
     var deadlineMs: Int64 = 300
     /// While the clock is in this range, every sync fails without reaching the store.
     var outage: Range<Int64>?
+    /// No requests arrive while the clock is in this range.
+    var quiet: Range<Int64>?
 
     init(seed: UInt64, replicas n: Int, rpm: Int, intervalMs: Int64) {
         rng = SplitMix64(state: seed)
@@ -73,7 +75,8 @@ struct LeaseSimulation {
         for r in replicas.indices { schedule(Int64.random(in: 0..<intervalMs, using: &rng), .periodic(replica: r)) }
         var t: Int64 = 0
         while t < durationMs {
-            schedule(t, .arrival(replica: Int.random(in: 0..<replicas.count, using: &rng)))
+            let replica = Int.random(in: 0..<replicas.count, using: &rng)
+            if !(quiet?.contains(t) ?? false) { schedule(t, .arrival(replica: replica)) }
             t += Int64.random(in: 1...(2 * gapMs), using: &rng)
         }
         while !events.isEmpty {
