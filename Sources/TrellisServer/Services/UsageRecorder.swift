@@ -241,6 +241,10 @@ public final class UsageRecorder: Service, Sendable {
     /// Writes everything buffered, in batches, and returns once every row buffered before the call is written
     /// (including a batch a concurrent flush had already taken). A failed batch is put back at the front and
     /// retried on the next flush.
+    ///
+    /// Rows recorded while it writes wait for the next flush (the interval, or a full batch): a flush that took
+    /// them too would, under steady traffic, never end and write a few rows per transaction, each one a round
+    /// trip to the store.
     public func flush() async {
         let captures = takeCaptures()
         for (index, c) in captures.enumerated() {
@@ -269,9 +273,10 @@ public final class UsageRecorder: Service, Sendable {
                 break
             }
         }
-        while true {
+        var toWrite = state.withLock { $0.buffer.count }
+        while toWrite > 0 {
             let (batchID, batch): (Int, [UsageEvent]) = state.withLock { s in
-                let n = min(batchSize, s.buffer.count)
+                let n = min(batchSize, toWrite, s.buffer.count)
                 let batch = Array(s.buffer.prefix(n))
                 s.buffer.removeFirst(n)
                 s.nextBatch += 1
@@ -279,6 +284,7 @@ public final class UsageRecorder: Service, Sendable {
                 return (s.nextBatch, batch)
             }
             if batch.isEmpty { break }
+            toWrite -= batch.count
             do {
                 try await store.insertUsage(batch)
                 state.withLock { s in
