@@ -85,6 +85,7 @@ cleanup() {
         fi
     done
     if [[ -n "${BENCH_PG_DIR:-}" ]]; then "$REPO/scripts/postgres.sh" stop "$BENCH_PG_DIR" || true; fi
+    if [[ -n "${NGINX_DIR:-}" ]]; then rm -rf "$NGINX_DIR"; fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -225,6 +226,57 @@ EOF
     BENCH_PIDS+=("$LITELLM_PID")
     wait_for 180 "$LITELLM_PID" curl -fsS "$LITELLM_URL/health/liveliness" ||
         die "litellm did not become ready: $(tail -30 "$WORK/litellm.log")"
+}
+
+# start_nginx UPSTREAM_URL: Debian's nginx as a plain reverse proxy to the canned upstream (the physical floor: two
+# HTTP legs and no gateway work), pinned like the gateways, one worker process, a keepalive pool to the upstream,
+# no buffering (streams pass through as they come), no access log; sets NGINX_PID (the master: its worker is a
+# child, and cpu_ticks counts both) and NGINX_URL. Its folder is under /tmp and readable, as the worker runs as
+# an unprivileged user when this runs as root.
+start_nginx() {
+    local port bin dir
+    bin="$(command -v nginx || echo /usr/sbin/nginx)"
+    [[ -x "$bin" ]] || die "nginx is not installed (apt-get install nginx)"
+    port="$(free_port)" || die "no free port"
+    NGINX_URL="http://127.0.0.1:$port"
+    dir="$(mktemp -d "${TMPDIR:-/tmp}/trellis-bench-nginx.XXXXXX")"
+    chmod 0755 "$dir"
+    NGINX_DIR="$dir"
+    cat >"$dir/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $dir/client_body;
+    proxy_temp_path $dir/proxy;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
+    upstream bench_upstream {
+        server ${1#http://};
+        keepalive 128;
+        keepalive_requests 1000000;
+    }
+    server {
+        listen 127.0.0.1:$port;
+        keepalive_requests 1000000;
+        location / {
+            proxy_pass http://bench_upstream;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+        }
+    }
+}
+EOF
+    "${GATEWAY_RUN[@]}" "$bin" -p "$dir" -c "$dir/nginx.conf" >"$WORK/nginx.log" 2>&1 &
+    NGINX_PID=$!
+    BENCH_PIDS+=("$NGINX_PID")
+    wait_for 10 "$NGINX_PID" bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" ||
+        die "nginx did not start: $(cat "$WORK/nginx.log" "$dir/error.log" 2>/dev/null | tail -20)"
 }
 
 # ---------------------------------------------------------------------------------------------- /proc readings

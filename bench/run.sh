@@ -29,6 +29,9 @@
 #   BENCH_STORE_URL=            the gateway's store: unset for SQLite (default), `postgres` for a throwaway
 #                               PostgreSQL cluster (scripts/postgres.sh), or the postgres:// URL of an empty database
 #   BENCH_TRELLIS_ENV=          extra environment for trellis, "NAME=VALUE NAME2=VALUE2" (e.g. TRELLIS_* settings)
+#   BENCH_NGINX=0               1: also measure Debian's nginx as a plain reverse proxy to the same upstream (one
+#                               worker, keepalive pool, no buffering, pinned like trellis): the physical floor of
+#                               two HTTP legs, with Trellis's CPU per request as a multiple of it
 #   BENCH_LITELLM=0             1: also measure the LiteLLM proxy (BENCH_LITELLM_VERSION, default 1.106.12, installed
 #                               from PyPI into bench/.venv-litellm once; fully offline, one worker, pinned like trellis)
 #   BENCH_RATE=1000             offered rate (requests/s) of the fixed-rate run (hey -q), non-streaming; 0 to skip
@@ -55,6 +58,7 @@ UPSTREAM_THREADS="${BENCH_UPSTREAM_THREADS:-1}"
 RESULTS_DIR="${BENCH_RESULTS_DIR:-$REPO/bench/results}"
 PROFILE="${BENCH_PROFILE:-0}"
 LITELLM="${BENCH_LITELLM:-0}"
+NGINX="${BENCH_NGINX:-0}"
 RATE="${BENCH_RATE:-1000}"
 RATE_DURATION="${BENCH_RATE_DURATION:-10s}"
 RATE_WORKERS="${BENCH_RATE_WORKERS:-4}"
@@ -67,6 +71,7 @@ if [[ "$RATE" != 0 ]]; then apt_install hey hey; fi
 setup_pinning
 build_release
 if [[ "$LITELLM" == 1 ]]; then ensure_litellm; fi
+if [[ "$NGINX" == 1 ]]; then apt_install nginx nginx; fi
 
 start_upstream "$CHUNKS" "$UPSTREAM_THREADS"
 start_trellis
@@ -76,8 +81,14 @@ if [[ "$LITELLM" == 1 ]]; then
     start_litellm bench-model "$UPSTREAM_URL/v1" bench-model
     TARGETS+=(litellm)
 fi
-target_url() { case $1 in direct) echo "$UPSTREAM_URL" ;; trellis) echo "$TRELLIS_URL" ;; litellm) echo "$LITELLM_URL" ;; esac; }
-target_auth() { case $1 in direct) echo "" ;; trellis) echo "$API_KEY" ;; litellm) echo "$LITELLM_KEY" ;; esac; }
+if [[ "$NGINX" == 1 ]]; then
+    start_nginx "$UPSTREAM_URL"
+    TARGETS+=(nginx)
+fi
+target_url() { case $1 in direct) echo "$UPSTREAM_URL" ;; trellis) echo "$TRELLIS_URL" ;; litellm) echo "$LITELLM_URL" ;; nginx) echo "$NGINX_URL" ;; esac; }
+target_auth() { case $1 in direct | nginx) echo "" ;; trellis) echo "$API_KEY" ;; litellm) echo "$LITELLM_KEY" ;; esac; }
+# The process whose CPU a target's rows measure: the gateway in front (for "direct", trellis idle).
+target_pid() { case $1 in litellm) echo "$LITELLM_PID" ;; nginx) echo "$NGINX_PID" ;; *) echo "$TRELLIS_PID" ;; esac; }
 
 MESSAGES='"messages":[{"role":"system","content":"You are a concise assistant."},{"role":"user","content":"Say hello in one short sentence."}]'
 BODY_PLAIN="{\"model\":\"bench-model\",$MESSAGES,\"max_tokens\":64}"
@@ -97,6 +108,10 @@ check "$TRELLIS_URL" "$API_KEY" "$BODY_STREAM" 'data: [DONE]'
 if [[ "$LITELLM" == 1 ]]; then
     check "$LITELLM_URL" "$LITELLM_KEY" "$BODY_PLAIN" '"usage"'
     check "$LITELLM_URL" "$LITELLM_KEY" "$BODY_STREAM" 'data: [DONE]'
+fi
+if [[ "$NGINX" == 1 ]]; then
+    check "$NGINX_URL" none "$BODY_PLAIN" '"usage"'
+    check "$NGINX_URL" none "$BODY_STREAM" 'data: [DONE]'
 fi
 
 # ---------------------------------------------------------------------------------------------- measuring
@@ -137,9 +152,7 @@ for mode in plain stream; do
     for conns in "${CONNECTIONS[@]}"; do
         for target in "${TARGETS[@]}"; do
             url="$(target_url "$target")" auth="$(target_auth "$target")"
-            # The gateway measured: trellis or litellm; for "direct" the trellis figures show it idle.
-            gw_pid="$TRELLIS_PID"
-            if [[ $target == litellm ]]; then gw_pid="$LITELLM_PID"; fi
+            gw_pid="$(target_pid "$target")"
             if [[ "$WARMUP" != 0 && "$WARMUP" != 0s ]]; then run_wrk "$url" "$auth" "$body" "$conns" "$WARMUP" >/dev/null; fi
             log "measuring: $target $mode, $conns connection(s), $DURATION"
             read -r busy0 steal0 < <(busy_ticks "$WATCH_CPUS")
@@ -217,8 +230,7 @@ if [[ "$RATE" != 0 ]]; then
     ((RATE >= RATE_WORKERS)) || die "BENCH_RATE ($RATE) must be at least BENCH_RATE_WORKERS ($RATE_WORKERS)"
     for target in "${TARGETS[@]}"; do
         url="$(target_url "$target")" auth="$(target_auth "$target")"
-        gw_pid="$TRELLIS_PID"
-        if [[ $target == litellm ]]; then gw_pid="$LITELLM_PID"; fi
+        gw_pid="$(target_pid "$target")"
         log "measuring: $target at $RATE requests/s offered, $RATE_DURATION"
         gw0=$(cpu_ticks "$gw_pid")
         read -r rps p50 p99 bad answers < <(run_hey "$url" "$auth" "$BODY_PLAIN")
@@ -299,8 +311,8 @@ echo
 echo "Gateway peak RSS (VmHWM): $((HWM_KB / 1024)) MiB; RSS at the end: $((RSS_KB / 1024)) MiB; threads: $GATEWAY_THREADS;" \
     "gateway log lines at warning level or above: $LOG_LINES$( ((LOG_LINES > 0)) && echo " (see ${RESULTS_DIR#"$REPO"/}/$STAMP-trellis.log)")."
 echo
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f×", a / b; else print "–" }'; }
 if [[ "$LITELLM" == 1 ]]; then
-    ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f×", a / b; else print "–" }'; }
     echo
     echo "### Side by side: Trellis and LiteLLM $LITELLM_VERSION"
     echo
@@ -321,6 +333,27 @@ if [[ "$LITELLM" == 1 ]]; then
         done
     done
 fi
+if [[ "$NGINX" == 1 ]]; then
+    echo
+    echo "### The physical floor: nginx $(nginx -v 2>&1 | sed 's|.*nginx/||') as a plain reverse proxy"
+    echo
+    echo "nginx pinned like Trellis, one worker, a keepalive pool to the same upstream, no buffering, no access log:" \
+        "what two HTTP legs cost on this machine with no gateway work. Trellis ÷ nginx is Trellis's CPU per request" \
+        "as a multiple of nginx's."
+    echo
+    echo "| mode | conns | nginx req/s | nginx p50 / p99 ms | added p99 ms nginx / Trellis | CPU µs/req nginx / Trellis | Trellis ÷ nginx CPU | non-2xx / socket errors nginx |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+    for mode in plain stream; do
+        for conns in "${CONNECTIONS[@]}"; do
+            d="direct/$mode/$conns" t="trellis/$mode/$conns" n="nginx/$mode/$conns"
+            label=$([[ $mode == stream ]] && echo streaming || echo non-streaming)
+            printf '| %s | %s | %.0f | %s / %s | %s / %s | %.1f / %.1f | %s | %s |\n' \
+                "$label" "$conns" "${RPS[$n]}" "$(ms "${P50[$n]}")" "$(ms "${P99[$n]}")" \
+                "$(added "${P99[$n]}" "${P99[$d]}")" "$(added "${P99[$t]}" "${P99[$d]}")" \
+                "${CPU_US[$n]}" "${CPU_US[$t]}" "$(ratio "${CPU_US[$t]}" "${CPU_US[$n]}")" "${ERRS[$n]}"
+        done
+    done
+fi
 if [[ "$RATE" != 0 ]]; then
     echo
     echo "### At a fixed offered rate: $RATE requests/s, non-streaming ($RATE_DURATION, hey, $RATE_WORKERS workers)"
@@ -334,6 +367,10 @@ if [[ "$RATE" != 0 ]]; then
         printf '| %s | %.0f | %s | %s | %s | %s | %s |\n' "$target" "${R_RPS[$target]}" "$(ms "${R_P50[$target]}")" \
             "$(ms "${R_P99[$target]}")" "$extra" "$cpu" "${R_ERR[$target]}"
     done
+    if [[ "$NGINX" == 1 ]]; then
+        echo
+        echo "Trellis ÷ nginx CPU per request at this rate: $(ratio "${R_CPU[trellis]}" "${R_CPU[nginx]}")."
+    fi
 fi
 echo
 echo "Raw numbers: ${JSONL#"$REPO"/}; gateway logs, wrk and hey reports next to it."
