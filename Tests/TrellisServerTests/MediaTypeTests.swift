@@ -9,6 +9,8 @@ import Testing
     @Test func baseAndParameters() {
         #expect(MediaType.base(of: "Text/Plain; charset=utf-8") == "text/plain")
         #expect(MediaType.base(of: " application/json ") == "application/json")
+        #expect(MediaType.base(of: "application/json") == "application/json")
+        #expect(MediaType.base(of: "Application/JSON;charset=utf-8") == "application/json")
         #expect(MediaType.base(of: "") == "" && MediaType.base(of: ";") == "" && MediaType.base(of: " ; ; ") == "")
         #expect(MediaType.parameter("boundary", in: "multipart/form-data; Boundary=\"a b\"") == "a b")
         #expect(MediaType.parameter("name", in: "form-data; name=\"file\"; filename=\"a.md\"") == "file")
