@@ -10,40 +10,10 @@ import TrellisStoreTestSupport
 
 /// A real store that refuses, on purpose, every batch holding one poisoned request (as PostgreSQL refuses text it
 /// cannot hold), or everything while it is "away".
-private final class RefusingStore: UsageStore, FlywheelStore, Sendable {
-    let inner: any TrellisStoreEngine
-    let poisoned: String
-    let away: Bool
-
-    init(_ inner: any TrellisStoreEngine, poisoned: String, away: Bool = false) {
-        self.inner = inner
-        self.poisoned = poisoned
-        self.away = away
-    }
-
-    func insertUsage(_ events: [UsageEvent]) async throws {
+private func refusingStore(_ inner: any TrellisStoreEngine, poisoned: String, away: Bool = false) -> HookedUsageStore {
+    HookedUsageStore(inner) { events in
         if away { throw StoreFailure.unavailable() }
         if events.contains(where: { $0.requestID == poisoned }) { throw TrellisError.invalidRequest("refused", code: "invalid_text") }
-        try await inner.insertUsage(events)
-    }
-    func tokensThisMonth(_ month: String) async throws -> [String: Int] { try await inner.tokensThisMonth(month) }
-    func usageReport(_ query: UsageQuery) async throws -> [UsageRow] { try await inner.usageReport(query) }
-    func usageOwner(requestID: String) async throws -> UsageOwner? { try await inner.usageOwner(requestID: requestID) }
-    func insertFeedback(
-        requestID: String, owner: UsageOwner, keyID: String, rating: Int, comment: String?, correction: String?, now: Date
-    ) async throws -> Int64 {
-        try await inner.insertFeedback(requestID: requestID, owner: owner, keyID: keyID, rating: rating, comment: comment, correction: correction, now: now)
-    }
-    func insertInteraction(
-        requestID: String, tenantID: String, model: String, modelVersion: Int?, messages: JSONValue, answer: String, retentionDays: Int, now: Date
-    ) async throws {
-        try await inner.insertInteraction(
-            requestID: requestID, tenantID: tenantID, model: model, modelVersion: modelVersion, messages: messages, answer: answer,
-            retentionDays: retentionDays, now: now)
-    }
-    func purgeInteractions(now: Date) async throws -> Int { try await inner.purgeInteractions(now: now) }
-    func ratedInteractions(tenantID: String?, model: String?, afterRequestID: String?, limit: Int) async throws -> [RatedInteraction] {
-        try await inner.ratedInteractions(tenantID: tenantID, model: model, afterRequestID: afterRequestID, limit: limit)
     }
 }
 
@@ -62,7 +32,7 @@ struct UsageRecorderRefusalTests {
         defer { temp.remove() }
         let dropped = DropCount()
         let recorder = UsageRecorder(
-            store: RefusingStore(temp.store, poisoned: "req_4"), capacity: 1_000, batchSize: 100, flushInterval: .seconds(60),
+            store: refusingStore(temp.store, poisoned: "req_4"), capacity: 1_000, batchSize: 100, flushInterval: .seconds(60),
             logger: Logger(label: "test"), onDrop: { n, _ in dropped.add(n) })
         for i in 0..<10 { recorder.record(Self.event(i)) }
         await recorder.flush()
@@ -87,7 +57,7 @@ struct UsageRecorderRefusalTests {
         let temp = try TemporaryStore()
         defer { temp.remove() }
         let recorder = UsageRecorder(
-            store: RefusingStore(temp.store, poisoned: "none", away: true), capacity: 1_000, batchSize: 100, flushInterval: .seconds(60),
+            store: refusingStore(temp.store, poisoned: "none", away: true), capacity: 1_000, batchSize: 100, flushInterval: .seconds(60),
             logger: Logger(label: "test"))
         for i in 0..<10 { recorder.record(Self.event(i)) }
         await recorder.flush()
