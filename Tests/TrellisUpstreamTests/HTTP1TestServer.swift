@@ -6,10 +6,17 @@ import Synchronization
 @testable import TrellisUpstream
 
 /// A value tests wait on: changed under a lock, waiters resumed once their condition holds (no polling, no sleep).
+/// A wait ends early when its task is cancelled (as the suite's time limit does), so a broken test fails, never hangs.
 final class Watch<Value: Sendable>: Sendable {
-    private let state: Mutex<(value: Value, waiters: [(condition: @Sendable (Value) -> Bool, continuation: CheckedContinuation<Void, Never>)])>
+    private struct Waiter {
+        var id: Int
+        var condition: @Sendable (Value) -> Bool
+        var continuation: CheckedContinuation<Void, Never>
+    }
 
-    init(_ value: Value) { state = Mutex((value, [])) }
+    private let state: Mutex<(value: Value, waiters: [Waiter], next: Int)>
+
+    init(_ value: Value) { state = Mutex((value, [], 0)) }
 
     var value: Value { state.withLock { $0.value } }
 
@@ -28,15 +35,27 @@ final class Watch<Value: Sendable>: Sendable {
         for continuation in ready { continuation.resume() }
     }
 
-    /// Returns once `condition` holds (the suite's time limit fails a test whose condition never comes).
+    /// Returns once `condition` holds, or the task is cancelled.
     func until(_ condition: @escaping @Sendable (Value) -> Bool) async {
-        await withCheckedContinuation { continuation in
-            let now = state.withLock { state -> Bool in
-                if condition(state.value) { return true }
-                state.waiters.append((condition, continuation))
-                return false
+        let id = state.withLock { state in
+            state.next += 1
+            return state.next
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let now = state.withLock { state -> Bool in
+                    if condition(state.value) || Task.isCancelled { return true }
+                    state.waiters.append(Waiter(id: id, condition: condition, continuation: continuation))
+                    return false
+                }
+                if now { continuation.resume() }
             }
-            if now { continuation.resume() }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                guard let i = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                return state.waiters.remove(at: i).continuation
+            }
+            waiter?.resume()
         }
     }
 }
