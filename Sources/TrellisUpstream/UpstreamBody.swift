@@ -22,6 +22,11 @@ public struct UpstreamBody: AsyncSequence, Sendable {
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(owner: owner) }
 
+    /// Ends the body from outside its reader, from any thread (a stream's client went away, or the shutdown drain
+    /// closed while the upstream was silent): a waiting reader gets `CancellationError` at once, later reads too,
+    /// and the request is cancelled, which releases its connection. Nothing happens once the body has ended.
+    public func stop() { owner.stream.stop(task: owner.task) }
+
     public struct AsyncIterator: AsyncIteratorProtocol {
         let owner: Owner
 

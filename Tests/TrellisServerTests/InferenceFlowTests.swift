@@ -50,10 +50,9 @@ import TrellisCore
                 Issue.record("a request with stream is relayed")
                 return
             }
-            defer { stream.end() }
             #expect(headers.fields[.modelVersion] == "1")
             var bytes: [UInt8] = []
-            for try await buffer in stream.frames { bytes += Array(buffer.readableBytesView) }
+            try await stream.relay { bytes += Array($0.readableBytesView) }
             let text = String(decoding: bytes, as: UTF8.self)
             #expect(text.hasSuffix("data: [DONE]\n\n"))
             #expect(text.contains(#""model":"echo""#))

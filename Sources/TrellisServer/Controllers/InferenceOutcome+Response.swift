@@ -1,8 +1,5 @@
-import AsyncAlgorithms
 import HTTPTypes
 import Hummingbird
-import NIOCore
-import OpenAIWire
 import ServiceLifecycle
 
 extension InferenceOutcome {
@@ -17,42 +14,26 @@ extension InferenceOutcome {
     }
 }
 
-/// The response writer stopped a stream at the close of the shutdown drain window.
-struct ShutdownCut: Error {}
-
-extension RelayedStream {
-    /// The stream's response: its frames as they come. On shutdown, a stream still running when the drain window
-    /// closes is ended here, even while its upstream is silent: the relay's channel is failed, and the shutdown
-    /// event written instead.
+extension PrimedStream {
+    /// The stream's response: the body relays the stream itself, writing each frame as it is read, so the next
+    /// upstream read waits for the client's socket to take the last frame. On shutdown, a stream still running when
+    /// the drain window closes is ended with the `server_shutting_down` event and `[DONE]`, even while its upstream
+    /// is silent: its upstream read is stopped then, which ends the relay.
     func response(headers: AnswerHeaders, gateway: Gateway) -> Response {
         var fields = headers.fields
         fields[.contentType] = "text/event-stream; charset=utf-8"
         fields[.cacheControl] = "no-cache"
-        let frames = self.frames
         return Response(
             status: .ok, headers: fields,
             body: ResponseBody { writer in
-                defer { end() }
-                let ended = try await withGracefulShutdownHandler {
-                    var ended = false
-                    do {
-                        for try await buffer in frames {
-                            try await writer.write(buffer)
-                            ended = buffer.readableBytesView.suffix(SSEWriter.done.count).elementsEqual(SSEWriter.done)
-                        }
-                    } catch is ShutdownCut {
-                        return ended
-                    }
-                    return true
+                try await withGracefulShutdownHandler {
+                    try await self.relay { try await writer.write($0) }
                 } onGracefulShutdown: {
                     gateway.drain.begin()
                     Task {
                         try? await Task.sleep(for: gateway.drainWindow)
-                        frames.fail(ShutdownCut())
+                        self.stop(.shutdown)
                     }
-                }
-                if !ended {
-                    try await writer.write(ByteBuffer(bytes: StreamSession.shutdownTail))
                 }
                 try await writer.finish(nil)
             })

@@ -6,7 +6,7 @@ import NIOCore
 /// first events already read, so that a failure before them was still an HTTP error).
 enum InferenceOutcome: Sendable {
     case complete(body: [UInt8], headers: AnswerHeaders)
-    case stream(RelayedStream, headers: AnswerHeaders)
+    case stream(PrimedStream, headers: AnswerHeaders)
 
     /// The headers every answer carries.
     var headers: AnswerHeaders {

@@ -7,11 +7,17 @@ import TrellisUpstream
 /// One upstream stream being relayed: the body iterator, the SSE parser and the rewriter, plus frames read
 /// ahead of the response (the first events, read before the response head is committed).
 ///
-/// `@unchecked Sendable`: a session is created, primed and relayed by one task only (the request's relay task
-/// in ``StreamRelay/run``); it crosses an isolation boundary solely as the return value of the dispatcher's read
-/// step, inside that same task. Nothing touches it concurrently, which is what its mutable state requires.
+/// `@unchecked Sendable`: its mutable state is used by one task at a time, never concurrently. The request's own
+/// task creates and primes it (``AdmittedCall/stream(_:)``; it crosses an isolation boundary there only as the
+/// return value of the dispatcher's read step, inside that task) and hands it, inside a ``PrimedStream``, to the
+/// response body, which relays it (``PrimedStream/relay(send:)``) only after the handler has returned (in
+/// Hummingbird, in the same connection task). `PrimedStream` lets one relay use it, or its `deinit` when none ran,
+/// once every other reference is gone. Other threads (the connection watcher, the shutdown drain) only call
+/// ``stopReading()``, which reads a constant and stops the upstream body under that body's own lock.
 final class StreamSession: @unchecked Sendable {
     private var body: TimedBody
+    /// The same body as `body` reads, to stop from outside the reading task.
+    private let upstreamBody: UpstreamBody
     private var parser: SSEParser
     /// The upstream sent an event over the parser's limit (`upstream.max_event_bytes`).
     private var oversizedEvent = false
@@ -24,6 +30,7 @@ final class StreamSession: @unchecked Sendable {
 
     init(response: UpstreamResponse, upstream: Upstream, rewriter: ChatStreamRewriter, maxEventBytes: Int = SSEParser.defaultMaxEventBytes) {
         self.body = response.timedBody(upstream: upstream.name)
+        self.upstreamBody = response.body
         self.parser = SSEParser(maxEventBytes: maxEventBytes)
         self.upstream = upstream.name
         self.oneTokenPerChunk = upstream.kind == .llamacpp
@@ -39,6 +46,12 @@ final class StreamSession: @unchecked Sendable {
             // Ended before sending anything usable.
             throw UpstreamFailure(kind: .protocolError, upstream: upstream)
         }
+    }
+
+    /// Stops the upstream read from any thread: a read waiting on a silent upstream, or the next one, fails as
+    /// cancelled, and the upstream call is cancelled, releasing its connection.
+    func stopReading() {
+        upstreamBody.stop()
     }
 
     /// Reads one buffer from the upstream and appends the frames it completes to `pending`.
@@ -67,9 +80,11 @@ final class StreamSession: @unchecked Sendable {
     /// the upstream breaks ends with an error event and `[DONE]`, and is recorded as an error; that failure is
     /// returned, for the upstream's health.
     ///
-    /// `shouldCut` is asked between frames: when it is true (the gateway is shutting down and its drain window
-    /// has closed) the stream ends at once with a `server_shutting_down` error event and `[DONE]`. A stream
-    /// waiting on a silent upstream at that moment is ended by the response writer instead (`RelayedStream.response`).
+    /// `send` is the response body's write: the next upstream read waits for it, so the client's socket paces the
+    /// upstream. `shouldCut` is asked between frames: when it is true (the gateway is shutting down and its drain
+    /// window has closed) the stream ends at once with a `server_shutting_down` error event and `[DONE]`. A stream
+    /// waiting on a silent upstream at that moment has its read stopped (``stopReading()``), and ``PrimedStream``
+    /// ends it the same way.
     @discardableResult
     func relay(
         accounting: inout Accounting, shouldCut: () -> Bool = { false }, send: (ByteBuffer) async throws -> Void

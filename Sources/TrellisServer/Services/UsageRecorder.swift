@@ -13,7 +13,7 @@ import TrellisStore
 /// What a crash can lose: rows recorded in the last `flushInterval` (and at most `capacity` rows).
 ///
 /// A shutdown cut short (a second signal, or `server.shutdown_grace_seconds` run out) cancels this service
-/// while requests are still unwinding, and a stream's row is recorded by its relay task after its response ends:
+/// while requests are still unwinding, and a stream's row is recorded by its relay as its response ends:
 /// each request that will still record a row holds an ``OpenRow``, and the final flush waits up to
 /// `openRowsWait` for them before it writes.
 public final class UsageRecorder: Service, Sendable {

@@ -1,0 +1,47 @@
+import Foundation
+import Logging
+import NIOCore
+import Testing
+import TrellisCore
+
+@testable import TrellisUpstream
+
+/// `UpstreamBody.stop`: how a stream's relay, which reads the body in the response's own task, is ended from
+/// outside (its client left, or the shutdown drain closed) while its upstream says nothing.
+@Suite struct UpstreamBodyStopTests {
+    @Test("stop from another task: a read waiting on a silent upstream fails as cancelled, and the connection is closed")
+    func stopEndsAWaitingReadAndClosesTheConnection() async throws {
+        try await withBreakingServer { server, client in
+            let call = UpstreamCall(
+                upstream: UpstreamBreakTests().upstream(port: server.port), route: .asNamed, path: "/chat/completions",
+                body: Array("{}".utf8), stream: true, requestID: "r", apiKey: nil)
+            async let sent = client.send(call, logger: Logger(label: "t"))
+            let child = try await server.accept()
+            try await BreakingServer.send(BreakingServer.head + BreakingServer.chunk("first"), on: child)
+            let response = try await sent
+            var body = response.timedBody(upstream: "breaking")
+            var received = ""
+            while !received.contains("data: first\n\n"), let buffer = try await body.next() { received += String(buffer: buffer) }
+            #expect(received.contains("data: first\n\n"))
+            // The upstream sends nothing more: the reader waits, and another task stops the body.
+            let stopper = Task {
+                let deadline = ContinuousClock.now + .seconds(60)
+                while !response.body.owner.stream.buffered.readerWaiting && ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+                response.body.stop()
+            }
+            do {
+                _ = try await body.next()
+                Issue.record("a stopped body has no more buffers")
+            } catch {
+                #expect((error as? UpstreamFailure)?.kind == .cancelled)
+            }
+            try await stopper.value
+            // The request was cancelled: its connection closes rather than staying open or going back to the pool.
+            let deadline = ContinuousClock.now + .seconds(60)
+            while child.isActive && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(!child.isActive, "the upstream connection was closed")
+        }
+    }
+}
