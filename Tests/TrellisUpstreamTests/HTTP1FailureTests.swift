@@ -181,6 +181,30 @@ struct HTTP1FailureTests {
 
     // MARK: The limit
 
+    @Test("a connection idle in the pool past the idle timeout is closed")
+    func idleConnectionClosed() async throws {
+        try await withHTTP1(settings: .init(idleTimeout: Self.ms(100)), reply: { _ in .send(Canned.contentLength("{}"), then: .keepOpen) }) {
+            server, client, events in
+            let answer = try await client.postText(port: server.port)
+            #expect(answer == "{}")
+            await events.until { $0.closed == 1 }
+            await server.counts.until { $0.closed == 1 }
+            #expect(client.connections(host: "127.0.0.1", port: server.port).open == 0)
+        }
+    }
+
+    @Test("a full queue of waiters refuses at once")
+    func poolFull() async throws {
+        try await withHTTP1(settings: .init(maxConnectionsPerHost: 1, maxWaitersPerHost: 0), reply: { _ in .silent }) { server, client, _ in
+            let first = Task { await Self.error { _ = try await client.post(port: server.port) } }
+            await server.counts.until { $0.requests == 1 }
+            let second = await Self.error { _ = try await client.post(port: server.port) }
+            #expect(second == .poolFull)
+            first.cancel()
+            #expect(await first.value == .cancelled)
+        }
+    }
+
     @Test("1,000 concurrent requests through a pool of 8: all answered, never more than 8 connections")
     func poolLimit() async throws {
         let settings = HTTP1Client.Settings(maxConnectionsPerHost: 8, maxWaitersPerHost: 2000)
