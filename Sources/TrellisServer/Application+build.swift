@@ -33,7 +33,8 @@ public func buildApplication(
     let upstreams = UpstreamClient(
         settings: .init(
             maxConnectionsPerHost: config.upstreamMaxConnectionsPerHost, connectTimeoutMs: config.upstreamConnectTimeoutMs,
-            readTimeoutMs: config.upstreamReadTimeoutMs, caFile: config.upstreamCAFile),
+            readTimeoutMs: config.upstreamReadTimeoutMs, caFile: config.upstreamCAFile,
+            leanHTTP1: config.upstreamLeanHTTP1),
         eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
     let gateway = Gateway(
         config: config, store: store, upstreams: upstreams, usage: usage, metrics: metrics, logger: logger, environment: environment, clock: clock)

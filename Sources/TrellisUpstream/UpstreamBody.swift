@@ -18,22 +18,75 @@ import Synchronization
 public struct UpstreamBody: AsyncSequence, Sendable {
     public typealias Element = ByteBuffer
 
-    let owner: Owner
+    /// Where the bytes come from: AsyncHTTPClient's delegate (HTTPS upstreams, probes) or the lean HTTP/1.1
+    /// client (plain-http upstreams, see ``HTTP1Client``).
+    enum Source: Sendable {
+        case delegate(Owner)
+        case lean(HTTP1Body)
+    }
 
-    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(owner: owner) }
+    let source: Source
+
+    init(owner: Owner) { self.source = .delegate(owner) }
+    init(lean: HTTP1Body) { self.source = .lean(lean) }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        switch source {
+        case .delegate(let owner): AsyncIterator(inner: .delegate(owner))
+        case .lean(let body): AsyncIterator(inner: .lean(body.makeAsyncIterator()))
+        }
+    }
 
     /// Ends the body from outside its reader, from any thread (a stream's client went away, or the shutdown drain
-    /// closed while the upstream was silent): a waiting reader gets `CancellationError` at once, later reads too,
-    /// and the request is cancelled, which releases its connection. Nothing happens once the body has ended.
-    public func stop() { owner.stream.stop(task: owner.task) }
+    /// closed while the upstream was silent): a waiting reader gets a cancellation at once (`CancellationError`, or
+    /// ``HTTP1Error/cancelled`` on the lean client), later reads too, and the request is cancelled, which releases
+    /// its connection. Nothing happens once the body has ended.
+    public func stop() {
+        switch source {
+        case .delegate(let owner): owner.stream.stop(task: owner.task)
+        case .lean(let body): body.stop()
+        }
+    }
+
+    /// AsyncHTTPClient's delegate behind the body, nil on the lean client (tests).
+    var delegateStream: UpstreamBodyStream? {
+        if case .delegate(let owner) = source { return owner.stream }
+        return nil
+    }
+
+    /// Whether a reader waits for the next buffer (tests).
+    func readerWaiting() async -> Bool {
+        switch source {
+        case .delegate(let owner): owner.stream.buffered.readerWaiting
+        case .lean(let body): await body.readerWaiting()
+        }
+    }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
-        let owner: Owner
+        enum Inner {
+            case delegate(Owner)
+            case lean(HTTP1Body.AsyncIterator)
+        }
+
+        var inner: Inner
 
         /// The next buffer, nil at the end; throws the error that ended the body after every buffer before it.
-        /// A reader whose task is cancelled gets `CancellationError`, and the request is cancelled.
+        /// A reader whose task is cancelled gets a cancellation, and the request is cancelled.
         public mutating func next() async throws -> ByteBuffer? {
-            try await owner.stream.next(task: owner.task)
+            switch inner {
+            case .delegate(let owner):
+                return try await owner.stream.next(task: owner.task)
+            case .lean(var iterator):
+                // The iterator's state is stored back whether it answered or threw (it throws its end once).
+                do {
+                    let buffer = try await iterator.read()
+                    inner = .lean(iterator)
+                    return buffer
+                } catch {
+                    inner = .lean(iterator)
+                    throw error
+                }
+            }
         }
     }
 

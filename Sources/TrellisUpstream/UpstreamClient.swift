@@ -101,16 +101,20 @@ public final class UpstreamClient: Sendable {
         /// A PEM bundle of certificate authorities trusted for HTTPS upstreams in addition to the system's
         /// (a private network's own CA).
         public var caFile: String?
+        /// Calls to plain-http upstreams go through the lean HTTP/1.1 client (``HTTP1Client``); off, through
+        /// AsyncHTTPClient like HTTPS ones. Probes and adapter loads always use AsyncHTTPClient.
+        public var leanHTTP1: Bool
 
         public init(
             maxConnectionsPerHost: Int = 1024, connectTimeoutMs: Int = 5_000, readTimeoutMs: Int = 120_000, idleConnectionSeconds: Int = 60,
-            caFile: String? = nil
+            caFile: String? = nil, leanHTTP1: Bool = true
         ) {
             self.maxConnectionsPerHost = maxConnectionsPerHost
             self.connectTimeoutMs = connectTimeoutMs
             self.readTimeoutMs = readTimeoutMs
             self.idleConnectionSeconds = idleConnectionSeconds
             self.caFile = caFile
+            self.leanHTTP1 = leanHTTP1
         }
     }
 
@@ -142,11 +146,20 @@ public final class UpstreamClient: Sendable {
         self.configuration = config
         self.defaultConnectMs = settings.connectTimeoutMs
         self.defaultReadMs = settings.readTimeoutMs
+        self.lean = HTTP1Client(
+            eventLoopGroup: eventLoopGroup,
+            settings: .init(maxConnectionsPerHost: settings.maxConnectionsPerHost, idleTimeout: .seconds(Int64(settings.idleConnectionSeconds))))
+        self.useLean = settings.leanHTTP1
     }
 
     private let configuration: HTTPClient.Configuration
     private let defaultConnectMs: Int
-    private let defaultReadMs: Int
+    let defaultReadMs: Int
+    /// The lean HTTP/1.1 client that plain-http calls go through (``sendLean``), unless `leanHTTP1` is off.
+    let lean: HTTP1Client
+    let useLean: Bool
+    /// Call URLs and where they go on the lean client (nil: not a plain-http URL).
+    let leanTargets = Mutex<[String: LeanTarget?]>([:])
 
     /// What a client is made for: its connect and read timeouts and, for a pinned route, the host name and
     /// the checked address it connects to for that name.
@@ -178,7 +191,7 @@ public final class UpstreamClient: Sendable {
     /// addresses keep changing cannot pile up clients.
     private let clients = Mutex<(entries: [ClientKey: Entry], closed: Bool)>(([:], false))
     /// Per host name, the checked address that last accepted a connection, tried first next time.
-    private let preferred = Mutex<[String: String]>([:])
+    let preferred = Mutex<[String: String]>([:])
     /// Call URLs and the `dnsOverride` key of their host.
     private let overrideKeys = Mutex<[String: String]>([:])
     /// How many pinned clients were made (for tests).
@@ -227,6 +240,7 @@ public final class UpstreamClient: Sendable {
             state.closed = true
             return state.entries.values.map(\.client)
         }
+        lean.shutdown()
         for client in others { try? await client.shutdown() }
         for client in defaults.dropLast() { try? await client.shutdown() }
         try await defaults.last?.shutdown()
@@ -311,6 +325,9 @@ public final class UpstreamClient: Sendable {
         if let apiKey = call.apiKey {
             headers.add(name: "Authorization", value: "Bearer \(apiKey)")
         }
+        if useLean, let target = leanTarget(forURL: url) {
+            return try await sendLean(call, target: target, headers: headers)
+        }
         let sent = ContinuousClock.now
         let timeouts = call.upstream.timeouts
         let deadline = NIODeadline.now() + .milliseconds(Int64(min(timeouts.firstByteMs, timeouts.totalMs)))
@@ -347,6 +364,9 @@ public final class UpstreamClient: Sendable {
     public static func classify(_ error: any Error, upstream: String, phase: UpstreamFailure.Phase) -> UpstreamFailure {
         if error is CancellationError {
             return UpstreamFailure(kind: .cancelled, upstream: upstream)
+        }
+        if let e = error as? HTTP1Error {
+            return e.upstreamFailure(upstream: upstream)
         }
         if let e = error as? HTTPClientError {
             if e == .deadlineExceeded || e == .writeTimeout {

@@ -25,8 +25,9 @@ func withLocalServer(_ router: Router<BasicRequestContext>, label: String, _ bod
 
 /// A client for the test, shut down however the test body ends (AsyncHTTPClient traps on a client released
 /// without it).
-func withUpstreamClient(_ body: (UpstreamClient) async throws -> Void) async throws {
-    let client = UpstreamClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
+/// `lean`: plain-http calls through the lean HTTP/1.1 client (the default), or through AsyncHTTPClient.
+func withUpstreamClient(lean: Bool = true, _ body: (UpstreamClient) async throws -> Void) async throws {
+    let client = UpstreamClient(settings: .init(leanHTTP1: lean), eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
     do {
         try await body(client)
     } catch {
@@ -37,10 +38,10 @@ func withUpstreamClient(_ body: (UpstreamClient) async throws -> Void) async thr
 }
 
 /// Runs `body` with a breaking server and a client, both stopped after it, whatever it threw.
-func withBreakingServer(_ body: (BreakingServer, UpstreamClient) async throws -> Void) async throws {
+func withBreakingServer(lean: Bool = true, _ body: (BreakingServer, UpstreamClient) async throws -> Void) async throws {
     let server = try await BreakingServer()
     do {
-        try await withUpstreamClient { client in try await body(server, client) }
+        try await withUpstreamClient(lean: lean) { client in try await body(server, client) }
     } catch {
         await server.stop()
         throw error

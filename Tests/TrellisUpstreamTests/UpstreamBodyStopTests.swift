@@ -9,9 +9,9 @@ import TrellisCore
 /// `UpstreamBody.stop`: how a stream's relay, which reads the body in the response's own task, is ended from
 /// outside (its client left, or the shutdown drain closed) while its upstream says nothing.
 @Suite struct UpstreamBodyStopTests {
-    @Test("stop from another task: a read waiting on a silent upstream fails as cancelled, and the connection is closed")
-    func stopEndsAWaitingReadAndClosesTheConnection() async throws {
-        try await withBreakingServer { server, client in
+    @Test("stop from another task: a read waiting on a silent upstream fails as cancelled, and the connection is closed", arguments: [true, false])
+    func stopEndsAWaitingReadAndClosesTheConnection(lean: Bool) async throws {
+        try await withBreakingServer(lean: lean) { server, client in
             let call = UpstreamCall(
                 upstream: UpstreamBreakTests().upstream(port: server.port), route: .asNamed, path: "/chat/completions",
                 body: Array("{}".utf8), stream: true, requestID: "r", apiKey: nil)
@@ -26,7 +26,7 @@ import TrellisCore
             // The upstream sends nothing more: the reader waits, and another task stops the body.
             let stopper = Task {
                 let deadline = ContinuousClock.now + .seconds(60)
-                while !response.body.owner.stream.buffered.readerWaiting && ContinuousClock.now < deadline {
+                while await !response.body.readerWaiting() && ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(5))
                 }
                 response.body.stop()

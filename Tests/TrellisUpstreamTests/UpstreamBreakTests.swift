@@ -107,9 +107,11 @@ final class BreakingServer: Sendable {
         return (String(decoding: bytes, as: UTF8.self), false)
     }
 
-    @Test("bytes an upstream sent before it dropped the connection reach the reader, even when it read nothing yet")
-    func bytesBeforeABreakAreKept() async throws {
-        try await withBreakingServer { server, client in
+    @Test(
+        "bytes an upstream sent before it dropped the connection reach the reader, even when it read nothing yet (lean client, AsyncHTTPClient)",
+        arguments: [true, false])
+    func bytesBeforeABreakAreKept(lean: Bool) async throws {
+        try await withBreakingServer(lean: lean) { server, client in
             let call = UpstreamCall(
                 upstream: upstream(port: server.port), route: .asNamed, path: "/chat/completions", body: Array("{}".utf8), stream: true,
                 requestID: "r", apiKey: nil)

@@ -72,7 +72,8 @@ import TrellisCore
             timeouts: UpstreamTimeouts(connectMs: 5_000, firstByteMs: firstByteMs, idleMs: 30_000, totalMs: 60_000), createdAt: Date())
     }
 
-    @Test func successReturnsTheBodyAndErrorsCarryTheUpstreamsMessage() async throws {
+    @Test(arguments: [true, false])
+    func successReturnsTheBodyAndErrorsCarryTheUpstreamsMessage(lean: Bool) async throws {
         let router = Router()
         router.post("v1/chat/completions") { request, _ -> Response in
             let auth = request.headers[.authorization] ?? ""
@@ -84,7 +85,7 @@ import TrellisCore
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"ok":true}"#)))
         }
         try await withLocalServer(router, label: "upstream-test") { port in
-            try await withUpstreamClient { client in
+            try await withUpstreamClient(lean: lean) { client in
                 let logger = Logger(label: "t")
                 let ok = try await client.send(
                     UpstreamCall(
@@ -106,14 +107,15 @@ import TrellisCore
         }
     }
 
-    @Test func firstByteTimeoutAndRefusedConnectionsFailFast() async throws {
+    @Test(arguments: [true, false])
+    func firstByteTimeoutAndRefusedConnectionsFailFast(lean: Bool) async throws {
         let router = Router()
         router.post("v1/chat/completions") { _, _ -> Response in
             try await Task.sleep(for: .seconds(30))
             return Response(status: .ok)
         }
         try await withLocalServer(router, label: "upstream-test") { port in
-            try await withUpstreamClient { client in
+            try await withUpstreamClient(lean: lean) { client in
                 let logger = Logger(label: "t")
                 let started = ContinuousClock.now
                 await #expect {

@@ -44,16 +44,21 @@ import TrellisCore
         try await withLocalServer(router, label: "route-test") { port in try await body(port, { seen.withLock { $0 } }) }
     }
 
-    @Test func pinnedCallsConnectToTheAddressKeepTheNameAndShareOnePool() async throws {
+    @Test(arguments: [true, false])
+    func pinnedCallsConnectToTheAddressKeepTheNameAndShareOnePool(lean: Bool) async throws {
         try await withServer { port, hosts in
-            try await withUpstreamClient { client in
+            try await withUpstreamClient(lean: lean) { client in
                 let logger = Logger(label: "t")
                 for _ in 0..<3 {
                     let response = try await client.send(call(port, .pinned([try address("127.0.0.1")])), logger: logger)
                     _ = try await response.collect(upTo: 1024, upstream: "pinned")
                 }
                 #expect(hosts() == Array(repeating: "\(Self.name):\(port)", count: 3), "the Host header names the upstream")
-                #expect(client.pinnedClientsMade.load(ordering: .relaxed) == 1, "one client (and pool) for the name and address, reused")
+                if lean {
+                    #expect(client.lean.connections(host: "127.0.0.1", port: port).open == 1, "one connection to the address, reused")
+                } else {
+                    #expect(client.pinnedClientsMade.load(ordering: .relaxed) == 1, "one client (and pool) for the name and address, reused")
+                }
                 // The probe goes the same way.
                 let probed = await client.probe(
                     upstream: upstream(port: port), route: .pinned([try address("127.0.0.1")]), apiKey: nil, timeoutMs: 5_000)
@@ -77,9 +82,10 @@ import TrellisCore
         }
     }
 
-    @Test func aRefusedAddressMovesOnToTheNextCheckedOne() async throws {
+    @Test(arguments: [true, false])
+    func aRefusedAddressMovesOnToTheNextCheckedOne(lean: Bool) async throws {
         try await withServer { port, hosts in
-            try await withUpstreamClient { client in
+            try await withUpstreamClient(lean: lean) { client in
                 // Nothing listens on 127.0.0.3: the connection is refused, nothing was sent, the next address is tried.
                 let route = UpstreamRoute.pinned([try address("127.0.0.3"), try address("127.0.0.1")])
                 for _ in 0..<2 {

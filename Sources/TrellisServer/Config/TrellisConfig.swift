@@ -38,6 +38,8 @@ public struct TrellisConfig: Sendable {
     /// A directory of declarative catalog files applied at start; nil for none.
     public var catalogDir: String?
     public var upstreamMaxConnectionsPerHost = 1_024
+    /// Plain-http upstreams go through the lean HTTP/1.1 client (false: AsyncHTTPClient, as HTTPS ones do).
+    public var upstreamLeanHTTP1 = true
     public var upstreamConnectTimeoutMs = 5_000
     public var upstreamReadTimeoutMs = 120_000
     /// The most bytes one event of an upstream's stream may hold; beyond, the stream ends with an error event.
@@ -225,6 +227,9 @@ public struct TrellisConfig: Sendable {
         },
         bool("catalog.listen", "hear other replicas' changes as they commit (PostgreSQL LISTEN/NOTIFY)") { $0.catalogListen = $1 },
         int("upstream.max_connections_per_host", "connection pool size per model server", 1...100_000) { $0.upstreamMaxConnectionsPerHost = $1 },
+        bool("upstream.lean_http1", "plain-http model servers through the lean HTTP/1.1 client (false: AsyncHTTPClient)") {
+            $0.upstreamLeanHTTP1 = $1
+        },
         int("upstream.connect_timeout_ms", "connect timeout for model servers", 1...600_000) { $0.upstreamConnectTimeoutMs = $1 },
         int("upstream.read_timeout_ms", "longest silence on an upstream connection", 1...3_600_000) { $0.upstreamReadTimeoutMs = $1 },
         int("upstream.max_event_bytes", "most bytes in one event of an upstream's stream", 65_536...1_073_741_824) { $0.upstreamMaxEventBytes = $1 },

@@ -69,6 +69,19 @@ public struct HTTP1Body: AsyncSequence, Sendable {
         }
     }
 
+    /// Whether a reader waits for more of the body (tests).
+    func readerWaiting() async -> Bool {
+        guard let owner else { return false }
+        return await owner.connection.readerWaits(request: owner.request)
+    }
+
+    /// Ends the body from outside its reader, from any thread: a waiting reader gets ``HTTP1Error/cancelled`` at
+    /// once, later reads too, and the connection is closed. Nothing happens once the body has been read to its end.
+    public func stop() {
+        guard let owner, !owner.isFinished else { return }
+        owner.connection.cancel(request: owner.request)
+    }
+
     /// Reads the whole body, up to `limit` bytes (beyond it `nil`, and the connection is closed).
     public func collect(upTo limit: Int) async throws(HTTP1Error) -> ByteBuffer? {
         var iterator = makeAsyncIterator()
@@ -105,6 +118,8 @@ public struct HTTP1Body: AsyncSequence, Sendable {
         }
 
         func ended() { finished.store(true, ordering: .relaxed) }
+
+        var isFinished: Bool { finished.load(ordering: .relaxed) }
 
         deinit {
             if !finished.load(ordering: .relaxed) { connection.abandon(request: request) }

@@ -89,6 +89,9 @@ final class HTTP1Handler: ChannelInboundHandler {
         run(exchange.demand())
     }
 
+    /// Whether the reader of request `id` waits for more of its body (tests).
+    func readerWaits(request id: UInt64) -> Bool { id == current && reader != nil }
+
     /// The request's task was cancelled: before its start arrived, or during it.
     func cancel(request id: UInt64) {
         guard id == current else {
@@ -293,5 +296,11 @@ struct HTTP1Connection: Sendable, Identifiable {
     func abandon(request id: UInt64) {
         let handler = self.handler
         channel.eventLoop.execute { handler.value.abandon(request: id) }
+    }
+
+    /// Whether the reader of request `id` waits for more of its body (tests).
+    func readerWaits(request id: UInt64) async -> Bool {
+        let handler = self.handler
+        return (try? await channel.eventLoop.submit { handler.value.readerWaits(request: id) }.get()) ?? false
     }
 }
