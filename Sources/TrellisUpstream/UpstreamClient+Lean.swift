@@ -81,7 +81,8 @@ extension UpstreamClient {
         target: LeanTarget, route: UpstreamRoute, headers: HTTPHeaders, body: [UInt8], timeouts: HTTP1Client.Timeouts
     ) async throws(HTTP1Error) -> HTTP1Response {
         guard case .pinned(let addresses) = route else {
-            return try await lean.execute(host: target.host, port: target.port, method: .POST, path: target.path, headers: headers, body: body, timeouts: timeouts)
+            return try await lean.execute(
+                host: target.host, port: target.port, method: .POST, path: target.path, headers: headers, body: body, timeouts: timeouts)
         }
         // Nothing to connect to: a connect failure, never a lookup of the name.
         guard !addresses.isEmpty else { throw .connectFailed }
@@ -101,7 +102,7 @@ extension UpstreamClient {
                     }
                 }
                 return response
-            } catch where i < candidates.count - 1 && (error == .connectFailed || error == .connectTimeout) {
+            } catch  where i < candidates.count - 1 && (error == .connectFailed || error == .connectTimeout) {
                 continue
             }
         }
