@@ -111,16 +111,21 @@ import Testing
 
     @Test func clientDisconnectWhileWaitingForTheFirstByteCancelsTheUpstream() async throws {
         try await TestGateway.withStandardSetup { gw, upstream, key in
-            for stream in [false, true] {
+            for (i, stream) in [false, true].enumerated() {
                 let client = HTTPClient(eventLoopGroupProvider: .singleton)
                 let request = gw.postJSON(
                     "/v1/chat/completions", key: key, json: ["model": "hang", "stream": .bool(stream), "messages": [["role": "user", "content": "x"]]])
                 let pending = Task { try await client.execute(request, timeout: .seconds(60)) }
-                #expect(await upstream.waitFor("hanging"))
+                #expect(await upstream.waitFor("hanging", count: i + 1))
                 pending.cancel()
                 _ = try? await pending.value
                 try await client.shutdown()
-                #expect(await upstream.waitFor("cancelled:hang"), "stream=\(stream): the upstream call was cancelled")
+                #expect(await upstream.waitFor("cancelled:hang", count: i + 1), "stream=\(stream): the upstream call was cancelled")
+                // Recorded as the client leaving, streamed or not.
+                try await waitUntil {
+                    await gw.flushUsage()
+                    return try await gw.gateway.store.usageEvents().filter { $0.status == 499 && $0.errorCode == "client_closed_request" }.count == i + 1
+                }
             }
         }
     }

@@ -133,6 +133,17 @@ final class MockUpstream: Sendable {
         eventContinuation.yield(event)
     }
 
+    /// Waits (bounded) until the server has noted `event` `count` times (a test that repeats a step waits for its
+    /// own occurrence, not an earlier one's).
+    func waitFor(_ event: String, count: Int, timeout: Duration = .seconds(60)) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if events.withLock({ $0.filter { $0 == event }.count }) >= count { return true }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return false
+    }
+
     /// Waits (bounded) until the server has noted `event`.
     /// The bound is generous (a loaded machine is slow, and only a missing event reaches it).
     func waitFor(_ event: String, timeout: Duration = .seconds(60)) async -> Bool {
