@@ -23,7 +23,7 @@ func buildRouter(gateway: Gateway, stallWatchdog: StallWatchdog) -> Router<Trell
     KnowledgeController(gateway: gateway).registerV1(on: v1)
 
     let admin = router.group("admin/v1").add(middleware: StartGate(readiness: gateway.readiness)).add(middleware: AuthMiddleware(gateway: gateway))
-        .add(middleware: CatalogFreshness(gateway: gateway)).group(context: AuthenticatedContext.self)
+        .add(middleware: CatalogFreshness(gateway: gateway)).add(middleware: OffLoopMiddleware()).group(context: AuthenticatedContext.self)
     TenantsController(gateway: gateway).register(on: admin)
     UpstreamsController(gateway: gateway).register(on: admin)
     ModelsController(gateway: gateway).register(on: admin)

@@ -59,6 +59,11 @@ public func buildApplication(
     appLogger.logLevel = max(logger.logLevel, .notice)
     let http1 = HTTP1Channel.Configuration(
         additionalChannelHandlers: [ConnectionWatcherHandler()], idleTimeout: .seconds(Int64(config.idleTimeoutSeconds)))
+    // Connections handled on their own event loop; administration and retrieval go back to the shared pool.
+    let plain: HTTPServerBuilder =
+        config.handleOnEventLoop
+        ? HTTPServerBuilder { responder in OnLoopChildChannel(base: HTTP1Channel(responder: responder, configuration: http1)) }
+        : .http1(configuration: http1)
     let server: HTTPServerBuilder
     if let certificateFile = config.tlsCertificateFile, let keyFile = config.tlsKeyFile {
         let tls: TLSConfiguration
@@ -74,9 +79,9 @@ public func buildApplication(
             config.tlsHTTP2
             ? try .http2Upgrade(
                 tlsConfiguration: tls, configuration: .init(idleTimeout: .seconds(Int64(config.idleTimeoutSeconds)), streamConfiguration: http1))
-            : try .tls(.http1(configuration: http1), tlsConfiguration: tls)
+            : try .tls(plain, tlsConfiguration: tls)
     } else {
-        server = .http1(configuration: http1)
+        server = plain
     }
     var app = Application(
         router: router,

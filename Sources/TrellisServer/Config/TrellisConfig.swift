@@ -13,6 +13,8 @@ public struct TrellisConfig: Sendable {
     public var maxBodyBytes = 8 << 20
     /// Idle keep-alive connections are closed after this long.
     public var idleTimeoutSeconds = 75
+    /// Each connection is handled on its own event loop (fewer thread hand-overs per request).
+    public var handleOnEventLoop = true
     /// How long a graceful shutdown waits for in-flight requests.
     public var shutdownGraceSeconds = 30
     /// The first phase of a graceful shutdown: `/readyz` answers 503 and responses carry `Connection: close`
@@ -161,6 +163,7 @@ public struct TrellisConfig: Sendable {
         },
         int("server.max_body_bytes", "largest request body accepted", 1_024...1_073_741_824) { $0.maxBodyBytes = $1 },
         int("server.idle_timeout_seconds", "idle connection timeout", 1...86_400) { $0.idleTimeoutSeconds = $1 },
+        bool("server.handle_on_event_loop", "handle each connection on its own event loop (false: on the shared pool)") { $0.handleOnEventLoop = $1 },
         int("server.shutdown_grace_seconds", "how long shutdown waits for in-flight requests", 0...3_600) { $0.shutdownGraceSeconds = $1 },
         int("server.drain_delay_ms", "on shutdown, how long /readyz is 503 while requests are still served, before the listener closes", 0...3_600_000) {
             $0.drainDelayMs = $1

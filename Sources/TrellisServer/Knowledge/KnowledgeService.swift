@@ -247,6 +247,13 @@ final class KnowledgeService: Sendable {
     func searchReportingMode(
         kb: KnowledgeBase, query: String, mode: SearchMode, topK: Int, snapshot: CatalogSnapshot, logger: Logger
     ) async throws -> (chunks: [RetrievedChunk], mode: SearchMode) {
+        // Index scans hold a thread: on the shared pool, never on a connection's event loop.
+        try await OffLoop.run { try await searchOnPool(kb: kb, query: query, mode: mode, topK: topK, snapshot: snapshot, logger: logger) }
+    }
+
+    private func searchOnPool(
+        kb: KnowledgeBase, query: String, mode: SearchMode, topK: Int, snapshot: CatalogSnapshot, logger: Logger
+    ) async throws -> (chunks: [RetrievedChunk], mode: SearchMode) {
         let depth = max(topK * 4, 20)
         var effective = mode
         if kb.embedding == nil {
