@@ -70,8 +70,9 @@ public struct UpstreamBody: AsyncSequence, Sendable {
 
         var inner: Inner
 
-        /// The next buffer, nil at the end; throws the error that ended the body after every buffer before it.
-        /// A reader whose task is cancelled gets a cancellation, and the request is cancelled.
+        /// The next buffer (on the lean client, everything received so far), nil at the end; throws the error
+        /// that ended the body after every buffer before it. A reader whose task is cancelled gets a
+        /// cancellation, and the request is cancelled.
         public mutating func next() async throws -> ByteBuffer? {
             switch inner {
             case .delegate(let owner):
@@ -79,7 +80,7 @@ public struct UpstreamBody: AsyncSequence, Sendable {
             case .lean(var iterator):
                 // The iterator's state is stored back whether it answered or threw (it throws its end once).
                 do {
-                    let buffer = try await iterator.read()
+                    let buffer = try await iterator.readAvailable()
                     inner = .lean(iterator)
                     return buffer
                 } catch {

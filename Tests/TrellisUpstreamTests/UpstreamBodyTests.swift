@@ -103,6 +103,25 @@ import TrellisCore
         }
     }
 
+    @Test("on the lean client, the chunks that arrived together are read as one buffer (a relay writes them once)")
+    func chunksThatArrivedTogetherAreOneRead() async throws {
+        try await withBreakingServer(lean: true) { server, client in
+            async let sent = client.send(call(port: server.port), logger: Logger(label: "t"))
+            let child = try await server.accept()
+            try await BreakingServer.send(BreakingServer.head + BreakingServer.chunk("first"), on: child)
+            let response = try await sent
+            var body = response.timedBody(upstream: "breaking")
+            var received = ""
+            while !received.contains("data: first\n\n"), let buffer = try await body.next() { received += String(buffer: buffer) }
+            // Three chunks in one write, then the end: whatever one socket read brought is one buffer.
+            try await BreakingServer.send(["a", "b", "c"].map(BreakingServer.chunk).joined(), on: child)
+            let together = try #require(try await body.next())
+            #expect(String(buffer: together) == "data: a\n\ndata: b\n\ndata: c\n\n")
+            try await BreakingServer.send("0\r\n\r\n", on: child)
+            #expect(try await body.next() == nil)
+        }
+    }
+
     @Test("calls in turn share one kept-alive connection", arguments: [true, false])
     func callsReuseTheConnection(lean: Bool) async throws {
         try await withBreakingServer(lean: lean) { server, client in

@@ -43,6 +43,18 @@ public struct HTTP1Body: AsyncSequence, Sendable {
             try await read()
         }
 
+        /// Everything received and not yet read, as one buffer (the parts one socket read brought, such as the
+        /// chunks of a chunked body), or the next delivery when nothing is; nil at the end. A relay writes that
+        /// once, instead of once per part.
+        public mutating func readAvailable() async throws(HTTP1Error) -> ByteBuffer? {
+            guard var merged = try await read() else { return nil }
+            while index < parts.count {
+                merged.writeImmutableBuffer(parts[index])
+                index += 1
+            }
+            return merged
+        }
+
         /// The next buffer, nil at the end; throws what ended the body after every buffer before it (once: nil after).
         public mutating func read() async throws(HTTP1Error) -> ByteBuffer? {
             while true {
