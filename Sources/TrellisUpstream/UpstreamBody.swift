@@ -161,12 +161,13 @@ final class UpstreamBodyStream: HTTPClientResponseDelegate {
             case wait
         }
 
-        /// What the reader gets now: a buffer (and the upstream to release, if it fell below the bound), the end
-        /// (once; nil after it), or nothing yet.
+        /// What the reader gets now: every buffer waiting, as one (so that a relay writes them once; and the
+        /// upstream to release, if it was held back), the end (once; nil after it), or nothing yet.
         mutating func takeForReader() -> ReaderStep {
-            if let buffer = buffers.popFirst() {
-                bufferedBytes -= buffer.readableBytes
-                guard bufferedBytes < UpstreamBodyStream.bound, let demand else { return .buffer(buffer, resume: nil) }
+            if var buffer = buffers.popFirst() {
+                while let more = buffers.popFirst() { buffer.writeImmutableBuffer(more) }
+                bufferedBytes = 0
+                guard let demand else { return .buffer(buffer, resume: nil) }
                 self.demand = nil
                 return .buffer(buffer, resume: demand)
             }
