@@ -2,6 +2,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import NIOPosix
+import Testing
 
 @testable import TrellisUpstream
 
@@ -47,4 +48,20 @@ func withBreakingServer(lean: Bool = true, _ body: (BreakingServer, UpstreamClie
         throw error
     }
     await server.stop()
+}
+
+/// Sends `call` to the breaking server, answers it with a stream's head and the event "first", and reads until
+/// that event arrived: the response, its body part-read, and the server's side of the connection.
+func openStream(
+    _ call: UpstreamCall, server: BreakingServer, client: UpstreamClient
+) async throws -> (response: UpstreamResponse, body: TimedBody, child: any Channel) {
+    async let sent = client.send(call, logger: Logger(label: "t"))
+    let child = try await server.accept()
+    try await BreakingServer.send(BreakingServer.head + BreakingServer.chunk("first"), on: child)
+    let response = try await sent
+    var body = response.timedBody(upstream: "breaking")
+    var received = ""
+    while !received.contains("data: first\n\n"), let buffer = try await body.next() { received += String(buffer: buffer) }
+    #expect(received.contains("data: first\n\n"))
+    return (response, body, child)
 }

@@ -15,14 +15,9 @@ import TrellisCore
             let call = UpstreamCall(
                 upstream: UpstreamBreakTests().upstream(port: server.port), route: .asNamed, path: "/chat/completions",
                 body: Array("{}".utf8), stream: true, requestID: "r", apiKey: nil)
-            async let sent = client.send(call, logger: Logger(label: "t"))
-            let child = try await server.accept()
-            try await BreakingServer.send(BreakingServer.head + BreakingServer.chunk("first"), on: child)
-            let response = try await sent
-            var body = response.timedBody(upstream: "breaking")
-            var received = ""
-            while !received.contains("data: first\n\n"), let buffer = try await body.next() { received += String(buffer: buffer) }
-            #expect(received.contains("data: first\n\n"))
+            let opened = try await openStream(call, server: server, client: client)
+            var body = opened.body
+            let (response, child) = (opened.response, opened.child)
             // The upstream sends nothing more: the reader waits, and another task stops the body.
             let stopper = Task {
                 let deadline = ContinuousClock.now + .seconds(60)

@@ -110,13 +110,9 @@ import TrellisCore
     @Test("on the lean client, the chunks that arrived together are read as one buffer (a relay writes them once)")
     func chunksThatArrivedTogetherAreOneRead() async throws {
         try await withBreakingServer(lean: true) { server, client in
-            async let sent = client.send(call(port: server.port), logger: Logger(label: "t"))
-            let child = try await server.accept()
-            try await BreakingServer.send(BreakingServer.head + BreakingServer.chunk("first"), on: child)
-            let response = try await sent
-            var body = response.timedBody(upstream: "breaking")
-            var received = ""
-            while !received.contains("data: first\n\n"), let buffer = try await body.next() { received += String(buffer: buffer) }
+            let opened = try await openStream(call(port: server.port), server: server, client: client)
+            var body = opened.body
+            let child = opened.child
             // Three chunks in one write, then the end: whatever one socket read brought is one buffer.
             try await BreakingServer.send(["a", "b", "c"].map(BreakingServer.chunk).joined(), on: child)
             let together = try #require(try await body.next())
