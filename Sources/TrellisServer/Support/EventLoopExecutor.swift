@@ -43,7 +43,7 @@ struct OffLoopMiddleware: RouterMiddleware {
     typealias Context = TrellisRequestContext
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        try await withTaskExecutorPreference(globalConcurrentExecutor) { try await next(request, context) }
+        try await OffLoop.run { try await next(request, context) }
     }
 }
 
