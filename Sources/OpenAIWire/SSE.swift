@@ -207,6 +207,14 @@ public enum SSEWriter {
         frame(json: JSONWriter.encode(value))
     }
 
+    /// A typed event (the Responses API's framing): `event: <type>` then the JSON on one `data:` line. JSON as
+    /// written here never holds a raw line break, so one line carries it.
+    public static func frame(_ value: JSONValue, event: String) -> [UInt8] {
+        var out: [UInt8] = Array("event: \(event)\n".utf8)
+        out.append(contentsOf: frame(value))
+        return out
+    }
+
     /// A payload with line breaks is split over several `data:` lines, which a reader joins back with "\n".
     public static func frame(text: String, event: String? = nil) -> [UInt8] {
         var out: [UInt8] = []

@@ -67,6 +67,11 @@ extension StoreCopyTests {
                 requestID: "req_\(i)", tenantID: acme.id, model: "claims", modelVersion: 1, messages: [["role": "user", "content": .string("q\(i)")]],
                 answer: "a\(i)", retentionDays: 30, now: now)
         }
+        try await store.insertResponse(
+            StoredResponse(
+                id: "resp_1", tenantID: acme.id, model: "claims", createdAt: now, expiresAt: now.addingTimeInterval(30 * 86_400),
+                response: ["id": "resp_1", "object": "response", "status": "completed"],
+                conversation: [["role": "user", "content": "q1"], ["role": "assistant", "content": "a1"]]))
         return secret
     }
 

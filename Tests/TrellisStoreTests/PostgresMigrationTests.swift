@@ -17,7 +17,7 @@ struct PostgresMigrationTests {
             return all
         }
         #expect(applied.count == 6)
-        let all = ["pg1-schema", "pg2-cluster-limits"]
+        let all = ["pg1-schema", "pg2-cluster-limits", "pg3-responses"]
         #expect(Set(applied.map { $0.joined(separator: ",") }) == [all.joined(separator: ",")])
         // Each migration is recorded once, and the schema it made holds one generation row of each kind.
         let recorded = try await TestDatabases.strings("SELECT id FROM trellis_migrations", on: settings)

@@ -34,7 +34,6 @@ public struct ChatStreamRewriter: Sendable {
         self.keepText = keepText
     }
 
-    /// The bytes to send for one upstream event (possibly none), and whether it carried content.
     /// Puts masked personal data back into the content, the reasoning and the tool-call arguments as they
     /// stream (a placeholder split across chunks is held back until it is whole); nil when nothing was masked.
     /// Each choice (`n` > 1), and in it each field and each tool call (by its `index`), restores on its own
@@ -51,18 +50,38 @@ public struct ChatStreamRewriter: Sendable {
         var toolCall: Int?
     }
 
+    /// One upstream event as rewritten for the client, before it is framed (``StreamEncoder``).
+    public enum Rewritten: Sendable, Equatable {
+        /// Nothing for the client (`[DONE]`, a usage chunk the client did not ask for).
+        case nothing
+        /// A chat chunk, rewritten.
+        case chunk(JSONObject)
+        /// An event that is not JSON, to pass on as it came.
+        case other(SSEEvent)
+        /// An error event of the upstream's (``upstreamError`` holds it parsed).
+        case error(JSONObject)
+    }
+
+    /// The bytes to send for one upstream event in the chat stream's own framing (possibly none), and whether it
+    /// carried content.
     public mutating func process(_ event: SSEEvent) -> (frame: [UInt8], hasContent: Bool) {
+        let (rewritten, hasContent) = rewrite(event)
+        return (ChatStreamEncoder.frame(rewritten), hasContent)
+    }
+
+    /// One upstream event rewritten, and whether it carried content.
+    public mutating func rewrite(_ event: SSEEvent) -> (Rewritten, hasContent: Bool) {
         if event.isDone {
             sawDone = true
-            return ([], false)
+            return (.nothing, false)
         }
         guard case .object(var chunk)? = try? JSONParser.parse(event.data) else {
             // Not JSON: passed on as it came.
-            return (SSEWriter.frame(text: event.data, event: event.event), false)
+            return (.other(event), false)
         }
         if case .object? = chunk["error"] {
             upstreamError = OpenAIError.parse(upstreamBody: Array(event.data.utf8))
-            return (SSEWriter.frame(.object(chunk)), false)
+            return (.error(chunk), false)
         }
         var hasContent = false
         if let u = chunk[ChatField.usage], !u.isNull {
@@ -71,7 +90,7 @@ public struct ChatStreamRewriter: Sendable {
                 if case .array(let choices)? = chunk[ChatField.choices], !choices.isEmpty {
                     chunk.removeValue(forKey: ChatField.usage)
                 } else {
-                    return ([], false)
+                    return (.nothing, false)
                 }
             }
         } else if !clientWantsUsage, chunk[ChatField.usage] != nil {
@@ -111,7 +130,7 @@ public struct ChatStreamRewriter: Sendable {
             for member in firstChunkExtras { chunk[member.key] = member.value }
         }
         chunks += 1
-        return (SSEWriter.frame(.object(chunk)), hasContent)
+        return (.chunk(chunk), hasContent)
     }
 
     /// One choice with its delta's content, reasoning and tool-call arguments passed through their restorers; the

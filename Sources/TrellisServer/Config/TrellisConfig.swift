@@ -67,6 +67,8 @@ public struct TrellisConfig: Sendable {
     public var defaultCompletionReservation = 1_024
     /// How often expired captured interactions are deleted.
     public var capturePurgeIntervalSeconds = 3_600
+    /// How long a stored response of the Responses API (`store: true`) is kept for its tenant.
+    public var responsesRetentionDays = 30
     /// Requests in flight at once across the gateway; beyond this, 503 with Retry-After (health and metrics
     /// excepted), instead of an unbounded queue.
     public var maxInFlight = 4_096
@@ -190,6 +192,9 @@ public struct TrellisConfig: Sendable {
             $0.defaultCompletionReservation = $1
         },
         int("capture.purge_interval_seconds", "how often expired captured interactions are deleted", 60...86_400) { $0.capturePurgeIntervalSeconds = $1 },
+        int("responses.retention_days", "days a stored response (POST /v1/responses with store) is kept", 1...3_650) {
+            $0.responsesRetentionDays = $1
+        },
         int("server.max_messages", "most messages in one chat request", 1...100_000) { $0.maxMessages = $1 },
         string("data.dir", "directory of the SQLite database") { c, v throws(ConfigProblem) in
             guard !v.isEmpty else { throw ConfigProblem(message: "must not be empty") }

@@ -19,6 +19,7 @@ struct OpenAIController {
         inference.get("models/{model}", use: getModel)
         inference.post("chat/completions", use: chatCompletions)
         inference.post("embeddings", use: embeddings)
+        ResponsesController(gateway: gateway).register(on: inference)
         group.post("feedback", use: feedback)
     }
 
@@ -82,7 +83,9 @@ struct OpenAIController {
         }
         var request = request
         let body = try BodyReader(try await request.jsonBody(limit: 1 << 20), allowed: ["request_id", "rating", "comment", "correction"])
-        let requestID = try body.requiredString("request_id", maxBytes: 64)
+        // A response id of the Responses API names its request (`resp_…` for `req_…`).
+        let given = try body.requiredString("request_id", maxBytes: 64)
+        let requestID = ResponseShell.requestID(responseID: given) ?? given
         guard let rating = try body.int("rating", in: -1...1), rating != 0 else {
             throw body.has("rating") ? TrellisError.invalidField("rating", "must be 1 or -1") : TrellisError.missingField("rating")
         }

@@ -12,7 +12,7 @@ struct RequestStart: Sendable {
 
 /// Who and what a usage row is about: the request, its caller and the model version that serves it.
 struct UsageSubject: Sendable {
-    /// The row's endpoint: `chat` or `embeddings`.
+    /// The row's endpoint: `chat`, `responses` or `embeddings`.
     var endpoint: String
     var requestID: String
     var start: RequestStart

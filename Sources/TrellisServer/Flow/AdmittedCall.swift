@@ -29,13 +29,18 @@ struct AdmittedCall: Sendable {
     /// Dispatches a whole call and answers it, in a task cancelled if the client goes away (which cancels the
     /// upstream call with it).
     func complete<Endpoint: WholeAnswerEndpoint>(_ endpoint: Endpoint) async throws -> InferenceOutcome {
-        let body = try await call.connection.cancelling { [self] in try await answer(endpoint) }
-        return .complete(body: body, headers: headers)
+        .complete(body: JSONWriter.encode(.object(try await completeObject(endpoint))), headers: headers)
     }
 
-    /// Sends to the first target that answers with a JSON object, and turns that into the client's bytes;
+    /// The client's answer as an object, for a facade that does something with it before it is sent (the Responses
+    /// API keeps it); dispatched as ``complete(_:)`` does.
+    func completeObject<Endpoint: WholeAnswerEndpoint>(_ endpoint: Endpoint) async throws -> JSONObject {
+        try await call.connection.cancelling { [self] in try await answer(endpoint) }
+    }
+
+    /// Sends to the first target that answers with a JSON object, and turns that into the client's answer;
     /// records usage however the call ends.
-    func answer<Endpoint: WholeAnswerEndpoint>(_ endpoint: Endpoint) async throws -> [UInt8] {
+    func answer<Endpoint: WholeAnswerEndpoint>(_ endpoint: Endpoint) async throws -> JSONObject {
         var accounting = self.accounting
         do {
             let limits = endpoint.answerLimits
@@ -48,7 +53,7 @@ struct AdmittedCall: Sendable {
             let object = endpoint.clientAnswer(answered.value, from: answered.target)
             accounting.answered(by: answered.upstream.name, model: answered.target.model)
             accounting.finish(status: 200, measured: endpoint.usage(of: object))
-            return JSONWriter.encode(.object(object))
+            return object
         } catch {
             accounting.fail(error)
             throw error

@@ -24,8 +24,9 @@ extension InferenceFlow {
         return prepared.stream ? try await prepared.admitted.stream(prepared.answer) : try await prepared.admitted.complete(prepared.answer)
     }
 
-    /// The chat flow up to dispatch: plan → admit → retrieve → mask → account.
-    func prepare(_ chat: ChatRequest, key: TenantKey, call: CallContext) async throws -> PreparedChat {
+    /// The chat flow up to dispatch: plan → admit → retrieve → mask → account. `endpoint` names the API the usage
+    /// row records (`chat`, `responses`).
+    func prepare(_ chat: ChatRequest, key: TenantKey, call: CallContext, endpoint: String = "chat") async throws -> PreparedChat {
         let start = RequestStart.now()
         let snapshot = gateway.snapshot
         var plan = try Self.plan(chat, key: key, snapshot: snapshot)
@@ -37,7 +38,7 @@ extension InferenceFlow {
         let payload = ChatPayload(plan: plan, snapshot: snapshot, scope: config.piiMaskScope, masker: config.piiMasker, restores: config.piiRestore)
         let promptEstimate = retrieval == nil ? estimate.prompt : TokenEstimator.estimate(messages: plan.body[ChatField.messages]?.arrayValue ?? [])
         var accounting = Accounting(
-            gateway: gateway, subject: .chat(plan, key: key, requestID: call.requestID, start: start), promptEstimate: promptEstimate,
+            gateway: gateway, subject: .chat(plan, key: key, requestID: call.requestID, start: start, endpoint: endpoint), promptEstimate: promptEstimate,
             admission: ticket, priced: true)
         accounting.retrievalMs = retrieval?.milliseconds
         accounting.capture = Self.capture(payload, key: key, snapshot: snapshot)
@@ -82,10 +83,10 @@ extension InferenceFlow {
 }
 
 extension UsageSubject {
-    /// A chat request's row: the planned model version, the end user, streamed or not.
-    static func chat(_ plan: ChatPlan, key: TenantKey, requestID: String, start: RequestStart) -> UsageSubject {
+    /// A chat request's row (or another API's over chat): the planned model version, the end user, streamed or not.
+    static func chat(_ plan: ChatPlan, key: TenantKey, requestID: String, start: RequestStart, endpoint: String = "chat") -> UsageSubject {
         UsageSubject(
-            endpoint: "chat", requestID: requestID, start: start, key: key, user: plan.user, model: plan.modelName, version: plan.version,
+            endpoint: endpoint, requestID: requestID, start: start, key: key, user: plan.user, model: plan.modelName, version: plan.version,
             stream: plan.stream)
     }
 }

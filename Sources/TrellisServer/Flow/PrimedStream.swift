@@ -9,15 +9,21 @@ extension AdmittedCall {
     /// error. The client going away meanwhile cancels this task (``CancelScope``), and the upstream call with it.
     /// The stream is then relayed by the response body itself (``PrimedStream/relay(send:)``): no task and no
     /// channel between the upstream reader and the response writer.
-    func stream(_ answer: ChatAnswer) async throws -> InferenceOutcome {
+    ///
+    /// `encoder` frames the events for the client's API (chat chunks by default); `beforeTail` runs once the stream
+    /// has ended, before its last frames go out (``StreamSession/beforeTail``).
+    func stream(
+        _ answer: ChatAnswer, encoder: any StreamEncoder = ChatStreamEncoder(), beforeTail: (@Sendable (any StreamEncoder) async -> Void)? = nil
+    ) async throws -> InferenceOutcome {
         var accounting = self.accounting
         let keepText = accounting.capture != nil
         let watcher = call.connection.watcher
         let session: StreamSession
         do {
-            let answered = try await CancelScope.run(watching: watcher) { try await open(answer, keepText: keepText) }
+            let answered = try await CancelScope.run(watching: watcher) { try await open(answer, keepText: keepText, encoder: encoder) }
             accounting.answered(by: answered.upstream.name, model: answered.target.model)
             session = answered.value
+            session.beforeTail = beforeTail
         } catch {
             accounting.fail(error)
             throw error
@@ -32,13 +38,13 @@ extension AdmittedCall {
     }
 
     /// Sends to the first target whose stream has its first events.
-    private func open(_ answer: ChatAnswer, keepText: Bool) async throws(TrellisError) -> Dispatcher.Answered<StreamSession> {
+    private func open(_ answer: ChatAnswer, keepText: Bool, encoder: any StreamEncoder) async throws(TrellisError) -> Dispatcher.Answered<StreamSession> {
         try await dispatcher.send(
             targets: targets, path: answer.path, stream: true, requestID: call.requestID, logger: call.logger,
             body: answer.upstreamBody(for:)
         ) { response, upstream throws(UpstreamFailure) in
             let session = StreamSession(
-                response: response, upstream: upstream, rewriter: answer.rewriter(upstream: upstream.name, keepText: keepText),
+                response: response, upstream: upstream, rewriter: answer.rewriter(upstream: upstream.name, keepText: keepText), encoder: encoder,
                 maxEventBytes: answer.maxEventBytes)
             try await session.prime()
             return session
@@ -109,7 +115,7 @@ final class PrimedStream: Sendable {
             let end = cut ? StreamSession.shutdownError : TrellisError.clientClosed()
             session.recordEnd(&accounting, status: end.status, errorCode: end.code)
             guard cut else { throw error }
-            try await send(ByteBuffer(bytes: StreamSession.shutdownTail))
+            try await send(ByteBuffer(bytes: session.shutdownTail(accounting)))
         }
     }
 

@@ -22,13 +22,22 @@ final class StreamSession: @unchecked Sendable {
     /// The upstream sent an event over the parser's limit (`upstream.max_event_bytes`).
     private var oversizedEvent = false
     private(set) var rewriter: ChatStreamRewriter
+    /// Frames the rewritten events for the client's API (chat chunks, or the Responses API's events).
+    private(set) var encoder: any StreamEncoder
+    /// Runs once the stream has ended (properly, broken, or cut at shutdown), before its last frames are sent: the
+    /// Responses API keeps the finished response here, so it can be read and continued once the client has it.
+    var beforeTail: (@Sendable (any StreamEncoder) async -> Void)?
     private var pending: [UInt8] = []
     private var upstreamEnded = false
     private var sawContent = false
     let upstream: String
     let oneTokenPerChunk: Bool
 
-    init(response: UpstreamResponse, upstream: Upstream, rewriter: ChatStreamRewriter, maxEventBytes: Int = SSEParser.defaultMaxEventBytes) {
+    init(
+        response: UpstreamResponse, upstream: Upstream, rewriter: ChatStreamRewriter, encoder: any StreamEncoder = ChatStreamEncoder(),
+        maxEventBytes: Int = SSEParser.defaultMaxEventBytes
+    ) {
+        self.encoder = encoder
         self.body = response.timedBody(upstream: upstream.name)
         self.upstreamBody = response.body
         self.parser = SSEParser(maxEventBytes: maxEventBytes)
@@ -69,9 +78,9 @@ final class StreamSession: @unchecked Sendable {
             throw UpstreamFailure(kind: .protocolError, upstream: upstream)
         }
         for event in events {
-            let (frame, hasContent) = rewriter.process(event)
+            let (rewritten, hasContent) = rewriter.rewrite(event)
             if hasContent { sawContent = true }
-            pending.append(contentsOf: frame)
+            pending.append(contentsOf: encoder.encode(rewritten, rewriter: rewriter))
             if rewriter.sawDone { break }
         }
     }
@@ -112,6 +121,7 @@ final class StreamSession: @unchecked Sendable {
             }
         }
         let (tail, outcome) = end(after: failure, accounting: &accounting)
+        await beforeTail?(encoder)
         try await send(ByteBuffer(bytes: tail))
         return outcome
     }
@@ -126,11 +136,7 @@ final class StreamSession: @unchecked Sendable {
             let error = TrellisError.upstream("The model server ended the stream without finishing the answer.", code: "upstream_stream_broken")
             return (errorTail(error, accounting: &accounting), UpstreamFailure(kind: .protocolError, upstream: upstream))
         }
-        var tail: [UInt8] = []
-        if let usageFrame = rewriter.synthesizedUsageFrame(usage: estimatedUsage(accounting)) {
-            tail.append(contentsOf: usageFrame)
-        }
-        tail.append(contentsOf: SSEWriter.done)
+        let tail = encoder.finish(rewriter: rewriter, estimatedUsage: estimatedUsage(accounting))
         if let upstreamError = rewriter.upstreamError {
             recordEnd(&accounting, status: 502, errorCode: upstreamError.code ?? "upstream_error")
         } else {
@@ -139,12 +145,10 @@ final class StreamSession: @unchecked Sendable {
         return (tail, nil)
     }
 
-    /// An error event and `[DONE]`, the stream recorded as ended by `error`.
+    /// The error's last frames (chat: an error event and `[DONE]`), the stream recorded as ended by `error`.
     private func errorTail(_ error: TrellisError, accounting: inout Accounting) -> [UInt8] {
-        var tail = SSEWriter.frame(error.openAI.json)
-        tail.append(contentsOf: SSEWriter.done)
         recordEnd(&accounting, status: error.status, errorCode: error.code)
-        return tail
+        return encoder.fail(error.openAI, rewriter: rewriter, estimatedUsage: estimatedUsage(accounting))
     }
 
     /// The error event for a stream the upstream broke.
@@ -163,17 +167,22 @@ final class StreamSession: @unchecked Sendable {
         return TrellisError.upstream("The model server ended the stream early.", code: "upstream_stream_broken")
     }
 
-    /// Ends the stream for shutdown: a `server_shutting_down` error event, `[DONE]`, recorded as 503.
+    /// Ends the stream for shutdown: a `server_shutting_down` error event (chat: and `[DONE]`), recorded as 503.
     private func sendCut(_ accounting: inout Accounting, send: (ByteBuffer) async throws -> Void) async throws {
         recordEnd(&accounting, status: Self.shutdownError.status, errorCode: Self.shutdownError.code)
-        try await send(ByteBuffer(bytes: Self.shutdownTail))
+        let tail = shutdownTail(accounting)
+        await beforeTail?(encoder)
+        try await send(ByteBuffer(bytes: tail))
+    }
+
+    /// The shutdown error's last frames.
+    func shutdownTail(_ accounting: Accounting) -> [UInt8] {
+        encoder.fail(Self.shutdownError.openAI, rewriter: rewriter, estimatedUsage: estimatedUsage(accounting))
     }
 
     static let shutdownError = TrellisError(
         status: 503, type: "server_error", code: "server_shutting_down",
         message: "The gateway is shutting down; the answer was cut short. Send the request again.")
-    /// The shutdown error event and `[DONE]`.
-    static let shutdownTail: [UInt8] = SSEWriter.frame(shutdownError.openAI.json) + SSEWriter.done
 
     func recordEnd(_ accounting: inout Accounting, status: Int, errorCode: String?) {
         if sawContent && accounting.firstTokenAt == nil { accounting.firstTokenAt = .now }

@@ -1,7 +1,7 @@
 import Logging
 import TrellisStore
 
-/// Periodic housekeeping: deletes captured interactions past their retention.
+/// Periodic housekeeping: deletes captured interactions and stored responses past their retention.
 struct MaintenanceService: PeriodicService {
     let gateway: Gateway
     let interval: Duration
@@ -17,6 +17,12 @@ struct MaintenanceService: PeriodicService {
             if purged > 0 { logger.info("expired interactions purged", metadata: ["count": "\(purged)"]) }
         } catch {
             logger.error("interaction purge failed", metadata: ["error_type": "\(type(of: error))"])
+        }
+        do {
+            let purged = try await gateway.store.purgeResponses()
+            if purged > 0 { logger.info("expired responses purged", metadata: ["count": "\(purged)"]) }
+        } catch {
+            logger.error("response purge failed", metadata: ["error_type": "\(type(of: error))"])
         }
     }
 }

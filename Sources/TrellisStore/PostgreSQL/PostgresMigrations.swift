@@ -16,6 +16,23 @@ enum PostgresMigrations {
     static let all: [Migration] = [
         Migration(id: "pg1-schema", statements: schemaV1),
         Migration(id: "pg2-cluster-limits", statements: clusterLimits),
+        Migration(id: "pg3-responses", statements: responses),
+    ]
+
+    /// Responses of the Responses API kept for their tenant (SQLite's v9).
+    static let responses: [String] = [
+        """
+        CREATE TABLE responses (
+            id TEXT PRIMARY KEY NOT NULL,
+            tenant_id TEXT NOT NULL,
+            model TEXT NOT NULL,
+            created_at_ms BIGINT NOT NULL,
+            expires_at_ms BIGINT NOT NULL,
+            response TEXT NOT NULL,
+            conversation TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX responses_expiry ON responses(expires_at_ms)",
     ]
 
     /// The limits replicas share (`PostgresStore+Limits`): each bucket's pool, the leases replicas hold on it,

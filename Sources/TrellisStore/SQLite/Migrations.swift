@@ -353,5 +353,21 @@ enum Migrations {
                     FROM usage_daily GROUP BY day, tenant_id, model, model_version;
                     """)
         }
+        migrator.registerMigration("v9-responses") { db in
+            // Responses of the Responses API kept for their tenant (`store: true`) until they expire.
+            try db.execute(
+                sql: """
+                    CREATE TABLE responses (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        tenant_id TEXT NOT NULL,
+                        model TEXT NOT NULL,
+                        created_at_ms INTEGER NOT NULL,
+                        expires_at_ms INTEGER NOT NULL,
+                        response TEXT NOT NULL,
+                        conversation TEXT NOT NULL
+                    ) STRICT;
+                    CREATE INDEX responses_expiry ON responses(expires_at_ms);
+                    """)
+        }
     }
 }

@@ -93,6 +93,7 @@ public struct TransferTable: Sendable, Hashable, CustomStringConvertible {
         TransferTable(
             "interactions", ["request_id", "tenant_id", "model", "model_version", "at_ms", "messages", "answer", "expires_at_ms"],
             key: ["request_id"]),
+        TransferTable("responses", ["id", "tenant_id", "model", "created_at_ms", "expires_at_ms", "response", "conversation"]),
         TransferTable("audit_log", ["id", "at_ms", "actor", "tenant_id", "action", "target", "detail"]),
     ]
 

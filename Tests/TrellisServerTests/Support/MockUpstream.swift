@@ -271,6 +271,7 @@ final class MockUpstream: Sendable {
         default:
             break
         }
+        if model == "tools" { return Self.toolCall(body, stream: stream) }
         // Reports max_tokens as used, however large (capped only so the mock's own sum cannot overflow).
         let used = min(maxTokens, 1 << 62)
         let usage: JSONValue = ["prompt_tokens": 7, "completion_tokens": .int(used), "total_tokens": .int(7 + used)]
@@ -419,6 +420,53 @@ final class MockUpstream: Sendable {
                     try await writer.finish(nil)
                 })
         }
+    }
+
+    /// `tools`: a model that calls the request's first tool with `{"city":"Paris"}` (id `call_mock1`), and once the
+    /// last message is that tool's result answers `tool said: <result>`; streamed, the arguments come in two pieces.
+    private static func toolCall(_ body: JSONValue, stream: Bool) -> Response {
+        let messages = body["messages"]?.arrayValue ?? []
+        let tool = body["tools"]?.arrayValue?.first?["function"]?["name"]?.stringValue ?? "none"
+        let result = messages.last?["role"]?.stringValue == "tool" ? messages.last?["content"]?.stringValue : nil
+        let usage: JSONValue = ["prompt_tokens": 11, "completion_tokens": 4, "total_tokens": 15]
+        let head: JSONObject = ["id": "chatcmpl-tools", "created": 1_700_000_000, "model": "tools"]
+        if !stream {
+            var completion = head
+            completion["object"] = "chat.completion"
+            completion["usage"] = usage
+            if let result {
+                completion["choices"] = [["index": 0, "message": ["role": "assistant", "content": .string("tool said: " + result)], "finish_reason": "stop"]]
+            } else {
+                let call: JSONValue = ["id": "call_mock1", "type": "function", "function": ["name": .string(tool), "arguments": "{\"city\":\"Paris\"}"]]
+                completion["choices"] = [
+                    ["index": 0, "message": ["role": "assistant", "content": .null, "tool_calls": [call]], "finish_reason": "tool_calls"]
+                ]
+            }
+            return json(.object(completion))
+        }
+        func chunk(_ delta: JSONValue, finish: JSONValue = .null) -> [UInt8] {
+            var c = head
+            c["object"] = "chat.completion.chunk"
+            c["choices"] = [["index": 0, "delta": delta, "finish_reason": finish]]
+            return SSEWriter.frame(.object(c))
+        }
+        var frames = chunk(["role": "assistant", "content": .null])
+        if let result {
+            frames += chunk(["content": "tool said: "]) + chunk(["content": .string(result)]) + chunk([:], finish: "stop")
+        } else {
+            frames += chunk(["tool_calls": [["index": 0, "id": "call_mock1", "type": "function", "function": ["name": .string(tool), "arguments": ""]]]])
+            frames += chunk(["tool_calls": [["index": 0, "function": ["arguments": "{\"city\":"]]]])
+            frames += chunk(["tool_calls": [["index": 0, "function": ["arguments": "\"Paris\"}"]]]])
+            frames += chunk([:], finish: "tool_calls")
+        }
+        frames += SSEWriter.done
+        let all = frames
+        return Response(
+            status: .ok, headers: [.contentType: "text/event-stream"],
+            body: .init { writer in
+                try await writer.write(ByteBuffer(bytes: all))
+                try await writer.finish(nil)
+            })
     }
 
     private func embeddings(_ request: Request, _ context: some RequestContext) async throws -> Response {
