@@ -12,6 +12,7 @@
 # Models served (one process, llama-cpp-python loads one at a time and swaps on demand):
 #   smollm2              chat/completions (chat template from the GGUF metadata, ChatML)
 #   smollm2-embed        embeddings (same GGUF, mean pooling: one vector per input)
+#   smollm2-tools        chat/completions with function calling (chat_format chatml-function-calling)
 #   smollm2-claims-lora  chat/completions: the same GGUF with the demonstration LoRA adapter
 #                        (lora_path) that scripts/make-lora.py builds; only when that file exists
 #                        and was built for this base GGUF (scripts/model-env.sh builds it)
@@ -149,6 +150,10 @@ config = {
         # default, which yields one vector per token; mean pooling (1) gives one per input.
         dict(common, model_alias="smollm2-embed", embedding=True,
              kv_overrides=["llama.pooling_type=int:1"]),
+        # Same weights with llama-cpp-python's function-calling chat format (ChatML, as SmolLM2's
+        # template): requests with `tools` get tool calls back, constrained by a grammar when a
+        # function is forced (tool_choice).
+        dict(common, model_alias="smollm2-tools", chat_format="chatml-function-calling"),
     ],
 }
 

@@ -160,11 +160,16 @@ class Contract:
                 data.append(line[5:].lstrip(" "))
         if data:
             events.append("\n".join(data))
-        assert events and events[-1] == "[DONE]", f"{what}: a stream must end with data: [DONE]: {text[-500:]}"
-        assert "[DONE]" not in events[:-1], f"{what}: [DONE] before the end: {text[:1000]}"
+        # A chat stream ends with data: [DONE]; a stream documented with `x-sse-done: false` (the Responses API's)
+        # has none.
+        if media.get("x-sse-done", True):
+            assert events and events[-1] == "[DONE]", f"{what}: a stream must end with data: [DONE]: {text[-500:]}"
+            events = events[:-1]
+        assert events, f"{what}: an empty stream"
+        assert "[DONE]" not in events, f"{what}: [DONE] where none belongs: {text[:1000]}"
         schema = media.get("x-sse-data-schema")
         assert schema, f"{what}: text/event-stream without x-sse-data-schema"
-        for i, event in enumerate(events[:-1]):
+        for i, event in enumerate(events):
             try:
                 value = json.loads(event)
             except ValueError:
@@ -320,6 +325,11 @@ def oa(world: World) -> OAWorld:
     w.keys["metered"] = admin.post("/tenants/oa-one/keys", {"name": "oa-metered", "rpm": 100000, "tpm": 100000000})["key"]
     admin.post("/tenants", {"name": "oa-quota", "monthly_token_quota": 1})
     w.keys["quota"] = admin.create_key("oa-quota", "oa-quota", ["inference"])["key"]
+    # Stored responses: two of oa-one's (one for a case to delete) and one of oa-two's.
+    for role, name in (("infer", "resp"), ("infer", "resp-del"), ("infer2", "resp2")):
+        r = w.send("POST", "/v1/responses", role, json_body=RESPONSE)
+        assert r.status_code == 200, r.text
+        w.ids[name] = r.json()["id"]
     # Answers to rate: one of each tenant's.
     for role, name in (("infer", "req"), ("infer2", "req2")):
         r = w.send("POST", "/v1/chat/completions", role, json_body=CHAT)
@@ -381,6 +391,7 @@ GRACE_DOC = {
     "content_type": "text/markdown",
     "metadata": {"source": "handbook"},
 }
+RESPONSE = {"model": "assistant", "input": "Say hi.", "max_output_tokens": 4}
 RAG_CHAT = {"model": "oa-rag", "messages": [{"role": "user", "content": "How long is the grace period?"}], "max_tokens": 4}
 
 CASES = [
@@ -471,6 +482,30 @@ CASES = [
          body={"model": "embedder", "input": "a sentence of several tokens"}, code="rate_limit_exceeded"),
     Case("embeddings-over-quota", "POST", "/v1/embeddings", 429, "quota",
          body={"model": "embedder", "input": "a sentence of several tokens"}, code="insufficient_quota"),
+    # /v1/responses
+    Case("response", "POST", "/v1/responses", 200, "infer", body={**RESPONSE, "instructions": "Be brief.", "metadata": {"k": "v"}}),
+    Case("response-stream", "POST", "/v1/responses", 200, "infer", body={**RESPONSE, "stream": True}),
+    Case("response-rag", "POST", "/v1/responses", 200, "infer", body={"model": "oa-rag", "input": "How long is the grace period?",
+                                                                       "max_output_tokens": 4}),
+    Case("response-continued", "POST", "/v1/responses", 200, "infer", body={**RESPONSE, "previous_response_id": "<resp>"}),
+    Case("response-previous-foreign", "POST", "/v1/responses", 404, "infer", body={**RESPONSE, "previous_response_id": "<resp2>"},
+         code="previous_response_not_found"),
+    Case("response-builtin-tool", "POST", "/v1/responses", 400, "infer", body={**RESPONSE, "tools": [{"type": "web_search"}]},
+         code="unsupported_parameter"),
+    Case("response-unknown-field", "POST", "/v1/responses", 400, "infer", body={**RESPONSE, "modle": "x"}, code="unknown_parameter"),
+    Case("response-missing-input", "POST", "/v1/responses", 400, "infer", body={"model": "assistant"},
+         code="missing_required_parameter"),
+    Case("response-missing-model", "POST", "/v1/responses", 404, "infer", body={**RESPONSE, "model": "no-such-model"},
+         code="model_not_found"),
+    Case("response-no-key", "POST", "/v1/responses", 401, body=RESPONSE),
+    Case("response-operator", "POST", "/v1/responses", 403, "op", body=RESPONSE),
+    Case("response-get", "GET", "/v1/responses/{id}", 200, "infer", {"id": "<resp>"}),
+    Case("response-get-foreign", "GET", "/v1/responses/{id}", 404, "infer", {"id": "<resp2>"}, code="not_found"),
+    Case("response-get-no-key", "GET", "/v1/responses/{id}", 401, None, {"id": "<resp>"}),
+    Case("response-get-manage-key", "GET", "/v1/responses/{id}", 403, "manage", {"id": "<resp>"}),
+    Case("response-delete", "DELETE", "/v1/responses/{id}", 200, "infer", {"id": "<resp-del>"}),
+    Case("response-delete-foreign", "DELETE", "/v1/responses/{id}", 404, "infer", {"id": "<resp2>"}),
+    Case("response-delete-missing", "DELETE", "/v1/responses/{id}", 404, "infer", {"id": "resp_000000000000000000000000"}),
     # /v1/feedback
     Case("feedback", "POST", "/v1/feedback", 201, "infer", body={"request_id": "<req>", "rating": 1, "comment": "good"}),
     Case("feedback-correction", "POST", "/v1/feedback", 201, "usage",
@@ -1127,6 +1162,11 @@ REFUSED_BODIES = [
     ("POST", "/v1/feedback", {"request_id": "r", "rating": 0}),
     ("POST", "/v1/feedback", {"request_id": "r", "rating": 5}),
     ("POST", "/v1/feedback", {"rating": 1}),
+    ("POST", "/v1/responses", {"model": "m"}),
+    ("POST", "/v1/responses", {"model": "m", "input": "x", "modle": "y"}),
+    ("POST", "/v1/responses", {"model": "m", "input": "x", "background": True}),
+    ("POST", "/v1/responses", {"model": "m", "input": "x", "include": ["message.output_text.logprobs"]}),
+    ("POST", "/v1/responses", {"model": "m", "input": []}),
     ("POST", "/v1/feedback", {"request_id": "r", "rating": 1, "stars": 5}),
     ("POST", "/v1/knowledge-bases/{kb}/search", {}),
     ("POST", "/v1/knowledge-bases/{kb}/search", {"query": "q", "mode": "semantic"}),
@@ -1472,7 +1512,6 @@ UNDOCUMENTED = [
     ("GET", "/admin/v1/usage/daily"),
     ("GET", "/admin/v1/knowledge-bases/oa-kb/documents/doc/chunks"),
     ("POST", "/v1/completions"),
-    ("POST", "/v1/responses"),
     ("GET", "/v2/models"),
     ("GET", "/admin/v1/keys"),
     ("GET", "/admin/v1/prompts/oa-greet/versions"),

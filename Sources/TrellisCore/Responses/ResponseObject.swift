@@ -176,7 +176,7 @@ public struct ResponseShell: Sendable {
             }
         }
         guard text != nil || !calls.isEmpty else { return [] }
-        var message: JSONObject = ["role": "assistant", "content": .optionalString(text)]
+        var message: JSONObject = ["role": "assistant", "content": .string(text ?? "")]
         if !calls.isEmpty { message["tool_calls"] = .array(calls) }
         return [.object(message)]
     }

@@ -38,7 +38,8 @@ enum ResponsesInput {
                 last["tool_calls"] = .array(calls)
                 messages[messages.count - 1] = .object(last)
             } else {
-                messages.append(["role": "assistant", "content": .null, "tool_calls": [call]])
+                // An empty string rather than null: some model servers (llama-cpp-python) refuse a null content.
+                messages.append(["role": "assistant", "content": "", "tool_calls": [call]])
             }
         case "function_call_output":
             guard case .string(let callID)? = object["call_id"] else { throw .missingField("\(path).call_id") }
