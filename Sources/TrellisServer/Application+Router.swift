@@ -22,6 +22,12 @@ func buildRouter(gateway: Gateway, stallWatchdog: StallWatchdog) -> Router<Trell
     OpenAIController(gateway: gateway).register(on: v1)
     KnowledgeController(gateway: gateway).registerV1(on: v1)
 
+    // The Model Context Protocol server for tenant keys (`inference` scope), beside the OpenAI API.
+    let mcp = router.group("mcp").add(middleware: StartGate(readiness: gateway.readiness)).add(middleware: AuthMiddleware(gateway: gateway))
+        .group(context: AuthenticatedContext.self).group(context: TenantContext.self)
+    let sessions = MCPSessions(maxPerKey: config.mcpMaxSessionsPerKey, idle: .seconds(config.mcpSessionIdleSeconds))
+    MCPController(gateway: gateway, sessions: sessions).register(on: mcp)
+
     let admin = router.group("admin/v1").add(middleware: StartGate(readiness: gateway.readiness)).add(middleware: AuthMiddleware(gateway: gateway))
         .add(middleware: CatalogFreshness(gateway: gateway)).add(middleware: OffLoopMiddleware()).group(context: AuthenticatedContext.self)
     TenantsController(gateway: gateway).register(on: admin)

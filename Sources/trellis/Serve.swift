@@ -154,10 +154,6 @@ struct Migrate: AsyncParsableCommand {
     }
 }
 
-enum TrellisVersion {
-    static let string = "0.1.0"
-}
-
 struct Backup: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write an online backup of the database to a new file (SQLite).",

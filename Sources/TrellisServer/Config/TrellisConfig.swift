@@ -69,6 +69,10 @@ public struct TrellisConfig: Sendable {
     public var capturePurgeIntervalSeconds = 3_600
     /// How long a stored response of the Responses API (`store: true`) is kept for its tenant.
     public var responsesRetentionDays = 30
+    /// MCP sessions (`/mcp`) one key may hold; opening one more closes the key's least recently used.
+    public var mcpMaxSessionsPerKey = 32
+    /// An MCP session unused for this long is closed (its client initializes again).
+    public var mcpSessionIdleSeconds = 1_800
     /// Requests in flight at once across the gateway; beyond this, 503 with Retry-After (health and metrics
     /// excepted), instead of an unbounded queue.
     public var maxInFlight = 4_096
@@ -195,6 +199,10 @@ public struct TrellisConfig: Sendable {
         int("responses.retention_days", "days a stored response (POST /v1/responses with store) is kept", 1...3_650) {
             $0.responsesRetentionDays = $1
         },
+        int("mcp.max_sessions_per_key", "MCP sessions one key may hold (then its least recently used is closed)", 1...10_000) {
+            $0.mcpMaxSessionsPerKey = $1
+        },
+        int("mcp.session_idle_seconds", "an MCP session unused this long is closed", 10...604_800) { $0.mcpSessionIdleSeconds = $1 },
         int("server.max_messages", "most messages in one chat request", 1...100_000) { $0.maxMessages = $1 },
         string("data.dir", "directory of the SQLite database") { c, v throws(ConfigProblem) in
             guard !v.isEmpty else { throw ConfigProblem(message: "must not be empty") }

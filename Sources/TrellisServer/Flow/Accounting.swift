@@ -19,7 +19,7 @@ struct UsageSubject: Sendable {
     var key: TenantKey
     var user: String?
     var model: String
-    var version: Int
+    var version: Int?
     var stream: Bool
 }
 

@@ -19,8 +19,8 @@ struct PreparedChat: Sendable {
 
 extension InferenceFlow {
     /// `POST /v1/chat/completions`: plan → admit → retrieve → mask → account → dispatch, whole or as a stream.
-    func chat(_ chat: ChatRequest, key: TenantKey, call: CallContext) async throws -> InferenceOutcome {
-        let prepared = try await prepare(chat, key: key, call: call)
+    func chat(_ chat: ChatRequest, key: TenantKey, call: CallContext, endpoint: String = "chat") async throws -> InferenceOutcome {
+        let prepared = try await prepare(chat, key: key, call: call, endpoint: endpoint)
         return prepared.stream ? try await prepared.admitted.stream(prepared.answer) : try await prepared.admitted.complete(prepared.answer)
     }
 

@@ -1,0 +1,192 @@
+import Foundation
+import OpenAIWire
+import Testing
+
+@testable import TrellisServer
+
+/// A client of the gateway's `/mcp` for one key: initialize, then requests in its session.
+struct MCPTestClient {
+    let gw: TestGateway
+    let key: String
+    var session: String?
+    var nextID = 1
+
+    init(_ gw: TestGateway, key: String) {
+        self.gw = gw
+        self.key = key
+    }
+
+    mutating func initialize(version: String = "2025-06-18") async throws -> TestGateway.Reply {
+        let reply = try await gw.request(
+            .POST, "/mcp", key: key,
+            json: [
+                "jsonrpc": "2.0", "id": 0, "method": "initialize",
+                "params": ["protocolVersion": .string(version), "capabilities": [:], "clientInfo": ["name": "test", "version": "1"]],
+            ])
+        session = reply.headers.first(name: "mcp-session-id")
+        return reply
+    }
+
+    mutating func call(_ method: String, _ params: JSONObject = [:], session override: String? = nil) async throws -> TestGateway.Reply {
+        defer { nextID += 1 }
+        var headers: [(String, String)] = []
+        if let s = override ?? session { headers.append(("Mcp-Session-Id", s)) }
+        return try await gw.request(
+            .POST, "/mcp", key: key, json: ["jsonrpc": "2.0", "id": .int(nextID), "method": .string(method), "params": .object(params)],
+            headers: headers)
+    }
+}
+
+@Suite struct MCPTests {
+    static let policy = "# Claims\n\nHail damage to a car is covered up to 5,000 yuan per year. 冰雹损坏每年赔付上限五千元。"
+
+    /// Tenant acme with a knowledge base `policies` (one document) and a prompt `greet`; globex with its own model.
+    static func setUp(_ gw: TestGateway) async throws -> (acme: String, globex: String) {
+        let acme = try await gw.issueKey(tenant: "acme", ["scopes": ["inference", "manage"]]).key
+        #expect(try await gw.request(.POST, "/admin/v1/knowledge-bases", key: acme, json: ["name": "policies"]).status == 201)
+        let doc = try await gw.request(
+            .POST, "/admin/v1/knowledge-bases/policies/documents", key: acme, json: ["title": "Car policy", "text": .string(policy)])
+        #expect(doc.status == 201)
+        let prompt = try await gw.admin(
+            .POST, "/prompts",
+            [
+                "name": "greet", "tenant": "acme", "description": "A greeting",
+                "messages": [["role": "system", "content": "Greet {{who}} in {{lang}}."], ["role": "user", "content": "Say: {{input}}"]],
+                "variables": ["who": [:], "lang": ["default": "English"]],
+            ])
+        #expect(prompt.status == 201, "\(prompt.text)")
+        try await gw.createTenant("globex")
+        try await gw.createModel("globex-bot", tenant: "globex", spec: ["upstream": "mock", "model": "echo"])
+        let globex = try await gw.issueKey(tenant: "globex").key
+        return (acme, globex)
+    }
+
+    @Test func aSessionListsAndCallsTheTenantsToolsAndPrompts() async throws {
+        try await TestGateway.withStandardSetup { gw, upstream, _ in
+            let keys = try await Self.setUp(gw)
+            var client = MCPTestClient(gw, key: keys.acme)
+            let initialized = try await client.initialize(version: "2025-06-18")
+            #expect(initialized.status == 200)
+            #expect(initialized.json["result"]?["protocolVersion"]?.stringValue == "2025-06-18", "a supported revision is agreed as asked")
+            #expect(initialized.json["result"]?["capabilities"]?["tools"] != nil)
+            #expect(client.session?.hasPrefix("mcp-") == true)
+            let ack = try await gw.request(
+                .POST, "/mcp", key: keys.acme, json: ["jsonrpc": "2.0", "method": "notifications/initialized"],
+                headers: [("Mcp-Session-Id", client.session ?? "")])
+            #expect(ack.status == 202)
+            #expect(ack.body.isEmpty)
+
+            let tools = try await client.call("tools/list")
+            let listed = try #require(tools.json["result"]?["tools"]?.arrayValue)
+            #expect(listed.compactMap { $0["name"]?.stringValue } == ["knowledge_search", "ask_model"])
+            #expect(listed[0]["inputSchema"]?["properties"]?["knowledge_base"]?["enum"] == ["policies"])
+            let models = try #require(listed[1]["inputSchema"]?["properties"]?["model"]?["enum"]?.arrayValue)
+            #expect(models.contains("echo"))
+            #expect(!models.contains("globex-bot"), "another tenant's model is not offered")
+
+            let search = try await client.call("tools/call", ["name": "knowledge_search", "arguments": ["knowledge_base": "policies", "query": "hail"]])
+            let found = try #require(search.json["result"])
+            #expect(found["isError"] == false)
+            #expect(found["content"]?.arrayValue?.first?["text"]?.stringValue?.contains("Hail damage") == true)
+            #expect(found["structuredContent"]?["results"]?.arrayValue?.first?["title"]?.stringValue == "Car policy")
+
+            let asked = try await client.call("tools/call", ["name": "ask_model", "arguments": ["model": "echo", "input": "你好"]])
+            #expect(asked.json["result"]?["content"]?.arrayValue?.first?["text"]?.stringValue == "echo:你好")
+            #expect(upstream.lastBody?["messages"] == [["role": "user", "content": "你好"]])
+            let askID = try #require(asked.json["result"]?["structuredContent"]?["request_id"]?.stringValue)
+
+            let prompts = try await client.call("prompts/list")
+            let greet = try #require(prompts.json["result"]?["prompts"]?.arrayValue?.first { $0["name"] == "greet" })
+            #expect(greet["arguments"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["who", "lang", "input"])
+            #expect(greet["arguments"]?.arrayValue?.compactMap { $0["required"]?.boolValue } == [true, false, true])
+            let rendered = try await client.call("prompts/get", ["name": "greet", "arguments": ["who": "Ada", "input": "hello"]])
+            #expect(
+                rendered.json["result"]?["messages"]
+                    == [
+                        ["role": "user", "content": ["type": "text", "text": "Greet Ada in English."]],
+                        ["role": "user", "content": ["type": "text", "text": "Say: hello"]],
+                    ])
+            let missing = try await client.call("prompts/get", ["name": "greet", "arguments": ["input": "x"]])
+            #expect(missing.json["error"]?["code"] == -32602)
+            #expect(missing.json["error"]?["message"]?.stringValue?.contains("who") == true)
+
+            await gw.flushUsage()
+            let rows = try await gw.gateway.store.usageEvents()
+            #expect(rows.contains { $0.endpoint == "mcp:knowledge_search" && $0.model == "knowledge:policies" && $0.status == 200 })
+            let ask = try #require(rows.first { $0.requestID == askID })
+            #expect(ask.endpoint == "mcp:ask_model")
+            #expect(ask.model == "echo")
+        }
+    }
+
+    @Test func aSessionBelongsToItsKeyAndOtherTenantsSeeNothingOfAcmes() async throws {
+        try await TestGateway.withStandardSetup { gw, _, _ in
+            let keys = try await Self.setUp(gw)
+            var acme = MCPTestClient(gw, key: keys.acme)
+            _ = try await acme.initialize()
+            var globex = MCPTestClient(gw, key: keys.globex)
+            let stolen = try await globex.call("tools/list", session: acme.session)
+            #expect(stolen.status == 404, "another key cannot use a session")
+            _ = try await globex.initialize()
+            let tools = try #require(try await globex.call("tools/list").json["result"]?["tools"]?.arrayValue)
+            #expect(tools.compactMap { $0["name"]?.stringValue } == ["ask_model"], "globex has no knowledge base")
+            let models = tools.first?["inputSchema"]?["properties"]?["model"]?["enum"]?.arrayValue ?? []
+            #expect(models.contains("globex-bot"))
+            let search = try await globex.call("tools/call", ["name": "knowledge_search", "arguments": ["knowledge_base": "policies", "query": "hail"]])
+            #expect(search.json["result"]?["isError"] == true, "acme's knowledge base is unknown to globex")
+            let ask = try await globex.call("tools/call", ["name": "ask_model", "arguments": ["model": "globex-bot", "input": "hi"]])
+            #expect(ask.json["result"]?["isError"] == false)
+            let foreignPrompt = try await globex.call("prompts/get", ["name": "greet", "arguments": ["who": "x", "input": "y"]])
+            #expect(foreignPrompt.json["error"]?["code"] == -32602)
+            #expect(try await globex.call("prompts/list").json["result"]?["prompts"] == [])
+
+            let noKey = try await gw.request(.POST, "/mcp", json: ["jsonrpc": "2.0", "id": 1, "method": "initialize", "params": [:]])
+            #expect(noKey.status == 401)
+            #expect(noKey.errorCode == "invalid_api_key")
+            let operatorKey = try await gw.request(.POST, "/mcp", key: TestGateway.adminKey, json: ["jsonrpc": "2.0", "id": 1, "method": "ping"])
+            #expect(operatorKey.status == 403)
+        }
+    }
+
+    @Test func theTransportsRules() async throws {
+        try await TestGateway.withStandardSetup(configure: { $0.mcpMaxSessionsPerKey = 2 }) { gw, _, key in
+            var client = MCPTestClient(gw, key: key)
+            let newest = try await client.initialize(version: "1999-01-01")
+            #expect(newest.json["result"]?["protocolVersion"]?.stringValue == "2025-11-25", "an unknown revision gets the newest")
+            #expect(try await client.call("ping", session: "").status == 404)
+            let noSession = try await gw.request(.POST, "/mcp", key: key, json: ["jsonrpc": "2.0", "id": 1, "method": "ping"])
+            #expect(noSession.status == 400)
+            #expect(try await client.call("ping").json["result"] == [:])
+            #expect(try await client.call("no/such").json["error"]?["code"] == -32601)
+            let unknownTool = try await client.call("tools/call", ["name": "drop_tables"])
+            #expect(unknownTool.json["error"]?["code"] == -32602)
+            let badArguments = try await client.call("tools/call", ["name": "ask_model", "arguments": ["model": "echo"]])
+            #expect(badArguments.json["result"]?["isError"] == true, "a tool's bad arguments are the tool's error, for the model to read")
+
+            let batch = try await gw.request(
+                .POST, "/mcp", key: key,
+                json: [["jsonrpc": "2.0", "id": 7, "method": "ping"], ["jsonrpc": "2.0", "method": "notifications/cancelled"], ["id": 8]],
+                headers: [("Mcp-Session-Id", client.session ?? "")])
+            #expect(batch.json.arrayValue?.count == 2)
+            #expect(batch.json.arrayValue?.first?["id"] == 7)
+            #expect(batch.json.arrayValue?.last?["error"]?["code"] == -32600)
+            let garbage = try await gw.request(.POST, "/mcp", key: key, rawBody: Array("{not json".utf8), headers: [("Content-Type", "application/json")])
+            #expect(garbage.status == 400)
+            #expect(garbage.json["error"]?["code"] == -32700)
+            #expect(try await gw.request(.GET, "/mcp", key: key).status == 405)
+
+            // Two sessions per key here: a third closes the least recently used.
+            let first = client.session
+            var second = MCPTestClient(gw, key: key)
+            _ = try await second.initialize()
+            var third = MCPTestClient(gw, key: key)
+            _ = try await third.initialize()
+            #expect(try await client.call("ping", session: first).status == 404)
+            #expect(try await second.call("ping").status == 200)
+
+            let closed = try await gw.request(.DELETE, "/mcp", key: key, headers: [("Mcp-Session-Id", third.session ?? "")])
+            #expect(closed.status == 204)
+            #expect(try await third.call("ping").status == 404)
+        }
+    }
+}
