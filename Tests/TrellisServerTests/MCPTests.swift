@@ -119,6 +119,38 @@ struct MCPTestClient {
         }
     }
 
+    @Test func theUsageReportGroupsRequestsBySource() async throws {
+        try await TestGateway.withStandardSetup { gw, _, key in
+            let keys = try await Self.setUp(gw)
+            let chat = try await gw.request(
+                .POST, "/v1/chat/completions", key: key, json: ["model": "echo", "messages": [["role": "user", "content": "hi"]], "user": "ann"])
+            #expect(chat.status == 200)
+            let rated = try await gw.request(
+                .POST, "/v1/feedback", key: key, json: ["request_id": .string(chat.headers.first(name: "x-request-id") ?? ""), "rating": -1])
+            #expect(rated.status == 201)
+            var client = MCPTestClient(gw, key: keys.acme)
+            _ = try await client.initialize()
+            _ = try await client.call("tools/call", ["name": "ask_model", "arguments": ["model": "echo", "input": "one"]])
+            _ = try await client.call("tools/call", ["name": "knowledge_search", "arguments": ["knowledge_base": "policies", "query": "hail"]])
+            await gw.flushUsage()
+            let report = try await gw.admin(.GET, "/usage?group_by=source,model")
+            #expect(report.status == 200, "\(report.text)")
+            let rows = try #require(report.json["data"]?.arrayValue)
+            func row(_ source: String, _ model: String) -> JSONValue? {
+                rows.first { $0["source"]?.stringValue == source && $0["model"]?.stringValue == model }
+            }
+            #expect(row("api", "echo")?["requests"] == 1)
+            #expect(row("api", "echo")?["users"] == 1)
+            #expect(row("api", "echo")?["negative"] == 1, "the rating counts where its request does")
+            #expect(row("mcp", "echo")?["requests"] == 1)
+            #expect(row("mcp", "knowledge:policies")?["requests"] == 1)
+            #expect(row("mcp", "echo")?["p50_ms"] != .null, "latency from the rows themselves")
+            let bySource = try await gw.admin(.GET, "/usage?group_by=source")
+            #expect(bySource.json["data"]?.arrayValue?.compactMap { $0["source"]?.stringValue } == ["api", "mcp"])
+            #expect(bySource.json["data"]?.arrayValue?.compactMap { $0["requests"]?.numberValue?.intValue } == [1, 2])
+        }
+    }
+
     @Test func aSessionBelongsToItsKeyAndOtherTenantsSeeNothingOfAcmes() async throws {
         try await TestGateway.withStandardSetup { gw, _, _ in
             let keys = try await Self.setUp(gw)

@@ -14,7 +14,7 @@ import Testing
     static let expectedRoutes: Set<String> = [
         "GET /healthz", "GET /readyz", "GET /metrics",
         "GET /v1/models", "GET /v1/models/{model}", "POST /v1/chat/completions", "POST /v1/embeddings", "POST /v1/feedback",
-        "POST /v1/knowledge-bases/{kb}/search", "POST /v1/responses", "GET /v1/responses/{id}", "DELETE /v1/responses/{id}",
+        "POST /v1/knowledge-bases/{kb}/search", "POST /v1/responses", "GET /v1/responses/{id}", "DELETE /v1/responses/{id}", "POST /mcp", "DELETE /mcp",
         "POST /admin/v1/tenants", "GET /admin/v1/tenants", "GET /admin/v1/tenants/{tenant}", "PATCH /admin/v1/tenants/{tenant}",
         "POST /admin/v1/tenants/{tenant}/keys", "GET /admin/v1/tenants/{tenant}/keys", "DELETE /admin/v1/keys/{id}",
         "POST /admin/v1/upstreams", "GET /admin/v1/upstreams", "GET /admin/v1/upstreams/{name}",

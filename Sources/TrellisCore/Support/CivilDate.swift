@@ -25,6 +25,22 @@ public struct CivilDate: Equatable, Sendable {
         year = yoe + era * 400 + (month <= 2 ? 1 : 0)
     }
 
+    /// Milliseconds since 1970 at the start (UTC) of a `YYYY-MM-DD` day; nil for anything else (Hinnant's
+    /// `days_from_civil`).
+    public static func unixMs(ofDay text: String) -> Int64? {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2, let y0 = Int(parts[0]), let m = Int(parts[1]),
+            let d = Int(parts[2]), (1...12).contains(m), (1...31).contains(d)
+        else { return nil }
+        let y = m <= 2 ? y0 - 1 : y0
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146_097 + doe - 719_468
+        return Int64(days) * 86_400_000
+    }
+
     public init(_ date: Date) {
         self.init(unixMs: Int64((date.timeIntervalSince1970 * 1000).rounded(.down)))
     }

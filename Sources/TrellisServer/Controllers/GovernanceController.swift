@@ -89,7 +89,7 @@ struct GovernanceController {
         return UsageQuery.day(ms: Int64(date.timeIntervalSince1970 * 1000))
     }
 
-    /// `GET /usage?tenant=&model=&group_by=model,version,tenant,key,user,day&from=&to=`: requests, distinct end
+    /// `GET /usage?tenant=&model=&group_by=model,version,tenant,key,user,day,source&from=&to=`: requests, distinct end
     /// users, errors, tokens, cost, latency and time-to-first-token percentiles and feedback per group, over
     /// whole UTC days (`from` and `to` inclusive; default the last 30 days).
     @Sendable func usageReport(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -101,7 +101,7 @@ struct GovernanceController {
             for part in text.split(separator: ",") {
                 let name = part.replacingOccurrences(of: "+", with: " ").trimmingCharacters(in: .whitespaces)
                 guard let d = UsageDimension(rawValue: name == "end_user" ? "user" : name) else {
-                    throw TrellisError.invalidField("group_by", "takes tenant, model, version, key, user and day, comma-separated")
+                    throw TrellisError.invalidField("group_by", "takes tenant, model, version, key, user, day and source, comma-separated")
                 }
                 if !groupBy.contains(d) { groupBy.append(d) }
             }
@@ -126,6 +126,7 @@ struct GovernanceController {
                 case .user: o["user"] = .string(raw)
                 case .model: o["model"] = .string(raw)
                 case .day: o["day"] = .string(raw)
+                case .source: o["source"] = .string(raw)
                 }
             }
             func ms(_ v: Double?) -> JSONValue { v.map { .double(($0 * 10).rounded() / 10) } ?? .null }

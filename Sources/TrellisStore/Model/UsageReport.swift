@@ -3,6 +3,18 @@ import TrellisCore
 /// A dimension a usage report can be grouped by.
 public enum UsageDimension: String, Sendable, CaseIterable {
     case tenant, model, version, key, user, day
+    /// Where the requests came from (``UsageSource``): read from the usage rows themselves, not the roll-ups.
+    case source
+}
+
+/// Where a usage row came from, by its endpoint: `mcp` for tool calls through `/mcp` (`mcp:<tool>`), `eval` for
+/// evaluation runs (`eval:…`), `api` for the `/v1` routes.
+public enum UsageSource {
+    public static func of(endpoint: String) -> String {
+        if endpoint.hasPrefix("mcp:") { return "mcp" }
+        if endpoint.hasPrefix("eval:") { return "eval" }
+        return "api"
+    }
 }
 
 /// A usage report's filter and grouping, over whole UTC days (`yyyy-MM-dd`, both ends included).

@@ -8,6 +8,7 @@ import TrellisCore
 extension PostgresStore {
     /// The usage report (see `UsageStore.usageReport`), with the same rows, in the same order, as on SQLite.
     public func usageReport(_ query: UsageQuery) async throws -> [UsageRow] {
+        if query.groupBy.contains(.source) { return try await rawUsageReport(query) }
         var sql = BoundSQL()
         var conditions: [String] = []
         let filters = [("tenant_id = ", query.tenantID), ("model = ", query.model), ("day >= ", query.fromDay), ("day <= ", query.toDay)]
@@ -72,5 +73,33 @@ extension PostgresStore {
         return UsageRow(
             group: group, requests: requests, errors: try sum(1), promptTokens: try sum(2), completionTokens: try sum(3), costMicros: try sum(4),
             positive: try sum(5), negative: try sum(6))
+    }
+}
+
+extension PostgresStore {
+    /// A report from the usage rows themselves (``RawUsageReport``), read in one pass.
+    func rawUsageReport(_ query: UsageQuery) async throws -> [UsageRow] {
+        let (from, to) = RawUsageReport.range(query)
+        var sql = BoundSQL()
+        var conditions = ["u.at_ms >= " + sql.bind(from), "u.at_ms < " + sql.bind(to)]
+        if let tenantID = query.tenantID { conditions.append("u.tenant_id = " + sql.bind(tenantID)) }
+        if let model = query.model { conditions.append("u.model = " + sql.bind(model)) }
+        let statement = sql.query(RawUsageReport.select(conditions: conditions))
+        let dims = query.groupBy
+        return try await read { connection in
+            var report = RawUsageReport(dims: dims)
+            let rows = try await connection.query(statement, logger: Self.quiet)
+            for try await row in rows {
+                let c = row.makeRandomAccess()
+                report.add(
+                    RawUsageReport.Row(
+                        atMs: try c[0].decode(Int64.self), endpoint: try c[1].decode(String.self), tenantID: try c[2].decode(String.self),
+                        keyID: try c[3].decode(String.self), endUser: try c[4].decode(String?.self), model: try c[5].decode(String.self),
+                        modelVersion: try c[6].decode(Int?.self), status: try c[7].decode(Int.self), promptTokens: try c[8].decode(Int.self),
+                        completionTokens: try c[9].decode(Int.self), costMicros: try c[10].decode(Int.self), latencyMs: try c[11].decode(Double.self),
+                        ttftMs: try c[12].decode(Double?.self), rating: try c[13].decode(Int?.self)))
+            }
+            return report.rows()
+        }
     }
 }

@@ -9,6 +9,7 @@ extension SQLiteStore {
     /// percentiles and feedback, for any grouping of tenant, model, version, key, end user and day, over
     /// whole UTC days. Reads the daily roll-ups, so a month is thousands of rows, not millions.
     public func usageReport(_ query: UsageQuery) async throws -> [UsageRow] {
+        if query.groupBy.contains(.source) { return try await rawUsageReport(query) }
         var conditions: [String] = []
         var values: [String] = []
         let filters = [("tenant_id = ?", query.tenantID), ("model = ?", query.model), ("day >= ?", query.fromDay), ("day <= ?", query.toDay)]
@@ -70,6 +71,37 @@ extension SQLiteStore {
     }
 }
 
+extension SQLiteStore {
+    /// A report from the usage rows themselves (``RawUsageReport``), read in one pass.
+    func rawUsageReport(_ query: UsageQuery) async throws -> [UsageRow] {
+        let (from, to) = RawUsageReport.range(query)
+        var conditions = ["u.at_ms >= ?", "u.at_ms < ?"]
+        var arguments: [(any DatabaseValueConvertible)?] = [from, to]
+        if let tenantID = query.tenantID {
+            conditions.append("u.tenant_id = ?")
+            arguments.append(tenantID)
+        }
+        if let model = query.model {
+            conditions.append("u.model = ?")
+            arguments.append(model)
+        }
+        let sql = RawUsageReport.select(conditions: conditions)
+        let bound = StatementArguments(arguments)
+        return try await pool.read { db in
+            var report = RawUsageReport(dims: query.groupBy)
+            let rows = try Row.fetchCursor(db, sql: sql, arguments: bound)
+            while let row = try rows.next() {
+                report.add(
+                    RawUsageReport.Row(
+                        atMs: row[0], endpoint: row[1], tenantID: row[2], keyID: row[3], endUser: row[4], model: row[5], modelVersion: row[6],
+                        status: row[7], promptTokens: row[8], completionTokens: row[9], costMicros: row[10], latencyMs: row[11], ttftMs: row[12],
+                        rating: row[13]))
+            }
+            return report.rows()
+        }
+    }
+}
+
 extension UsageDimension {
     /// The roll-up column a dimension groups by.
     var column: String {
@@ -80,6 +112,8 @@ extension UsageDimension {
         case .key: "key_id"
         case .user: "end_user"
         case .day: "day"
+        // Never a roll-up column: grouping by source reads the usage rows (``RawUsageReport``).
+        case .source: "endpoint"
         }
     }
 }
