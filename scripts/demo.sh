@@ -126,6 +126,17 @@ cat <<MSG
       -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" \\
       -d '{"query":"How long is the grace period?","top_k":3}'
 
+  The Responses API (streaming with "stream": true), and the MCP server at /mcp for agents (its tools search
+  the tenant's knowledge bases and ask its models; agent-assistant is served with function calling):
+
+    curl $BASE/v1/responses \\
+      -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" \\
+      -d '{"model":"assistant","input":"Say hello in one sentence.","instructions":"Be brief."}'
+
+    curl $BASE/mcp \\
+      -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" \\
+      -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}'
+
   The tenant claims-dept has claims-assistant (few-shot prompt, variable policy_type) and
   claims-assistant-ft (the same with the LoRA adapter):
 

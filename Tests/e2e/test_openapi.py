@@ -123,6 +123,9 @@ class Contract:
         content = response_obj.get("content") or {}
         if r.request.method == "HEAD":
             return
+        if not content:
+            assert r.content == b"", f"{what}: a body where none is documented: {r.text[:300]}"
+            return
         ctype = (r.headers.get("content-type") or "").split(";")[0].strip().lower()
         assert ctype in content, f"{what}: content type {ctype!r} is not documented (documented: {sorted(content)})"
         media = content[ctype]
@@ -214,7 +217,9 @@ def _schema_uses_error(contract: Contract, schema: dict) -> bool:
 
 
 # Error answers that are deliberately not OpenAI-shaped: readiness answers load balancers and probes.
-NOT_OPENAI_SHAPED = {("GET", "/readyz", "503")}
+# /readyz's 503 is its status document; /mcp's protocol errors are JSON-RPC errors, as MCP clients read them (its
+# HTTP-level refusals, 401/403/413/415, are the shared shape).
+NOT_OPENAI_SHAPED = {("GET", "/readyz", "503")} | {(m, "/mcp", s) for m in ("POST", "DELETE") for s in ("400", "404")}
 
 
 def test_every_error_and_header_is_documented_the_same_way(contract: Contract):
@@ -245,7 +250,7 @@ def test_security_is_declared_per_operation(contract: Contract):
     assert {"operatorKey", "tenantKey"} <= schemes
     for method, template, op in contract.operations():
         declared = {name for req in op.get("security", contract.spec.get("security", [])) for name in req}
-        if template.startswith("/v1/"):
+        if template.startswith("/v1/") or template == "/mcp":
             assert declared == {"tenantKey"}, (method, template, declared)
         elif template.startswith("/admin/v1/"):
             assert "operatorKey" in declared and declared <= {"operatorKey", "tenantKey"}, (method, template, declared)
@@ -330,6 +335,11 @@ def oa(world: World) -> OAWorld:
         r = w.send("POST", "/v1/responses", role, json_body=RESPONSE)
         assert r.status_code == 200, r.text
         w.ids[name] = r.json()["id"]
+    # MCP sessions of oa-one's inference key: one to use, one for a case to close.
+    for name in ("mcp", "mcp-del"):
+        r = w.send("POST", "/mcp", "infer", json_body=MCP_INIT)
+        assert r.status_code == 200, r.text
+        w.ids[name] = r.headers["mcp-session-id"]
     # Answers to rate: one of each tenant's.
     for role, name in (("infer", "req"), ("infer2", "req2")):
         r = w.send("POST", "/v1/chat/completions", role, json_body=CHAT)
@@ -363,6 +373,7 @@ class Case:
     raw: bytes | None = None
     content_type: str | None = None
     code: str | None = None  # the error code expected, when it matters
+    headers: dict[str, str] = field(default_factory=dict)  # request headers; values `<name>` are filled like params
 
 
 SPEC_OK = {"upstream": "local", "model": UPSTREAM_CHAT_MODEL}
@@ -392,6 +403,9 @@ GRACE_DOC = {
     "metadata": {"source": "handbook"},
 }
 RESPONSE = {"model": "assistant", "input": "Say hi.", "max_output_tokens": 4}
+MCP_INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "oa", "version": "1"}}}
+MCP_META = {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}
 RAG_CHAT = {"model": "oa-rag", "messages": [{"role": "user", "content": "How long is the grace period?"}], "max_tokens": 4}
 
 CASES = [
@@ -506,6 +520,32 @@ CASES = [
     Case("response-delete", "DELETE", "/v1/responses/{id}", 200, "infer", {"id": "<resp-del>"}),
     Case("response-delete-foreign", "DELETE", "/v1/responses/{id}", 404, "infer", {"id": "<resp2>"}),
     Case("response-delete-missing", "DELETE", "/v1/responses/{id}", 404, "infer", {"id": "resp_000000000000000000000000"}),
+    # /mcp
+    Case("mcp-initialize", "POST", "/mcp", 200, "infer", body=MCP_INIT),
+    Case("mcp-tools", "POST", "/mcp", 200, "infer", body={"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+         headers={"Mcp-Session-Id": "<mcp>", "MCP-Protocol-Version": "2025-11-25"}),
+    Case("mcp-call", "POST", "/mcp", 200, "infer",
+         body={"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+               "params": {"name": "knowledge_search", "arguments": {"knowledge_base": "oa-kb", "query": "grace"}}},
+         headers={"Mcp-Session-Id": "<mcp>"}),
+    Case("mcp-notification", "POST", "/mcp", 202, "infer", body={"jsonrpc": "2.0", "method": "notifications/initialized"},
+         headers={"Mcp-Session-Id": "<mcp>"}),
+    Case("mcp-discover", "POST", "/mcp", 200, "infer",
+         body={"jsonrpc": "2.0", "id": 4, "method": "server/discover", "params": {"_meta": MCP_META}},
+         headers={"MCP-Protocol-Version": "2026-07-28"}),
+    Case("mcp-unknown-method", "POST", "/mcp", 404, "infer",
+         body={"jsonrpc": "2.0", "id": 5, "method": "no/such", "params": {"_meta": MCP_META}},
+         headers={"MCP-Protocol-Version": "2026-07-28"}),
+    Case("mcp-no-session", "POST", "/mcp", 400, "infer", body={"jsonrpc": "2.0", "id": 6, "method": "ping"}),
+    Case("mcp-unknown-session", "POST", "/mcp", 404, "infer", body={"jsonrpc": "2.0", "id": 7, "method": "ping"},
+         headers={"Mcp-Session-Id": "mcp-0000"}),
+    Case("mcp-not-json", "POST", "/mcp", 400, "infer", raw=b"{", content_type="application/json"),
+    Case("mcp-no-key", "POST", "/mcp", 401, body=MCP_INIT, code="invalid_api_key"),
+    Case("mcp-operator", "POST", "/mcp", 403, "op", body=MCP_INIT),
+    Case("mcp-manage-key", "POST", "/mcp", 403, "manage", body=MCP_INIT),
+    Case("mcp-close", "DELETE", "/mcp", 204, "infer", headers={"Mcp-Session-Id": "<mcp-del>"}),
+    Case("mcp-close-unknown", "DELETE", "/mcp", 404, "infer", headers={"Mcp-Session-Id": "mcp-0000"}),
+    Case("mcp-close-no-session", "DELETE", "/mcp", 400, "infer"),
     # /v1/feedback
     Case("feedback", "POST", "/v1/feedback", 201, "infer", body={"request_id": "<req>", "rating": 1, "comment": "good"}),
     Case("feedback-correction", "POST", "/v1/feedback", 201, "usage",
@@ -1074,8 +1114,10 @@ def _send_case(oa: OAWorld, case: Case) -> requests.Response:
     path = case.template.format(**params)
     query = {k: _fill(oa, v) for k, v in case.query.items()} if case.query is not None else None
     body = {k: _fill(oa, v) for k, v in case.body.items()} if isinstance(case.body, dict) else case.body
-    headers = {"Content-Type": case.content_type} if case.content_type else None
-    return oa.send(case.method, path, case.auth, json_body=body, data=case.raw, headers=headers, params=query)
+    headers = {k: _fill(oa, v) for k, v in case.headers.items()}
+    if case.content_type:
+        headers["Content-Type"] = case.content_type
+    return oa.send(case.method, path, case.auth, json_body=body, data=case.raw, headers=headers or None, params=query)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
