@@ -8,7 +8,8 @@ struct MCPCoreTests {
     func messages() throws {
         #expect(
             try JSONRPC.message(["jsonrpc": "2.0", "id": "a", "method": "tools/list"]) == .request(id: "a", method: "tools/list", params: [:]))
-        #expect(try JSONRPC.message(["jsonrpc": "2.0", "method": "notifications/initialized"]) == .notification(method: "notifications/initialized", params: [:]))
+        #expect(
+            try JSONRPC.message(["jsonrpc": "2.0", "method": "notifications/initialized"]) == .notification(method: "notifications/initialized", params: [:]))
         #expect(try JSONRPC.message(["jsonrpc": "2.0", "id": 3, "result": [:]]) == .response(id: 3))
         #expect(throws: JSONRPC.Failure(code: -32600, message: "'jsonrpc' must be \"2.0\".", id: 4)) {
             try JSONRPC.message(["id": 4, "method": "ping"])
