@@ -164,8 +164,12 @@ let package = Package(
         ),
         .testTarget(
             name: "TrellisStoreTests",
-            // GRDB: the tests reopen the database file to check what the store wrote.
-            dependencies: ["TrellisStore", "TrellisStoreTestSupport", "TrellisCore", "OpenAIWire", .product(name: "GRDB", package: "GRDB.swift")],
+            // GRDB: the tests reopen the database file to check what the store wrote; PostgresNIO: they hold locks
+            // on a connection of their own.
+            dependencies: [
+                "TrellisStore", "TrellisStoreTestSupport", "TrellisCore", "OpenAIWire", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: testSettings
         ),
         .testTarget(

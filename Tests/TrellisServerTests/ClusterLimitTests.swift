@@ -34,6 +34,15 @@ struct ClusterLimitTests {
         }
     }
 
+    /// Waits until every replica's last sync counted all of them live.
+    static func untilAllLive(_ replicas: [TestGateway]) async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !replicas.allSatisfy({ ($0.gateway.limitSync?.liveReplicas ?? 0) == replicas.count }) {
+            try #require(ContinuousClock.now < deadline, "the replicas never counted each other live")
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
     /// A key of `acme` with `fields`, loaded by every replica.
     static func issueKey(_ replicas: [TestGateway], _ fields: JSONObject) async throws -> String {
         let key = try await replicas[0].issueKey(tenant: "acme", fields).key
@@ -88,6 +97,9 @@ struct ClusterLimitTests {
     func refusalsAndFirstRequests() async throws {
         try await Self.withReplicas { replicas, upstream in
             let key = try await Self.issueKey(replicas, ["rpm": 3])
+            // The promise holds once each replica knows the others are live: a replica that counts fewer leases a
+            // larger share (a busy machine can delay the first syncs past the first requests).
+            try await Self.untilAllLive(replicas)
             var statuses: [Int] = []
             for replica in replicas + replicas {
                 statuses.append(try await replica.request(.POST, "/v1/chat/completions", key: key, json: Self.chat).status)

@@ -180,6 +180,23 @@ struct MCPTestClient {
         }
     }
 
+    @Test func toolCallsAreRateLimitedAndARevokedKeyIsRefusedAtOnce() async throws {
+        try await TestGateway.withStandardSetup { gw, _, _ in
+            let issued = try await gw.issueKey(tenant: "acme", ["name": "agent", "rpm": 1])
+            var client = MCPTestClient(gw, key: issued.key)
+            _ = try await client.initialize()
+            let first = try await client.call("tools/call", ["name": "ask_model", "arguments": ["model": "echo", "input": "one"]])
+            #expect(first.json["result"]?["isError"] == false)
+            let second = try await client.call("tools/call", ["name": "ask_model", "arguments": ["model": "echo", "input": "two"]])
+            #expect(second.json["result"]?["isError"] == true, "the key's requests per minute count tool calls")
+            #expect(second.json["result"]?["content"]?.arrayValue?.first?["text"]?.stringValue?.contains("limit") == true)
+            #expect(try await gw.admin(.DELETE, "/keys/\(issued.id)").status == 200)
+            let revoked = try await client.call("ping")
+            #expect(revoked.status == 401, "a revoked key's session ends with it")
+            #expect(revoked.errorCode == "invalid_api_key")
+        }
+    }
+
     @Test func theTransportsRules() async throws {
         try await TestGateway.withStandardSetup(configure: { $0.mcpMaxSessionsPerKey = 2 }) { gw, _, key in
             var client = MCPTestClient(gw, key: key)

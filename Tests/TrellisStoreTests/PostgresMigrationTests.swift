@@ -1,4 +1,7 @@
 import Foundation
+import Logging
+import PostgresNIO
+import Synchronization
 import Testing
 import TrellisStore
 import TrellisStoreTestSupport
@@ -29,4 +32,39 @@ struct PostgresMigrationTests {
         #expect(try await again.migrate() == all)
         #expect(try await again.appliedMigrations() == all)
     }
+
+    @Test("a start waits for another process's migration longer than lock_timeout, and migrates nothing without the lock")
+    func waitsForTheLock() async throws {
+        let settings = try await TestDatabases.create()
+        // Another process migrating: a connection of its own holds the migrations' advisory lock ("trellis").
+        try await TestDatabases.withConnection(to: settings) { other in
+            _ = try await other.query("SELECT pg_advisory_lock(\(Int64(0x7472_656C_6C69_73)))", logger: Self.logger).collect()
+            // lock_timeout is the operation timeout: 200 ms here.
+            let store = try PostgresStore(settings: settings, operationTimeout: .milliseconds(200))
+            defer { store.shutdown() }
+            let finished = Mutex(false)
+            let migrating = Task {
+                defer { finished.withLock { $0 = true } }
+                return try await store.migrate()
+            }
+            // Until the start waits on the lock, then five times the lock timeout.
+            var waiting = 0
+            while waiting == 0 {
+                try await Task.sleep(for: .milliseconds(20))
+                waiting = try await TestDatabases.withConnection(to: settings) { probe in
+                    try await probe.query(
+                        "SELECT COUNT(*)::BIGINT FROM pg_locks WHERE locktype = 'advisory' AND NOT granted", logger: Self.logger
+                    ).collect().first?.decode(Int.self) ?? 0
+                }
+            }
+            try await Task.sleep(for: .seconds(1))
+            #expect(finished.withLock { $0 } == false, "still waiting, past lock_timeout")
+            let tables = try await TestDatabases.strings("SELECT tablename FROM pg_tables WHERE tablename = 'tenants'", on: settings)
+            #expect(tables.isEmpty, "nothing was migrated without the lock")
+            _ = try await other.query("SELECT pg_advisory_unlock(\(Int64(0x7472_656C_6C69_73)))", logger: Self.logger).collect()
+            #expect(try await migrating.value == ["pg1-schema", "pg2-cluster-limits", "pg3-responses"])
+        }
+    }
+
+    static let logger = Logger(label: "test.migrations")
 }

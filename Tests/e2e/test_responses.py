@@ -157,6 +157,28 @@ def test_a_streamed_tool_call_sends_its_arguments_as_deltas(client, tool_model):
     assert final.output[-1].type == "function_call" and final.output[-1].arguments == arguments
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_chat_completions_pass_a_real_tool_call_through(client, tool_model, stream):
+    """The same function calling over /v1/chat/completions, whole and streamed."""
+    request = dict(
+        model=tool_model,
+        messages=[{"role": "user", "content": "What is the weather in Paris?"}],
+        tools=[{"type": "function", "function": {k: WEATHER[k] for k in ("name", "description", "parameters")}}],
+        tool_choice={"type": "function", "function": {"name": "get_weather"}},
+        max_tokens=40,
+    )
+    if stream:
+        chunks = list(client.chat.completions.create(stream=True, **request))
+        calls = [call for c in chunks if c.choices for call in (c.choices[0].delta.tool_calls or [])]
+        assert calls and calls[0].function.name == "get_weather"
+        arguments = "".join(call.function.arguments or "" for call in calls)
+    else:
+        message = client.chat.completions.create(**request).choices[0].message
+        assert message.tool_calls and message.tool_calls[0].function.name == "get_weather"
+        arguments = message.tool_calls[0].function.arguments
+    assert "city" in json.loads(arguments)
+
+
 @pytest.mark.parametrize(
     "fields, param",
     [

@@ -70,8 +70,12 @@ enum PostgresMigrations {
     /// throughout; returns every applied migration's id, oldest first.
     static func apply(on connection: PostgresConnection) async throws -> [String] {
         let logger = PostgresStore.quiet
-        try await connection.query("SELECT pg_advisory_lock(\(lockKey))", logger: logger)
+        // Another process's migration is waited for as long as it takes (the bulk deadline bounds the wait), not
+        // the session's `lock_timeout`. Each answer is read to its end: a query's error arrives with its rows, so
+        // a lock not taken is an error here, never a migration run without it.
         do {
+            _ = try await connection.query("SELECT set_config('lock_timeout', '0', false)", logger: logger).collect()
+            _ = try await connection.query("SELECT pg_advisory_lock(\(lockKey))", logger: logger).collect()
             try await connection.query(
                 "CREATE TABLE IF NOT EXISTS trellis_migrations (id TEXT PRIMARY KEY NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
                 logger: logger)
@@ -88,10 +92,12 @@ enum PostgresMigrations {
                 }
                 applied.append(migration.id)
             }
-            try await connection.query("SELECT pg_advisory_unlock(\(lockKey))", logger: logger)
+            _ = try await connection.query("SELECT pg_advisory_unlock(\(lockKey))", logger: logger).collect()
+            _ = try await connection.query("RESET lock_timeout", logger: logger).collect()
             return applied
         } catch {
-            _ = try? await connection.query("SELECT pg_advisory_unlock(\(lockKey))", logger: logger)
+            _ = try? await connection.query("SELECT pg_advisory_unlock(\(lockKey))", logger: logger).collect()
+            _ = try? await connection.query("RESET lock_timeout", logger: logger).collect()
             throw error
         }
     }
