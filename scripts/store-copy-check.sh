@@ -89,7 +89,7 @@ while IFS= read -r line; do
   command="curl -sS -o '$WORK/body' -w '%{http_code}' ${line#curl }"
   code="$(eval "$command" || true)"
   body="$(head -c 160 "$WORK/body" 2>/dev/null | tr '\n' ' ')"
-  request="$(printf '%s' "$line" | grep -oE '"model":"[^"]*"|/knowledge-bases/[^ ]*' | head -1)"
+  request="$(printf '%s' "$line" | grep -oE '"model":"[^"]*"|/knowledge-bases/[^ ]*|/mcp' | head -1 || true)"
   printf '  %s %s: %s…\n' "$code" "$request" "$body"
   [[ "$code" == 200 ]] || failures=$((failures + 1))
 done <"$WORK/curl-lines"
