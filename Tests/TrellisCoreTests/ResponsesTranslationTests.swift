@@ -106,6 +106,21 @@ struct ResponsesTranslationTests {
         #expect(events.map { $0["sequence_number"]?.numberValue?.intValue } == Array(0..<events.count))
     }
 
+    @Test("text after a function call finishes the call first, so the output keeps output_index order")
+    func callThenText() throws {
+        var encoder = ResponsesStreamEncoder(shell: Self.shell)
+        let rewriter = ChatStreamRewriter(clientModel: "claims", clientWantsUsage: false)
+        var bytes = encoder.encode(
+            Self.chunk(["tool_calls": [["index": 0, "id": "call_1", "function": ["name": "f", "arguments": "{}"]]]]), rewriter: rewriter)
+        bytes += encoder.encode(Self.chunk(["content": "done"]), rewriter: rewriter)
+        bytes += encoder.finish(rewriter: rewriter, estimatedUsage: TokenUsage(promptTokens: 1, completionTokens: 1))
+        let events = try Self.events(bytes)
+        let done = events.filter { $0["type"] == "response.output_item.done" }.compactMap { $0["output_index"]?.numberValue?.intValue }
+        #expect(done == [0, 1])
+        let output = try #require(encoder.final?["output"]?.arrayValue)
+        #expect(output.map { $0["type"]?.stringValue } == ["function_call", "message"])
+    }
+
     @Test("a length cut is response.incomplete; a failure closes open items, then error and response.failed")
     func endings() throws {
         let rewriter = ChatStreamRewriter(clientModel: "claims", clientWantsUsage: false)

@@ -145,6 +145,9 @@ struct MCPTestClient {
             #expect(row("mcp", "echo")?["requests"] == 1)
             #expect(row("mcp", "knowledge:policies")?["requests"] == 1)
             #expect(row("mcp", "echo")?["p50_ms"] != .null, "latency from the rows themselves")
+            let tooLong = try await gw.admin(.GET, "/usage?group_by=source&from=2026-01-01&to=2026-06-30")
+            #expect(tooLong.status == 400)
+            #expect(tooLong.json["error"]?["param"] == "group_by")
             let bySource = try await gw.admin(.GET, "/usage?group_by=source")
             #expect(bySource.json["data"]?.arrayValue?.compactMap { $0["source"]?.stringValue } == ["api", "mcp"])
             #expect(bySource.json["data"]?.arrayValue?.compactMap { $0["requests"]?.numberValue?.intValue } == [1, 2])
@@ -180,6 +183,27 @@ struct MCPTestClient {
         }
     }
 
+    @Test func aKeyLimitedToSomeModelsSeesOnlyThePromptsTheyUse() async throws {
+        try await TestGateway.withStandardSetup { gw, _, _ in
+            _ = try await Self.setUp(gw)
+            let hidden = try await gw.admin(
+                .POST, "/prompts", ["name": "hidden", "tenant": "acme", "messages": [["role": "system", "content": "Secret rules."]]])
+            #expect(hidden.status == 201)
+            try await gw.createModel("greeter", tenant: "acme", spec: ["upstream": "mock", "model": "echo", "prompt": ["name": "greet"]])
+            let narrow = try await gw.issueKey(tenant: "acme", ["name": "narrow", "models": ["greeter"]]).key
+            var client = MCPTestClient(gw, key: narrow)
+            _ = try await client.initialize()
+            let listed = try await client.call("prompts/list").json["result"]?["prompts"]?.arrayValue ?? []
+            #expect(listed.compactMap { $0["name"]?.stringValue } == ["greet"], "only the prompt its model uses")
+            #expect(try await client.call("prompts/get", ["name": "hidden"]).json["error"]?["code"] == -32602)
+            let wide = try await gw.issueKey(tenant: "acme").key
+            var all = MCPTestClient(gw, key: wide)
+            _ = try await all.initialize()
+            let everything = try await all.call("prompts/list").json["result"]?["prompts"]?.arrayValue ?? []
+            #expect(Set(everything.compactMap { $0["name"]?.stringValue }) == ["greet", "hidden"])
+        }
+    }
+
     @Test func toolCallsAreRateLimitedAndARevokedKeyIsRefusedAtOnce() async throws {
         try await TestGateway.withStandardSetup { gw, _, _ in
             let issued = try await gw.issueKey(tenant: "acme", ["name": "agent", "rpm": 1])
@@ -212,24 +236,33 @@ struct MCPTestClient {
             let badArguments = try await client.call("tools/call", ["name": "ask_model", "arguments": ["model": "echo"]])
             #expect(badArguments.json["result"]?["isError"] == true, "a tool's bad arguments are the tool's error, for the model to read")
 
-            let batch = try await gw.request(
-                .POST, "/mcp", key: key,
-                json: [["jsonrpc": "2.0", "id": 7, "method": "ping"], ["jsonrpc": "2.0", "method": "notifications/cancelled"], ["id": 8]],
-                headers: [("Mcp-Session-Id", client.session ?? "")])
+            let items: JSONValue = [["jsonrpc": "2.0", "id": 7, "method": "ping"], ["jsonrpc": "2.0", "method": "notifications/cancelled"], ["id": 8]]
+            let refusedBatch = try await gw.request(.POST, "/mcp", key: key, json: items, headers: [("Mcp-Session-Id", client.session ?? "")])
+            #expect(refusedBatch.status == 400, "batches are gone after 2025-03-26")
+            var old = MCPTestClient(gw, key: key)
+            _ = try await old.initialize(version: "2025-03-26")
+            let batch = try await gw.request(.POST, "/mcp", key: key, json: items, headers: [("Mcp-Session-Id", old.session ?? "")])
             #expect(batch.json.arrayValue?.count == 2)
             #expect(batch.json.arrayValue?.first?["id"] == 7)
             #expect(batch.json.arrayValue?.last?["error"]?["code"] == -32600)
+            let huge = JSONValue.array(Array(repeating: ["jsonrpc": "2.0", "id": 1, "method": "ping"], count: 33))
+            #expect(try await gw.request(.POST, "/mcp", key: key, json: huge, headers: [("Mcp-Session-Id", old.session ?? "")]).status == 400)
+            let malformed = try await gw.request(
+                .POST, "/mcp", key: key, json: ["jsonrpc": "1.0", "method": "notifications/x"], headers: [("Mcp-Session-Id", client.session ?? "")])
+            #expect(malformed.status == 400)
             let garbage = try await gw.request(.POST, "/mcp", key: key, rawBody: Array("{not json".utf8), headers: [("Content-Type", "application/json")])
             #expect(garbage.status == 400)
             #expect(garbage.json["error"]?["code"] == -32700)
             #expect(try await gw.request(.GET, "/mcp", key: key).status == 405)
 
-            // Two sessions per key here: a third closes the least recently used.
+            // Two sessions per key here: opening one more closes the least recently used (`old`, then `client`).
             let first = client.session
+            _ = try await client.call("ping")
             var second = MCPTestClient(gw, key: key)
             _ = try await second.initialize()
             var third = MCPTestClient(gw, key: key)
             _ = try await third.initialize()
+            #expect(try await old.call("ping").status == 404)
             #expect(try await client.call("ping", session: first).status == 404)
             #expect(try await second.call("ping").status == 200)
 

@@ -95,6 +95,41 @@ func readResponseEvents(_ response: HTTPClientResponse) async throws -> [JSONVal
         }
     }
 
+    @Test func aKeyLimitedToOtherModelsFindsNoneOfTheirResponses() async throws {
+        try await TestGateway.withStandardSetup { gw, _, key in
+            let created = try await gw.request(.POST, "/v1/responses", key: key, json: ["model": "echo", "input": "private"])
+            let id = try #require(created.json["id"]?.stringValue)
+            let narrow = try await gw.issueKey(tenant: "acme", ["name": "narrow", "models": ["no-usage"]]).key
+            #expect(try await gw.request(.GET, "/v1/responses/\(id)", key: narrow).status == 404)
+            #expect(try await gw.request(.DELETE, "/v1/responses/\(id)", key: narrow).status == 404)
+            let continued = try await gw.request(
+                .POST, "/v1/responses", key: narrow, json: ["model": "no-usage", "input": "x", "previous_response_id": .string(id)])
+            #expect(continued.status == 404)
+            #expect(try await gw.request(.GET, "/v1/responses/\(id)", key: key).status == 200, "still there for the keys that may call echo")
+        }
+    }
+
+    @Test func aChainOfResponsesCannotGrowPastTheBodyLimit() async throws {
+        try await TestGateway.withStandardSetup(configure: { $0.maxBodyBytes = 4_096 }) { gw, _, key in
+            var previous: JSONValue = .null
+            var refused: TestGateway.Reply?
+            for _ in 0..<8 {
+                let reply = try await gw.request(
+                    .POST, "/v1/responses", key: key,
+                    json: ["model": "echo", "input": .string(String(repeating: "x", count: 1_000)), "previous_response_id": previous])
+                guard reply.status == 200 else {
+                    refused = reply
+                    break
+                }
+                previous = reply.json["id"] ?? .null
+            }
+            let last = try #require(refused, "each turn adds about 2 KB (the input and its echo); the limit is 4 KB")
+            #expect(last.status == 400)
+            #expect(last.errorCode == "conversation_too_large")
+            #expect(last.json["error"]?["param"] == "previous_response_id")
+        }
+    }
+
     @Test func previousResponseIDSendsTheEarlierConversationAgain() async throws {
         try await TestGateway.withStandardSetup { gw, upstream, key in
             try await gw.createTenant("globex")

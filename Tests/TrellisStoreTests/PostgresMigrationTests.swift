@@ -39,15 +39,15 @@ struct PostgresMigrationTests {
         // Another process migrating: a connection of its own holds the migrations' advisory lock ("trellis").
         try await TestDatabases.withConnection(to: settings) { other in
             _ = try await other.query("SELECT pg_advisory_lock(\(Int64(0x7472_656C_6C69_73)))", logger: Self.logger).collect()
-            // lock_timeout is the operation timeout: 200 ms here.
-            let store = try PostgresStore(settings: settings, operationTimeout: .milliseconds(200))
+            // lock_timeout is the operation timeout: 2 s here (the whole start may take 24 s, the bulk deadline).
+            let store = try PostgresStore(settings: settings, operationTimeout: .seconds(2))
             defer { store.shutdown() }
             let finished = Mutex(false)
             let migrating = Task {
                 defer { finished.withLock { $0 = true } }
                 return try await store.migrate()
             }
-            // Until the start waits on the lock, then five times the lock timeout.
+            // Until the start waits on the lock, then past the lock timeout.
             var waiting = 0
             while waiting == 0 {
                 try await Task.sleep(for: .milliseconds(20))
@@ -57,7 +57,7 @@ struct PostgresMigrationTests {
                     ).collect().first?.decode(Int.self) ?? 0
                 }
             }
-            try await Task.sleep(for: .seconds(1))
+            try await Task.sleep(for: .seconds(3))
             #expect(finished.withLock { $0 } == false, "still waiting, past lock_timeout")
             let tables = try await TestDatabases.strings("SELECT tablename FROM pg_tables WHERE tablename = 'tenants'", on: settings)
             #expect(tables.isEmpty, "nothing was migrated without the lock")

@@ -100,6 +100,8 @@ public struct ResponsesStreamEncoder: StreamEncoder {
     private mutating func textDelta(_ piece: String) -> [UInt8] {
         var out: [UInt8] = []
         if text == nil {
+            // Text after a function call: the calls before it are finished, so output stays in output_index order.
+            out += closeCalls(status: "completed")
             let open = OpenText(outputIndex: output.count + calls.count, id: shell.itemID("msg", output.count + calls.count))
             text = open
             let item: JSONValue = ["id": .string(open.id), "type": "message", "status": "in_progress", "role": "assistant", "content": []]
@@ -145,7 +147,11 @@ public struct ResponsesStreamEncoder: StreamEncoder {
     }
 
     private mutating func closeAll(status: String) -> [UInt8] {
-        var out = closeText(status: status)
+        closeText(status: status) + closeCalls(status: status)
+    }
+
+    private mutating func closeCalls(status: String) -> [UInt8] {
+        var out: [UInt8] = []
         for index in callOrder {
             guard let call = calls.removeValue(forKey: index) else { continue }
             out += emit(

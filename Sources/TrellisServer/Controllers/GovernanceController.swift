@@ -89,6 +89,9 @@ struct GovernanceController {
         return UsageQuery.day(ms: Int64(date.timeIntervalSince1970 * 1000))
     }
 
+    /// The longest period a report grouped by source may cover.
+    static let maxSourceDays = 92
+
     /// `GET /usage?tenant=&model=&group_by=model,version,tenant,key,user,day,source&from=&to=`: requests, distinct end
     /// users, errors, tokens, cost, latency and time-to-first-token percentiles and feedback per group, over
     /// whole UTC days (`from` and `to` inclusive; default the last 30 days).
@@ -110,6 +113,13 @@ struct GovernanceController {
         let from = try query.get("from").map { try Self.day($0, param: "from") } ?? UsageQuery.day(ms: now - 29 * 86_400_000)
         let to = try query.get("to").map { try Self.day($0, param: "to") } ?? UsageQuery.day(ms: now)
         guard from <= to else { throw TrellisError.invalidRequest("'from' is after 'to'.", param: "from", code: "invalid_value") }
+        // Grouping by source reads the usage rows themselves, not the daily roll-ups: a bounded period.
+        if groupBy.contains(.source), let start = CivilDate.unixMs(ofDay: from), let end = CivilDate.unixMs(ofDay: to),
+            end - start >= Int64(Self.maxSourceDays) * 86_400_000
+        {
+            throw TrellisError.invalidRequest(
+                "Grouping by source covers at most \(Self.maxSourceDays) days; narrow 'from' and 'to'.", param: "group_by", code: "invalid_value")
+        }
         let model = query.get("model").map { String($0) }
         let started = ContinuousClock.now
         let rows = try await gateway.store.usageReport(

@@ -24,14 +24,25 @@ struct ResponsesController {
 
     @Sendable func get(_ request: Request, context: TenantContext) async throws -> Response {
         let id = context.parameters.decoded("id")
-        guard let stored = try await gateway.store.response(id: id, tenantID: context.key.tenantID) else { throw Self.notFound(id) }
+        guard let stored = try await gateway.store.response(id: id, tenantID: context.key.tenantID), Self.mayUse(stored, context.key) else {
+            throw Self.notFound(id)
+        }
         return .json(stored.response)
     }
 
     @Sendable func delete(_ request: Request, context: TenantContext) async throws -> Response {
         let id = context.parameters.decoded("id")
-        guard try await gateway.store.deleteResponse(id: id, tenantID: context.key.tenantID) else { throw Self.notFound(id) }
+        // A response of a model the key may not call is not the key's to delete.
+        guard let stored = try await gateway.store.response(id: id, tenantID: context.key.tenantID), Self.mayUse(stored, context.key),
+            try await gateway.store.deleteResponse(id: id, tenantID: context.key.tenantID)
+        else { throw Self.notFound(id) }
         return .json(["id": .string(id), "object": "response.deleted", "deleted": true])
+    }
+
+    /// A stored response is its tenant's, for the keys that may call its model (a key limited to other models
+    /// finds nothing, as for a missing one).
+    static func mayUse(_ stored: StoredResponse, _ key: TenantKey) -> Bool {
+        key.models.allows(VersionSelector.parseReference(stored.model).0)
     }
 
     /// The same for another tenant's response as for a missing or expired one.

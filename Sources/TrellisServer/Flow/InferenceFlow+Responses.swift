@@ -11,8 +11,17 @@ extension InferenceFlow {
     /// the response object, whole or as typed events; with `store` it is kept for the tenant before the client has
     /// its end, so a next request can continue it at once.
     func responses(_ request: ResponsesRequest, key: TenantKey, call: CallContext) async throws -> InferenceOutcome {
-        let history = try await conversation(before: request, tenantID: key.tenantID)
-        let chat = try ChatRequest.parse(request.chatBody(history: history), limits: .init(maxMessages: gateway.config.maxMessages))
+        let history = try await conversation(before: request, key: key)
+        let body = request.chatBody(history: history)
+        // The earlier conversation counts against the body limit with the new input: a chain of responses cannot
+        // grow a request (and the conversation kept with it) past what one request may carry.
+        if !history.isEmpty, JSONWriter.encode(body).count > gateway.config.maxBodyBytes {
+            throw TrellisError(
+                status: 400, type: "invalid_request_error", code: "conversation_too_large",
+                message: "The conversation of previous_response_id and the new input exceed \(gateway.config.maxBodyBytes) bytes; start a new conversation.",
+                param: "previous_response_id")
+        }
+        let chat = try ChatRequest.parse(body, limits: .init(maxMessages: gateway.config.maxMessages))
         let prepared = try await prepare(chat, key: key, call: call, endpoint: "responses")
         let shell = ResponseShell(
             id: ResponseShell.responseID(requestID: call.requestID) ?? "resp_" + call.requestID, createdAt: Int(Date().timeIntervalSince1970),
@@ -32,10 +41,11 @@ extension InferenceFlow {
     }
 
     /// The conversation a request continues: the stored conversation of its `previous_response_id`, which must be
-    /// the caller's tenant's and unexpired (else 404, the same for another tenant's as for a missing one).
-    func conversation(before request: ResponsesRequest, tenantID: String) async throws -> [JSONValue] {
+    /// the caller's tenant's, of a model the key may call, and unexpired (else 404, the same for another tenant's
+    /// as for a missing one).
+    func conversation(before request: ResponsesRequest, key: TenantKey) async throws -> [JSONValue] {
         guard let id = request.previousResponseID else { return [] }
-        guard let previous = try await gateway.store.response(id: id, tenantID: tenantID) else {
+        guard let previous = try await gateway.store.response(id: id, tenantID: key.tenantID), ResponsesController.mayUse(previous, key) else {
             throw TrellisError(
                 status: 404, type: "invalid_request_error", code: "previous_response_not_found",
                 message: "Previous response with id '\(id.prefix(64))' not found.", param: "previous_response_id")

@@ -52,35 +52,50 @@ struct MCPController {
                 JSONRPC.error(id: .null, code: JSONRPC.Code.invalidRequest, message: "The Mcp-Session-Id header is required: send initialize first."),
                 status: .badRequest)
         }
-        guard sessions.use(sessionID, keyID: key.id) != nil else {
+        guard let session = sessions.use(sessionID, keyID: key.id) else {
             return Self.rpc(
                 JSONRPC.error(id: .null, code: -32_001, message: "Session not found: it was closed or expired. Send initialize again."),
                 status: .notFound)
         }
         switch body {
         case .array(let items):
-            guard !items.isEmpty else {
-                return Self.rpc(JSONRPC.error(id: .null, code: JSONRPC.Code.invalidRequest, message: "An empty batch."), status: .badRequest)
+            // Batches are the 2025-03-26 revision's only (later ones removed them), and bounded.
+            guard session.protocolVersion == "2025-03-26", (1...Self.maxBatch).contains(items.count) else {
+                return Self.rpc(
+                    JSONRPC.error(
+                        id: .null, code: JSONRPC.Code.invalidRequest,
+                        message: "A batch of 1 to \(Self.maxBatch) messages is accepted in revision 2025-03-26 only."),
+                    status: .badRequest)
             }
             var answers: [JSONValue] = []
             for item in items {
-                if let answer = await handle(item, key: key, call: call) { answers.append(answer) }
+                let message: JSONRPC.Message
+                do {
+                    message = try JSONRPC.message(item)
+                } catch {
+                    answers.append(error.json)
+                    continue
+                }
+                if let answer = await handle(message, key: key, call: call) { answers.append(answer) }
             }
             return answers.isEmpty ? Response(status: .accepted) : Self.rpc(.array(answers))
         default:
-            guard let answer = await handle(body, key: key, call: call) else { return Response(status: .accepted) }
+            let message: JSONRPC.Message
+            do {
+                message = try JSONRPC.message(body)
+            } catch {
+                return Self.rpc(error.json, status: .badRequest)
+            }
+            guard let answer = await handle(message, key: key, call: call) else { return Response(status: .accepted) }
             return Self.rpc(answer)
         }
     }
 
+    /// The most messages one batch may hold.
+    static let maxBatch = 32
+
     /// One message of an open session: the answer to a request, nil for anything else.
-    func handle(_ value: JSONValue, key: TenantKey, call: CallContext) async -> JSONValue? {
-        let message: JSONRPC.Message
-        do {
-            message = try JSONRPC.message(value)
-        } catch {
-            return error.json
-        }
+    func handle(_ message: JSONRPC.Message, key: TenantKey, call: CallContext) async -> JSONValue? {
         switch message {
         case .notification, .response:
             return nil

@@ -55,17 +55,32 @@ struct MCPServer: Sendable {
             }
             return try await MCPTools(gateway: gateway).call(name, arguments: arguments, key: key, call: call)
         case "prompts/list":
-            let prompts = snapshot.visiblePrompts(tenantID: key.tenantID).sorted { $0.name < $1.name }
+            let prompts = Self.visiblePrompts(for: key, snapshot: snapshot).sorted { $0.name < $1.name }
             return ["prompts": .array(prompts.compactMap(MCPPrompts.listing))]
         case "prompts/get":
             guard case .string(let name)? = params["name"] else { throw Self.invalid("'name' is required.") }
-            guard let prompt = snapshot.prompt(named: name, tenantID: key.tenantID) else {
+            guard let prompt = Self.visiblePrompts(for: key, snapshot: snapshot).first(where: { $0.name == name }) else {
                 throw Self.invalid("Unknown prompt '\(name.prefix(64))'.")
             }
             return try MCPPrompts.render(prompt, arguments: try Self.stringArguments(params["arguments"]))
         default:
             throw JSONRPC.Failure(code: JSONRPC.Code.methodNotFound, message: "Method not found: \(method.prefix(64))")
         }
+    }
+
+    /// The prompts a key may read: its tenant's library (its own and the shared prompts) for a key that may call
+    /// every model or has the `manage` scope; for a key limited to some models, only the library prompts those
+    /// models name, so a model's hidden system prompt is no more visible than the model.
+    static func visiblePrompts(for key: TenantKey, snapshot: CatalogSnapshot) -> [Prompt] {
+        let library = snapshot.visiblePrompts(tenantID: key.tenantID)
+        if key.scopes.contains(.manage) || key.models == .all { return library }
+        var named = Set<String>()
+        for model in snapshot.visibleModels(tenantID: key.tenantID) where key.models.allows(model.name) {
+            for version in model.versions {
+                if case .named(let name, _, _)? = version.spec.prompt { named.insert(name) }
+            }
+        }
+        return library.filter { named.contains($0.name) }
     }
 
     static func stringArguments(_ value: JSONValue?) throws(JSONRPC.Failure) -> [String: String] {

@@ -1,4 +1,5 @@
 import HTTPTypes
+import Logging
 import OpenAIWire
 import TrellisCore
 
@@ -66,6 +67,7 @@ struct MCPTools {
         } catch is CancellationError {
             return Self.toolError("The call was cancelled.")
         } catch {
+            call.logger.error("MCP tool call failed", metadata: ["tool": "\(name.prefix(64))", "error_type": "\(type(of: error))"])
             return Self.toolError(TrellisError.internalError.message)
         }
     }

@@ -32,7 +32,7 @@ extension PostgresStore {
             for try await (model, created, expires, response, conversation) in rows.decode((String, Int64, Int64, String, String).self) {
                 found = StoredResponse(
                     id: id, tenantID: tenantID, model: model, createdAt: Date(unixMilliseconds: created), expiresAt: Date(unixMilliseconds: expires),
-                    response: (try? JSONParser.parse(response)) ?? .null, conversation: (try? JSONParser.parse(conversation)) ?? .array([]))
+                    response: try JSONParser.parse(response), conversation: try JSONParser.parse(conversation))
             }
             return found
         }

@@ -30,7 +30,7 @@ extension SQLiteStore {
             else { return nil }
             return StoredResponse(
                 id: id, tenantID: tenantID, model: row[0], createdAt: Date(unixMilliseconds: row[1]), expiresAt: Date(unixMilliseconds: row[2]),
-                response: (try? JSONParser.parse(row[3] as String)) ?? .null, conversation: (try? JSONParser.parse(row[4] as String)) ?? .array([]))
+                response: try JSONParser.parse(row[3] as String), conversation: try JSONParser.parse(row[4] as String))
         }
     }
 
