@@ -9,7 +9,8 @@ import TrellisUpstream
 ///
 /// `@unchecked Sendable`: its mutable state is used by one task at a time, never concurrently. The request's own
 /// task creates and primes it (``AdmittedCall/stream(_:)``; it crosses an isolation boundary there only as the
-/// return value of the dispatcher's read step, inside that task) and hands it, inside a ``PrimedStream``, to the
+/// return value of the dispatcher's read step, inside that task; the same task then sets ``beforeTail`` once, before
+/// anything else holds the session) and hands it, inside a ``PrimedStream``, to the
 /// response body, which relays it (``PrimedStream/relay(send:)``) only after the handler has returned (in
 /// Hummingbird, in the same connection task). `PrimedStream` lets one relay use it, or its `deinit` when none ran,
 /// once every other reference is gone. Other threads (the connection watcher, the shutdown drain) only call
