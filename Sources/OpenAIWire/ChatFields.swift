@@ -14,6 +14,7 @@ public enum ChatField {
     public static let promptTokens = "prompt_tokens"
     public static let completionTokens = "completion_tokens"
     public static let totalTokens = "total_tokens"
+    public static let tools = "tools"
 }
 
 /// Token counts as an answer reports them.

@@ -14,7 +14,12 @@ import TrellisCore
 
     /// No background catalog refresh during the test: it would rebuild the vector indexes from the store and
     /// hide what the in-memory index itself does.
-    static func noRefresh(_ config: inout TrellisConfig) { config.catalogRefreshIntervalMs = 3_600_000 }
+    /// Neither the periodic refresh nor PostgreSQL's change notifications: a write past the gateway stays unseen
+    /// until the gateway's own next write.
+    static func noRefresh(_ config: inout TrellisConfig) {
+        config.catalogRefreshIntervalMs = 3_600_000
+        config.catalogListen = false
+    }
 
     struct Keys {
         var manage: String

@@ -49,6 +49,8 @@ public struct ModelSpec: Sendable, Equatable {
     public var knowledge: KnowledgeRef?
     /// Interaction capture for this model (overrides the tenant's setting).
     public var capture: CaptureSettings?
+    /// A router model's rules: it has no serving of its own and sends each request to one of its children.
+    public var router: RouterSpec?
 
     public struct KnowledgeRef: Sendable, Equatable {
         public var bases: [String]
@@ -94,7 +96,12 @@ public struct ModelSpec: Sendable, Equatable {
         Set(deployments.map(\.upstream) + fallbacks.map(\.upstream))
     }
 
-    public static let knownFields = ["upstream", "model", "deployments", "adapter", "prompt", "knowledge", "capture", "fallbacks", "params"]
+    public static let knownFields = [
+        "upstream", "model", "deployments", "adapter", "prompt", "knowledge", "capture", "fallbacks", "params", "router",
+    ]
+
+    /// What a router's spec may have beside `router`: its children bring everything else.
+    static let routerFields: Set<String> = ["router", "capture"]
 
     public static func parse(_ value: JSONValue) throws(TrellisError) -> ModelSpec {
         guard case .object(let object) = value else {
@@ -104,6 +111,9 @@ public struct ModelSpec: Sendable, Equatable {
             throw .invalidRequest(
                 "Unknown field 'spec.\(key.prefix(64))'; a spec has \(knownFields.joined(separator: ", ")).", param: "spec.\(key.prefix(64))",
                 code: "unknown_parameter")
+        }
+        if let r = object["router"], !r.isNull {
+            return try parseRouter(r, object: object, json: value)
         }
         let baseModel = try optionalString(object, "model", path: "spec.model")
         var deployments: [Target] = []
@@ -147,6 +157,21 @@ public struct ModelSpec: Sendable, Equatable {
         }
         var spec = ModelSpec(deployments: deployments, adapter: adapter, prompt: prompt, fallbacks: fallbacks, params: params, json: value)
         spec.knowledge = knowledge
+        if let c = object["capture"], !c.isNull {
+            spec.capture = try CaptureSettings.parse(c, path: "spec.capture")
+        }
+        return spec
+    }
+
+    /// A router's spec: `router`, and `capture` for the interactions it answers.
+    static func parseRouter(_ router: JSONValue, object: JSONObject, json: JSONValue) throws(TrellisError) -> ModelSpec {
+        for key in object.keys where !routerFields.contains(key) {
+            throw .invalidRequest(
+                "A router model has no '\(key.prefix(64))' of its own: its children bring their serving, prompt and knowledge; give 'router' (and 'capture').",
+                param: "spec.\(key.prefix(64))", code: "invalid_value")
+        }
+        var spec = ModelSpec(deployments: [], json: json)
+        spec.router = try RouterSpec.parse(router)
         if let c = object["capture"], !c.isNull {
             spec.capture = try CaptureSettings.parse(c, path: "spec.capture")
         }

@@ -17,6 +17,9 @@ public struct ChatPlan: Sendable {
     /// The library prompt applied, when there is one.
     public var promptName: String?
     public var promptVersion: Int?
+    /// Set when a router model chose the model version that serves the request: `modelName` and `version` are
+    /// then the router's, and `model`, `spec` and `targets` the child's.
+    public var route: RoutedPlan?
 
     /// The bytes for one target. Streams always ask for usage; the relay strips it when the client did not.
     public func upstreamBody(for target: ModelSpec.Target) -> [UInt8] {
@@ -41,6 +44,21 @@ public enum ChatPlanner {
         random: inout some RandomNumberGenerator
     ) throws(TrellisError) -> ChatPlan {
         let (model, version) = try resolve(request.modelReference, key: key, snapshot: snapshot, stickyKey: request.user ?? key.id)
+        if let router = version.spec.router {
+            let child = router.choose(RouterFacts(messages: request.messages, tools: request.body[ChatField.tools]))
+            return try routed(
+                request, to: child, router: RouterChoice(model: model, version: version, spec: router), stickyKey: request.user ?? key.id,
+                snapshot: snapshot, random: &random)
+        }
+        return try serve(request, model: model, version: version, snapshot: snapshot, random: &random)
+    }
+
+    /// The plan for one model version that serves requests itself (not a router): its prompt, params, adapter and
+    /// targets.
+    public static func serve(
+        _ request: ChatRequest, model: IndustryModel, version: ModelVersion, snapshot: CatalogSnapshot,
+        random: inout some RandomNumberGenerator
+    ) throws(TrellisError) -> ChatPlan {
         var body = request.body
         var promptName: String?
         var promptVersion: Int?

@@ -24,6 +24,10 @@ public struct UsageEvent: Sendable, Equatable {
     public var retrievalMs: Double?
     /// Estimated cost in millionths of the currency unit (from the upstream's pricing).
     public var costMicros: Int = 0
+    /// For a router model's request: the child that answered (`name@version`).
+    public var routedTo: String?
+    /// For a router model's request: what the same tokens would have cost at the router's default child.
+    public var baselineCostMicros: Int?
 
     public init(
         requestID: String, at: Date, endpoint: String, tenantID: String, keyID: String, endUser: String?, model: String,

@@ -104,7 +104,7 @@ struct GovernanceController {
             for part in text.split(separator: ",") {
                 let name = part.replacingOccurrences(of: "+", with: " ").trimmingCharacters(in: .whitespaces)
                 guard let d = UsageDimension(rawValue: name == "end_user" ? "user" : name) else {
-                    throw TrellisError.invalidField("group_by", "takes tenant, model, version, key, user, day and source, comma-separated")
+                    throw TrellisError.invalidField("group_by", "takes tenant, model, version, key, user, day, source and routed_to, comma-separated")
                 }
                 if !groupBy.contains(d) { groupBy.append(d) }
             }
@@ -114,11 +114,11 @@ struct GovernanceController {
         let to = try query.get("to").map { try Self.day($0, param: "to") } ?? UsageQuery.day(ms: now)
         guard from <= to else { throw TrellisError.invalidRequest("'from' is after 'to'.", param: "from", code: "invalid_value") }
         // Grouping by source reads the usage rows themselves, not the daily roll-ups: a bounded period.
-        if groupBy.contains(.source), let start = CivilDate.unixMs(ofDay: from), let end = CivilDate.unixMs(ofDay: to),
+        if groupBy.contains(where: \.readsRows), let start = CivilDate.unixMs(ofDay: from), let end = CivilDate.unixMs(ofDay: to),
             end - start >= Int64(Self.maxSourceDays) * 86_400_000
         {
             throw TrellisError.invalidRequest(
-                "Grouping by source covers at most \(Self.maxSourceDays) days; narrow 'from' and 'to'.", param: "group_by", code: "invalid_value")
+                "Grouping by source or routed_to covers at most \(Self.maxSourceDays) days; narrow 'from' and 'to'.", param: "group_by", code: "invalid_value")
         }
         let model = query.get("model").map { String($0) }
         let started = ContinuousClock.now
@@ -137,6 +137,7 @@ struct GovernanceController {
                 case .model: o["model"] = .string(raw)
                 case .day: o["day"] = .string(raw)
                 case .source: o["source"] = .string(raw)
+                case .routedTo: o["routed_to"] = raw.isEmpty ? .null : .string(raw)
                 }
             }
             func ms(_ v: Double?) -> JSONValue { v.map { .double(($0 * 10).rounded() / 10) } ?? .null }
@@ -152,6 +153,8 @@ struct GovernanceController {
             o["positive"] = .int(r.positive)
             o["negative"] = .int(r.negative)
             o["cost"] = .double(Double(r.costMicros) / 1_000_000)
+            if let saved = r.savedMicros { o["cost_saved"] = .double(Double(saved) / 1_000_000) }
+            if let routed = r.routedRequests { o["routed_requests"] = .int(routed) }
             return .object(o)
         }
         var headers = HTTPFields()

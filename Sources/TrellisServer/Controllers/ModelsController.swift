@@ -64,6 +64,7 @@ struct ModelsController {
         {
             throw TrellisError.notFound("The model '\(target.model.prefix(128))' on upstream '\(target.upstream.prefix(128))'")
         }
+        if let router = spec.router { try validateChildren(router, tenantID: tenantID, snapshot: snapshot) }
         if let field = spec.params.first(where: { ChatPlanner.adapterSelectingFields.contains($0.key) })?.key {
             throw TrellisError.invalidRequest(
                 "'spec.params.\(field)' would pick an adapter on the model server; register the adapter and name it with 'spec.adapter'.",
@@ -95,6 +96,27 @@ struct ModelsController {
             }
         }
         return spec
+    }
+
+    /// A router's children must be models of its namespace that serve requests themselves (a router of routers could
+    /// loop), with the versions it pins.
+    static func validateChildren(_ router: RouterSpec, tenantID: String?, snapshot: CatalogSnapshot) throws {
+        for child in router.children {
+            let (name, pinned) = VersionSelector.parseReference(child)
+            let param =
+                router.routes.firstIndex { $0.model == child }.map { "spec.router.routes[\($0)].model" }
+                ?? (router.defaultModel == child ? "spec.router.default" : "spec.router.cascade.escalate_to")
+            guard let model = snapshot.model(named: name, tenantID: tenantID) else {
+                throw TrellisError.invalidRequest("'\(child.prefix(128))' is not a model this router can reach.", param: param, code: "invalid_value")
+            }
+            if let pinned, model.version(pinned) == nil {
+                throw TrellisError.invalidRequest("The model '\(name)' has no version \(pinned).", param: param, code: "invalid_value")
+            }
+            if model.versions.contains(where: { $0.spec.router != nil }) {
+                throw TrellisError.invalidRequest(
+                    "'\(child.prefix(128))' is a router model; a router's children answer requests themselves.", param: param, code: "invalid_value")
+            }
+        }
     }
 
     @Sendable func createModel(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -187,6 +209,10 @@ struct ModelsController {
     /// Where a version's requests go and with what: base or adapter, prompt version, parameters.
     func resolvedJSON(_ spec: ModelSpec, model: IndustryModel, snapshot: CatalogSnapshot) -> JSONValue {
         var out = JSONObject()
+        if let router = spec.router {
+            out["routes_to"] = .array(router.children.map { .string($0) })
+            return .object(out)
+        }
         if let name = spec.adapter {
             if let adapter = snapshot.adapter(named: name, tenantID: model.tenantID) {
                 let target = ChatPlanner.target(for: adapter)

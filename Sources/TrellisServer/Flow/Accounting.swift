@@ -21,6 +21,10 @@ struct UsageSubject: Sendable {
     var model: String
     var version: Int?
     var stream: Bool
+    /// For a router model's request: the child that answers (`name@version`), and where the router's default would
+    /// have sent it (for the cost saved).
+    var routedTo: String?
+    var baseline: ModelSpec.Target?
 }
 
 /// What an answer used, as far as the gateway knows: the upstream's count, or an estimate of the completion (the
@@ -73,7 +77,14 @@ struct Accounting: Sendable {
         upstreamModel = model
     }
 
-    mutating func finish(status: Int, measured: MeasuredUsage) {
+    /// Records an answer; `escalated` marks one a router's cascade asks again of a larger model (its row says why in
+    /// `error_code`, and it is not captured for the flywheel).
+    mutating func finish(status: Int, measured: MeasuredUsage, escalated: RouterSpec.Trigger? = nil) {
+        if let escalated {
+            capture = nil
+            finish(status: status, usage: measured.reported, estimatedCompletion: measured.estimatedCompletion, errorCode: "escalated_\(escalated.rawValue)")
+            return
+        }
         finish(status: status, usage: measured.reported, estimatedCompletion: measured.estimatedCompletion, answer: measured.answer)
     }
 
@@ -112,8 +123,14 @@ struct Accounting: Sendable {
             keyID: subject.key.id, endUser: subject.user, model: subject.model, modelVersion: subject.version, upstream: upstream,
             promptTokens: prompt, completionTokens: completion, estimated: estimated, latencyMs: latency.milliseconds,
             ttftMs: ttft?.milliseconds, status: status, errorCode: errorCode, stream: subject.stream, retrievalMs: retrievalMs)
-        if priced, let upstream, let pricing = gateway.snapshot.upstreams[upstream]?.pricing {
+        let upstreams = gateway.snapshot.upstreams
+        if priced, let upstream, let pricing = upstreams[upstream]?.pricing {
             event.costMicros = pricing.costMicros(model: upstreamModel ?? "", promptTokens: prompt, completionTokens: completion)
+        }
+        event.routedTo = subject.routedTo
+        if let baseline = subject.baseline, subject.routedTo != nil {
+            event.baselineCostMicros =
+                upstreams[baseline.upstream]?.pricing?.costMicros(model: baseline.model, promptTokens: prompt, completionTokens: completion) ?? 0
         }
         return event
     }

@@ -1,3 +1,4 @@
+import Logging
 import OpenAIWire
 import TrellisCore
 import TrellisUpstream
@@ -35,12 +36,18 @@ struct AdmittedCall: Sendable {
     /// The client's answer as an object, for a facade that does something with it before it is sent (the Responses
     /// API keeps it); dispatched as ``complete(_:)`` does.
     func completeObject<Endpoint: WholeAnswerEndpoint>(_ endpoint: Endpoint) async throws -> JSONObject {
-        try await call.connection.cancelling { [self] in try await answer(endpoint) }
+        try await call.connection.cancelling { [self] in try await answer(endpoint) ?? [:] }
+    }
+
+    /// As ``completeObject(_:)``, but nil when the upstream's answer shows one of `triggers` (a router's cascade
+    /// then asks another model); the answer is recorded either way.
+    func completeObject<Endpoint: WholeAnswerEndpoint>(_ endpoint: Endpoint, escalatingOn triggers: Set<RouterSpec.Trigger>) async throws -> JSONObject? {
+        try await call.connection.cancelling { [self] in try await answer(endpoint, escalatingOn: triggers) }
     }
 
     /// Sends to the first target that answers with a JSON object, and turns that into the client's answer;
-    /// records usage however the call ends.
-    func answer<Endpoint: WholeAnswerEndpoint>(_ endpoint: Endpoint) async throws -> JSONObject {
+    /// records usage however the call ends. Nil when the answer shows one of `triggers`.
+    func answer<Endpoint: WholeAnswerEndpoint>(_ endpoint: Endpoint, escalatingOn triggers: Set<RouterSpec.Trigger> = []) async throws -> JSONObject? {
         var accounting = self.accounting
         do {
             let limits = endpoint.answerLimits
@@ -52,7 +59,12 @@ struct AdmittedCall: Sendable {
             }
             let object = endpoint.clientAnswer(answered.value, from: answered.target)
             accounting.answered(by: answered.upstream.name, model: answered.target.model)
-            accounting.finish(status: 200, measured: endpoint.usage(of: object))
+            let trigger = triggers.isEmpty ? nil : AnswerCheck.trigger(of: answered.value, among: triggers)
+            accounting.finish(status: 200, measured: endpoint.usage(of: object), escalated: trigger)
+            if let trigger {
+                call.logger.info("answer escalated by the router's cascade", metadata: ["trigger": "\(trigger.rawValue)"])
+                return nil
+            }
             return object
         } catch {
             accounting.fail(error)

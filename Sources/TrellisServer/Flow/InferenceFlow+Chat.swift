@@ -13,27 +13,51 @@ struct Retrieval: Sendable {
 struct PreparedChat: Sendable {
     let admitted: AdmittedCall
     let answer: ChatAnswer
+    /// For a router model's whole answer with a cascade: the same request prepared again for `escalate_to`.
+    let escalation: (@Sendable () async throws -> PreparedChat)?
 
     var stream: Bool { answer.payload.plan.stream }
+
+    /// The whole answer, as `endpoint` makes it of this preparation, with the headers of the call that produced
+    /// it: when a router's cascade finds the answer a refusal or empty, the escalated call's.
+    func whole<Endpoint: WholeAnswerEndpoint>(_ endpoint: @Sendable (PreparedChat) -> Endpoint) async throws -> (JSONObject, AnswerHeaders) {
+        guard let escalation, let triggers = answer.payload.plan.route?.cascade?.when else {
+            return (try await admitted.completeObject(endpoint(self)), admitted.headers)
+        }
+        if let object = try await admitted.completeObject(endpoint(self), escalatingOn: triggers) { return (object, admitted.headers) }
+        let next = try await escalation()
+        return (try await next.admitted.completeObject(endpoint(next)), next.admitted.headers)
+    }
 }
 
 extension InferenceFlow {
     /// `POST /v1/chat/completions`: plan → admit → retrieve → mask → account → dispatch, whole or as a stream.
     func chat(_ chat: ChatRequest, key: TenantKey, call: CallContext, endpoint: String = "chat") async throws -> InferenceOutcome {
         let prepared = try await prepare(chat, key: key, call: call, endpoint: endpoint)
-        return prepared.stream ? try await prepared.admitted.stream(prepared.answer) : try await prepared.admitted.complete(prepared.answer)
+        if prepared.stream { return try await prepared.admitted.stream(prepared.answer) }
+        let (object, headers) = try await prepared.whole { $0.answer }
+        return .complete(body: JSONWriter.encode(.object(object)), headers: headers)
     }
 
     /// The chat flow up to dispatch: plan → admit → retrieve → mask → account. `endpoint` names the API the usage
     /// row records (`chat`, `responses`).
     func prepare(_ chat: ChatRequest, key: TenantKey, call: CallContext, endpoint: String = "chat") async throws -> PreparedChat {
-        let start = RequestStart.now()
         let snapshot = gateway.snapshot
-        var plan = try Self.plan(chat, key: key, snapshot: snapshot)
+        return try await prepare(Self.plan(chat, key: key, snapshot: snapshot), chat, key: key, call: call, endpoint: endpoint, snapshot: snapshot)
+    }
+
+    /// The steps after planning, for a plan made on `snapshot`.
+    func prepare(
+        _ planned: ChatPlan, _ chat: ChatRequest, key: TenantKey, call: CallContext, endpoint: String, snapshot: CatalogSnapshot
+    ) async throws -> PreparedChat {
+        let start = RequestStart.now()
+        var plan = planned
         let config = gateway.config
         let estimate = AdmissionEstimate.chat(plan, snapshot: snapshot, defaultCompletion: config.defaultCompletionReservation)
         // Admission first, before any retrieval or embedding call, so that a refused caller costs nothing.
-        let (ticket, headers) = try await admit(key, estimate: estimate, modelVersion: plan.version)
+        let (ticket, admittedHeaders) = try await admit(key, estimate: estimate, modelVersion: plan.version)
+        var headers = admittedHeaders
+        headers.routed(to: plan.route?.routedTo)
         let retrieval = try await retrieve(into: &plan, from: chat, snapshot: snapshot, logger: call.logger)
         let payload = ChatPayload(plan: plan, snapshot: snapshot, scope: config.piiMaskScope, masker: config.piiMasker, restores: config.piiRestore)
         let promptEstimate = retrieval == nil ? estimate.prompt : TokenEstimator.estimate(messages: plan.body[ChatField.messages]?.arrayValue ?? [])
@@ -47,7 +71,21 @@ extension InferenceFlow {
         let answer = ChatAnswer(
             payload: payload, clientModel: chat.modelReference, citations: retrieval?.citations,
             answerLimits: AnswerLimits(maxBytes: config.upstreamMaxResponseBytes), maxEventBytes: config.upstreamMaxEventBytes)
-        return PreparedChat(admitted: admitted, answer: answer)
+        return PreparedChat(admitted: admitted, answer: answer, escalation: escalation(of: plan, chat, key: key, call: call, endpoint: endpoint))
+    }
+
+    /// For a router's plan with a cascade: preparing the same request for `escalate_to`, on the catalog as it is then.
+    func escalation(
+        of plan: ChatPlan, _ chat: ChatRequest, key: TenantKey, call: CallContext, endpoint: String
+    ) -> (@Sendable () async throws -> PreparedChat)? {
+        guard plan.route?.cascade != nil else { return nil }
+        return { [self] in
+            let snapshot = gateway.snapshot
+            guard let next = try ChatPlanner.escalated(chat, from: plan, stickyKey: chat.user ?? key.id, snapshot: snapshot) else {
+                throw TrellisError.internalError
+            }
+            return try await prepare(next, chat, key: key, call: call, endpoint: endpoint, snapshot: snapshot)
+        }
     }
 
     /// Resolves the model and version (weighted, sticky per end user) and plans the upstream request.
@@ -87,6 +125,6 @@ extension UsageSubject {
     static func chat(_ plan: ChatPlan, key: TenantKey, requestID: String, start: RequestStart, endpoint: String = "chat") -> UsageSubject {
         UsageSubject(
             endpoint: endpoint, requestID: requestID, start: start, key: key, user: plan.user, model: plan.modelName, version: plan.version,
-            stream: plan.stream)
+            stream: plan.stream, routedTo: plan.route?.routedTo, baseline: plan.route?.baseline)
     }
 }

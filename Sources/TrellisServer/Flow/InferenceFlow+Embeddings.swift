@@ -28,6 +28,11 @@ extension InferenceFlow {
         _ request: EmbeddingsRequest, key: TenantKey, snapshot: CatalogSnapshot
     ) throws -> (IndustryModel, ModelVersion, [ModelSpec.Target]) {
         let (model, version) = try ChatPlanner.resolve(request.modelReference, key: key, snapshot: snapshot, stickyKey: request.user ?? key.id)
+        if version.spec.router != nil {
+            throw TrellisError.invalidRequest(
+                "'\(model.name.prefix(128))' is a router model: it answers chat completions and responses, not embeddings.", param: "model",
+                code: "invalid_value")
+        }
         var random = SystemRandomNumberGenerator()
         let adapter = try ChatPlanner.resolveAdapter(version.spec, model: model, snapshot: snapshot)
         return (model, version, ChatPlanner.orderTargets(version.spec, adapter: adapter, random: &random))

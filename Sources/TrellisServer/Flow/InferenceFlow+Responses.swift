@@ -23,9 +23,13 @@ extension InferenceFlow {
         }
         let chat = try ChatRequest.parse(body, limits: .init(maxMessages: gateway.config.maxMessages))
         let prepared = try await prepare(chat, key: key, call: call, endpoint: "responses")
-        let shell = ResponseShell(
-            id: ResponseShell.responseID(requestID: call.requestID) ?? "resp_" + call.requestID, createdAt: Int(Date().timeIntervalSince1970),
-            model: chat.modelReference, request: request, citations: prepared.answer.citations?.arrayValue ?? [])
+        let id = ResponseShell.responseID(requestID: call.requestID) ?? "resp_" + call.requestID
+        let createdAt = Int(Date().timeIntervalSince1970)
+        // Per preparation: after a router's cascade, the escalated model's citations.
+        let shellOf = { @Sendable (prepared: PreparedChat) in
+            ResponseShell(id: id, createdAt: createdAt, model: chat.modelReference, request: request, citations: prepared.answer.citations?.arrayValue ?? [])
+        }
+        let shell = shellOf(prepared)
         let keeper = ResponseKeeper(
             store: gateway.store, tenantID: key.tenantID, conversation: history + request.input, retentionDays: gateway.config.responsesRetentionDays,
             keeps: request.store)
@@ -35,9 +39,9 @@ extension InferenceFlow {
                 await keeper.keep(final, logger: call)
             }
         }
-        let object = try await prepared.admitted.completeObject(ResponsesAnswer(chat: prepared.answer, shell: shell))
+        let (object, headers) = try await prepared.whole { ResponsesAnswer(chat: $0.answer, shell: shellOf($0)) }
         await keeper.keep(object, logger: call)
-        return .complete(body: JSONWriter.encode(.object(object)), headers: prepared.admitted.headers)
+        return .complete(body: JSONWriter.encode(.object(object)), headers: headers)
     }
 
     /// The conversation a request continues: the stored conversation of its `previous_response_id`, which must be

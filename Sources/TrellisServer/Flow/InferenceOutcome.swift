@@ -33,6 +33,11 @@ struct AnswerHeaders: Sendable, Equatable {
     init(modelVersion: Int, admission: AdmissionTicket) {
         self.init(modelVersion: modelVersion, limits: admission.headers)
     }
+
+    /// Names the router's child that produced the answer (`x-trellis-routed-to`).
+    mutating func routed(to child: String?) {
+        if let child { fields[.routedTo] = child }
+    }
 }
 
 /// One request as the flow sees it: its id, its logger and its client's connection; nothing of the web framework.

@@ -5,6 +5,11 @@ public enum UsageDimension: String, Sendable, CaseIterable {
     case tenant, model, version, key, user, day
     /// Where the requests came from (``UsageSource``): read from the usage rows themselves, not the roll-ups.
     case source
+    /// The child of a router model that answered (empty for other models' requests): read from the usage rows.
+    case routedTo = "routed_to"
+
+    /// Whether a report grouped by this reads the usage rows themselves (``RawUsageReport``), not the roll-ups.
+    public var readsRows: Bool { self == .source || self == .routedTo }
 }
 
 /// Where a usage row came from, by its endpoint: `mcp` for tool calls through `/mcp` (`mcp:<tool>`), `eval` for
@@ -54,6 +59,11 @@ public struct UsageRow: Sendable {
     public var ttft = Histogram()
     /// Percentiles computed exactly from raw rows (grouping by end user), else from the histograms.
     public var exactLatency: [Double]?
+    /// For reports read from the usage rows: what router models' requests would have cost more at their routers'
+    /// defaults (negative when routing cost more, as after a cascade). Nil for reports from the roll-ups.
+    public var savedMicros: Int?
+    /// For reports read from the usage rows: how many of the group's requests a router model sent to a child.
+    public var routedRequests: Int?
 
     public init(
         group: [UsageDimension: String], requests: Int = 0, users: Int = 0, errors: Int = 0, promptTokens: Int = 0, completionTokens: Int = 0,

@@ -17,6 +17,13 @@ enum PostgresMigrations {
         Migration(id: "pg1-schema", statements: schemaV1),
         Migration(id: "pg2-cluster-limits", statements: clusterLimits),
         Migration(id: "pg3-responses", statements: responses),
+        Migration(id: "pg4-routing", statements: routing),
+    ]
+
+    /// A router model's requests: the child that answered, and what the router's default would have cost (SQLite's v10).
+    static let routing: [String] = [
+        "ALTER TABLE usage ADD COLUMN routed_to TEXT",
+        "ALTER TABLE usage ADD COLUMN baseline_cost_micros BIGINT",
     ]
 
     /// Responses of the Responses API kept for their tenant (SQLite's v9).

@@ -8,7 +8,7 @@ import TrellisCore
 extension PostgresStore {
     /// The usage report (see `UsageStore.usageReport`), with the same rows, in the same order, as on SQLite.
     public func usageReport(_ query: UsageQuery) async throws -> [UsageRow] {
-        if query.groupBy.contains(.source) { return try await rawUsageReport(query) }
+        if query.groupBy.contains(where: \.readsRows) { return try await rawUsageReport(query) }
         var sql = BoundSQL()
         var conditions: [String] = []
         let filters = [("tenant_id = ", query.tenantID), ("model = ", query.model), ("day >= ", query.fromDay), ("day <= ", query.toDay)]
@@ -97,7 +97,8 @@ extension PostgresStore {
                         keyID: try c[3].decode(String.self), endUser: try c[4].decode(String?.self), model: try c[5].decode(String.self),
                         modelVersion: try c[6].decode(Int?.self), status: try c[7].decode(Int.self), promptTokens: try c[8].decode(Int.self),
                         completionTokens: try c[9].decode(Int.self), costMicros: try c[10].decode(Int.self), latencyMs: try c[11].decode(Double.self),
-                        ttftMs: try c[12].decode(Double?.self), rating: try c[13].decode(Int?.self)))
+                        ttftMs: try c[12].decode(Double?.self), rating: try c[13].decode(Int?.self), routedTo: try c[14].decode(String?.self),
+                        baselineCostMicros: try c[15].decode(Int?.self)))
             }
             return report.rows()
         }

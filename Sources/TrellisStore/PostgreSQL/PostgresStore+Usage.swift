@@ -18,7 +18,8 @@ extension PostgresStore {
         try await connection.query(
             """
             INSERT INTO usage (request_id, at_ms, endpoint, tenant_id, key_id, end_user, model, model_version, upstream,
-                prompt_tokens, completion_tokens, estimated, latency_ms, ttft_ms, status, error_code, stream, retrieval_ms, cost_micros)
+                prompt_tokens, completion_tokens, estimated, latency_ms, ttft_ms, status, error_code, stream, retrieval_ms, cost_micros,
+                routed_to, baseline_cost_micros)
             SELECT * FROM unnest(
                 \(records.map(\.requestID))::text[], \(records.map(\.atMs))::bigint[], \(records.map(\.endpoint))::text[],
                 \(records.map(\.tenantID))::text[], \(records.map(\.keyID))::text[], \(NullableArray(records.map(\.endUser)))::text[],
@@ -27,7 +28,8 @@ extension PostgresStore {
                 \(records.map(\.completionTokens))::bigint[], \(records.map { $0.estimated ? 1 : 0 })::bigint[],
                 \(records.map(\.latencyMs))::float8[], \(NullableArray(records.map(\.ttftMs)))::float8[], \(records.map(\.status))::bigint[],
                 \(NullableArray(records.map(\.errorCode)))::text[], \(records.map { $0.stream ? 1 : 0 })::bigint[],
-                \(NullableArray(records.map(\.retrievalMs)))::float8[], \(records.map(\.costMicros))::bigint[])
+                \(NullableArray(records.map(\.retrievalMs)))::float8[], \(records.map(\.costMicros))::bigint[],
+                \(NullableArray(records.map(\.routedTo)))::text[], \(NullableArray(records.map(\.baselineCostMicros)))::bigint[])
             """, logger: quiet)
         var rollups = Rollups()
         rollups.accumulate(records)

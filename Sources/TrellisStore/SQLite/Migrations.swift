@@ -369,5 +369,13 @@ enum Migrations {
                     CREATE INDEX responses_expiry ON responses(expires_at_ms);
                     """)
         }
+        migrator.registerMigration("v10-routing") { db in
+            // A router model's requests: the child that answered, and what the router's default would have cost.
+            try db.execute(
+                sql: """
+                    ALTER TABLE usage ADD COLUMN routed_to TEXT;
+                    ALTER TABLE usage ADD COLUMN baseline_cost_micros INTEGER;
+                    """)
+        }
     }
 }

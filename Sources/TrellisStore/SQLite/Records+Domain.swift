@@ -85,7 +85,8 @@ extension UsageRecord {
             id: nil, requestID: e.requestID, atMs: e.at.unixMilliseconds, endpoint: e.endpoint, tenantID: e.tenantID, keyID: e.keyID,
             endUser: e.endUser, model: e.model, modelVersion: e.modelVersion, upstream: e.upstream, promptTokens: e.promptTokens,
             completionTokens: e.completionTokens, estimated: e.estimated, latencyMs: e.latencyMs, ttftMs: e.ttftMs, status: e.status,
-            errorCode: e.errorCode, stream: e.stream, retrievalMs: e.retrievalMs, costMicros: e.costMicros)
+            errorCode: e.errorCode, stream: e.stream, retrievalMs: e.retrievalMs, costMicros: e.costMicros, routedTo: e.routedTo,
+            baselineCostMicros: e.baselineCostMicros)
     }
 
     var domain: UsageEvent {
@@ -95,6 +96,8 @@ extension UsageRecord {
             completionTokens: completionTokens, estimated: estimated, latencyMs: latencyMs, ttftMs: ttftMs, status: status,
             errorCode: errorCode, stream: stream, retrievalMs: retrievalMs)
         event.costMicros = costMicros
+        event.routedTo = routedTo
+        event.baselineCostMicros = baselineCostMicros
         return event
     }
 }

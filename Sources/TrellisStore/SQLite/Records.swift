@@ -118,6 +118,8 @@ struct UsageRecord: SnakeCaseRecord, PersistableRecord, Sendable {
     var stream: Bool
     var retrievalMs: Double?
     var costMicros: Int = 0
+    var routedTo: String? = nil
+    var baselineCostMicros: Int? = nil
 
     enum Columns {
         static let id = Column(snakeCase: CodingKeys.id)

@@ -9,7 +9,7 @@ extension SQLiteStore {
     /// percentiles and feedback, for any grouping of tenant, model, version, key, end user and day, over
     /// whole UTC days. Reads the daily roll-ups, so a month is thousands of rows, not millions.
     public func usageReport(_ query: UsageQuery) async throws -> [UsageRow] {
-        if query.groupBy.contains(.source) { return try await rawUsageReport(query) }
+        if query.groupBy.contains(where: \.readsRows) { return try await rawUsageReport(query) }
         var conditions: [String] = []
         var values: [String] = []
         let filters = [("tenant_id = ?", query.tenantID), ("model = ?", query.model), ("day >= ?", query.fromDay), ("day <= ?", query.toDay)]
@@ -95,7 +95,7 @@ extension SQLiteStore {
                     RawUsageReport.Row(
                         atMs: row[0], endpoint: row[1], tenantID: row[2], keyID: row[3], endUser: row[4], model: row[5], modelVersion: row[6],
                         status: row[7], promptTokens: row[8], completionTokens: row[9], costMicros: row[10], latencyMs: row[11], ttftMs: row[12],
-                        rating: row[13]))
+                        rating: row[13], routedTo: row[14], baselineCostMicros: row[15]))
             }
             return report.rows()
         }
@@ -114,6 +114,7 @@ extension UsageDimension {
         case .day: "day"
         // Never a roll-up column: grouping by source reads the usage rows (``RawUsageReport``).
         case .source: "endpoint"
+        case .routedTo: "routed_to"
         }
     }
 }

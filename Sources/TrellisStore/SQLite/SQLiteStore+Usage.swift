@@ -20,15 +20,16 @@ extension SQLiteStore {
         let insert = try db.cachedStatement(
             sql: """
                 INSERT INTO usage (request_id, at_ms, endpoint, tenant_id, key_id, end_user, model, model_version, upstream,
-                    prompt_tokens, completion_tokens, estimated, latency_ms, ttft_ms, status, error_code, stream, retrieval_ms, cost_micros)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    prompt_tokens, completion_tokens, estimated, latency_ms, ttft_ms, status, error_code, stream, retrieval_ms, cost_micros,
+                    routed_to, baseline_cost_micros)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         for event in events {
             let r = UsageRecord(event)
             try insert.execute(arguments: [
                 r.requestID, r.atMs, r.endpoint, r.tenantID, r.keyID, r.endUser, r.model, r.modelVersion, r.upstream,
                 r.promptTokens, r.completionTokens, r.estimated, r.latencyMs, r.ttftMs, r.status, r.errorCode, r.stream, r.retrievalMs,
-                r.costMicros,
+                r.costMicros, r.routedTo, r.baselineCostMicros,
             ])
             records.append(r)
         }

@@ -69,6 +69,7 @@ public struct TransferTable: Sendable, Hashable, CustomStringConvertible {
             [
                 "id", "request_id", "at_ms", "endpoint", "tenant_id", "key_id", "end_user", "model", "model_version", "upstream", "prompt_tokens",
                 "completion_tokens", "estimated", "latency_ms", "ttft_ms", "status", "error_code", "stream", "retrieval_ms", "cost_micros",
+                "routed_to", "baseline_cost_micros",
             ]),
         TransferTable(
             "usage_daily",

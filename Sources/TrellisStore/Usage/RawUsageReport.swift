@@ -22,6 +22,8 @@ struct RawUsageReport {
         var ttftMs: Double?
         /// The request's latest rating, if it has any.
         var rating: Int?
+        var routedTo: String?
+        var baselineCostMicros: Int?
     }
 
     let dims: [UsageDimension]
@@ -37,7 +39,8 @@ struct RawUsageReport {
         """
         SELECT u.at_ms, u.endpoint, u.tenant_id, u.key_id, u.end_user, u.model, u.model_version, u.status, u.prompt_tokens,
             u.completion_tokens, u.cost_micros, u.latency_ms, u.ttft_ms,
-            (SELECT f.rating FROM feedback f WHERE f.request_id = u.request_id ORDER BY f.id DESC LIMIT 1) AS rating
+            (SELECT f.rating FROM feedback f WHERE f.request_id = u.request_id ORDER BY f.id DESC LIMIT 1) AS rating,
+            u.routed_to, u.baseline_cost_micros
         FROM usage u WHERE \(conditions.joined(separator: " AND "))
         """
     }
@@ -60,6 +63,7 @@ struct RawUsageReport {
             case .user: group[d] = row.endUser ?? ""
             case .day: group[d] = UsageQuery.day(ms: row.atMs)
             case .source: group[d] = UsageSource.of(endpoint: row.endpoint)
+            case .routedTo: group[d] = row.routedTo ?? ""
             }
         }
         var r = groups[group] ?? UsageRow(group: group)
@@ -73,6 +77,13 @@ struct RawUsageReport {
         r.promptTokens += row.promptTokens
         r.completionTokens += row.completionTokens
         r.costMicros += row.costMicros
+        if row.routedTo != nil {
+            r.routedRequests = (r.routedRequests ?? 0) + 1
+            r.savedMicros = (r.savedMicros ?? 0) + (row.baselineCostMicros ?? row.costMicros) - row.costMicros
+        } else {
+            r.routedRequests = r.routedRequests ?? 0
+            r.savedMicros = r.savedMicros ?? 0
+        }
         if let rating = row.rating {
             if rating > 0 { r.positive += 1 }
             if rating < 0 { r.negative += 1 }

@@ -32,6 +32,8 @@ import Synchronization
 ///   (64 MiB at once, then a short line every 100 ms for two minutes; records when a write fails).
 /// - `big-stream`: streams `max_tokens` chunks of 16 KiB content each, without pauses.
 /// - `echo-stream`: streams "echo:<last user message>" in pieces of three characters.
+/// - `empty`, `refuse`, `refusal-field`: whole answers with no content, with refusal wording, and with the
+///   message's `refusal` field set (for routers' cascades).
 /// - `GET /v1/models` answers 503 while `modelsHealthy` is false (for the active health checks).
 ///
 /// - a model named `lora-…` or `trellis.…`: a vLLM-style dynamic adapter; 404 (vLLM's "does not exist") until
@@ -211,6 +213,16 @@ final class MockUpstream: Sendable {
             status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.encode(value))))
     }
 
+    /// A whole answer's message: the echo, or what `empty`, `refuse` and `refusal-field` answer.
+    private static func message(model: String, lastUser: String) -> JSONObject {
+        switch model {
+        case "empty": ["role": "assistant", "content": ""]
+        case "refuse": ["role": "assistant", "content": "I'm sorry, but I can't help with that."]
+        case "refusal-field": ["role": "assistant", "content": .null, "refusal": "This request is not allowed."]
+        default: ["role": "assistant", "content": .string("echo:" + lastUser)]
+        }
+    }
+
     private func chat(_ request: Request, _ context: some RequestContext) async throws -> Response {
         var request = request
         let buffer = try await request.collectBody(upTo: 16 << 20)
@@ -278,7 +290,7 @@ final class MockUpstream: Sendable {
         if !stream {
             var completion: JSONObject = [
                 "id": "chatcmpl-mock", "object": "chat.completion", "created": 1_700_000_000, "model": .string(model),
-                "choices": [["index": 0, "message": ["role": "assistant", "content": .string("echo:" + lastUser)], "finish_reason": "stop"]],
+                "choices": [["index": 0, "message": .object(Self.message(model: model, lastUser: lastUser)), "finish_reason": "stop"]],
                 "system_fingerprint": "mock-fp",
             ]
             if model != "no-usage" { completion["usage"] = usage }
