@@ -35,6 +35,7 @@ func buildRouter(gateway: Gateway, stallWatchdog: StallWatchdog) -> Router<Trell
     ModelsController(gateway: gateway).register(on: admin)
     LibraryController(gateway: gateway).register(on: admin)
     GovernanceController(gateway: gateway).register(on: admin)
+    EvaluationController(gateway: gateway).register(on: admin)
     KnowledgeController(gateway: gateway).registerAdmin(on: admin)
 
     // The console's static files need no key (they hold no data); the API calls they make do.

@@ -101,6 +101,7 @@ public func buildApplication(
         refresher,
         ChangeListener(refresher: refresher, enabled: config.catalogListen),
         MaintenanceService(gateway: gateway, interval: .seconds(config.capturePurgeIntervalSeconds), logger: logger),
+        EvalService(gateway: gateway, logger: logger),
         UpstreamProber(gateway: gateway, interval: .milliseconds(config.healthCheckIntervalMs), logger: logger))
     // The limits shared with other replicas (PostgreSQL): synced every `limits.sync_interval_ms`.
     if let limitSync = gateway.limitSync { app.addServices(LimitSyncService(gateway: gateway, sync: limitSync)) }

@@ -37,6 +37,8 @@ public final class Gateway: Sendable {
     /// PDF conversions running at once (`knowledge.pdf_max_concurrent`).
     let pdfConversions: InFlightLimit
     let drain = DrainState()
+    /// The evaluation runs this process executes.
+    let evaluations = EvalTasks()
     /// Whether the store is prepared and the catalog loaded, and the store reachable now (`/readyz`).
     let readiness = StoreReadiness()
     /// The egress check every outbound call passes: verdicts per upstream host, with the addresses a name

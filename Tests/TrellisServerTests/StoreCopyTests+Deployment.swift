@@ -72,6 +72,17 @@ extension StoreCopyTests {
                 id: "resp_1", tenantID: acme.id, model: "claims", createdAt: now, expiresAt: now.addingTimeInterval(30 * 86_400),
                 response: ["id": "resp_1", "object": "response", "status": "completed"],
                 conversation: [["role": "user", "content": "q1"], ["role": "assistant", "content": "a1"]]))
+        let set = try await store.insertEvalSet(
+            tenantID: acme.id, name: "golden", items: [["input": "问题", "expected": ["答案", "回答"]]], actor: "operator", now: now)
+        _ = try await store.insertEvalSet(tenantID: nil, name: "golden", items: [["input": "q"]], actor: "operator", now: now)
+        try await store.insertEvalRun(
+            EvalRunRecord(
+                id: "evr_1", tenantID: acme.id, keyID: "operator", setID: set.id, setName: "golden", setVersion: 1, models: ["claims@1"],
+                scorers: [["type": "contains"]], concurrency: 2, status: .done, total: 1, createdAt: now, finishedAt: now, createdBy: "operator"))
+        try await store.saveEvalResult(
+            EvalResultRecord(
+                runID: "evr_1", item: 0, model: "claims@1", answer: "答案是", error: nil, scores: [["scorer": "contains", "score": 1]], passed: true,
+                score: 1, latencyMs: 12.5, promptTokens: 3, completionTokens: 4, costMicros: 7))
         return secret
     }
 
@@ -80,11 +91,16 @@ extension StoreCopyTests {
     }
 
     static func usage(_ i: Int, tenantID: String, keyID: String = "key_x", endUser: String?, day: Int = 0) -> UsageEvent {
-        UsageEvent(
+        var event = UsageEvent(
             requestID: "req_\(i)", at: at.addingTimeInterval(Double(day * 86_400 + i)), endpoint: i == 5 ? "embeddings" : "chat", tenantID: tenantID,
             keyID: keyID, endUser: endUser, model: "claims", modelVersion: i == 4 ? nil : 1 + i % 2, upstream: i == 7 ? nil : "local",
             promptTokens: 10 + i, completionTokens: 5 * i, estimated: i == 3, latencyMs: 100.5 + Double(i), ttftMs: i % 2 == 0 ? 20.25 : nil,
             status: i == 6 ? 502 : 200, errorCode: i == 6 ? "upstream_error" : nil, stream: i % 2 == 1, retrievalMs: i == 1 ? 3.5 : nil)
+        if i == 2 {
+            event.routedTo = "small@1"
+            event.baselineCostMicros = 90
+        }
+        return event
     }
 
     /// Every row of every table, through the transfer seam (as sets: engines order text keys by their own

@@ -6,6 +6,8 @@ public final class CatalogSnapshot: Sendable {
     public let tenantIDsByName: [String: String]
     public let upstreams: [String: Upstream]
     private let keys: [KeyDigest: TenantKey]
+    /// The same keys by id, for work a key started and that runs on without its request (evaluation runs).
+    private let keysByID: [String: TenantKey]
     private let sharedModels: [String: IndustryModel]
     private let tenantModels: [String: [String: IndustryModel]]
     private let prompts: Namespaced<Prompt>
@@ -36,6 +38,7 @@ public final class CatalogSnapshot: Sendable {
         var keyMap: [KeyDigest: TenantKey] = [:]
         for (digest, key) in keys { keyMap[digest] = key }
         self.keys = keyMap
+        self.keysByID = Dictionary(keys.map { ($0.1.id, $0.1) }, uniquingKeysWith: { a, _ in a })
         var ups: [String: Upstream] = [:]
         for u in upstreams { ups[u.name] = u }
         self.upstreams = ups
@@ -63,6 +66,9 @@ public final class CatalogSnapshot: Sendable {
     }
 
     public var keyCount: Int { keys.count }
+
+    /// The live (not revoked) key with this id.
+    public func key(id: String) -> TenantKey? { keysByID[id] }
 
     /// Resolves a model name for a tenant: the tenant's own model first, then a shared one.
     public func model(named name: String, tenantID: String?) -> IndustryModel? {

@@ -173,7 +173,7 @@ public struct RouterFacts: Sendable, Equatable {
     }
 
     /// A message content's text: the string, or its text parts joined by line breaks.
-    static func text(of content: JSONValue?) -> String {
+    public static func text(of content: JSONValue?) -> String {
         switch content {
         case .string(let s)?: return s
         case .array(let parts)?: return parts.compactMap { $0["text"]?.stringValue }.joined(separator: "\n")

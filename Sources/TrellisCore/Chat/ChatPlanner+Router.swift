@@ -56,7 +56,7 @@ extension ChatPlanner {
     }
 
     /// A router's child, as the router's namespace sees it, sticky per caller like any unpinned request.
-    static func resolveChild(
+    public static func resolveChild(
         _ reference: String, of router: IndustryModel, stickyKey: String, snapshot: CatalogSnapshot
     ) throws(TrellisError) -> (IndustryModel, ModelVersion) {
         let (name, pinned) = VersionSelector.parseReference(reference)
@@ -70,7 +70,7 @@ extension ChatPlanner {
     }
 
     /// Where a version's requests go first: its adapter's serving, else its first deployment.
-    static func firstTarget(of spec: ModelSpec, model: IndustryModel, snapshot: CatalogSnapshot) -> ModelSpec.Target? {
+    public static func firstTarget(of spec: ModelSpec, model: IndustryModel, snapshot: CatalogSnapshot) -> ModelSpec.Target? {
         if let adapter = try? resolveAdapter(spec, model: model, snapshot: snapshot) { return target(for: adapter) }
         return spec.deployments.first
     }

@@ -8,6 +8,8 @@ public struct RatedInteraction: Sendable {
     public var answer: String
     public var rating: Int
     public var correction: String?
+    /// When the interaction happened (milliseconds since 1970).
+    public var atMs: Int64 = 0
 
     public init(requestID: String, model: String, messages: JSONValue, answer: String, rating: Int, correction: String?) {
         self.requestID = requestID

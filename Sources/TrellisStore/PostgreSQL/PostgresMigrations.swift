@@ -18,6 +18,63 @@ enum PostgresMigrations {
         Migration(id: "pg2-cluster-limits", statements: clusterLimits),
         Migration(id: "pg3-responses", statements: responses),
         Migration(id: "pg4-routing", statements: routing),
+        Migration(id: "pg5-evaluation", statements: evaluation),
+    ]
+
+    /// Evaluation sets, runs and their results (SQLite's v11).
+    static let evaluation: [String] = [
+        """
+        CREATE TABLE eval_sets (
+            id TEXT PRIMARY KEY NOT NULL,
+            tenant_id TEXT,
+            name TEXT NOT NULL,
+            version BIGINT NOT NULL,
+            items TEXT NOT NULL,
+            item_count BIGINT NOT NULL,
+            created_at_ms BIGINT NOT NULL,
+            created_by TEXT NOT NULL
+        )
+        """,
+        "CREATE UNIQUE INDEX eval_sets_name ON eval_sets ((COALESCE(tenant_id, '')), name, version)",
+        """
+        CREATE TABLE eval_runs (
+            id TEXT PRIMARY KEY NOT NULL,
+            tenant_id TEXT NOT NULL,
+            key_id TEXT NOT NULL,
+            set_id TEXT NOT NULL,
+            set_name TEXT NOT NULL,
+            set_version BIGINT NOT NULL,
+            models TEXT NOT NULL,
+            scorers TEXT NOT NULL,
+            concurrency BIGINT NOT NULL,
+            status TEXT NOT NULL,
+            error TEXT,
+            total BIGINT NOT NULL,
+            created_at_ms BIGINT NOT NULL,
+            finished_at_ms BIGINT,
+            created_by TEXT NOT NULL,
+            heartbeat_ms BIGINT NOT NULL
+        )
+        """,
+        "CREATE INDEX eval_runs_tenant ON eval_runs (tenant_id, created_at_ms)",
+        "CREATE INDEX eval_runs_status ON eval_runs (status)",
+        """
+        CREATE TABLE eval_results (
+            run_id TEXT NOT NULL,
+            item BIGINT NOT NULL,
+            model TEXT NOT NULL,
+            answer TEXT,
+            error TEXT,
+            scores TEXT NOT NULL,
+            passed BIGINT NOT NULL,
+            score DOUBLE PRECISION,
+            latency_ms DOUBLE PRECISION NOT NULL,
+            prompt_tokens BIGINT NOT NULL,
+            completion_tokens BIGINT NOT NULL,
+            cost_micros BIGINT NOT NULL,
+            PRIMARY KEY (run_id, item, model)
+        )
+        """,
     ]
 
     /// A router model's requests: the child that answered, and what the router's default would have cost (SQLite's v10).

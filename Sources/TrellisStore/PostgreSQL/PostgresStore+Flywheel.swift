@@ -104,18 +104,21 @@ extension PostgresStore {
         let limitPlaceholder = sql.bind(limit)
         let statement = sql.query(
             """
-            SELECT i.request_id, i.model, i.messages, i.answer, f.rating, f.correction
+            SELECT i.request_id, i.model, i.messages, i.answer, f.rating, f.correction, i.at_ms
             FROM interactions i JOIN feedback f ON f.request_id = i.request_id
             WHERE \(conditions.joined(separator: " AND ")) ORDER BY i.request_id COLLATE "C" LIMIT \(limitPlaceholder)
             """)
         return try await read { connection in
             var out: [RatedInteraction] = []
             let rows = try await connection.query(statement, logger: Self.quiet)
-            for try await (requestID, model, messages, answer, rating, correction) in rows.decode((String, String, String, String, Int, String?).self) {
-                out.append(
-                    RatedInteraction(
-                        requestID: requestID, model: model, messages: (try? JSONParser.parse(messages)) ?? .array([]), answer: answer, rating: rating,
-                        correction: correction))
+            for try await (requestID, model, messages, answer, rating, correction, atMs) in rows.decode(
+                (String, String, String, String, Int, String?, Int64).self)
+            {
+                var rated = RatedInteraction(
+                    requestID: requestID, model: model, messages: (try? JSONParser.parse(messages)) ?? .array([]), answer: answer, rating: rating,
+                    correction: correction)
+                rated.atMs = atMs
+                out.append(rated)
             }
             return out
         }

@@ -3,5 +3,5 @@
 /// `UsageStore & FlywheelStore`, `KnowledgeService` a `KnowledgeStore`, …), and the gateway holds the whole.
 /// Nothing in these protocols names an engine's types: a second engine slots in behind them.
 public protocol TrellisStoreEngine: CatalogStore, KeyStore, UsageStore, FlywheelStore, KnowledgeStore, AuditStore, MaintenanceStore, LimitStore,
-    ResponseStore
+    ResponseStore, EvalStore
 {}

@@ -377,5 +377,57 @@ enum Migrations {
                     ALTER TABLE usage ADD COLUMN baseline_cost_micros INTEGER;
                     """)
         }
+        migrator.registerMigration("v11-evaluation") { db in
+            // Evaluation sets (versions of their items, per tenant or shared), runs and their results.
+            try db.execute(
+                sql: """
+                    CREATE TABLE eval_sets (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        tenant_id TEXT,
+                        name TEXT NOT NULL,
+                        version INTEGER NOT NULL,
+                        items TEXT NOT NULL,
+                        item_count INTEGER NOT NULL,
+                        created_at_ms INTEGER NOT NULL,
+                        created_by TEXT NOT NULL
+                    ) STRICT;
+                    CREATE UNIQUE INDEX eval_sets_name ON eval_sets(COALESCE(tenant_id, ''), name, version);
+                    CREATE TABLE eval_runs (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        tenant_id TEXT NOT NULL,
+                        key_id TEXT NOT NULL,
+                        set_id TEXT NOT NULL,
+                        set_name TEXT NOT NULL,
+                        set_version INTEGER NOT NULL,
+                        models TEXT NOT NULL,
+                        scorers TEXT NOT NULL,
+                        concurrency INTEGER NOT NULL,
+                        status TEXT NOT NULL,
+                        error TEXT,
+                        total INTEGER NOT NULL,
+                        created_at_ms INTEGER NOT NULL,
+                        finished_at_ms INTEGER,
+                        created_by TEXT NOT NULL,
+                        heartbeat_ms INTEGER NOT NULL
+                    ) STRICT;
+                    CREATE INDEX eval_runs_tenant ON eval_runs(tenant_id, created_at_ms);
+                    CREATE INDEX eval_runs_status ON eval_runs(status);
+                    CREATE TABLE eval_results (
+                        run_id TEXT NOT NULL,
+                        item INTEGER NOT NULL,
+                        model TEXT NOT NULL,
+                        answer TEXT,
+                        error TEXT,
+                        scores TEXT NOT NULL,
+                        passed INTEGER NOT NULL,
+                        score REAL,
+                        latency_ms REAL NOT NULL,
+                        prompt_tokens INTEGER NOT NULL,
+                        completion_tokens INTEGER NOT NULL,
+                        cost_micros INTEGER NOT NULL,
+                        PRIMARY KEY (run_id, item, model)
+                    ) STRICT;
+                    """)
+        }
     }
 }

@@ -96,14 +96,16 @@ extension SQLiteStore {
             let rows = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT i.request_id, i.model, i.messages, i.answer, f.rating, f.correction
+                    SELECT i.request_id, i.model, i.messages, i.answer, f.rating, f.correction, i.at_ms
                     FROM interactions i JOIN feedback f ON f.request_id = i.request_id
                     WHERE \(conditions.joined(separator: " AND ")) ORDER BY i.request_id LIMIT ?
                     """, arguments: StatementArguments(arguments))
             return rows.map { row in
-                RatedInteraction(
+                var rated = RatedInteraction(
                     requestID: row["request_id"], model: row["model"], messages: (try? JSONParser.parse(row["messages"] as String)) ?? .array([]),
                     answer: row["answer"], rating: row["rating"], correction: row["correction"])
+                rated.atMs = row["at_ms"]
+                return rated
             }
         }
     }

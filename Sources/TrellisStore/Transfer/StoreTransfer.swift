@@ -95,6 +95,19 @@ public struct TransferTable: Sendable, Hashable, CustomStringConvertible {
             "interactions", ["request_id", "tenant_id", "model", "model_version", "at_ms", "messages", "answer", "expires_at_ms"],
             key: ["request_id"]),
         TransferTable("responses", ["id", "tenant_id", "model", "created_at_ms", "expires_at_ms", "response", "conversation"]),
+        TransferTable("eval_sets", ["id", "tenant_id", "name", "version", "items", "item_count", "created_at_ms", "created_by"]),
+        TransferTable(
+            "eval_runs",
+            [
+                "id", "tenant_id", "key_id", "set_id", "set_name", "set_version", "models", "scorers", "concurrency", "status", "error", "total",
+                "created_at_ms", "finished_at_ms", "created_by", "heartbeat_ms",
+            ]),
+        TransferTable(
+            "eval_results",
+            [
+                "run_id", "item", "model", "answer", "error", "scores", "passed", "score", "latency_ms", "prompt_tokens", "completion_tokens",
+                "cost_micros",
+            ], key: ["run_id", "item", "model"]),
         TransferTable("audit_log", ["id", "at_ms", "actor", "tenant_id", "action", "target", "detail"]),
     ]
 

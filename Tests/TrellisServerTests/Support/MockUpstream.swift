@@ -34,6 +34,8 @@ import Synchronization
 /// - `echo-stream`: streams "echo:<last user message>" in pieces of three characters.
 /// - `empty`, `refuse`, `refusal-field`: whole answers with no content, with refusal wording, and with the
 ///   message's `refusal` field set (for routers' cascades).
+/// - `judge`: grades like an evaluation's judge: `{"score": 9, …}` when the candidate answer in the last user message
+///   starts with "echo:", else `{"score": 1, …}`.
 /// - `GET /v1/models` answers 503 while `modelsHealthy` is false (for the active health checks).
 ///
 /// - a model named `lora-…` or `trellis.…`: a vLLM-style dynamic adapter; 404 (vLLM's "does not exist") until
@@ -219,6 +221,11 @@ final class MockUpstream: Sendable {
         case "empty": ["role": "assistant", "content": ""]
         case "refuse": ["role": "assistant", "content": "I'm sorry, but I can't help with that."]
         case "refusal-field": ["role": "assistant", "content": .null, "refusal": "This request is not allowed."]
+        case "judge":
+            [
+                "role": "assistant",
+                "content": lastUser.contains("<candidate_answer>\necho:") ? "{\"score\": 9, \"reason\": \"matches\"}" : "{\"score\": 1, \"reason\": \"off\"}",
+            ]
         default: ["role": "assistant", "content": .string("echo:" + lastUser)]
         }
     }

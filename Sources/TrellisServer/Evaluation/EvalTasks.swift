@@ -1,0 +1,84 @@
+import Foundation
+import Logging
+import Synchronization
+import TrellisStore
+
+/// The evaluation runs this process executes, each in a task of its own, and their heartbeats: a run whose
+/// process stops (a crash, a restart, a replica taken away) is claimed by the next ``EvalService`` round of any
+/// process on the store, and resumed with the results kept so far.
+final class EvalTasks: Sendable {
+    private let tasks = Mutex<[String: Task<Void, Never>]>([:])
+
+    /// A run is another process's while its heartbeat is younger than this.
+    static let staleAfter: TimeInterval = 60
+    /// How often a running run's heartbeat is written.
+    static let heartbeat: Duration = .seconds(15)
+
+    /// Starts executing `run` unless this process already does.
+    func start(_ run: EvalRunRecord, gateway: Gateway, logger: Logger) {
+        tasks.withLock { tasks in
+            guard tasks[run.id] == nil else { return }
+            tasks[run.id] = Task { [self] in
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask { await EvalRunner(gateway: gateway, run: run, logger: logger).execute() }
+                    group.addTask { await Self.beat(run.id, store: gateway.store) }
+                    // Whichever ends first ends the other: the runner's end stops the heartbeat, a run cancelled
+                    // elsewhere stops the runner.
+                    await group.next()
+                    group.cancelAll()
+                }
+                self.tasks.withLock { _ = $0.removeValue(forKey: run.id) }
+            }
+        }
+    }
+
+    /// Stops executing a run here (its status is the caller's to set).
+    func cancel(_ id: String) {
+        tasks.withLock { $0[id] }?.cancel()
+    }
+
+    func isRunning(_ id: String) -> Bool { tasks.withLock { $0[id] != nil } }
+
+    /// Cancels every run (shutdown): they stay `running` in the store, for the next start to resume.
+    func cancelAll() {
+        for task in tasks.withLock({ Array($0.values) }) { task.cancel() }
+    }
+
+    /// Writes the run's heartbeat until cancelled; returns (which stops the run here) when the run is no longer
+    /// `running`, as after a cancel through another process.
+    private static func beat(_ id: String, store: any TrellisStoreEngine) async {
+        while !Task.isCancelled {
+            if (try? await store.touchEvalRun(id: id, now: Date())) == false { return }
+            do { try await Task.sleep(for: heartbeat) } catch { return }
+        }
+    }
+}
+
+/// Claims and resumes evaluation runs left `running` by a process that stopped: at start every run not touched in
+/// the last minute (with SQLite, one process per file, every run), then every 30 seconds; cancels this process's
+/// runs at shutdown.
+struct EvalService: PeriodicService {
+    let gateway: Gateway
+    let logger: Logger
+    var interval: Duration { .seconds(30) }
+    var waitsBeforeFirstRound: Bool { false }
+
+    func run() async throws {
+        await runRounds()
+        gateway.evaluations.cancelAll()
+    }
+
+    func round() async {
+        guard gateway.readiness.isReady else { return }
+        let now = Date()
+        let staleBefore = gateway.store.sharesLimits ? now.addingTimeInterval(-EvalTasks.staleAfter) : now
+        do {
+            for run in try await gateway.store.claimEvalRuns(staleBefore: staleBefore, now: now) where !gateway.evaluations.isRunning(run.id) {
+                logger.info("evaluation run resumed", metadata: ["run": "\(run.id)"])
+                gateway.evaluations.start(run, gateway: gateway, logger: logger)
+            }
+        } catch {
+            logger.error("evaluation runs not claimed", metadata: ["error_type": "\(type(of: error))"])
+        }
+    }
+}
