@@ -3,16 +3,26 @@ Selenium against the real gateway binary and the real llama.cpp model server, wi
 feedback made through the API first.
 
 Each page is opened and checked against the API, and a screenshot of it is saved under
-test-output/console/ (git-ignored). TRELLIS_E2E_BROWSER=0 skips the module.
+test-output/console/ (git-ignored); the Chinese overview and the evaluation page also go to docs/images/.
+The console is in English and Simplified Chinese: the tests ask for English (the language remembered in
+localStorage) unless they test the language itself. The evaluation page is checked against a stand-in for
+the evaluation routes that answers as the HTTP contract says (`EvalBackend`), and against the gateway's own
+routes once it serves them. TRELLIS_E2E_BROWSER=0 skips the module.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
+import re
 import shutil
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -25,6 +35,7 @@ from conftest import (
     Admin,
     Gateway,
     assert_clean_exit,
+    free_port,
     start_gateway,
     stop_gateway,
 )
@@ -43,6 +54,8 @@ from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 SHOTS = REPO / "test-output" / "console"
+DOC_IMAGES = REPO / "docs" / "images"
+CONSOLE_DIR = REPO / "Sources" / "TrellisServer" / "Resources" / "console"
 XSS_SCRIPT = "<script>alert(1)</script>"
 XSS_IMG = "<img src=x onerror=alert(1)>"
 XSS = f"Claims helper {XSS_SCRIPT} {XSS_IMG}"
@@ -196,11 +209,23 @@ def find(driver: WebDriver, css: str, timeout: float = WAIT) -> WebElement:
     return wait(driver, timeout).until(EC.visibility_of_element_located((By.CSS_SELECTOR, css)), f"no visible {css}")
 
 
-def sign_in(driver: WebDriver, gw: Gateway, key: str) -> None:
-    # Forget the tab's key on a page that runs no script (the console page would sign in again with it).
-    driver.get(gw.url + "/console/console.css")
-    driver.execute_script("sessionStorage.clear()")
-    driver.get(gw.url + "/console")
+LANG_STORAGE = "trellis.console.lang"
+
+
+def fresh_tab(driver: WebDriver, url: str, lang: str | None = "en") -> None:
+    """Forgets the tab's key on a page that runs no script (the console page would sign in again with it) and
+    sets the remembered language (None: none, so the console follows the browser's languages). The tests find
+    elements by their English text, so they ask for English."""
+    driver.get(url + "/console/console.css")
+    driver.execute_script(
+        "sessionStorage.clear(); localStorage.clear(); if (arguments[1]) localStorage.setItem(arguments[0], arguments[1]);", LANG_STORAGE, lang
+    )
+
+
+def sign_in(driver: WebDriver, gw: Gateway | str, key: str, lang: str | None = "en") -> None:
+    url = gw if isinstance(gw, str) else gw.url
+    fresh_tab(driver, url, lang)
+    driver.get(url + "/console")
     box = find(driver, "#key-input")
     box.clear()
     box.send_keys(key)
@@ -219,6 +244,13 @@ def shot(driver: WebDriver, name: str) -> None:
     path = SHOTS / f"{name}.png"
     assert driver.save_screenshot(str(path)), path
     assert path.stat().st_size > 5_000, f"{path} looks empty"
+
+
+def doc_shot(driver: WebDriver, name: str) -> None:
+    """A screenshot for the documentation (docs/images/), kept in test-output/console/ too."""
+    shot(driver, name)
+    DOC_IMAGES.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(SHOTS / f"{name}.png", DOC_IMAGES / f"{name}.png")
 
 
 def assert_no_alert(driver: WebDriver) -> None:
@@ -245,9 +277,10 @@ def expected_tiles(row: dict | None) -> dict[str, str]:
         "requests": f"{row['requests']:,}",
         "users": f"{row['users']:,}",
         "tokens": f"{row['prompt_tokens'] + row['completion_tokens']:,}",
-        "cost": f"{row['cost']:.4f}",
+        # Intl.NumberFormat: grouped, in English as in Chinese.
+        "cost": f"{row['cost']:,.4f}",
         "error-rate": f"{100 * row['errors'] / row['requests']:.1f}%" if row["requests"] else "–",
-        "p95": f"{row['p95_ms']:.1f} ms" if row["p95_ms"] is not None else "–",
+        "p95": f"{row['p95_ms']:,.1f} ms" if row["p95_ms"] is not None else "–",
     }
 
 
@@ -260,8 +293,7 @@ def utc_days(count: int) -> tuple[str, str]:
 
 
 def test_sign_in_refuses_a_wrong_key_and_keeps_the_key_out_of_urls_and_cookies(demo: Demo, browser: WebDriver):
-    browser.get(demo.gateway.url + "/console/console.css")
-    browser.execute_script("sessionStorage.clear()")
+    fresh_tab(browser, demo.gateway.url)
     browser.get(demo.gateway.url + "/console/")
     find(browser, "#key-input").send_keys("not-a-key-not-a-key")
     browser.find_element(By.CSS_SELECTOR, "#sign-in-form button[type=submit]").click()
@@ -275,7 +307,9 @@ def test_sign_in_refuses_a_wrong_key_and_keeps_the_key_out_of_urls_and_cookies(d
     assert demo.gateway.admin_key not in browser.current_url
     assert browser.get_cookies() == []
     assert browser.execute_script("return sessionStorage.getItem('trellis.console.key')") == demo.gateway.admin_key
-    assert browser.execute_script("return localStorage.length") == 0
+    # localStorage holds the language and nothing else.
+    stored = browser.execute_script("return Object.fromEntries(Object.entries(localStorage))")
+    assert stored == {LANG_STORAGE: "en"}, stored
     # A reload keeps the tab signed in; signing out forgets the key.
     browser.refresh()
     find(browser, "#overview-tiles")
@@ -394,8 +428,8 @@ def test_version_comparison_matches_the_report(demo: Demo, browser: WebDriver):
     assert row("Users") == [str(report[1]["users"]), str(report[2]["users"])]
     rates = [f"{100 * r['positive'] / (r['positive'] + r['negative']):.1f}%" for r in (report[1], report[2])]
     assert row("Positive feedback") == rates == ["33.3%", "100.0%"]
-    assert row("p95 latency") == [f"{report[v]['p95_ms']:.1f} ms" for v in (1, 2)]
-    assert row("Cost") == [f"{report[v]['cost']:.4f}" for v in (1, 2)]
+    assert row("p95 latency") == [f"{report[v]['p95_ms']:,.1f} ms" for v in (1, 2)]
+    assert row("Cost") == [f"{report[v]['cost']:,.4f}" for v in (1, 2)]
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", compare)
     shot(browser, "03-version-comparison")
 
@@ -554,8 +588,7 @@ def test_tenant_admin_sees_only_its_tenant(demo: Demo, browser: WebDriver):
 
 def test_keyboard_only(demo: Demo, browser: WebDriver):
     """Signed in and moved between pages with the keyboard alone; focus lands on each page's heading."""
-    browser.get(demo.gateway.url + "/console/console.css")
-    browser.execute_script("sessionStorage.clear()")
+    fresh_tab(browser, demo.gateway.url)
     browser.get(demo.gateway.url + "/console")
     box = find(browser, "#key-input")
     wait(browser).until(lambda d: d.switch_to.active_element == box)
@@ -606,3 +639,468 @@ def test_usage_key_sees_only_the_overview(demo: Demo, browser: WebDriver):
     WebDriverWait(browser, 20).until(lambda b: b.find_element(By.ID, "page").get_attribute("data-page") == "overview")
     find(browser, "#overview-tiles")
     assert "keys" not in [a.get_attribute("data-page") for a in browser.find_elements(By.CSS_SELECTOR, "#nav a") if a.is_displayed()]
+
+
+# --------------------------------------------------------------------------- languages
+
+
+def dictionary(name: str) -> dict[str, str]:
+    """The strings of strings-en.js or strings-zh.js: one `"key": "value",` a line."""
+    text = (CONSOLE_DIR / name).read_text(encoding="utf-8")
+    entries = re.findall(r'^\s*"([^"]+)":\s*"((?:[^"\\]|\\.)*)",\s*$', text, re.M)
+    lines = [line for line in text.splitlines() if line.strip().startswith('"')]
+    assert len(entries) == len(lines), f"{name}: a line the check cannot read"
+    keys = [k for k, _ in entries]
+    assert len(keys) == len(set(keys)), f"{name}: a key twice"
+    return dict(entries)
+
+
+def test_both_dictionaries_have_the_same_keys_and_placeholders():
+    en, zh = dictionary("strings-en.js"), dictionary("strings-zh.js")
+    assert sorted(set(en) - set(zh)) == [], "keys missing in Chinese"
+    assert sorted(set(zh) - set(en)) == [], "keys missing in English"
+    for key in en:
+        assert set(re.findall(r"\{(\w+)\}", en[key])) == set(re.findall(r"\{(\w+)\}", zh[key])), key
+        assert zh[key].strip(), key
+    # Every key the scripts and the page name is in the dictionaries (keys built at run time from a status,
+    # scorer, scope or verdict are listed here).
+    scripts = {p.name: p.read_text(encoding="utf-8") for p in CONSOLE_DIR.glob("*.js") if not p.name.startswith("strings-")}
+    prefixes = sorted({k.split(".")[0] for k in en if "." in k})
+    used = set()
+    for text in scripts.values():
+        used |= set(re.findall(r'"((?:%s)\.[a-z0-9_]+)"' % "|".join(prefixes), text))
+    used |= set(re.findall(r'data-i18n(?:-aria-label)?="([^"]+)"', (CONSOLE_DIR / "index.html").read_text(encoding="utf-8")))
+    used |= {f"eval.status_{s}" for s in ("running", "done", "failed", "cancelled")}
+    used |= {f"eval.scorer_{s}{h}" for s in ("exact", "contains", "regex", "similarity", "judge") for h in ("", "_hint")}
+    used |= {f"keys.scope_{s}" for s in ("inference", "manage", "usage")}
+    used |= {f"eval.verdict_{s}" for s in ("better", "worse", "unclear", "none")}
+    assert sorted(used - set(en)) == [], "keys used but not defined"
+    assert sorted(set(en) - used) == [], "keys defined but never used"
+
+
+def test_console_files_are_small_served_and_never_build_html():
+    """Every file of the console is under 500 lines, compiled in (Package.swift) and served (ConsoleController's
+    allowlist); no script builds HTML from strings; only i18n.js touches localStorage (for the language)."""
+    package = (REPO / "Package.swift").read_text(encoding="utf-8")
+    controller = (REPO / "Sources" / "TrellisServer" / "Controllers" / "ConsoleController.swift").read_text(encoding="utf-8")
+    names = sorted(p.name for p in CONSOLE_DIR.iterdir() if p.is_file())
+    assert {"index.html", "console.css", "app.js", "lib.js", "i18n.js", "strings-en.js", "strings-zh.js"} <= set(names)
+    for name in names:
+        text = (CONSOLE_DIR / name).read_text(encoding="utf-8")
+        assert len(text.splitlines()) <= 500, f"{name} has {len(text.splitlines())} lines"
+        assert f'.embedInCode("Resources/console/{name}")' in package, f"{name} is not in Package.swift"
+        symbol = re.sub(r"[^A-Za-z0-9]", "_", name)
+        assert re.search(rf'"{re.escape(name)}": \w+\(PackageResources\.{symbol}\b', controller), f"{name} is not served"
+        if name.endswith(".js"):
+            for forbidden in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+                assert forbidden not in text, f"{name} uses {forbidden}"
+            assert ("localStorage" in text) == (name == "i18n.js"), f"{name}: localStorage"
+            for imported in re.findall(r'from "\./([^"]+)"', text):
+                assert imported in names, f"{name} imports {imported}, which is not served"
+
+
+def lang_of(driver: WebDriver) -> str:
+    return driver.execute_script("return document.documentElement.lang")
+
+
+def nav_text(driver: WebDriver, page: str) -> str:
+    return driver.find_element(By.CSS_SELECTOR, f'#nav a[data-page="{page}"]').text
+
+
+def heading(driver: WebDriver) -> str:
+    return driver.find_element(By.CSS_SELECTOR, "#page h1").text
+
+
+def accept_language(driver: WebDriver, languages: str) -> None:
+    """What the browser says it prefers (navigator.languages), for the pages loaded after this."""
+    agent = driver.execute_script("return navigator.userAgent")
+    driver.execute_cdp_cmd("Emulation.setUserAgentOverride", {"userAgent": agent, "acceptLanguage": languages})
+
+
+def test_chinese_follows_the_browser_and_the_remembered_switch(demo: Demo, browser: WebDriver):
+    gw = demo.gateway
+    # No choice remembered: the browser's languages decide (this browser prefers en-US).
+    sign_in(browser, gw, gw.admin_key, lang=None)
+    find(browser, "#overview-tiles")
+    assert lang_of(browser) == "en" and nav_text(browser, "overview") == "Overview"
+    try:
+        accept_language(browser, "zh-TW,en;q=0.8")
+        browser.refresh()
+        find(browser, "#overview-tiles")
+        assert browser.execute_script("return navigator.languages[0]") == "zh-TW"
+        assert lang_of(browser) == "zh-CN" and nav_text(browser, "overview") == "概览"
+        assert browser.execute_script(f"return localStorage.getItem('{LANG_STORAGE}')") is None
+    finally:
+        accept_language(browser, "en-US,en")
+    browser.refresh()
+    find(browser, "#overview-tiles")
+    assert nav_text(browser, "overview") == "Overview"
+
+    # The switch: applied at once, to the page on screen, and remembered; the focus stays on it.
+    browser.find_element(By.CSS_SELECTOR, '#lang-switch button[data-lang="zh-CN"]').click()
+    wait(browser).until(lambda d: heading(d) == "概览")
+    find(browser, "#overview-tiles")
+    assert lang_of(browser) == "zh-CN"
+    assert [nav_text(browser, p) for p in ("overview", "models", "playground", "knowledge", "evaluations", "keys", "audit")] == [
+        "概览", "模型", "试用", "知识库", "评测", "密钥", "审计",
+    ]
+    assert browser.find_element(By.ID, "who").text == "运维管理员"
+    assert browser.switch_to.active_element.get_attribute("data-lang") == "zh-CN"
+    assert browser.find_element(By.CSS_SELECTOR, '#lang-switch button[data-lang="zh-CN"]').get_attribute("aria-pressed") == "true"
+    assert browser.execute_script(f"return localStorage.getItem('{LANG_STORAGE}')") == "zh-CN"
+    assert "控制台" in browser.title
+    start, end = utc_days(7)
+    report = demo.usage(**{"from": start, "to": end})
+    for metric, value in expected_tiles(report["data"][0]).items():
+        assert tile(browser, metric) == value, metric
+    labels = [dt_.text for dt_ in browser.find_elements(By.CSS_SELECTOR, "#overview-tiles dt")]
+    assert labels == ["请求数", "活跃终端用户", "Token 数", "费用", "错误率", "p95 延迟"]
+    # Dates as Chinese writes them; numbers grouped as Intl.NumberFormat does for zh-CN.
+    period = browser.find_element(By.CSS_SELECTOR, "#page-overview .row p.muted").text
+    assert re.fullmatch(r"按 UTC 整天统计：\d{4}年\d{1,2}月\d{1,2}日 至 \d{4}年\d{1,2}月\d{1,2}日。", period), period
+    formatted = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "import('/console/i18n.js').then((m) => done([m.language(), m.fmtInt(12345), m.fmtCost(1234.5), m.fmtDay('2025-06-05'), m.fmtPct(1, 3)]));"
+    )
+    assert formatted == ["zh-CN", "12,345", "1,234.5000", "2025年6月5日", "33.3%"]
+    assert browser.find_element(By.XPATH, "//h2[text()='热门租户']")
+    assert csp_violations(browser) == []
+    doc_shot(browser, "console-overview-zh")
+
+    # A reload keeps the choice.
+    browser.refresh()
+    find(browser, "#overview-tiles")
+    assert lang_of(browser) == "zh-CN" and heading(browser) == "概览" and nav_text(browser, "overview") == "概览"
+    # Other pages in Chinese, the API's values untouched.
+    card = open_page(browser, "models", 'section[data-model="claims-assistant"]')
+    assert heading(browser) == "模型" and card.find_element(By.CSS_SELECTOR, "p.description").text == XSS
+    assert card.find_element(By.CSS_SELECTOR, ".compare button").text == "版本对比"
+    open_page(browser, "audit", "#audit-list table")
+    assert [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#audit-list th")][:2] == ["时间", "操作者"]
+    assert "年" in browser.find_element(By.CSS_SELECTOR, "#audit-list tr[data-audit] time").text
+    # Signed out, the sign-in page is in Chinese too, with the scopes still as code.
+    browser.find_element(By.ID, "sign-out").click()
+    find(browser, "#key-input")
+    assert browser.find_element(By.ID, "sign-in-title").text == "登录"
+    assert [c.text for c in browser.find_elements(By.CSS_SELECTOR, "#sign-in p code")] == ["manage", "usage"]
+    browser.find_element(By.CSS_SELECTOR, '#lang-switch button[data-lang="en"]').click()
+    wait(browser).until(lambda d: d.find_element(By.ID, "sign-in-title").text == "Sign in")
+    assert lang_of(browser) == "en" and browser.execute_script(f"return localStorage.getItem('{LANG_STORAGE}')") == "en"
+
+
+# --------------------------------------------------------------------------- evaluations
+
+
+def api_error(status: int, message: str, code: str) -> tuple[int, dict]:
+    return status, {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
+
+
+class EvalBackend:
+    """A stand-in for the evaluation routes (/admin/v1/eval-*), answering as the HTTP contract says, in front
+    of the gateway: every other request goes to the gateway as it is. A run moves on one item each time it is
+    read, so the page's refreshing is what finishes it. `missing`: "all" answers every evaluation route 404
+    (a gateway without them), "list" only GET /admin/v1/eval-runs."""
+
+    MODELS_ANSWER = "Hello <img src=x onerror=alert(1)> 你好"
+
+    def __init__(self, gateway_url: str) -> None:
+        self.gateway_url = gateway_url
+        self.lock = threading.Lock()
+        self.server: ThreadingHTTPServer | None = None
+        self.reset()
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def reset(self) -> None:
+        with self.lock:
+            self.missing: str | None = None
+            self.sets = [{"name": "claims-smoke", "tenant": "acme", "version": 2, "items": 3, "created_at": "2025-06-05T08:00:00Z"}]
+            self.runs: dict[str, dict] = {}
+            self.started: list[dict] = []
+            self.reads: dict[str, list[float]] = {}
+
+    def view(self, run: dict) -> dict:
+        out = {k: run[k] for k in ("id", "status", "tenant", "set", "set_version", "models", "scorers", "created_at")}
+        out["progress"] = {"done": run["done"], "total": run["total"]}
+        out["results"] = []
+        for i, label in enumerate(run["models"]):
+            name, version = label.split("@")
+            passed = min(run["done"] // len(run["models"]), 1 + i)
+            out["results"].append(
+                {"model": name, "version": int(version), "score": [0.5, 0.8333][i % 2], "passed": passed, "failed": 3 - passed if run["status"] == "done" else 0,
+                 "errors": 0, "p50_ms": 1234.5, "tokens": 12345, "cost": 0.0123}
+            )
+        if run["status"] == "done" and len(run["models"]) == 2:
+            out["comparison"] = {"a": run["models"][0], "b": run["models"][1], "better": 2, "worse": 0, "same": 1,
+                                 "mean_difference": 0.333, "ci_low": 0.05, "ci_high": 0.61, "confidence": 0.9}
+        return out
+
+    def items(self, run: dict) -> list[dict]:
+        out = []
+        for item in range(1, 4):
+            for i, label in enumerate(run["models"]):
+                name, version = label.split("@")
+                passed = item <= 1 + i
+                out.append({"item": item, "model": name, "version": int(version), "answer": f"{self.MODELS_ANSWER} #{item}", "passed": passed,
+                            "scores": [{"scorer": "contains", "score": 1.0 if passed else 0.0, "passed": passed, "reason": "expected text found" if passed else "expected text <b>absent</b>"}]})
+        return out
+
+    def answer(self, method: str, path: str, body: bytes, authorization: str | None) -> tuple[int, dict | None]:
+        if not (authorization or "").startswith("Bearer "):
+            return api_error(401, "Missing API key.", "invalid_api_key")
+        with self.lock:
+            if self.missing == "all" or (self.missing == "list" and method == "GET" and path == "/admin/v1/eval-runs"):
+                return api_error(404, f"No route for {method} {path}.", "not_found")
+            if method == "GET" and path == "/admin/v1/eval-sets":
+                return 200, {"data": self.sets}
+            if method == "GET" and path == "/admin/v1/eval-runs":
+                return 200, {"data": [self.view(r) for r in reversed(self.runs.values())]}
+            if method == "POST" and path == "/admin/v1/eval-runs":
+                request = json.loads(body)
+                self.started.append(request)
+                run_id = f"evr_{len(self.runs) + 1}"
+                self.runs[run_id] = {"id": run_id, "status": "running", "tenant": request.get("tenant", "acme"), "set": request["set"], "set_version": 2,
+                                     "models": request["models"], "scorers": request["scorers"],
+                                     "created_at": "2025-06-05T09:30:00Z", "done": 0, "total": 3 * len(request["models"])}
+                return 202, {"id": run_id, "status": "running"}
+            match = re.fullmatch(r"/admin/v1/eval-runs/([^/]+)(/items)?", path)
+            run = self.runs.get(match.group(1)) if match else None
+            if run is None:
+                return api_error(404, "The evaluation run does not exist.", "not_found")
+            if method == "DELETE" and not match.group(2):
+                if run["status"] == "running":
+                    run["status"] = "cancelled"
+                return 200, {"id": run["id"], "status": run["status"]}
+            if method == "GET" and match.group(2):
+                return 200, {"data": self.items(run)}
+            if method == "GET":
+                self.reads.setdefault(run["id"], []).append(time.monotonic())
+                if run["status"] == "running":
+                    run["done"] += 1
+                    if run["done"] >= run["total"]:
+                        run["status"] = "done"
+                return 200, self.view(run)
+            return api_error(405, "Method not allowed.", "method_not_allowed")
+
+
+class EvalHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    backend: EvalBackend
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.forward("GET")
+
+    def do_POST(self) -> None:
+        self.forward("POST")
+
+    def do_PUT(self) -> None:
+        self.forward("PUT")
+
+    def do_PATCH(self) -> None:
+        self.forward("PATCH")
+
+    def do_DELETE(self) -> None:
+        self.forward("DELETE")
+
+    def reply(self, status: int, headers: list[tuple[str, str]], data: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def forward(self, method: str) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        path = urlsplit(self.path).path
+        if path.startswith("/admin/v1/eval-"):
+            status, payload = self.backend.answer(method, path, body, self.headers.get("Authorization"))
+            self.reply(status, [("Content-Type", "application/json")], b"" if payload is None else json.dumps(payload).encode())
+            return
+        skip = {"host", "connection", "content-length", "accept-encoding"}
+        r = requests.request(method, self.backend.gateway_url + self.path, headers={k: v for k, v in self.headers.items() if k.lower() not in skip},
+                             data=body or None, timeout=120, allow_redirects=False)
+        hop = {"connection", "transfer-encoding", "content-length", "content-encoding", "keep-alive", "date", "server"}
+        self.reply(r.status_code, [(k, v) for k, v in r.headers.items() if k.lower() not in hop], r.content)
+
+
+@pytest.fixture(scope="module")
+def eval_backend(demo: Demo) -> Iterator[EvalBackend]:
+    backend = EvalBackend(demo.gateway.url)
+    handler = type("Handler", (EvalHandler,), {"backend": backend})
+    backend.server = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    backend.server.daemon_threads = True
+    thread = threading.Thread(target=backend.server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield backend
+    finally:
+        backend.server.shutdown()
+        backend.server.server_close()
+
+
+def run_status(driver: WebDriver) -> str | None:
+    return driver.find_element(By.ID, "eval-run").get_attribute("data-status")
+
+
+def test_evaluation_page_follows_the_contract(demo: Demo, browser: WebDriver, eval_backend: EvalBackend):
+    mock = eval_backend
+    mock.reset()
+    sign_in(browser, mock.url, demo.gateway.admin_key)
+    open_page(browser, "evaluations", "#eval-sets table")
+    row = browser.find_element(By.CSS_SELECTOR, '#eval-sets tr[data-set="claims-smoke"]')
+    assert [c.text for c in row.find_elements(By.TAG_NAME, "td")][:4] == ["claims-smoke", "acme", "2", "3"]
+    assert "No runs yet." in browser.find_element(By.ID, "eval-runs").text
+    # A scorer's own fields show with its box; the page refuses a similarity scorer without its model.
+    assert not browser.find_element(By.ID, "eval-pattern").is_displayed()
+    browser.find_element(By.ID, "eval-scorer-regex").click()
+    find(browser, "#eval-pattern").send_keys("hello|hi")
+    browser.find_element(By.ID, "eval-models").send_keys("claims-assistant@1, claims-assistant@2")
+    browser.find_element(By.ID, "eval-scorer-similarity").click()
+    browser.find_element(By.CSS_SELECTOR, "#eval-start button[type=submit]").click()
+    wait(browser).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "#eval-start .error"), "needs a model"))
+    assert browser.switch_to.active_element.get_attribute("id") == "eval-similarity-model" and mock.started == []
+    browser.find_element(By.ID, "eval-similarity-model").send_keys("embedder")
+    browser.find_element(By.ID, "eval-scorer-judge").click()
+    find(browser, "#eval-judge-model").send_keys("claims-assistant@1")
+    browser.find_element(By.ID, "eval-rubric").send_keys("Polite and short. 礼貌简短。")
+    browser.find_element(By.CSS_SELECTOR, "#eval-start button[type=submit]").click()
+    find(browser, "#eval-run")
+    assert mock.started == [{
+        "set": "claims-smoke", "tenant": "acme", "models": ["claims-assistant@1", "claims-assistant@2"],
+        "scorers": [{"type": "exact"}, {"type": "regex", "pattern": "hello|hi"}, {"type": "similarity", "model": "embedder", "threshold": 0.8},
+                    {"type": "judge", "model": "claims-assistant@1", "rubric": "Polite and short. 礼貌简短。"}],
+    }]
+    # The run's progress is read again every 2 s until it ends: six reads move it through its six answers.
+    wait(browser, 60).until(lambda d: run_status(d) == "done")
+    reads = mock.reads["evr_1"]
+    assert len(reads) == 6, reads
+    gaps = [b - a for a, b in zip(reads, reads[1:])]
+    assert all(1.8 <= g <= 6 for g in gaps), gaps
+    progress = browser.find_element(By.ID, "eval-progress")
+    assert progress.get_attribute("value") == progress.get_attribute("max") == "6"
+    assert browser.find_element(By.ID, "eval-progress-text").text == "6 / 6 (100.0%)"
+    assert browser.find_element(By.ID, "eval-status").text == "done"
+    meta = browser.find_element(By.ID, "eval-run-meta").text
+    assert meta.startswith("set claims-smoke v2 · tenant acme · claims-assistant@1, claims-assistant@2 · scorers: exact, regex, similarity, judge · started "), meta
+    cells = [c.text for c in find(browser, '#eval-results tr[data-result="claims-assistant@2"]').find_elements(By.TAG_NAME, "td")]
+    assert cells == ["claims-assistant@2", "0.833", "2", "1", "0", "66.7%", "1,234.5 ms", "12,345", "0.0123"]
+    comparison = find(browser, "#eval-comparison section")
+    assert comparison.get_attribute("data-verdict") == "better"
+    values = {e.get_attribute("data-comparison"): e.text for e in comparison.find_elements(By.CSS_SELECTOR, "dd")}
+    assert values == {"better": "2", "worse": "0", "same": "1", "mean_difference": "+0.333", "ci": "+0.05 … +0.61"}
+    assert "90% confidence interval" in comparison.text and "the 90% interval of the difference is above zero" in comparison.text
+    # The items, with the answers and the scorers' reasons as text.
+    wait(browser).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#eval-items tr[data-item]")) == 6)
+    assert EvalBackend.MODELS_ANSWER in browser.find_element(By.ID, "eval-items").text
+    assert "expected text <b>absent</b>" in browser.find_element(By.ID, "eval-items").text
+    assert browser.execute_script("return document.querySelectorAll('#page img, #page script, #page b').length") == 0
+    assert_no_alert(browser)
+    browser.find_element(By.ID, "eval-only-failed").click()
+    assert [r.get_attribute("data-passed") for r in browser.find_elements(By.CSS_SELECTOR, "#eval-items tr[data-item]")] == ["false"] * 3
+    # The list of runs is read again when a run ends.
+    wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, '#eval-runs tr[data-run="evr_1"] td[data-status="done"]'))
+    assert csp_violations(browser) == []
+    shot(browser, "09-evaluations-contract")
+    browser.execute_script("window.scrollTo(0, 0)")
+    shot(browser, "09-evaluations-contract-form")
+
+    # Cancelled behind a confirm step.
+    browser.find_element(By.CSS_SELECTOR, "#eval-start button[type=submit]").click()
+    wait(browser).until(lambda d: d.find_element(By.ID, "eval-run").get_attribute("data-run") == "evr_2")
+    find(browser, "#eval-cancel").click()
+    find(browser, "#eval-cancel-confirm").click()
+    wait(browser).until(lambda d: run_status(d) == "cancelled")
+    assert mock.runs["evr_2"]["status"] == "cancelled"
+    assert not browser.find_element(By.ID, "eval-cancel").is_displayed()
+
+    # Leaving the page stops the refreshing.
+    browser.find_element(By.CSS_SELECTOR, "#eval-start button[type=submit]").click()
+    wait(browser).until(lambda d: d.find_element(By.ID, "eval-run").get_attribute("data-run") == "evr_3")
+    wait(browser).until(lambda d: len(mock.reads.get("evr_3", [])) >= 2)
+    open_page(browser, "overview", "#overview-tiles")
+    count = len(mock.reads["evr_3"])
+    time.sleep(5)
+    assert len(mock.reads["evr_3"]) == count and mock.runs["evr_3"]["status"] == "running"
+
+    # In Chinese.
+    open_page(browser, "evaluations", "#eval-runs table")
+    browser.find_element(By.CSS_SELECTOR, '#lang-switch button[data-lang="zh-CN"]').click()
+    wait(browser).until(lambda d: heading(d) == "评测")
+    # The run last opened is shown again when the page is drawn again.
+    wait(browser).until(lambda d: d.find_element(By.ID, "eval-run").get_attribute("data-run") == "evr_3")
+    find(browser, '#eval-runs tr[data-run="evr_1"] button[data-open-run]').click()
+    wait(browser).until(lambda d: run_status(d) == "done")
+    assert browser.find_element(By.ID, "eval-status").text == "已完成"
+    assert "配对比较" in browser.find_element(By.ID, "eval-comparison").text
+    shot(browser, "09-evaluations-contract-zh")
+    browser.find_element(By.CSS_SELECTOR, '#lang-switch button[data-lang="en"]').click()
+    wait(browser).until(lambda d: heading(d) == "Evaluations")
+
+
+def test_evaluation_page_without_the_evaluation_api(demo: Demo, browser: WebDriver, eval_backend: EvalBackend):
+    """A gateway without the evaluation routes: the page says so. Without the list of runs only: the runs
+    started in the tab are listed, and a run opens by its id."""
+    mock = eval_backend
+    mock.reset()
+    mock.missing = "all"
+    sign_in(browser, mock.url, demo.gateway.admin_key)
+    box = open_page(browser, "evaluations", "#eval-unavailable")
+    assert "does not offer evaluations yet" in box.text and "404: " in box.text and "(not_found)" in box.text
+    assert not browser.find_elements(By.ID, "eval-start")
+
+    mock.missing = "list"
+    browser.refresh()
+    find(browser, "#eval-runs-unavailable")
+    browser.find_element(By.ID, "eval-models").send_keys("claims-assistant@2")
+    browser.find_element(By.CSS_SELECTOR, "#eval-start button[type=submit]").click()
+    wait(browser, 60).until(lambda d: d.find_elements(By.ID, "eval-run") and run_status(d) == "done")
+    assert find(browser, '#eval-runs tr[data-run="evr_1"]')
+    assert not browser.find_elements(By.CSS_SELECTOR, "#eval-comparison section")  # one version: no comparison
+    # A run that does not exist is the API's 404, shown as the console shows refusals.
+    field_ = browser.find_element(By.ID, "eval-run-id")
+    field_.send_keys("evr_404")
+    browser.find_element(By.CSS_SELECTOR, "#eval-open-form button[type=submit]").click()
+    error = wait(browser).until(lambda d: d.find_element(By.CSS_SELECTOR, "#eval-run .error[role=alert]"))
+    assert error.text.startswith("404: ") and "(not_found)" in error.text, error.text
+
+
+def test_evaluation_page_runs_an_evaluation_on_the_gateway(demo: Demo, browser: WebDriver):
+    """The evaluation page against the gateway's own evaluation routes."""
+    probe = requests.get(demo.gateway.url + "/admin/v1/eval-sets", headers={"Authorization": f"Bearer {demo.gateway.admin_key}"}, timeout=30)
+    if probe.status_code == 404:
+        pytest.skip("the gateway does not serve the evaluation API yet (GET /admin/v1/eval-sets answered 404)")
+    assert probe.status_code == 200, probe.text
+    demo.admin.post("/eval-sets", {"name": "console-smoke", "tenant": "acme", "items": [
+        {"input": "Say hello.", "expected": "hello"},
+        {"input": "Say the word yes.", "expected": "yes"},
+    ]})
+    sign_in(browser, demo.gateway, demo.gateway.admin_key)
+    open_page(browser, "evaluations", '#eval-sets tr[data-set="console-smoke"]')
+    Select(browser.find_element(By.ID, "eval-set")).select_by_visible_text("console-smoke (acme)")
+    browser.find_element(By.ID, "eval-models").send_keys("claims-assistant@1, claims-assistant@2")
+    browser.find_element(By.ID, "eval-scorer-exact").click()
+    browser.find_element(By.ID, "eval-scorer-contains").click()
+    browser.find_element(By.CSS_SELECTOR, "#eval-start button[type=submit]").click()
+    run = find(browser, "#eval-run")
+    run_id = run.get_attribute("data-run")
+    wait(browser, 300).until(lambda d: run_status(d) in ("done", "failed", "cancelled"))
+    answer = demo.admin.get(f"/eval-runs/{run_id}")
+    assert run_status(browser) == answer["status"] == "done", answer
+    for result in answer["results"]:
+        cells = [c.text for c in find(browser, f'#eval-results tr[data-result="{result["model"]}@{result["version"]}"]').find_elements(By.TAG_NAME, "td")]
+        assert cells[2:5] == [f"{result['passed']:,}", f"{result['failed']:,}", f"{result['errors']:,}"], cells
+    items = demo.admin.get(f"/eval-runs/{run_id}/items")["data"]
+    wait(browser).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#eval-items tr[data-item]")) == len(items))
+    assert bool(browser.find_elements(By.CSS_SELECTOR, "#eval-comparison section")) == bool(answer.get("comparison"))
+    wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, f'#eval-runs tr[data-run="{run_id}"]'))
+    assert csp_violations(browser) == []
+    browser.execute_script("window.scrollTo(0, 0)")
+    doc_shot(browser, "console-evaluations")

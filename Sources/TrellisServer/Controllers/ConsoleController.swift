@@ -20,14 +20,30 @@ struct ConsoleController {
     static let assets: [String: Asset] = [
         "index.html": asset(PackageResources.index_html, "text/html; charset=utf-8"),
         "console.css": asset(PackageResources.console_css, "text/css; charset=utf-8"),
-        "app.js": asset(PackageResources.app_js, "text/javascript; charset=utf-8"),
-        "lib.js": asset(PackageResources.lib_js, "text/javascript; charset=utf-8"),
+        "app.js": script(PackageResources.app_js),
+        "lib.js": script(PackageResources.lib_js),
+        "i18n.js": script(PackageResources.i18n_js),
+        "strings-en.js": script(PackageResources.strings_en_js),
+        "strings-zh.js": script(PackageResources.strings_zh_js),
+        "page-overview.js": script(PackageResources.page_overview_js),
+        "page-models.js": script(PackageResources.page_models_js),
+        "page-playground.js": script(PackageResources.page_playground_js),
+        "page-knowledge.js": script(PackageResources.page_knowledge_js),
+        "page-evaluations.js": script(PackageResources.page_evaluations_js),
+        "page-evaluation-run.js": script(PackageResources.page_evaluation_run_js),
+        "page-keys.js": script(PackageResources.page_keys_js),
+        "page-audit.js": script(PackageResources.page_audit_js),
     ]
 
     /// No inline script or style, no eval, nothing from elsewhere, never framed.
     static let contentSecurityPolicy =
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
         + "font-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
+    /// A JavaScript module of the console (`app.js` imports the others).
+    private static func script(_ bytes: [UInt8]) -> Asset {
+        asset(bytes, "text/javascript; charset=utf-8")
+    }
 
     private static func asset(_ bytes: [UInt8], _ contentType: String) -> Asset {
         let digest = SHA256.hash(data: bytes).prefix(12).map { String(format: "%02x", $0) }.joined()

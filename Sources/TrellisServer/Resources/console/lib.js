@@ -1,4 +1,9 @@
-// Shared helpers for the console: DOM building (text only, never HTML), the API client, formatting and SVG charts.
+// Shared helpers for the console: DOM building (text only, never HTML), the API client, the small pieces every
+// page uses (fields, tables, error boxes) and SVG charts. Formatting is in i18n.js, for the chosen language.
+
+import { t, fmtInt, fmtShortDay, fmtTime } from "./i18n.js";
+
+export { fmtInt, fmtNum, fmtSigned, fmtOne, fmtMs, fmtCost, fmtPct, fmtRatio, fmtLevel, fmtDay, fmtTime } from "./i18n.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const KEY_STORAGE = "trellis.console.key";
@@ -73,14 +78,14 @@ export class ApiError extends Error {
     this.requestId = requestId;
   }
   get plain() {
-    const parts = [`${this.status || "network"}: ${this.message}`];
+    const parts = [`${this.status || t("error.network")}: ${this.message}`];
     if (this.code) parts.push(`(${this.code})`);
     return parts.join(" ");
   }
 }
 
 export async function errorFrom(response) {
-  let message = response.statusText || "request failed";
+  let message = response.statusText || t("error.failed");
   let code = null;
   try {
     const body = await response.json();
@@ -114,7 +119,7 @@ export async function api(method, path, { body, query, key } = {}) {
       cache: "no-store",
     });
   } catch (e) {
-    throw new ApiError(0, `The gateway could not be reached (${e.message}).`, null, null);
+    throw new ApiError(0, t("error.unreachable", { reason: e.message }), null, null);
   }
   if (!response.ok) throw await errorFrom(response);
   if (response.status === 204) return null;
@@ -123,26 +128,68 @@ export async function api(method, path, { body, query, key } = {}) {
 
 export const enc = encodeURIComponent;
 
-// --------------------------------------------------------------------------- formatting
+// --------------------------------------------------------------------------- page pieces
 
-const integer = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
-
-export function fmtInt(value) {
-  return value === null || value === undefined ? "–" : integer.format(value);
+/** An error as the console shows every refusal: `status: message (code)`. */
+export function errorText(error) {
+  return error instanceof ApiError ? error.plain : String(error && error.message ? error.message : error);
 }
 
-export function fmtMs(value) {
-  return value === null || value === undefined ? "–" : `${Number(value).toFixed(1)} ms`;
+export function errorBox(error) {
+  return el("p", { class: "error", role: "alert", text: errorText(error) });
 }
 
-export function fmtCost(value) {
-  return value === null || value === undefined ? "–" : Number(value).toFixed(4);
+/** A region for a form's outcome: `show(error)` or `ok(text)`. */
+export function outcome() {
+  const node = el("p", { role: "status", "aria-live": "polite" });
+  return {
+    node,
+    show(error) {
+      node.className = "error";
+      node.textContent = errorText(error);
+    },
+    ok(text) {
+      node.className = "notice";
+      node.textContent = text;
+    },
+    clear() {
+      node.className = "";
+      node.textContent = "";
+    },
+  };
 }
 
-export function fmtPct(numerator, denominator) {
-  if (!denominator) return "–";
-  return `${((100 * numerator) / denominator).toFixed(1)}%`;
+export function field(label, input, hint) {
+  const id = input.id || `f-${Math.random().toString(36).slice(2, 9)}`;
+  input.id = id;
+  return el("div", {}, el("label", { for: id, text: label }), input, hint ? el("small", { class: "muted", text: hint }) : null);
 }
+
+export function table(headers, rows, caption) {
+  return el(
+    "div",
+    { class: "table-wrap" },
+    el(
+      "table",
+      {},
+      caption ? el("caption", { class: "muted", text: caption }) : null,
+      el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col", class: h.num ? "num" : null, text: h.label ?? h })))),
+      el("tbody", {}, rows),
+    ),
+  );
+}
+
+export function td(value, props = {}) {
+  return el("td", props, value);
+}
+
+/** An instant from the API as a `<time>`: the language's date and time in UTC, the raw value kept in `datetime`. */
+export function when(value) {
+  if (value === null || value === undefined || value === "") return "–";
+  return el("time", { datetime: typeof value === "string" ? value : null, text: fmtTime(value) });
+}
+
+// --------------------------------------------------------------------------- days
 
 export function utcDay(date) {
   return date.toISOString().slice(0, 10);
@@ -156,8 +203,8 @@ export function daysBack(count) {
 
 export function dayList(from, to) {
   const out = [];
-  for (let t = Date.parse(`${from}T00:00:00Z`); t <= Date.parse(`${to}T00:00:00Z`); t += 86_400_000) {
-    out.push(utcDay(new Date(t)));
+  for (let time = Date.parse(`${from}T00:00:00Z`); time <= Date.parse(`${to}T00:00:00Z`); time += 86_400_000) {
+    out.push(utcDay(new Date(time)));
   }
   return out;
 }
@@ -189,7 +236,7 @@ export function lineChart(title, days, series, format = fmtInt) {
   const labelEvery = Math.max(1, Math.ceil(days.length / 6));
   days.forEach((day, i) => {
     if (i % labelEvery === 0 || i === days.length - 1) {
-      chart.append(svg("text", { x: x(i), y: height - 8, "text-anchor": "middle", class: "axis", text: day.slice(5) }));
+      chart.append(svg("text", { x: x(i), y: height - 8, "text-anchor": "middle", class: "axis", text: fmtShortDay(day) }));
     }
   });
   series.forEach((s, index) => {
