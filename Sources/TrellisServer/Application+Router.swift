@@ -36,6 +36,7 @@ func buildRouter(gateway: Gateway, stallWatchdog: StallWatchdog) -> Router<Trell
     LibraryController(gateway: gateway).register(on: admin)
     GovernanceController(gateway: gateway).register(on: admin)
     EvaluationController(gateway: gateway).register(on: admin)
+    OverviewController(gateway: gateway).register(on: admin)
     KnowledgeController(gateway: gateway).registerAdmin(on: admin)
 
     // The console's static files need no key (they hold no data); the API calls they make do.

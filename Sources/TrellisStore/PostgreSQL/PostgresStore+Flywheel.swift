@@ -124,3 +124,21 @@ extension PostgresStore {
         }
     }
 }
+
+extension PostgresStore {
+    public func feedbackSummary(tenantID: String?, fromMs: Int64, toMs: Int64) async throws -> [FeedbackCount] {
+        var sql = BoundSQL()
+        let tenant = tenantID.map { "f.tenant_id = \(sql.bind($0))" } ?? "TRUE"
+        let from = sql.bind(fromMs)
+        let to = sql.bind(toMs)
+        let statement = sql.query(FeedbackCount.select(tenantCondition: tenant, from: from, to: to))
+        return try await read { connection in
+            var out: [FeedbackCount] = []
+            let rows = try await connection.query(statement, logger: Self.quiet)
+            for try await (model, version, rated, positive, negative, corrections) in rows.decode((String, Int?, Int, Int, Int, Int).self) {
+                out.append(FeedbackCount(model: model, version: version, rated: rated, positive: positive, negative: negative, corrections: corrections))
+            }
+            return out
+        }
+    }
+}

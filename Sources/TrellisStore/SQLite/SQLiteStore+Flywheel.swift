@@ -110,3 +110,18 @@ extension SQLiteStore {
         }
     }
 }
+
+extension SQLiteStore {
+    public func feedbackSummary(tenantID: String?, fromMs: Int64, toMs: Int64) async throws -> [FeedbackCount] {
+        let sql = FeedbackCount.select(tenantCondition: tenantID == nil ? "1 = 1" : "f.tenant_id = ?", from: "?", to: "?")
+        var arguments: [(any DatabaseValueConvertible)?] = []
+        if let tenantID { arguments.append(tenantID) }
+        arguments += [fromMs, toMs]
+        let bound = StatementArguments(arguments)
+        return try await pool.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: bound).map {
+                FeedbackCount(model: $0[0], version: $0[1], rated: $0[2], positive: $0[3], negative: $0[4], corrections: $0[5])
+            }
+        }
+    }
+}

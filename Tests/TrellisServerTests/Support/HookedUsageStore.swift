@@ -38,4 +38,8 @@ final class HookedUsageStore: UsageStore, FlywheelStore, Sendable {
     func ratedInteractions(tenantID: String?, model: String?, afterRequestID: String?, limit: Int) async throws -> [RatedInteraction] {
         try await inner.ratedInteractions(tenantID: tenantID, model: model, afterRequestID: afterRequestID, limit: limit)
     }
+
+    func feedbackSummary(tenantID: String?, fromMs: Int64, toMs: Int64) async throws -> [FeedbackCount] {
+        try await inner.feedbackSummary(tenantID: tenantID, fromMs: fromMs, toMs: toMs)
+    }
 }
