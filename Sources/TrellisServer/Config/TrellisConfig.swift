@@ -69,6 +69,12 @@ public struct TrellisConfig: Sendable {
     public var capturePurgeIntervalSeconds = 3_600
     /// How long a stored response of the Responses API (`store: true`) is kept for its tenant.
     public var responsesRetentionDays = 30
+    /// The evaluation guard, off without a set: a traffic split that gives a version more than
+    /// `evaluationGuardMaxShare` percent needs a finished run on this set where that version scored at least
+    /// `evaluationGuardMinScore`.
+    public var evaluationGuardSet: String?
+    public var evaluationGuardMaxShare = 10
+    public var evaluationGuardMinScore = 0.8
     /// MCP sessions (`/mcp`) one key may hold; opening one more closes the key's least recently used.
     public var mcpMaxSessionsPerKey = 32
     /// An MCP session unused for this long is closed (its client initializes again).
@@ -203,6 +209,18 @@ public struct TrellisConfig: Sendable {
             $0.mcpMaxSessionsPerKey = $1
         },
         int("mcp.session_idle_seconds", "an MCP session unused this long is closed", 10...604_800) { $0.mcpSessionIdleSeconds = $1 },
+        string("evaluation.guard_set", "the evaluation set a version must pass before it gets more than guard_max_share of traffic (empty: off)") {
+            c, v throws(ConfigProblem) in c.evaluationGuardSet = v.isEmpty ? nil : v
+        },
+        int("evaluation.guard_max_share", "percent of a model's traffic a version may get without a passing evaluation", 0...99) {
+            $0.evaluationGuardMaxShare = $1
+        },
+        string("evaluation.guard_min_score", "the score (0 to 1) a version's evaluation must reach") { c, v throws(ConfigProblem) in
+            guard let d = Double(v.trimmingCharacters(in: .whitespaces)), (0...1).contains(d) else {
+                throw ConfigProblem(message: "must be a number from 0 to 1, got '\(v.prefix(40))'")
+            }
+            c.evaluationGuardMinScore = d
+        },
         int("server.max_messages", "most messages in one chat request", 1...100_000) { $0.maxMessages = $1 },
         string("data.dir", "directory of the SQLite database") { c, v throws(ConfigProblem) in
             guard !v.isEmpty else { throw ConfigProblem(message: "must not be empty") }

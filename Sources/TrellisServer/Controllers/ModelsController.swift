@@ -198,6 +198,7 @@ struct ModelsController {
             traffic[version] = weight
         }
         guard traffic.values.reduce(0, +) > 0 else { throw TrellisError.invalidRequest("At least one version needs a positive weight.") }
+        try await EvaluationGuard(gateway: gateway).check(traffic, of: model)
         try await gateway.store.setTraffic(modelID: model.id, traffic: traffic, actor: context.actor)
         try await gateway.reloadCatalog()
         guard let updated = gateway.snapshot.allModels.first(where: { $0.id == model.id }) else { throw TrellisError.internalError }
