@@ -89,17 +89,18 @@ enum AdminClient {
             print(JSONWriter.string(value))
             return
         }
-        let rows: [JSONValue] = value["data"]?.arrayValue ?? [value]
+        printTable(value["data"]?.arrayValue ?? [value], columns: columns)
+    }
+
+    /// Prints rows as a table: a header of the column names in capitals, then each row's values of those keys,
+    /// aligned by display width (``TableText``); a column in `maxWidths` is cut to that many terminal columns.
+    static func printTable(_ rows: [JSONValue], columns: [String], maxWidths: [String: Int] = [:]) {
         var table: [[String]] = [columns.map { $0.uppercased() }]
         for row in rows {
             table.append(columns.map { cell(row[$0]) })
         }
-        var widths = Array(repeating: 0, count: columns.count)
-        for line in table {
-            for (i, c) in line.enumerated() { widths[i] = max(widths[i], c.count) }
-        }
-        for line in table {
-            print(line.enumerated().map { i, c in c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }.joined(separator: "  "))
+        for line in TableText.layout(table, maxWidths: columns.map { maxWidths[$0] }) {
+            print(line)
         }
     }
 

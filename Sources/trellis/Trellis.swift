@@ -12,7 +12,7 @@ struct Trellis: AsyncParsableCommand {
         subcommands: [
             Serve.self, Migrate.self, Backup.self, Restore.self, Catalog.self, Health.self, Tenants.self, Keys.self, Upstreams.self, Models.self, Prompts.self,
             Adapters.self,
-            KnowledgeBases.self, Usage.self, Export.self, StoreCommand.self,
+            KnowledgeBases.self, Eval.self, Usage.self, Export.self, StoreCommand.self,
         ]
     )
 }
