@@ -137,6 +137,13 @@ cat <<MSG
       -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" \\
       -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}'
 
+  smart-assistant is a router model: short questions go to assistant, longer ones (and an empty answer) to
+  assistant-careful; the answer's x-trellis-routed-to header names the model that answered:
+
+    curl -i $BASE/v1/chat/completions \\
+      -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" \\
+      -d '{"model":"smart-assistant","messages":[{"role":"user","content":"Say hello in one sentence."}]}'
+
   The tenant claims-dept has claims-assistant (few-shot prompt, variable policy_type) and
   claims-assistant-ft (the same with the LoRA adapter):
 

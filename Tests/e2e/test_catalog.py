@@ -120,6 +120,12 @@ def test_catalog_models_per_tenant_and_idempotent_restart(catalog_gateway: Catal
     )
     assert reply.choices[0].message.content.strip(), reply
 
+    # The catalog's router model: a short question goes to its small child.
+    routed = make_client(gw, demo_key).chat.completions.with_raw_response.create(
+        model="smart-assistant", messages=[{"role": "user", "content": "Say hello."}], max_tokens=8)
+    assert routed.headers["x-trellis-routed-to"] == "assistant@1"
+    assert routed.parse().model == "smart-assistant"
+
     applied = catalog_entries(admin)
     assert applied, "no audit entries by the catalog"
     actions = {(e["action"], e["target"]) for e in applied}
@@ -134,7 +140,7 @@ def test_catalog_models_per_tenant_and_idempotent_restart(catalog_gateway: Catal
     assert [e["id"] for e in catalog_entries(admin)] == catalog_entries_before
     # What was issued before the restart still works, and the models are all still at version 1.
     assert {"assistant", "customer-service", "embedder"} <= model_ids(gw, demo_key)
-    for name in ("assistant", "customer-service", "embedder", "claims-assistant"):
+    for name in ("assistant", "customer-service", "embedder", "claims-assistant", "smart-assistant"):
         assert admin.get(f"/models/{name}")["latest_version"] == 1, name
 
 
