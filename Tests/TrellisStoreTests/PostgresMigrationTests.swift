@@ -20,7 +20,7 @@ struct PostgresMigrationTests {
             return all
         }
         #expect(applied.count == 6)
-        let all = ["pg1-schema", "pg2-cluster-limits", "pg3-responses"]
+        let all = ["pg1-schema", "pg2-cluster-limits", "pg3-responses", "pg4-routing", "pg5-evaluation"]
         #expect(Set(applied.map { $0.joined(separator: ",") }) == [all.joined(separator: ",")])
         // Each migration is recorded once, and the schema it made holds one generation row of each kind.
         let recorded = try await TestDatabases.strings("SELECT id FROM trellis_migrations", on: settings)
@@ -62,7 +62,7 @@ struct PostgresMigrationTests {
             let tables = try await TestDatabases.strings("SELECT tablename FROM pg_tables WHERE tablename = 'tenants'", on: settings)
             #expect(tables.isEmpty, "nothing was migrated without the lock")
             _ = try await other.query("SELECT pg_advisory_unlock(\(Int64(0x7472_656C_6C69_73)))", logger: Self.logger).collect()
-            #expect(try await migrating.value == ["pg1-schema", "pg2-cluster-limits", "pg3-responses"])
+            #expect(try await migrating.value == ["pg1-schema", "pg2-cluster-limits", "pg3-responses", "pg4-routing", "pg5-evaluation"])
         }
     }
 

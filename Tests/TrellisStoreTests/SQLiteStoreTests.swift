@@ -15,7 +15,7 @@ struct SQLiteStoreFileTests {
         #expect(
             try await temp.store.appliedMigrations() == [
                 "v1-catalog-keys-usage", "v2-prompts-adapters", "v3-knowledge", "v4-governance", "v5-knowledge-terms", "v6-usage-users-by-model",
-                "v7-usage-user-sets", "v8-usage-by-model", "v9-responses",
+                "v7-usage-user-sets", "v8-usage-by-model", "v9-responses", "v10-routing", "v11-evaluation",
             ])
         #expect(try await temp.store.journalMode() == "wal")
         #expect(try await temp.store.integrityCheck() == "ok")
@@ -45,7 +45,7 @@ struct SQLiteStoreFileTests {
         #expect(
             try await reopened.appliedMigrations() == [
                 "v1-catalog-keys-usage", "v2-prompts-adapters", "v3-knowledge", "v4-governance", "v5-knowledge-terms", "v6-usage-users-by-model",
-                "v7-usage-user-sets", "v8-usage-by-model", "v9-responses",
+                "v7-usage-user-sets", "v8-usage-by-model", "v9-responses", "v10-routing", "v11-evaluation",
             ])
         #expect(try await reopened.tenants().map(\.name) == ["acme"])
         #expect(try await reopened.catalogGeneration() == generation)

@@ -25,7 +25,9 @@ struct EvaluationGuard {
             let results = try await gateway.store.evalResults(runID: run.id)
             let summary = EvalSummary(
                 models: run.models, itemCount: run.models.isEmpty ? 0 : run.total / run.models.count,
-                outcomes: results.map { EvalOutcome(item: $0.item, model: $0.model, score: $0.score, passed: $0.passed, latencyMs: 0, tokens: 0, costMicros: 0) })
+                outcomes: results.map {
+                    EvalOutcome(item: $0.item, model: $0.model, score: $0.score, passed: $0.passed, latencyMs: 0, tokens: 0, costMicros: 0)
+                })
             for version in wanted
             where summary.versions.contains(where: { $0.model == "\(model.name)@\(version)" && $0.score >= config.evaluationGuardMinScore }) {
                 passed.insert(version)
