@@ -111,6 +111,7 @@ let package = Package(
                 .embedInCode("Resources/console/strings-en.js"),
                 .embedInCode("Resources/console/strings-zh.js"),
                 .embedInCode("Resources/console/page-overview.js"),
+                .embedInCode("Resources/console/page-overview-231.js"),
                 .embedInCode("Resources/console/page-models.js"),
                 .embedInCode("Resources/console/page-playground.js"),
                 .embedInCode("Resources/console/page-knowledge.js"),

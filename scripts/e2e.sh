@@ -15,7 +15,7 @@ VENV="${TRELLIS_VENV:-$REPO/.venv}"
 
 "$REPO/scripts/model-env.sh"
 
-# The console's browser tests (Tests/e2e/test_console.py) drive Debian's chromium through chromium-driver,
+# The console's browser tests (Tests/e2e/test_console*.py) drive Debian's chromium through chromium-driver,
 # installed here when missing and possible, with a Chinese font for the screenshots.
 # TRELLIS_E2E_BROWSER=0 skips those tests instead.
 has_cjk_font() { command -v fc-list >/dev/null 2>&1 && [[ -n "$(fc-list :lang=zh family 2>/dev/null)" ]]; }

@@ -39,21 +39,68 @@ import Testing
                 }
                 expectSecurityHeaders(page, path)
             }
-            let types = ["app.js": "text/javascript; charset=utf-8", "lib.js": "text/javascript; charset=utf-8", "console.css": "text/css; charset=utf-8"]
-            for (name, type) in types {
+            // Every file the console serves, from ConsoleController's allowlist, so a new file is checked too.
+            #expect(ConsoleController.assets.count >= 7)
+            var scripts: [String: String] = [:]
+            for name in ConsoleController.assets.keys.sorted() {
                 let file = try await gw.request(.GET, "/console/" + name)
                 #expect(file.status == 200, "\(name)")
-                #expect(file.headers.first(name: "content-type") == type, "\(name)")
+                #expect(file.headers.first(name: "content-type") == Self.contentType(of: name), "\(name)")
                 #expect(file.headers.first(name: "content-length") == String(file.body.count), "\(name)")
                 #expect(file.body.count > 500, "\(name)")
                 expectSecurityHeaders(file, name)
+                if name.hasSuffix(".js") { scripts[name] = file.text }
             }
-            // The files the page loads are the ones served, and the script never builds HTML from strings.
-            let app = try await gw.request(.GET, "/console/app.js").text + (try await gw.request(.GET, "/console/lib.js").text)
-            for forbidden in ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "localStorage"] {
-                #expect(!app.contains(forbidden), "the console's script uses \(forbidden)")
+            #expect(Set(["app.js", "lib.js", "i18n.js"]).isSubset(of: Set(scripts.keys)))
+            // The scripts never build HTML from strings nor run strings as code; only i18n.js keeps anything in
+            // localStorage (the language), and the key lives in sessionStorage.
+            for (name, text) in scripts {
+                for forbidden in Self.forbiddenInScripts {
+                    #expect(!text.contains(forbidden), "\(name) uses \(forbidden)")
+                }
+                #expect(text.contains("localStorage") == (name == "i18n.js"), "\(name): localStorage")
+                // What a script imports is served too.
+                for imported in Self.imports(of: text) {
+                    #expect(ConsoleController.assets[imported] != nil, "\(name) imports \(imported), which is not served")
+                }
             }
-            #expect(app.contains("sessionStorage"))
+            #expect(scripts.values.contains { $0.contains("sessionStorage") })
+        }
+    }
+
+    /// Calls that build HTML from strings or run strings as code, and inline handlers set from a script.
+    static let forbiddenInScripts = [
+        "innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "setTimeout(\"",
+        "setInterval(\"", "javascript:", "setAttribute(\"on", ".onclick =", "srcdoc",
+    ]
+
+    static func contentType(of name: String) -> String {
+        if name.hasSuffix(".js") { return "text/javascript; charset=utf-8" }
+        if name.hasSuffix(".css") { return "text/css; charset=utf-8" }
+        return "text/html; charset=utf-8"
+    }
+
+    /// The files a module imports: `from "./name.js"`.
+    static func imports(of script: String) -> [String] {
+        script.components(separatedBy: "from \"./").dropFirst().compactMap { rest in
+            rest.split(separator: "\"", maxSplits: 1).first.map(String.init)
+        }
+    }
+
+    /// Every file in the console's source folder is in the allowlist (and so compiled in and served): a file added
+    /// there and forgotten in ConsoleController would be a 404 for the browser.
+    @Test func everyFileOfTheConsoleIsServed() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Sources/TrellisServer/Resources/console")
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { !$0.hasPrefix(".") }
+        #expect(!files.isEmpty)
+        #expect(
+            Set(files) == Set(ConsoleController.assets.keys),
+            "on disk but not served: \(Set(files).subtracting(ConsoleController.assets.keys).sorted()); served but not on disk: \(Set(ConsoleController.assets.keys).subtracting(files).sorted())"
+        )
+        for name in files {
+            let onDisk = try Data(contentsOf: folder.appendingPathComponent(name))
+            #expect(ConsoleController.assets[name].map { Data($0.bytes) } == onDisk, "\(name): the compiled-in copy differs from the file")
         }
     }
 

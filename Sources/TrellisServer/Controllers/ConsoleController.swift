@@ -26,6 +26,7 @@ struct ConsoleController {
         "strings-en.js": script(PackageResources.strings_en_js),
         "strings-zh.js": script(PackageResources.strings_zh_js),
         "page-overview.js": script(PackageResources.page_overview_js),
+        "page-overview-231.js": script(PackageResources.page_overview_231_js),
         "page-models.js": script(PackageResources.page_models_js),
         "page-playground.js": script(PackageResources.page_playground_js),
         "page-knowledge.js": script(PackageResources.page_knowledge_js),

@@ -1,7 +1,9 @@
-// The overview: usage over whole UTC days, as tiles, charts and the top models and tenants.
+// The overview: usage over whole UTC days, as tiles, the business view (page-overview-231.js), charts and the top
+// models and tenants.
 
 import { t } from "./i18n.js";
 import { el, api, table, td, fmtInt, fmtOne, fmtMs, fmtCost, fmtPct, fmtDay, daysBack, dayList, lineChart, barChart } from "./lib.js";
+import { loadOutcomes, outcomesPlace, showOutcomes } from "./page-overview-231.js";
 
 /** The periods offered here and in the version comparison; `label` is a string key. */
 export const RANGES = [
@@ -32,6 +34,8 @@ export async function renderOverview(root, ctx) {
   const { from, to } = daysBack(range === 1 ? 2 : range);
   root.append(el("div", { class: "row" }, el("div", { class: "shrink" }, controls), el("p", { class: "muted", text: t("overview.days", { from: fmtDay(from), to: fmtDay(to) }) })));
   const q = { from, to };
+  // Asked at once with the figures below, and shown when it answers, without holding up the rest of the page.
+  const outcomes = loadOutcomes(from, to);
   const [total, byDay, byModelDay, byModel, byTenant] = await Promise.all([
     api("GET", "/admin/v1/usage", { query: q }),
     api("GET", "/admin/v1/usage", { query: { ...q, group_by: "day" } }),
@@ -49,6 +53,11 @@ export async function renderOverview(root, ctx) {
     ["p95", t("metric.p95"), fmtMs(s.p95_ms)],
   ];
   root.append(el("dl", { class: "tiles", id: "overview-tiles" }, tiles.map(([id, label, value]) => el("div", { class: "tile" }, el("dt", { text: label }), el("dd", { "data-metric": id, text: value })))));
+  const place = outcomesPlace();
+  root.append(place);
+  outcomes.then((result) => {
+    if (!ctx.signal.aborted) showOutcomes(place, result);
+  });
 
   const days = dayList(total.from, total.to);
   const dayRows = new Map(byDay.data.map((r) => [r.day, r]));
