@@ -75,6 +75,8 @@ public struct TrellisConfig: Sendable {
     public var evaluationGuardSet: String?
     public var evaluationGuardMaxShare = 10
     public var evaluationGuardMinScore = 0.8
+    /// Evaluation runs one tenant may have running at once (each asks at most 8 items at a time).
+    public var evaluationMaxRunningPerTenant = 2
     /// MCP sessions (`/mcp`) one key may hold; opening one more closes the key's least recently used.
     public var mcpMaxSessionsPerKey = 32
     /// An MCP session unused for this long is closed (its client initializes again).
@@ -211,6 +213,9 @@ public struct TrellisConfig: Sendable {
         int("mcp.session_idle_seconds", "an MCP session unused this long is closed", 10...604_800) { $0.mcpSessionIdleSeconds = $1 },
         string("evaluation.guard_set", "the evaluation set a version must pass before it gets more than guard_max_share of traffic (empty: off)") {
             c, v throws(ConfigProblem) in c.evaluationGuardSet = v.isEmpty ? nil : v
+        },
+        int("evaluation.max_running_per_tenant", "evaluation runs one tenant may have running at once", 1...100) {
+            $0.evaluationMaxRunningPerTenant = $1
         },
         int("evaluation.guard_max_share", "percent of a model's traffic a version may get without a passing evaluation", 0...99) {
             $0.evaluationGuardMaxShare = $1

@@ -22,6 +22,7 @@ extension EvaluationController {
             throw TrellisError.invalidRequest("A run acts for a tenant: name it with 'tenant'.", param: "tenant", code: "missing_required_parameter")
         }
         let key = try runKey(context, tenant: tenant)
+        try await refuseBeyondRunningCap(tenant)
         let setName = try body.requiredString("set", maxBytes: 128)
         let set = try await findSet(setName, version: try body.int("set_version", in: 1...Int.max), tenantID: tenant.id)
         guard let models = try body.strings("models", maxCount: Self.maxModels, maxBytes: 200), !models.isEmpty else {
@@ -45,6 +46,19 @@ extension EvaluationController {
         try await gateway.store.insertEvalRun(run)
         gateway.evaluations.start(run, gateway: gateway, logger: gateway.logger)
         return .json(runJSON(run, results: []), status: .accepted)
+    }
+
+    /// A tenant's running runs are capped (`evaluation.max_running_per_tenant`), so that its evaluations cannot take
+    /// the upstreams from its own clients or from other tenants: one more is 429 until one ends.
+    func refuseBeyondRunningCap(_ tenant: Tenant) async throws {
+        let cap = gateway.config.evaluationMaxRunningPerTenant
+        let running = try await gateway.store.evalRuns(tenantID: tenant.id, limit: 500).filter { $0.status == .running }.count
+        guard running < cap else {
+            throw TrellisError(
+                status: 429, type: "rate_limit_error", code: "too_many_evaluation_runs",
+                message: "The tenant already has \(running) evaluation runs running (at most \(cap)); wait for one to end or cancel one.",
+                headers: [("Retry-After", "30")])
+        }
     }
 
     /// The key a run acts with: the manage key that starts it, or for the operator the tenant without key limits.
