@@ -84,10 +84,34 @@ import TrellisCore
             let rows = try await gw.admin(.GET, "/usage?group_by=model,routed_to")
             let data = rows.json["data"]?.arrayValue ?? []
             func row(_ child: String) -> JSONValue? { data.first { $0["model"] == "assistant" && $0["routed_to"]?.stringValue == child } }
-            // Two refusals and one empty answer escalated; each first answer has its own row.
-            #expect(row("refuser@1")?["requests"]?.numberValue?.intValue == 3, "\(rows.text)")
-            #expect(row("blank@1")?["requests"]?.numberValue?.intValue == 1)
-            #expect(row("large@1")?["requests"]?.numberValue?.intValue == 3)
+            // One row per client request, naming the child that answered: the three escalated requests are large's,
+            // each carrying both calls' tokens (the mock reports max_tokens as used: 5 per chat call, 3 per call of
+            // the response, which sets none); the stream is the refuser's.
+            #expect(row("refuser@1")?["requests"]?.numberValue?.intValue == 1, "\(rows.text)")
+            #expect(row("blank@1") == nil)
+            let large = try #require(row("large@1"))
+            #expect(large["requests"]?.numberValue?.intValue == 3)
+            #expect(large["completion_tokens"]?.numberValue?.intValue == 2 * (5 + 5) + (3 + 3), "\(large)")
+            // Both calls' cost, against the default's price for the answering call only: a cascade costs more.
+            #expect((large["cost_saved"]?.numberValue?.doubleValue ?? 0) < 0, "\(large)")
+        }
+    }
+
+    @Test func whenTheEscalationCannotBeMadeTheFirstAnswerStands() async throws {
+        try await TestGateway.withStandardSetup { gw, upstream, key in
+            try await Self.setUp(gw, upstream, cascade: ["escalate_to": "large", "when": ["refusal"]])
+            // large becomes a router itself: asking it again is a misconfiguration, not the caller's error.
+            let v2 = try await gw.admin(.POST, "/models/large/versions?tenant=acme", ["spec": ["router": ["default": "small"]]])
+            #expect(v2.status == 201)
+            #expect(try await gw.admin(.PUT, "/models/large/traffic?tenant=acme", ["2": 1]).status == 200)
+            let reply = try await ask(gw, key, "a contract question")
+            #expect(reply.status == 200, "\(reply.text)")
+            #expect(reply.headers.first(name: "x-trellis-routed-to") == "refuser@1")
+            #expect(reply.json["choices"]?.arrayValue?.first?["message"]?["content"]?.stringValue?.hasPrefix("I'm sorry") == true)
+            await gw.flushUsage()
+            let rows = try await gw.admin(.GET, "/usage?group_by=model,routed_to")
+            let refuser = rows.json["data"]?.arrayValue?.first { $0["routed_to"]?.stringValue == "refuser@1" }
+            #expect(refuser?["requests"]?.numberValue?.intValue == 1 && refuser?["completion_tokens"]?.numberValue?.intValue == 5, "\(rows.text)")
         }
     }
 

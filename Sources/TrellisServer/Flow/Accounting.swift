@@ -43,6 +43,14 @@ struct CapturePlan: Sendable {
     var masking: PIIMasker.Session?
 }
 
+/// What an answer a router's cascade asked again cost: its tokens and their price. It is not a row of its own (one
+/// client request, one row): the escalated call's row carries it.
+struct CarriedUsage: Sendable, Equatable {
+    var promptTokens = 0
+    var completionTokens = 0
+    var costMicros = 0
+}
+
 /// Usage accounting for one admitted request, filled in as it goes and recorded exactly once: the usage row,
 /// the settlement of the admission's reservation, the captured interaction and the metrics.
 struct Accounting: Sendable {
@@ -58,6 +66,8 @@ struct Accounting: Sendable {
     var retrievalMs: Double?
     /// Set when the interaction is to be kept for the data flywheel.
     var capture: CapturePlan?
+    /// An earlier answer of the same request that a router's cascade asked again, added to this row.
+    var carried: CarriedUsage?
     private var recorded = false
     /// Held until the row is recorded, so that a shutdown's final flush waits for it (shared by copies).
     private let openRow: UsageRecorder.OpenRow
@@ -77,15 +87,24 @@ struct Accounting: Sendable {
         upstreamModel = model
     }
 
-    /// Records an answer; `escalated` marks one a router's cascade asks again of a larger model (its row says why in
-    /// `error_code`, and it is not captured for the flywheel).
-    mutating func finish(status: Int, measured: MeasuredUsage, escalated: RouterSpec.Trigger? = nil) {
-        if let escalated {
-            capture = nil
-            finish(status: status, usage: measured.reported, estimatedCompletion: measured.estimatedCompletion, errorCode: "escalated_\(escalated.rawValue)")
-            return
-        }
+    mutating func finish(status: Int, measured: MeasuredUsage) {
         finish(status: status, usage: measured.reported, estimatedCompletion: measured.estimatedCompletion, answer: measured.answer)
+    }
+
+    /// Ends an answer that a router's cascade asks again of a larger model: its reservation is settled with what it
+    /// used, and what it used and cost is returned for the escalated call's row (no row of its own, no capture).
+    mutating func escalate(measured: MeasuredUsage) -> CarriedUsage {
+        guard !recorded else { return CarriedUsage() }
+        recorded = true
+        let prompt = measured.reported?.promptTokens ?? promptEstimate
+        let completion = measured.reported?.completionTokens ?? measured.estimatedCompletion
+        admission.settle(actualTokens: prompt + completion)
+        openRow.close()
+        var carry = carried ?? CarriedUsage()
+        carry.promptTokens += prompt
+        carry.completionTokens += completion
+        carry.costMicros += price(prompt: prompt, completion: completion)
+        return carry
     }
 
     mutating func finish(status: Int, usage: TokenUsage? = nil, estimatedCompletion: Int = 0, errorCode: String? = nil, answer: String? = nil) {
@@ -96,10 +115,16 @@ struct Accounting: Sendable {
         // A request refused before generating anything is recorded without tokens.
         let prompt = usage?.promptTokens ?? (status < 400 || estimatedCompletion > 0 ? promptEstimate : 0)
         let completion = usage?.completionTokens ?? estimatedCompletion
-        let event = usageEvent(
+        var event = usageEvent(
             status: status, errorCode: errorCode, prompt: prompt, completion: completion, estimated: usage == nil && (prompt > 0 || completion > 0),
             latency: latency, ttft: ttft)
+        if let carried {
+            event.promptTokens += carried.promptTokens
+            event.completionTokens += carried.completionTokens
+            event.costMicros += carried.costMicros
+        }
         if !gateway.usage.record(event) { gateway.metrics.usageDropped() }
+        // This call's own reservation; a carried answer settled its own.
         admission.settle(actualTokens: prompt + completion)
         if let capture, status < 400, let answer { keep(answer, capture: capture) }
         openRow.close()
@@ -123,16 +148,31 @@ struct Accounting: Sendable {
             keyID: subject.key.id, endUser: subject.user, model: subject.model, modelVersion: subject.version, upstream: upstream,
             promptTokens: prompt, completionTokens: completion, estimated: estimated, latencyMs: latency.milliseconds,
             ttftMs: ttft?.milliseconds, status: status, errorCode: errorCode, stream: subject.stream, retrievalMs: retrievalMs)
-        let upstreams = gateway.snapshot.upstreams
-        if priced, let upstream, let pricing = upstreams[upstream]?.pricing {
-            event.costMicros = pricing.costMicros(model: upstreamModel ?? "", promptTokens: prompt, completionTokens: completion)
-        }
+        event.costMicros = price(prompt: prompt, completion: completion)
         event.routedTo = subject.routedTo
+        // What the router's default would have cost for the answer's tokens (unknown when the default has no price).
         if let baseline = subject.baseline, subject.routedTo != nil {
-            event.baselineCostMicros =
-                upstreams[baseline.upstream]?.pricing?.costMicros(model: baseline.model, promptTokens: prompt, completionTokens: completion) ?? 0
+            event.baselineCostMicros = gateway.snapshot.upstreams[baseline.upstream]?.pricing?.costMicros(
+                model: baseline.model, promptTokens: prompt, completionTokens: completion)
         }
         return event
+    }
+
+    /// Records the row of an answer that ``escalate(measured:)`` settled when its escalation could not be made: the
+    /// first answer stands, with its own tokens and cost (`carried`). Its reservation was settled then.
+    func recordCarried() {
+        guard let carried else { return }
+        var event = usageEvent(
+            status: 200, errorCode: nil, prompt: carried.promptTokens, completion: carried.completionTokens, estimated: false,
+            latency: ContinuousClock.now - subject.start.instant, ttft: nil)
+        event.costMicros = carried.costMicros
+        if !gateway.usage.record(event) { gateway.metrics.usageDropped() }
+    }
+
+    /// The price of the tokens at the upstream that answered (0 when unpriced, and for rows that carry no price).
+    private func price(prompt: Int, completion: Int) -> Int {
+        guard priced, let upstream, let pricing = gateway.snapshot.upstreams[upstream]?.pricing else { return 0 }
+        return pricing.costMicros(model: upstreamModel ?? "", promptTokens: prompt, completionTokens: completion)
     }
 
     /// Keeps the interaction for the data flywheel, the answer masked like the messages were.

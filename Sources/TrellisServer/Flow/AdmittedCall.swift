@@ -25,7 +25,13 @@ struct AdmittedCall: Sendable {
     let targets: [ModelSpec.Target]
     let call: CallContext
     let headers: AnswerHeaders
-    let accounting: Accounting
+    var accounting: Accounting
+
+    /// A whole answer, or one a router's cascade asks again (with what it used and cost).
+    enum Attempt: Sendable {
+        case answered(JSONObject)
+        case escalate(JSONObject, CarriedUsage)
+    }
 
     /// Dispatches a whole call and answers it, in a task cancelled if the client goes away (which cancels the
     /// upstream call with it).
@@ -36,18 +42,20 @@ struct AdmittedCall: Sendable {
     /// The client's answer as an object, for a facade that does something with it before it is sent (the Responses
     /// API keeps it); dispatched as ``complete(_:)`` does.
     func completeObject<Endpoint: WholeAnswerEndpoint>(_ endpoint: Endpoint) async throws -> JSONObject {
-        try await call.connection.cancelling { [self] in try await answer(endpoint) ?? [:] }
+        switch try await attempt(endpoint, escalatingOn: []) {
+        case .answered(let object), .escalate(let object, _): object
+        }
     }
 
-    /// As ``completeObject(_:)``, but nil when the upstream's answer shows one of `triggers` (a router's cascade
-    /// then asks another model); the answer is recorded either way.
-    func completeObject<Endpoint: WholeAnswerEndpoint>(_ endpoint: Endpoint, escalatingOn triggers: Set<RouterSpec.Trigger>) async throws -> JSONObject? {
+    /// As ``completeObject(_:)``, but an answer that shows one of `triggers` (a router's cascade then asks another
+    /// model) is settled without a row of its own and returned with what it used.
+    func attempt<Endpoint: WholeAnswerEndpoint>(_ endpoint: Endpoint, escalatingOn triggers: Set<RouterSpec.Trigger>) async throws -> Attempt {
         try await call.connection.cancelling { [self] in try await answer(endpoint, escalatingOn: triggers) }
     }
 
     /// Sends to the first target that answers with a JSON object, and turns that into the client's answer;
-    /// records usage however the call ends. Nil when the answer shows one of `triggers`.
-    func answer<Endpoint: WholeAnswerEndpoint>(_ endpoint: Endpoint, escalatingOn triggers: Set<RouterSpec.Trigger> = []) async throws -> JSONObject? {
+    /// records usage however the call ends.
+    func answer<Endpoint: WholeAnswerEndpoint>(_ endpoint: Endpoint, escalatingOn triggers: Set<RouterSpec.Trigger> = []) async throws -> Attempt {
         var accounting = self.accounting
         do {
             let limits = endpoint.answerLimits
@@ -59,13 +67,12 @@ struct AdmittedCall: Sendable {
             }
             let object = endpoint.clientAnswer(answered.value, from: answered.target)
             accounting.answered(by: answered.upstream.name, model: answered.target.model)
-            let trigger = triggers.isEmpty ? nil : AnswerCheck.trigger(of: answered.value, among: triggers)
-            accounting.finish(status: 200, measured: endpoint.usage(of: object), escalated: trigger)
-            if let trigger {
+            if !triggers.isEmpty, let trigger = AnswerCheck.trigger(of: answered.value, among: triggers) {
                 call.logger.info("answer escalated by the router's cascade", metadata: ["trigger": "\(trigger.rawValue)"])
-                return nil
+                return .escalate(object, accounting.escalate(measured: endpoint.usage(of: object)))
             }
-            return object
+            accounting.finish(status: 200, measured: endpoint.usage(of: object))
+            return .answered(object)
         } catch {
             accounting.fail(error)
             throw error

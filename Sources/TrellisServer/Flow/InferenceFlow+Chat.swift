@@ -11,7 +11,7 @@ struct Retrieval: Sendable {
 /// A chat request planned, admitted and prepared (retrieved into, masked, accounted): ready to dispatch whole or as a
 /// stream. A facade over chat (another API's shape) prepares the same way and brings its own answer.
 struct PreparedChat: Sendable {
-    let admitted: AdmittedCall
+    var admitted: AdmittedCall
     let answer: ChatAnswer
     /// For a router model's whole answer with a cascade: the same request prepared again for `escalate_to`.
     let escalation: (@Sendable () async throws -> PreparedChat)?
@@ -19,14 +19,35 @@ struct PreparedChat: Sendable {
     var stream: Bool { answer.payload.plan.stream }
 
     /// The whole answer, as `endpoint` makes it of this preparation, with the headers of the call that produced
-    /// it: when a router's cascade finds the answer a refusal or empty, the escalated call's.
+    /// it: when a router's cascade finds the answer a refusal or empty, the escalated call's, whose usage row carries
+    /// the first answer's tokens and cost. When the escalation cannot be made (refused by a limit, its model gone),
+    /// the first answer stands.
     func whole<Endpoint: WholeAnswerEndpoint>(_ endpoint: @Sendable (PreparedChat) -> Endpoint) async throws -> (JSONObject, AnswerHeaders) {
         guard let escalation, let triggers = answer.payload.plan.route?.cascade?.when else {
             return (try await admitted.completeObject(endpoint(self)), admitted.headers)
         }
-        if let object = try await admitted.completeObject(endpoint(self), escalatingOn: triggers) { return (object, admitted.headers) }
-        let next = try await escalation()
-        return (try await next.admitted.completeObject(endpoint(next)), next.admitted.headers)
+        switch try await admitted.attempt(endpoint(self), escalatingOn: triggers) {
+        case .answered(let object):
+            return (object, admitted.headers)
+        case .escalate(let first, let carried):
+            var next: PreparedChat
+            do {
+                next = try await escalation()
+            } catch let error as TrellisError {
+                admitted.call.logger.notice("cascade not escalated", metadata: ["error_code": "\(error.code ?? error.type)"])
+                var accounting = admitted.accounting
+                accounting.carried = carried
+                accounting.recordCarried()
+                return (first, admitted.headers)
+            }
+            next.carry(carried)
+            return (try await next.admitted.completeObject(endpoint(next)), next.admitted.headers)
+        }
+    }
+
+    /// Adds an earlier answer's usage to this call's row.
+    mutating func carry(_ usage: CarriedUsage) {
+        admitted.accounting.carried = usage
     }
 }
 
@@ -110,11 +131,12 @@ extension InferenceFlow {
         return Retrieval(citations: citations, milliseconds: elapsed.milliseconds)
     }
 
-    /// What to keep of the interaction for the data flywheel, when the model's (else the tenant's) capture
-    /// settings say so: the messages as sent, masked when anything was.
+    /// What to keep of the interaction for the data flywheel, when the model's (a router's own, else its child's,
+    /// else the tenant's) capture settings say so: the messages as sent, masked when anything was.
     static func capture(_ payload: ChatPayload, key: TenantKey, snapshot: CatalogSnapshot) -> CapturePlan? {
         let tenantCapture = snapshot.tenants[key.tenantID]?.settings.capture
-        guard let settings = payload.plan.spec.capture ?? tenantCapture, settings.enabled else { return nil }
+        let plan = payload.plan
+        guard let settings = plan.route?.router.version.spec.capture ?? plan.spec.capture ?? tenantCapture, settings.enabled else { return nil }
         let messages = payload.masked?.body[ChatField.messages] ?? payload.plan.body[ChatField.messages] ?? .array([])
         return CapturePlan(settings: settings, messages: messages, masking: payload.masking)
     }
