@@ -137,7 +137,7 @@ struct Eval: AsyncParsableCommand {
         @Option(help: "Only this model (name, or name@version).") var model: String?
         @Flag(help: "Only the answers that failed.") var failed = false
         @Option(help: "Skip this many entries.") var offset: Int?
-        @Option(help: "At most this many entries (1 to 5000; default 1000).") var limit: Int?
+        @Option(help: "At most this many entries (1 to 1000; default 200).") var limit: Int?
         @Option(help: "Terminal columns for ANSWER.") var width = 60
 
         func validate() throws {
@@ -180,7 +180,7 @@ struct Eval: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List runs, the newest first.")
         @OptionGroup var admin: AdminOptions
         @Option(help: "Only this tenant's runs.") var tenant: String?
-        @Option(help: "At most this many runs (1 to 500; default 50).") var limit: Int?
+        @Option(help: "At most this many runs (1 to 200; default 50).") var limit: Int?
 
         func run() async throws {
             let answer = try await AdminClient.call(admin, .GET, "eval-runs" + EvalPaths.query(["tenant": tenant, "limit": limit.map(String.init)]))

@@ -24,10 +24,16 @@ import TrellisCore
             #expect(before.status == 409 && before.errorCode == "evaluation_required" && before.json["error"]?["param"] == "1", "\(before.text)")
             #expect(before.json["error"]?["message"]?.stringValue?.contains("golden") == true)
             let items: JSONValue = [["input": "a", "expected": "echo:a"], ["input": "b", "expected": "echo:b"]]
-            #expect(try await gw.request(.POST, "/admin/v1/eval-sets", key: manage, json: ["name": "golden", "items": items]).status == 201)
+            // A tenant's own set by the guard's name does not count: only the operator's shared set does.
+            #expect(try await gw.request(.POST, "/admin/v1/eval-sets", key: manage, json: ["name": "golden", "items": [["input": "a"]]]).status == 201)
+            let own = try await gw.request(
+                .POST, "/admin/v1/eval-runs", key: manage, json: ["set": "golden", "models": ["assistant@1"], "scorers": [["type": "regex", "pattern": "."]]])
+            _ = try await EvaluationTests.waitForEnd(gw, try #require(own.json["id"]?.stringValue), key: manage)
+            #expect(try await split(["1": 100]).status == 409, "a pass on the tenant's own set")
+            #expect(try await gw.admin(.POST, "/eval-sets", ["name": "golden", "items": items]).status == 201)
             let run = try await gw.request(
                 .POST, "/admin/v1/eval-runs", key: manage,
-                json: ["set": "golden", "models": ["assistant@1", "assistant@2"], "scorers": [["type": "contains"]]])
+                json: ["set": "golden", "shared": true, "models": ["assistant@1", "assistant@2"], "scorers": [["type": "contains"]]])
             _ = try await EvaluationTests.waitForEnd(gw, try #require(run.json["id"]?.stringValue), key: manage)
             #expect(try await split(["1": 100, "2": 0]).status == 200, "v1 passed")
             #expect(try await split(["1": 95, "2": 5]).status == 200, "5% is within the guarded share")

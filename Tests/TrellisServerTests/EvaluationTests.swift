@@ -190,13 +190,16 @@ import TrellisStore
                 id: "evr_left", tenantID: tenantID, keyID: EvalRunRecord.operatorKeyID, setID: setID, setName: "golden", setVersion: 1,
                 models: ["assistant@1"], scorers: [["type": "contains"]], concurrency: 2, status: .running, total: 4,
                 createdAt: Date(timeIntervalSinceNow: -3600), createdBy: "operator")
-            try await gw.gateway.store.insertEvalRun(run)
+            try await gw.gateway.store.insertEvalRun(run, owner: "proc_gone")
             try await gw.gateway.store.saveEvalResult(
                 EvalResultRecord(
                     runID: run.id, item: 2, model: "assistant@1", answer: "kept", error: nil, scores: [], passed: true, score: 1, latencyMs: 1,
                     promptTokens: 0, completionTokens: 0, costMicros: 0))
             let before = upstream.calls("echo")
-            await EvalService(gateway: gw.gateway, logger: gw.gateway.logger).round()
+            // The round a replica runs every 30 s, taking over runs whose heartbeat is old (here: any).
+            await EvalService(gateway: gw.gateway, logger: gw.gateway.logger).claim(staleAfter: 0)
+            // The run is this process's now: the process that left it can no longer say it works on it.
+            #expect(try await gw.gateway.store.touchEvalRun(id: run.id, owner: "proc_gone", now: Date()) == false)
             let ended = try await Self.waitForEnd(gw, run.id, key: manage)
             #expect(ended["status"] == "done" && ended["progress"]?["done"] == 4, "\(ended)")
             #expect(upstream.calls("echo") - before == 3, "the kept result was not asked again")

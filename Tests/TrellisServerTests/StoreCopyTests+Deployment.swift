@@ -78,7 +78,9 @@ extension StoreCopyTests {
         try await store.insertEvalRun(
             EvalRunRecord(
                 id: "evr_1", tenantID: acme.id, keyID: "operator", setID: set.id, setName: "golden", setVersion: 1, models: ["claims@1"],
-                scorers: [["type": "contains"]], concurrency: 2, status: .done, total: 1, createdAt: now, finishedAt: now, createdBy: "operator"))
+                scorers: [["type": "contains"]], concurrency: 2, status: .done, total: 1, createdAt: now, finishedAt: now, createdBy: "operator",
+                summary: ["results": [["model": "claims", "version": 1, "score": 1]], "comparisons": []]),
+            owner: "proc_1")
         try await store.saveEvalResult(
             EvalResultRecord(
                 runID: "evr_1", item: 0, model: "claims@1", answer: "答案是", error: nil, scores: [["scorer": "contains", "score": 1]], passed: true,

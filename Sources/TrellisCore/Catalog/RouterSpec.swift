@@ -18,13 +18,14 @@ public struct RouterSpec: Sendable, Equatable {
         public var hasTools: Bool?
         public var hasImages: Bool?
 
-        /// Whether every condition holds of `facts`. A pattern that runs out of time does not match.
-        public func hold(for facts: RouterFacts) -> Bool {
+        /// Whether every condition holds of `facts`. A pattern that runs out of time (its own budget, or `deadline`)
+        /// does not match.
+        public func hold(for facts: RouterFacts, deadline: ContinuousClock.Instant = .now + RouterSpec.matchBudget) -> Bool {
             if let maxPromptTokens, facts.promptTokens > maxPromptTokens { return false }
             if let minPromptTokens, facts.promptTokens < minPromptTokens { return false }
             if let hasTools, facts.hasTools != hasTools { return false }
             if let hasImages, facts.hasImages != hasImages { return false }
-            if let match, !match.matches(facts.lastUserText) { return false }
+            if let match, match.search(facts.lastUserText, until: deadline) != .matched { return false }
             return true
         }
     }
@@ -52,9 +53,14 @@ public struct RouterSpec: Sendable, Equatable {
         return out
     }
 
+    /// What all of a request's patterns may take together (each also has its own 10 ms): a router with many patterns
+    /// cannot hold a request, and the connections sharing its thread, for longer.
+    public static let matchBudget: Duration = .milliseconds(20)
+
     /// The child that answers a request with these facts.
     public func choose(_ facts: RouterFacts) -> String {
-        routes.first { $0.when.hold(for: facts) }?.model ?? defaultModel
+        let deadline = ContinuousClock.now + Self.matchBudget
+        return routes.first { $0.when.hold(for: facts, deadline: deadline) }?.model ?? defaultModel
     }
 
     static let maxRoutes = 32
@@ -155,6 +161,9 @@ public struct RouterFacts: Sendable, Equatable {
         self.hasImages = hasImages
     }
 
+    /// How much of the last user message a router's patterns search: its beginning.
+    public static let maxMatchedCharacters = 16_384
+
     /// The facts of a chat request's messages and tools.
     public init(messages: [JSONValue], tools: JSONValue?) {
         promptTokens = TokenEstimator.estimate(messages: messages)
@@ -167,7 +176,7 @@ public struct RouterFacts: Sendable, Equatable {
             }
             if message["role"]?.stringValue == "user" { last = Self.text(of: content) }
         }
-        lastUserText = last
+        lastUserText = String(last.prefix(Self.maxMatchedCharacters))
         hasImages = images
         if case .array(let list)? = tools { hasTools = !list.isEmpty } else { hasTools = false }
     }

@@ -37,8 +37,13 @@ public struct SafePattern: Sendable {
 
     /// Whether `text` contains a match, decided within the budget.
     public func search(_ text: String) -> Outcome {
+        search(text, until: ContinuousClock.now + budget)
+    }
+
+    /// Whether `text` contains a match, decided by `deadline` (or the budget, whichever comes first).
+    public func search(_ text: String, until deadline: ContinuousClock.Instant) -> Outcome {
         let clock = ContinuousClock()
-        let deadline = clock.now + budget
+        let deadline = min(deadline, clock.now + budget)
         var found = false
         var ranOut = false
         regex.enumerateMatches(in: text, options: [.reportProgress], range: NSRange(location: 0, length: text.utf16.count)) { match, _, stop in

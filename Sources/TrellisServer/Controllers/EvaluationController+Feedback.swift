@@ -6,8 +6,10 @@ import TrellisStore
 
 /// Golden items from the data flywheel: what experts corrected and what users rated well becomes a set's items.
 extension EvaluationController {
-    /// The most items one `from-feedback` call adds.
+    /// The most items one `from-feedback` call adds, and the most rated interactions it reads (the newest are read
+    /// by a next call, which skips what the set already has).
     static let maxFeedbackItems = 2_000
+    static let maxFeedbackRead = 10_000
 
     /// `POST /eval-sets/{name}/from-feedback` `{"model","since"?,"tenant"?}`: the model's captured interactions with
     /// a correction (the correction is the expected answer) or a positive rating (the answer is), each once, added
@@ -35,8 +37,10 @@ extension EvaluationController {
         var seen = Set(items.compactMap { $0["metadata"]?["request_id"]?.stringValue })
         var added = 0
         var after: String?
-        while added < Self.maxFeedbackItems {
+        var read = 0
+        while added < Self.maxFeedbackItems && read < Self.maxFeedbackRead {
             let page = try await gateway.store.ratedInteractions(tenantID: tenant.id, model: model, afterRequestID: after, limit: 500)
+            read += page.count
             for rated in page where since.map({ rated.atMs >= $0 }) ?? true && !seen.contains(rated.requestID) && added < Self.maxFeedbackItems {
                 guard let item = Self.item(from: rated) else { continue }
                 items.append(item)

@@ -10,13 +10,14 @@ extension EvaluationController {
     static let maxConcurrency = 8
     static let defaultConcurrency = 2
 
-    /// `POST /eval-runs` `{"set","set_version"?,"tenant"?,"models","scorers","concurrency"?}` → 202 with the run. The
+    /// `POST /eval-runs` `{"set","set_version"?,"shared"?,"tenant"?,"models","scorers","concurrency"?}` → 202 with the run.
+    /// `set` is the tenant's set of that name, else the shared one (`"shared": true`: the shared one always). The
     /// models (`name` or `name@version`; a bare name is pinned now to the version its traffic gives) and the scorers'
     /// models are resolved as the run's key sees them: a model it may not call is 404, as a missing one.
     @Sendable func createRun(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         var request = request
         let body = try BodyReader(
-            try await request.jsonBody(limit: 256 * 1024), allowed: ["set", "set_version", "tenant", "models", "scorers", "concurrency"])
+            try await request.jsonBody(limit: 256 * 1024), allowed: ["set", "set_version", "shared", "tenant", "models", "scorers", "concurrency"])
         let snapshot = gateway.snapshot
         guard let tenant = try context.owningTenant(body, in: snapshot) else {
             throw TrellisError.invalidRequest("A run acts for a tenant: name it with 'tenant'.", param: "tenant", code: "missing_required_parameter")
@@ -24,7 +25,13 @@ extension EvaluationController {
         let key = try runKey(context, tenant: tenant)
         try await refuseBeyondRunningCap(tenant)
         let setName = try body.requiredString("set", maxBytes: 128)
-        let set = try await findSet(setName, version: try body.int("set_version", in: 1...Int.max), tenantID: tenant.id)
+        let sharedOnly: Bool
+        switch body.value("shared") {
+        case nil, .null?: sharedOnly = false
+        case .bool(let b)?: sharedOnly = b
+        default: throw TrellisError.invalidField("shared", "must be true or false")
+        }
+        let set = try await findSet(setName, version: try body.int("set_version", in: 1...Int.max), tenantID: sharedOnly ? nil : tenant.id)
         guard let models = try body.strings("models", maxCount: Self.maxModels, maxBytes: 200), !models.isEmpty else {
             throw TrellisError.invalidField("models", "must be an array of 1 to \(Self.maxModels) model names (name@version)")
         }
@@ -43,9 +50,9 @@ extension EvaluationController {
             id: EvalIDs.make("evr"), tenantID: tenant.id, keyID: key.id, setID: set.id, setName: set.name, setVersion: set.version, models: pinned,
             scorers: .array(scorers.map(\.json)), concurrency: try body.int("concurrency", in: 1...Self.maxConcurrency) ?? Self.defaultConcurrency,
             status: .running, total: set.items.count * pinned.count, createdAt: Date(), createdBy: context.actor)
-        try await gateway.store.insertEvalRun(run)
+        try await gateway.store.insertEvalRun(run, owner: gateway.evaluations.owner)
         gateway.evaluations.start(run, gateway: gateway, logger: gateway.logger)
-        return .json(runJSON(run, results: []), status: .accepted)
+        return .json(EvalReport.runJSON(run, done: 0, computed: nil, tenantName: tenantName(run.tenantID)), status: .accepted)
     }
 
     /// A tenant's running runs are capped (`evaluation.max_running_per_tenant`), so that its evaluations cannot take
@@ -79,56 +86,74 @@ extension EvaluationController {
         }
     }
 
-    /// `GET /eval-runs?tenant=&limit=`: the newest runs first.
+    /// `GET /eval-runs?tenant=&limit=`: the newest runs first, with their progress (and results once ended).
     @Sendable func listRuns(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let tenantID = try readerTenant(request, context)
-        let limit = try request.uri.queryParameters.get("limit").map { text -> Int in
-            guard let n = Int(text), (1...500).contains(n) else { throw TrellisError.invalidField("limit", "must be an integer from 1 to 500") }
-            return n
-        }
+        let limit = try request.uri.queryParameters.get("limit").map { try Self.count($0, param: "limit", in: 1...200) }
         let runs = try await gateway.store.evalRuns(tenantID: tenantID, limit: limit ?? 50)
         var data: [JSONValue] = []
-        for run in runs { data.append(runJSON(run, results: try await gateway.store.evalResults(runID: run.id), withComparison: false)) }
+        for run in runs {
+            let done = try await gateway.store.evalResultCount(runID: run.id)
+            data.append(EvalReport.runJSON(run, done: done, computed: nil, tenantName: tenantName(run.tenantID)))
+        }
         return .json(["object": "list", "data": .array(data)])
     }
 
     /// `GET /eval-runs/{id}`: status, progress, the results per model version and the paired comparisons.
     @Sendable func getRun(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let run = try await findRun(context)
-        return .json(runJSON(run, results: try await gateway.store.evalResults(runID: run.id)))
+        .json(try await report(try await findRun(context)))
+    }
+
+    /// A run with its results: kept when it ended, else computed from its outcomes so far.
+    func report(_ run: EvalRunRecord) async throws -> JSONValue {
+        let outcomes = try await gateway.store.evalOutcomes(runID: run.id)
+        let computed = run.summary == nil ? EvalReport.summary(run, outcomes: outcomes) : nil
+        return EvalReport.runJSON(run, done: outcomes.count, computed: computed, tenantName: tenantName(run.tenantID))
     }
 
     /// `GET /eval-runs/{id}/items?model=&failed=true&offset=&limit=`: each item's answer per model version with its
-    /// scores and reasons.
+    /// scores and reasons, a page at a time (`model` is `name@version`, or a name for all its versions in the run).
     @Sendable func runItems(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let run = try await findRun(context)
         let query = request.uri.queryParameters
-        let offset = try query.get("offset").map { try Self.count($0, param: "offset", in: 0...Int.max) } ?? 0
-        let limit = try query.get("limit").map { try Self.count($0, param: "limit", in: 1...5_000) } ?? 1_000
-        var results = try await gateway.store.evalResults(runID: run.id)
-        if let model = query.get("model") { results = results.filter { $0.model == model || $0.model.hasPrefix(model + "@") } }
-        if query.get("failed") == "true" { results = results.filter { !$0.passed } }
-        let page = results.dropFirst(offset).prefix(limit)
-        let data: [JSONValue] = page.map { r in
+        let offset = try query.get("offset").map { try Self.count($0, param: "offset", in: 0...1_000_000) } ?? 0
+        let limit = try query.get("limit").map { try Self.count($0, param: "limit", in: 1...1_000) } ?? 200
+        let model = query.get("model").map { String($0) }
+        // A bare name means each of its versions in the run: read them one after another, in the run's order.
+        let models = model.map { m in m.contains("@") ? [m] : run.models.filter { $0.hasPrefix(m + "@") } } ?? []
+        let failedOnly = query.get("failed") == "true"
+        var page: [EvalResultRecord]
+        if model == nil {
+            page = try await gateway.store.evalResults(runID: run.id, model: nil, failedOnly: failedOnly, offset: offset, limit: limit + 1)
+        } else {
+            page = []
+            for m in models {
+                page += try await gateway.store.evalResults(runID: run.id, model: m, failedOnly: failedOnly, offset: 0, limit: offset + limit + 1)
+            }
+            page = Array(page.sorted { ($0.item, $0.model) < ($1.item, $1.model) }.dropFirst(offset).prefix(limit + 1))
+        }
+        let hasMore = page.count > limit
+        let data: [JSONValue] = page.prefix(limit).map { r in
             let (name, version) = VersionSelector.parseReference(r.model)
             return [
                 "item": .int(r.item), "model": .string(name), "version": version.map { .int($0) } ?? .null, "answer": .optionalString(r.answer),
-                "error": .optionalString(r.error), "passed": .bool(r.passed), "score": r.score.map { .double(Self.round($0)) } ?? .null,
-                "latency_ms": .double(Self.round(r.latencyMs, places: 1)), "scores": r.scores,
+                "error": .optionalString(r.error), "passed": .bool(r.passed), "score": r.score.map { .double(EvalReport.round($0)) } ?? .null,
+                "latency_ms": .double(EvalReport.round(r.latencyMs, places: 1)), "scores": r.scores,
             ]
         }
-        return .json(["object": "list", "data": .array(data), "has_more": .bool(results.count > offset + page.count)])
+        return .json(["object": "list", "data": .array(data), "has_more": .bool(hasMore)])
     }
 
-    /// `DELETE /eval-runs/{id}`: cancels a running run (the results so far stay); an ended run is 409.
+    /// `DELETE /eval-runs/{id}`: cancels a running run (the results so far stay, summarised); an ended run is 409.
     @Sendable func cancelRun(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let run = try await findRun(context)
-        guard try await gateway.store.finishEvalRun(id: run.id, status: .cancelled, error: nil, now: Date()) else {
+        let outcomes = try await gateway.store.evalOutcomes(runID: run.id)
+        let summary = EvalReport.summary(run, outcomes: outcomes)
+        guard try await gateway.store.finishEvalRun(id: run.id, status: .cancelled, error: nil, summary: summary, now: Date()) else {
             throw TrellisError.conflict("The run has already ended (\(run.status.rawValue)).")
         }
         gateway.evaluations.cancel(run.id)
-        let ended = try await gateway.store.evalRun(id: run.id, tenantID: nil) ?? run
-        return .json(runJSON(ended, results: try await gateway.store.evalResults(runID: run.id)))
+        return .json(try await report(try await gateway.store.evalRun(id: run.id, tenantID: nil) ?? run))
     }
 
     func findRun(_ context: AuthenticatedContext) async throws -> EvalRunRecord {
@@ -138,49 +163,6 @@ extension EvaluationController {
             throw TrellisError.notFound("The evaluation run '\(id.prefix(64))'")
         }
         return run
-    }
-
-    func runJSON(_ run: EvalRunRecord, results: [EvalResultRecord], withComparison: Bool = true) -> JSONValue {
-        let summary = EvalSummary(
-            models: run.models, itemCount: run.models.isEmpty ? 0 : run.total / run.models.count,
-            outcomes: results.map {
-                EvalOutcome(
-                    item: $0.item, model: $0.model, score: $0.score, passed: $0.passed, latencyMs: $0.latencyMs,
-                    tokens: $0.promptTokens + $0.completionTokens, costMicros: $0.costMicros)
-            })
-        var o: JSONObject = [
-            "id": .string(run.id), "object": "eval.run", "status": .string(run.status.rawValue), "set": .string(run.setName),
-            "set_version": .int(run.setVersion), "tenant": tenantName(run.tenantID), "models": .array(run.models.map { .string($0) }),
-            "scorers": run.scorers, "concurrency": .int(run.concurrency), "progress": ["done": .int(results.count), "total": .int(run.total)],
-            "error": .optionalString(run.error), "created_at": .time(run.createdAt), "finished_at": run.finishedAt.map { .time($0) } ?? .null,
-            "created_by": .string(run.createdBy),
-        ]
-        o["results"] = .array(summary.versions.map(Self.versionJSON))
-        if withComparison {
-            let comparisons: [JSONValue] = summary.comparisons.map { a, b, result in
-                var c = result.json.objectValue ?? [:]
-                c["a"] = .string(a)
-                c["b"] = .string(b)
-                return .object(c)
-            }
-            o["comparison"] = comparisons.first ?? .null
-            o["comparisons"] = .array(comparisons)
-        }
-        return .object(o)
-    }
-
-    static func versionJSON(_ v: EvalSummary.Version) -> JSONValue {
-        let (name, version) = VersionSelector.parseReference(v.model)
-        return [
-            "model": .string(name), "version": version.map { .int($0) } ?? .null, "score": .double(round(v.score)), "passed": .int(v.passed),
-            "failed": .int(v.failed), "errors": .int(v.errors), "p50_ms": v.p50Ms.map { .double(round($0, places: 1)) } ?? .null,
-            "p90_ms": v.p90Ms.map { .double(round($0, places: 1)) } ?? .null, "tokens": .int(v.tokens), "cost": .double(Double(v.costMicros) / 1_000_000),
-        ]
-    }
-
-    static func round(_ value: Double, places: Int = 4) -> Double {
-        let scale = pow(10, Double(places))
-        return (value * scale).rounded() / scale
     }
 
     static func count(_ text: some StringProtocol, param: String, in range: ClosedRange<Int>) throws -> Int {

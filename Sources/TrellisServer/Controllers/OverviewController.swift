@@ -38,8 +38,6 @@ struct OverviewController {
         let routed = try await store.usageReport(.init(tenantID: tenantID, fromDay: from, toDay: to, groupBy: [.tenant, .model, .routedTo]))
         let feedback = try await store.feedbackSummary(tenantID: tenantID, fromMs: start, toMs: end + 86_400_000)
         let runs = try await store.evalRuns(tenantID: tenantID, limit: 50)
-        var results: [String: [EvalResultRecord]] = [:]
-        for run in runs where run.status == .done { results[run.id] = try await store.evalResults(runID: run.id) }
         let usage: [JSONValue] = daily.map {
             [
                 "day": .string($0.group[.day] ?? ""), "model": .string($0.group[.model] ?? ""), "requests": .int($0.requests),
@@ -49,7 +47,7 @@ struct OverviewController {
         return .json([
             "object": "usage.overview", "from": .string(from), "to": .string(to), "usage": .array(usage),
             "efficiency": Self.efficiency(routed, snapshot: gateway.snapshot), "quality": Self.quality(versions, feedback: feedback),
-            "evaluation": Self.evaluation(runs, results: results),
+            "evaluation": Self.evaluation(runs),
         ])
     }
 
@@ -111,24 +109,19 @@ struct OverviewController {
         return .array(rows)
     }
 
-    /// The latest finished run's score of each model version (runs newest first).
-    static func evaluation(_ runs: [EvalRunRecord], results: [String: [EvalResultRecord]]) -> JSONValue {
+    /// The latest finished run's score of each model version (runs newest first), from the summaries kept with them.
+    static func evaluation(_ runs: [EvalRunRecord]) -> JSONValue {
         var seen: Set<String> = []
         var out: [JSONValue] = []
         for run in runs where run.status == .done {
-            let records = results[run.id] ?? []
-            let summary = EvalSummary(
-                models: run.models, itemCount: run.models.isEmpty ? 0 : run.total / run.models.count,
-                outcomes: records.map {
-                    EvalOutcome(item: $0.item, model: $0.model, score: $0.score, passed: $0.passed, latencyMs: $0.latencyMs, tokens: 0, costMicros: 0)
-                })
-            for v in summary.versions where !seen.contains(v.model) {
-                seen.insert(v.model)
-                let (name, version) = VersionSelector.parseReference(v.model)
+            for row in run.summary?["results"]?.arrayValue ?? [] {
+                guard let name = row["model"]?.stringValue, let version = row["version"]?.numberValue?.intValue else { continue }
+                guard seen.insert("\(name)@\(version)").inserted else { continue }
+                let counts = ["passed", "failed", "errors"].map { row[$0]?.numberValue?.intValue ?? 0 }
                 out.append([
-                    "model": .string(name), "version": version.map { .int($0) } ?? .null, "score": .double(EvaluationController.round(v.score)),
-                    "passed": .int(v.passed), "total": .int(v.passed + v.failed + v.errors), "set": .string(run.setName),
-                    "set_version": .int(run.setVersion), "run": .string(run.id), "finished_at": run.finishedAt.map { .time($0) } ?? .null,
+                    "model": .string(name), "version": .int(version), "score": row["score"] ?? .null, "passed": .int(counts[0]),
+                    "total": .int(counts.reduce(0, +)), "set": .string(run.setName), "set_version": .int(run.setVersion), "run": .string(run.id),
+                    "finished_at": run.finishedAt.map { .time($0) } ?? .null,
                 ])
             }
         }

@@ -26,7 +26,7 @@ struct EvalRunner: Sendable {
             }
             let items = try set.items.enumerated().map { i, value throws(TrellisError) in try EvalItem.parse(value, path: "items[\(i)]") }
             let scorers = (run.scorers.arrayValue ?? []).compactMap(EvalScorer.init(json:))
-            let done = Set(try await gateway.store.evalResults(runID: run.id).map { Pair(item: $0.item, model: $0.model) })
+            let done = Set(try await gateway.store.evalOutcomes(runID: run.id).map { Pair(item: $0.item, model: $0.model) })
             let pending = items.indices.flatMap { i in run.models.map { Pair(item: i, model: $0) } }.filter { !done.contains($0) }
             try await ask(pending, items: items, scorers: scorers)
             await finish(.done, error: nil)
@@ -35,6 +35,9 @@ struct EvalRunner: Sendable {
         } catch let error as EvalStop {
             await finish(.failed, error: error.message)
         } catch {
+            // A shutdown's cancellation may surface as another error (a store call cut short): the run stays running,
+            // to be resumed.
+            guard !Task.isCancelled else { return }
             logger.error("evaluation run failed", metadata: ["run": "\(run.id)", "error_type": "\(type(of: error))"])
             await finish(.failed, error: "The run stopped on an internal error.")
         }
@@ -195,7 +198,8 @@ struct EvalRunner: Sendable {
 
     func finish(_ status: EvalRunRecord.Status, error: String?) async {
         do {
-            if try await gateway.store.finishEvalRun(id: run.id, status: status, error: error, now: Date()) {
+            let summary = EvalReport.summary(run, outcomes: try await gateway.store.evalOutcomes(runID: run.id))
+            if try await gateway.store.finishEvalRun(id: run.id, status: status, error: error, summary: summary, now: Date()) {
                 logger.info("evaluation run ended", metadata: ["run": "\(run.id)", "status": "\(status.rawValue)"])
             }
         } catch {

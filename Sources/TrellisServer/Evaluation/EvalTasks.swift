@@ -8,6 +8,8 @@ import TrellisStore
 /// process on the store, and resumed with the results kept so far.
 final class EvalTasks: Sendable {
     private let tasks = Mutex<[String: Task<Void, Never>]>([:])
+    /// This process, as the owner of the runs it executes.
+    let owner = "proc_" + UUID().uuidString.lowercased()
 
     /// A run is another process's while its heartbeat is younger than this.
     static let staleAfter: TimeInterval = 60
@@ -21,7 +23,7 @@ final class EvalTasks: Sendable {
             tasks[run.id] = Task { [self] in
                 await withTaskGroup(of: Void.self) { group in
                     group.addTask { await EvalRunner(gateway: gateway, run: run, logger: logger).execute() }
-                    group.addTask { await Self.beat(run.id, store: gateway.store) }
+                    group.addTask { await Self.beat(run.id, owner: self.owner, store: gateway.store) }
                     // Whichever ends first ends the other: the runner's end stops the heartbeat, a run cancelled
                     // elsewhere stops the runner.
                     await group.next()
@@ -39,16 +41,26 @@ final class EvalTasks: Sendable {
 
     func isRunning(_ id: String) -> Bool { tasks.withLock { $0[id] != nil } }
 
-    /// Cancels every run (shutdown): they stay `running` in the store, for the next start to resume.
-    func cancelAll() {
-        for task in tasks.withLock({ Array($0.values) }) { task.cancel() }
+    /// Cancels every run (shutdown) and waits for them to stop, at most `grace`: they stay `running` in the store,
+    /// for the next start (or another replica) to resume.
+    func cancelAll(grace: Duration = .seconds(5)) async {
+        let running = tasks.withLock { Array($0.values) }
+        for task in running { task.cancel() }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for task in running { await task.value }
+            }
+            group.addTask { try? await Task.sleep(for: grace) }
+            await group.next()
+            group.cancelAll()
+        }
     }
 
     /// Writes the run's heartbeat until cancelled; returns (which stops the run here) when the run is no longer
     /// `running`, as after a cancel through another process.
-    private static func beat(_ id: String, store: any TrellisStoreEngine) async {
+    private static func beat(_ id: String, owner: String, store: any TrellisStoreEngine) async {
         while !Task.isCancelled {
-            if (try? await store.touchEvalRun(id: id, now: Date())) == false { return }
+            if (try? await store.touchEvalRun(id: id, owner: owner, now: Date())) == false { return }
             do { try await Task.sleep(for: heartbeat) } catch { return }
         }
     }
@@ -65,15 +77,22 @@ struct EvalService: PeriodicService {
 
     func run() async throws {
         await runRounds()
-        gateway.evaluations.cancelAll()
+        await gateway.evaluations.cancelAll()
     }
 
     func round() async {
         guard gateway.readiness.isReady else { return }
-        let now = Date()
-        let staleBefore = gateway.store.sharesLimits ? now.addingTimeInterval(-EvalTasks.staleAfter) : now
+        // SQLite has one process per file: what is still `running` at its rounds is this process's, or was left by
+        // an earlier start.
+        await claim(staleAfter: gateway.store.sharesLimits ? EvalTasks.staleAfter : 0)
+    }
+
+    /// Claims the runs whose heartbeat is older than `staleAfter` seconds and starts those this process does not run.
+    func claim(staleAfter: TimeInterval) async {
+        let evaluations = gateway.evaluations
         do {
-            for run in try await gateway.store.claimEvalRuns(staleBefore: staleBefore, now: now) where !gateway.evaluations.isRunning(run.id) {
+            for run in try await gateway.store.claimEvalRuns(owner: evaluations.owner, staleAfter: staleAfter, now: Date())
+            where !evaluations.isRunning(run.id) {
                 logger.info("evaluation run resumed", metadata: ["run": "\(run.id)"])
                 gateway.evaluations.start(run, gateway: gateway, logger: logger)
             }

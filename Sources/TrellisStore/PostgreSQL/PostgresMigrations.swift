@@ -53,7 +53,9 @@ enum PostgresMigrations {
             created_at_ms BIGINT NOT NULL,
             finished_at_ms BIGINT,
             created_by TEXT NOT NULL,
-            heartbeat_ms BIGINT NOT NULL
+            heartbeat_ms BIGINT NOT NULL,
+            owner TEXT NOT NULL,
+            summary TEXT
         )
         """,
         "CREATE INDEX eval_runs_tenant ON eval_runs (tenant_id, created_at_ms)",

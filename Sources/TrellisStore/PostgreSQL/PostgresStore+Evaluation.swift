@@ -1,6 +1,7 @@
 import Foundation
 import OpenAIWire
 import PostgresNIO
+import TrellisCore
 
 /// Evaluation sets, runs and results.
 extension PostgresStore {
@@ -66,29 +67,35 @@ extension PostgresStore {
         }
     }
 
-    public func insertEvalRun(_ run: EvalRunRecord) async throws {
+    /// Milliseconds on the database's clock, for heartbeats every replica compares the same way.
+    static let databaseNowMs = "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+
+    public func insertEvalRun(_ run: EvalRunRecord, owner: String) async throws {
         let models = JSONWriter.string(.array(run.models.map { .string($0) }))
         let scorers = JSONWriter.string(run.scorers)
         let created = run.createdAt.unixMilliseconds
         let finished = run.finishedAt?.unixMilliseconds
+        let summary = run.summary.map(JSONWriter.string)
         try await write { connection in
             _ = try await connection.query(
                 """
                 INSERT INTO eval_runs(id, tenant_id, key_id, set_id, set_name, set_version, models, scorers, concurrency, status, error, total,
-                    created_at_ms, finished_at_ms, created_by, heartbeat_ms)
+                    created_at_ms, finished_at_ms, created_by, heartbeat_ms, owner, summary)
                 VALUES (\(run.id), \(run.tenantID), \(run.keyID), \(run.setID), \(run.setName), \(run.setVersion), \(models), \(scorers),
-                    \(run.concurrency), \(run.status.rawValue), \(run.error), \(run.total), \(created), \(finished), \(run.createdBy), \(created))
+                    \(run.concurrency), \(run.status.rawValue), \(run.error), \(run.total), \(created), \(finished), \(run.createdBy),
+                    \(unescaped: Self.databaseNowMs), \(owner), \(summary))
                 """, logger: Self.quiet)
         }
     }
 
-    public func finishEvalRun(id: String, status: EvalRunRecord.Status, error: String?, now: Date) async throws -> Bool {
+    public func finishEvalRun(id: String, status: EvalRunRecord.Status, error: String?, summary: JSONValue?, now: Date) async throws -> Bool {
         let at = now.unixMilliseconds
+        let text = summary.map(JSONWriter.string)
         return try await write { connection in
             let rows = try await connection.query(
                 """
-                UPDATE eval_runs SET status = \(status.rawValue), error = \(error), finished_at_ms = \(at) WHERE id = \(id) AND status = 'running'
-                RETURNING id
+                UPDATE eval_runs SET status = \(status.rawValue), error = \(error), finished_at_ms = \(at), summary = \(text)
+                WHERE id = \(id) AND status = 'running' RETURNING id
                 """, logger: Self.quiet)
             var changed = false
             for try await _ in rows { changed = true }
@@ -110,21 +117,27 @@ extension PostgresStore {
         return try await evalRuns(sql.query("SELECT \(EvalRows.runColumns) FROM eval_runs \(mine) ORDER BY created_at_ms DESC, id DESC LIMIT \(bounded)"))
     }
 
-    public func claimEvalRuns(staleBefore: Date, now: Date) async throws -> [EvalRunRecord] {
+    public func claimEvalRuns(owner: String, staleAfter: TimeInterval, now: Date) async throws -> [EvalRunRecord] {
         var sql = BoundSQL()
-        let at = sql.bind(now.unixMilliseconds)
-        let stale = sql.bind(staleBefore.unixMilliseconds)
-        // Row by row under its lock: a run another process claimed first no longer looks stale and is skipped.
+        let me = sql.bind(owner)
+        let stale = sql.bind(Int64(staleAfter * 1000))
+        // Row by row under its lock: a run another process claimed first no longer looks stale and is skipped. Both
+        // sides of the comparison are the database's clock, whatever the replicas' clocks say.
         let statement = sql.query(
-            "UPDATE eval_runs SET heartbeat_ms = \(at) WHERE status = 'running' AND heartbeat_ms < \(stale) RETURNING \(EvalRows.runColumns)")
+            """
+            UPDATE eval_runs SET heartbeat_ms = \(Self.databaseNowMs), owner = \(me)
+            WHERE status = 'running' AND heartbeat_ms < \(Self.databaseNowMs) - \(stale) RETURNING \(EvalRows.runColumns)
+            """)
         return try await evalRuns(statement, writing: true)
     }
 
-    public func touchEvalRun(id: String, now: Date) async throws -> Bool {
-        let at = now.unixMilliseconds
+    public func touchEvalRun(id: String, owner: String, now: Date) async throws -> Bool {
         return try await write { connection in
             let rows = try await connection.query(
-                "UPDATE eval_runs SET heartbeat_ms = \(at) WHERE id = \(id) AND status = 'running' RETURNING id", logger: Self.quiet)
+                """
+                UPDATE eval_runs SET heartbeat_ms = \(unescaped: Self.databaseNowMs)
+                WHERE id = \(id) AND owner = \(owner) AND status = 'running' RETURNING id
+                """, logger: Self.quiet)
             var changed = false
             for try await _ in rows { changed = true }
             return changed
@@ -145,7 +158,8 @@ extension PostgresStore {
                         scorers: (try? JSONParser.parse(try c[7].decode(String.self))) ?? .array([]), concurrency: try c[8].decode(Int.self),
                         status: EvalRunRecord.Status(rawValue: try c[9].decode(String.self)) ?? .failed, error: try c[10].decode(String?.self),
                         total: try c[11].decode(Int.self), createdAt: Date(unixMilliseconds: try c[12].decode(Int64.self)),
-                        finishedAt: try c[13].decode(Int64?.self).map { Date(unixMilliseconds: $0) }, createdBy: try c[14].decode(String.self)))
+                        finishedAt: try c[13].decode(Int64?.self).map { Date(unixMilliseconds: $0) }, createdBy: try c[14].decode(String.self),
+                        summary: try c[15].decode(String?.self).flatMap { try? JSONParser.parse($0) }))
             }
             return out
         }
@@ -169,11 +183,35 @@ extension PostgresStore {
         }
     }
 
-    public func evalResults(runID: String) async throws -> [EvalResultRecord] {
+    public func evalOutcomes(runID: String) async throws -> [EvalOutcome] {
         try await read { connection in
-            var out: [EvalResultRecord] = []
+            var out: [EvalOutcome] = []
             let rows = try await connection.query(
-                "SELECT \(unescaped: EvalRows.resultColumns) FROM eval_results WHERE run_id = \(runID) ORDER BY item, model", logger: Self.quiet)
+                "SELECT \(unescaped: EvalRows.outcomeColumns) FROM eval_results WHERE run_id = \(runID)", logger: Self.quiet)
+            for try await (item, model, score, passed, latency, tokens, cost) in rows.decode((Int, String, Double?, Int, Double, Int, Int).self) {
+                out.append(EvalOutcome(item: item, model: model, score: score, passed: passed != 0, latencyMs: latency, tokens: tokens, costMicros: cost))
+            }
+            return out
+        }
+    }
+
+    public func evalResultCount(runID: String) async throws -> Int {
+        try await read { connection in
+            try await connection.scalar("SELECT COUNT(*) FROM eval_results WHERE run_id = \(runID)", as: Int.self) ?? 0
+        }
+    }
+
+    public func evalResults(runID: String, model: String?, failedOnly: Bool, offset: Int, limit: Int) async throws -> [EvalResultRecord] {
+        var sql = BoundSQL()
+        var conditions = ["run_id = " + sql.bind(runID)]
+        if let model { conditions.append("model = " + sql.bind(model)) }
+        if failedOnly { conditions.append("passed = 0") }
+        let page = "LIMIT \(sql.bind(limit)) OFFSET \(sql.bind(offset))"
+        let statement = sql.query(
+            "SELECT \(EvalRows.resultColumns) FROM eval_results WHERE \(conditions.joined(separator: " AND ")) ORDER BY item, model COLLATE \"C\" \(page)")
+        return try await read { connection in
+            var out: [EvalResultRecord] = []
+            let rows = try await connection.query(statement, logger: Self.quiet)
             for try await row in rows {
                 let c = row.makeRandomAccess()
                 out.append(

@@ -1,5 +1,6 @@
 import Foundation
 import OpenAIWire
+import TrellisCore
 
 /// One version of an evaluation set: its items as uploaded (each a JSON object: `input` or `messages`, `expected`,
 /// `variables`, `metadata`), owned by a tenant or shared (`tenantID` nil).
@@ -64,11 +65,15 @@ public struct EvalRunRecord: Sendable, Equatable {
     public var createdAt: Date
     public var finishedAt: Date?
     public var createdBy: String
+    /// The results per model version and the comparisons, kept when the run ends (nil while it runs).
+    public var summary: JSONValue?
 
     public init(
         id: String, tenantID: String, keyID: String, setID: String, setName: String, setVersion: Int, models: [String], scorers: JSONValue,
-        concurrency: Int, status: Status, error: String? = nil, total: Int, createdAt: Date, finishedAt: Date? = nil, createdBy: String
+        concurrency: Int, status: Status, error: String? = nil, total: Int, createdAt: Date, finishedAt: Date? = nil, createdBy: String,
+        summary: JSONValue? = nil
     ) {
+        self.summary = summary
         self.id = id
         self.tenantID = tenantID
         self.keyID = keyID
@@ -132,21 +137,28 @@ public protocol EvalStore: Sendable {
     func evalSets(visibleTo tenantID: String?) async throws -> [EvalSetSummary]
     /// The set in exactly this namespace (the tenant's, or shared for nil): a version, else the latest.
     func evalSet(name: String, tenantID: String?, version: Int?) async throws -> EvalSet?
-    func insertEvalRun(_ run: EvalRunRecord) async throws
-    /// Ends a run, unless it has already ended; false when it had.
-    func finishEvalRun(id: String, status: EvalRunRecord.Status, error: String?, now: Date) async throws -> Bool
+    /// A new run, executed by the process `owner` (its heartbeat starts now).
+    func insertEvalRun(_ run: EvalRunRecord, owner: String) async throws
+    /// Ends a run with its summary, unless it has already ended; false when it had.
+    func finishEvalRun(id: String, status: EvalRunRecord.Status, error: String?, summary: JSONValue?, now: Date) async throws -> Bool
     /// The run, when it is the tenant's (any tenant's for nil).
     func evalRun(id: String, tenantID: String?) async throws -> EvalRunRecord?
     /// The newest runs first, the tenant's (every tenant's for nil), at most `limit`.
     func evalRuns(tenantID: String?, limit: Int) async throws -> [EvalRunRecord]
-    /// Takes over the runs still `running` whose process has not said it works on them since `staleBefore` (it
-    /// stopped, or this is a restart): their heartbeat becomes `now`, and they are returned. Of several processes
-    /// claiming at once, each run goes to one.
-    func claimEvalRuns(staleBefore: Date, now: Date) async throws -> [EvalRunRecord]
-    /// Says that this process still works on the run; false when the run is no longer `running` (it was cancelled,
-    /// perhaps through another process).
-    func touchEvalRun(id: String, now: Date) async throws -> Bool
+    /// Makes `owner` the process of the runs still `running` whose heartbeat is older than `staleAfter` seconds (their
+    /// process stopped, or this is a restart), and returns them. Of several processes claiming at once, each run goes
+    /// to one. Heartbeats are on the database's clock where there is one (PostgreSQL), else on `now`.
+    func claimEvalRuns(owner: String, staleAfter: TimeInterval, now: Date) async throws -> [EvalRunRecord]
+    /// Says that `owner` still works on the run; false when the run is no longer `running` or no longer its
+    /// (cancelled, perhaps through another process, or claimed by another after this one fell silent).
+    func touchEvalRun(id: String, owner: String, now: Date) async throws -> Bool
     /// Keeps a result; the same run, item and model again replaces it.
     func saveEvalResult(_ result: EvalResultRecord) async throws
-    func evalResults(runID: String) async throws -> [EvalResultRecord]
+    /// The run's results without their answers and scores: what summaries and progress are made of.
+    func evalOutcomes(runID: String) async throws -> [EvalOutcome]
+    /// A page of the run's results in item and model order: of one model (`name@version`) or all, only those that did
+    /// not pass when `failedOnly`.
+    func evalResults(runID: String, model: String?, failedOnly: Bool, offset: Int, limit: Int) async throws -> [EvalResultRecord]
+    /// How many results the run has.
+    func evalResultCount(runID: String) async throws -> Int
 }

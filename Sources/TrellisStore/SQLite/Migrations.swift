@@ -408,7 +408,9 @@ enum Migrations {
                         created_at_ms INTEGER NOT NULL,
                         finished_at_ms INTEGER,
                         created_by TEXT NOT NULL,
-                        heartbeat_ms INTEGER NOT NULL
+                        heartbeat_ms INTEGER NOT NULL,
+                        owner TEXT NOT NULL,
+                        summary TEXT
                     ) STRICT;
                     CREATE INDEX eval_runs_tenant ON eval_runs(tenant_id, created_at_ms);
                     CREATE INDEX eval_runs_status ON eval_runs(status);

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import OpenAIWire
+import TrellisCore
 
 /// Evaluation sets, runs and results.
 extension SQLiteStore {
@@ -58,27 +59,27 @@ extension SQLiteStore {
         }
     }
 
-    public func insertEvalRun(_ run: EvalRunRecord) async throws {
+    public func insertEvalRun(_ run: EvalRunRecord, owner: String) async throws {
         try await pool.write { db in
             try db.execute(
                 sql: """
                     INSERT INTO eval_runs(id, tenant_id, key_id, set_id, set_name, set_version, models, scorers, concurrency, status, error, total,
-                        created_at_ms, finished_at_ms, created_by, heartbeat_ms)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        created_at_ms, finished_at_ms, created_by, heartbeat_ms, owner, summary)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     run.id, run.tenantID, run.keyID, run.setID, run.setName, run.setVersion, JSONWriter.string(.array(run.models.map { .string($0) })),
                     JSONWriter.string(run.scorers), run.concurrency, run.status.rawValue, run.error, run.total, run.createdAt.unixMilliseconds,
-                    run.finishedAt?.unixMilliseconds, run.createdBy, run.createdAt.unixMilliseconds,
+                    run.finishedAt?.unixMilliseconds, run.createdBy, Date().unixMilliseconds, owner, run.summary.map(JSONWriter.string),
                 ])
         }
     }
 
-    public func finishEvalRun(id: String, status: EvalRunRecord.Status, error: String?, now: Date) async throws -> Bool {
+    public func finishEvalRun(id: String, status: EvalRunRecord.Status, error: String?, summary: JSONValue?, now: Date) async throws -> Bool {
         try await pool.write { db in
             try db.execute(
-                sql: "UPDATE eval_runs SET status = ?, error = ?, finished_at_ms = ? WHERE id = ? AND status = 'running'",
-                arguments: [status.rawValue, error, now.unixMilliseconds, id])
+                sql: "UPDATE eval_runs SET status = ?, error = ?, finished_at_ms = ?, summary = ? WHERE id = ? AND status = 'running'",
+                arguments: [status.rawValue, error, now.unixMilliseconds, summary.map(JSONWriter.string), id])
             return db.changesCount > 0
         }
     }
@@ -102,22 +103,25 @@ extension SQLiteStore {
         }
     }
 
-    public func claimEvalRuns(staleBefore: Date, now: Date) async throws -> [EvalRunRecord] {
-        try await pool.write { db in
+    public func claimEvalRuns(owner: String, staleAfter: TimeInterval, now: Date) async throws -> [EvalRunRecord] {
+        let at = now.unixMilliseconds
+        let staleBefore = at - Int64(staleAfter * 1000)
+        return try await pool.write { db in
             let stale = try Row.fetchAll(
-                db, sql: "SELECT \(EvalRows.runColumns) FROM eval_runs WHERE status = 'running' AND heartbeat_ms < ? ORDER BY created_at_ms",
-                arguments: [staleBefore.unixMilliseconds]
+                db, sql: "SELECT \(EvalRows.runColumns) FROM eval_runs WHERE status = 'running' AND heartbeat_ms <= ? ORDER BY created_at_ms",
+                arguments: [staleBefore]
             ).map(Self.evalRun)
             for run in stale {
-                try db.execute(sql: "UPDATE eval_runs SET heartbeat_ms = ? WHERE id = ?", arguments: [now.unixMilliseconds, run.id])
+                try db.execute(sql: "UPDATE eval_runs SET heartbeat_ms = ?, owner = ? WHERE id = ?", arguments: [at, owner, run.id])
             }
             return stale
         }
     }
 
-    public func touchEvalRun(id: String, now: Date) async throws -> Bool {
+    public func touchEvalRun(id: String, owner: String, now: Date) async throws -> Bool {
         try await pool.write { db in
-            try db.execute(sql: "UPDATE eval_runs SET heartbeat_ms = ? WHERE id = ? AND status = 'running'", arguments: [now.unixMilliseconds, id])
+            try db.execute(
+                sql: "UPDATE eval_runs SET heartbeat_ms = ? WHERE id = ? AND owner = ? AND status = 'running'", arguments: [now.unixMilliseconds, id, owner])
             return db.changesCount > 0
         }
     }
@@ -137,9 +141,31 @@ extension SQLiteStore {
         }
     }
 
-    public func evalResults(runID: String) async throws -> [EvalResultRecord] {
+    public func evalOutcomes(runID: String) async throws -> [EvalOutcome] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT \(EvalRows.resultColumns) FROM eval_results WHERE run_id = ? ORDER BY item, model", arguments: [runID]).map {
+            try Row.fetchAll(db, sql: "SELECT \(EvalRows.outcomeColumns) FROM eval_results WHERE run_id = ?", arguments: [runID]).map {
+                EvalOutcome(item: $0[0], model: $0[1], score: $0[2], passed: $0[3], latencyMs: $0[4], tokens: $0[5], costMicros: $0[6])
+            }
+        }
+    }
+
+    public func evalResultCount(runID: String) async throws -> Int {
+        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM eval_results WHERE run_id = ?", arguments: [runID]) ?? 0 }
+    }
+
+    public func evalResults(runID: String, model: String?, failedOnly: Bool, offset: Int, limit: Int) async throws -> [EvalResultRecord] {
+        var conditions = ["run_id = ?"]
+        var arguments: [(any DatabaseValueConvertible)?] = [runID]
+        if let model {
+            conditions.append("model = ?")
+            arguments.append(model)
+        }
+        if failedOnly { conditions.append("passed = 0") }
+        arguments += [limit, offset]
+        let sql = "SELECT \(EvalRows.resultColumns) FROM eval_results WHERE \(conditions.joined(separator: " AND ")) ORDER BY item, model LIMIT ? OFFSET ?"
+        let bound = StatementArguments(arguments)
+        return try await pool.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: bound).map {
                 EvalResultRecord(
                     runID: $0[0], item: $0[1], model: $0[2], answer: $0[3], error: $0[4], scores: (try? JSONParser.parse($0[5] as String)) ?? .array([]),
                     passed: $0[6], score: $0[7], latencyMs: $0[8], promptTokens: $0[9], completionTokens: $0[10], costMicros: $0[11])
@@ -153,14 +179,16 @@ extension SQLiteStore {
             id: row[0], tenantID: row[1], keyID: row[2], setID: row[3], setName: row[4], setVersion: row[5], models: models,
             scorers: (try? JSONParser.parse(row[7] as String)) ?? .array([]), concurrency: row[8],
             status: EvalRunRecord.Status(rawValue: row[9]) ?? .failed, error: row[10], total: row[11], createdAt: Date(unixMilliseconds: row[12]),
-            finishedAt: (row[13] as Int64?).map { Date(unixMilliseconds: $0) }, createdBy: row[14])
+            finishedAt: (row[13] as Int64?).map { Date(unixMilliseconds: $0) }, createdBy: row[14],
+            summary: (row[15] as String?).flatMap { try? JSONParser.parse($0) })
     }
 }
 
 /// What both engines share about evaluation rows: the columns read, in order, and new ids.
 enum EvalRows {
     static let runColumns =
-        "id, tenant_id, key_id, set_id, set_name, set_version, models, scorers, concurrency, status, error, total, created_at_ms, finished_at_ms, created_by"
+        "id, tenant_id, key_id, set_id, set_name, set_version, models, scorers, concurrency, status, error, total, created_at_ms, finished_at_ms, created_by, summary"
+    static let outcomeColumns = "item, model, score, passed, latency_ms, prompt_tokens + completion_tokens, cost_micros"
     static let resultColumns =
         "run_id, item, model, answer, error, scores, passed, score, latency_ms, prompt_tokens, completion_tokens, cost_micros"
 }

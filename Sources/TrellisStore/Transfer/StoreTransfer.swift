@@ -100,7 +100,7 @@ public struct TransferTable: Sendable, Hashable, CustomStringConvertible {
             "eval_runs",
             [
                 "id", "tenant_id", "key_id", "set_id", "set_name", "set_version", "models", "scorers", "concurrency", "status", "error", "total",
-                "created_at_ms", "finished_at_ms", "created_by", "heartbeat_ms",
+                "created_at_ms", "finished_at_ms", "created_by", "heartbeat_ms", "owner", "summary",
             ]),
         TransferTable(
             "eval_results",

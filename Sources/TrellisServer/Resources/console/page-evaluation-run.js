@@ -291,7 +291,7 @@ function itemsSection(id, live) {
     section.loaded = true;
     load.disabled = true;
     try {
-      const answer = await api("GET", `/admin/v1/eval-runs/${enc(id)}/items`);
+      const answer = await api("GET", `/admin/v1/eval-runs/${enc(id)}/items?limit=1000`);
       if (!live()) return;
       entries = answer.data || [];
       load.textContent = t("eval.reload_items");
