@@ -69,7 +69,7 @@ start() {
     echo "PostgreSQL cannot start: initdb failed (see $dir/initdb.log)" >&2; cat "$dir/initdb.log" >&2; exit 1; }
   port="$(free_port)"
   as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
-    -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir/socket -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=1000" \
+    -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir/socket -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
     >/dev/null || { echo "PostgreSQL cannot start: pg_ctl start failed (see $dir/server.log)" >&2; tail -20 "$dir/server.log" >&2 || true; exit 1; }
   echo "$port" >"$dir/port"
   echo "postgres://trellis:$PASSWORD@127.0.0.1:$port/postgres"
@@ -97,7 +97,7 @@ resume() {
   bin="$(pg_bin)"
   port="$(cat "$dir/port")"
   as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
-    -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir/socket -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=1000" \
+    -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir/socket -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
     >/dev/null || { echo "PostgreSQL cannot resume: pg_ctl start failed (see $dir/server.log)" >&2; tail -20 "$dir/server.log" >&2 || true; exit 1; }
 }
 
