@@ -20,25 +20,29 @@ import TrellisCore
             func split(_ weights: JSONValue) async throws -> TestGateway.Reply {
                 try await gw.request(.PUT, "/admin/v1/models/assistant/traffic", key: manage, json: weights)
             }
-            let before = try await split(["1": 50, "2": 50])
-            #expect(before.status == 409 && before.errorCode == "evaluation_required" && before.json["error"]?["param"] == "1", "\(before.text)")
+            // Version 3 answers like version 1; version 1 is in service (all the traffic) and keeps its place.
+            let v3 = try await gw.admin(.POST, "/models/assistant/versions?tenant=acme", ["spec": ["upstream": "mock", "model": "echo"]])
+            #expect(v3.status == 201)
+            let before = try await split(["1": 50, "3": 50])
+            #expect(before.status == 409 && before.errorCode == "evaluation_required" && before.json["error"]?["param"] == "3", "\(before.text)")
             #expect(before.json["error"]?["message"]?.stringValue?.contains("golden") == true)
+            #expect(try await split(["1": 95, "3": 5]).status == 200, "5% is within the guarded share")
             let items: JSONValue = [["input": "a", "expected": "echo:a"], ["input": "b", "expected": "echo:b"]]
             // A tenant's own set by the guard's name does not count: only the operator's shared set does.
             #expect(try await gw.request(.POST, "/admin/v1/eval-sets", key: manage, json: ["name": "golden", "items": [["input": "a"]]]).status == 201)
             let own = try await gw.request(
-                .POST, "/admin/v1/eval-runs", key: manage, json: ["set": "golden", "models": ["assistant@1"], "scorers": [["type": "regex", "pattern": "."]]])
+                .POST, "/admin/v1/eval-runs", key: manage, json: ["set": "golden", "models": ["assistant@3"], "scorers": [["type": "regex", "pattern": "."]]])
             _ = try await EvaluationTests.waitForEnd(gw, try #require(own.json["id"]?.stringValue), key: manage)
-            #expect(try await split(["1": 100]).status == 409, "a pass on the tenant's own set")
+            #expect(try await split(["1": 50, "3": 50]).status == 409, "a pass on the tenant's own set")
             #expect(try await gw.admin(.POST, "/eval-sets", ["name": "golden", "items": items]).status == 201)
             let run = try await gw.request(
                 .POST, "/admin/v1/eval-runs", key: manage,
-                json: ["set": "golden", "shared": true, "models": ["assistant@1", "assistant@2"], "scorers": [["type": "contains"]]])
+                json: ["set": "golden", "shared": true, "models": ["assistant@2", "assistant@3"], "scorers": [["type": "contains"]]])
             _ = try await EvaluationTests.waitForEnd(gw, try #require(run.json["id"]?.stringValue), key: manage)
-            #expect(try await split(["1": 100, "2": 0]).status == 200, "v1 passed")
-            #expect(try await split(["1": 95, "2": 5]).status == 200, "5% is within the guarded share")
-            let failing = try await split(["1": 50, "2": 50])
+            #expect(try await split(["1": 50, "3": 50]).status == 200, "v3 passed")
+            let failing = try await split(["3": 50, "2": 50])
             #expect(failing.status == 409 && failing.json["error"]?["param"] == "2", "v2 scored 0")
+            #expect(try await split(["1": 100]).status == 200, "a rollback to a version in service is never held up")
             // A run on another set does not count.
             #expect(try await gw.request(.POST, "/admin/v1/eval-sets", key: manage, json: ["name": "other", "items": items]).status == 201)
             let elsewhere = try await gw.request(

@@ -16,7 +16,7 @@ extension EvaluationController {
     /// to the tenant's set `name` as a new version (the set is created when it does not exist yet). The question is
     /// the interaction's last user message as captured (masked when the model masks).
     @Sendable func setFromFeedback(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let name = try context.parameters.require("name")
+        let name = context.parameters.decoded("name")
         guard Names.isValidObject(name) else { throw TrellisError.invalidField("name", "must be \(Names.objectRule)") }
         var request = request
         let body = try BodyReader(try await request.jsonBody(limit: 64 * 1024), allowed: ["model", "since", "tenant"])

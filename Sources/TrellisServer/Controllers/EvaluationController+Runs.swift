@@ -157,7 +157,7 @@ extension EvaluationController {
     }
 
     func findRun(_ context: AuthenticatedContext) async throws -> EvalRunRecord {
-        let id = try context.parameters.require("id")
+        let id = context.parameters.decoded("id")
         let tenantID = try context.manageKey()?.tenantID
         guard id.utf8.count <= 64, let run = try await gateway.store.evalRun(id: id, tenantID: tenantID) else {
             throw TrellisError.notFound("The evaluation run '\(id.prefix(64))'")

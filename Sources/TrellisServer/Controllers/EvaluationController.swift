@@ -67,7 +67,7 @@ struct EvaluationController {
 
     /// `GET /eval-sets/{name}?version=&tenant=`: a version (the latest by default) with its items.
     @Sendable func getSet(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let name = try context.parameters.require("name")
+        let name = context.parameters.decoded("name")
         let version = try request.uri.queryParameters.get("version").map { text -> Int in
             guard let n = Int(text), n > 0 else { throw TrellisError.invalidField("version", "must be a positive integer") }
             return n

@@ -157,7 +157,9 @@ struct EvalRunner: Sendable {
     /// Embeddings of `texts` in order, through the inference flow.
     func embed(_ texts: [String], model: String) async throws -> [[Double]] {
         let request = try EmbeddingsRequest.parse(["model": .string(model), "input": .array(texts.map { .string($0) })])
-        let outcome = try await retrying { key, call in try await InferenceFlow(gateway: gateway).embeddings(request, key: key, call: call) }
+        let outcome = try await retrying { key, call in
+            try await InferenceFlow(gateway: gateway).embeddings(request, key: key, call: call, endpoint: "eval:similarity")
+        }
         guard case .complete(let bytes, _) = outcome, case .array(let data)? = try JSONParser.parse(bytes)["data"] else {
             throw TrellisError.internalError
         }

@@ -66,9 +66,8 @@ final class EvalTasks: Sendable {
     }
 }
 
-/// Claims and resumes evaluation runs left `running` by a process that stopped: at start every run not touched in
-/// the last minute (with SQLite, one process per file, every run), then every 30 seconds; cancels this process's
-/// runs at shutdown.
+/// Claims and resumes evaluation runs left `running` by a process that stopped: every 30 seconds (the first round at
+/// start), the runs whose heartbeat is a minute old; cancels this process's runs at shutdown.
 struct EvalService: PeriodicService {
     let gateway: Gateway
     let logger: Logger
@@ -82,9 +81,9 @@ struct EvalService: PeriodicService {
 
     func round() async {
         guard gateway.readiness.isReady else { return }
-        // SQLite has one process per file: what is still `running` at its rounds is this process's, or was left by
-        // an earlier start.
-        await claim(staleAfter: gateway.store.sharesLimits ? EvalTasks.staleAfter : 0)
+        // A run whose process stopped (a restart, a crash, a replica taken away) is claimed once its heartbeat is a
+        // minute old, whichever engine: two processes on one SQLite file do not take each other's runs either.
+        await claim(staleAfter: EvalTasks.staleAfter)
     }
 
     /// Claims the runs whose heartbeat is older than `staleAfter` seconds and starts those this process does not run.

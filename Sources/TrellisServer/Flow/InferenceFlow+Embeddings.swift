@@ -4,14 +4,14 @@ import TrellisCore
 extension InferenceFlow {
     /// `POST /v1/embeddings`: resolve → admit → account → dispatch a whole answer (masked for the upstreams
     /// `privacy.mask` covers) → record.
-    func embeddings(_ request: EmbeddingsRequest, key: TenantKey, call: CallContext) async throws -> InferenceOutcome {
+    func embeddings(_ request: EmbeddingsRequest, key: TenantKey, call: CallContext, endpoint: String = "embeddings") async throws -> InferenceOutcome {
         let start = RequestStart.now()
         let snapshot = gateway.snapshot
         let (model, version, targets) = try Self.resolve(request, key: key, snapshot: snapshot)
         let estimate = AdmissionEstimate.embeddings(request)
         let (ticket, headers) = try await admit(key, estimate: estimate, modelVersion: version.version)
         let subject = UsageSubject(
-            endpoint: "embeddings", requestID: call.requestID, start: start, key: key, user: request.user, model: model.name,
+            endpoint: endpoint, requestID: call.requestID, start: start, key: key, user: request.user, model: model.name,
             version: version.version, stream: false)
         let accounting = Accounting(gateway: gateway, subject: subject, promptEstimate: estimate.prompt, admission: ticket, priced: false)
         let config = gateway.config
