@@ -71,9 +71,7 @@ extension EvaluationController {
     /// The key a run acts with: the manage key that starts it, or for the operator the tenant without key limits.
     func runKey(_ context: AuthenticatedContext, tenant: Tenant) throws -> TenantKey {
         if let key = try context.manageKey() { return key }
-        return TenantKey(
-            id: EvalRunRecord.operatorKeyID, name: "operator", prefix: "operator", tenantID: tenant.id, tenantName: tenant.name, scopes: [.inference],
-            models: .all, rpm: nil, tpm: nil, expiresAt: nil)
+        return TenantKey.evaluationOperator(for: tenant)
     }
 
     func resolve(_ reference: String, key: TenantKey, snapshot: CatalogSnapshot, param: String) throws -> (IndustryModel, ModelVersion) {

@@ -84,9 +84,7 @@ struct EvalRunner: Sendable {
         let snapshot = gateway.snapshot
         if run.keyID == EvalRunRecord.operatorKeyID {
             guard let tenant = snapshot.tenants[run.tenantID] else { throw EvalStop(message: "The run's tenant no longer exists.") }
-            return TenantKey(
-                id: EvalRunRecord.operatorKeyID, name: "operator", prefix: "operator", tenantID: tenant.id, tenantName: tenant.name, scopes: [.inference],
-                models: .all, rpm: nil, tpm: nil, expiresAt: nil)
+            return TenantKey.evaluationOperator(for: tenant)
         }
         guard let key = snapshot.key(id: run.keyID), !key.isExpired(at: Date()) else {
             throw EvalStop(message: "The key that started the run was revoked or has expired.")
@@ -213,4 +211,14 @@ struct EvalRunner: Sendable {
 extension EvalRunRecord {
     /// The key id of runs the operator started: they act for their tenant without a key of their own.
     static let operatorKeyID = "operator"
+}
+
+extension TenantKey {
+    /// The key an operator's evaluation run acts with: its tenant's, inference only, without key limits of its own
+    /// (the tenant's limits still apply).
+    static func evaluationOperator(for tenant: Tenant) -> TenantKey {
+        TenantKey(
+            id: EvalRunRecord.operatorKeyID, name: "operator", prefix: "operator", tenantID: tenant.id, tenantName: tenant.name, scopes: [.inference],
+            models: .all, rpm: nil, tpm: nil, expiresAt: nil)
+    }
 }
