@@ -10,28 +10,37 @@ public struct ChatStreamRewriter: Sendable {
     /// Added to the first chunk (RAG citations).
     public var firstChunkExtras: JSONObject
 
-    public private(set) var usage: TokenUsage?
+    public internal(set) var usage: TokenUsage?
     public private(set) var sawDone = false
-    public private(set) var finishReason: String?
-    public private(set) var chunks = 0
+    public internal(set) var finishReason: String?
+    public internal(set) var chunks = 0
     /// Tokens estimated from the content relayed so far (used when the upstream reports no usage).
-    public private(set) var estimatedCompletionTokens = 0
+    public internal(set) var estimatedCompletionTokens = 0
     /// An error event the upstream sent in the stream.
     public private(set) var upstreamError: OpenAIError?
     /// Chunks that carried content; servers that send one token per chunk (llama.cpp) make this exact.
-    public private(set) var contentChunks = 0
-    private var lastID: JSONValue = .null
-    private var lastCreated: JSONValue = .null
+    public internal(set) var contentChunks = 0
+    /// The last chunk's `id` and `created`, for the usage chunk Trellis may have to write (as parsed, or as the
+    /// bytes the chunk carried them in when it was rewritten in place).
+    var lastID = KeptValue.value(.null)
+    var lastCreated = KeptValue.value(.null)
 
     /// Keep the answer's text (for interaction capture), up to 1 MiB.
     public let keepText: Bool
-    public private(set) var text = ""
+    public internal(set) var text = ""
+
+    /// Chunks may come out as their own bytes edited in place (``Rewritten/bytes(_:)``) rather than as a parsed
+    /// object, when nothing needs the tree: set for the chat completions API's framing, whose frames are the chunk's JSON.
+    public var relaysBytes = false
+    /// The client's model name as a JSON string, spliced into chunks rewritten in place.
+    let clientModelJSON: [UInt8]
 
     public init(clientModel: String, clientWantsUsage: Bool, firstChunkExtras: JSONObject = JSONObject(), keepText: Bool = false) {
         self.clientModel = clientModel
         self.clientWantsUsage = clientWantsUsage
         self.firstChunkExtras = firstChunkExtras
         self.keepText = keepText
+        self.clientModelJSON = JSONWriter.encode(.string(clientModel))
     }
 
     /// Puts masked personal data back into the content, the reasoning and the tool-call arguments as they
@@ -60,6 +69,8 @@ public struct ChatStreamRewriter: Sendable {
         case other(SSEEvent)
         /// An error event of the upstream's (``upstreamError`` holds it parsed).
         case error(JSONObject)
+        /// A chat chunk rewritten in its own bytes: its JSON as the client gets it (only when ``relaysBytes``).
+        case bytes([UInt8])
     }
 
     /// The bytes to send for one upstream event in the chat stream's own framing (possibly none), and whether it
@@ -74,6 +85,9 @@ public struct ChatStreamRewriter: Sendable {
         if event.isDone {
             sawDone = true
             return (.nothing, false)
+        }
+        if relaysBytes, restorer == nil, chunks > 0 || firstChunkExtras.isEmpty, let edited = rewriteInPlace(event.data) {
+            return edited
         }
         guard case .object(var chunk)? = try? JSONParser.parse(event.data) else {
             // Not JSON: passed on as it came.
@@ -124,8 +138,8 @@ public struct ChatStreamRewriter: Sendable {
             // OpenAI sends `"usage": null` on every chunk but the last when usage was asked for.
             chunk[ChatField.usage] = .null
         }
-        if let id = chunk["id"] { lastID = id }
-        if let created = chunk["created"] { lastCreated = created }
+        if let id = chunk["id"] { lastID = .value(id) }
+        if let created = chunk["created"] { lastCreated = .value(created) }
         if chunks == 0 {
             for member in firstChunkExtras { chunk[member.key] = member.value }
         }
@@ -222,7 +236,7 @@ public struct ChatStreamRewriter: Sendable {
     public func synthesizedUsageFrame(usage: TokenUsage) -> [UInt8]? {
         guard clientWantsUsage, self.usage == nil else { return nil }
         let chunk: JSONValue = [
-            "id": lastID, "object": "chat.completion.chunk", "created": lastCreated, "model": .string(clientModel),
+            "id": lastID.value, "object": "chat.completion.chunk", "created": lastCreated.value, "model": .string(clientModel),
             "choices": [], "usage": usage.json,
         ]
         return SSEWriter.frame(chunk)

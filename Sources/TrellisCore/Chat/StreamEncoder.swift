@@ -10,6 +10,12 @@ public protocol StreamEncoder: Sendable {
     mutating func finish(rewriter: ChatStreamRewriter, estimatedUsage: TokenUsage) -> [UInt8]
     /// The last bytes of a stream that ends with `error` (the upstream broke it, or the gateway is shutting down).
     mutating func fail(_ error: OpenAIError, rewriter: ChatStreamRewriter, estimatedUsage: TokenUsage) -> [UInt8]
+    /// Whether chunks may reach ``encode(_:rewriter:)`` as their own bytes (``ChatStreamRewriter/Rewritten/bytes(_:)``).
+    var takesChunkBytes: Bool { get }
+}
+
+extension StreamEncoder {
+    public var takesChunkBytes: Bool { false }
 }
 
 /// The chat completions API's framing: each chunk as a `data:` event; a usage chunk when the client asked for one
@@ -22,8 +28,11 @@ public struct ChatStreamEncoder: StreamEncoder {
         case .nothing: []
         case .chunk(let chunk), .error(let chunk): SSEWriter.frame(.object(chunk))
         case .other(let event): SSEWriter.frame(text: event.data, event: event.event)
+        case .bytes(let json): SSEWriter.frame(json: json)
         }
     }
+
+    public var takesChunkBytes: Bool { true }
 
     public func encode(_ event: ChatStreamRewriter.Rewritten, rewriter: ChatStreamRewriter) -> [UInt8] {
         Self.frame(event)

@@ -41,6 +41,11 @@ public struct ResponsesStreamEncoder: StreamEncoder {
 
     public mutating func encode(_ event: ChatStreamRewriter.Rewritten, rewriter: ChatStreamRewriter) -> [UInt8] {
         var out = start()
+        var event = event
+        if case .bytes(let json) = event, case .object(let chunk)? = try? JSONParser.parse(json) {
+            // Not sent here (``takesChunkBytes`` is false), but read as what it is if it were.
+            event = .chunk(chunk)
+        }
         switch event {
         case .chunk(let chunk):
             guard let choice = chunk[ChatField.choices]?.arrayValue?.first(where: { ($0["index"]?.numberValue?.intValue ?? 0) == 0 }),
@@ -52,7 +57,7 @@ public struct ResponsesStreamEncoder: StreamEncoder {
             let error =
                 rewriter.upstreamError ?? OpenAIError(message: "The model server sent an error.", type: "server_error", param: nil, code: "upstream_error")
             out += errorEvent(error)
-        case .nothing, .other:
+        case .nothing, .other, .bytes:
             break
         }
         return out

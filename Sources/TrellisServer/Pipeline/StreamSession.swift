@@ -45,6 +45,7 @@ final class StreamSession: @unchecked Sendable {
         self.upstream = upstream.name
         self.oneTokenPerChunk = upstream.kind == .llamacpp
         self.rewriter = rewriter
+        self.rewriter.relaysBytes = encoder.takesChunkBytes
     }
 
     /// Reads until at least one frame is ready for the client, or the upstream ends.

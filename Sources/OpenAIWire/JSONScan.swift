@@ -1,0 +1,200 @@
+/// Reads a JSON object's members from its bytes without building a tree: where each member's key and value lie.
+/// What it steps over is checked as strictly as ``JSONParser`` checks it (strings, escapes, numbers, literals, nesting
+/// to ``JSONParser/defaultMaxDepth``), so a scan that succeeds is of valid JSON. It is for the relay's hot path, which
+/// edits a few members of each chunk in place and would otherwise parse and re-write the whole chunk; anything it does
+/// not take (a key with an escape, a line break between tokens) makes it return nil, and the caller parses instead.
+/// Every function runs in time linear in the bytes it reads.
+public enum JSONScan {
+    /// One member of an object: its key's bytes between the quotes (never escaped) and its value's bytes.
+    public struct Member: Sendable, Equatable {
+        /// From the key's opening quote to the value's end: the member as it stands in the object.
+        public var whole: Range<Int>
+        public var key: Range<Int>
+        public var value: Range<Int>
+    }
+
+    /// An object's members and the position just after its closing brace.
+    public struct Object: Sendable, Equatable {
+        public var members: [Member]
+        /// The closing brace's position.
+        public var close: Int
+    }
+
+    /// The object at `start` (whitespace before it is skipped), or nil if there is none, it is malformed, or it
+    /// holds a key with an escape or a line break between its tokens.
+    public static func object(_ b: UnsafeBufferPointer<UInt8>, at start: Int, depth: Int = 0) -> Object? {
+        var i = skipSpace(b, start)
+        guard i < b.count, b[i] == UInt8(ascii: "{"), depth < JSONParser.defaultMaxDepth else { return nil }
+        i = skipSpace(b, i + 1)
+        var members: [Member] = []
+        if i < b.count, b[i] == UInt8(ascii: "}") { return Object(members: members, close: i) }
+        while true {
+            guard i < b.count, b[i] == UInt8(ascii: "\""), let (keyEnd, escaped) = string(b, at: i), !escaped else { return nil }
+            let key = (i + 1)..<(keyEnd - 1)
+            let whole = i
+            i = skipSpace(b, keyEnd)
+            guard i < b.count, b[i] == UInt8(ascii: ":") else { return nil }
+            let valueStart = skipSpace(b, i + 1)
+            guard let valueEnd = value(b, at: valueStart, depth: depth + 1) else { return nil }
+            members.append(Member(whole: whole..<valueEnd, key: key, value: valueStart..<valueEnd))
+            i = skipSpace(b, valueEnd)
+            guard i < b.count else { return nil }
+            if b[i] == UInt8(ascii: "}") { return Object(members: members, close: i) }
+            guard b[i] == UInt8(ascii: ",") else { return nil }
+            i = skipSpace(b, i + 1)
+        }
+    }
+
+    /// The start of each element of the array at `start`, with its end; nil when it is not a well-formed array.
+    public static func elements(_ b: UnsafeBufferPointer<UInt8>, at start: Int, depth: Int = 0) -> [Range<Int>]? {
+        var i = skipSpace(b, start)
+        guard i < b.count, b[i] == UInt8(ascii: "["), depth < JSONParser.defaultMaxDepth else { return nil }
+        i = skipSpace(b, i + 1)
+        var out: [Range<Int>] = []
+        if i < b.count, b[i] == UInt8(ascii: "]") { return out }
+        while true {
+            guard let end = value(b, at: i, depth: depth + 1) else { return nil }
+            out.append(i..<end)
+            i = skipSpace(b, end)
+            guard i < b.count else { return nil }
+            if b[i] == UInt8(ascii: "]") { return out }
+            guard b[i] == UInt8(ascii: ",") else { return nil }
+            i = skipSpace(b, i + 1)
+        }
+    }
+
+    /// Whether the key of `member` is `name` (ASCII).
+    public static func key(_ b: UnsafeBufferPointer<UInt8>, _ member: Member, is name: StaticString) -> Bool {
+        guard member.key.count == name.utf8CodeUnitCount else { return false }
+        return name.withUTF8Buffer { name in
+            var j = 0
+            for i in member.key {
+                guard b[i] == name[j] else { return false }
+                j += 1
+            }
+            return true
+        }
+    }
+
+    /// The string value in `range` (quotes included) decoded, or nil when it is not a string.
+    public static func decodeString(_ b: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> String? {
+        guard range.count >= 2, b[range.lowerBound] == UInt8(ascii: "\"") else { return nil }
+        let inner = UnsafeBufferPointer(rebasing: b[(range.lowerBound + 1)..<(range.upperBound - 1)])
+        if !inner.contains(UInt8(ascii: "\\")) { return String(decoding: inner, as: UTF8.self) }
+        guard case .string(let s)? = try? JSONParser.parse(UnsafeBufferPointer(rebasing: b[range])) else { return nil }
+        return s
+    }
+
+    /// Whether `range` holds the literal `null`.
+    public static func isNull(_ b: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Bool {
+        range.count == 4 && b[range.lowerBound] == UInt8(ascii: "n")
+    }
+
+    /// Whether everything from `start` on is whitespace the scan accepts.
+    public static func onlySpace(_ b: UnsafeBufferPointer<UInt8>, from start: Int) -> Bool {
+        skipSpace(b, start) == b.count
+    }
+
+    // MARK: Stepping over values
+
+    /// The end of the value at `i`, checked; nil when malformed.
+    static func value(_ b: UnsafeBufferPointer<UInt8>, at i: Int, depth: Int) -> Int? {
+        guard i < b.count else { return nil }
+        switch b[i] {
+        case UInt8(ascii: "\""): return string(b, at: i)?.end
+        case UInt8(ascii: "{"): return object(b, at: i, depth: depth).map { $0.close + 1 }
+        case UInt8(ascii: "["): return arrayEnd(b, at: i, depth: depth)
+        case UInt8(ascii: "t"): return literal(b, at: i, "true")
+        case UInt8(ascii: "f"): return literal(b, at: i, "false")
+        case UInt8(ascii: "n"): return literal(b, at: i, "null")
+        default: return number(b, at: i)
+        }
+    }
+
+    private static func arrayEnd(_ b: UnsafeBufferPointer<UInt8>, at start: Int, depth: Int) -> Int? {
+        guard depth < JSONParser.defaultMaxDepth else { return nil }
+        var i = skipSpace(b, start + 1)
+        if i < b.count, b[i] == UInt8(ascii: "]") { return i + 1 }
+        while true {
+            guard let end = value(b, at: i, depth: depth + 1) else { return nil }
+            i = skipSpace(b, end)
+            guard i < b.count else { return nil }
+            if b[i] == UInt8(ascii: "]") { return i + 1 }
+            guard b[i] == UInt8(ascii: ",") else { return nil }
+            i = skipSpace(b, i + 1)
+        }
+    }
+
+    /// The end of the string whose opening quote is at `i` (after its closing quote), and whether it holds an escape.
+    static func string(_ b: UnsafeBufferPointer<UInt8>, at start: Int) -> (end: Int, escaped: Bool)? {
+        var i = start + 1
+        var escaped = false
+        while i < b.count {
+            let c = b[i]
+            if c == UInt8(ascii: "\"") { return (i + 1, escaped) }
+            if c < 0x20 { return nil }
+            if c == UInt8(ascii: "\\") {
+                escaped = true
+                guard i + 1 < b.count else { return nil }
+                switch b[i + 1] {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"), UInt8(ascii: "n"),
+                    UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    i += 2
+                case UInt8(ascii: "u"):
+                    guard i + 5 < b.count, (2...5).allSatisfy({ isHex(b[i + $0]) }) else { return nil }
+                    i += 6
+                default:
+                    return nil
+                }
+                continue
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    private static func isHex(_ c: UInt8) -> Bool {
+        (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "f"))
+            || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "F"))
+    }
+
+    private static func isDigit(_ c: UInt8) -> Bool { c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") }
+
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
+    private static func number(_ b: UnsafeBufferPointer<UInt8>, at start: Int) -> Int? {
+        var i = start
+        if i < b.count, b[i] == UInt8(ascii: "-") { i += 1 }
+        guard i < b.count, isDigit(b[i]) else { return nil }
+        if b[i] == UInt8(ascii: "0") {
+            i += 1
+        } else {
+            while i < b.count, isDigit(b[i]) { i += 1 }
+        }
+        if i < b.count, b[i] == UInt8(ascii: ".") {
+            i += 1
+            guard i < b.count, isDigit(b[i]) else { return nil }
+            while i < b.count, isDigit(b[i]) { i += 1 }
+        }
+        if i < b.count, b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E") {
+            i += 1
+            if i < b.count, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") { i += 1 }
+            guard i < b.count, isDigit(b[i]) else { return nil }
+            while i < b.count, isDigit(b[i]) { i += 1 }
+        }
+        return i
+    }
+
+    private static func literal(_ b: UnsafeBufferPointer<UInt8>, at start: Int, _ word: StaticString) -> Int? {
+        let n = word.utf8CodeUnitCount
+        guard start + n <= b.count else { return nil }
+        let same = word.withUTF8Buffer { w in (0..<n).allSatisfy { b[start + $0] == w[$0] } }
+        return same ? start + n : nil
+    }
+
+    /// Spaces and tabs only: a line break between tokens would not survive the relay's one-line framing.
+    private static func skipSpace(_ b: UnsafeBufferPointer<UInt8>, _ start: Int) -> Int {
+        var i = start
+        while i < b.count, b[i] == 0x20 || b[i] == 0x09 { i += 1 }
+        return i
+    }
+}

@@ -1,0 +1,179 @@
+import OpenAIWire
+
+/// A value kept from a chunk: parsed, or as the bytes the chunk held it in (parsed only if it is ever needed).
+enum KeptValue: Sendable, Equatable {
+    case value(JSONValue)
+    case bytes([UInt8])
+
+    var value: JSONValue {
+        switch self {
+        case .value(let value): value
+        case .bytes(let bytes): (try? JSONParser.parse(bytes)) ?? .null
+        }
+    }
+}
+
+extension ChatStreamRewriter {
+    /// The chunk rewritten in its own bytes: `model` replaced, a `"usage": null` removed or added as the client asked,
+    /// the rest as the upstream wrote it; and what accounting needs read on the way (content for the estimate and
+    /// the kept text, the finish reason). Nil when the chunk needs the tree: an error, reported usage, a key with an
+    /// escape, a member twice, a line break between tokens, or anything not valid JSON.
+    mutating func rewriteInPlace(_ data: String) -> (Rewritten, hasContent: Bool)? {
+        var data = data
+        return data.withUTF8 { bytes in rewriteInPlace(bytes) }
+    }
+
+    private mutating func rewriteInPlace(_ b: UnsafeBufferPointer<UInt8>) -> (Rewritten, hasContent: Bool)? {
+        guard let object = JSONScan.object(b, at: 0), JSONScan.onlySpace(b, from: object.close + 1),
+            let top = TopMembers(b, object.members)
+        else { return nil }
+        if let usage = top.usage, !JSONScan.isNull(b, usage.member.value) { return nil }
+        guard let read = top.choices.map({ ChoicesRead(b, $0.value) }) ?? ChoicesRead.none else { return nil }
+
+        for piece in read.pieces {
+            estimatedCompletionTokens += TokenEstimator.estimate(text: piece.text)
+            if piece.isContent, keepText, text.utf8.count < 1 << 20 { text += piece.text }
+        }
+        if let reason = read.finishReason { finishReason = reason }
+        if read.hasContent { contentChunks += 1 }
+        if clientWantsUsage {
+            if let id = top.id { lastID = .bytes(Array(b[id.value])) }
+            if let created = top.created { lastCreated = .bytes(Array(b[created.value])) }
+        }
+        chunks += 1
+        return (.bytes(edited(b, object, top)), read.hasContent)
+    }
+
+    /// The chunk's bytes with `model` replaced and `usage` removed or added.
+    private func edited(_ b: UnsafeBufferPointer<UInt8>, _ object: JSONScan.Object, _ top: TopMembers) -> [UInt8] {
+        var edits: [(range: Range<Int>, with: [UInt8])] = []
+        if let model = top.model { edits.append((model.value, clientModelJSON)) }
+        if let usage = top.usage, !clientWantsUsage {
+            let members = object.members
+            let n = usage.index
+            let range =
+                n > 0
+                ? members[n - 1].whole.upperBound..<usage.member.whole.upperBound
+                : usage.member.whole.lowerBound..<(members.count > 1 ? members[1].whole.lowerBound : usage.member.whole.upperBound)
+            edits.append((range, []))
+        } else if top.usage == nil, clientWantsUsage {
+            // OpenAI sends `"usage": null` on every chunk but the last when usage was asked for.
+            edits.append((object.close..<object.close, Array((object.members.isEmpty ? #""usage":null"# : #","usage":null"#).utf8)))
+        }
+        edits.sort { $0.range.lowerBound < $1.range.lowerBound }
+        var out: [UInt8] = []
+        out.reserveCapacity(b.count + clientModelJSON.count + 16)
+        var cursor = 0
+        for edit in edits {
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: b[cursor..<edit.range.lowerBound]))
+            out.append(contentsOf: edit.with)
+            cursor = edit.range.upperBound
+        }
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: b[cursor...object.close]))
+        return out
+    }
+}
+
+/// The top-level members of a chunk the rewrite looks at; nil when one of them comes twice or the chunk is an error.
+private struct TopMembers {
+    var model: JSONScan.Member?
+    var usage: (index: Int, member: JSONScan.Member)?
+    var choices: JSONScan.Member?
+    var id: JSONScan.Member?
+    var created: JSONScan.Member?
+
+    init?(_ b: UnsafeBufferPointer<UInt8>, _ members: [JSONScan.Member]) {
+        for (n, m) in members.enumerated() {
+            if JSONScan.key(b, m, is: "model") {
+                guard model == nil else { return nil }
+                model = m
+            } else if JSONScan.key(b, m, is: "usage") {
+                guard usage == nil else { return nil }
+                usage = (n, m)
+            } else if JSONScan.key(b, m, is: "choices") {
+                guard choices == nil else { return nil }
+                choices = m
+            } else if JSONScan.key(b, m, is: "id") {
+                guard id == nil else { return nil }
+                id = m
+            } else if JSONScan.key(b, m, is: "created") {
+                guard created == nil else { return nil }
+                created = m
+            } else if JSONScan.key(b, m, is: "error") {
+                return nil
+            }
+        }
+    }
+}
+
+/// What accounting reads from a chunk's `choices`: the text pieces (content and reasoning), whether any choice
+/// carried content or tool calls, and the last finish reason.
+private struct ChoicesRead {
+    struct Piece {
+        var text: String
+        var isContent: Bool
+    }
+
+    var pieces: [Piece] = []
+    var hasContent = false
+    var finishReason: String?
+
+    static let none: ChoicesRead? = ChoicesRead()
+
+    private init() {}
+
+    /// Nil when `choices` is an array that does not scan; anything but an array carries nothing, as in the tree.
+    init?(_ b: UnsafeBufferPointer<UInt8>, _ choices: Range<Int>) {
+        guard b[choices.lowerBound] == UInt8(ascii: "[") else { return }
+        guard let elements = JSONScan.elements(b, at: choices.lowerBound) else { return nil }
+        for element in elements where b[element.lowerBound] == UInt8(ascii: "{") {
+            guard let choice = JSONScan.object(b, at: element.lowerBound), read(b, choice.members) else { return nil }
+        }
+    }
+
+    /// One choice's delta and finish reason; false when a member comes twice or a delta does not scan.
+    private mutating func read(_ b: UnsafeBufferPointer<UInt8>, _ members: [JSONScan.Member]) -> Bool {
+        var delta: JSONScan.Member?
+        var finish: JSONScan.Member?
+        for m in members {
+            if JSONScan.key(b, m, is: "delta") {
+                guard delta == nil else { return false }
+                delta = m
+            } else if JSONScan.key(b, m, is: "finish_reason") {
+                guard finish == nil else { return false }
+                finish = m
+            }
+        }
+        if let delta, b[delta.value.lowerBound] == UInt8(ascii: "{") {
+            guard let fields = JSONScan.object(b, at: delta.value.lowerBound), readDelta(b, fields.members) else { return false }
+        }
+        if let finish, let reason = JSONScan.decodeString(b, finish.value) { finishReason = reason }
+        return true
+    }
+
+    private mutating func readDelta(_ b: UnsafeBufferPointer<UInt8>, _ members: [JSONScan.Member]) -> Bool {
+        var seen: (content: Bool, reasoning: Bool, calls: Bool) = (false, false, false)
+        for m in members {
+            if JSONScan.key(b, m, is: "content") {
+                guard !seen.content else { return false }
+                seen.content = true
+                if let piece = JSONScan.decodeString(b, m.value), !piece.isEmpty {
+                    pieces.append(Piece(text: piece, isContent: true))
+                    hasContent = true
+                }
+            } else if JSONScan.key(b, m, is: "reasoning_content") {
+                guard !seen.reasoning else { return false }
+                seen.reasoning = true
+                if let piece = JSONScan.decodeString(b, m.value), !piece.isEmpty {
+                    pieces.append(Piece(text: piece, isContent: false))
+                    hasContent = true
+                }
+            } else if JSONScan.key(b, m, is: "tool_calls") {
+                guard !seen.calls else { return false }
+                seen.calls = true
+                if b[m.value.lowerBound] == UInt8(ascii: "[") { hasContent = true }
+            }
+        }
+        return true
+    }
+}
