@@ -146,4 +146,27 @@ struct ResponsesTranslationTests {
         #expect(broken.final?["status"] == "failed")
         #expect(broken.final?["error"] == ["code": "upstream_stream_broken", "message": "The model server ended the stream early."])
     }
+
+    @Test("an error event from the upstream mid-answer leaves the open items incomplete before the error, then response.failed")
+    func upstreamErrorEvent() throws {
+        var rewriter = ChatStreamRewriter(clientModel: "claims", clientWantsUsage: false)
+        var encoder = ResponsesStreamEncoder(shell: Self.shell)
+        var bytes: [UInt8] = []
+        for data in [
+            #"{"choices":[{"index":0,"delta":{"content":"par"}}]}"#,
+            #"{"error":{"message":"out of memory","type":"server_error","code":"oom"}}"#,
+        ] {
+            let (rewritten, _) = rewriter.rewrite(SSEEvent(data: data))
+            bytes += encoder.encode(rewritten, rewriter: rewriter)
+        }
+        bytes += encoder.finish(rewriter: rewriter, estimatedUsage: TokenUsage(promptTokens: 1, completionTokens: 1))
+        let types = try Self.events(bytes).compactMap { $0["type"]?.stringValue }
+        let error = try #require(types.firstIndex(of: "error"))
+        let itemDone = try #require(types.firstIndex(of: "response.output_item.done"))
+        #expect(itemDone < error, "the open message is finished before the error event")
+        #expect(types.last == "response.failed")
+        #expect(types.filter { $0 == "error" }.count == 1)
+        #expect(encoder.final?["output"]?.arrayValue?.first?["status"] == "incomplete")
+        #expect(encoder.final?["error"]?["code"] == "oom")
+    }
 }

@@ -54,8 +54,10 @@ public struct ResponsesStreamEncoder: StreamEncoder {
             if case .string(let piece)? = delta["content"], !piece.isEmpty { out += textDelta(piece) }
             for (position, call) in (delta["tool_calls"]?.arrayValue ?? []).enumerated() { out += callDelta(call, position: position) }
         case .error:
+            // The answer stops here: what was open is left incomplete before the error, as when the stream breaks.
             let error =
                 rewriter.upstreamError ?? OpenAIError(message: "The model server sent an error.", type: "server_error", param: nil, code: "upstream_error")
+            out += closeAll(status: "incomplete")
             out += errorEvent(error)
         case .nothing, .other, .bytes:
             break
@@ -65,7 +67,7 @@ public struct ResponsesStreamEncoder: StreamEncoder {
 
     public mutating func finish(rewriter: ChatStreamRewriter, estimatedUsage: TokenUsage) -> [UInt8] {
         var out = start()
-        out += closeAll(status: "completed")
+        out += closeAll(status: rewriter.upstreamError == nil ? "completed" : "incomplete")
         let usage = rewriter.usage ?? estimatedUsage
         if let error = rewriter.upstreamError {
             let response = shell.object(status: "failed", output: output, usage: usage, error: Self.errorJSON(error))

@@ -134,7 +134,8 @@ final class StreamSession: @unchecked Sendable {
         if let failure {
             return (errorTail(streamError(failure), accounting: &accounting), failure)
         }
-        if !rewriter.completed {
+        if !rewriter.completed && rewriter.upstreamError == nil {
+            // (An upstream that sent an error event and then closed has said why already: it ends as below.)
             let error = TrellisError.upstream("The model server ended the stream without finishing the answer.", code: "upstream_stream_broken")
             return (errorTail(error, accounting: &accounting), UpstreamFailure(kind: .protocolError, upstream: upstream))
         }
