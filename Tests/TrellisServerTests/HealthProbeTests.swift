@@ -96,8 +96,9 @@ struct HealthProbeTests {
         let server = try await startLocalServer(router, label: "not-ready")
         defer { server.task.cancel() }
         let probe = try HealthProbe(listenerOf: Self.config(["TRELLIS_SERVER_PORT": "\(server.port)"]))
-        #expect(await probe.run(.live).healthy)
-        let ready = await probe.run(.ready)
+        // A generous timeout: the default 3 s is a container's health check, too short for a busy test machine.
+        #expect(await probe.run(.live, timeout: .seconds(30)).healthy)
+        let ready = await probe.run(.ready, timeout: .seconds(30))
         #expect(!ready.healthy)
         #expect(ready.line == "http://127.0.0.1:\(server.port)/readyz answered 503 Service Unavailable")
     }
