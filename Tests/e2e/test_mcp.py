@@ -11,10 +11,10 @@ import openai
 import pytest
 import requests
 
-mcp = pytest.importorskip("mcp")
-httpx2 = pytest.importorskip("httpx2")
-from mcp.client.session import ClientSession  # noqa: E402
-from mcp.client.streamable_http import streamable_http_client  # noqa: E402
+import httpx2
+import mcp
+from mcp.client.session import ClientSession
+from mcp.client.streamable_http import streamable_http_client
 
 GRACE = (
     "# Premium due dates\n\n## Grace period\nIf a premium is not paid by the due date, you have a grace period of 30 days "
@@ -156,7 +156,7 @@ def test_a_missing_or_unknown_key_is_refused_at_the_http_level(mcp_world):
 
 def test_an_agent_runs_on_trellis_alone(mcp_world):
     """The model over /v1/responses, the tools over /mcp, both under acme's key."""
-    agents = pytest.importorskip("agents")
+    import agents
     from agents.mcp import MCPServerStreamableHttp
 
     world = mcp_world
