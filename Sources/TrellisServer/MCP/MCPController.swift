@@ -52,7 +52,7 @@ struct MCPController {
                 JSONRPC.error(id: .null, code: JSONRPC.Code.invalidRequest, message: "The Mcp-Session-Id header is required: send initialize first."),
                 status: .badRequest)
         }
-        guard let session = sessions.use(sessionID, keyID: key.id) else {
+        guard let session = sessions.use(sessionID, keyID: key.id, at: gateway.clock()) else {
             return Self.rpc(
                 JSONRPC.error(id: .null, code: -32_001, message: "Session not found: it was closed or expired. Send initialize again."),
                 status: .notFound)
@@ -118,7 +118,7 @@ struct MCPController {
             return Self.rpc(JSONRPC.error(id: .null, code: JSONRPC.Code.invalidRequest, message: "initialize must be a request."), status: .badRequest)
         }
         let version = MCPServer.negotiate(params["protocolVersion"]?.stringValue)
-        let sessionID = sessions.open(keyID: key.id, protocolVersion: version)
+        let sessionID = sessions.open(keyID: key.id, protocolVersion: version, at: gateway.clock())
         var response = Self.rpc(JSONRPC.result(id: id, MCPServer.initializeResult(version: version)))
         response.headers[Self.sessionHeader] = sessionID
         return response

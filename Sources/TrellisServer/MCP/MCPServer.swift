@@ -99,18 +99,23 @@ struct MCPServer: Sendable {
     }
 }
 
-/// The gateway's MCP sessions (``MCPSessionTable`` under a lock), swept of idle ones as sessions are opened.
+/// The gateway's MCP sessions (``MCPSessionTable`` under a lock), swept of idle ones as sessions are opened. Time is
+/// the gateway's clock (`Gateway.clock`, seconds), passed in by the caller, so a test can move it.
 final class MCPSessions: Sendable {
     private let table: Mutex<MCPSessionTable>
+    /// Where the gateway's clock readings are counted from in the table's instants (only their differences count).
+    private let origin = ContinuousClock.now
 
     init(maxPerKey: Int, idle: Duration) {
         table = Mutex(MCPSessionTable(maxPerKey: maxPerKey, idle: idle))
     }
 
-    /// Opens a session for the key with a new id (`mcp-` and 32 hex digits).
-    func open(keyID: String, protocolVersion: String) -> String {
+    private func instant(_ seconds: Double) -> ContinuousClock.Instant { origin + .seconds(seconds) }
+
+    /// Opens a session for the key with a new id (`mcp-` and 32 hex digits), at `seconds` on the gateway's clock.
+    func open(keyID: String, protocolVersion: String, at seconds: Double) -> String {
         let id = "mcp-" + RequestIDs.make().dropFirst(4) + RequestIDs.make().dropFirst(4).prefix(8)
-        let now = ContinuousClock.now
+        let now = instant(seconds)
         table.withLock {
             $0.sweep(now: now)
             $0.open(id: id, keyID: keyID, protocolVersion: protocolVersion, now: now)
@@ -118,8 +123,8 @@ final class MCPSessions: Sendable {
         return id
     }
 
-    func use(_ id: String, keyID: String) -> MCPSessionTable.Session? {
-        let now = ContinuousClock.now
+    func use(_ id: String, keyID: String, at seconds: Double) -> MCPSessionTable.Session? {
+        let now = instant(seconds)
         return table.withLock { $0.use(id, keyID: keyID, now: now) }
     }
 
