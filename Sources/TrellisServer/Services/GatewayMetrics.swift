@@ -10,8 +10,8 @@ import TrellisCore
 public final class GatewayMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     let factory: PrometheusMetricsFactory
-    private let counters = Mutex<[String: CoreMetrics.Counter]>([:])
-    private let timers = Mutex<[String: Metrics.Timer]>([:])
+    private let counters = Mutex<[MetricKey: CoreMetrics.Counter]>([:])
+    private let timers = Mutex<[MetricKey: Metrics.Timer]>([:])
 
     public init() {
         self.registry = PrometheusCollectorRegistry()
@@ -43,26 +43,15 @@ public final class GatewayMetrics: Sendable {
 
     /// The metric for a label and dimensions from `cache`, made and kept there the first time.
     private static func cached<Metric: Sendable>(
-        _ label: String, _ dimensions: [(String, String)], in cache: borrowing Mutex<[String: Metric]>, make: () -> Metric
+        _ label: String, _ dimensions: [(String, String)], in cache: borrowing Mutex<[MetricKey: Metric]>, make: () -> Metric
     ) -> Metric {
-        let key = Self.cacheKey(label, dimensions)
+        let key = MetricKey(label: label, dimensions: dimensions)
         return cache.withLock { cache in
             if let metric = cache[key] { return metric }
             let metric = make()
             cache[key] = metric
             return metric
         }
-    }
-
-    static func cacheKey(_ label: String, _ dimensions: [(String, String)]) -> String {
-        var key = label
-        for (k, v) in dimensions {
-            key += "\u{1}"
-            key += k
-            key += "="
-            key += v
-        }
-        return key
     }
 
     // MARK: What the gateway counts
@@ -156,6 +145,26 @@ public final class GatewayMetrics: Sendable {
         case 503: "503"
         case 504: "504"
         default: "5xx"
+        }
+    }
+}
+
+/// A metric's label and dimensions as a dictionary key, compared and hashed member by member: looking a metric up
+/// builds nothing (a key joined into one string cost an allocation or more per update, several per request).
+struct MetricKey: Hashable, Sendable {
+    let label: String
+    let dimensions: [(String, String)]
+
+    static func == (a: MetricKey, b: MetricKey) -> Bool {
+        a.label == b.label && a.dimensions.elementsEqual(b.dimensions) { $0.0 == $1.0 && $0.1 == $1.1 }
+    }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(label)
+        hasher.combine(dimensions.count)
+        for (name, value) in dimensions {
+            hasher.combine(name)
+            hasher.combine(value)
         }
     }
 }
