@@ -22,12 +22,23 @@ public enum JSONScan {
 
     /// The object at `start` (whitespace before it is skipped), or nil if there is none, it is malformed, or it
     /// holds a key with an escape or a line break between its tokens.
-    public static func object(_ b: UnsafeBufferPointer<UInt8>, at start: Int, depth: Int = 0) -> Object? {
+    public static func object(_ b: UnsafeBufferPointer<UInt8>, at start: Int) -> Object? {
+        var found: [Member] = []
+        found.reserveCapacity(8)
+        guard let close = members(b, at: start, depth: 0, { found.append($0) }) else { return nil }
+        return Object(members: found, close: close)
+    }
+
+    /// Calls `body` with each member of the object at `start`, in order, and returns the closing brace's position;
+    /// nil (part way through, perhaps) when the object does not scan. Collects nothing: nested values are stepped
+    /// over without allocating.
+    public static func members(
+        _ b: UnsafeBufferPointer<UInt8>, at start: Int, depth: Int = 0, _ body: (Member) -> Void
+    ) -> Int? {
         var i = skipSpace(b, start)
         guard i < b.count, b[i] == UInt8(ascii: "{"), depth < JSONParser.defaultMaxDepth else { return nil }
         i = skipSpace(b, i + 1)
-        var members: [Member] = []
-        if i < b.count, b[i] == UInt8(ascii: "}") { return Object(members: members, close: i) }
+        if i < b.count, b[i] == UInt8(ascii: "}") { return i }
         while true {
             guard i < b.count, b[i] == UInt8(ascii: "\""), let (keyEnd, escaped) = string(b, at: i), !escaped else { return nil }
             let key = (i + 1)..<(keyEnd - 1)
@@ -36,28 +47,30 @@ public enum JSONScan {
             guard i < b.count, b[i] == UInt8(ascii: ":") else { return nil }
             let valueStart = skipSpace(b, i + 1)
             guard let valueEnd = value(b, at: valueStart, depth: depth + 1) else { return nil }
-            members.append(Member(whole: whole..<valueEnd, key: key, value: valueStart..<valueEnd))
+            body(Member(whole: whole..<valueEnd, key: key, value: valueStart..<valueEnd))
             i = skipSpace(b, valueEnd)
             guard i < b.count else { return nil }
-            if b[i] == UInt8(ascii: "}") { return Object(members: members, close: i) }
+            if b[i] == UInt8(ascii: "}") { return i }
             guard b[i] == UInt8(ascii: ",") else { return nil }
             i = skipSpace(b, i + 1)
         }
     }
 
-    /// The start of each element of the array at `start`, with its end; nil when it is not a well-formed array.
-    public static func elements(_ b: UnsafeBufferPointer<UInt8>, at start: Int, depth: Int = 0) -> [Range<Int>]? {
+    /// Calls `body` with each element of the array at `start` (its bytes), in order, and returns the position after
+    /// the closing bracket; nil when it is not a well-formed array.
+    public static func elements(
+        _ b: UnsafeBufferPointer<UInt8>, at start: Int, depth: Int = 0, _ body: (Range<Int>) -> Void
+    ) -> Int? {
         var i = skipSpace(b, start)
         guard i < b.count, b[i] == UInt8(ascii: "["), depth < JSONParser.defaultMaxDepth else { return nil }
         i = skipSpace(b, i + 1)
-        var out: [Range<Int>] = []
-        if i < b.count, b[i] == UInt8(ascii: "]") { return out }
+        if i < b.count, b[i] == UInt8(ascii: "]") { return i + 1 }
         while true {
             guard let end = value(b, at: i, depth: depth + 1) else { return nil }
-            out.append(i..<end)
+            body(i..<end)
             i = skipSpace(b, end)
             guard i < b.count else { return nil }
-            if b[i] == UInt8(ascii: "]") { return out }
+            if b[i] == UInt8(ascii: "]") { return i + 1 }
             guard b[i] == UInt8(ascii: ",") else { return nil }
             i = skipSpace(b, i + 1)
         }
@@ -102,26 +115,12 @@ public enum JSONScan {
         guard i < b.count else { return nil }
         switch b[i] {
         case UInt8(ascii: "\""): return string(b, at: i)?.end
-        case UInt8(ascii: "{"): return object(b, at: i, depth: depth).map { $0.close + 1 }
-        case UInt8(ascii: "["): return arrayEnd(b, at: i, depth: depth)
+        case UInt8(ascii: "{"): return members(b, at: i, depth: depth) { _ in }.map { $0 + 1 }
+        case UInt8(ascii: "["): return elements(b, at: i, depth: depth) { _ in }
         case UInt8(ascii: "t"): return literal(b, at: i, "true")
         case UInt8(ascii: "f"): return literal(b, at: i, "false")
         case UInt8(ascii: "n"): return literal(b, at: i, "null")
         default: return number(b, at: i)
-        }
-    }
-
-    private static func arrayEnd(_ b: UnsafeBufferPointer<UInt8>, at start: Int, depth: Int) -> Int? {
-        guard depth < JSONParser.defaultMaxDepth else { return nil }
-        var i = skipSpace(b, start + 1)
-        if i < b.count, b[i] == UInt8(ascii: "]") { return i + 1 }
-        while true {
-            guard let end = value(b, at: i, depth: depth + 1) else { return nil }
-            i = skipSpace(b, end)
-            guard i < b.count else { return nil }
-            if b[i] == UInt8(ascii: "]") { return i + 1 }
-            guard b[i] == UInt8(ascii: ",") else { return nil }
-            i = skipSpace(b, i + 1)
         }
     }
 

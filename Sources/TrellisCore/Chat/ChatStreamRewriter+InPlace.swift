@@ -125,55 +125,61 @@ private struct ChoicesRead {
     /// Nil when `choices` is an array that does not scan; anything but an array carries nothing, as in the tree.
     init?(_ b: UnsafeBufferPointer<UInt8>, _ choices: Range<Int>) {
         guard b[choices.lowerBound] == UInt8(ascii: "[") else { return }
-        guard let elements = JSONScan.elements(b, at: choices.lowerBound) else { return nil }
-        for element in elements where b[element.lowerBound] == UInt8(ascii: "{") {
-            guard let choice = JSONScan.object(b, at: element.lowerBound), read(b, choice.members) else { return nil }
+        var ok = true
+        let end = JSONScan.elements(b, at: choices.lowerBound) { element in
+            if ok, b[element.lowerBound] == UInt8(ascii: "{") { ok = read(b, choice: element.lowerBound) }
         }
+        guard end != nil, ok else { return nil }
     }
 
-    /// One choice's delta and finish reason; false when a member comes twice or a delta does not scan.
-    private mutating func read(_ b: UnsafeBufferPointer<UInt8>, _ members: [JSONScan.Member]) -> Bool {
-        var delta: JSONScan.Member?
-        var finish: JSONScan.Member?
-        for m in members {
+    /// One choice's delta and finish reason; false when a member comes twice or the choice does not scan.
+    private mutating func read(_ b: UnsafeBufferPointer<UInt8>, choice: Int) -> Bool {
+        var delta: Range<Int>?
+        var finish: Range<Int>?
+        var repeated = false
+        let end = JSONScan.members(b, at: choice) { m in
             if JSONScan.key(b, m, is: "delta") {
-                guard delta == nil else { return false }
-                delta = m
+                repeated = repeated || delta != nil
+                delta = m.value
             } else if JSONScan.key(b, m, is: "finish_reason") {
-                guard finish == nil else { return false }
-                finish = m
+                repeated = repeated || finish != nil
+                finish = m.value
             }
         }
-        if let delta, b[delta.value.lowerBound] == UInt8(ascii: "{") {
-            guard let fields = JSONScan.object(b, at: delta.value.lowerBound), readDelta(b, fields.members) else { return false }
-        }
-        if let finish, let reason = JSONScan.decodeString(b, finish.value) { finishReason = reason }
+        guard end != nil, !repeated else { return false }
+        if let delta, b[delta.lowerBound] == UInt8(ascii: "{"), !readDelta(b, at: delta.lowerBound) { return false }
+        if let finish, let reason = JSONScan.decodeString(b, finish) { finishReason = reason }
         return true
     }
 
-    private mutating func readDelta(_ b: UnsafeBufferPointer<UInt8>, _ members: [JSONScan.Member]) -> Bool {
-        var seen: (content: Bool, reasoning: Bool, calls: Bool) = (false, false, false)
-        for m in members {
+    /// A delta's content, reasoning and tool calls; false when one of them comes twice or the delta does not scan.
+    private mutating func readDelta(_ b: UnsafeBufferPointer<UInt8>, at start: Int) -> Bool {
+        var content: Range<Int>?
+        var reasoning: Range<Int>?
+        var calls: Range<Int>?
+        var repeated = false
+        let end = JSONScan.members(b, at: start) { m in
             if JSONScan.key(b, m, is: "content") {
-                guard !seen.content else { return false }
-                seen.content = true
-                if let piece = JSONScan.decodeString(b, m.value), !piece.isEmpty {
-                    pieces.append(Piece(text: piece, isContent: true))
-                    hasContent = true
-                }
+                repeated = repeated || content != nil
+                content = m.value
             } else if JSONScan.key(b, m, is: "reasoning_content") {
-                guard !seen.reasoning else { return false }
-                seen.reasoning = true
-                if let piece = JSONScan.decodeString(b, m.value), !piece.isEmpty {
-                    pieces.append(Piece(text: piece, isContent: false))
-                    hasContent = true
-                }
+                repeated = repeated || reasoning != nil
+                reasoning = m.value
             } else if JSONScan.key(b, m, is: "tool_calls") {
-                guard !seen.calls else { return false }
-                seen.calls = true
-                if b[m.value.lowerBound] == UInt8(ascii: "[") { hasContent = true }
+                repeated = repeated || calls != nil
+                calls = m.value
             }
         }
+        guard end != nil, !repeated else { return false }
+        if let content, let piece = JSONScan.decodeString(b, content), !piece.isEmpty {
+            pieces.append(Piece(text: piece, isContent: true))
+            hasContent = true
+        }
+        if let reasoning, let piece = JSONScan.decodeString(b, reasoning), !piece.isEmpty {
+            pieces.append(Piece(text: piece, isContent: false))
+            hasContent = true
+        }
+        if let calls, b[calls.lowerBound] == UInt8(ascii: "[") { hasContent = true }
         return true
     }
 }
