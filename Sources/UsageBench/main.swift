@@ -26,6 +26,8 @@ struct Options {
     /// Rows shaped like the load benchmark's (one tenant, key and model, no end user, written now), and the
     /// process's CPU time per row printed instead of the report timings.
     var gatewayShape = false
+    /// With `--gateway-shape`: fully random request ids instead of the gateway's time-ordered ones.
+    var randomIDs = false
     var storeURL = ProcessInfo.processInfo.environment["BENCH_STORE_URL"].flatMap { $0.isEmpty ? nil : $0 }
 
     init(_ args: [String]) {
@@ -42,9 +44,12 @@ struct Options {
             case "--dir": dir = next()
             case "--keep": keep = true
             case "--gateway-shape": gatewayShape = true
+            case "--random-ids": randomIDs = true
             case "--store-url": storeURL = next()
             case "-h", "--help":
-                print("usage: trellis-usage-bench [--rows N] [--batch N] [--runs N] [--dir PATH] [--keep] [--gateway-shape] [--store-url postgres://…]")
+                print(
+                    "usage: trellis-usage-bench [--rows N] [--batch N] [--runs N] [--dir PATH] [--keep] [--gateway-shape [--random-ids]]"
+                        + " [--store-url postgres://…]")
                 exit(0)
             default:
                 FileHandle.standardError.write(Data("unknown argument \(args[i])\n".utf8))

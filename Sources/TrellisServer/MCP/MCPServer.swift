@@ -112,9 +112,10 @@ final class MCPSessions: Sendable {
 
     private func instant(_ seconds: Double) -> ContinuousClock.Instant { origin + .seconds(seconds) }
 
-    /// Opens a session for the key with a new id (`mcp-` and 32 hex digits), at `seconds` on the gateway's clock.
+    /// Opens a session for the key with a new id (`mcp-` and 32 hex digits, all random), at `seconds` on the gateway's clock.
     func open(keyID: String, protocolVersion: String, at seconds: Double) -> String {
-        let id = "mcp-" + RequestIDs.make().dropFirst(4) + RequestIDs.make().dropFirst(4).prefix(8)
+        var random = SystemRandomNumberGenerator()
+        let id = "mcp-" + RequestIDs.hex(random.next() as UInt64) + RequestIDs.hex(random.next() as UInt64)
         let now = instant(seconds)
         table.withLock {
             $0.sweep(now: now)
