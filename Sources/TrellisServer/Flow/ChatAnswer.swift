@@ -26,6 +26,10 @@ struct ChatAnswer: WholeAnswerEndpoint {
         return object
     }
 
+    /// Whether a whole answer may be sent as the upstream's bytes with only `model` replaced
+    /// (``WholeAnswerInPlace``): nothing is added to it (citations) and nothing in it is put back (masking).
+    var editsInPlace: Bool { citations == nil && !payload.restoresAny }
+
     /// The upstream's `usage`, else the completion estimated from every choice's text; the first choice's text.
     func usage(of completion: JSONObject) -> MeasuredUsage {
         let choices = completion[ChatField.choices]?.arrayValue ?? []

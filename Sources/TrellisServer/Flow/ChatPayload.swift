@@ -35,6 +35,9 @@ struct ChatPayload: Sendable {
     }
 
     /// Whether what goes to `target` is masked.
+    /// Whether some target's answer will have personal data put back.
+    var restoresAny: Bool { restores && masking != nil }
+
     func masks(_ target: ModelSpec.Target) -> Bool {
         scope.masks(upstream: target.upstream, in: snapshot)
     }

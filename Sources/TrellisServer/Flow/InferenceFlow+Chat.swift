@@ -56,6 +56,7 @@ extension InferenceFlow {
     func chat(_ chat: ChatRequest, key: TenantKey, call: CallContext, endpoint: String = "chat") async throws -> InferenceOutcome {
         let prepared = try await prepare(chat, key: key, call: call, endpoint: endpoint)
         if prepared.stream { return try await prepared.admitted.stream(prepared.answer) }
+        if prepared.answer.editsInPlace, prepared.escalation == nil { return try await prepared.admitted.completeInPlace(prepared.answer) }
         let (object, headers) = try await prepared.whole { $0.answer }
         return .complete(body: JSONWriter.encode(.object(object)), headers: headers)
     }

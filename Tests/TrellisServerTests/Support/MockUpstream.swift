@@ -210,6 +210,13 @@ final class MockUpstream: Sendable {
         received.withLock { $0.append(Received(path: request.uri.path, headers: request.headers, body: body)) }
     }
 
+    /// The answer of model `spaced`: spaces between its tokens, its fields in an order of its own and a number
+    /// written as `1.50`; what a writer of JSON would not send, so a gateway that passes it on shows it did.
+    /// (`spaced-broken` sends it without its last brace.)
+    static let spacedAnswer =
+        #"{ "id" : "chatcmpl-spaced" , "model" : "spaced" , "price" : 1.50 , "choices" : [ { "index" : 0 , "message" : { "role" : "assistant" , "content" : "spaced \u00e9" } , "finish_reason" : "stop" } ] , "usage" : { "prompt_tokens" : 11 , "completion_tokens" : 4 , "total_tokens" : 15 } }"#
+        + "\n"
+
     private static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
         Response(
             status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.encode(value))))
@@ -287,6 +294,9 @@ final class MockUpstream: Sendable {
                 }
                 return Self.json(["never": true])
             }
+        case "spaced", "spaced-broken":
+            let text = model == "spaced" ? Self.spacedAnswer : String(Self.spacedAnswer.dropLast(2))
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
         default:
             break
         }

@@ -1,0 +1,86 @@
+import OpenAIWire
+import Testing
+
+@testable import TrellisCore
+
+/// Whole chat answers: those the in-place edit takes, and what the tree makes of each.
+private let taken: [String] = [
+    #"{"id":"c1","object":"chat.completion","created":1,"model":"up","choices":[{"index":0,"message":{"role":"assistant","content":"He said \"hi\"\n\u4f60好"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}"#,
+    "\n {\"model\":\"up\",\"usage\":{\"prompt_tokens\":1e1,\"completion_tokens\":2},\"choices\":[]}\r\n",
+    #"{ "model" : "up" , "choices" : [ { "index" : 0 , "message" : { "content" : null , "tool_calls" : [ { "id" : "call_1" , "function" : { "name" : "f" , "arguments" : "{\"a\":1}" } } ] } } ] , "usage" : { "prompt_tokens" : 4 } }"#,
+    #"{"model":5,"choices":"none","usage":{"prompt_tokens":-3,"completion_tokens":99999999999999999999}}"#,
+    #"{"usage":{"prompt_tokens":2,"completion_tokens":1},"model":"up","choices":[{"message":{"content":"first"}},{"message":{"content":"second"}}],"system_fingerprint":"fp","x":{"y":[1,2,{"z":true}]}}"#,
+    #"{"model":"up","choices":[7,{"message":{"content":"not first"}}],"usage":{"prompt_tokens":1,"completion_tokens":1}}"#,
+    #"{"model":"up","choices":[{"message":"plain"}],"usage":{"prompt_tokens":1,"completion_tokens":1}}"#,
+]
+
+/// Answers left to the tree: no usage to read, an error, a key twice where the edit reads, a line break between
+/// tokens, no `model`, or not one JSON object.
+private let refused: [String] = [
+    #"{"model":"up","choices":[{"message":{"content":"no usage"}}]}"#,
+    #"{"model":"up","choices":[],"usage":{"completion_tokens":2}}"#,
+    #"{"model":"up","choices":[],"usage":null}"#,
+    #"{"model":"up","choices":[],"usage":{"prompt_tokens":1},"error":{"message":"boom"}}"#,
+    #"{"model":"a","model":"b","choices":[],"usage":{"prompt_tokens":1}}"#,
+    #"{"model":"up","choices":[{"message":{"content":"a","content":"b"}}],"usage":{"prompt_tokens":1}}"#,
+    #"{"model":"up","choices":[{"message":{"content":"a"},"message":{}}],"usage":{"prompt_tokens":1}}"#,
+    "{\"model\":\"up\",\n\"choices\":[],\"usage\":{\"prompt_tokens\":1}}",
+    #"{"choices":[],"usage":{"prompt_tokens":1}}"#,
+    #"{"mod\u0065l":"up","choices":[],"usage":{"prompt_tokens":1}}"#,
+    #"{"model":"up","choices":[],"usage":{"prompt_tokens":1}} trailing"#,
+    #"{"model":"up","choices":[],"usage":{"prompt_tokens":1}"#,
+    #"[{"model":"up"}]"#,
+    "",
+]
+
+private func edit(_ text: String, model: String = "client-model") -> WholeAnswerInPlace? {
+    var text = text
+    return text.withUTF8 { WholeAnswerInPlace.edit($0, clientModelJSON: JSONWriter.encode(.string(model))) }
+}
+
+@Suite struct WholeAnswerInPlaceTests {
+    @Test("an answer the edit takes reads as the tree's: model replaced, the rest as it was, usage and text the same")
+    func equalToTheTree() throws {
+        for text in taken {
+            let edited = try #require(edit(text), "\(text)")
+            guard case .object(var tree) = try JSONParser.parse(Array(text.utf8)) else {
+                Issue.record("not an object: \(text)")
+                continue
+            }
+            tree["model"] = .string("client-model")
+            #expect(try JSONParser.parse(edited.body) == .object(tree), "\(text)")
+            #expect(edited.usage == TokenUsage(json: tree["usage"]), "\(text)")
+            let first = tree["choices"]?.arrayValue?.first
+            #expect(edited.answer == first?["message"]?["content"]?.stringValue, "\(text)")
+            // Only the model's bytes changed (and the space around the object went).
+            let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(edited.body.count == trimmed.utf8.count - modelValueLength(trimmed) + #""client-model""#.utf8.count, "\(text)")
+        }
+    }
+
+    @Test("an answer the edit does not take is left to the tree")
+    func refusedGoToTheTree() {
+        for text in refused { #expect(edit(text) == nil, "\(text)") }
+    }
+
+    @Test("a key twice where the edit does not read is passed on, where the tree would refuse the answer (documented)")
+    func repeatedKeyElsewhere() {
+        let text = #"{"model":"up","choices":[{"message":{"content":"first"}},{"message":{"content":"a","content":"b"}}],"usage":{"prompt_tokens":1}}"#
+        #expect(edit(text)?.answer == "first")
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(Array(text.utf8)) }
+    }
+
+    @Test("a model name that needs escaping is written as a JSON string")
+    func escapedModelName() throws {
+        let edited = try #require(edit(#"{"model":"up","choices":[],"usage":{"prompt_tokens":1}}"#, model: "a\"b\\c"))
+        #expect(try JSONParser.parse(edited.body)["model"]?.stringValue == "a\"b\\c")
+    }
+}
+
+/// The length of the first `"model"` member's value in `text` (a test helper for the byte-count check).
+private func modelValueLength(_ text: String) -> Int {
+    let bytes = Array(text.utf8)
+    guard let object = bytes.withUnsafeBufferPointer({ JSONScan.object($0, at: 0) }) else { return 0 }
+    for m in object.members where bytes[m.key].elementsEqual("model".utf8) { return m.value.count }
+    return 0
+}
