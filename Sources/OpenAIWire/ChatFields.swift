@@ -36,11 +36,15 @@ public struct TokenUsage: Sendable, Equatable {
     /// Reads `{"prompt_tokens","completion_tokens"}`, each clamped to 0...``maxReportedTokens``; nil when
     /// absent or malformed.
     public init?(json: JSONValue?) {
-        guard case .object(let usage)? = json,
-            let prompt = usage[ChatField.promptTokens]?.numberValue?.intValue
-        else { return nil }
+        guard case .object(let usage)? = json else { return nil }
+        self.init(prompt: usage[ChatField.promptTokens]?.numberValue, completion: usage[ChatField.completionTokens]?.numberValue)
+    }
+
+    /// From the two counts as reported (each a number or absent); nil without a whole `prompt_tokens`.
+    public init?(prompt: JSONNumber?, completion: JSONNumber?) {
+        guard let prompt = prompt?.intValue else { return nil }
         self.promptTokens = min(max(0, prompt), Self.maxReportedTokens)
-        self.completionTokens = min(max(0, usage[ChatField.completionTokens]?.numberValue?.intValue ?? 0), Self.maxReportedTokens)
+        self.completionTokens = min(max(0, completion?.intValue ?? 0), Self.maxReportedTokens)
     }
 
     public var json: JSONValue {

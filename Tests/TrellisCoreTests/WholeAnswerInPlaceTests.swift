@@ -19,6 +19,9 @@ private let taken: [String] = [
 private let refused: [String] = [
     #"{"model":"up","choices":[{"message":{"content":"no usage"}}]}"#,
     #"{"model":"up","choices":[],"usage":{"completion_tokens":2}}"#,
+    #"{"model":"up","choices":[],"usage":{"prompt_tokens":1,"prompt_tokens":2}}"#,
+    #"{"model":"up","choices":[],"usage":{"prompt_tokens":"1"}}"#,
+    #"{"model":"up","choices":[],"usage":[1]}"#,
     #"{"model":"up","choices":[],"usage":null}"#,
     #"{"model":"up","choices":[],"usage":{"prompt_tokens":1},"error":{"message":"boom"}}"#,
     #"{"model":"a","model":"b","choices":[],"usage":{"prompt_tokens":1}}"#,
@@ -65,9 +68,14 @@ private func edit(_ text: String, model: String = "client-model") -> WholeAnswer
 
     @Test("a key twice where the edit does not read is passed on, where the tree would refuse the answer (documented)")
     func repeatedKeyElsewhere() {
-        let text = #"{"model":"up","choices":[{"message":{"content":"first"}},{"message":{"content":"a","content":"b"}}],"usage":{"prompt_tokens":1}}"#
-        #expect(edit(text)?.answer == "first")
-        #expect(throws: JSONParseError.self) { try JSONParser.parse(Array(text.utf8)) }
+        for text in [
+            #"{"model":"up","choices":[{"message":{"content":"first"}},{"message":{"content":"a","content":"b"}}],"usage":{"prompt_tokens":1}}"#,
+            #"{"model":"up","choices":[{"index":0,"index":1,"message":{"content":"first"}}],"usage":{"prompt_tokens":1}}"#,
+            #"{"model":"up","choices":[{"message":{"role":"a","role":"b","content":"first"}}],"usage":{"prompt_tokens":1,"x":1,"x":2}}"#,
+        ] {
+            #expect(edit(text)?.answer == "first", "\(text)")
+            #expect(throws: JSONParseError.self) { try JSONParser.parse(Array(text.utf8)) }
+        }
     }
 
     @Test("a model name that needs escaping is written as a JSON string")

@@ -6,9 +6,10 @@ import OpenAIWire
 ///
 /// It takes only answers it can edit exactly as the tree would: one JSON object (spaces, tabs and line ends around
 /// it, none between its tokens), a `model`, a `usage` with `prompt_tokens`, no `error`, and no top-level key twice.
-/// Anything else is nil, and the caller parses. What the scan does not check, as in streams (``JSONScan``): a key
-/// repeated below the top level outside the first choice's `message`, an object past the parser's member count,
-/// and lone surrogates in strings; such an answer is passed on with its `model` replaced.
+/// Anything else is nil, and the caller parses. What the edit does not check, as in streams (``JSONScan``): a key
+/// repeated below the top level that it does not read (it reads the first choice's `message`, that message's
+/// `content` and the usage counts), an object past the parser's member count, and lone surrogates in strings;
+/// such an answer, which the parser would refuse, is passed on with its `model` replaced.
 public struct WholeAnswerInPlace: Sendable, Equatable {
     /// The client's answer.
     public var body: [UInt8]
@@ -22,8 +23,7 @@ public struct WholeAnswerInPlace: Sendable, Equatable {
         let start = skipLineSpace(bytes, 0)
         guard let object = JSONScan.object(bytes, at: start), skipLineSpace(bytes, object.close + 1) == bytes.count,
             object.members.count <= 32, let top = Top(bytes, object.members), let model = top.model,
-            let usageRange = top.usage, bytes[usageRange.lowerBound] == UInt8(ascii: "{"),
-            let usage = TokenUsage(json: try? JSONParser.parse(UnsafeBufferPointer(rebasing: bytes[usageRange])))
+            let usageRange = top.usage, let usage = reportedUsage(bytes, usageRange)
         else { return nil }
         guard let answer = firstAnswer(bytes, choices: top.choices) else { return nil }
         var body: [UInt8] = []
@@ -56,31 +56,58 @@ public struct WholeAnswerInPlace: Sendable, Equatable {
         }
     }
 
+    /// The usage report as ``TokenUsage/init(json:)`` reads it; nil when it has no whole `prompt_tokens`, is not an
+    /// object, or holds either count twice. (The object was scanned, so its numbers are valid literals.)
+    private static func reportedUsage(_ b: UnsafeBufferPointer<UInt8>, _ usage: Range<Int>) -> TokenUsage? {
+        guard b[usage.lowerBound] == UInt8(ascii: "{") else { return nil }
+        var prompt: Range<Int>?
+        var completion: Range<Int>?
+        var repeated = false
+        _ = JSONScan.members(b, at: usage.lowerBound) { m in
+            if JSONScan.key(b, m, is: "prompt_tokens") {
+                repeated = repeated || prompt != nil
+                prompt = m.value
+            } else if JSONScan.key(b, m, is: "completion_tokens") {
+                repeated = repeated || completion != nil
+                completion = m.value
+            }
+        }
+        guard !repeated else { return nil }
+        return TokenUsage(prompt: prompt.flatMap { number(b, $0) }, completion: completion.flatMap { number(b, $0) })
+    }
+
+    /// The number literal in `range`, or nil when the value there is not a number.
+    private static func number(_ b: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> JSONNumber? {
+        let first = b[range.lowerBound]
+        guard first == UInt8(ascii: "-") || (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9")) else { return nil }
+        return JSONNumber(validatedLiteral: String(decoding: UnsafeBufferPointer(rebasing: b[range]), as: UTF8.self))
+    }
+
     /// The first choice's `message.content` as the tree reads it: `.some(nil)` when it is not a string or there is
-    /// none; nil when the first choice or its message holds a key twice.
+    /// none; nil when the first choice holds `message` twice or its message `content` twice. (The answer was
+    /// scanned whole, so the first element is found without scanning the others.)
     private static func firstAnswer(_ b: UnsafeBufferPointer<UInt8>, choices: Range<Int>?) -> String?? {
         guard let choices, b[choices.lowerBound] == UInt8(ascii: "[") else { return .some(nil) }
-        var first: Range<Int>?
-        _ = JSONScan.elements(b, at: choices.lowerBound) { element in
-            if first == nil { first = element }
-        }
-        guard let first, b[first.lowerBound] == UInt8(ascii: "{") else { return .some(nil) }
-        guard let message = uniqueMember(b, in: first.lowerBound, "message") else { return nil }
+        var first = choices.lowerBound + 1
+        while b[first] == 0x20 || b[first] == 0x09 { first += 1 }
+        guard b[first] == UInt8(ascii: "{") else { return .some(nil) }
+        guard let message = member(b, in: first, "message") else { return nil }
         guard let message, b[message.lowerBound] == UInt8(ascii: "{") else { return .some(nil) }
-        guard let content = uniqueMember(b, in: message.lowerBound, "content") else { return nil }
+        guard let content = member(b, in: message.lowerBound, "content") else { return nil }
         return .some(content.flatMap { JSONScan.decodeString(b, $0) })
     }
 
-    /// The value of the object's member `name` (`.some(nil)` when it has none); nil when a key comes twice.
-    private static func uniqueMember(_ b: UnsafeBufferPointer<UInt8>, in object: Int, _ name: StaticString) -> Range<Int>?? {
-        var members: [JSONScan.Member] = []
-        guard JSONScan.members(b, at: object, { members.append($0) }) != nil else { return nil }
+    /// The value of the member `name` of the object at `object` (`.some(nil)` when it has none); nil when it has
+    /// it twice.
+    private static func member(_ b: UnsafeBufferPointer<UInt8>, in object: Int, _ name: StaticString) -> Range<Int>?? {
         var found: Range<Int>?
-        for (n, m) in members.enumerated() {
-            for earlier in members[..<n] where b[earlier.key].elementsEqual(b[m.key]) { return nil }
-            if JSONScan.key(b, m, is: name) { found = m.value }
+        var repeated = false
+        _ = JSONScan.members(b, at: object) { m in
+            guard JSONScan.key(b, m, is: name) else { return }
+            repeated = repeated || found != nil
+            found = m.value
         }
-        return .some(found)
+        return repeated ? nil : .some(found)
     }
 
     /// Past spaces, tabs and line ends: around a whole body, unlike between an SSE event's tokens, a line end is
