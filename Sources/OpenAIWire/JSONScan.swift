@@ -76,6 +76,27 @@ public enum JSONScan {
         }
     }
 
+    /// The values of the members `first` and `second` (ASCII keys) of the object at `start`, each nil when absent;
+    /// nil when the object does not scan or holds either key twice. Other members are stepped over.
+    public static func values(
+        _ b: UnsafeBufferPointer<UInt8>, at start: Int, _ first: StaticString, _ second: StaticString
+    ) -> (Range<Int>?, Range<Int>?)? {
+        var one: Range<Int>?
+        var two: Range<Int>?
+        var repeated = false
+        let end = members(b, at: start) { m in
+            if key(b, m, is: first) {
+                repeated = repeated || one != nil
+                one = m.value
+            } else if key(b, m, is: second) {
+                repeated = repeated || two != nil
+                two = m.value
+            }
+        }
+        guard end != nil, !repeated else { return nil }
+        return (one, two)
+    }
+
     /// Whether the key of `member` is `name` (ASCII).
     public static func key(_ b: UnsafeBufferPointer<UInt8>, _ member: Member, is name: StaticString) -> Bool {
         guard member.key.count == name.utf8CodeUnitCount else { return false }

@@ -134,19 +134,7 @@ private struct ChoicesRead {
 
     /// One choice's delta and finish reason; false when a member comes twice or the choice does not scan.
     private mutating func read(_ b: UnsafeBufferPointer<UInt8>, choice: Int) -> Bool {
-        var delta: Range<Int>?
-        var finish: Range<Int>?
-        var repeated = false
-        let end = JSONScan.members(b, at: choice) { m in
-            if JSONScan.key(b, m, is: "delta") {
-                repeated = repeated || delta != nil
-                delta = m.value
-            } else if JSONScan.key(b, m, is: "finish_reason") {
-                repeated = repeated || finish != nil
-                finish = m.value
-            }
-        }
-        guard end != nil, !repeated else { return false }
+        guard let (delta, finish) = JSONScan.values(b, at: choice, "delta", "finish_reason") else { return false }
         if let delta, b[delta.lowerBound] == UInt8(ascii: "{"), !readDelta(b, at: delta.lowerBound) { return false }
         if let finish, let reason = JSONScan.decodeString(b, finish) { finishReason = reason }
         return true

@@ -59,20 +59,9 @@ public struct WholeAnswerInPlace: Sendable, Equatable {
     /// The usage report as ``TokenUsage/init(json:)`` reads it; nil when it has no whole `prompt_tokens`, is not an
     /// object, or holds either count twice. (The object was scanned, so its numbers are valid literals.)
     private static func reportedUsage(_ b: UnsafeBufferPointer<UInt8>, _ usage: Range<Int>) -> TokenUsage? {
-        guard b[usage.lowerBound] == UInt8(ascii: "{") else { return nil }
-        var prompt: Range<Int>?
-        var completion: Range<Int>?
-        var repeated = false
-        _ = JSONScan.members(b, at: usage.lowerBound) { m in
-            if JSONScan.key(b, m, is: "prompt_tokens") {
-                repeated = repeated || prompt != nil
-                prompt = m.value
-            } else if JSONScan.key(b, m, is: "completion_tokens") {
-                repeated = repeated || completion != nil
-                completion = m.value
-            }
-        }
-        guard !repeated else { return nil }
+        guard b[usage.lowerBound] == UInt8(ascii: "{"),
+            let (prompt, completion) = JSONScan.values(b, at: usage.lowerBound, "prompt_tokens", "completion_tokens")
+        else { return nil }
         return TokenUsage(prompt: prompt.flatMap { number(b, $0) }, completion: completion.flatMap { number(b, $0) })
     }
 
