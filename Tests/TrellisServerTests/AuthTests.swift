@@ -60,11 +60,14 @@ import Testing
             try await gw.createTenant("acme")
             let past = try await gw.admin(.POST, "/tenants/acme/keys", ["expires_at": "2001-01-01T00:00:00Z"])
             #expect(past.status == 400, "a key cannot be issued already expired")
-            let soon = Date().addingTimeInterval(2)
-            let issued = try await gw.issueKey(tenant: "acme", ["expires_at": .int(Int(soon.timeIntervalSince1970) + 1)])
+            // An hour ahead: a busy machine cannot reach it before the request below.
+            let expiry = Int(Date().timeIntervalSince1970) + 3_600
+            let issued = try await gw.issueKey(tenant: "acme", ["expires_at": .int(expiry)])
             #expect(try await gw.request(.GET, "/v1/models", key: issued.key).status == 200)
             // The check uses the current time on every request, not only at snapshot load.
-            #expect(gw.gateway.authenticate(token: issued.key, now: soon.addingTimeInterval(5)) == nil)
+            let at = Date(timeIntervalSince1970: Double(expiry))
+            #expect(gw.gateway.authenticate(token: issued.key, now: at.addingTimeInterval(-1)) != nil)
+            #expect(gw.gateway.authenticate(token: issued.key, now: at.addingTimeInterval(1)) == nil)
         }
     }
 
