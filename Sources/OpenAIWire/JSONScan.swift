@@ -1,7 +1,8 @@
 /// Reads a JSON object's members from its bytes without building a tree: where each member's key and value lie.
-/// What it steps over is checked as strictly as ``JSONParser`` checks it (strings, escapes, numbers, literals, nesting
-/// to ``JSONParser/defaultMaxDepth``), so a scan that succeeds is of valid JSON. It is for the relay's hot path, which
-/// edits a few members of each chunk in place and would otherwise parse and re-write the whole chunk; anything it does
+/// What it steps over is checked as strictly as ``JSONParser`` checks it (strings and their UTF-8, escapes, numbers,
+/// literals, nesting to ``JSONParser/defaultMaxDepth``), so a scan that succeeds is of valid JSON. It is for the
+/// relay's hot path, which edits a few members of each chunk in place and would otherwise parse and re-write the
+/// whole chunk; anything it does
 /// not take (a key with an escape, a line break between tokens) makes it return nil, and the caller parses instead.
 /// Every function runs in time linear in the bytes it reads.
 public enum JSONScan {
@@ -149,10 +150,16 @@ public enum JSONScan {
     static func string(_ b: UnsafeBufferPointer<UInt8>, at start: Int) -> (end: Int, escaped: Bool)? {
         var i = start + 1
         var escaped = false
+        var ascii = true
         while i < b.count {
             let c = b[i]
-            if c == UInt8(ascii: "\"") { return (i + 1, escaped) }
+            if c == UInt8(ascii: "\"") {
+                // Escapes are ASCII, so the raw bytes are valid UTF-8 exactly when the parser's pieces are.
+                guard ascii || isUTF8(UnsafeBufferPointer(rebasing: b[(start + 1)..<i])) else { return nil }
+                return (i + 1, escaped)
+            }
             if c < 0x20 { return nil }
+            if c >= 0x80 { ascii = false }
             if c == UInt8(ascii: "\\") {
                 escaped = true
                 guard i + 1 < b.count else { return nil }
@@ -171,6 +178,20 @@ public enum JSONScan {
             i += 1
         }
         return nil
+    }
+
+    /// Whether `bytes` are well-formed UTF-8 (no overlong forms, surrogates or values past U+10FFFF), as
+    /// `String(validating:)` in the parser requires.
+    private static func isUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var iterator = bytes.makeIterator()
+        var decoder = UTF8()
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue: continue
+            case .emptyInput: return true
+            case .error: return false
+            }
+        }
     }
 
     private static func isHex(_ c: UInt8) -> Bool {

@@ -78,6 +78,19 @@ private func edit(_ text: String, model: String = "client-model") -> WholeAnswer
         }
     }
 
+    @Test("an answer with bytes that are not UTF-8 in a string is left to the tree, which refuses it")
+    func invalidUTF8() {
+        let prefix = Array(#"{"model":"up","choices":[{"message":{"content":"a"#.utf8)
+        let suffix = Array(#""}}],"usage":{"prompt_tokens":1}}"#.utf8)
+        let valid = prefix + Array("é 你好 🙂".utf8) + suffix
+        #expect(valid.withUnsafeBufferPointer { WholeAnswerInPlace.edit($0, clientModelJSON: Array(#""m""#.utf8)) }?.answer == "aé 你好 🙂")
+        for bad: [UInt8] in [[0xFF], [0xC0, 0xAF], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xE4, 0xBD]] {
+            let bytes = prefix + bad + suffix
+            #expect(bytes.withUnsafeBufferPointer { WholeAnswerInPlace.edit($0, clientModelJSON: Array(#""m""#.utf8)) } == nil, "\(bad)")
+            #expect(throws: JSONParseError.self) { try JSONParser.parse(bytes) }
+        }
+    }
+
     @Test("a model name that needs escaping is written as a JSON string")
     func escapedModelName() throws {
         let edited = try #require(edit(#"{"model":"up","choices":[],"usage":{"prompt_tokens":1}}"#, model: "a\"b\\c"))
