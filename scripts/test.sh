@@ -72,8 +72,10 @@ echo "PostgreSQL $(cat "$PG_DIR/data/PG_VERSION") on 127.0.0.1:$(cat "$PG_DIR/po
 step "build (swift build --build-tests)"
 swift build --build-tests
 
+# At most 8 cases at a time here too: the store suites create a database and migrate it for every PostgreSQL case,
+# and all of them at once on two cores pushed migrations and lease syncs past their deadlines.
 run_step "unit and integration tests, store cases on SQLite and PostgreSQL (swift test)" \
-  swift test --skip-build
+  env SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH="${TRELLIS_TEST_WIDTH:-8}" swift test --skip-build
 # At most 8 cases at a time: every case starts a gateway on a new database (CREATE DATABASE, the migrations), and
 # ~250 of them at once on two cores push store operations past their deadline (503 store_unavailable); 8 keep
 # this pass near a minute. StoreOutageTests and StoreTLSTests pick their own store (private clusters), and the

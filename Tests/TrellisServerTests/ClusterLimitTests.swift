@@ -95,26 +95,19 @@ struct ClusterLimitTests {
 
     @Test("a refusal on one replica names the limit; each replica's first request finds the cluster's budget")
     func refusalsAndFirstRequests() async throws {
-        try await Self.withReplicas { replicas, upstream in
+        // A request with no lease waits for a sync up to 5 sync intervals (at least 1 s), then is refused: a full
+        // parallel run can hold the database's answer past 1 s, so the syncs here are 2 s apart (a 10 s wait).
+        try await Self.withReplicas(configure: { $0.limitsSyncIntervalMs = 2_000 }) { replicas, upstream in
             let key = try await Self.issueKey(replicas, ["rpm": 3])
             // The promise holds once each replica knows the others are live: a replica that counts fewer leases a
             // larger share (a busy machine can delay the first syncs past the first requests).
             try await Self.untilAllLive(replicas)
             var statuses: [Int] = []
-            // The live count each replica's leases were sized by, after every request: a replica whose sync the
-            // machine held back past the liveness window (6 s here) is not counted by the others for a while, and
-            // they then lease a larger share, as they should.
-            var counted: Set<Int> = []
             for replica in replicas + replicas {
                 statuses.append(try await replica.request(.POST, "/v1/chat/completions", key: key, json: Self.chat).status)
-                counted.formUnion(replicas.map { $0.gateway.limitSync?.liveReplicas ?? 0 })
             }
             #expect(statuses.filter { $0 == 200 }.count == 3, "\(statuses)")
-            if counted == [replicas.count] {
-                #expect(statuses.prefix(3).allSatisfy { $0 == 200 }, "each replica's first request is admitted: \(statuses)")
-            } else {
-                print("cluster limits: a replica counted \(counted.sorted()) live replicas during the requests; first-request shares not checked")
-            }
+            #expect(statuses.prefix(3).allSatisfy { $0 == 200 }, "each replica's first request is admitted: \(statuses)")
             let refused = try await replicas[1].request(.POST, "/v1/chat/completions", key: key, json: Self.chat)
             #expect(refused.status == 429 && refused.errorCode == "rate_limit_exceeded")
             #expect(refused.json["error"]?["message"]?.stringValue?.contains("key requests per minute") == true, "\(refused.text)")

@@ -39,8 +39,9 @@ struct PostgresMigrationTests {
         // Another process migrating: a connection of its own holds the migrations' advisory lock ("trellis").
         try await TestDatabases.withConnection(to: settings) { other in
             _ = try await other.query("SELECT pg_advisory_lock(\(Int64(0x7472_656C_6C69_73)))", logger: Self.logger).collect()
-            // lock_timeout is the operation timeout: 2 s here (the whole start may take 24 s, the bulk deadline).
-            let store = try PostgresStore(settings: settings, operationTimeout: .seconds(2))
+            // lock_timeout is the operation timeout: 4 s here (the whole start may take 48 s, the bulk deadline: the
+            // migrations after the wait take that long when every store test of a full run migrates at once).
+            let store = try PostgresStore(settings: settings, operationTimeout: .seconds(4))
             defer { store.shutdown() }
             let finished = Mutex(false)
             let migrating = Task {
@@ -57,7 +58,7 @@ struct PostgresMigrationTests {
                     ).collect().first?.decode(Int.self) ?? 0
                 }
             }
-            try await Task.sleep(for: .seconds(3))
+            try await Task.sleep(for: .seconds(5))
             #expect(finished.withLock { $0 } == false, "still waiting, past lock_timeout")
             let tables = try await TestDatabases.strings("SELECT tablename FROM pg_tables WHERE tablename = 'tenants'", on: settings)
             #expect(tables.isEmpty, "nothing was migrated without the lock")
