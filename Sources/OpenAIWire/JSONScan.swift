@@ -2,8 +2,8 @@
 /// What it steps over is checked as strictly as ``JSONParser`` checks it (strings and their UTF-8, escapes, numbers,
 /// literals, nesting to ``JSONParser/defaultMaxDepth``), so a scan that succeeds is of valid JSON. It is for the
 /// relay's hot path, which edits a few members of each chunk in place and would otherwise parse and re-write the
-/// whole chunk; anything it does
-/// not take (a key with an escape, a line break between tokens) makes it return nil, and the caller parses instead.
+/// whole chunk; anything it does not take (a key with an escape, a line break between tokens) makes it return nil,
+/// and the caller parses instead.
 /// Every function runs in time linear in the bytes it reads.
 public enum JSONScan {
     /// One member of an object: its key's bytes between the quotes (never escaped) and its value's bytes.

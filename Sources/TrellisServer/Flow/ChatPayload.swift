@@ -34,10 +34,10 @@ struct ChatPayload: Sendable {
         self.masking = masking
     }
 
-    /// Whether what goes to `target` is masked.
     /// Whether some target's answer will have personal data put back.
     var restoresAny: Bool { restores && masking != nil }
 
+    /// Whether what goes to `target` is masked.
     func masks(_ target: ModelSpec.Target) -> Bool {
         scope.masks(upstream: target.upstream, in: snapshot)
     }
