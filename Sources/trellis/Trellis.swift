@@ -63,7 +63,7 @@ func refused(_ error: some CustomStringConvertible) -> ExitCode {
 
 func bootstrapLogging(level: Logger.Level) {
     LoggingSystem.bootstrap { label in
-        var handler = StreamLogHandler.standardError(label: label)
+        var handler = LineLogHandler.standardError(label: label)
         handler.logLevel = level
         return handler
     }
