@@ -12,6 +12,7 @@ public final class GatewayMetrics: Sendable {
     let factory: PrometheusMetricsFactory
     private let counters = Mutex<[MetricKey: CoreMetrics.Counter]>([:])
     private let timers = Mutex<[MetricKey: Metrics.Timer]>([:])
+    private let modelSeries = Mutex<[ModelSeries.Key: ModelSeries]>([:])
 
     public init() {
         self.registry = PrometheusCollectorRegistry()
@@ -61,12 +62,23 @@ public final class GatewayMetrics: Sendable {
     }
 
     func modelRequest(tenant: String, model: String, version: Int?, status: Int, seconds: Double, ttft: Double?, promptTokens: Int, completionTokens: Int) {
-        let dims = [("tenant", tenant), ("model", model), ("version", version.map(String.init) ?? "none")]
-        increment("trellis_model_requests_total", dims + [("status", Self.statusClass(status))])
-        record("trellis_model_request_duration_seconds", dims, seconds: seconds)
-        if let ttft { record("trellis_model_time_to_first_token_seconds", dims, seconds: ttft) }
-        if promptTokens > 0 { increment("trellis_model_tokens_total", dims + [("kind", "prompt")], by: Int64(promptTokens)) }
-        if completionTokens > 0 { increment("trellis_model_tokens_total", dims + [("kind", "completion")], by: Int64(completionTokens)) }
+        let series = series(tenant: tenant, model: model, version: version)
+        series.requests(status: Self.statusClass(status)).increment()
+        series.duration.recordNanoseconds(Int64(seconds * 1e9))
+        if let ttft { series.timeToFirstToken.recordNanoseconds(Int64(ttft * 1e9)) }
+        if promptTokens > 0 { series.tokens(.prompt).increment(by: Int64(promptTokens)) }
+        if completionTokens > 0 { series.tokens(.completion).increment(by: Int64(completionTokens)) }
+    }
+
+    /// A model version's metrics for a tenant: one lookup per request for all of them.
+    private func series(tenant: String, model: String, version: Int?) -> ModelSeries {
+        let key = ModelSeries.Key(tenant: tenant, model: model, version: version)
+        return modelSeries.withLock { cache in
+            if let series = cache[key] { return series }
+            let series = ModelSeries(key, factory: factory)
+            cache[key] = series
+            return series
+        }
     }
 
     func limitRefused(tenant: String, limit: LimitRefusal.Which) {
@@ -165,6 +177,69 @@ struct MetricKey: Hashable, Sendable {
         for (name, value) in dimensions {
             hasher.combine(name)
             hasher.combine(value)
+        }
+    }
+}
+
+/// The metrics of one (tenant, model, version), each made the first time it is needed (a series that never had a
+/// value is not exported). The lookup of a series hashes three values; looking up each metric by its label and
+/// dimensions hashed nine strings or more per metric, four or five metrics per request.
+final class ModelSeries: Sendable {
+    struct Key: Hashable, Sendable {
+        let tenant: String
+        let model: String
+        let version: Int?
+    }
+
+    enum TokenKind: String {
+        case prompt, completion
+    }
+
+    private struct Made {
+        var requests: [String: CoreMetrics.Counter] = [:]
+        var timeToFirstToken: Metrics.Timer?
+        var promptTokens: CoreMetrics.Counter?
+        var completionTokens: CoreMetrics.Counter?
+    }
+
+    let dimensions: [(String, String)]
+    let factory: PrometheusMetricsFactory
+    let duration: Metrics.Timer
+    private let made = Mutex(Made())
+
+    init(_ key: Key, factory: PrometheusMetricsFactory) {
+        self.dimensions = [("tenant", key.tenant), ("model", key.model), ("version", key.version.map(String.init) ?? "none")]
+        self.factory = factory
+        self.duration = Metrics.Timer(label: "trellis_model_request_duration_seconds", dimensions: dimensions, factory: factory)
+    }
+
+    /// `trellis_model_requests_total` for a status class.
+    func requests(status: String) -> CoreMetrics.Counter {
+        made.withLock { made in
+            if let counter = made.requests[status] { return counter }
+            let counter = CoreMetrics.Counter(label: "trellis_model_requests_total", dimensions: dimensions + [("status", status)], factory: factory)
+            made.requests[status] = counter
+            return counter
+        }
+    }
+
+    var timeToFirstToken: Metrics.Timer {
+        made.withLock { made in
+            if let timer = made.timeToFirstToken { return timer }
+            let timer = Metrics.Timer(label: "trellis_model_time_to_first_token_seconds", dimensions: dimensions, factory: factory)
+            made.timeToFirstToken = timer
+            return timer
+        }
+    }
+
+    /// `trellis_model_tokens_total` for prompt or completion tokens.
+    func tokens(_ kind: TokenKind) -> CoreMetrics.Counter {
+        made.withLock { made in
+            let existing = kind == .prompt ? made.promptTokens : made.completionTokens
+            if let counter = existing { return counter }
+            let counter = CoreMetrics.Counter(label: "trellis_model_tokens_total", dimensions: dimensions + [("kind", kind.rawValue)], factory: factory)
+            if kind == .prompt { made.promptTokens = counter } else { made.completionTokens = counter }
+            return counter
         }
     }
 }
