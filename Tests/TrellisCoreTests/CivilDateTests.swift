@@ -33,6 +33,7 @@ struct CivilDateTests {
             let (y, m, d) = Self.calendarDay(ms)
             #expect(civil == CivilDate(unixMs: ms))
             #expect((civil.year, civil.month, civil.day) == (y, m, d), "at \(ms) ms")
+            #expect(civil.monthString == String(format: "%04d-%02d", y, m), "at \(ms) ms")
         }
     }
 
@@ -43,5 +44,9 @@ struct CivilDateTests {
         #expect(date.dayString == "2026-01-01")
         #expect(CivilDate(unixMs: 1_796_083_199_999).dayString == "2026-11-30")
         #expect(CivilDate(unixMs: -1).dayString == "1969-12-31")
+        // Years of fewer than four digits are padded; years past 9999 keep all their digits.
+        #expect(CivilDate.unixMs(ofDay: "0999-05-17").map { CivilDate(unixMs: $0).monthString } == "0999-05")
+        #expect(CivilDate.unixMs(ofDay: "0007-10-01").map { CivilDate(unixMs: $0).dayString } == "0007-10-01")
+        #expect(CivilDate(unixMs: 253_402_300_800_000).monthString == "10000-01")
     }
 }

@@ -46,7 +46,22 @@ public struct CivilDate: Equatable, Sendable {
     }
 
     /// `YYYY-MM`, e.g. `2026-11`.
-    public var monthString: String { Self.padded(year, 4) + "-" + Self.padded(month, 2) }
+    public var monthString: String {
+        // Every request's limits ask for the month, twice: years of four digits are written byte by byte into a
+        // small string (no allocation), the rest are padded as the day is.
+        guard (0...9999).contains(year), (1...12).contains(month) else { return Self.padded(year, 4) + "-" + Self.padded(month, 2) }
+        return String(unsafeUninitializedCapacity: 7) { bytes in
+            let zero = UInt8(ascii: "0")
+            bytes[0] = zero + UInt8(year / 1000)
+            bytes[1] = zero + UInt8(year / 100 % 10)
+            bytes[2] = zero + UInt8(year / 10 % 10)
+            bytes[3] = zero + UInt8(year % 10)
+            bytes[4] = UInt8(ascii: "-")
+            bytes[5] = zero + UInt8(month / 10)
+            bytes[6] = zero + UInt8(month % 10)
+            return 7
+        }
+    }
 
     /// `YYYY-MM-DD`, e.g. `2026-11-29`.
     public var dayString: String { monthString + "-" + Self.padded(day, 2) }
