@@ -76,6 +76,8 @@ build_release() {
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/trellis-bench.XXXXXX")"
 BENCH_PIDS=()
+TRELLIS_WRAPPER=()
+TRELLIS_READY_SECONDS=60
 cleanup() {
     local pid
     for pid in "${BENCH_PIDS[@]}"; do
@@ -125,6 +127,8 @@ start_upstream() {
 }
 
 # start_trellis: `trellis serve` on a free port with a fresh data directory; sets TRELLIS_PID, TRELLIS_URL, ADMIN_KEY.
+# TRELLIS_WRAPPER (an array) runs it under another program (bench/instructions.sh: valgrind), which may need
+# longer than TRELLIS_READY_SECONDS to be ready.
 # The store of the gateway under test (BENCH_STORE_URL): unset for SQLite in its data directory (the default),
 # `postgres` for a throwaway PostgreSQL cluster started here (scripts/postgres.sh), or the postgres:// URL of an
 # empty database.
@@ -154,13 +158,16 @@ start_trellis() {
         # BENCH_TRELLIS_ENV="NAME=VALUE …": extra settings for the gateway under test (e.g. to compare two).
         for setting in ${BENCH_TRELLIS_ENV:-}; do export "${setting?}"; done
         if [[ -n "$store" ]]; then export TRELLIS_STORE_URL="$store"; fi
-        exec "${GATEWAY_RUN[@]}" "$TRELLIS" serve --host 127.0.0.1 --port "$port" --data-dir "$WORK/data"
+        exec "${GATEWAY_RUN[@]}" "${TRELLIS_WRAPPER[@]}" "$TRELLIS" serve --host 127.0.0.1 --port "$port" --data-dir "$WORK/data"
     ) >"$WORK/trellis.log" 2>&1 &
     TRELLIS_PID=$!
     BENCH_PIDS+=("$TRELLIS_PID")
-    wait_for 60 "$TRELLIS_PID" curl -fsS "$TRELLIS_URL/readyz" || die "trellis did not become ready: $(tail -20 "$WORK/trellis.log")"
-    # The subshell execs, so $! is trellis itself; check rather than assume.
-    [[ "$(cat "/proc/$TRELLIS_PID/comm")" == trellis ]] || die "pid $TRELLIS_PID is $(cat "/proc/$TRELLIS_PID/comm"), not trellis"
+    wait_for "$TRELLIS_READY_SECONDS" "$TRELLIS_PID" curl -fsS "$TRELLIS_URL/readyz" ||
+        die "trellis did not become ready: $(tail -20 "$WORK/trellis.log")"
+    # The subshell execs, so $! is trellis itself (or its wrapper); check rather than assume.
+    if ((${#TRELLIS_WRAPPER[@]} == 0)); then
+        [[ "$(cat "/proc/$TRELLIS_PID/comm")" == trellis ]] || die "pid $TRELLIS_PID is $(cat "/proc/$TRELLIS_PID/comm"), not trellis"
+    fi
 }
 
 admin() { # admin PATH JSON → response body; fails unless 2xx
