@@ -86,7 +86,7 @@ for mode in plain stream; do
     {
         printf '# rev %s, %s, %d requests at concurrency %d: %d instructions, %d per request\n' \
             "$REV" "$mode" "$REQUESTS" "$CONCURRENCY" "$total" "$((total / REQUESTS))"
-        callgrind_annotate --threshold=100 --auto=no "$dump" 2>/dev/null | sed -n '/^Ir/,$p' | head -90 |
+        callgrind_annotate --threshold=100 --auto=no "$dump" 2>/dev/null | sed -n '/^Ir/,$p' | sed -n 1,90p |
             if command -v swift >/dev/null; then swift demangle --simplified; else cat; fi
     } >"$report"
     cp "$dump" "$RESULTS_DIR/$STAMP-$mode.callgrind.out"

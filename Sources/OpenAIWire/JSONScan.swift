@@ -156,13 +156,12 @@ public enum JSONScan {
         while i < b.count {
             // Eight bytes at a time up to the first that ends the string, escapes or is refused (see `stop`).
             if i + 8 <= b.count {
-                let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))
-                let stops = stop(word)
-                let plain = stops == 0 ? 8 : stops.trailingZeroBitCount / 8
+                let word = ByteWord.load(raw, i)
+                let plain = ByteWord.before(stop(word))
                 if plain > 0 {
                     // The high bits of the plain bytes: any byte past ASCII.
                     let mask: UInt64 = plain == 8 ? .max : (1 << (8 * UInt64(plain))) &- 1
-                    if word & mask & 0x8080_8080_8080_8080 != 0 { ascii = false }
+                    if word & mask & ByteWord.highs != 0 { ascii = false }
                     i += plain
                     continue
                 }
@@ -195,20 +194,11 @@ public enum JSONScan {
         return nil
     }
 
-    /// The bytes of `word` (little-endian: the first byte lowest) that stop a string's fast scan, each marked by its
-    /// high bit: a quote, a backslash or a control character. A mark can be wrong only above a true one (a borrow
-    /// carries upwards), so the lowest mark is always the first such byte, and a word without marks has none.
+    /// The bytes of `word` that stop a string's fast scan, marked as `ByteWord` marks them: a quote, a backslash
+    /// or a control character.
     @inline(__always)
     static func stop(_ word: UInt64) -> UInt64 {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
-        let quote = word ^ (ones &* UInt64(UInt8(ascii: "\"")))
-        let backslash = word ^ (ones &* UInt64(UInt8(ascii: "\\")))
-        // A byte is zero (or, for the last term, below 0x20) exactly when subtracting lends through its high bit.
-        let zeroQuote = (quote &- ones) & ~quote
-        let zeroBackslash = (backslash &- ones) & ~backslash
-        let control = (word &- ones &* 0x20) & ~word
-        return (zeroQuote | zeroBackslash | control) & highs
+        ByteWord.equal(word, UInt8(ascii: "\"")) | ByteWord.equal(word, UInt8(ascii: "\\")) | ByteWord.below(word, 0x20)
     }
 
     /// Whether `bytes` are well-formed UTF-8 (no overlong forms, surrogates or values past U+10FFFF), as

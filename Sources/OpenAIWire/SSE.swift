@@ -117,6 +117,15 @@ public struct SSEParser: Sendable {
                 // The rest of the line in one piece.
                 lastWasCR = false
                 var end = i + 1
+                if let raw = buffer.baseAddress {
+                    // Eight bytes at a time to the line's end, then byte by byte through the last few.
+                    while end + 8 <= n {
+                        let word = ByteWord.load(raw, end)
+                        let inLine = ByteWord.before(ByteWord.equal(word, 0x0A) | ByteWord.equal(word, 0x0D))
+                        end += inLine
+                        if inLine < 8 { break }
+                    }
+                }
                 while end < n, buffer[end] != 0x0A, buffer[end] != 0x0D { end += 1 }
                 if eventBytes + (end - i) > maxEventBytes { throw refuse() }
                 eventBytes += end - i

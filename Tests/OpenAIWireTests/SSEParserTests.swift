@@ -94,6 +94,15 @@ struct SSEParserTests {
         }
     }
 
+    @Test("a line end at each of a word's eight places, after lines of 1 to 40 bytes", arguments: ["\n", "\r\n", "\r"])
+    func lineEndsAtEveryPlace(lineEnd: String) throws {
+        let values = (1...40).map { String(repeating: "x", count: $0 - 1) + "é" }
+        let text = values.map { "data: \($0)\(lineEnd)\(lineEnd)" }.joined()
+        #expect(try events(text) == values.map { SSEEvent(data: $0) })
+        let oneEvent = values.map { "data:\($0)\(lineEnd)" }.joined() + lineEnd
+        #expect(try events(oneEvent) == [SSEEvent(data: values.joined(separator: "\n"))])
+    }
+
     @Test("LF, CRLF and CR line ends mixed in one stream")
     func mixedLineEnds() throws {
         let text = "data: a\r\ndata: b\rdata: c\n\r\ndata: d\r\rdata: e\n\n"

@@ -1,0 +1,34 @@
+/// Eight bytes at a time, for the scans of the hot path (`JSONScan.string`, `SSEParser`'s lines): which bytes of a
+/// word (loaded little-endian, so the first byte is the lowest) equal a byte or lie below one, each marked by its
+/// high bit. A mark can be wrong only above a true one (a borrow carries upwards), so the lowest mark is always
+/// the first such byte, and a word without marks has none.
+enum ByteWord {
+    static let ones: UInt64 = 0x0101_0101_0101_0101
+    static let highs: UInt64 = 0x8080_8080_8080_8080
+
+    /// The eight bytes from `offset`, which the caller has checked are there.
+    @inline(__always)
+    static func load(_ raw: UnsafeRawPointer, _ offset: Int) -> UInt64 {
+        UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+    }
+
+    /// Marks the bytes equal to `byte`: they are the zero bytes of `word ^ byte…`, which lend through their high
+    /// bit when one is subtracted from each.
+    @inline(__always)
+    static func equal(_ word: UInt64, _ byte: UInt8) -> UInt64 {
+        let x = word ^ (ones &* UInt64(byte))
+        return (x &- ones) & ~x & highs
+    }
+
+    /// Marks the bytes below `byte` (at most 0x80).
+    @inline(__always)
+    static func below(_ word: UInt64, _ byte: UInt8) -> UInt64 {
+        (word &- ones &* UInt64(byte)) & ~word & highs
+    }
+
+    /// How many bytes come before the first mark (8 when there is none).
+    @inline(__always)
+    static func before(_ marks: UInt64) -> Int {
+        marks == 0 ? 8 : marks.trailingZeroBitCount / 8
+    }
+}
