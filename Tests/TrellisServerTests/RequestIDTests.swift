@@ -14,6 +14,17 @@ import Testing
         #expect(made.dropFirst(4).allSatisfy { "0123456789abcdef".contains($0) })
     }
 
+    @Test("hex digits: lowercase, zero-padded, the last ones kept")
+    func hexDigits() {
+        #expect(RequestIDs.hex(0) == "0000000000000000")
+        #expect(RequestIDs.hex(.max) == "ffffffffffffffff")
+        #expect(RequestIDs.hex(0x0123_4567_89AB_CDEF) == "0123456789abcdef")
+        #expect(RequestIDs.hex(0xABC, digits: 3) == "abc")
+        #expect(RequestIDs.hex(0x1_2345, digits: 4) == "2345")
+        #expect(RequestIDs.make(second: 0, random: 0) == "req_000000000000000000000000")
+        #expect(RequestIDs.make(second: .max, random: .max) == "req_ffffffffffffffffffffffff")
+    }
+
     @Test("ids of a later second sort after those of an earlier one, whatever their random bits")
     func orderedBySecond() {
         let earlier = RequestIDs.make(second: 1_800_000_000, random: .max)
