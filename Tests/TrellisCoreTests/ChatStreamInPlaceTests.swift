@@ -24,6 +24,8 @@ private let streams: [[String]] = [
         #"{"id":"c2","model":5,"choices":null}"#,
         #"{"id":"c2","model":"up","choices":[1,"x",{"index":0,"delta":"no"}],"created":17e2}"#,
         #"{"id":"c2","model":"up","choices":[{"index":0,"delta":{"content":"z"},"finish_reason":"length"}]}"#,
+        // The id and time change mid-stream: the synthesized usage frame carries the last ones.
+        #"{"id":"c3","created":18,"model":"up","choices":[{"index":0,"delta":{"reasoning_content":"r","content":"c"}}]}"#,
     ],
     [
         "hello, not JSON",

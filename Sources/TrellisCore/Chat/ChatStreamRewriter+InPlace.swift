@@ -11,6 +11,13 @@ enum KeptValue: Sendable, Equatable {
         case .bytes(let bytes): (try? JSONParser.parse(bytes)) ?? .null
         }
     }
+
+    /// Keeps `bytes`, unless they are what is kept already (every chunk of a stream repeats its id and time, so
+    /// this spares an array per chunk and member).
+    mutating func keep(_ bytes: UnsafeBufferPointer<UInt8>) {
+        if case .bytes(let kept) = self, kept.elementsEqual(bytes) { return }
+        self = .bytes(Array(bytes))
+    }
 }
 
 extension ChatStreamRewriter {
@@ -30,15 +37,15 @@ extension ChatStreamRewriter {
         if let usage = top.usage, !JSONScan.isNull(b, usage.member.value) { return nil }
         guard let read = top.choices.map({ ChoicesRead(b, $0.value) }) ?? ChoicesRead.none else { return nil }
 
-        for piece in read.pieces {
+        read.forEachPiece { piece in
             estimatedCompletionTokens += TokenEstimator.estimate(text: piece.text)
             if piece.isContent, keepText, text.utf8.count < 1 << 20 { text += piece.text }
         }
         if let reason = read.finishReason { finishReason = reason }
         if read.hasContent { contentChunks += 1 }
         if clientWantsUsage {
-            if let id = top.id { lastID = .bytes(Array(b[id.value])) }
-            if let created = top.created { lastCreated = .bytes(Array(b[created.value])) }
+            if let id = top.id { lastID.keep(UnsafeBufferPointer(rebasing: b[id.value])) }
+            if let created = top.created { lastCreated.keep(UnsafeBufferPointer(rebasing: b[created.value])) }
         }
         chunks += 1
         return (.bytes(edited(b, object, top)), read.hasContent)
@@ -46,8 +53,9 @@ extension ChatStreamRewriter {
 
     /// The chunk's bytes with `model` replaced and `usage` removed or added.
     private func edited(_ b: UnsafeBufferPointer<UInt8>, _ object: JSONScan.Object, _ top: TopMembers) -> [UInt8] {
-        var edits: [(range: Range<Int>, with: [UInt8])] = []
-        if let model = top.model { edits.append((model.value, clientModelJSON)) }
+        // At most two edits, which never overlap (`model` and `usage` are different members): in the order they
+        // come in the chunk, without an array of them.
+        var usageEdit: (range: Range<Int>, with: [UInt8])?
         if let usage = top.usage, !clientWantsUsage {
             let members = object.members
             let n = usage.index
@@ -55,23 +63,30 @@ extension ChatStreamRewriter {
                 n > 0
                 ? members[n - 1].whole.upperBound..<usage.member.whole.upperBound
                 : usage.member.whole.lowerBound..<(members.count > 1 ? members[1].whole.lowerBound : usage.member.whole.upperBound)
-            edits.append((range, []))
+            usageEdit = (range, [])
         } else if top.usage == nil, clientWantsUsage {
             // OpenAI sends `"usage": null` on every chunk but the last when usage was asked for.
-            edits.append((object.close..<object.close, Array((object.members.isEmpty ? #""usage":null"# : #","usage":null"#).utf8)))
+            usageEdit = (object.close..<object.close, object.members.isEmpty ? Self.usageNull : Self.commaUsageNull)
         }
-        edits.sort { $0.range.lowerBound < $1.range.lowerBound }
+        let modelEdit = top.model.map { (range: $0.value, with: clientModelJSON) }
+        let (first, second) = usageEdit.map { u in modelEdit.map { m in m.range.lowerBound < u.range.lowerBound ? (m, u) : (u, m) } ?? (u, nil) } ?? (modelEdit, nil)
         var out: [UInt8] = []
         out.reserveCapacity(b.count + clientModelJSON.count + 16)
         var cursor = 0
-        for edit in edits {
+        func apply(_ edit: (range: Range<Int>, with: [UInt8])?) {
+            guard let edit else { return }
             out.append(contentsOf: UnsafeBufferPointer(rebasing: b[cursor..<edit.range.lowerBound]))
             out.append(contentsOf: edit.with)
             cursor = edit.range.upperBound
         }
+        apply(first)
+        apply(second)
         out.append(contentsOf: UnsafeBufferPointer(rebasing: b[cursor...object.close]))
         return out
     }
+
+    private static let usageNull = Array(#""usage":null"#.utf8)
+    private static let commaUsageNull = Array(#","usage":null"#.utf8)
 }
 
 /// The top-level members of a chunk the rewrite looks at; nil when one of them comes twice or the chunk is an error.
@@ -114,11 +129,24 @@ private struct ChoicesRead {
         var isContent: Bool
     }
 
-    var pieces: [Piece] = []
+    /// The pieces in order: the first held inline, the rest (a second choice, or reasoning beside content) in an
+    /// array, so that the usual chunk of one piece allocates none.
+    private var firstPiece: Piece?
+    private var morePieces: [Piece] = []
     var hasContent = false
     var finishReason: String?
 
     static let none: ChoicesRead? = ChoicesRead()
+
+    func forEachPiece(_ body: (Piece) -> Void) {
+        guard let firstPiece else { return }
+        body(firstPiece)
+        morePieces.forEach(body)
+    }
+
+    private mutating func add(_ piece: Piece) {
+        if firstPiece == nil { firstPiece = piece } else { morePieces.append(piece) }
+    }
 
     private init() {}
 
@@ -160,11 +188,11 @@ private struct ChoicesRead {
         }
         guard end != nil, !repeated else { return false }
         if let content, let piece = JSONScan.decodeString(b, content), !piece.isEmpty {
-            pieces.append(Piece(text: piece, isContent: true))
+            add(Piece(text: piece, isContent: true))
             hasContent = true
         }
         if let reasoning, let piece = JSONScan.decodeString(b, reasoning), !piece.isEmpty {
-            pieces.append(Piece(text: piece, isContent: false))
+            add(Piece(text: piece, isContent: false))
             hasContent = true
         }
         if let calls, b[calls.lowerBound] == UInt8(ascii: "[") { hasContent = true }
