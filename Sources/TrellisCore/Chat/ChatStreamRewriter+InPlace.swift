@@ -69,7 +69,8 @@ extension ChatStreamRewriter {
             usageEdit = (object.close..<object.close, object.members.isEmpty ? Self.usageNull : Self.commaUsageNull)
         }
         let modelEdit = top.model.map { (range: $0.value, with: clientModelJSON) }
-        let (first, second) = usageEdit.map { u in modelEdit.map { m in m.range.lowerBound < u.range.lowerBound ? (m, u) : (u, m) } ?? (u, nil) } ?? (modelEdit, nil)
+        var (first, second) = (modelEdit, usageEdit)
+        if let m = modelEdit, let u = usageEdit, u.range.lowerBound < m.range.lowerBound { (first, second) = (u, m) }
         var out: [UInt8] = []
         out.reserveCapacity(b.count + clientModelJSON.count + 16)
         var cursor = 0
