@@ -84,9 +84,9 @@ struct ResponsesTranslationTests {
     func textThenCall() throws {
         var encoder = ResponsesStreamEncoder(shell: Self.shell)
         let rewriter = ChatStreamRewriter(clientModel: "claims", clientWantsUsage: false)
-        var bytes = encoder.encode(Self.chunk(["content": "See [1]."]), rewriter: rewriter)
+        var bytes = encoder.encode(Self.chunk(["content": "See [1]."]), upstreamError: rewriter.upstreamError)
         bytes += encoder.encode(
-            Self.chunk(["tool_calls": [["index": 0, "id": "call_9", "function": ["name": "f", "arguments": "{}"]]]]), rewriter: rewriter)
+            Self.chunk(["tool_calls": [["index": 0, "id": "call_9", "function": ["name": "f", "arguments": "{}"]]]]), upstreamError: rewriter.upstreamError)
         bytes += encoder.finish(rewriter: rewriter, estimatedUsage: TokenUsage(promptTokens: 3, completionTokens: 2))
         let events = try Self.events(bytes)
         let types = events.compactMap { $0["type"]?.stringValue }
@@ -111,8 +111,8 @@ struct ResponsesTranslationTests {
         var encoder = ResponsesStreamEncoder(shell: Self.shell)
         let rewriter = ChatStreamRewriter(clientModel: "claims", clientWantsUsage: false)
         var bytes = encoder.encode(
-            Self.chunk(["tool_calls": [["index": 0, "id": "call_1", "function": ["name": "f", "arguments": "{}"]]]]), rewriter: rewriter)
-        bytes += encoder.encode(Self.chunk(["content": "done"]), rewriter: rewriter)
+            Self.chunk(["tool_calls": [["index": 0, "id": "call_1", "function": ["name": "f", "arguments": "{}"]]]]), upstreamError: rewriter.upstreamError)
+        bytes += encoder.encode(Self.chunk(["content": "done"]), upstreamError: rewriter.upstreamError)
         bytes += encoder.finish(rewriter: rewriter, estimatedUsage: TokenUsage(promptTokens: 1, completionTokens: 1))
         let events = try Self.events(bytes)
         let done = events.filter { $0["type"] == "response.output_item.done" }.compactMap { $0["output_index"]?.numberValue?.intValue }
@@ -127,13 +127,13 @@ struct ResponsesTranslationTests {
         var cut = ResponsesStreamEncoder(shell: Self.shell)
         var rewriterCut = rewriter
         _ = rewriterCut.rewrite(SSEEvent(data: #"{"choices":[{"index":0,"delta":{},"finish_reason":"length"}]}"#))
-        _ = cut.encode(Self.chunk(["content": "abc"]), rewriter: rewriterCut)
+        _ = cut.encode(Self.chunk(["content": "abc"]), upstreamError: rewriterCut.upstreamError)
         let cutEvents = try Self.events(cut.finish(rewriter: rewriterCut, estimatedUsage: TokenUsage(promptTokens: 1, completionTokens: 1)))
         #expect(cutEvents.last?["type"] == "response.incomplete")
         #expect(cut.final?["incomplete_details"] == ["reason": "max_output_tokens"])
 
         var broken = ResponsesStreamEncoder(shell: Self.shell)
-        _ = broken.encode(Self.chunk(["content": "par"]), rewriter: rewriter)
+        _ = broken.encode(Self.chunk(["content": "par"]), upstreamError: rewriter.upstreamError)
         let error = OpenAIError(message: "The model server ended the stream early.", type: "server_error", code: "upstream_stream_broken")
         let events = try Self.events(broken.fail(error, rewriter: rewriter, estimatedUsage: TokenUsage(promptTokens: 1, completionTokens: 1)))
         #expect(
@@ -157,7 +157,7 @@ struct ResponsesTranslationTests {
             #"{"error":{"message":"out of memory","type":"server_error","code":"oom"}}"#,
         ] {
             let (rewritten, _) = rewriter.rewrite(SSEEvent(data: data))
-            bytes += encoder.encode(rewritten, rewriter: rewriter)
+            bytes += encoder.encode(rewritten, upstreamError: rewriter.upstreamError)
         }
         bytes += encoder.finish(rewriter: rewriter, estimatedUsage: TokenUsage(promptTokens: 1, completionTokens: 1))
         let types = try Self.events(bytes).compactMap { $0["type"]?.stringValue }

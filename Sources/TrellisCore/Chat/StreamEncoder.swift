@@ -4,13 +4,13 @@ import OpenAIWire
 /// API's typed events (``ResponsesStreamEncoder``). The relay (`StreamSession`) reads, rewrites and paces the same
 /// way for both; only the bytes differ.
 public protocol StreamEncoder: Sendable {
-    /// The bytes for one rewritten upstream event (possibly none).
-    mutating func encode(_ event: ChatStreamRewriter.Rewritten, rewriter: ChatStreamRewriter) -> [UInt8]
+    /// The bytes for one rewritten upstream event (possibly none); `upstreamError` is the rewriter's, for an error event.
+    mutating func encode(_ event: ChatStreamRewriter.Rewritten, upstreamError: OpenAIError?) -> [UInt8]
     /// The last bytes of a stream that ended properly. `estimatedUsage` stands in when the upstream reported none.
     mutating func finish(rewriter: ChatStreamRewriter, estimatedUsage: TokenUsage) -> [UInt8]
     /// The last bytes of a stream that ends with `error` (the upstream broke it, or the gateway is shutting down).
     mutating func fail(_ error: OpenAIError, rewriter: ChatStreamRewriter, estimatedUsage: TokenUsage) -> [UInt8]
-    /// Whether chunks may reach ``encode(_:rewriter:)`` as their own bytes (``ChatStreamRewriter/Rewritten/bytes(_:)``).
+    /// Whether chunks may reach ``encode(_:upstreamError:)`` as their own bytes (``ChatStreamRewriter/Rewritten/bytes(_:)``).
     var takesChunkBytes: Bool { get }
 }
 
@@ -34,7 +34,7 @@ public struct ChatStreamEncoder: StreamEncoder {
 
     public var takesChunkBytes: Bool { true }
 
-    public func encode(_ event: ChatStreamRewriter.Rewritten, rewriter: ChatStreamRewriter) -> [UInt8] {
+    public func encode(_ event: ChatStreamRewriter.Rewritten, upstreamError: OpenAIError?) -> [UInt8] {
         Self.frame(event)
     }
 

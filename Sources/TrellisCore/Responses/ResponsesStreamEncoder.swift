@@ -39,7 +39,7 @@ public struct ResponsesStreamEncoder: StreamEncoder {
         self.shell = shell
     }
 
-    public mutating func encode(_ event: ChatStreamRewriter.Rewritten, rewriter: ChatStreamRewriter) -> [UInt8] {
+    public mutating func encode(_ event: ChatStreamRewriter.Rewritten, upstreamError: OpenAIError?) -> [UInt8] {
         var out = start()
         var event = event
         if case .bytes(let json) = event, case .object(let chunk)? = try? JSONParser.parse(json) {
@@ -56,7 +56,7 @@ public struct ResponsesStreamEncoder: StreamEncoder {
         case .error:
             // The answer stops here: what was open is left incomplete before the error, as when the stream breaks.
             let error =
-                rewriter.upstreamError ?? OpenAIError(message: "The model server sent an error.", type: "server_error", param: nil, code: "upstream_error")
+                upstreamError ?? OpenAIError(message: "The model server sent an error.", type: "server_error", param: nil, code: "upstream_error")
             out += closeAll(status: "incomplete")
             out += errorEvent(error)
         case .nothing, .other, .bytes:

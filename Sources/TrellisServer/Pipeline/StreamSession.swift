@@ -82,7 +82,8 @@ final class StreamSession: @unchecked Sendable {
         for event in events {
             let (rewritten, hasContent) = rewriter.rewrite(event)
             if hasContent { sawContent = true }
-            pending.append(contentsOf: encoder.encode(rewritten, rewriter: rewriter))
+            // The rewriter's error only, not the rewriter: passing a copy of it cost a retain of each of its members per chunk.
+            pending.append(contentsOf: encoder.encode(rewritten, upstreamError: rewriter.upstreamError))
             if rewriter.sawDone { break }
         }
     }
