@@ -31,9 +31,13 @@ extension ChatStreamRewriter {
     }
 
     private mutating func rewriteInPlace(_ b: UnsafeBufferPointer<UInt8>) -> (Rewritten, hasContent: Bool)? {
-        guard let object = JSONScan.object(b, at: 0), JSONScan.onlySpace(b, from: object.close + 1),
-            let top = TopMembers(b, object.members)
-        else { return nil }
+        // One pass over the top level, keeping only what the rewrite looks at (no array of members per chunk).
+        var top = TopMembers()
+        var refused = false
+        let close = JSONScan.members(b, at: 0) { m in
+            if !refused, !top.take(b, m) { refused = true }
+        }
+        guard let close, !refused, JSONScan.onlySpace(b, from: close + 1) else { return nil }
         if let usage = top.usage, !JSONScan.isNull(b, usage.member.value) { return nil }
         guard let read = top.choices.map({ ChoicesRead(b, $0.value) }) ?? ChoicesRead.none else { return nil }
 
@@ -48,25 +52,23 @@ extension ChatStreamRewriter {
             if let created = top.created { lastCreated.keep(UnsafeBufferPointer(rebasing: b[created.value])) }
         }
         chunks += 1
-        return (.bytes(edited(b, object, top)), read.hasContent)
+        return (.bytes(edited(b, close: close, top)), read.hasContent)
     }
 
     /// The chunk's bytes with `model` replaced and `usage` removed or added.
-    private func edited(_ b: UnsafeBufferPointer<UInt8>, _ object: JSONScan.Object, _ top: TopMembers) -> [UInt8] {
+    private func edited(_ b: UnsafeBufferPointer<UInt8>, close: Int, _ top: TopMembers) -> [UInt8] {
         // At most two edits, which never overlap (`model` and `usage` are different members): in the order they
         // come in the chunk, without an array of them.
         var usageEdit: (range: Range<Int>, with: [UInt8])?
         if let usage = top.usage, !clientWantsUsage {
-            let members = object.members
-            let n = usage.index
+            // With the comma before it (after the member before), or, as the first member, the comma after it.
+            let whole = usage.member.whole
             let range =
-                n > 0
-                ? members[n - 1].whole.upperBound..<usage.member.whole.upperBound
-                : usage.member.whole.lowerBound..<(members.count > 1 ? members[1].whole.lowerBound : usage.member.whole.upperBound)
+                usage.previousEnd.map { $0..<whole.upperBound } ?? whole.lowerBound..<(top.afterUsageStart ?? whole.upperBound)
             usageEdit = (range, [])
         } else if top.usage == nil, clientWantsUsage {
             // OpenAI sends `"usage": null` on every chunk but the last when usage was asked for.
-            usageEdit = (object.close..<object.close, object.members.isEmpty ? Self.usageNull : Self.commaUsageNull)
+            usageEdit = (close..<close, top.count == 0 ? Self.usageNull : Self.commaUsageNull)
         }
         let modelEdit = top.model.map { (range: $0.value, with: clientModelJSON) }
         var (first, second) = (modelEdit, usageEdit)
@@ -82,7 +84,7 @@ extension ChatStreamRewriter {
         }
         apply(first)
         apply(second)
-        out.append(contentsOf: UnsafeBufferPointer(rebasing: b[cursor...object.close]))
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: b[cursor...close]))
         return out
     }
 
@@ -90,35 +92,46 @@ extension ChatStreamRewriter {
     private static let commaUsageNull = Array(#","usage":null"#.utf8)
 }
 
-/// The top-level members of a chunk the rewrite looks at; nil when one of them comes twice or the chunk is an error.
+/// The top-level members of a chunk the rewrite looks at, taken one by one as the scan finds them.
 private struct TopMembers {
     var model: JSONScan.Member?
-    var usage: (index: Int, member: JSONScan.Member)?
+    /// `usage`, and the end of the member before it (nil when it comes first).
+    var usage: (member: JSONScan.Member, previousEnd: Int?)?
     var choices: JSONScan.Member?
     var id: JSONScan.Member?
     var created: JSONScan.Member?
+    /// Where the member after `usage` begins (nil when none follows).
+    var afterUsageStart: Int?
+    /// Members taken so far.
+    var count = 0
+    private var previousEnd: Int?
 
-    init?(_ b: UnsafeBufferPointer<UInt8>, _ members: [JSONScan.Member]) {
-        for (n, m) in members.enumerated() {
-            if JSONScan.key(b, m, is: "model") {
-                guard model == nil else { return nil }
-                model = m
-            } else if JSONScan.key(b, m, is: "usage") {
-                guard usage == nil else { return nil }
-                usage = (n, m)
-            } else if JSONScan.key(b, m, is: "choices") {
-                guard choices == nil else { return nil }
-                choices = m
-            } else if JSONScan.key(b, m, is: "id") {
-                guard id == nil else { return nil }
-                id = m
-            } else if JSONScan.key(b, m, is: "created") {
-                guard created == nil else { return nil }
-                created = m
-            } else if JSONScan.key(b, m, is: "error") {
-                return nil
-            }
+    /// False when the member is one of these a second time, or the chunk is an error.
+    mutating func take(_ b: UnsafeBufferPointer<UInt8>, _ m: JSONScan.Member) -> Bool {
+        defer {
+            count += 1
+            previousEnd = m.whole.upperBound
         }
+        if usage != nil, afterUsageStart == nil { afterUsageStart = m.whole.lowerBound }
+        if JSONScan.key(b, m, is: "model") {
+            guard model == nil else { return false }
+            model = m
+        } else if JSONScan.key(b, m, is: "usage") {
+            guard usage == nil else { return false }
+            usage = (m, previousEnd)
+        } else if JSONScan.key(b, m, is: "choices") {
+            guard choices == nil else { return false }
+            choices = m
+        } else if JSONScan.key(b, m, is: "id") {
+            guard id == nil else { return false }
+            id = m
+        } else if JSONScan.key(b, m, is: "created") {
+            guard created == nil else { return false }
+            created = m
+        } else if JSONScan.key(b, m, is: "error") {
+            return false
+        }
+        return true
     }
 }
 
