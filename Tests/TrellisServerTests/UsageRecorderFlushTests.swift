@@ -4,9 +4,10 @@ import OpenAIWire
 import Synchronization
 import Testing
 import TrellisCore
-import TrellisServer
 import TrellisStore
 import TrellisStoreTestSupport
+
+@testable import TrellisServer
 
 /// Counts a store's usage writes, and runs `during` inside each one, as requests that finish while a batch is on its
 /// way to the store record their rows.
@@ -54,5 +55,39 @@ struct UsageRecorderFlushTests {
         #expect(recorder.writtenCount == 271)
         #expect(recorder.pendingCount == 0)
         #expect(try await temp.store.usageEvents().count == 271)
+    }
+
+    @Test("a flush returns only once the interactions a concurrent flush took are written")
+    func flushWaitsForCapturesAnotherFlushIsWriting() async throws {
+        let temp = try TemporaryStore()
+        defer { temp.remove() }
+        // The first flush's interaction write is held until the second flush has written its usage row, and then a
+        // little longer: the second flush passes however long that is, while one that did not wait would return
+        // first and find the interaction missing.
+        let (held, hold) = AsyncStream<Void>.makeStream()
+        let (entered, enter) = AsyncStream<Void>.makeStream()
+        let store = HookedUsageStore(
+            temp.store,
+            beforeInteraction: {
+                enter.yield()
+                for await _ in held { break }
+                try? await Task.sleep(for: .milliseconds(100))
+            },
+            afterInsert: { hold.yield() }, beforeInsert: { _ in })
+        let recorder = UsageRecorder(
+            store: store, capacity: 100, batchSize: 100, flushInterval: .seconds(60), logger: Logger(label: "test"))
+        recorder.capture(
+            CapturedInteraction(
+                requestID: "req_capture", tenantID: "tnt_a", model: "assistant", modelVersion: 1, messages: ["hello"], answer: "hi",
+                retentionDays: 30))
+        let first = Task { await recorder.flush() }
+        for await _ in entered { break }
+        #expect(recorder.pendingCaptures == 0, "the first flush took the interaction")
+
+        recorder.record(UsageRecorderRefusalTests.event(1))
+        await recorder.flush()
+        #expect(try await temp.store.interactionCount() == 1, "the second flush returned before the interaction was written")
+        #expect(try await temp.store.usageEvents().count == 1)
+        await first.value
     }
 }

@@ -26,6 +26,9 @@ public final class UsageRecorder: Service, Sendable {
         /// row is always either here, in `buffer`, or in the store.
         var writing: [Int: [UsageEvent]] = [:]
         var nextBatch = 0
+        /// Flushes writing the captured interactions they took, so that a flush returns only once captures
+        /// another flush took before it are written too.
+        var captureWriters = 0
         /// `dropped` when the last warning was logged, and when.
         var warnedDropped = 0
         var warnedAt: ContinuousClock.Instant?
@@ -246,7 +249,26 @@ public final class UsageRecorder: Service, Sendable {
     /// them too would, under steady traffic, never end and write a few rows per transaction, each one a round
     /// trip to the store.
     public func flush() async {
-        let captures = takeCaptures()
+        await writeCaptures()
+        guard await writeUsageBatches() else { return }
+        // A batch (or captures) another flush took before this one started may still be on its way to the store:
+        // return only once everything buffered before this call is written.
+        while state.withLock({ !$0.writing.isEmpty || $0.captureWriters > 0 }), !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(1))
+        }
+        warnAboutDrops()
+    }
+
+    /// Writes the captured interactions waiting, one by one. Those the store refuses are dropped and counted;
+    /// once it is unreachable, the rest go back in front (within the bound) for the next flush.
+    private func writeCaptures() async {
+        let captures = state.withLock { s in
+            defer { s.captures.removeAll() }
+            if !s.captures.isEmpty { s.captureWriters += 1 }
+            return s.captures
+        }
+        guard !captures.isEmpty else { return }
+        defer { state.withLock { $0.captureWriters -= 1 } }
         for (index, c) in captures.enumerated() {
             do {
                 try await write(c)
@@ -258,8 +280,6 @@ public final class UsageRecorder: Service, Sendable {
                     logger.error("interaction capture write failed", metadata: ["error": "\(type(of: error))"])
                     continue
                 }
-                // The store is away: this one and those after it go back in front, within the bound, for the
-                // next flush.
                 let rest = captures[index...]
                 let lost = state.withLock { s -> Int in
                     let room = max(0, capacity - s.captures.count)
@@ -270,9 +290,14 @@ public final class UsageRecorder: Service, Sendable {
                 }
                 if lost > 0 { onDrop(lost, .interaction) }
                 logger.error("interaction capture write failed; will retry", metadata: ["interactions": "\(rest.count)", "error": "\(type(of: error))"])
-                break
+                return
             }
         }
+    }
+
+    /// Writes the usage rows buffered when it began, in batches. Returns false when the store went away and the
+    /// rest wait for the next flush.
+    private func writeUsageBatches() async -> Bool {
         var toWrite = state.withLock { $0.buffer.count }
         while toWrite > 0 {
             let (batchID, batch): (Int, [UsageEvent]) = state.withLock { s in
@@ -295,20 +320,7 @@ public final class UsageRecorder: Service, Sendable {
                 // The store is there but refused the batch: retrying it whole would fail forever and block
                 // every later row. Its rows are written one by one; a row the store refuses is dropped and counted
                 // (rows left when the store goes away meanwhile wait in the buffer as usual).
-                let (refused, left) = await writeOneByOne(batch)
-                let lost = state.withLock { s -> Int in
-                    let kept = min(left.count, max(0, capacity - s.buffer.count))
-                    s.written += batch.count - refused - left.count
-                    s.dropped += refused + left.count - kept
-                    s.buffer.insert(contentsOf: left.prefix(kept), at: 0)
-                    s.writing[batchID] = nil
-                    return refused + left.count - kept
-                }
-                if lost > 0 { onDrop(lost, .usage) }
-                if refused > 0 {
-                    logger.error("usage rows refused by the store; dropped", metadata: ["rows": "\(refused)", "error": "\(type(of: error))"])
-                }
-                if !left.isEmpty { return }
+                if await !writeRefusedBatch(batch, id: batchID, error: error) { return false }
             } catch {
                 let lost = state.withLock { s -> Int in
                     let room = max(0, capacity - s.buffer.count)
@@ -321,15 +333,29 @@ public final class UsageRecorder: Service, Sendable {
                 if lost > 0 { onDrop(lost, .usage) }
                 logger.error("usage batch write failed; will retry", metadata: ["rows": "\(batch.count)", "error": "\(type(of: error))"])
                 warnAboutDrops()
-                return
+                return false
             }
         }
-        // A batch another flush took before this one started may still be on its way to the store: return only
-        // once everything buffered before this call is written.
-        while state.withLock({ !$0.writing.isEmpty }), !Task.isCancelled {
-            try? await Task.sleep(for: .milliseconds(1))
+        return true
+    }
+
+    /// Writes a batch the store refused row by row; returns false when the store went away meanwhile (the rows
+    /// not tried wait in the buffer).
+    private func writeRefusedBatch(_ batch: [UsageEvent], id batchID: Int, error: any Error) async -> Bool {
+        let (refused, left) = await writeOneByOne(batch)
+        let lost = state.withLock { s -> Int in
+            let kept = min(left.count, max(0, capacity - s.buffer.count))
+            s.written += batch.count - refused - left.count
+            s.dropped += refused + left.count - kept
+            s.buffer.insert(contentsOf: left.prefix(kept), at: 0)
+            s.writing[batchID] = nil
+            return refused + left.count - kept
         }
-        warnAboutDrops()
+        if lost > 0 { onDrop(lost, .usage) }
+        if refused > 0 {
+            logger.error("usage rows refused by the store; dropped", metadata: ["rows": "\(refused)", "error": "\(type(of: error))"])
+        }
+        return left.isEmpty
     }
 
     /// Writes each row of a batch the store refused on its own; returns how many it refused again, and the rows
