@@ -30,11 +30,31 @@ public enum JSONScan {
         return Object(members: found, close: close)
     }
 
+    /// How a reader took a value it was shown before the scan stepped over it.
+    public enum ValueRead: Sendable, Equatable {
+        /// Not read: the scan steps over it, checking it.
+        case stepOver
+        /// Read, and checked as strictly as the scan checks what it steps over; the value ends at `end`.
+        case read(end: Int)
+        /// The value does not scan.
+        case malformed
+    }
+
     /// Calls `body` with each member of the object at `start`, in order, and returns the closing brace's position;
     /// nil (part way through, perhaps) when the object does not scan. Collects nothing: nested values are stepped
     /// over without allocating.
     public static func members(
         _ b: UnsafeBufferPointer<UInt8>, at start: Int, depth: Int = 0, _ body: (Member) -> Void
+    ) -> Int? {
+        members(b, at: start, depth: depth, reading: { _, _, _ in .stepOver }, body)
+    }
+
+    /// ``members(_:at:depth:_:)``, showing `read` each member's key and where its value begins (and the value's
+    /// nesting depth) before the scan steps over it, so that a value the caller wants to look into is read in the
+    /// same pass: `read` returns where the value ends if it read it, or `.stepOver`.
+    public static func members(
+        _ b: UnsafeBufferPointer<UInt8>, at start: Int, depth: Int = 0,
+        reading read: (_ key: Range<Int>, _ value: Int, _ depth: Int) -> ValueRead, _ body: (Member) -> Void
     ) -> Int? {
         var i = skipSpace(b, start)
         guard i < b.count, b[i] == UInt8(ascii: "{"), depth < JSONParser.defaultMaxDepth else { return nil }
@@ -47,7 +67,8 @@ public enum JSONScan {
             i = skipSpace(b, keyEnd)
             guard i < b.count, b[i] == UInt8(ascii: ":") else { return nil }
             let valueStart = skipSpace(b, i + 1)
-            guard let valueEnd = value(b, at: valueStart, depth: depth + 1) else { return nil }
+            guard valueStart < b.count, let valueEnd = valueEnd(b, at: valueStart, depth: depth + 1, read(key, valueStart, depth + 1))
+            else { return nil }
             body(Member(whole: whole..<valueEnd, key: key, value: valueStart..<valueEnd))
             i = skipSpace(b, valueEnd)
             guard i < b.count else { return nil }
@@ -62,18 +83,36 @@ public enum JSONScan {
     public static func elements(
         _ b: UnsafeBufferPointer<UInt8>, at start: Int, depth: Int = 0, _ body: (Range<Int>) -> Void
     ) -> Int? {
+        elements(b, at: start, depth: depth, reading: { _, _ in .stepOver }, body)
+    }
+
+    /// ``elements(_:at:depth:_:)``, showing `read` where each element begins (and its nesting depth) before the
+    /// scan steps over it, as ``members(_:at:depth:reading:_:)`` does.
+    public static func elements(
+        _ b: UnsafeBufferPointer<UInt8>, at start: Int, depth: Int = 0, reading read: (_ element: Int, _ depth: Int) -> ValueRead,
+        _ body: (Range<Int>) -> Void
+    ) -> Int? {
         var i = skipSpace(b, start)
         guard i < b.count, b[i] == UInt8(ascii: "["), depth < JSONParser.defaultMaxDepth else { return nil }
         i = skipSpace(b, i + 1)
         if i < b.count, b[i] == UInt8(ascii: "]") { return i + 1 }
         while true {
-            guard let end = value(b, at: i, depth: depth + 1) else { return nil }
+            guard i < b.count, let end = valueEnd(b, at: i, depth: depth + 1, read(i, depth + 1)) else { return nil }
             body(i..<end)
             i = skipSpace(b, end)
             guard i < b.count else { return nil }
             if b[i] == UInt8(ascii: "]") { return i + 1 }
             guard b[i] == UInt8(ascii: ",") else { return nil }
             i = skipSpace(b, i + 1)
+        }
+    }
+
+    /// Where the value at `i` ends, as a reader took it: stepped over (and checked) unless it was read.
+    private static func valueEnd(_ b: UnsafeBufferPointer<UInt8>, at i: Int, depth: Int, _ taken: ValueRead) -> Int? {
+        switch taken {
+        case .stepOver: value(b, at: i, depth: depth)
+        case .read(let end): end
+        case .malformed: nil
         }
     }
 
@@ -100,10 +139,15 @@ public enum JSONScan {
 
     /// Whether the key of `member` is `name` (ASCII).
     public static func key(_ b: UnsafeBufferPointer<UInt8>, _ member: Member, is name: StaticString) -> Bool {
-        guard member.key.count == name.utf8CodeUnitCount else { return false }
+        key(b, member.key, is: name)
+    }
+
+    /// Whether the key in `range` (between its quotes) is `name` (ASCII).
+    public static func key(_ b: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, is name: StaticString) -> Bool {
+        guard range.count == name.utf8CodeUnitCount else { return false }
         return name.withUTF8Buffer { name in
             var j = 0
-            for i in member.key {
+            for i in range {
                 guard b[i] == name[j] else { return false }
                 j += 1
             }

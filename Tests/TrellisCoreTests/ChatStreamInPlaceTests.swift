@@ -36,6 +36,15 @@ private let streams: [[String]] = [
         #"{"model":"up","choices":[{"index":0,"delta":{"content":"a","content":"b"}}]}"#,
         #"{"model":"up","choices":[{"index":0,"delta":{"content":"x"}}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}"#,
         #"{"error":{"message":"boom","type":"server_error","code":"oom"}}"#,
+        // Read in the scan's one pass: a member read twice inside a choice, a malformed value inside a delta, nesting
+        // past the parser's depth inside a delta, an element that is not an object.
+        #"{"model":"up","choices":[{"index":0,"delta":{"content":"a"},"delta":{"content":"b"}}]}"#,
+        #"{"model":"up","choices":[{"index":0,"delta":{"content":"a"},"finish_reason":"stop","finish_reason":null}]}"#,
+        #"{"model":"up","choices":[{"index":0,"delta":{"content":"a","tool_calls":[],"tool_calls":[]}}]}"#,
+        #"{"model":"up","choices":[{"index":0,"delta":{"content":01}}]}"#,
+        #"{"model":"up","choices":[{"index":0,"delta":{"content":"d","x":"#
+            + String(repeating: #"{"a":"#, count: 64) + "1" + String(repeating: "}", count: 64) + "}}]}",
+        #"{"model":"up","choices":[[{"index":0,"delta":{"content":"nested"}}],{"index":0,"delta":{"content":"e"}}]}"#,
     ],
 ]
 

@@ -31,15 +31,21 @@ extension ChatStreamRewriter {
     }
 
     private mutating func rewriteInPlace(_ b: UnsafeBufferPointer<UInt8>) -> (Rewritten, hasContent: Bool)? {
-        // One pass over the top level, keeping only what the rewrite looks at (no array of members per chunk).
+        // One pass over the chunk, keeping only what the rewrite looks at (no array of members per chunk); `choices`
+        // is read as the pass comes to it.
         var top = TopMembers()
+        var read = ChoicesRead()
         var refused = false
-        let close = JSONScan.members(b, at: 0) { m in
-            if !refused, !top.take(b, m) { refused = true }
-        }
-        guard let close, !refused, JSONScan.onlySpace(b, from: close + 1) else { return nil }
+        let close = JSONScan.members(
+            b, at: 0,
+            reading: { key, value, depth in
+                JSONScan.key(b, key, is: "choices") ? read.read(b, at: value, depth: depth) : .stepOver
+            },
+            { m in
+                if !refused, !top.take(b, m) { refused = true }
+            })
+        guard let close, !refused, !read.refused, JSONScan.onlySpace(b, from: close + 1) else { return nil }
         if let usage = top.usage, !JSONScan.isNull(b, usage.member.value) { return nil }
-        guard let read = top.choices.map({ ChoicesRead(b, $0.value) }) ?? ChoicesRead.none else { return nil }
 
         read.forEachPiece { piece in
             estimatedCompletionTokens += TokenEstimator.estimate(text: piece.text)
@@ -136,7 +142,7 @@ private struct TopMembers {
 }
 
 /// What accounting reads from a chunk's `choices`: the text pieces (content and reasoning), whether any choice
-/// carried content or tool calls, and the last finish reason.
+/// carried content or tool calls, and the last finish reason. Read in the chunk's one scan.
 private struct ChoicesRead {
     struct Piece {
         var text: String
@@ -149,8 +155,8 @@ private struct ChoicesRead {
     private var morePieces: [Piece] = []
     var hasContent = false
     var finishReason: String?
-
-    static let none: ChoicesRead? = ChoicesRead()
+    /// A choice or delta held a member read here twice: the chunk takes the tree's way.
+    private(set) var refused = false
 
     func forEachPiece(_ body: (Piece) -> Void) {
         guard let firstPiece else { return }
@@ -162,33 +168,49 @@ private struct ChoicesRead {
         if firstPiece == nil { firstPiece = piece } else { morePieces.append(piece) }
     }
 
-    private init() {}
-
-    /// Nil when `choices` is an array that does not scan; anything but an array carries nothing, as in the tree.
-    init?(_ b: UnsafeBufferPointer<UInt8>, _ choices: Range<Int>) {
-        guard b[choices.lowerBound] == UInt8(ascii: "[") else { return }
-        var ok = true
-        let end = JSONScan.elements(b, at: choices.lowerBound) { element in
-            if ok, b[element.lowerBound] == UInt8(ascii: "{") { ok = read(b, choice: element.lowerBound) }
-        }
-        guard end != nil, ok else { return nil }
+    /// Reads the `choices` value at `start` (nested `depth` deep) as the chunk's scan comes to it. Anything but an
+    /// array carries nothing, as in the tree, and is stepped over; so is an element that is not an object.
+    mutating func read(_ b: UnsafeBufferPointer<UInt8>, at start: Int, depth: Int) -> JSONScan.ValueRead {
+        guard b[start] == UInt8(ascii: "[") else { return .stepOver }
+        let end = JSONScan.elements(
+            b, at: start, depth: depth,
+            reading: { element, depth in
+                b[element] == UInt8(ascii: "{") ? readChoice(b, at: element, depth: depth) : .stepOver
+            }, { _ in })
+        return end.map { .read(end: $0) } ?? .malformed
     }
 
-    /// One choice's delta and finish reason; false when a member comes twice or the choice does not scan.
-    private mutating func read(_ b: UnsafeBufferPointer<UInt8>, choice: Int) -> Bool {
-        guard let (delta, finish) = JSONScan.values(b, at: choice, "delta", "finish_reason") else { return false }
-        if let delta, b[delta.lowerBound] == UInt8(ascii: "{"), !readDelta(b, at: delta.lowerBound) { return false }
+    /// One choice's delta and finish reason.
+    private mutating func readChoice(_ b: UnsafeBufferPointer<UInt8>, at start: Int, depth: Int) -> JSONScan.ValueRead {
+        var deltas = 0
+        var finish: Range<Int>?
+        var finishes = 0
+        let close = JSONScan.members(
+            b, at: start, depth: depth,
+            reading: { key, value, depth in
+                guard JSONScan.key(b, key, is: "delta") else { return .stepOver }
+                deltas += 1
+                return b[value] == UInt8(ascii: "{") ? readDelta(b, at: value, depth: depth) : .stepOver
+            },
+            { m in
+                if JSONScan.key(b, m, is: "finish_reason") {
+                    finishes += 1
+                    finish = m.value
+                }
+            })
+        guard let close else { return .malformed }
+        if deltas > 1 || finishes > 1 { refused = true }
         if let finish, let reason = JSONScan.decodeString(b, finish) { finishReason = reason }
-        return true
+        return .read(end: close + 1)
     }
 
-    /// A delta's content, reasoning and tool calls; false when one of them comes twice or the delta does not scan.
-    private mutating func readDelta(_ b: UnsafeBufferPointer<UInt8>, at start: Int) -> Bool {
+    /// A delta's content, reasoning and tool calls.
+    private mutating func readDelta(_ b: UnsafeBufferPointer<UInt8>, at start: Int, depth: Int) -> JSONScan.ValueRead {
         var content: Range<Int>?
         var reasoning: Range<Int>?
         var calls: Range<Int>?
         var repeated = false
-        let end = JSONScan.members(b, at: start) { m in
+        let close = JSONScan.members(b, at: start, depth: depth) { m in
             if JSONScan.key(b, m, is: "content") {
                 repeated = repeated || content != nil
                 content = m.value
@@ -200,7 +222,8 @@ private struct ChoicesRead {
                 calls = m.value
             }
         }
-        guard end != nil, !repeated else { return false }
+        guard let close else { return .malformed }
+        if repeated { refused = true }
         if let content, let piece = JSONScan.decodeString(b, content), !piece.isEmpty {
             add(Piece(text: piece, isContent: true))
             hasContent = true
@@ -210,6 +233,6 @@ private struct ChoicesRead {
             hasContent = true
         }
         if let calls, b[calls.lowerBound] == UInt8(ascii: "[") { hasContent = true }
-        return true
+        return .read(end: close + 1)
     }
 }
