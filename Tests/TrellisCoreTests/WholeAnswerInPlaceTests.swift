@@ -34,6 +34,12 @@ private let refused: [String] = [
     #"{"model":"up","choices":[],"usage":{"prompt_tokens":1}"#,
     #"[{"model":"up"}]"#,
     "",
+    // Malformed, or nested past the parser's depth, inside what the edit reads in its pass.
+    #"{"model":"up","choices":[{"message":{"content":01}}],"usage":{"prompt_tokens":1}}"#,
+    #"{"model":"up","choices":[{"message":{"content":"a"}},{"message":tru}],"usage":{"prompt_tokens":1}}"#,
+    #"{"model":"up","usage":{"prompt_tokens":1,"x":[1,]},"choices":[]}"#,
+    #"{"model":"up","usage":{"prompt_tokens":1},"choices":[{"message":{"content":"a","x":"#
+        + String(repeating: "[", count: 64) + String(repeating: "]", count: 64) + "}}]}",
 ]
 
 private func edit(_ text: String, model: String = "client-model") -> WholeAnswerInPlace? {

@@ -21,48 +21,115 @@ public struct WholeAnswerInPlace: Sendable, Equatable {
     /// The answer in `bytes` with `model` set to `clientModelJSON` (a JSON string's bytes, quotes included).
     public static func edit(_ bytes: UnsafeBufferPointer<UInt8>, clientModelJSON: [UInt8]) -> WholeAnswerInPlace? {
         let start = skipLineSpace(bytes, 0)
-        guard let object = JSONScan.object(bytes, at: start), skipLineSpace(bytes, object.close + 1) == bytes.count,
-            object.members.count <= 32, let top = Top(bytes, object.members), let model = top.model,
-            let usageRange = top.usage, let usage = reportedUsage(bytes, usageRange)
+        // One pass over the answer: `usage` and the first choice are read as the scan comes to them.
+        var top = Top()
+        let close = JSONScan.members(
+            bytes, at: start,
+            reading: { key, value, depth in top.read(bytes, key: key, value: value, depth: depth) },
+            { m in top.take(bytes, m) })
+        guard let close, skipLineSpace(bytes, close + 1) == bytes.count, !top.refused, let model = top.model,
+            let usage = top.usage, let answer = top.answer
         else { return nil }
-        guard let answer = firstAnswer(bytes, choices: top.choices) else { return nil }
         var body: [UInt8] = []
-        body.reserveCapacity(object.close + 1 - start + clientModelJSON.count)
+        body.reserveCapacity(close + 1 - start + clientModelJSON.count)
         body.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<model.lowerBound]))
         body.append(contentsOf: clientModelJSON)
-        body.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[model.upperBound...object.close]))
+        body.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[model.upperBound...close]))
         return WholeAnswerInPlace(body: body, usage: usage, answer: answer)
     }
 
-    /// The top-level members the edit reads; nil when any key comes twice or the answer is an error.
+    /// What the edit reads at the top level, taken as the scan comes to it.
     private struct Top {
+        /// Every top-level key so far (at most 32 are taken), to refuse a key that comes twice.
+        var keys: [Range<Int>] = []
         var model: Range<Int>?
-        var usage: Range<Int>?
-        var choices: Range<Int>?
+        /// The usage report as ``TokenUsage/init(json:)`` reads it; nil when it has no whole `prompt_tokens`, is
+        /// not an object, or holds either count twice.
+        var usage: TokenUsage?
+        /// The first choice's `message.content` as the tree reads it: `.some(nil)` when it is not a string or there
+        /// is none; nil when the first choice holds `message` twice or its message `content` twice.
+        var answer: String?? = .some(nil)
+        /// A key came twice, there are more than 32, or the answer is an error.
+        var refused = false
 
-        init?(_ b: UnsafeBufferPointer<UInt8>, _ members: [JSONScan.Member]) {
-            for (n, m) in members.enumerated() {
-                for earlier in members[..<n] where b[earlier.key].elementsEqual(b[m.key]) { return nil }
-                if JSONScan.key(b, m, is: "model") {
-                    model = m.value
-                } else if JSONScan.key(b, m, is: "usage") {
-                    usage = m.value
-                } else if JSONScan.key(b, m, is: "choices") {
-                    choices = m.value
-                } else if JSONScan.key(b, m, is: "error") {
-                    return nil
-                }
+        mutating func take(_ b: UnsafeBufferPointer<UInt8>, _ m: JSONScan.Member) {
+            guard !refused else { return }
+            guard keys.count < 32, !keys.contains(where: { b[$0].elementsEqual(b[m.key]) }) else {
+                refused = true
+                return
+            }
+            if keys.isEmpty { keys.reserveCapacity(16) }
+            keys.append(m.key)
+            if JSONScan.key(b, m, is: "model") {
+                model = m.value
+            } else if JSONScan.key(b, m, is: "error") {
+                refused = true
             }
         }
-    }
 
-    /// The usage report as ``TokenUsage/init(json:)`` reads it; nil when it has no whole `prompt_tokens`, is not an
-    /// object, or holds either count twice. (The object was scanned, so its numbers are valid literals.)
-    private static func reportedUsage(_ b: UnsafeBufferPointer<UInt8>, _ usage: Range<Int>) -> TokenUsage? {
-        guard b[usage.lowerBound] == UInt8(ascii: "{"),
-            let (prompt, completion) = JSONScan.values(b, at: usage.lowerBound, "prompt_tokens", "completion_tokens")
-        else { return nil }
-        return TokenUsage(prompt: prompt.flatMap { number(b, $0) }, completion: completion.flatMap { number(b, $0) })
+        /// Reads `usage` and `choices` in the scan's pass; steps over the rest.
+        mutating func read(_ b: UnsafeBufferPointer<UInt8>, key: Range<Int>, value: Int, depth: Int) -> JSONScan.ValueRead {
+            if JSONScan.key(b, key, is: "usage") {
+                return b[value] == UInt8(ascii: "{") ? readUsage(b, at: value, depth: depth) : .stepOver
+            }
+            guard JSONScan.key(b, key, is: "choices"), b[value] == UInt8(ascii: "[") else { return .stepOver }
+            // Only the first choice is read (an element that is not an object carries no answer).
+            var first = true
+            let end = JSONScan.elements(
+                b, at: value, depth: depth,
+                reading: { element, depth in
+                    defer { first = false }
+                    return first && b[element] == UInt8(ascii: "{") ? readFirstChoice(b, at: element, depth: depth) : .stepOver
+                }, { _ in })
+            return end.map { .read(end: $0) } ?? .malformed
+        }
+
+        private mutating func readUsage(_ b: UnsafeBufferPointer<UInt8>, at start: Int, depth: Int) -> JSONScan.ValueRead {
+            var prompt: Range<Int>?
+            var completion: Range<Int>?
+            var repeated = false
+            let close = JSONScan.members(b, at: start, depth: depth) { m in
+                if JSONScan.key(b, m, is: "prompt_tokens") {
+                    repeated = repeated || prompt != nil
+                    prompt = m.value
+                } else if JSONScan.key(b, m, is: "completion_tokens") {
+                    repeated = repeated || completion != nil
+                    completion = m.value
+                }
+            }
+            guard let close else { return .malformed }
+            if !repeated {
+                usage = TokenUsage(prompt: prompt.flatMap { number(b, $0) }, completion: completion.flatMap { number(b, $0) })
+            }
+            return .read(end: close + 1)
+        }
+
+        private mutating func readFirstChoice(_ b: UnsafeBufferPointer<UInt8>, at start: Int, depth: Int) -> JSONScan.ValueRead {
+            var messages = 0
+            let close = JSONScan.members(
+                b, at: start, depth: depth,
+                reading: { key, value, depth in
+                    guard JSONScan.key(b, key, is: "message") else { return .stepOver }
+                    messages += 1
+                    return b[value] == UInt8(ascii: "{") ? readMessage(b, at: value, depth: depth) : .stepOver
+                }, { _ in })
+            guard let close else { return .malformed }
+            if messages > 1 { answer = nil }
+            return .read(end: close + 1)
+        }
+
+        private mutating func readMessage(_ b: UnsafeBufferPointer<UInt8>, at start: Int, depth: Int) -> JSONScan.ValueRead {
+            var content: Range<Int>?
+            var repeated = false
+            let close = JSONScan.members(b, at: start, depth: depth) { m in
+                guard JSONScan.key(b, m, is: "content") else { return }
+                repeated = repeated || content != nil
+                content = m.value
+            }
+            guard let close else { return .malformed }
+            answer = repeated ? nil : .some(content.flatMap { JSONScan.decodeString(b, $0) })
+            return .read(end: close + 1)
+        }
     }
 
     /// The number literal in `range`, or nil when the value there is not a number.
@@ -70,33 +137,6 @@ public struct WholeAnswerInPlace: Sendable, Equatable {
         let first = b[range.lowerBound]
         guard first == UInt8(ascii: "-") || (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9")) else { return nil }
         return JSONNumber(validatedLiteral: String(decoding: UnsafeBufferPointer(rebasing: b[range]), as: UTF8.self))
-    }
-
-    /// The first choice's `message.content` as the tree reads it: `.some(nil)` when it is not a string or there is
-    /// none; nil when the first choice holds `message` twice or its message `content` twice. (The answer was
-    /// scanned whole, so the first element is found without scanning the others.)
-    private static func firstAnswer(_ b: UnsafeBufferPointer<UInt8>, choices: Range<Int>?) -> String?? {
-        guard let choices, b[choices.lowerBound] == UInt8(ascii: "[") else { return .some(nil) }
-        var first = choices.lowerBound + 1
-        while b[first] == 0x20 || b[first] == 0x09 { first += 1 }
-        guard b[first] == UInt8(ascii: "{") else { return .some(nil) }
-        guard let message = member(b, in: first, "message") else { return nil }
-        guard let message, b[message.lowerBound] == UInt8(ascii: "{") else { return .some(nil) }
-        guard let content = member(b, in: message.lowerBound, "content") else { return nil }
-        return .some(content.flatMap { JSONScan.decodeString(b, $0) })
-    }
-
-    /// The value of the member `name` of the object at `object` (`.some(nil)` when it has none); nil when it has
-    /// it twice.
-    private static func member(_ b: UnsafeBufferPointer<UInt8>, in object: Int, _ name: StaticString) -> Range<Int>?? {
-        var found: Range<Int>?
-        var repeated = false
-        _ = JSONScan.members(b, at: object) { m in
-            guard JSONScan.key(b, m, is: name) else { return }
-            repeated = repeated || found != nil
-            found = m.value
-        }
-        return repeated ? nil : .some(found)
     }
 
     /// Past spaces, tabs and line ends: around a whole body, unlike between an SSE event's tokens, a line end is
