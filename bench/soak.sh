@@ -2,7 +2,9 @@
 # Memory over a soak: Trellis (release build) in front of the canned upstream at a steady offered rate,
 # non-streaming and streaming at once, for 10 minutes; the gateway's RSS is sampled every 10 s. Prints the
 # samples and a summary: RSS before the load, at the first sample under load, the peak, at the end of the load
-# and after it, with the request counts and any non-200 answers.
+# and after it, with the request counts and any non-200 answers. Each RSS figure comes with its anonymous part
+# (RssAnon: the heap, stacks, what the gateway allocated); the rest is the binary's own pages, mapped from its file
+# and shared with the page cache.
 #
 #   bench/soak.sh
 #   BENCH_SOAK_DURATION=30m BENCH_SOAK_RATE=800 bench/soak.sh
@@ -44,14 +46,15 @@ load() { # load RATE BODY LOG (run in the background: exec, so that the job's pi
 }
 
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
-rss_mib() { awk -v k="$(status_kb "$TRELLIS_PID" VmRSS)" 'BEGIN { printf "%.1f", k / 1024 }'; }
+rss_mib() { awk -v k="$(status_kb "$TRELLIS_PID" "${1:-VmRSS}")" 'BEGIN { printf "%.1f", k / 1024 }'; }
 BEFORE="$(rss_mib)"
+BEFORE_ANON="$(rss_mib RssAnon)"
 echo "## Soak: $DURATION at $RATE non-streaming + $STREAM_RATE streaming requests/s offered ($STAMP, rev $(git_rev))"
 echo
 echo "- machine: $(machine_line)$([[ $PIN == 1 ]] && echo "; trellis pinned to CPU $GATEWAY_CPUS, upstream and hey to CPU $LOAD_CPUS")"
 echo
-echo "| elapsed s | RSS MiB | gateway CPU % (interval) |"
-echo "|---:|---:|---:|"
+echo "| elapsed s | RSS MiB | of it anonymous MiB | gateway CPU % (interval) |"
+echo "|---:|---:|---:|---:|"
 load "$RATE" "$BODY_PLAIN" "$WORK/plain.log" &
 PLAIN_PID=$!
 load "$STREAM_RATE" "$BODY_STREAM" "$WORK/stream.log" &
@@ -59,6 +62,7 @@ STREAM_PID=$!
 BENCH_PIDS+=("$PLAIN_PID" "$STREAM_PID")
 started=$SECONDS
 samples=()
+anon_samples=()
 ticks0=$(cpu_ticks "$TRELLIS_PID")
 while kill -0 "$PLAIN_PID" 2>/dev/null || kill -0 "$STREAM_PID" 2>/dev/null; do
     sleep "$INTERVAL"
@@ -66,15 +70,18 @@ while kill -0 "$PLAIN_PID" 2>/dev/null || kill -0 "$STREAM_PID" 2>/dev/null; do
     # Only samples taken while both loads still ran count as "under load".
     if kill -0 "$PLAIN_PID" 2>/dev/null && kill -0 "$STREAM_PID" 2>/dev/null; then
         rss="$(rss_mib)"
+        anon="$(rss_mib RssAnon)"
         samples+=("$rss")
+        anon_samples+=("$anon")
         ticks1=$(cpu_ticks "$TRELLIS_PID")
-        printf '| %d | %s | %.0f |\n' $((SECONDS - started)) "$rss" "$(awk -v t=$((ticks1 - ticks0)) -v hz="$CLK_TCK" -v i="$INTERVAL" 'BEGIN { print 100 * t / hz / i }')"
+        printf '| %d | %s | %s | %.0f |\n' $((SECONDS - started)) "$rss" "$anon" "$(awk -v t=$((ticks1 - ticks0)) -v hz="$CLK_TCK" -v i="$INTERVAL" 'BEGIN { print 100 * t / hz / i }')"
         ticks0=$ticks1
     fi
 done
 wait "$PLAIN_PID" "$STREAM_PID" || true
 sleep 2
 AFTER="$(rss_mib)"
+AFTER_ANON="$(rss_mib RssAnon)"
 ((${#samples[@]} > 0)) || die "no sample under load (BENCH_SOAK_DURATION shorter than BENCH_SOAK_INTERVAL?)"
 
 summary() { # summary LOG → "requests rps non200"
@@ -92,6 +99,9 @@ echo "| RSS before load | first sample under load | peak under load | end of loa
 echo "|---:|---:|---:|---:|---:|---:|"
 printf '| %s MiB | %s MiB | %s MiB | %s MiB | %s MiB | %+.1f MiB |\n' "$BEFORE" "$first" "$peak" "$last" "$AFTER" \
     "$(awk -v a="$last" -v b="$first" 'BEGIN { print a - b }')"
+anon_first="${anon_samples[0]}" anon_last="${anon_samples[${#anon_samples[@]} - 1]}"
+printf '| of it anonymous: %s MiB | %s MiB | | %s MiB | %s MiB | %+.1f MiB |\n' "$BEFORE_ANON" "$anon_first" "$anon_last" "$AFTER_ANON" \
+    "$(awk -v a="$anon_last" -v b="$anon_first" 'BEGIN { print a - b }')"
 echo
 echo "Answered: $plain_n non-streaming ($plain_rps/s, $plain_bad not 200) and $stream_n streaming ($stream_rps/s," \
     "$stream_bad not 200). Peak RSS (VmHWM) $(($(status_kb "$TRELLIS_PID" VmHWM) / 1024)) MiB;" \
