@@ -138,14 +138,22 @@ public enum JSONScan {
     }
 
     /// Whether the key of `member` is `name` (ASCII).
+    @inlinable
     public static func key(_ b: UnsafeBufferPointer<UInt8>, _ member: Member, is name: StaticString) -> Bool {
         key(b, member.key, is: name)
     }
 
-    /// Whether the key in `range` (between its quotes) is `name` (ASCII).
+    /// Whether the key in `range` (between its quotes) is `name` (ASCII). Inlined where it is asked, so that a
+    /// key of another length (most of those a scan compares) costs one comparison and no call.
+    @inlinable
     public static func key(_ b: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, is name: StaticString) -> Bool {
-        guard range.count == name.utf8CodeUnitCount else { return false }
-        return name.withUTF8Buffer { name in
+        range.count == name.utf8CodeUnitCount && sameBytes(b, range, name)
+    }
+
+    /// Whether the bytes in `range` are `name`'s (of the same length).
+    @usableFromInline
+    static func sameBytes(_ b: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ name: StaticString) -> Bool {
+        name.withUTF8Buffer { name in
             var j = 0
             for i in range {
                 guard b[i] == name[j] else { return false }
