@@ -116,15 +116,16 @@ public enum JSONScan {
         }
     }
 
-    /// The values of the members `first` and `second` (ASCII keys) of the object at `start`, each nil when absent;
-    /// nil when the object does not scan or holds either key twice. Other members are stepped over.
+    /// The values of the members `first` and `second` (ASCII keys) of the object at `start` (nested `depth` deep),
+    /// each nil when absent, and the object's closing brace; nil when the object does not scan or holds either key
+    /// twice. Other members are stepped over.
     public static func values(
-        _ b: UnsafeBufferPointer<UInt8>, at start: Int, _ first: StaticString, _ second: StaticString
-    ) -> (Range<Int>?, Range<Int>?)? {
+        _ b: UnsafeBufferPointer<UInt8>, at start: Int, depth: Int = 0, _ first: StaticString, _ second: StaticString
+    ) -> (first: Range<Int>?, second: Range<Int>?, close: Int)? {
         var one: Range<Int>?
         var two: Range<Int>?
         var repeated = false
-        let end = members(b, at: start) { m in
+        let close = members(b, at: start, depth: depth) { m in
             if key(b, m, is: first) {
                 repeated = repeated || one != nil
                 one = m.value
@@ -133,8 +134,8 @@ public enum JSONScan {
                 two = m.value
             }
         }
-        guard end != nil, !repeated else { return nil }
-        return (one, two)
+        guard let close, !repeated else { return nil }
+        return (one, two, close)
     }
 
     /// Whether the key of `member` is `name` (ASCII).

@@ -84,23 +84,11 @@ public struct WholeAnswerInPlace: Sendable, Equatable {
             return end.map { .read(end: $0) } ?? .malformed
         }
 
+        /// The counts; a count twice is taken as a value that does not scan, which sends the answer the tree's way.
         private mutating func readUsage(_ b: UnsafeBufferPointer<UInt8>, at start: Int, depth: Int) -> JSONScan.ValueRead {
-            var prompt: Range<Int>?
-            var completion: Range<Int>?
-            var repeated = false
-            let close = JSONScan.members(b, at: start, depth: depth) { m in
-                if JSONScan.key(b, m, is: "prompt_tokens") {
-                    repeated = repeated || prompt != nil
-                    prompt = m.value
-                } else if JSONScan.key(b, m, is: "completion_tokens") {
-                    repeated = repeated || completion != nil
-                    completion = m.value
-                }
-            }
-            guard let close else { return .malformed }
-            if !repeated {
-                usage = TokenUsage(prompt: prompt.flatMap { number(b, $0) }, completion: completion.flatMap { number(b, $0) })
-            }
+            guard let (prompt, completion, close) = JSONScan.values(b, at: start, depth: depth, "prompt_tokens", "completion_tokens")
+            else { return .malformed }
+            usage = TokenUsage(prompt: prompt.flatMap { number(b, $0) }, completion: completion.flatMap { number(b, $0) })
             return .read(end: close + 1)
         }
 
