@@ -187,6 +187,9 @@ final class HTTP1TestServer: Sendable {
                 answering = false
             case .send(let bytes, let after):
                 let channel = context.channel
+                // A held connection is listed before its bytes go out: the client may read them and the test end
+                // the held connections before this thread gets back here.
+                if after == .hold { shared.held.withLock { $0.append(channel) } }
                 let written = context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: bytes)))
                 switch after {
                 case .keepOpen:
@@ -196,7 +199,6 @@ final class HTTP1TestServer: Sendable {
                     written.whenComplete { _ in HTTP1TestServer.end(channel, reset: after == .reset) }
                 case .hold:
                     answering = false
-                    shared.held.withLock { $0.append(channel) }
                 }
             }
         }
