@@ -134,7 +134,7 @@ struct AuthMiddleware: RouterMiddleware {
     let gateway: Gateway
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let header = request.headers[.authorization] else { throw TrellisError.missingKey }
+        guard let header = request.headers.value(.authorization) else { throw TrellisError.missingKey }
         let token: Substring
         if header.count > 7, header.prefix(7).lowercased() == "bearer " {
             token = header.dropFirst(7).drop(while: { $0 == " " })

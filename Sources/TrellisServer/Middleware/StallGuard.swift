@@ -166,7 +166,7 @@ struct WatchedRequestBody: AsyncSequence, Sendable {
 extension Request {
     /// Whether the request says it has a body (a non-zero Content-Length, or a transfer encoding).
     var announcesBody: Bool {
-        if let length = headers[.contentLength] { return length != "0" }
-        return headers[.transferEncoding] != nil
+        if let length = headers.value(.contentLength) { return length != "0" }
+        return headers.contains(.transferEncoding)
     }
 }

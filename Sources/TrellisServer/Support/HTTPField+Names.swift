@@ -13,3 +13,14 @@ extension HTTPField.Name {
         return field
     }
 }
+
+extension HTTPFields {
+    /// The value of the field `name` as `self[name]` gives it, without the generic join that `self[name]` runs even
+    /// for a field that appears once (a few thousand instructions per read in a release build, four reads per
+    /// request). A field that appears more than once is still joined by `self[name]`, so the answer is the same.
+    func value(_ name: HTTPField.Name) -> String? {
+        guard let first = firstIndex(where: { $0.name == name }) else { return nil }
+        if self[index(after: first)...].contains(where: { $0.name == name }) { return self[name] }
+        return self[first].value
+    }
+}

@@ -6,7 +6,7 @@ import TrellisCore
 extension Request {
     /// Reads the whole body, refusing more than `limit` bytes with a 413.
     mutating func collectBytes(limit: Int) async throws -> ByteBuffer {
-        if let length = headers[.contentLength].flatMap({ Int($0) }), length > limit {
+        if let length = headers.value(.contentLength).flatMap({ Int($0) }), length > limit {
             throw TrellisError.tooLarge(limit: limit)
         }
         do {
@@ -21,7 +21,7 @@ extension Request {
 
     /// Reads and parses a JSON body. Refuses other content types (415) and bodies that are not strict JSON (400).
     mutating func jsonBody(limit: Int) async throws -> JSONValue {
-        if let type = headers[.contentType] {
+        if let type = headers.value(.contentType) {
             let base = MediaType.base(of: type)
             if base != "application/json" && !base.hasSuffix("+json") && base != "text/plain" && !base.isEmpty {
                 throw TrellisError.unsupportedMediaType("Send the body as JSON with 'Content-Type: application/json'.")
