@@ -168,16 +168,7 @@ struct HTTP1FailureTests {
         }
     }
 
-    @Test("a body let go of before its end closes its connection")
-    func abandonedBody() async throws {
-        try await withHTTP1(reply: { _ in .send(Self.partial, then: .hold) }) { server, client, _ in
-            do {
-                let response = try await client.post(port: server.port)
-                #expect(response.status == .ok)
-            }
-            await server.counts.until { $0.closed == 1 }
-        }
-    }
+    // A body let go of before its end: HTTP1AbandonTests.
 
     // MARK: The limit
 

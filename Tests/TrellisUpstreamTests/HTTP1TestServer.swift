@@ -135,6 +135,21 @@ final class HTTP1TestServer: Sendable {
         port = channel.localAddress?.port ?? 0
     }
 
+    /// Writes `bytes` on every held connection (the rest of an answer sent in two parts), which then answers its
+    /// next requests again.
+    func resumeHeld(with bytes: [UInt8]) {
+        let channels = shared.held.withLock { held in
+            defer { held.removeAll() }
+            return held
+        }
+        for channel in channels {
+            channel.eventLoop.execute {
+                guard let connection = try? channel.pipeline.syncOperations.handler(type: Connection.self) else { return }
+                connection.resume(with: bytes, on: channel)
+            }
+        }
+    }
+
     /// Ends the held connections: reset (RST) or closed (FIN).
     func endHeld(reset: Bool) {
         let channels = shared.held.withLock { held in
@@ -174,6 +189,17 @@ final class HTTP1TestServer: Sendable {
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             var buffer = unwrapInboundIn(data)
             input.writeBuffer(&buffer)
+            while answering, let request = parse() {
+                counts.update { $0.requests += 1 }
+                answer(request, context: context)
+            }
+        }
+
+        /// Writes `bytes`, then answers the requests that came meanwhile and those to come.
+        func resume(with bytes: [UInt8], on channel: any Channel) {
+            channel.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil)
+            answering = true
+            guard let context = try? channel.pipeline.syncOperations.context(handler: self) else { return }
             while answering, let request = parse() {
                 counts.update { $0.requests += 1 }
                 answer(request, context: context)

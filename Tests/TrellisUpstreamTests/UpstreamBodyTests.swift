@@ -91,7 +91,7 @@ import TrellisCore
         }
     }
 
-    @Test("a body let go of before its end cancels the request and closes the upstream connection", arguments: [true, false])
+    @Test("a body let go of before its end, whose end does not come, closes the upstream connection", arguments: [true, false])
     func droppingTheBodyCancelsTheRequest(lean: Bool) async throws {
         try await withBreakingServer(lean: lean) { server, client in
             let call = call(port: server.port)

@@ -14,8 +14,10 @@ public struct HTTP1Response: Sendable {
 /// A response body, read once. The connection is read only when the reader asks for more and nothing is buffered
 /// (back-pressure): each `next()` that finds its buffers empty asks the connection's event loop for one read and
 /// takes everything that read brought. A body that ended with its head (a small answer) is read without a hop.
-/// Bytes received before the connection broke come before the error. A reader whose task is cancelled, or that
-/// lets go of the body before its end, closes the connection: it is never reused.
+/// Bytes received before the connection broke come before the error. A reader whose task is cancelled, or that is
+/// stopped, closes the connection: it is never reused. A reader that lets go of the body before its end leaves the
+/// rest to be read and dropped for a moment (``HTTP1Client/Settings/abandonedBodyWindow``); the connection is
+/// reused if the end comes, closed if not.
 public struct HTTP1Body: AsyncSequence, Sendable {
     public typealias Element = ByteBuffer
 
@@ -106,8 +108,8 @@ public struct HTTP1Body: AsyncSequence, Sendable {
     }
 
     /// The body's link to its connection, held by the body and its iterators only: when the last of them lets go
-    /// before the end was handed over, the exchange is cancelled (the connection closed), so an unread answer
-    /// does not keep its connection.
+    /// before the end was handed over, the exchange is abandoned: the rest is dropped as it comes, for a moment, and
+    /// the connection reused if the end came, closed if not; an unread answer does not keep its connection long.
     final class Owner: Sendable {
         let connection: HTTP1Connection
         let request: UInt64

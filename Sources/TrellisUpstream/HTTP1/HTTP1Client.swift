@@ -7,7 +7,9 @@ import Synchronization
 /// connection (FIFO, bounded), sends its head and body in one flush, and returns at the response head; its body is
 /// read on demand (see ``HTTP1Body``). Each phase has its own timeout and error (``HTTP1Error``). A connection is
 /// reused only after a clean end of a keep-alive HTTP/1.1 response with a known length; never after
-/// `Connection: close`, HTTP/1.0, a close-delimited body, an error, a timeout or a cancellation.
+/// `Connection: close`, HTTP/1.0, a close-delimited body, an error, a timeout or a cancellation. A body let go of
+/// before its end (a relay that stopped at a stream's last event) has its rest read and dropped, briefly and up to
+/// a few bytes (`abandonedBodyWindow`, `abandonedBodyBytes`), and its connection is reused if the end came.
 public final class HTTP1Client: Sendable {
     public struct Settings: Sendable {
         /// Connections per host and port, open or being made: never more.
@@ -16,11 +18,21 @@ public final class HTTP1Client: Sendable {
         public var maxWaitersPerHost: Int
         /// A connection idle in the pool this long is closed.
         public var idleTimeout: TimeAmount
+        /// How long the rest of a body let go of before its end is read and dropped, waiting for its end so that
+        /// the connection can be reused; then the connection is closed.
+        public var abandonedBodyWindow: TimeAmount
+        /// How many bytes of such a rest are read and dropped at most; past it the connection is closed.
+        public var abandonedBodyBytes: Int
 
-        public init(maxConnectionsPerHost: Int = 64, maxWaitersPerHost: Int = 4096, idleTimeout: TimeAmount = .seconds(60)) {
+        public init(
+            maxConnectionsPerHost: Int = 64, maxWaitersPerHost: Int = 4096, idleTimeout: TimeAmount = .seconds(60),
+            abandonedBodyWindow: TimeAmount = .seconds(1), abandonedBodyBytes: Int = 65_536
+        ) {
             self.maxConnectionsPerHost = maxConnectionsPerHost
             self.maxWaitersPerHost = maxWaitersPerHost
             self.idleTimeout = idleTimeout
+            self.abandonedBodyWindow = abandonedBodyWindow
+            self.abandonedBodyBytes = abandonedBodyBytes
         }
     }
 
@@ -129,7 +141,8 @@ public final class HTTP1Client: Sendable {
             if let pool = state.pools[key] { return pool }
             let pool = HTTP1Pool(
                 host: host, port: port, group: group, limit: settings.maxConnectionsPerHost, maxWaiters: settings.maxWaitersPerHost,
-                idleTimeout: settings.idleTimeout, observer: observer)
+                idleTimeout: settings.idleTimeout,
+                discard: HTTP1Handler.Discard(window: settings.abandonedBodyWindow, bytes: settings.abandonedBodyBytes), observer: observer)
             state.pools[key] = pool
             return pool
         }

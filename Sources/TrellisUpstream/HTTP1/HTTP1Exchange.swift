@@ -56,6 +56,8 @@ struct HTTP1Exchange {
         /// The caller waiting for the head gets this error; close the connection.
         case failHead(HTTP1Error)
         case close
+        /// A body let go of was read to its end: the connection goes back to the pool.
+        case release
     }
 
     private(set) var state = State.idle
@@ -72,6 +74,10 @@ struct HTTP1Exchange {
     private var method = HTTPMethod.GET
     private var requestKeepAlive = true
     private var reusable = false
+    /// The reader let go of the body before its end, and the rest is read and dropped (``abandon(budget:)``).
+    private(set) var discarding = false
+    /// How many more bytes may be dropped while discarding; past it the connection is closed.
+    private var discardBudget = 0
 
     /// Bytes received and not yet handed over (for tests).
     var bufferedBytes: Int { parts.reduce(0) { $0 + $1.readableBytes } }
@@ -130,6 +136,29 @@ struct HTTP1Exchange {
         }
     }
 
+    /// The reader let go of the body before its end was handed over. A reusable response is read to its end and
+    /// dropped, up to `budget` more bytes, so that its connection can carry the next request: a stream's relay stops
+    /// at its last event, a moment before the chunked body's end arrives. Anything else is a ``cancel()``: the
+    /// connection is closed. The caller bounds the wait with a timer (a ``cancel()`` when it fires).
+    mutating func abandon(budget: Int) -> Action {
+        guard state == .streaming, reusable, !readerWaiting, bufferedBytes <= budget else { return cancel() }
+        discarding = true
+        discardBudget = budget - bufferedBytes
+        parts = []
+        if end == .finished { return discarded() }
+        if reading { return .none }
+        reading = true
+        return .read
+    }
+
+    /// The body let go of has ended: the connection is reused.
+    private mutating func discarded() -> Action {
+        state = .done
+        discarding = false
+        end = nil
+        return .release
+    }
+
     // MARK: The connection
 
     mutating func receivedHead(_ head: HTTPResponseHead) -> Action {
@@ -142,6 +171,10 @@ struct HTTP1Exchange {
     mutating func receivedBody(_ buffer: ByteBuffer) -> Action {
         guard head != nil, end == nil, state == .awaitingHead || state == .streaming else {
             return state == .failed ? .none : fail(.invalidResponse)
+        }
+        if discarding {
+            discardBudget -= buffer.readableBytes
+            return discardBudget < 0 ? cancel() : .none
         }
         parts.append(buffer)
         return .none
@@ -166,6 +199,11 @@ struct HTTP1Exchange {
             }
             return deliverHead()
         case .streaming:
+            if discarding {
+                if end == .finished { return discarded() }
+                reading = true
+                return .read
+            }
             guard readerWaiting else { return .none }
             if !parts.isEmpty || end != nil { return deliver() }
             reading = true

@@ -23,13 +23,22 @@ enum HTTP1Start: Sendable {
 /// client codec, with `autoRead` off: it reads while the head is awaited, while its reader waits with nothing
 /// buffered, and while the connection idles in the pool (so a server's close or stray bytes are seen at once).
 /// Timers: one for the head (or the total deadline, if earlier), one for the total deadline while the body is
-/// read, one idle timer re-armed lazily (a read re-dates it without rescheduling), and the pool's idle close.
+/// read, one idle timer re-armed lazily (a read re-dates it without rescheduling), one for the rest of a body let go
+/// of (``Discard``), and the pool's idle close.
 final class HTTP1Handler: ChannelInboundHandler {
+    /// How long, and how many more bytes, the rest of a body let go of before its end is read and dropped so that
+    /// the connection can be reused; past either the connection is closed.
+    struct Discard: Sendable {
+        var window: TimeAmount
+        var bytes: Int
+    }
+
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundOut = HTTPClientRequestPart
 
     private let pool: HTTP1Pool
     private let poolIdleTimeout: TimeAmount
+    private let discard: Discard
     private var context: ChannelHandlerContext?
     private var exchange = HTTP1Exchange()
     /// The request the exchange belongs to; 0 while the connection idles.
@@ -43,13 +52,15 @@ final class HTTP1Handler: ChannelInboundHandler {
     private var headTimer: Scheduled<Void>?
     private var totalTimer: Scheduled<Void>?
     private var idleTimer: Scheduled<Void>?
+    private var discardTimer: Scheduled<Void>?
     private var readIssuedAt = NIODeadline.distantPast
     private var poolTimer: Scheduled<Void>?
     private var idleSince = NIODeadline.distantPast
 
-    init(pool: HTTP1Pool, poolIdleTimeout: TimeAmount) {
+    init(pool: HTTP1Pool, poolIdleTimeout: TimeAmount, discard: Discard) {
         self.pool = pool
         self.poolIdleTimeout = poolIdleTimeout
+        self.discard = discard
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
@@ -102,10 +113,19 @@ final class HTTP1Handler: ChannelInboundHandler {
         run(exchange.cancel())
     }
 
-    /// The body was let go of before its end.
+    /// The body was let go of before its end: its rest is read and dropped for a moment, then the connection is
+    /// reused, or closed if the end did not come.
     func abandon(request id: UInt64) {
         guard id == current else { return }
-        run(exchange.cancel())
+        let action = exchange.abandon(budget: discard.bytes)
+        if exchange.discarding, let context {
+            discardTimer = context.eventLoop.assumeIsolated().scheduleTask(in: discard.window) { [self] in
+                discardTimer = nil
+                guard current == id, exchange.discarding else { return }
+                run(exchange.cancel())
+            }
+        }
+        run(action)
     }
 
     // MARK: The pipeline
@@ -164,6 +184,8 @@ final class HTTP1Handler: ChannelInboundHandler {
             waiter?.resume(returning: .failed(error))
         case .close:
             finish(.close)
+        case .release:
+            finish(.release)
         }
     }
 
@@ -259,7 +281,8 @@ final class HTTP1Handler: ChannelInboundHandler {
         headTimer?.cancel()
         totalTimer?.cancel()
         idleTimer?.cancel()
-        (headTimer, totalTimer, idleTimer) = (nil, nil, nil)
+        discardTimer?.cancel()
+        (headTimer, totalTimer, idleTimer, discardTimer) = (nil, nil, nil, nil)
     }
 }
 

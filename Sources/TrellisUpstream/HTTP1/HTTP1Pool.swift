@@ -11,6 +11,7 @@ final class HTTP1Pool: Sendable {
     let port: Int
     private let group: any EventLoopGroup
     private let idleTimeout: TimeAmount
+    private let discard: HTTP1Handler.Discard
     /// An IP literal is connected to as is; a name is resolved by NIO at each connect.
     private let address: SocketAddress?
     private let observer: (@Sendable (HTTP1PoolEvent) -> Void)?
@@ -31,12 +32,13 @@ final class HTTP1Pool: Sendable {
 
     init(
         host: String, port: Int, group: any EventLoopGroup, limit: Int, maxWaiters: Int, idleTimeout: TimeAmount,
-        observer: (@Sendable (HTTP1PoolEvent) -> Void)?
+        discard: HTTP1Handler.Discard, observer: (@Sendable (HTTP1PoolEvent) -> Void)?
     ) {
         self.host = host
         self.port = port
         self.group = group
         self.idleTimeout = idleTimeout
+        self.discard = discard
         self.address = try? SocketAddress(ipAddress: host, port: port)
         self.observer = observer
         self.state = Mutex(Inner(pool: HTTP1PoolState(limit: limit, maxWaiters: maxWaiters)))
@@ -134,14 +136,14 @@ final class HTTP1Pool: Sendable {
     /// Makes a connection, in the room `lease` granted, by `deadline` (then `timeout`).
     func connect(deadline: NIODeadline, timeout: HTTP1Error) async -> Result<HTTP1Connection, HTTP1Error> {
         let loop = group.next()
-        let (pool, idleTimeout) = (self, self.idleTimeout)
+        let (pool, idleTimeout, discard) = (self, self.idleTimeout, self.discard)
         let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(max(TimeAmount.nanoseconds(0), deadline - NIODeadline.now()))
             .channelOption(ChannelOptions.autoRead, value: false)
             .channelInitializer { channel in
                 do {
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(HTTP1Handler(pool: pool, poolIdleTimeout: idleTimeout))
+                    try channel.pipeline.syncOperations.addHandler(HTTP1Handler(pool: pool, poolIdleTimeout: idleTimeout, discard: discard))
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)
