@@ -19,8 +19,8 @@ Environment:
                               started again on the same root finds the same database
 
 The gateway runs with a clean environment as far as TRELLIS_* goes (only
-TRELLIS_ADMIN_KEY is set, plus TRELLIS_LOG* if present), in an empty working directory,
-so a developer's shell or config/ cannot change what the suite sees.
+TRELLIS_ADMIN_KEY and TRELLIS_SERVER_DRAIN_DELAY_MS=0 are set, plus TRELLIS_LOG* if present),
+in an empty working directory, so a developer's shell or config/ cannot change what the suite sees.
 """
 
 from __future__ import annotations
@@ -167,6 +167,10 @@ def _gateway_env(admin_key: str, extra: dict[str, str] | None = None) -> dict[st
         if not k.startswith("TRELLIS_") or k.startswith("TRELLIS_LOG")
     }
     env["TRELLIS_ADMIN_KEY"] = admin_key
+    # No drain phase on SIGTERM: these gateways sit behind no load balancer, and the default 5 s wait made every
+    # stop and restart in the suite 5 s long. The drain itself is tested by ShutdownDrainTests, by the cluster
+    # suite's rolling restart behind nginx, and here by test_crash's SIGTERM under load, which keeps the default.
+    env["TRELLIS_SERVER_DRAIN_DELAY_MS"] = "0"
     env.update(extra or {})
     return env
 

@@ -88,7 +88,8 @@ def test_kill_9_under_load_keeps_the_database_and_every_flushed_row(tmp_path):
 
 def test_sigterm_under_load_records_every_answer(tmp_path):
     upstream = FastUpstream()
-    gw = start_gateway(tmp_path, extra_env={"TRELLIS_UPSTREAM_HEALTH_CHECK_INTERVAL_MS": "0"})
+    # The production drain phase (5 s of serving after SIGTERM), which the suite's other gateways turn off.
+    gw = start_gateway(tmp_path, extra_env={"TRELLIS_UPSTREAM_HEALTH_CHECK_INTERVAL_MS": "0", "TRELLIS_SERVER_DRAIN_DELAY_MS": "5000"})
     code = None
     try:
         key = _setup(gw, upstream)
