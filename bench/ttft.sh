@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Time to first token added by each gateway, over a real model server: llama.cpp serving SmolLM2-135M
 # (scripts/model-server.sh), reached directly, through Trellis and through the LiteLLM proxy. Prints a
-# Markdown table (bench/ttft.py).
+# Markdown table (bench/ttft.py). bench/ttft-wire.py takes a loopback capture of a run apart, leg by leg.
 #
 #   bench/ttft.sh
 #   BENCH_TTFT_REQUESTS=100 BENCH_LITELLM=0 bench/ttft.sh
