@@ -96,7 +96,7 @@ public struct HTTP1Body: AsyncSequence, Sendable {
         owner.connection.cancel(request: owner.request)
     }
 
-    /// Reads the whole body, up to `limit` bytes (beyond it `nil`, and the connection is closed).
+    /// Reads the whole body, up to `limit` bytes (beyond it `nil`, and the body is let go of: see ``Owner``).
     public func collect(upTo limit: Int) async throws(HTTP1Error) -> ByteBuffer? {
         var iterator = makeAsyncIterator()
         var out = ByteBuffer()

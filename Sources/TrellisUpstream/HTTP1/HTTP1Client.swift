@@ -8,8 +8,8 @@ import Synchronization
 /// read on demand (see ``HTTP1Body``). Each phase has its own timeout and error (``HTTP1Error``). A connection is
 /// reused only after a clean end of a keep-alive HTTP/1.1 response with a known length; never after
 /// `Connection: close`, HTTP/1.0, a close-delimited body, an error, a timeout or a cancellation. A body let go of
-/// before its end (a relay that stopped at a stream's last event) has its rest read and dropped, briefly and up to
-/// a few bytes (`abandonedBodyWindow`, `abandonedBodyBytes`), and its connection is reused if the end came.
+/// before its end (a relay that stopped at a stream's last event) has its rest read and dropped, for a moment and up to
+/// a bound in bytes (`abandonedBodyWindow`, `abandonedBodyBytes`), and its connection is reused if the end came.
 public final class HTTP1Client: Sendable {
     public struct Settings: Sendable {
         /// Connections per host and port, open or being made: never more.
