@@ -125,8 +125,13 @@ struct HTTP1AbandonTests {
         }
     }
 
-    /// Waits until `condition` holds (the test's time limit bounds it).
+    /// Waits until `condition` holds, or the test's time limit cancels the wait; records an issue if it never held.
     func poll(_ condition: () -> Bool) async {
-        while !condition() { try? await Task.sleep(for: .milliseconds(5)) }
+        while !condition() {
+            guard (try? await Task.sleep(for: .milliseconds(5))) != nil else {
+                Issue.record("the condition did not hold before the time limit")
+                return
+            }
+        }
     }
 }
