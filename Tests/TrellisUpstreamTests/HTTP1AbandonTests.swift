@@ -89,7 +89,7 @@ struct HTTP1AbandonTests {
                 #expect(try await iterator.read().map { String(buffer: $0) } == "0123456789")
             }
             server.resumeHeld(with: Self.rest)
-            await poll { client.connections(host: "127.0.0.1", port: server.port).idle == 1 }
+            await pollUntil { client.connections(host: "127.0.0.1", port: server.port).idle == 1 }
             #expect(try await client.postText(port: server.port) == "{}")
             #expect(server.counts.value.accepted == 1, "the second request went on the first connection")
             #expect(events.value.closed == 0)
@@ -122,16 +122,6 @@ struct HTTP1AbandonTests {
             server.resumeHeld(with: Self.rest)
             await server.counts.until { $0.closed == 1 }
             await events.until { $0.closed == 1 }
-        }
-    }
-
-    /// Waits until `condition` holds, or the test's time limit cancels the wait; records an issue if it never held.
-    func poll(_ condition: () -> Bool) async {
-        while !condition() {
-            guard (try? await Task.sleep(for: .milliseconds(5))) != nil else {
-                Issue.record("the condition did not hold before the time limit")
-                return
-            }
         }
     }
 }

@@ -49,6 +49,19 @@ struct HTTP1PoolStateTests {
         #expect(pool.open == 2, "reuse opens nothing")
     }
 
+    @Test("an idle connection the caller prefers is taken first, the most recent of them; else the most recent of all")
+    func preferred() {
+        var pool = State(limit: 4, maxWaiters: 4)
+        for waiter in 1...3 { _ = pool.lease(waiter: UInt64(waiter)) }
+        for id in [1, 2, 3] { #expect(pool.release(Conn(id: id)) == nil) }
+        let odd: (Conn) -> Bool = { $0.id % 2 == 1 }
+        #expect(Self.used(pool.lease(waiter: 4, preferring: odd)) == Conn(id: 3))
+        #expect(Self.used(pool.lease(waiter: 5, preferring: odd)) == Conn(id: 1), "the older preferred one before the newer other")
+        #expect(Self.used(pool.lease(waiter: 6, preferring: odd)) == Conn(id: 2), "none preferred is left: the most recent")
+        #expect(Self.isConnect(pool.lease(waiter: 7, preferring: odd)), "room under the limit: a new connection")
+        #expect(pool.open == 4)
+    }
+
     @Test("waiters are served in the order they came: released connections, then room left by closes")
     func fifo() {
         var pool = State(limit: 1, maxWaiters: 8)

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import Synchronization
+import Testing
 
 @testable import TrellisUpstream
 
@@ -336,5 +337,15 @@ extension HTTP1Client {
         let response = try await post(port: port, timeouts: timeouts)
         guard let buffer = try await response.body.collect(upTo: 64 << 20) else { throw HTTP1Error.invalidResponse }
         return String(buffer: buffer)
+    }
+}
+
+/// Waits until `condition` holds, or the test's time limit cancels the wait; records an issue if it never held.
+func pollUntil(_ condition: () -> Bool) async {
+    while !condition() {
+        guard (try? await Task.sleep(for: .milliseconds(5))) != nil else {
+            Issue.record("the condition did not hold before the time limit")
+            return
+        }
     }
 }

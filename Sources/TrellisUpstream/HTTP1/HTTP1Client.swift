@@ -1,9 +1,12 @@
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import Synchronization
 
 /// A lean HTTP/1.1 client for plain-http upstreams, on SwiftNIO's own event loops and HTTP/1 codec: a pool of
-/// keep-alive connections per host and port, no task per request, no logger, no tracing. A request waits for a
+/// keep-alive connections per host and port, no task per request, no logger, no tracing. A request that runs on one
+/// of the client's loops takes an idle connection on that loop first and makes a new one there, so that it and
+/// its upstream's socket share a thread (a preference never opens a connection more). A request waits for a
 /// connection (FIFO, bounded), sends its head and body in one flush, and returns at the response head; its body is
 /// read on demand (see ``HTTP1Body``). Each phase has its own timeout and error (``HTTP1Error``). A connection is
 /// reused only after a clean end of a keep-alive HTTP/1.1 response with a known length; never after
@@ -88,11 +91,14 @@ public final class HTTP1Client: Sendable {
         let pool = try hostPool(host: host, port: port)
         let head = Self.requestHead(host: host, port: port, method: method, path: path, headers: headers, bodyBytes: body.count)
         let buffer = ByteBuffer(bytes: body)
+        // The caller's event loop, when it runs on one (a connection handled on its loop): its upstream connection
+        // is taken or made there, so the request and the upstream's socket do not hand over between threads.
+        let here = MultiThreadedEventLoopGroup.currentEventLoop
         for _ in 0..<4 {
             if Task.isCancelled { throw .cancelled }
             let connection: HTTP1Connection
             let waitUntil = start + timeouts.poolWait
-            switch await pool.lease(request: id, deadline: min(waitUntil, total), timeout: total <= waitUntil ? .totalTimeout : .poolTimeout) {
+            switch await pool.lease(request: id, on: here, deadline: min(waitUntil, total), timeout: total <= waitUntil ? .totalTimeout : .poolTimeout) {
             case .failure(let error):
                 throw error
             case .success(.use(let pooled)):
@@ -100,7 +106,7 @@ public final class HTTP1Client: Sendable {
             case .success(.connect):
                 let connectUntil = NIODeadline.now() + timeouts.connect
                 let made = await pool.connect(
-                    deadline: min(connectUntil, total), timeout: total <= connectUntil ? .totalTimeout : .connectTimeout)
+                    on: here, deadline: min(connectUntil, total), timeout: total <= connectUntil ? .totalTimeout : .connectTimeout)
                 switch made {
                 case .success(let new): connection = new
                 case .failure(let error): throw error

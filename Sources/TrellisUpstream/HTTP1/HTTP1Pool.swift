@@ -10,6 +10,8 @@ final class HTTP1Pool: Sendable {
     let host: String
     let port: Int
     private let group: any EventLoopGroup
+    /// The group's loops, to tell whether a caller's loop is one of them.
+    private let loops: [any EventLoop]
     private let idleTimeout: TimeAmount
     private let discard: HTTP1Handler.Discard
     /// An IP literal is connected to as is; a name is resolved by NIO at each connect.
@@ -37,6 +39,7 @@ final class HTTP1Pool: Sendable {
         self.host = host
         self.port = port
         self.group = group
+        self.loops = Array(group.makeIterator())
         self.idleTimeout = idleTimeout
         self.discard = discard
         self.address = try? SocketAddress(ipAddress: host, port: port)
@@ -49,14 +52,21 @@ final class HTTP1Pool: Sendable {
         state.withLock { ($0.pool.open, $0.pool.idle.count, $0.pool.waiting) }
     }
 
+    /// The idle connections, the most recently used last (tests).
+    var idleConnections: [HTTP1Connection] {
+        state.withLock { $0.pool.idle }
+    }
+
     // MARK: Leasing
 
     /// An idle connection, or the room to make one, now or once one comes free by `deadline` (then `timeout`).
-    /// Cancelling the waiting task takes the request out of the queue.
-    func lease(request id: UInt64, deadline: NIODeadline, timeout: HTTP1Error) async -> Outcome {
+    /// Of the idle connections, one on `loop` (the caller's event loop) is taken first. Cancelling the waiting
+    /// task takes the request out of the queue.
+    func lease(request id: UInt64, on loop: (any EventLoop)?, deadline: NIODeadline, timeout: HTTP1Error) async -> Outcome {
+        let home = loop.map { ObjectIdentifier($0) }
         let now = state.withLock { inner -> Outcome? in
             if inner.shutDown { return .failure(.shutdown) }
-            switch inner.pool.lease(waiter: id, queue: false) {
+            switch inner.pool.lease(waiter: id, queue: false, preferring: { ObjectIdentifier($0.channel.eventLoop) == home }) {
             case .use(let connection): return .success(.use(connection))
             case .connect: return .success(.connect)
             case .refuse: return .failure(.poolFull)
@@ -69,7 +79,7 @@ final class HTTP1Pool: Sendable {
                 let immediate = state.withLock { inner -> Outcome? in
                     if inner.shutDown { return .failure(.shutdown) }
                     if Task.isCancelled { return .failure(.cancelled) }
-                    switch inner.pool.lease(waiter: id, queue: true) {
+                    switch inner.pool.lease(waiter: id, queue: true, preferring: { ObjectIdentifier($0.channel.eventLoop) == home }) {
                     case .use(let connection): return .success(.use(connection))
                     case .connect: return .success(.connect)
                     case .refuse: return .failure(.poolFull)
@@ -133,9 +143,10 @@ final class HTTP1Pool: Sendable {
         serve(served)
     }
 
-    /// Makes a connection, in the room `lease` granted, by `deadline` (then `timeout`).
-    func connect(deadline: NIODeadline, timeout: HTTP1Error) async -> Result<HTTP1Connection, HTTP1Error> {
-        let loop = group.next()
+    /// Makes a connection, in the room `lease` granted, by `deadline` (then `timeout`): on `loop` (the caller's
+    /// event loop) when it is one of the client's, so that the request and its upstream's socket share a thread.
+    func connect(on preferred: (any EventLoop)?, deadline: NIODeadline, timeout: HTTP1Error) async -> Result<HTTP1Connection, HTTP1Error> {
+        let loop = preferred.flatMap { preferred in loops.first { $0 === preferred } } ?? group.next()
         let (pool, idleTimeout, discard) = (self, self.idleTimeout, self.discard)
         let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(max(TimeAmount.nanoseconds(0), deadline - NIODeadline.now()))

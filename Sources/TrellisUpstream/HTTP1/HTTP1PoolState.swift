@@ -41,7 +41,10 @@ struct HTTP1PoolState<Connection: Identifiable> {
     }
 
     /// An idle connection, the room to make one, or a place in the queue (`queue` false: only says it would wait).
-    mutating func lease(waiter: UInt64, queue: Bool = true) -> Lease {
+    /// Of the idle connections, the most recently used one that `preferring` accepts (the one on the caller's own
+    /// event loop), else the most recently used of all: a preference never opens a connection.
+    mutating func lease(waiter: UInt64, queue: Bool = true, preferring: (Connection) -> Bool = { _ in false }) -> Lease {
+        if let i = idle.lastIndex(where: preferring) { return .use(idle.remove(at: i)) }
         if let connection = idle.popLast() { return .use(connection) }
         if open < limit {
             open += 1
