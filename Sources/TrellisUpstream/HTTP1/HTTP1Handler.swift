@@ -287,6 +287,9 @@ final class HTTP1Handler: ChannelInboundHandler {
 }
 
 /// A pooled connection: its channel and its handler, reached from any thread by hopping onto the channel's loop.
+/// The request's own task calls in directly when it already runs on that loop (a connection handled on its loop,
+/// its upstream connection made there): it is then a job of the loop, never inside a channel handler's callback.
+/// A cancellation or a body let go of always goes through the loop's queue: those may come from any callback.
 struct HTTP1Connection: Sendable, Identifiable {
     let channel: any Channel
     let handler: NIOLoopBound<HTTP1Handler>
@@ -299,7 +302,11 @@ struct HTTP1Connection: Sendable, Identifiable {
         let loop = channel.eventLoop
         return await withTaskCancellationHandler {
             await withUnsafeContinuation { (waiter: UnsafeContinuation<HTTP1Start, Never>) in
-                loop.execute { handler.value.start(request: id, head: head, body: body, timing: timing, waiter) }
+                if loop.inEventLoop {
+                    handler.value.start(request: id, head: head, body: body, timing: timing, waiter)
+                } else {
+                    loop.execute { handler.value.start(request: id, head: head, body: body, timing: timing, waiter) }
+                }
             }
         } onCancel: {
             loop.execute { handler.value.cancel(request: id) }
@@ -308,7 +315,12 @@ struct HTTP1Connection: Sendable, Identifiable {
 
     func demand(request id: UInt64, _ waiter: UnsafeContinuation<HTTP1Delivery, Never>) {
         let handler = self.handler
-        channel.eventLoop.execute { handler.value.demand(request: id, waiter) }
+        let loop = channel.eventLoop
+        if loop.inEventLoop {
+            handler.value.demand(request: id, waiter)
+        } else {
+            loop.execute { handler.value.demand(request: id, waiter) }
+        }
     }
 
     func cancel(request id: UInt64) {
