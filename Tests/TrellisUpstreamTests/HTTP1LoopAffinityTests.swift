@@ -22,11 +22,13 @@ struct HTTP1LoopAffinityTests {
     }
 
     /// A server answering `{}` to every request, and a client on a group of two loops; both stopped after `body`.
-    func withTwoLoops(_ body: (HTTP1TestServer, HTTP1Client, [any EventLoop]) async throws -> Void) async throws {
+    func withTwoLoops(
+        settings: HTTP1Client.Settings = .init(), _ body: (HTTP1TestServer, HTTP1Client, [any EventLoop]) async throws -> Void
+    ) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let loops = Array(group.makeIterator())
         let server = try await HTTP1TestServer(reply: { _ in .send(Canned.contentLength("{}"), then: .keepOpen) })
-        let client = HTTP1Client(eventLoopGroup: group)
+        let client = HTTP1Client(eventLoopGroup: group, settings: settings)
         let outcome: Result<Void, any Error>
         do {
             try await body(server, client, loops)
@@ -96,9 +98,19 @@ struct HTTP1LoopAffinityTests {
         }
     }
 
-    @Test("with no idle connection on its loop, a request takes one on another loop rather than open one more")
-    func otherLoopRatherThanAnotherConnection() async throws {
+    @Test("with no idle connection on its loop, a request makes one there rather than take another loop's")
+    func madeRatherThanAnotherLoops() async throws {
         try await withTwoLoops { server, client, loops in
+            let answers = [try await post(on: loops[1], client, server), try await post(on: loops[0], client, server)]
+            #expect(answers == ["{}", "{}"])
+            #expect(try idleLoops(client, server) == [ObjectIdentifier(loops[1]), ObjectIdentifier(loops[0])])
+            #expect(server.counts.value.accepted == 2)
+        }
+    }
+
+    @Test("at the limit, a request takes an idle connection on another loop rather than wait")
+    func anotherLoopsAtTheLimit() async throws {
+        try await withTwoLoops(settings: .init(maxConnectionsPerHost: 1)) { server, client, loops in
             let answers = [try await post(on: loops[1], client, server), try await post(on: loops[0], client, server)]
             #expect(answers == ["{}", "{}"])
             #expect(try idleLoops(client, server) == [ObjectIdentifier(loops[1])])

@@ -5,8 +5,10 @@ import Testing
 /// The pool's bookkeeping alone: the limit, reuse, the FIFO queue, and what a close or a failed connect frees.
 @Suite("HTTP1PoolState")
 struct HTTP1PoolStateTests {
-    struct Conn: Identifiable, Equatable {
+    struct Conn: HTTP1PoolMember, Equatable {
         let id: Int
+        /// Odd ids live on home 1, even ones on home 0.
+        var home: Int { id % 2 }
     }
 
     typealias State = HTTP1PoolState<Conn>
@@ -49,17 +51,26 @@ struct HTTP1PoolStateTests {
         #expect(pool.open == 2, "reuse opens nothing")
     }
 
-    @Test("an idle connection the caller prefers is taken first, the most recent of them; else the most recent of all")
-    func preferred() {
+    @Test("with a home: an idle connection there, the most recent; else a new one while under the limit; else another home's")
+    func home() {
         var pool = State(limit: 4, maxWaiters: 4)
         for waiter in 1...3 { _ = pool.lease(waiter: UInt64(waiter)) }
         for id in [1, 2, 3] { #expect(pool.release(Conn(id: id)) == nil) }
-        let odd: (Conn) -> Bool = { $0.id % 2 == 1 }
-        #expect(Self.used(pool.lease(waiter: 4, preferring: odd)) == Conn(id: 3))
-        #expect(Self.used(pool.lease(waiter: 5, preferring: odd)) == Conn(id: 1), "the older preferred one before the newer other")
-        #expect(Self.used(pool.lease(waiter: 6, preferring: odd)) == Conn(id: 2), "none preferred is left: the most recent")
-        #expect(Self.isConnect(pool.lease(waiter: 7, preferring: odd)), "room under the limit: a new connection")
+        #expect(Self.used(pool.lease(waiter: 4, home: 1)) == Conn(id: 3), "homes: 1, 0, 1; the most recent of home 1")
+        #expect(Self.used(pool.lease(waiter: 5, home: 1)) == Conn(id: 1), "the older one of home 1 before home 0's newer")
+        #expect(Self.isConnect(pool.lease(waiter: 6, home: 1)), "none of home 1 idles: a new one, under the limit")
         #expect(pool.open == 4)
+        #expect(Self.used(pool.lease(waiter: 7, home: 1)) == Conn(id: 2), "at the limit: home 0's")
+        #expect(Self.isWait(pool.lease(waiter: 8, home: 1)))
+    }
+
+    @Test("without a home, any idle connection is reused before one is made")
+    func noHome() {
+        var pool = State(limit: 4, maxWaiters: 4)
+        _ = pool.lease(waiter: 1)
+        #expect(pool.release(Conn(id: 2)) == nil)
+        #expect(Self.used(pool.lease(waiter: 2)) == Conn(id: 2))
+        #expect(pool.open == 1)
     }
 
     @Test("waiters are served in the order they came: released connections, then room left by closes")

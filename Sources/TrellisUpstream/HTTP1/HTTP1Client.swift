@@ -5,8 +5,8 @@ import Synchronization
 
 /// A lean HTTP/1.1 client for plain-http upstreams, on SwiftNIO's own event loops and HTTP/1 codec: a pool of
 /// keep-alive connections per host and port, no task per request, no logger, no tracing. A request that runs on one
-/// of the client's loops takes an idle connection on that loop first and makes a new one there, so that it and
-/// its upstream's socket share a thread (a preference never opens a connection more). A request waits for a
+/// of the client's loops takes an idle connection on that loop, else makes one there while under the limit, so that
+/// it and its upstream's socket share a thread; only at the limit does it take one on another loop. A request waits for a
 /// connection (FIFO, bounded), sends its head and body in one flush, and returns at the response head; its body is
 /// read on demand (see ``HTTP1Body``). Each phase has its own timeout and error (``HTTP1Error``). A connection is
 /// reused only after a clean end of a keep-alive HTTP/1.1 response with a known length; never after

@@ -290,11 +290,14 @@ final class HTTP1Handler: ChannelInboundHandler {
 /// The request's own task calls in directly when it already runs on that loop (a connection handled on its loop,
 /// its upstream connection made there): it is then a job of the loop, never inside a channel handler's callback.
 /// A cancellation or a body let go of always goes through the loop's queue: those may come from any callback.
-struct HTTP1Connection: Sendable, Identifiable {
+struct HTTP1Connection: Sendable, HTTP1PoolMember {
     let channel: any Channel
     let handler: NIOLoopBound<HTTP1Handler>
 
     var id: ObjectIdentifier { ObjectIdentifier(channel) }
+
+    /// The event loop the connection lives on.
+    var home: ObjectIdentifier { ObjectIdentifier(channel.eventLoop) }
 
     /// Sends the request and waits for the response head. Cancelling the waiting task closes the connection.
     func send(request id: UInt64, head: HTTPRequestHead, body: ByteBuffer, timing: HTTP1Timing) async -> HTTP1Start {

@@ -60,13 +60,13 @@ final class HTTP1Pool: Sendable {
     // MARK: Leasing
 
     /// An idle connection, or the room to make one, now or once one comes free by `deadline` (then `timeout`).
-    /// Of the idle connections, one on `loop` (the caller's event loop) is taken first. Cancelling the waiting
-    /// task takes the request out of the queue.
+    /// With `loop` (the caller's event loop), an idle connection on it is taken first, else one is made on it while
+    /// under the limit (``HTTP1PoolState``). Cancelling the waiting task takes the request out of the queue.
     func lease(request id: UInt64, on loop: (any EventLoop)?, deadline: NIODeadline, timeout: HTTP1Error) async -> Outcome {
-        let home = loop.map { ObjectIdentifier($0) }
+        let home = loop.flatMap { loop in loops.contains { $0 === loop } ? ObjectIdentifier(loop) : nil }
         let now = state.withLock { inner -> Outcome? in
             if inner.shutDown { return .failure(.shutdown) }
-            switch inner.pool.lease(waiter: id, queue: false, preferring: { ObjectIdentifier($0.channel.eventLoop) == home }) {
+            switch inner.pool.lease(waiter: id, queue: false, home: home) {
             case .use(let connection): return .success(.use(connection))
             case .connect: return .success(.connect)
             case .refuse: return .failure(.poolFull)
@@ -79,7 +79,7 @@ final class HTTP1Pool: Sendable {
                 let immediate = state.withLock { inner -> Outcome? in
                     if inner.shutDown { return .failure(.shutdown) }
                     if Task.isCancelled { return .failure(.cancelled) }
-                    switch inner.pool.lease(waiter: id, queue: true, preferring: { ObjectIdentifier($0.channel.eventLoop) == home }) {
+                    switch inner.pool.lease(waiter: id, queue: true, home: home) {
                     case .use(let connection): return .success(.use(connection))
                     case .connect: return .success(.connect)
                     case .refuse: return .failure(.poolFull)
@@ -143,7 +143,7 @@ final class HTTP1Pool: Sendable {
         serve(served)
     }
 
-    /// Makes a connection, in the room `lease` granted, by `deadline` (then `timeout`): on `loop` (the caller's
+    /// Makes a connection, in the room `lease` granted, by `deadline` (then `timeout`): on `preferred` (the caller's
     /// event loop) when it is one of the client's, so that the request and its upstream's socket share a thread.
     func connect(on preferred: (any EventLoop)?, deadline: NIODeadline, timeout: HTTP1Error) async -> Result<HTTP1Connection, HTTP1Error> {
         let loop = preferred.flatMap { preferred in loops.first { $0 === preferred } } ?? group.next()

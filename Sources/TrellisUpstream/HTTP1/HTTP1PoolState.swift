@@ -7,7 +7,12 @@ import NIOCore
 /// A request that finds no idle connection and room under the limit makes its own connection (and owns its
 /// connect error); one that finds the limit reached waits. A waiter is served, first come first served, by a
 /// connection released to the pool, or by the room a closed connection or a failed connect left.
-struct HTTP1PoolState<Connection: Identifiable> {
+///
+/// A request may name its home (the event loop it runs on): it then takes an idle connection of that home, else
+/// makes one there while under the limit, and only at the limit takes an idle connection of another home. A
+/// connection of another home would hand every step of every later request over between two threads; making one
+/// costs a connect once, and connections in excess idle out.
+struct HTTP1PoolState<Connection: HTTP1PoolMember> {
     let limit: Int
     let maxWaiters: Int
     /// Connections open or being made.
@@ -41,10 +46,16 @@ struct HTTP1PoolState<Connection: Identifiable> {
     }
 
     /// An idle connection, the room to make one, or a place in the queue (`queue` false: only says it would wait).
-    /// Of the idle connections, the most recently used one that `preferring` accepts (the one on the caller's own
-    /// event loop), else the most recently used of all: a preference never opens a connection.
-    mutating func lease(waiter: UInt64, queue: Bool = true, preferring: (Connection) -> Bool = { _ in false }) -> Lease {
-        if let i = idle.lastIndex(where: preferring) { return .use(idle.remove(at: i)) }
+    /// With a `home`: the most recently used idle connection of that home, else the room to make one, else the most
+    /// recently used idle connection of another home.
+    mutating func lease(waiter: UInt64, queue: Bool = true, home: Connection.Home? = nil) -> Lease {
+        if let home {
+            if let i = idle.lastIndex(where: { $0.home == home }) { return .use(idle.remove(at: i)) }
+            if open < limit {
+                open += 1
+                return .connect
+            }
+        }
         if let connection = idle.popLast() { return .use(connection) }
         if open < limit {
             open += 1
@@ -94,6 +105,12 @@ struct HTTP1PoolState<Connection: Identifiable> {
         open += 1
         return (waiter, .connect)
     }
+}
+
+/// What the pool keeps: a connection with an identity and a home (the event loop it lives on).
+protocol HTTP1PoolMember: Identifiable {
+    associatedtype Home: Equatable
+    var home: Home { get }
 }
 
 extension HTTP1PoolState.Lease: Sendable where Connection: Sendable {}
