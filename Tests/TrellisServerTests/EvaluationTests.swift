@@ -87,11 +87,35 @@ import TrellisStore
             let eval = usage.json["data"]?.arrayValue?.first { $0["source"] == "eval" }
             #expect(eval?["requests"]?.numberValue?.intValue == 16, "8 answers and 8 judge calls: \(usage.text)")
             #expect(upstream.calls("judge") == 8)
+            // The 8 pairs are one batch: every answer was asked before the judge's first call.
+            let asked = upstream.requests.filter { $0.path.hasSuffix("/chat/completions") }.compactMap { $0.body["model"]?.stringValue }
+            #expect(asked.count == 16 && asked.prefix(8).allSatisfy { $0 != "judge" } && asked.suffix(8).allSatisfy { $0 == "judge" }, "\(asked)")
 
             let list = try await gw.request(.GET, "/admin/v1/eval-runs", key: manage)
             #expect(list.json["data"]?.arrayValue?.first?["id"]?.stringValue == id)
             let ended = try await gw.request(.DELETE, "/admin/v1/eval-runs/\(id)", key: manage)
             #expect(ended.status == 409, "an ended run cannot be cancelled")
+        }
+    }
+
+    @Test func aRunGoesInBatchesOfAnswersThenGrades() async throws {
+        try await TestGateway.withStandardSetup { gw, upstream, _ in
+            let manage = try await Self.setUp(gw)
+            let items = JSONValue.array((0..<10).map { ["input": .string("q\($0)"), "expected": .string("echo:q\($0)")] })
+            let created = try await gw.request(.POST, "/admin/v1/eval-sets", key: manage, json: ["name": "ten", "items": items])
+            try #require(created.status == 201, "\(created.text)")
+            let started = try await gw.request(
+                .POST, "/admin/v1/eval-runs", key: manage,
+                json: ["set": "ten", "models": ["assistant@1"], "scorers": [["type": "judge", "model": "grader"]], "concurrency": 1])
+            let id = try #require(started.json["id"]?.stringValue, "\(started.text)")
+            let run = try await Self.waitForEnd(gw, id, key: manage)
+            #expect(run["status"] == "done" && run["progress"]?["done"] == 10, "\(run)")
+            // Batches of 8 at concurrency 1: 8 answers, their 8 grades, then the last 2 answers and their grades.
+            let asked = upstream.requests.filter { $0.path.hasSuffix("/chat/completions") }.compactMap { $0.body["model"]?.stringValue }
+            let expected = Array(repeating: "echo", count: 8) + Array(repeating: "judge", count: 8) + ["echo", "echo", "judge", "judge"]
+            #expect(asked == expected)
+            let rows = try await gw.request(.GET, "/admin/v1/eval-runs/\(id)/items", key: manage).json["data"]?.arrayValue ?? []
+            #expect(rows.count == 10 && rows.allSatisfy { $0["passed"] == true && $0["scores"]?.arrayValue?.count == 1 }, "\(rows)")
         }
     }
 

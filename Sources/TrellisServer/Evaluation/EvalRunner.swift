@@ -4,11 +4,15 @@ import OpenAIWire
 import TrellisCore
 import TrellisStore
 
-/// Executes one evaluation run: each (item, model version) pair not yet answered, at most `concurrency` at once,
-/// through the same inference flow as clients' requests (limits, usage with `source` = `eval`, masking), under the
-/// key that started the run. Each result is kept as it comes, so a run resumed after a restart asks only what is
-/// left; a 429 waits for its `Retry-After` and asks again. The run ends `done`, or `failed` when the key is gone or
-/// the set is missing; a cancelled run stops at once (its status was set by the cancel).
+/// Executes one evaluation run: each (item, model version) pair not yet answered, at most `concurrency` calls at
+/// once, through the same inference flow as clients' requests (limits, usage with `source` = `eval`, masking), under
+/// the key that started the run. Pairs go in batches (``batchSize(concurrency:)``): every answer of a batch, the
+/// answers of one version after each other, then every grade, then the batch's results are kept. So a model server
+/// with one slot (llama.cpp) finds the judge's long instructions, or a version's prompt, already evaluated from the
+/// call before, where answer, grade, answer, grade made it start over each time. A run resumed after a restart asks
+/// only what is left (a batch cut short is asked again); a 429 waits for its `Retry-After` and asks again. The run
+/// ends `done`, or `failed` when the key is gone or the set is missing; a cancelled run stops at once (its status was
+/// set by the cancel).
 struct EvalRunner: Sendable {
     let gateway: Gateway
     let run: EvalRunRecord
@@ -59,22 +63,50 @@ struct EvalRunner: Sendable {
         return own?.id == run.setID ? run.tenantID : nil
     }
 
-    /// Asks the pairs with at most `run.concurrency` in flight, saving each result.
+    /// Pairs per batch: enough for the judge's calls to follow each other, few enough that a run cut short loses
+    /// little and its progress moves.
+    static func batchSize(concurrency: Int) -> Int { min(64, max(8, 4 * concurrency)) }
+
+    /// Asks the pairs batch by batch: the batch's answers (a version's after each other), then its grades, each step
+    /// with at most `run.concurrency` calls in flight; then saves the batch's results.
     func ask(_ pending: [Pair], items: [EvalItem], scorers: [EvalScorer]) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            var next = pending.makeIterator()
+        let size = Self.batchSize(concurrency: run.concurrency)
+        var start = pending.startIndex
+        while start < pending.endIndex {
+            let end = min(start + size, pending.endIndex)
+            let batch = pending[start..<end].sorted { ($0.model, $0.item) < ($1.model, $1.item) }
+            let answered = try await inParallel(batch) { pair in try await answer(pair, item: items[pair.item]) }
+            let graded = try await inParallel(answered) { result in try await grade(result, item: items[result.item], scorers: scorers) }
+            for result in graded {
+                try Task.checkCancellation()
+                try await gateway.store.saveEvalResult(result)
+            }
+            start = end
+        }
+    }
+
+    /// `work` on each element, at most `run.concurrency` at once; the results in the elements' order.
+    func inParallel<Element: Sendable, Result: Sendable>(
+        _ elements: [Element], _ work: @escaping @Sendable (Element) async throws -> Result
+    ) async throws -> [Result] {
+        try await withThrowingTaskGroup(of: (Int, Result).self) { group in
+            var results: [Result?] = Array(repeating: nil, count: elements.count)
+            var next = elements.indices.makeIterator()
             func add() -> Bool {
-                guard let pair = next.next() else { return false }
+                guard let i = next.next() else { return false }
+                let element = elements[i]
                 group.addTask {
                     try Task.checkCancellation()
-                    let result = try await answer(pair, item: items[pair.item], scorers: scorers)
-                    try Task.checkCancellation()
-                    try await gateway.store.saveEvalResult(result)
+                    return (i, try await work(element))
                 }
                 return true
             }
             for _ in 0..<max(1, run.concurrency) where !add() { break }
-            while try await group.next() != nil { _ = add() }
+            while let (i, result) = try await group.next() {
+                results[i] = result
+                _ = add()
+            }
+            return results.compactMap { $0 }
         }
     }
 
@@ -92,9 +124,9 @@ struct EvalRunner: Sendable {
         return key
     }
 
-    /// One item asked of one model version and scored. Errors of the model's answer are the result's error; what
+    /// One item asked of one model version, not yet scored. Errors of the model's answer are the result's error; what
     /// stops the whole run (a revoked key) is thrown.
-    func answer(_ pair: Pair, item: EvalItem, scorers: [EvalScorer]) async throws -> EvalResultRecord {
+    func answer(_ pair: Pair, item: EvalItem) async throws -> EvalResultRecord {
         let started = ContinuousClock.now
         var result = EvalResultRecord(
             runID: run.id, item: pair.item, model: pair.model, answer: nil, error: nil, scores: .array([]), passed: false, score: nil, latencyMs: 0,
@@ -108,13 +140,20 @@ struct EvalRunner: Sendable {
             return result
         }
         result.latencyMs = (ContinuousClock.now - started).milliseconds
-        let answer = completion["choices"]?.arrayValue?.first?["message"]?["content"]?.stringValue ?? ""
-        result.answer = answer
+        result.answer = completion["choices"]?.arrayValue?.first?["message"]?["content"]?.stringValue ?? ""
         if let usage = TokenUsage(json: completion["usage"]) {
             result.promptTokens = usage.promptTokens
             result.completionTokens = usage.completionTokens
             result.costMicros = cost(of: pair.model, usage: usage)
         }
+        return result
+    }
+
+    /// An answered result scored by every scorer; a result whose model failed is kept as it is, unscored. A scorer
+    /// whose own model fails scores 0 with the reason.
+    func grade(_ answered: EvalResultRecord, item: EvalItem, scorers: [EvalScorer]) async throws -> EvalResultRecord {
+        guard answered.error == nil, let answer = answered.answer else { return answered }
+        var result = answered
         var scores: [EvalScore] = []
         for scorer in scorers {
             do {
