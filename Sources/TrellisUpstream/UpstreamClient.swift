@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import NIOSSL
 import OpenAIWire
 import Synchronization
@@ -88,9 +89,12 @@ public final class UpstreamClient: Sendable {
         loops[Int(turn.wrappingAdd(1, ordering: .relaxed).oldValue % UInt(loops.count))]
     }
 
-    /// A client for the deployment's own timeouts, in turn.
-    private var http: HTTPClient {
-        defaults[Int(turn.wrappingAdd(1, ordering: .relaxed).oldValue % UInt(defaults.count))]
+    /// A client for the deployment's own timeouts: the one on the caller's event loop when it runs on one of the
+    /// group's (a connection handled on its loop), so that the request and the upstream's socket share a thread;
+    /// else one in turn.
+    var http: HTTPClient {
+        if let here = MultiThreadedEventLoopGroup.currentEventLoop, let i = loops.firstIndex(where: { $0 === here }) { return defaults[i] }
+        return defaults[Int(turn.wrappingAdd(1, ordering: .relaxed).oldValue % UInt(defaults.count))]
     }
 
     public struct Settings: Sendable {

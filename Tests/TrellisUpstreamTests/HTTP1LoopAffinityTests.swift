@@ -6,7 +6,8 @@ import Testing
 
 /// A request that runs on one of the client's event loops (the gateway handles each connection on its loop) takes
 /// its upstream connection on that loop: an idle one there first, a new one made there, so the request and the
-/// upstream's socket share a thread. Run on a client of its own with two loops, whatever the machine's cores.
+/// upstream's socket share a thread; calls through AsyncHTTPClient (HTTPS upstreams) take the client on that loop.
+/// Run on a group of its own with two loops, whatever the machine's cores.
 @Suite("HTTP1Client event loop affinity")
 struct HTTP1LoopAffinityTests {
     /// Runs a task's jobs on one event loop, as the gateway's connections do.
@@ -116,5 +117,18 @@ struct HTTP1LoopAffinityTests {
             #expect(try idleLoops(client, server) == [ObjectIdentifier(loops[1])])
             #expect(server.counts.value.accepted == 1)
         }
+    }
+
+    @Test("AsyncHTTPClient's calls (HTTPS upstreams) go through the client on the caller's loop")
+    func asyncHTTPClientOnTheCallersLoop() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let loops = Array(group.makeIterator())
+        let client = UpstreamClient(settings: .init(leanHTTP1: false), eventLoopGroup: group)
+        for loop in [loops[1], loops[0], loops[1]] {
+            let chosen = await withTaskExecutorPreference(LoopExecutor(loop: loop)) { client.http.eventLoopGroup }
+            #expect(chosen === loop)
+        }
+        try await client.shutdown()
+        try await group.shutdownGracefully()
     }
 }
