@@ -63,6 +63,8 @@ private struct UsageColumns {
     var stream: Bool
     var retrievalMs: Double?
     var costMicros: Int
+    var routedTo: String?
+    var baselineCostMicros: Int?
 
     var event: UsageEvent {
         var event = UsageEvent(
@@ -71,6 +73,8 @@ private struct UsageColumns {
             completionTokens: completionTokens, estimated: estimated, latencyMs: latencyMs, ttftMs: ttftMs, status: status, errorCode: errorCode,
             stream: stream, retrievalMs: retrievalMs)
         event.costMicros = costMicros
+        event.routedTo = routedTo
+        event.baselineCostMicros = baselineCostMicros
         return event
     }
 }
@@ -98,7 +102,8 @@ extension SQLiteStore: StoreInspecting {
                     endUser: row["end_user"], model: row["model"], modelVersion: row["model_version"], upstream: row["upstream"],
                     promptTokens: row["prompt_tokens"], completionTokens: row["completion_tokens"], estimated: row["estimated"],
                     latencyMs: row["latency_ms"], ttftMs: row["ttft_ms"], status: row["status"], errorCode: row["error_code"], stream: row["stream"],
-                    retrievalMs: row["retrieval_ms"], costMicros: row["cost_micros"]
+                    retrievalMs: row["retrieval_ms"], costMicros: row["cost_micros"], routedTo: row["routed_to"],
+                    baselineCostMicros: row["baseline_cost_micros"]
                 ).event
             }
         }
@@ -141,7 +146,8 @@ extension PostgresStore: StoreInspecting {
                         promptTokens: Int(try value("prompt_tokens", Int64.self)), completionTokens: Int(try value("completion_tokens", Int64.self)),
                         estimated: try value("estimated", Int64.self) != 0, latencyMs: try value("latency_ms"), ttftMs: try value("ttft_ms"),
                         status: Int(try value("status", Int64.self)), errorCode: try value("error_code"), stream: try value("stream", Int64.self) != 0,
-                        retrievalMs: try value("retrieval_ms"), costMicros: Int(try value("cost_micros", Int64.self))
+                        retrievalMs: try value("retrieval_ms"), costMicros: Int(try value("cost_micros", Int64.self)),
+                        routedTo: try value("routed_to"), baselineCostMicros: try value("baseline_cost_micros", Int64?.self).map { Int($0) }
                     ).event)
             }
             return events

@@ -374,12 +374,19 @@ struct SQLiteStoreModelTests {
 
 @Suite("SQLiteStore: usage and audit")
 struct SQLiteStoreUsageAuditTests {
+    /// A usage row; `full: false` leaves every optional field nil (and follows a full one in the round trip, so a
+    /// value left over from the row before would show).
     static func event(_ i: Int, endUser: String?, tenantID: String = "tnt_a", full: Bool = true) -> UsageEvent {
-        UsageEvent(
+        var event = UsageEvent(
             requestID: "req_\(i)", at: Date(timeIntervalSince1970: 1_760_000_000.125 + Double(i)), endpoint: "/v1/chat/completions",
             tenantID: tenantID, keyID: "key_1", endUser: endUser, model: "assistant", modelVersion: full ? 2 : nil,
             upstream: full ? "local" : nil, promptTokens: 10 + i, completionTokens: 20 + i, estimated: !full, latencyMs: 123.5,
-            ttftMs: full ? 45.25 : nil, status: full ? 200 : 502, errorCode: full ? nil : "upstream_error", stream: full)
+            ttftMs: full ? 45.25 : nil, status: full ? 200 : 502, errorCode: full ? nil : "upstream_error", stream: full,
+            retrievalMs: full ? 7.75 : nil)
+        event.costMicros = full ? 1_234 + i : 0
+        event.routedTo = full ? "assistant@2" : nil
+        event.baselineCostMicros = full ? 5_678 : nil
+        return event
     }
 
     @Test("usage rows round trip, nil fields and Chinese end-user names included", arguments: StoreEngines.all)
@@ -409,6 +416,12 @@ struct SQLiteStoreUsageAuditTests {
         #expect(read[1].ttftMs == nil)
         #expect(read[1].errorCode == "upstream_error")
         #expect(read[1].estimated)
+        #expect(read[1].retrievalMs == nil)
+        #expect(read[1].routedTo == nil)
+        #expect(read[1].baselineCostMicros == nil)
+        #expect(read[2].routedTo == "assistant@2")
+        #expect(read[2].retrievalMs == 7.75)
+        #expect(read[2].costMicros == 1_236)
 
         #expect(try await temp.store.usageEvents(tenantID: "tnt_b").map(\.requestID) == ["req_3"])
         #expect(try await temp.store.usageEvents(limit: 2).map(\.requestID) == ["req_0", "req_1"])
