@@ -38,6 +38,17 @@ struct RollupDelta {
         costMicros += e.costMicros
     }
 
+    /// Counts one usage row in a daily row: its request, error and tokens, its latencies when it succeeded, and
+    /// its end user.
+    mutating func record(_ e: UsageRecord, user: String?) {
+        count(e)
+        if e.status < 400 {
+            latency.add(e.latencyMs)
+            if let t = e.ttftMs { ttft.add(t) }
+        }
+        if let user { users.insert(UserSet.hash(user)) }
+    }
+
     /// Adds another delta: sums, histograms and user sets.
     mutating func add(_ d: RollupDelta) {
         requests += d.requests
@@ -59,28 +70,26 @@ struct Rollups {
     var users: [RollupKey: RollupDelta] = [:]
 
     /// Counts usage rows: errors count as requests, but only successful requests have latencies; rows without
-    /// an end user count in the daily rows only.
+    /// an end user count in the daily rows only. Each delta is changed where it is stored (a copy taken out and
+    /// put back would copy its two 1 KiB histograms for every row), and the day's text is made once per day
+    /// of the batch, not once per row.
     mutating func accumulate(_ events: [UsageRecord]) {
+        var day = (number: Int64.min, text: "")
         for e in events {
-            let base = RollupKey(
-                day: UsageQuery.day(ms: e.atMs), tenantID: e.tenantID, model: e.model, version: e.modelVersion ?? -1, keyID: e.keyID, endUser: nil)
-            var d = daily[base] ?? RollupDelta()
-            d.count(e)
-            if e.status < 400 {
-                d.latency.add(e.latencyMs)
-                if let t = e.ttftMs { d.ttft.add(t) }
-            }
-            if let user = e.endUser, !user.isEmpty { d.users.insert(UserSet.hash(user)) }
-            daily[base] = d
-            if let user = e.endUser, !user.isEmpty {
+            let number = e.atMs >= 0 ? e.atMs / Self.msPerDay : (e.atMs - Self.msPerDay + 1) / Self.msPerDay
+            if number != day.number { day = (number, UsageQuery.day(ms: e.atMs)) }
+            let base = RollupKey(day: day.text, tenantID: e.tenantID, model: e.model, version: e.modelVersion ?? -1, keyID: e.keyID, endUser: nil)
+            let user = e.endUser.flatMap { $0.isEmpty ? nil : $0 }
+            daily[base, default: RollupDelta()].record(e, user: user)
+            if let user {
                 var key = base
                 key.endUser = user
-                var u = users[key] ?? RollupDelta()
-                u.count(e)
-                users[key] = u
+                users[key, default: RollupDelta()].count(e)
             }
         }
     }
+
+    private static let msPerDay: Int64 = 86_400_000
 
     /// The daily deltas without the key, for `usage_daily_models`: sums added, histograms merged, user sets
     /// united.
