@@ -10,6 +10,10 @@
 #
 # Settings (environment):
 #   BENCH_DURATION=10s          length of each measured run (wrk -d)
+#   BENCH_ROUNDS=1              measure every row (and the fixed rate) this many times, the targets taking turns
+#                               within each round, and report each figure's median over the rounds (the CPU per
+#                               request also with its lowest and highest); one row of one run moves by up to 40 %
+#                               on a shared VM (docs/benchmarks.md), the median of three far less
 #   BENCH_WARMUP=2s             unmeasured run before each measured one (0 to skip)
 #   BENCH_CONNECTIONS="1 64"    connection counts (wrk -c)
 #   BENCH_WRK_THREADS=2         wrk threads (-t; never more than the connections)
@@ -62,6 +66,8 @@ NGINX="${BENCH_NGINX:-0}"
 RATE="${BENCH_RATE:-1000}"
 RATE_DURATION="${BENCH_RATE_DURATION:-10s}"
 RATE_WORKERS="${BENCH_RATE_WORKERS:-4}"
+ROUNDS="${BENCH_ROUNDS:-1}"
+[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || { echo "BENCH_ROUNDS must be a positive number, not '$ROUNDS'" >&2; exit 1; }
 
 
 # shellcheck source=bench/lib.sh
@@ -145,8 +151,16 @@ CPU_MODEL="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
 MEM_KB="$(sed -n 's/^MemTotal:[[:space:]]*\([0-9]*\) kB/\1/p' /proc/meminfo)"
 GIT_REV="$(git_rev)"
 
-declare -A RPS P50 P99 CPU_US CPU_PCT ERRS OTHER HWM
+# Each row's figures over the rounds, space-separated; after the last round RPS, P50, … hold their medians.
+declare -A RPS P50 P99 CPU_US CPU_PCT ERRS OTHER HWM CPU_RANGE
+declare -A ALL_RPS ALL_P50 ALL_P99 ALL_CPU_US ALL_CPU_PCT ALL_OTHER ALL_NON2XX ALL_ERRORS ALL_HWM
+median() { tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g | awk '{ v[NR] = $1 }
+    END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+spread() { tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s–%s", lo, hi }'; }
+sum() { awk '{ for (i = 1; i <= NF; i++) t += $i } END { print t + 0 }' <<<"$1"; }
 
+for round in $(seq 1 "$ROUNDS"); do
+if ((ROUNDS > 1)); then log "round $round of $ROUNDS"; fi
 for mode in plain stream; do
     if [[ $mode == plain ]]; then body=$BODY_PLAIN; else body=$BODY_STREAM; fi
     for conns in "${CONNECTIONS[@]}"; do
@@ -187,11 +201,12 @@ for mode in plain stream; do
             fi
 
             k="$target/$mode/$conns"
-            RPS[$k]=$rps P50[$k]=$p50_us P99[$k]=$p99_us CPU_US[$k]=$gw_us CPU_PCT[$k]=$gw_pct ERRS[$k]="$non2xx/$errors"
-            OTHER[$k]=$other_pct HWM[$k]=$hwm
+            ALL_RPS[$k]+=" $rps" ALL_P50[$k]+=" $p50_us" ALL_P99[$k]+=" $p99_us" ALL_CPU_US[$k]+=" $gw_us"
+            ALL_CPU_PCT[$k]+=" $gw_pct" ALL_OTHER[$k]+=" $other_pct" ALL_NON2XX[$k]+=" $non2xx" ALL_ERRORS[$k]+=" $errors"
+            ALL_HWM[$k]+=" $hwm"
             {
-                printf '{"stamp":"%s","rev":"%s","target":"%s","stream":%s,"connections":%d,"wrk_threads":%d,"duration_s":%.3f,' \
-                    "$STAMP" "$GIT_REV" "$target" "$([[ $mode == stream ]] && echo true || echo false)" "$conns" \
+                printf '{"stamp":"%s","rev":"%s","round":%d,"target":"%s","stream":%s,"connections":%d,"wrk_threads":%d,"duration_s":%.3f,' \
+                    "$STAMP" "$GIT_REV" "$round" "$target" "$([[ $mode == stream ]] && echo true || echo false)" "$conns" \
                     "$((WRK_THREADS > conns ? conns : WRK_THREADS))" "$(awk -v d="$duration_us" 'BEGIN{print d/1e6}')"
                 printf '"requests":%d,"rps":%s,"p50_us":%s,"p90_us":%s,"p99_us":%s,"max_us":%s,"mean_us":%s,"non2xx":%d,"socket_errors":%d,' \
                     "$requests" "$rps" "$p50_us" "$(field "$result" p90_us)" "$p99_us" "$(field "$result" max_us)" \
@@ -208,10 +223,17 @@ for mode in plain stream; do
         done
     done
 done
+done
+for k in "${!ALL_RPS[@]}"; do
+    RPS[$k]=$(median "${ALL_RPS[$k]}") P50[$k]=$(median "${ALL_P50[$k]}") P99[$k]=$(median "${ALL_P99[$k]}")
+    CPU_US[$k]=$(median "${ALL_CPU_US[$k]}") CPU_PCT[$k]=$(median "${ALL_CPU_PCT[$k]}") CPU_RANGE[$k]=$(spread "${ALL_CPU_US[$k]}")
+    OTHER[$k]=$(median "${ALL_OTHER[$k]}") HWM[$k]=$(spread "${ALL_HWM[$k]}") HWM[$k]=${HWM[$k]#*–}
+    ERRS[$k]="$(sum "${ALL_NON2XX[$k]}")/$(sum "${ALL_ERRORS[$k]}")"
+done
 
 # Fixed offered rate (hey -q per worker): latency at a steady load well below saturation, which is what a
 # deployment sees; wrk above measures the most each one can do.
-declare -A R_RPS R_P50 R_P99 R_CPU R_ERR
+declare -A R_RPS R_P50 R_P99 R_CPU R_ERR R_ALL_RPS R_ALL_P50 R_ALL_P99 R_ALL_CPU R_ALL_ERR
 run_hey() { # run_hey URL AUTH BODY → "rps p50_us p99_us non200 answers"; hey's report goes to the log
     local out headers=()
     if [[ -n "$2" ]]; then headers=(-H "Authorization: Bearer $2"); fi
@@ -228,18 +250,25 @@ run_hey() { # run_hey URL AUTH BODY → "rps p50_us p99_us non200 answers"; hey'
 if [[ "$RATE" != 0 ]]; then
     # hey -q is per worker, and -q 0 means no limit at all.
     ((RATE >= RATE_WORKERS)) || die "BENCH_RATE ($RATE) must be at least BENCH_RATE_WORKERS ($RATE_WORKERS)"
+    for round in $(seq 1 "$ROUNDS"); do
+        for target in "${TARGETS[@]}"; do
+            url="$(target_url "$target")" auth="$(target_auth "$target")"
+            gw_pid="$(target_pid "$target")"
+            log "measuring: $target at $RATE requests/s offered, $RATE_DURATION"
+            gw0=$(cpu_ticks "$gw_pid")
+            read -r rps p50 p99 bad answers < <(run_hey "$url" "$auth" "$BODY_PLAIN")
+            gw1=$(cpu_ticks "$gw_pid")
+            cpu=$(awk -v g=$((gw1 - gw0)) -v hz="$CLK_TCK" -v n="$answers" 'BEGIN { printf "%.1f", (n > 0 ? g / hz / n * 1e6 : 0) }')
+            R_ALL_RPS[$target]+=" $rps" R_ALL_P50[$target]+=" $p50" R_ALL_P99[$target]+=" $p99" R_ALL_ERR[$target]+=" $bad"
+            R_ALL_CPU[$target]+=" $cpu"
+            printf '{"stamp":"%s","rev":"%s","round":%d,"target":"%s","stream":false,"offered_rps":%d,"workers":%d,"rps":%s,"p50_us":%s,"p99_us":%s,"non200":%d,"gateway_cpu_us_per_req":%s}\n' \
+                "$STAMP" "$GIT_REV" "$round" "$target" "$RATE" "$RATE_WORKERS" "$rps" "$p50" "$p99" "$bad" "$cpu" >>"$JSONL"
+        done
+    done
     for target in "${TARGETS[@]}"; do
-        url="$(target_url "$target")" auth="$(target_auth "$target")"
-        gw_pid="$(target_pid "$target")"
-        log "measuring: $target at $RATE requests/s offered, $RATE_DURATION"
-        gw0=$(cpu_ticks "$gw_pid")
-        read -r rps p50 p99 bad answers < <(run_hey "$url" "$auth" "$BODY_PLAIN")
-        gw1=$(cpu_ticks "$gw_pid")
-        R_RPS[$target]=$rps R_P50[$target]=$p50 R_P99[$target]=$p99 R_ERR[$target]=$bad
-        R_CPU[$target]=$(awk -v g=$((gw1 - gw0)) -v hz="$CLK_TCK" -v n="$answers" \
-            'BEGIN { printf "%.1f", (n > 0 ? g / hz / n * 1e6 : 0) }')
-        printf '{"stamp":"%s","rev":"%s","target":"%s","stream":false,"offered_rps":%d,"workers":%d,"rps":%s,"p50_us":%s,"p99_us":%s,"non200":%d,"gateway_cpu_us_per_req":%s}\n' \
-            "$STAMP" "$GIT_REV" "$target" "$RATE" "$RATE_WORKERS" "$rps" "$p50" "$p99" "$bad" "${R_CPU[$target]}" >>"$JSONL"
+        R_RPS[$target]=$(median "${R_ALL_RPS[$target]}") R_P50[$target]=$(median "${R_ALL_P50[$target]}")
+        R_P99[$target]=$(median "${R_ALL_P99[$target]}") R_CPU[$target]=$(median "${R_ALL_CPU[$target]}")
+        R_ERR[$target]=$(sum "${R_ALL_ERR[$target]}")
     done
 fi
 
@@ -272,6 +301,8 @@ if [[ "$LITELLM" == 1 ]]; then cp "$WORK/litellm.log" "$RESULTS_DIR/$STAMP-litel
 # ---------------------------------------------------------------------------------------------- report
 
 ms() { awk -v u="$1" 'BEGIN { printf "%.3f", u / 1000 }'; }
+# cpu KEY: a row's gateway CPU µs per request, with its lowest and highest over the rounds when there were several.
+cpu() { if ((ROUNDS > 1)); then printf '%.1f (%s)' "${CPU_US[$1]}" "${CPU_RANGE[$1]}"; else printf '%.1f' "${CPU_US[$1]}"; fi; }
 added() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.3f", (a - b) / 1000 }'; }
 
 echo "## Trellis gateway overhead ($STAMP, rev $GIT_REV)"
@@ -279,6 +310,11 @@ echo
 echo "- machine: $NPROC CPU ($CPU_MODEL), $((MEM_KB / 1024)) MiB RAM, $(uname -sr); busy before start: ${IDLE_BUSY_PCT}% (load average $LOADAVG)"
 echo "- load: wrk $DURATION per row (after a $WARMUP warm-up), ≤$WRK_THREADS threads, POST /v1/chat/completions;" \
     "streamed answers are $CHUNKS content chunks + a usage chunk + [DONE]"
+if ((ROUNDS > 1)); then
+    echo "- rounds: every row measured $ROUNDS times, the targets taking turns in each round; each figure is the median of" \
+        "its rounds (the gateway's CPU per request also with its lowest–highest), errors are summed; every round is in the" \
+        "raw numbers"
+fi
 if [[ $PIN == 1 ]]; then
     echo "- pinning: trellis on CPU $GATEWAY_CPUS; upstream and wrk on CPU $LOAD_CPUS (taskset). The gateway then never" \
         "competes with the load generator or the upstream for a core, so its CPU time and latency are its own, and" \
@@ -300,11 +336,11 @@ for mode in plain stream; do
     for conns in "${CONNECTIONS[@]}"; do
         d="direct/$mode/$conns" t="trellis/$mode/$conns"
         label=$([[ $mode == stream ]] && echo streaming || echo non-streaming)
-        printf '| %s | %s | %.0f | %.0f | %s / %s | %s / %s | %s / %s | %.1f | %.0f | %.0f | %s (direct %s) |\n' \
+        printf '| %s | %s | %.0f | %.0f | %s / %s | %s / %s | %s / %s | %s | %.0f | %.0f | %s (direct %s) |\n' \
             "$label" "$conns" "${RPS[$d]}" "${RPS[$t]}" \
             "$(ms "${P50[$d]}")" "$(ms "${P99[$d]}")" "$(ms "${P50[$t]}")" "$(ms "${P99[$t]}")" \
             "$(added "${P50[$t]}" "${P50[$d]}")" "$(added "${P99[$t]}" "${P99[$d]}")" \
-            "${CPU_US[$t]}" "${CPU_PCT[$t]}" "${OTHER[$t]}" "${ERRS[$t]}" "${ERRS[$d]}"
+            "$(cpu "$t")" "${CPU_PCT[$t]}" "${OTHER[$t]}" "${ERRS[$t]}" "${ERRS[$d]}"
     done
 done
 echo
@@ -347,10 +383,10 @@ if [[ "$NGINX" == 1 ]]; then
         for conns in "${CONNECTIONS[@]}"; do
             d="direct/$mode/$conns" t="trellis/$mode/$conns" n="nginx/$mode/$conns"
             label=$([[ $mode == stream ]] && echo streaming || echo non-streaming)
-            printf '| %s | %s | %.0f | %s / %s | %s / %s | %.1f / %.1f | %s | %s |\n' \
+            printf '| %s | %s | %.0f | %s / %s | %s / %s | %s / %s | %s | %s |\n' \
                 "$label" "$conns" "${RPS[$n]}" "$(ms "${P50[$n]}")" "$(ms "${P99[$n]}")" \
                 "$(added "${P99[$n]}" "${P99[$d]}")" "$(added "${P99[$t]}" "${P99[$d]}")" \
-                "${CPU_US[$n]}" "${CPU_US[$t]}" "$(ratio "${CPU_US[$t]}" "${CPU_US[$n]}")" "${ERRS[$n]}"
+                "$(cpu "$n")" "$(cpu "$t")" "$(ratio "${CPU_US[$t]}" "${CPU_US[$n]}")" "${ERRS[$n]}"
         done
     done
 fi
