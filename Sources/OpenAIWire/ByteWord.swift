@@ -32,3 +32,42 @@ enum ByteWord {
         marks == 0 ? 8 : marks.trailingZeroBitCount / 8
     }
 }
+
+extension ByteWord {
+    /// Whether the `count` bytes at `a` and at `b` are the same: a word at a time, the last word overlapping the
+    /// one before it rather than reading past the end; under eight bytes, two overlapping halves of four, or byte by
+    /// byte under four.
+    @inline(__always)
+    static func same(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, count: Int) -> Bool {
+        if count >= 8 {
+            var i = 0
+            while i + 8 <= count {
+                guard a.loadUnaligned(fromByteOffset: i, as: UInt64.self) == b.loadUnaligned(fromByteOffset: i, as: UInt64.self) else { return false }
+                i += 8
+            }
+            return i == count
+                || a.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self) == b.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+        }
+        if count >= 4 {
+            return a.loadUnaligned(as: UInt32.self) == b.loadUnaligned(as: UInt32.self)
+                && a.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self) == b.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self)
+        }
+        for i in 0..<count where a.load(fromByteOffset: i, as: UInt8.self) != b.load(fromByteOffset: i, as: UInt8.self) { return false }
+        return true
+    }
+}
+
+extension UnsafeBufferPointer<UInt8> {
+    /// Whether these bytes are `other`'s, a word at a time (for the short values a stream repeats in every chunk,
+    /// where `elementsEqual` costs several times more).
+    public func sameBytes(as other: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard count == other.count else { return false }
+        guard let a = baseAddress, let b = other.baseAddress else { return true }  // both empty
+        return ByteWord.same(a, b, count: count)
+    }
+
+    /// Whether these bytes are `name`'s.
+    public func sameBytes(as name: StaticString) -> Bool {
+        count == name.utf8CodeUnitCount && name.withUTF8Buffer { sameBytes(as: $0) }
+    }
+}

@@ -154,14 +154,7 @@ public enum JSONScan {
     /// Whether the bytes in `range` are `name`'s (of the same length).
     @usableFromInline
     static func sameBytes(_ b: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ name: StaticString) -> Bool {
-        name.withUTF8Buffer { name in
-            var j = 0
-            for i in range {
-                guard b[i] == name[j] else { return false }
-                j += 1
-            }
-            return true
-        }
+        UnsafeBufferPointer(rebasing: b[range]).sameBytes(as: name)
     }
 
     /// The string value in `range` (quotes included) decoded, or nil when it is not a string.

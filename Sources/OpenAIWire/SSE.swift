@@ -187,11 +187,11 @@ public struct SSEParser: Sendable {
             if v.first == UInt8(ascii: " ") { v = v.dropFirst() }
             value = v
         }
-        if field.elementsEqual("data".utf8) {
+        if field.withUnsafeBufferPointer({ $0.sameBytes(as: "data") }) {
             data.append(contentsOf: value)
             data.append(0x0A)
             hasData = true
-        } else if field.elementsEqual("event".utf8) {
+        } else if field.withUnsafeBufferPointer({ $0.sameBytes(as: "event") }) {
             eventType = String(decoding: value, as: UTF8.self)
         }
         return nil

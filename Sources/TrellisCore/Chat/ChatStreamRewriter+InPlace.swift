@@ -15,7 +15,7 @@ enum KeptValue: Sendable, Equatable {
     /// Keeps `bytes`, unless they are what is kept already (every chunk of a stream repeats its id and time, so
     /// this spares an array per chunk and member).
     mutating func keep(_ bytes: UnsafeBufferPointer<UInt8>) {
-        if case .bytes(let kept) = self, kept.elementsEqual(bytes) { return }
+        if case .bytes(let kept) = self, kept.withUnsafeBufferPointer({ $0.sameBytes(as: bytes) }) { return }
         self = .bytes(Array(bytes))
     }
 }
