@@ -4,13 +4,13 @@ import GRDBSQLite
 /// Values bound straight to a prepared statement's parameters through SQLite's C API, for a statement that runs
 /// once per request (the usage insert). `Statement.execute(arguments:)` boxes each value as an existential,
 /// builds an array of them, checks it against the statement's parameters and binds it: about 25,000
-/// instructions for a usage row's 21 values, where binding them here costs a tenth of that.
+/// instructions for a usage row's 21 values, where binding them here costs about 6,900, most of it copying the texts.
 ///
 /// Made once per batch, after the statement is prepared. Then for each row: bind **every** parameter (one left out
-/// keeps the previous row's value), and `execute()`, which leaves the statement reset for the next row. GRDB runs the statement with what is bound: making this marks
-/// the statement's arguments as set (`setUncheckedArguments` with none, which binds nothing and clears the
-/// bindings), so its `execute()` only resets the statement and steps it, with GRDB's usual bookkeeping (the
-/// transaction, observers, errors as `DatabaseError`).
+/// keeps the previous row's value), and `execute()`, which leaves the statement reset for the next row. GRDB runs
+/// the statement with what is bound: making this marks the statement's arguments as set (`setUncheckedArguments`
+/// with none, which binds nothing and clears the bindings), so its `execute()` only resets the statement and steps
+/// it, with GRDB's usual bookkeeping (the transaction, observers, errors as `DatabaseError`).
 struct StatementBindings {
     private let statement: Statement
 
