@@ -247,6 +247,17 @@ struct OrderTargetsTests {
         #expect((0.08...0.12).contains(Double(firsts["c", default: 0]) / Double(n)), "\(firsts)")
     }
 
+    @Test("a draw only where there is a choice: none for one deployment, one for two, none for the last left")
+    func drawsOnlyForAChoice() throws {
+        let one = try Fixtures.spec(try JSONParser.parse(#"{"model":"m","deployments":[{"upstream":"a","weight":3}],"fallbacks":[{"upstream":"f"}]}"#))
+        var rng = CountingGenerator()
+        #expect(ChatPlanner.orderTargets(one, random: &rng).map(\.upstream) == ["a", "f"])
+        #expect(rng.draws == 0)
+        let two = try Fixtures.spec(try JSONParser.parse(#"{"model":"m","deployments":[{"upstream":"a","weight":3},{"upstream":"b","weight":1}]}"#))
+        #expect(Set(ChatPlanner.orderTargets(two, random: &rng).map(\.upstream)) == ["a", "b"])
+        #expect(rng.draws == 1)
+    }
+
     @Test("every deployment appears exactly once")
     func permutation() throws {
         let spec = try Fixtures.spec(
@@ -353,5 +364,16 @@ struct PlanTests {
         let body = try sent(p)
         #expect(body["max_tokens"] == 512)
         #expect(body["top_p"] == 0.5)
+    }
+}
+
+/// A generator that counts its draws (a seeded one underneath).
+struct CountingGenerator: RandomNumberGenerator {
+    private var base = SeededGenerator(seed: 11)
+    private(set) var draws = 0
+
+    mutating func next() -> UInt64 {
+        draws += 1
+        return base.next()
     }
 }

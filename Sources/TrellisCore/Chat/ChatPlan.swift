@@ -183,6 +183,11 @@ public enum ChatPlanner {
         var ordered: [ModelSpec.Target] = []
         ordered.reserveCapacity(pool.count + spec.fallbacks.count)
         while !pool.isEmpty {
+            // The last one left needs no draw (nor does a model with one deployment: a random draw is a system call).
+            if pool.count == 1 {
+                ordered.append(pool.removeLast())
+                break
+            }
             let total = pool.reduce(0) { $0 + $1.weight }
             if total == 0 {
                 ordered.append(contentsOf: pool)
