@@ -15,6 +15,7 @@ import json
 import shutil
 import threading
 from contextlib import contextmanager
+from decimal import ROUND_HALF_UP, Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterator
 from urllib.parse import urlsplit
@@ -258,6 +259,14 @@ def tile(driver: WebDriver, metric: str) -> str:
     return driver.find_element(By.CSS_SELECTOR, f'#overview-tiles dd[data-metric="{metric}"]').text
 
 
+def intl_fixed(value: float, places: int, scale: int = 1) -> str:
+    """A number as the browser's Intl.NumberFormat writes it with `places` decimals, grouped: ICU rounds the number's
+    shortest decimal form (Python's repr) half away from zero, where Python's own format rounds its exact binary
+    value (0.00165 is 0.0017 in the console and 0.0016 in f"{0.00165:.4f}"). `scale` is 100 for a percent."""
+    exact = Decimal(repr(float(value))) * scale
+    return f"{exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP):,.{places}f}"
+
+
 def expected_tiles(row: dict | None) -> dict[str, str]:
     row = row or {"requests": 0, "users": 0, "errors": 0, "prompt_tokens": 0, "completion_tokens": 0, "p95_ms": None, "cost": 0}
     return {
@@ -265,9 +274,9 @@ def expected_tiles(row: dict | None) -> dict[str, str]:
         "users": f"{row['users']:,}",
         "tokens": f"{row['prompt_tokens'] + row['completion_tokens']:,}",
         # Intl.NumberFormat: grouped, in English as in Chinese.
-        "cost": f"{row['cost']:,.4f}",
-        "error-rate": f"{100 * row['errors'] / row['requests']:.1f}%" if row["requests"] else "–",
-        "p95": f"{row['p95_ms']:,.1f} ms" if row["p95_ms"] is not None else "–",
+        "cost": intl_fixed(row["cost"], 4),
+        "error-rate": f"{intl_fixed(row['errors'] / row['requests'], 1, scale=100)}%" if row["requests"] else "–",
+        "p95": f"{intl_fixed(row['p95_ms'], 1)} ms" if row["p95_ms"] is not None else "–",
     }
 
 

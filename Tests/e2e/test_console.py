@@ -40,6 +40,7 @@ from console_support import (  # noqa: E402
     expected_tiles,
     find,
     fresh_tab,
+    intl_fixed,
     open_page,
     shot,
     sign_in,
@@ -186,10 +187,10 @@ def test_version_comparison_matches_the_report(demo: Demo, browser: WebDriver):
 
     assert row("Requests") == [str(report[1]["requests"]), str(report[2]["requests"])] == ["3", "2"]
     assert row("Users") == [str(report[1]["users"]), str(report[2]["users"])]
-    rates = [f"{100 * r['positive'] / (r['positive'] + r['negative']):.1f}%" for r in (report[1], report[2])]
+    rates = [f"{intl_fixed(r['positive'] / (r['positive'] + r['negative']), 1, scale=100)}%" for r in (report[1], report[2])]
     assert row("Positive feedback") == rates == ["33.3%", "100.0%"]
-    assert row("p95 latency") == [f"{report[v]['p95_ms']:,.1f} ms" for v in (1, 2)]
-    assert row("Cost") == [f"{report[v]['cost']:,.4f}" for v in (1, 2)]
+    assert row("p95 latency") == [f"{intl_fixed(report[v]['p95_ms'], 1)} ms" for v in (1, 2)]
+    assert row("Cost") == [intl_fixed(report[v]["cost"], 4) for v in (1, 2)]
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", compare)
     shot(browser, "03-version-comparison")
 

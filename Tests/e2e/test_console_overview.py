@@ -43,6 +43,7 @@ from console_support import (  # noqa: E402
     doc_shot,
     find,
     heading,
+    intl_fixed,
     serving,
     shot,
     sign_in,
@@ -169,16 +170,16 @@ def figure(driver: WebDriver, name: str) -> str:
 
 
 def pct(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.1f}%"
+    return "–" if value is None else f"{intl_fixed(value, 1, scale=100)}%"
 
 
 def cost(value: float) -> str:
-    return f"{value:,.4f}"
+    return intl_fixed(value, 4)
 
 
 def score(value: float | None) -> str:
     """As Intl.NumberFormat with at most three decimals writes it."""
-    return "–" if value is None else f"{value:,.3f}".rstrip("0").rstrip(".")
+    return "–" if value is None else intl_fixed(value, 3).rstrip("0").rstrip(".")
 
 
 def label(row: dict) -> str:
