@@ -183,7 +183,8 @@ public enum ChatPlanner {
         var ordered: [ModelSpec.Target] = []
         ordered.reserveCapacity(pool.count + spec.fallbacks.count)
         while !pool.isEmpty {
-            // The last one left needs no draw (nor does a model with one deployment: a random draw is a system call).
+            // The last one left needs no draw, nor does a model with one deployment (with the system's generator,
+            // which the gateway passes, each draw is a system call).
             if pool.count == 1 {
                 ordered.append(pool.removeLast())
                 break
